@@ -1,0 +1,57 @@
+"""Defaults for every installation. Override with environment variables prefixed LTI_TOOL_
+(e.g. LTI_TOOL_DATABASE_URL); values are read as JSON where they parse as JSON (true, 5, [..])."""
+
+# "production" turns off everything meant for trying the tool out (the demo LMS).
+ENV = "production"
+
+# Public base URL of the tool, e.g. "https://lti.example.org". Used in the registration values an LMS admin
+# copies and in dynamic registration. When empty, the URL of the current request is used (development only).
+BASE_URL = ""
+
+# Empty: a SQLite file in the instance folder. Production: postgresql+psycopg://user:pass@host/dbname
+DATABASE_URL = ""
+
+# Optional. With it, the launch cache (OIDC state/nonce, platform keys) and access tokens live in Redis.
+REDIS_URL = ""
+
+# Number of reverse proxies in front of the tool that set X-Forwarded-For/-Proto/-Host (werkzeug ProxyFix).
+PROXY_FIX = 0
+
+# Where course folders live; the default course for resource links without a "course" custom parameter.
+CONTENT_DIR = ""
+DEFAULT_COURSE = "grundlagenkurs"
+
+# Interface languages (the first is the default when the platform sends no locale).
+LANGUAGES = ["de", "en"]
+
+# LTI launch checks.
+LAUNCH_LEEWAY_SECONDS = 60  # clock skew allowed on exp/iat/nbf (at most 60)
+OIDC_STATE_TTL_SECONDS = 600  # a login must be completed within this time
+PLATFORM_JWKS_TTL_SECONDS = 3600  # cached platform key sets are refreshed after this
+JWKS_REFETCH_MIN_INTERVAL_SECONDS = 10  # at most one refetch on an unknown kid per platform per interval
+
+# Tool session carried in the tool's own URLs after a launch.
+SESSION_LIFETIME_SECONDS = 8 * 3600
+
+# Tool keys: a retired key stays in the JWKS this long, for tokens signed shortly before a rotation.
+KEY_RETIRE_GRACE_SECONDS = 24 * 3600
+
+# Outbound HTTP (platform JWKS, token endpoint, AGS, NRPS, dynamic registration): connect and read timeouts.
+HTTP_CONNECT_TIMEOUT = 3.05
+HTTP_READ_TIMEOUT = 10.0
+
+# Largest request body accepted (id_tokens, forms). Bigger ones get a 413 page.
+MAX_CONTENT_LENGTH = 256 * 1024
+
+# Dynamic registration links are valid this long unless --expires says otherwise.
+REGISTRATION_LINK_TTL_SECONDS = 7 * 24 * 3600
+
+# Built-in demo LMS (only for trying the tool out; never in production).
+DEMO_LMS = False
+DEMO_LMS_URL = ""
+
+# Grade delivery: run a worker thread inside the app process ("auto": on SQLite only).
+EMBEDDED_WORKER = "auto"
+
+# Operator area session lifetime.
+ADMIN_SESSION_SECONDS = 2 * 3600

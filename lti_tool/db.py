@@ -1,0 +1,196 @@
+"""Engine, sessions and schema migrations.
+
+One SQLAlchemy session per request (`db.session()`), closed on teardown; services take a session and never
+commit, the edge (view, CLI command, worker loop) commits. `session_scope()` is that edge outside requests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
+
+from .models import Base
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            **kwargs,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # isolation_level=None hands transaction control to us (BEGIN below), as SQLAlchemy documents
+            # for pysqlite, so that writers take the lock at BEGIN IMMEDIATE instead of failing mid-way.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            immediate = conn.get_execution_options().get("sqlite_immediate")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    return create_engine(url, **kwargs)
+
+
+class Database:
+    """Holds the engine and session factory of one app."""
+
+    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+        self.url = url
+        self.engine = make_engine(url, **engine_kwargs)
+        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def get_db(app: Flask | None = None) -> Database:
+    app = app or current_app
+    db: Database = app.extensions["nama_db"]
+    return db
+
+
+def session() -> Session:
+    """The request's session (created on first use)."""
+    if "db_session" not in g:
+        g.db_session = get_db().sessionmaker()
+    s: Session = g.db_session
+    return s
+
+
+@contextlib.contextmanager
+def session_scope(app: Flask | None = None, *, write: bool = False) -> Iterator[Session]:
+    """A unit of work outside a request: commit on success, roll back on error."""
+    s = get_db(app).sessionmaker()
+    if write:
+        begin_write(s)
+    try:
+        yield s
+        s.commit()
+    except BaseException:
+        s.rollback()
+        raise
+    finally:
+        s.close()
+
+
+def begin_write(s: Session) -> Session:
+    """Start the session's transaction as a writer.
+
+    On SQLite this is BEGIN IMMEDIATE: a deferred transaction that reads and then writes fails with
+    SQLITE_BUSY when another writer got in between (busy_timeout cannot help there). Elsewhere a no-op.
+    Call it before the transaction's first statement; a read-only transaction already open is ended first.
+    """
+    if s.get_bind().dialect.name != "sqlite":
+        return s
+    if s.in_transaction():
+        if s.connection().get_execution_options().get("sqlite_immediate"):
+            return s
+        if s.new or s.dirty or s.deleted:
+            raise RuntimeError("begin_write() after unflushed changes")
+        s.commit()
+    s.connection(execution_options={"sqlite_immediate": True})
+    return s
+
+
+def write_session() -> Session:
+    """The request's session, its transaction begun as a writer."""
+    return begin_write(session())
+
+
+def insert_for(s: Session) -> Any:
+    """Dialect `insert` with ON CONFLICT support (SQLite and PostgreSQL both have it)."""
+    name = s.get_bind().dialect.name
+    return postgresql.insert if name == "postgresql" else sqlite.insert
+
+
+def _teardown(_exc: BaseException | None) -> None:
+    s: Session | None = g.pop("db_session", None)
+    if s is not None:
+        s.close()
+
+
+def alembic_config(url: str) -> Any:
+    from alembic.config import Config
+
+    cfg = Config(str(ROOT / "migrations" / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.attributes["database_url"] = url
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    from alembic import command
+
+    command.upgrade(alembic_config(url), revision)
+
+
+def schema_is_current(engine: Engine) -> bool:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config(str(engine.url))).get_current_head()
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision() == head
+
+
+def auto_upgrade_sqlite(app: Flask) -> None:
+    """SQLite only: bring the schema to head on start (a file lock keeps parallel processes in line)."""
+    db = get_db(app)
+    if db.dialect != "sqlite" or schema_is_current(db.engine):
+        return
+    lock_path = Path(app.instance_path) / "migrate.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not schema_is_current(db.engine):
+                log.info("creating/upgrading the SQLite schema")
+                upgrade(db.url)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def ping(s: Session) -> bool:
+    s.execute(text("SELECT 1"))
+    return True
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["nama_db"] = Database(app.config["DATABASE_URL"])
+    app.teardown_appcontext(_teardown)
+    if app.config.get("AUTO_MIGRATE", True):
+        auto_upgrade_sqlite(app)
+
+
+__all__ = ["Base", "Database", "get_db", "insert_for", "session", "session_scope", "upgrade"]

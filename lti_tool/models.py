@@ -1,0 +1,462 @@
+"""All tables, typed (SQLAlchemy 2 declarative).
+
+Multi-tenant by construction: every row below Platform hangs off a Platform and, where LTI scopes an
+identifier to a deployment (context, resource link), off a Deployment. A context's data is reached
+only through the context row a launch resolved, never by a bare LTI id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Aware UTC datetimes on every database (SQLite keeps no zone, so store naive UTC there)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use aware UTC datetimes")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+PK = BigInteger().with_variant(Integer, "sqlite")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dt.datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+# --- LTI registration -------------------------------------------------------------------------
+
+
+class Platform(Base):
+    """An LMS registration: one issuer + client_id pair (an issuer may register the tool many times)."""
+
+    __tablename__ = "platform"
+    __table_args__ = (UniqueConstraint("issuer", "client_id"),)
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(255))
+    client_id: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255), default="")
+    auth_login_url: Mapped[str] = mapped_column(String(1024))
+    auth_token_url: Mapped[str] = mapped_column(String(1024))
+    jwks_url: Mapped[str] = mapped_column(String(1024))
+    # Audience for client assertions when the token endpoint wants something else than its URL.
+    auth_audience: Mapped[str | None] = mapped_column(String(1024))
+    # How it arrived: "cli", "dynamic", "demo".
+    registered_via: Mapped[str] = mapped_column(String(20), default="cli")
+    # Platform's openid-configuration as received during dynamic registration (for the operator).
+    platform_config: Mapped[dict[str, Any] | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    deployments: Mapped[list[Deployment]] = relationship(back_populates="platform", lazy="raise")
+
+
+class Deployment(Base):
+    __tablename__ = "deployment"
+    __table_args__ = (UniqueConstraint("platform_id", "deployment_id"),)
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platform.id", ondelete="CASCADE"))
+    deployment_id: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    approved_at: Mapped[dt.datetime | None]
+
+    platform: Mapped[Platform] = relationship(back_populates="deployments", lazy="raise")
+
+
+class RegistrationLink(Base):
+    """One-time URL an operator hands to an LMS admin for LTI Dynamic Registration."""
+
+    __tablename__ = "registration_link"
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    note: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+    platform_id: Mapped[int | None] = mapped_column(ForeignKey("platform.id", ondelete="SET NULL"))
+
+
+class ToolKey(Base):
+    """The tool's RSA signing keys. Lifecycle: next (published) -> current (signs) -> retired."""
+
+    __tablename__ = "tool_key"
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    kid: Mapped[str] = mapped_column(String(64), unique=True)
+    private_pem: Mapped[str] = mapped_column(Text)
+    public_jwk: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(10), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    activated_at: Mapped[dt.datetime | None]
+    retired_at: Mapped[dt.datetime | None]
+
+
+# --- People and places as the platform describes them -----------------------------------------
+
+
+class User(Base):
+    __tablename__ = "lti_user"
+    __table_args__ = (UniqueConstraint("platform_id", "sub"),)
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platform.id", ondelete="CASCADE"))
+    sub: Mapped[str] = mapped_column(String(255))
+    # Only what the platform sends; never asked for otherwise.
+    name: Mapped[str | None] = mapped_column(String(255))
+    given_name: Mapped[str | None] = mapped_column(String(255))
+    family_name: Mapped[str | None] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_launch_at: Mapped[dt.datetime | None]
+
+    @property
+    def display_name(self) -> str:
+        full = " ".join(p for p in (self.given_name, self.family_name) if p)
+        return self.name or full or self.sub
+
+
+class Context(Base):
+    """An LMS course. LTI scopes context ids to the deployment."""
+
+    __tablename__ = "context"
+    __table_args__ = (UniqueConstraint("deployment_id", "context_id"),)
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployment.id", ondelete="CASCADE"))
+    context_id: Mapped[str] = mapped_column(String(255))
+    title: Mapped[str] = mapped_column(String(255), default="")
+    label: Mapped[str] = mapped_column(String(255), default="")
+    # NRPS membership URL and AGS line-items URL as last sent by the platform.
+    nrps_url: Mapped[str | None] = mapped_column(String(1024))
+    lineitems_url: Mapped[str | None] = mapped_column(String(1024))
+    ags_scopes: Mapped[list[Any] | None]
+    roster_fetched_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ResourceLink(Base):
+    """A placement of the tool in a course (a Moodle activity)."""
+
+    __tablename__ = "resource_link"
+    __table_args__ = (UniqueConstraint("deployment_id", "resource_link_id"),)
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployment.id", ondelete="CASCADE"))
+    context_id: Mapped[int] = mapped_column(ForeignKey("context.id", ondelete="CASCADE"), index=True)
+    resource_link_id: Mapped[str] = mapped_column(String(255))
+    title: Mapped[str] = mapped_column(String(255), default="")
+    # Which course (content folder) and, optionally, which single module this activity delivers.
+    course_id: Mapped[str] = mapped_column(String(100))
+    module_id: Mapped[str | None] = mapped_column(String(100))
+    # The activity's own grade item (AGS `lineitem` claim): drives Moodle's activity completion.
+    lineitem_url: Mapped[str | None] = mapped_column(String(1024))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Membership(Base):
+    __tablename__ = "membership"
+    __table_args__ = (UniqueConstraint("user_id", "context_id"),)
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("lti_user.id", ondelete="CASCADE"))
+    context_id: Mapped[int] = mapped_column(ForeignKey("context.id", ondelete="CASCADE"), index=True)
+    roles: Mapped[list[Any]]
+    is_instructor: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_launch_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ToolSession(Base):
+    """What a launch grants: carried by a token in the tool's own URLs (no third-party cookie needed).
+
+    Only the SHA-256 of the token is stored, so a database dump does not hand out sessions.
+    """
+
+    __tablename__ = "tool_session"
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("lti_user.id", ondelete="CASCADE"), index=True)
+    context_id: Mapped[int] = mapped_column(ForeignKey("context.id", ondelete="CASCADE"))
+    resource_link_id: Mapped[int | None] = mapped_column(ForeignKey("resource_link.id", ondelete="CASCADE"))
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployment.id", ondelete="CASCADE"))
+    message_type: Mapped[str] = mapped_column(String(40))
+    is_instructor: Mapped[bool] = mapped_column(Boolean, default=False)
+    course_id: Mapped[str] = mapped_column(String(100))
+    module_id: Mapped[str | None] = mapped_column(String(100))
+    locale: Mapped[str] = mapped_column(String(10), default="de")
+    # Claims the session needs later: launch_presentation, deep_linking_settings, custom.
+    claims: Mapped[dict[str, Any]]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
+class LaunchCache(Base):
+    """Short-lived launch data (OIDC state and nonce, platform JWKS) when Redis is not configured."""
+
+    __tablename__ = "launch_cache"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
+# --- Learning progress --------------------------------------------------------------------------
+
+
+class LessonVisit(Base):
+    __tablename__ = "lesson_visit"
+    __table_args__ = (UniqueConstraint("user_id", "context_id", "course_id", "module_id", "lesson_id"),)
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("lti_user.id", ondelete="CASCADE"))
+    context_id: Mapped[int] = mapped_column(ForeignKey("context.id", ondelete="CASCADE"), index=True)
+    course_id: Mapped[str] = mapped_column(String(100))
+    module_id: Mapped[str] = mapped_column(String(100))
+    lesson_id: Mapped[str] = mapped_column(String(100))
+    first_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class QuizAttempt(Base):
+    """An attempt is created when the quiz is shown (it fixes the shuffled order) and closed once.
+
+    Closing is a conditional UPDATE on `submitted_at IS NULL`, so a double-submitted form records one attempt.
+    """
+
+    __tablename__ = "quiz_attempt"
+    __table_args__ = (Index("ix_quiz_attempt_owner", "user_id", "context_id", "course_id", "module_id"),)
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("lti_user.id", ondelete="CASCADE"))
+    context_id: Mapped[int] = mapped_column(ForeignKey("context.id", ondelete="CASCADE"))
+    course_id: Mapped[str] = mapped_column(String(100))
+    module_id: Mapped[str] = mapped_column(String(100))
+    # question id -> option ids in the order shown
+    layout: Mapped[dict[str, Any]]
+    answers: Mapped[dict[str, Any] | None]
+    correct_count: Mapped[int | None] = mapped_column(Integer)
+    question_count: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float | None] = mapped_column(Float)  # 0.0 .. 1.0
+    passed: Mapped[bool | None] = mapped_column(Boolean)
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    submitted_at: Mapped[dt.datetime | None]
+
+
+class PracticeSubmission(Base):
+    __tablename__ = "practice_submission"
+    __table_args__ = (UniqueConstraint("user_id", "context_id", "course_id", "module_id"),)
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("lti_user.id", ondelete="CASCADE"))
+    context_id: Mapped[int] = mapped_column(ForeignKey("context.id", ondelete="CASCADE"), index=True)
+    course_id: Mapped[str] = mapped_column(String(100))
+    module_id: Mapped[str] = mapped_column(String(100))
+    text: Mapped[str] = mapped_column(Text)
+    submitted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    reviewed_at: Mapped[dt.datetime | None]
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("lti_user.id", ondelete="SET NULL"))
+    feedback: Mapped[str | None] = mapped_column(Text)
+
+
+class ModuleProgress(Base):
+    """Derived per-module state, kept up to date by `progress` in the same transaction as its causes."""
+
+    __tablename__ = "module_progress"
+    __table_args__ = (UniqueConstraint("user_id", "context_id", "course_id", "module_id"),)
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("lti_user.id", ondelete="CASCADE"))
+    context_id: Mapped[int] = mapped_column(ForeignKey("context.id", ondelete="CASCADE"), index=True)
+    course_id: Mapped[str] = mapped_column(String(100))
+    module_id: Mapped[str] = mapped_column(String(100))
+    lessons_seen: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    best_score: Mapped[float | None] = mapped_column(Float)
+    quiz_passed_at: Mapped[dt.datetime | None]
+    practice_submitted_at: Mapped[dt.datetime | None]
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[dt.datetime | None]
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class CourseProgress(Base):
+    __tablename__ = "course_progress"
+    __table_args__ = (UniqueConstraint("user_id", "context_id", "course_id"),)
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("lti_user.id", ondelete="CASCADE"))
+    context_id: Mapped[int] = mapped_column(ForeignKey("context.id", ondelete="CASCADE"), index=True)
+    course_id: Mapped[str] = mapped_column(String(100))
+    last_module_id: Mapped[str | None] = mapped_column(String(100))
+    last_location: Mapped[str | None] = mapped_column(String(255))
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[dt.datetime | None]
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Certificate(Base):
+    __tablename__ = "certificate"
+    __table_args__ = (UniqueConstraint("user_id", "context_id", "course_id"),)
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("lti_user.id", ondelete="CASCADE"))
+    context_id: Mapped[int] = mapped_column(ForeignKey("context.id", ondelete="CASCADE"))
+    course_id: Mapped[str] = mapped_column(String(100))
+    # Frozen at issue time: what the certificate says, and what /verify shows.
+    holder_name: Mapped[str] = mapped_column(String(255))
+    course_title: Mapped[str] = mapped_column(String(255))
+    issuer_name: Mapped[str] = mapped_column(String(255))
+    modules: Mapped[list[Any]]
+    completed_at: Mapped[dt.datetime]
+    issued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None]
+
+
+# --- Grades on their way to the LMS -------------------------------------------------------------
+
+
+class LineItem(Base):
+    """An AGS line item the tool knows: the activity's own (from the launch) or one per module."""
+
+    __tablename__ = "line_item"
+    __table_args__ = (UniqueConstraint("context_id", "url"),)
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    context_id: Mapped[int] = mapped_column(ForeignKey("context.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(String(1024))
+    resource_id: Mapped[str | None] = mapped_column(String(255))
+    resource_link_id: Mapped[int | None] = mapped_column(ForeignKey("resource_link.id", ondelete="SET NULL"))
+    label: Mapped[str] = mapped_column(String(255), default="")
+    tag: Mapped[str | None] = mapped_column(String(255))
+    score_maximum: Mapped[float] = mapped_column(Float, default=100.0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class GradeOutbox(Base):
+    """One score to deliver. Written in the transaction that changed the grade; sent by a worker.
+
+    States: pending -> sending (leased) -> sent | applied (409: platform had it) | failed | superseded.
+    """
+
+    __tablename__ = "grade_outbox"
+    __table_args__ = (
+        Index("ix_grade_outbox_due", "state", "next_attempt_at"),
+        Index("ix_grade_outbox_target", "user_id", "context_id", "target"),
+    )
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platform.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("lti_user.id", ondelete="CASCADE"))
+    context_id: Mapped[int] = mapped_column(ForeignKey("context.id", ondelete="CASCADE"))
+    resource_link_id: Mapped[int | None] = mapped_column(ForeignKey("resource_link.id", ondelete="SET NULL"))
+    # What the grade is for: "course:<course_id>" or "module:<course_id>/<module_id>" + where it goes.
+    target: Mapped[str] = mapped_column(String(255))
+    lineitem_url: Mapped[str | None] = mapped_column(String(1024))
+    payload: Mapped[dict[str, Any]]
+    score_timestamp: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[dt.datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[dt.datetime | None]
+
+
+class AccessToken(Base):
+    """OAuth2 access tokens per platform and scope set, shared by every process (unless Redis holds them)."""
+
+    __tablename__ = "access_token"
+    __table_args__ = (UniqueConstraint("platform_id", "scope_key"),)
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platform.id", ondelete="CASCADE"))
+    scope_key: Mapped[str] = mapped_column(String(64))
+    token: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[dt.datetime]
+
+
+class WorkerHeartbeat(Base):
+    __tablename__ = "worker_heartbeat"
+
+    worker_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    delivered: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# --- Roster and operators ---------------------------------------------------------------------
+
+
+class RosterEntry(Base):
+    """A context member as NRPS lists it (also learners who never launched the tool)."""
+
+    __tablename__ = "roster_entry"
+    __table_args__ = (UniqueConstraint("context_id", "sub"),)
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    context_id: Mapped[int] = mapped_column(ForeignKey("context.id", ondelete="CASCADE"))
+    sub: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str | None] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(255))
+    roles: Mapped[list[Any]]
+    is_learner: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(20), default="Active")
+    fetched_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Operator(Base):
+    __tablename__ = "operator"
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[dt.datetime | None]
