@@ -1,0 +1,1 @@
+"""Course content: loading, checking and rendering course folders (no Flask, no database)."""
