@@ -1,0 +1,165 @@
+"""Course Markdown to safe HTML.
+
+Markdown is CommonMark (plus tables) with raw HTML turned off; the HTML is then sanitised with nh3 against a
+short list of text tags, so nothing a course author writes can run script or style the page. Links are the
+only thing rewritten: external ones open in a new window (and say so to screen readers), internal
+`module:` links become relative URLs that stay inside the learner's session prefix.
+"""
+
+from __future__ import annotations
+
+import re
+from itertools import pairwise
+from typing import Literal
+
+import nh3
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+LinkBase = Literal["module", "course"]
+
+EXTERNAL_SCHEMES = ("http", "https", "mailto")
+
+_IDENTIFIER = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
+INTERNAL_LINK = re.compile(rf"module:(?P<module>{_IDENTIFIER})(?:/(?P<lesson>{_IDENTIFIER}))?")
+_EXTERNAL_LINK = re.compile(r"(?:https?|mailto):", re.IGNORECASE)
+
+_NEW_WINDOW_HINT = {
+    "de": " (öffnet in neuem Fenster)",
+    "en": " (opens in a new window)",
+}
+
+_ALLOWED_TAGS = {
+    "p",
+    "h2",
+    "h3",
+    "h4",
+    "ul",
+    "ol",
+    "li",
+    "strong",
+    "em",
+    "a",
+    "blockquote",
+    "code",
+    "pre",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "br",
+    "hr",
+    "span",
+}
+
+_CLEANER = nh3.Cleaner(
+    tags=_ALLOWED_TAGS,
+    clean_content_tags={"script", "style"},
+    attributes={"a": {"href"}, "ol": {"start"}},
+    tag_attribute_values={"a": {"target": {"_blank"}, "rel": {"noopener noreferrer"}}},
+    allowed_classes={"span": {"visually-hidden"}},
+    link_rel=None,
+    url_schemes=set(EXTERNAL_SCHEMES),
+)
+
+
+def _parser(*, keep_targets_as_written: bool) -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False}).enable("table")
+    # Every target becomes a link token so that it can be checked and, if not allowed, dropped by us
+    # (markdown-it would otherwise leave `javascript:` links as plain text the checker never sees).
+    md.validateLink = lambda url: True  # type: ignore[method-assign]
+    if keep_targets_as_written:
+        md.normalizeLink = lambda url: url  # type: ignore[method-assign]
+    return md
+
+
+_MD = _parser(keep_targets_as_written=False)
+_MD_RAW = _parser(keep_targets_as_written=True)
+
+
+def is_external_link(target: str) -> bool:
+    return _EXTERNAL_LINK.match(target) is not None
+
+
+def internal_href(target: str, link_base: LinkBase) -> str | None:
+    """The relative URL of a `module:` link, or None if the target is not a well-formed one."""
+    match = INTERNAL_LINK.fullmatch(target)
+    if match is None:
+        return None
+    module, lesson = match["module"], match["lesson"]
+    prefix = "../" if link_base == "module" else "m/"
+    return f"{prefix}{module}/{lesson}" if lesson else f"{prefix}{module}/"
+
+
+def _walk_inline(tokens: list[Token]) -> list[Token]:
+    inline: list[Token] = []
+    for token in tokens:
+        if token.type == "inline" and token.children:
+            inline.extend(token.children)
+    return inline
+
+
+def internal_links(text: str) -> list[str]:
+    """The targets of all links in `text`, as written (external, `module:` and anything else)."""
+    return [
+        str(token.attrGet("href") or "")
+        for token in _walk_inline(_MD_RAW.parse(text))
+        if token.type == "link_open"
+    ]
+
+
+def headings(text: str) -> list[tuple[int, str]]:
+    """(level, text) of every heading in `text`, in order (ATX `#` and underlined setext headings)."""
+    tokens = _MD_RAW.parse(text)
+    found: list[tuple[int, str]] = []
+    for heading, content in pairwise(tokens):
+        if heading.type == "heading_open":
+            found.append((int(heading.tag[1:]), content.content))
+    return found
+
+
+def _rewrite_links(children: list[Token], link_base: LinkBase, hint: str) -> list[Token]:
+    """External links: new window + hint. Internal links: relative URL. Anything else: text only."""
+    result: list[Token] = []
+    # For each open link: does its closing token get the hint, or is the pair dropped?
+    stack: list[Literal["external", "internal", "dropped"]] = []
+    for token in children:
+        if token.type == "link_open":
+            href = str(token.attrGet("href") or "")
+            if is_external_link(href):
+                token.attrSet("target", "_blank")
+                token.attrSet("rel", "noopener noreferrer")
+                stack.append("external")
+            elif (relative := internal_href(href, link_base)) is not None:
+                token.attrSet("href", relative)
+                stack.append("internal")
+            else:
+                stack.append("dropped")
+                continue
+        elif token.type == "link_close":
+            kind = stack.pop() if stack else "dropped"
+            if kind == "dropped":
+                continue
+            if kind == "external":
+                span = Token("html_inline", "", 0)
+                span.content = f'<span class="visually-hidden">{hint}</span>'
+                result.append(span)
+        result.append(token)
+    return result
+
+
+def render_markdown(text: str, *, link_base: LinkBase, language: str = "de") -> str:
+    """Render course Markdown to sanitised HTML (safe to wrap in `Markup`).
+
+    `link_base` says where the text is shown: "module" for pages at `m/<module>/<page>` (lessons, quiz
+    explanations, practice tasks), "course" for the course overview.
+    """
+    hint = _NEW_WINDOW_HINT["en" if language.lower().startswith("en") else "de"]
+    tokens = _MD.parse(text)
+    for token in tokens:
+        if token.type == "inline" and token.children:
+            token.children = _rewrite_links(token.children, link_base, hint)
+    html = _MD.renderer.render(tokens, _MD.options, {})
+    return _CLEANER.clean(html)

@@ -1,0 +1,157 @@
+"""Markdown rendering: links rewritten as the page URLs need, and nothing an author writes can run script."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from lti_tool.course.markdown import headings, internal_links, render_markdown
+
+HOSTILE = """\
+<script>alert("x")</script>
+
+<img src="x" onerror="alert(1)">
+
+<div onclick="alert(2)">Klick</div> <b onmouseover="alert(3)">fett</b>
+
+[Klick mich](javascript:alert(4)) [Noch einer](JaVaScRiPt:alert(5))
+
+[Daten](data:text/html;base64,PHNjcmlwdD4=)
+
+[vb](vbscript:msgbox(6)) [Leer]( javascript:alert(7) )
+
+<a href="javascript:alert(8)">roh</a> <iframe src="https://evil.example"></iframe>
+
+![Bild](javascript:alert(9)) ![Bild2](https://evil.example/x.png "onerror=alert(10)")
+
+[ref]: javascript:alert(11)
+
+Siehe [ref].
+
+<style>body{display:none}</style> <!-- Kommentar -->
+
+```html
+<script>alert(12)</script>
+```
+"""
+
+
+def test_hostile_markdown_is_neutralised() -> None:
+    html = render_markdown(HOSTILE, link_base="module")
+
+    assert "<script" not in html
+    assert "<img" not in html
+    assert "<iframe" not in html
+    assert "<style" not in html
+    assert "<div" not in html
+    assert "<!--" not in html
+    assert not re.search(r"<[^>]*\son\w+\s*=", html), "no event handler attribute in any tag"
+    assert not re.search(r"<[^>]*\bhref\s*=\s*\"?\s*(javascript|vbscript|data):", html, re.IGNORECASE)
+    # Raw HTML is shown as text, not dropped silently.
+    assert "&lt;script&gt;" in html
+    # Dropped links keep their text.
+    assert "Klick mich" in html
+    assert "<a" not in html
+
+
+def test_hostile_targets_are_reported_for_the_check() -> None:
+    targets = internal_links(HOSTILE)
+    assert "javascript:alert(4)" in targets
+    assert "JaVaScRiPt:alert(5)" in targets
+    assert "javascript:alert(11)" in targets
+
+
+@pytest.mark.parametrize(
+    ("language", "hint"),
+    [
+        ("de", " (öffnet in neuem Fenster)"),
+        ("en", " (opens in a new window)"),
+        ("en-GB", " (opens in a new window)"),
+    ],
+)
+def test_external_links_open_in_new_window_with_hint(language: str, hint: str) -> None:
+    html = render_markdown(
+        "Siehe [UN](https://example.org/a?b=1&c=2).", link_base="module", language=language
+    )
+    assert html == (
+        '<p>Siehe <a href="https://example.org/a?b=1&amp;c=2" target="_blank" rel="noopener noreferrer">'
+        f'UN<span class="visually-hidden">{hint}</span></a>.</p>\n'
+    )
+
+
+def test_mailto_and_autolinks_are_external() -> None:
+    html = render_markdown("<mailto:info@example.org> und <http://example.org>", link_base="course")
+    assert html.count('target="_blank"') == 2
+    assert html.count('class="visually-hidden"') == 2
+    assert 'href="mailto:info@example.org"' in html
+
+
+@pytest.mark.parametrize(
+    ("link_base", "target", "href"),
+    [
+        ("module", "module:agenda-2030", "../agenda-2030/"),
+        ("module", "module:agenda-2030/01-beschluss", "../agenda-2030/01-beschluss"),
+        ("course", "module:agenda-2030", "m/agenda-2030/"),
+        ("course", "module:agenda-2030/01-beschluss", "m/agenda-2030/01-beschluss"),
+    ],
+)
+def test_internal_links(link_base: str, target: str, href: str) -> None:
+    html = render_markdown(f"[Weiter]({target})", link_base=link_base)  # type: ignore[arg-type]
+    assert html == f'<p><a href="{href}">Weiter</a></p>\n'
+
+
+@pytest.mark.parametrize(
+    "target", ["seite.html", "#oben", "module:", "module:a/b/c", "//evil.example", "ftp://x"]
+)
+def test_other_targets_lose_their_link(target: str) -> None:
+    assert render_markdown(f"[Text]({target})", link_base="module") == "<p>Text</p>\n"
+
+
+def test_text_tags_survive() -> None:
+    text = (
+        "## Zwei\n\n### Drei\n\n#### Vier\n\n*kursiv* **fett** `code`\n\n> Zitat\n\n- "
+        "a\n- b\n\n3. drei\n4. vier\n\n"
+        "| Jahr | Ereignis |\n|---:|---|\n| 2015 | Agenda |\n\n---\n\nZeile  \numbruch\n"
+    )
+    html = render_markdown(text, link_base="module")
+    for tag in (
+        "h2",
+        "h3",
+        "h4",
+        "em",
+        "strong",
+        "code",
+        "blockquote",
+        "ul",
+        "li",
+        "table",
+        "thead",
+        "tbody",
+    ):
+        assert f"<{tag}>" in html, tag
+    assert '<ol start="3">' in html
+    assert "<th>Jahr</th>" in html  # alignment styles are dropped (no inline styles under the CSP)
+    assert "<td>2015</td>" in html
+    assert "<hr>" in html
+    assert "<br>" in html
+
+
+def test_headings() -> None:
+    assert headings("# Eins\n\nText\n\nZwei\n----\n\n### Drei *kursiv*\n") == [
+        (1, "Eins"),
+        (2, "Zwei"),
+        (3, "Drei *kursiv*"),
+    ]
+
+
+def test_internal_links_lists_targets_as_written() -> None:
+    text = (
+        "[a](module:eins) [b](https://x.org/ä) [c](<seite mit leer.html>) [d][r]\n\n[r]: module:zwei/01-x\n"
+    )
+    assert internal_links(text) == [
+        "module:eins",
+        "https://x.org/ä",
+        "seite mit leer.html",
+        "module:zwei/01-x",
+    ]
