@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,6 @@ from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import NullPool
 
 from .models import Base
 
@@ -126,6 +126,19 @@ def begin_write(s: Session) -> Session:
 def write_session() -> Session:
     """The request's session, its transaction begun as a writer."""
     return begin_write(session())
+
+
+def advisory_lock(s: Session, name: str) -> None:
+    """Serialise a critical section across processes for the rest of the transaction.
+
+    PostgreSQL: a transaction-level advisory lock. SQLite: the write transaction (BEGIN IMMEDIATE) already
+    excludes every other writer, so `begin_write` is all it takes.
+    """
+    if s.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+        s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+    else:
+        begin_write(s)
 
 
 def insert_for(s: Session) -> Any:

@@ -1,0 +1,143 @@
+"""The short-lived launch store: OIDC state and nonce, used-nonce markers, platform key sets, access tokens.
+
+A table (`launch_cache`) by default, Redis when LTI_TOOL_REDIS_URL is set. Values are JSON. Every operation runs
+in its own short transaction: consuming a state must stick even if the launch that consumed it is refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from typing import Any, Protocol
+
+from flask import Flask, current_app
+from sqlalchemy import delete, select
+
+from .db import get_db, insert_for, session_scope
+from .models import LaunchCache, utcnow
+
+log = logging.getLogger(__name__)
+
+
+class LaunchStore(Protocol):
+    def get(self, key: str) -> Any | None: ...
+
+    def set(self, key: str, value: Any, ttl: int) -> None: ...
+
+    def add(self, key: str, value: Any, ttl: int) -> bool:
+        """Store only if absent (or expired); True when this call stored it."""
+        ...
+
+    def pop(self, key: str) -> Any | None:
+        """Atomically read and delete: of two concurrent callers exactly one gets the value."""
+        ...
+
+    def delete(self, key: str) -> None: ...
+
+    def purge_expired(self) -> int: ...
+
+
+class DbLaunchStore:
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def get(self, key: str) -> Any | None:
+        with get_db(self.app).sessionmaker() as s:
+            row = s.execute(
+                select(LaunchCache.value).where(LaunchCache.key == key, LaunchCache.expires_at > utcnow())
+            ).scalar_one_or_none()
+        return None if row is None else json.loads(row)
+
+    def set(self, key: str, value: Any, ttl: int) -> None:
+        expires = utcnow() + dt.timedelta(seconds=ttl)
+        with session_scope(self.app, write=True) as s:
+            ins = insert_for(s)(LaunchCache).values(key=key, value=json.dumps(value), expires_at=expires)
+            s.execute(
+                ins.on_conflict_do_update(
+                    index_elements=[LaunchCache.key],
+                    set_={"value": ins.excluded.value, "expires_at": ins.excluded.expires_at},
+                )
+            )
+
+    def add(self, key: str, value: Any, ttl: int) -> bool:
+        now = utcnow()
+        with session_scope(self.app, write=True) as s:
+            ins = insert_for(s)(LaunchCache).values(
+                key=key, value=json.dumps(value), expires_at=now + dt.timedelta(seconds=ttl)
+            )
+            # Take over an expired row, leave a live one alone.
+            stmt = ins.on_conflict_do_update(
+                index_elements=[LaunchCache.key],
+                set_={"value": ins.excluded.value, "expires_at": ins.excluded.expires_at},
+                where=LaunchCache.expires_at <= now,
+            )
+            return bool(s.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+    def pop(self, key: str) -> Any | None:
+        with session_scope(self.app, write=True) as s:
+            value = s.execute(
+                delete(LaunchCache)
+                .where(LaunchCache.key == key, LaunchCache.expires_at > utcnow())
+                .returning(LaunchCache.value)
+            ).scalar_one_or_none()
+        return None if value is None else json.loads(value)
+
+    def delete(self, key: str) -> None:
+        with session_scope(self.app, write=True) as s:
+            s.execute(delete(LaunchCache).where(LaunchCache.key == key))
+
+    def purge_expired(self) -> int:
+        with session_scope(self.app, write=True) as s:
+            return int(
+                s.execute(delete(LaunchCache).where(LaunchCache.expires_at <= utcnow())).rowcount  # type: ignore[attr-defined]
+            )
+
+
+class RedisLaunchStore:
+    """Redis keeps expiry itself (SET EX / NX, GETDEL), so nothing to purge."""
+
+    def __init__(self, url: str, prefix: str = "nama-lti:") -> None:
+        import redis
+
+        self.redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=3)
+        self.prefix = prefix
+
+    def _k(self, key: str) -> str:
+        return self.prefix + key
+
+    def get(self, key: str) -> Any | None:
+        raw = self.redis.get(self._k(key))
+        return None if raw is None else json.loads(raw)
+
+    def set(self, key: str, value: Any, ttl: int) -> None:
+        self.redis.set(self._k(key), json.dumps(value), ex=max(1, ttl))
+
+    def add(self, key: str, value: Any, ttl: int) -> bool:
+        return bool(self.redis.set(self._k(key), json.dumps(value), ex=max(1, ttl), nx=True))
+
+    def pop(self, key: str) -> Any | None:
+        raw = self.redis.getdel(self._k(key))
+        return None if raw is None else json.loads(raw)
+
+    def delete(self, key: str) -> None:
+        self.redis.delete(self._k(key))
+
+    def purge_expired(self) -> int:
+        return 0
+
+
+def get_store(app: Flask | None = None) -> LaunchStore:
+    store: LaunchStore = (app or current_app).extensions["nama_launch_store"]
+    return store
+
+
+def init_app(app: Flask) -> None:
+    url = app.config.get("REDIS_URL")
+    store: LaunchStore
+    if url:
+        store = RedisLaunchStore(url, prefix=app.config.get("REDIS_PREFIX", "nama-lti:"))
+        log.info("launch store: Redis")
+    else:
+        store = DbLaunchStore(app)
+    app.extensions["nama_launch_store"] = store

@@ -1,0 +1,1 @@
+"""Instructor pages: overview and (later) the gradebook for the launched course context."""

@@ -1,0 +1,99 @@
+"""Interface language: German first, English available (Flask-Babel).
+
+Message ids are English; every area keeps its German catalog next to its code in a `translations` folder
+(`lti_tool/**/translations/de/LC_MESSAGES/messages.po`), merged at run time. Catalogs are compiled to .mo on start
+when the .po is newer, so there is no build step. Course text stays in the course's own language.
+
+Which language: the tool session's (from the launch's `launch_presentation.locale`, changed by the switch on
+every page), else `?lang=`, else the browser's Accept-Language, else the first of LANGUAGES.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import Flask, current_app, g, request
+from flask_babel import Babel
+
+log = logging.getLogger(__name__)
+PACKAGE = Path(__file__).resolve().parent
+
+
+def translation_dirs() -> list[Path]:
+    return sorted(p for p in PACKAGE.rglob("translations") if p.is_dir())
+
+
+def compile_catalogs() -> None:
+    for po in PACKAGE.rglob("translations/*/LC_MESSAGES/*.po"):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with po.open("rb") as f:
+            catalog = read_po(f)
+        tmp = mo.with_suffix(".mo.tmp")
+        with tmp.open("wb") as f:
+            write_mo(f, catalog)
+        tmp.replace(mo)  # atomic: several processes may start at once
+        log.info("compiled %s", mo.relative_to(PACKAGE))
+
+
+def select_locale() -> str:
+    languages: list[str] = current_app.config["LANGUAGES"]
+    chosen = g.get("locale")
+    if chosen in languages:
+        return str(chosen)
+    asked = request.args.get("lang")
+    if asked in languages:
+        return str(asked)
+    return request.accept_languages.best_match(languages) or languages[0]
+
+
+def init_app(app: Flask) -> None:
+    compile_catalogs()
+    Babel(
+        app,
+        locale_selector=select_locale,
+        default_locale=app.config["LANGUAGES"][0],
+        default_translation_directories=";".join(str(p) for p in translation_dirs()),
+        default_timezone="Europe/Berlin",
+    )
+    init_language_switch(app)
+
+
+def _current_locale() -> str:
+    from flask_babel import get_locale
+
+    locale = get_locale()
+    return locale.language if locale else "de"
+
+
+def init_language_switch(app: Flask) -> None:
+    """POST /s/<sid>/sprache: the switch on every page; stored in the tool session."""
+    from flask import redirect, url_for
+    from werkzeug.wrappers import Response
+
+    from . import db
+    from .auth import current_visitor, session_blueprint
+
+    bp = session_blueprint("language", __name__, "/sprache")
+
+    @bp.post("/")
+    def switch() -> Response:
+        visitor = current_visitor()
+        lang = request.form.get("lang", "")
+        if lang in current_app.config["LANGUAGES"]:
+            s = db.write_session()
+            visitor.session.locale = lang
+            s.commit()
+        target = request.form.get("next", "")
+        prefix = url_for("learner.start")
+        # Only back to a page of this session (no open redirect).
+        if not target.startswith(prefix) or "//" in target or "\\" in target:
+            target = prefix
+        return redirect(target, code=303)
+
+    app.register_blueprint(bp)
+    app.jinja_env.globals["current_locale"] = _current_locale

@@ -1,0 +1,127 @@
+"""OIDC third-party initiated login (LTI 1.3 Core §5.1.1, Security Framework §5.1.1).
+
+The state lives on the server (launch store), bound to the nonce and to the login's issuer, client and
+target_link_uri, and is single-use. A browser-binding cookie (Partitioned, SameSite=None) is set as well; where the
+browser keeps it (first-party window, CHIPS-capable browsers) the launch must present the same value, where it is
+blocked (third-party iframe in a strict browser) the server-side state alone carries the check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlencode, urlsplit
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
+
+from ..cache import LaunchStore
+from ..errors import LaunchError
+from .toolconf import DbToolConf
+
+BROWSER_COOKIE = "nama_lti_browser"
+STATE_PREFIX = "oidc-state:"
+
+
+def hash_browser(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class LoginRedirect:
+    url: str
+    browser_id: str
+    new_browser_id: bool
+
+
+def same_origin(a: str, b: str) -> bool:
+    pa, pb = urlsplit(a), urlsplit(b)
+    return (pa.scheme, pa.hostname, pa.port) == (pb.scheme, pb.hostname, pb.port)
+
+
+def begin_login(
+    params: Mapping[str, str],
+    *,
+    s: Session,
+    store: LaunchStore,
+    launch_url: str,
+    state_ttl: int,
+    browser_id: str | None,
+) -> LoginRedirect:
+    """Check a login initiation request and build the redirect to the platform's authorisation endpoint."""
+    iss = (params.get("iss") or "").strip()
+    login_hint = params.get("login_hint") or ""
+    target_link_uri = params.get("target_link_uri") or ""
+    client_id = params.get("client_id") or None
+    missing = [
+        n
+        for n, v in (("iss", iss), ("login_hint", login_hint), ("target_link_uri", target_link_uri))
+        if not v
+    ]
+    if missing:
+        raise LaunchError(
+            _l(
+                "The login request from the learning platform is incomplete (missing: %(names)s).",
+                names=", ".join(missing),
+            ),
+            hint=_l(
+                "Start the activity again from your course. If this keeps happening, the LMS administrator should check the tool's login URL."
+            ),
+            code="login_incomplete",
+        )
+    conf = DbToolConf(s)
+    platform = conf.platform(iss, client_id)
+    if platform is None:
+        raise LaunchError(
+            _l("This learning platform is not registered with the tool (issuer %(iss)s).", iss=iss),
+            hint=_l(
+                "The LMS administrator needs to register the tool first (see the registration values at /lti/config)."
+            ),
+            code="unknown_issuer",
+            detail=f"login from unknown issuer {iss!r} client_id={client_id!r}",
+        )
+    # The platform may only send people to this tool: target_link_uri must be ours (no open redirect).
+    if not same_origin(target_link_uri, launch_url):
+        raise LaunchError(
+            _l("The activity points to an address that does not belong to this tool."),
+            hint=_l("The LMS administrator should set the tool URL to the launch URL shown at /lti/config."),
+            code="foreign_target_link_uri",
+            detail=f"target_link_uri {target_link_uri!r} not on {launch_url!r}",
+        )
+
+    state = secrets.token_urlsafe(32)
+    nonce = secrets.token_urlsafe(32)
+    new_browser = not browser_id
+    browser = browser_id or secrets.token_urlsafe(24)
+    store.set(
+        STATE_PREFIX + state,
+        {
+            "nonce": nonce,
+            "iss": platform.issuer,
+            "client_id": platform.client_id,
+            "target_link_uri": target_link_uri,
+            "browser": hash_browser(browser),
+            "created": int(time.time()),
+        },
+        state_ttl,
+    )
+    query = {
+        "scope": "openid",
+        "response_type": "id_token",
+        "response_mode": "form_post",
+        "prompt": "none",
+        "client_id": platform.client_id,
+        "redirect_uri": launch_url,
+        "login_hint": login_hint,
+        "state": state,
+        "nonce": nonce,
+    }
+    if params.get("lti_message_hint"):
+        query["lti_message_hint"] = params["lti_message_hint"]
+    sep = "&" if "?" in platform.auth_login_url else "?"
+    return LoginRedirect(
+        url=platform.auth_login_url + sep + urlencode(query), browser_id=browser, new_browser_id=new_browser
+    )

@@ -1,0 +1,201 @@
+"""After a valid launch: upsert user, context, resource link and membership, and open a tool session.
+
+All of it happens in the caller's transaction (one commit at the edge). Upserts are INSERT … ON CONFLICT, so
+concurrent launches of the same user (two tabs, a double click) do not fail on unique constraints.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import Session
+
+from ..course.loader import Catalog
+from ..db import insert_for
+from ..errors import LaunchError
+from ..models import Context, Deployment, Membership, Platform, ResourceLink, ToolSession, User, utcnow
+from .launch import DEEP_LINKING_REQUEST, DL, LTI
+from .roles import is_instructor
+
+AGS = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+NRPS = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _text(value: Any, limit: int = 255) -> str | None:
+    return value[:limit] if isinstance(value, str) and value else None
+
+
+def pick_locale(claims: dict[str, Any], languages: list[str]) -> str:
+    presentation = claims.get(LTI + "launch_presentation")
+    raw = presentation.get("locale") if isinstance(presentation, dict) else None
+    if isinstance(raw, str) and raw:
+        lang = raw.replace("_", "-").split("-")[0].lower()
+        if lang in languages:
+            return lang
+    return languages[0]
+
+
+@dataclass(frozen=True)
+class LaunchTarget:
+    course_id: str
+    module_id: str | None
+
+
+def choose_course(claims: dict[str, Any], catalog: Catalog, default_course: str) -> LaunchTarget:
+    """The resource link's custom parameters choose the course (`course=`) and optionally a module (`module=`)."""
+    custom = claims.get(LTI + "custom")
+    custom = custom if isinstance(custom, dict) else {}
+    course_id = custom.get("course") or default_course
+    module_id = custom.get("module") or None
+    course = catalog.get(course_id) if isinstance(course_id, str) else None
+    if course is None:
+        raise LaunchError(
+            _l(
+                "The activity asks for a course (%(course)s) this tool does not offer.",
+                course=str(course_id)[:100],
+            ),
+            hint=_l(
+                "The teacher or LMS administrator should check the custom parameter course=… of this activity."
+            ),
+            code="unknown_course",
+            status=404,
+        )
+    if module_id is not None and (not isinstance(module_id, str) or course.module(module_id) is None):
+        raise LaunchError(
+            _l(
+                "The activity asks for a module (%(module)s) the course does not have.",
+                module=str(module_id)[:100],
+            ),
+            hint=_l(
+                "The teacher or LMS administrator should check the custom parameter module=… of this activity."
+            ),
+            code="unknown_module",
+            status=404,
+        )
+    return LaunchTarget(course.id, module_id)
+
+
+@dataclass(frozen=True)
+class ProvisionedLaunch:
+    session_token: str
+    user_id: int
+    context_id: int
+    resource_link_id: int | None
+    is_instructor: bool
+    message_type: str
+
+
+def _upsert(s: Session, model: Any, keys: dict[str, Any], values: dict[str, Any]) -> int:
+    ins = insert_for(s)(model).values(**keys, **values)
+    stmt = ins.on_conflict_do_update(index_elements=list(keys), set_=values).returning(model.id)
+    return int(s.execute(stmt).scalar_one())
+
+
+def provision(
+    s: Session,
+    *,
+    platform: Platform,
+    deployment: Deployment,
+    claims: dict[str, Any],
+    target: LaunchTarget,
+    languages: list[str],
+    session_lifetime: int,
+) -> ProvisionedLaunch:
+    now = utcnow()
+    message_type = claims[LTI + "message_type"]
+    user_id = _upsert(
+        s,
+        User,
+        {"platform_id": platform.id, "sub": claims["sub"]},
+        {
+            # Only what the platform sends now: if it stops sending names, the tool forgets them.
+            "name": _text(claims.get("name")),
+            "given_name": _text(claims.get("given_name")),
+            "family_name": _text(claims.get("family_name")),
+            "email": _text(claims.get("email")),
+            "last_launch_at": now,
+        },
+    )
+    ctx = claims[LTI + "context"]
+    ags: dict[str, Any] = claims.get(AGS) or {}
+    nrps: dict[str, Any] = claims.get(NRPS) or {}
+    ags = ags if isinstance(ags, dict) else {}
+    nrps = nrps if isinstance(nrps, dict) else {}
+    context_values: dict[str, Any] = {
+        "title": _text(ctx.get("title")) or "",
+        "label": _text(ctx.get("label")) or "",
+        "updated_at": now,
+    }
+    if isinstance(nrps.get("context_memberships_url"), str):
+        context_values["nrps_url"] = nrps["context_memberships_url"][:1024]
+    if isinstance(ags.get("lineitems"), str):
+        context_values["lineitems_url"] = ags["lineitems"][:1024]
+    if isinstance(ags.get("scope"), list):
+        context_values["ags_scopes"] = [x for x in ags["scope"] if isinstance(x, str)]
+    context_id = _upsert(
+        s, Context, {"deployment_id": deployment.id, "context_id": ctx["id"][:255]}, context_values
+    )
+
+    link_id: int | None = None
+    if message_type != DEEP_LINKING_REQUEST:
+        link = claims[LTI + "resource_link"]
+        link_values: dict[str, Any] = {
+            "context_id": context_id,
+            "title": _text(link.get("title")) or "",
+            "course_id": target.course_id,
+            "module_id": target.module_id,
+            "updated_at": now,
+        }
+        # The activity's own grade item; Moodle sends it when the activity accepts grades.
+        link_values["lineitem_url"] = ags["lineitem"][:1024] if isinstance(ags.get("lineitem"), str) else None
+        link_id = _upsert(
+            s,
+            ResourceLink,
+            {"deployment_id": deployment.id, "resource_link_id": link["id"][:255]},
+            link_values,
+        )
+
+    roles = [r for r in claims.get(LTI + "roles", []) if isinstance(r, str)]
+    instructor = is_instructor(roles)
+    _upsert(
+        s,
+        Membership,
+        {"user_id": user_id, "context_id": context_id},
+        {"roles": roles, "is_instructor": instructor, "last_launch_at": now},
+    )
+
+    token = secrets.token_urlsafe(32)
+    kept: dict[str, Any] = {}
+    for name in ("launch_presentation", "custom"):
+        if isinstance(claims.get(LTI + name), dict):
+            kept[name] = claims[LTI + name]
+    if message_type == DEEP_LINKING_REQUEST:
+        kept["deep_linking_settings"] = claims[DL + "deep_linking_settings"]
+    s.add(
+        ToolSession(
+            token_hash=token_hash(token),
+            user_id=user_id,
+            context_id=context_id,
+            resource_link_id=link_id,
+            deployment_id=deployment.id,
+            message_type=message_type,
+            is_instructor=instructor,
+            course_id=target.course_id,
+            module_id=target.module_id,
+            locale=pick_locale(claims, languages),
+            claims=kept,
+            created_at=now,
+            expires_at=now + dt.timedelta(seconds=session_lifetime),
+        )
+    )
+    s.flush()
+    return ProvisionedLaunch(token, user_id, context_id, link_id, instructor, message_type)

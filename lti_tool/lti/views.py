@@ -1,0 +1,132 @@
+"""LTI endpoints at stable URLs: /lti/login, /lti/launch, /.well-known/jwks.json, /lti/config, /lti/register."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from .. import db
+from ..cache import get_store
+from ..course.catalog import get_catalog
+from ..http import shared_session
+from . import keys
+from .launch import DEEP_LINKING_REQUEST, ToolMessageLaunch
+from .login import BROWSER_COOKIE, begin_login
+from .provision import choose_course, provision
+from .toolinfo import tool_info
+
+bp = Blueprint("lti", __name__)
+
+
+def external_url(endpoint: str, **values: Any) -> str:
+    """Absolute URL on the configured public base (BASE_URL), or on the request's host when none is set."""
+    base = str(current_app.config["BASE_URL"])
+    if base:
+        return base + url_for(endpoint, **values)
+    return url_for(endpoint, _external=True, **values)
+
+
+def _set_browser_cookie(resp: WerkzeugResponse, value: str) -> None:
+    # Partitioned (CHIPS) + SameSite=None + Secure is what a cross-site iframe can still keep in Chromium;
+    # browsers accept Secure cookies from http://localhost and http://127.0.0.1, so tests need no TLS.
+    resp.set_cookie(
+        BROWSER_COOKIE,
+        value,
+        max_age=24 * 3600,
+        secure=True,
+        httponly=True,
+        samesite="None",
+        partitioned=True,
+        path="/lti/",
+    )
+
+
+@bp.route("/lti/login", methods=["GET", "POST"])
+def login() -> WerkzeugResponse:
+    params = request.args if request.method == "GET" else request.form
+    result = begin_login(
+        {k: v for k, v in params.items() if isinstance(v, str)},
+        s=db.session(),
+        store=get_store(),
+        launch_url=external_url("lti.launch"),
+        state_ttl=int(current_app.config["OIDC_STATE_TTL_SECONDS"]),
+        browser_id=request.cookies.get(BROWSER_COOKIE),
+    )
+    resp = redirect(result.url, code=302)
+    if result.new_browser_id:
+        _set_browser_cookie(resp, result.browser_id)
+    return resp
+
+
+@bp.post("/lti/launch")
+def launch() -> WerkzeugResponse:
+    cfg = current_app.config
+    s = db.session()
+    validated = ToolMessageLaunch(
+        form={k: v for k, v in request.form.items() if isinstance(v, str)},
+        cookies=request.cookies,
+        secure=request.is_secure,
+        s=s,
+        store=get_store(),
+        http=shared_session(),
+        config=cfg,
+    ).validate()
+    claims = validated.claims()
+    target = choose_course(claims, get_catalog(), cfg["DEFAULT_COURSE"])
+    assert validated.platform is not None and validated.deployment is not None
+    platform, deployment = validated.platform, validated.deployment
+    db.begin_write(s)
+    result = provision(
+        s,
+        platform=platform,
+        deployment=deployment,
+        claims=claims,
+        target=target,
+        languages=list(cfg["LANGUAGES"]),
+        session_lifetime=int(cfg["SESSION_LIFETIME_SECONDS"]),
+    )
+    s.commit()
+    if result.message_type == DEEP_LINKING_REQUEST:
+        endpoint = "deeplinking.picker"
+    elif result.is_instructor:
+        endpoint = "instructor.start"
+    else:
+        endpoint = "learner.start"
+    return redirect(url_for(endpoint, sid=result.session_token), code=303)
+
+
+@bp.get("/.well-known/jwks.json")
+def jwks() -> Response:
+    body = keys.public_jwks(db.session(), int(current_app.config["KEY_RETIRE_GRACE_SECONDS"]))
+    resp = jsonify(body)
+    resp.headers["Cache-Control"] = "public, max-age=300"
+    return resp
+
+
+@bp.get("/lti/config")
+def config() -> Response | str:
+    info = tool_info(external_url)
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    if best == "application/json":
+        return jsonify(info)
+    return render_template("lti/config.html", info=info, catalog=get_catalog())
+
+
+def init_app(app: Flask) -> None:
+    from . import deeplinking, registration
+
+    app.register_blueprint(bp)
+    app.register_blueprint(registration.bp)
+    app.register_blueprint(deeplinking.bp)

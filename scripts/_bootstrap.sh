@@ -1,0 +1,45 @@
+# Shared by scripts/start and scripts/test: find Python >= 3.11, keep .venv in step with pyproject.toml.
+# shellcheck shell=bash
+
+find_python() {
+  for candidate in "${PYTHON:-}" python3.13 python3.12 python3.11 python3; do
+    [ -n "$candidate" ] || continue
+    if command -v "$candidate" >/dev/null 2>&1 &&
+       "$candidate" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; then
+      echo "$candidate"; return 0
+    fi
+  done
+  echo "nama-lti needs Python 3.11 or newer (set PYTHON=/path/to/python3.11)" >&2
+  return 1
+}
+
+# bootstrap [extra]: create .venv and install the project (with the given extra) when pyproject.toml changed.
+bootstrap() {
+  local extra="${1:-}" python stamp spec
+  python=$(find_python)
+  if [ ! -x .venv/bin/python ]; then
+    echo "creating .venv with $python" >&2
+    "$python" -m venv .venv
+  fi
+  spec="."
+  [ -n "$extra" ] && spec=".[$extra]"
+  stamp=".venv/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)-${extra:-base}"
+  if [ ! -f "$stamp" ]; then
+    echo "installing nama-lti${extra:+ with $extra} into .venv (first run or pyproject.toml changed)" >&2
+    .venv/bin/python -m pip install --quiet --upgrade pip
+    .venv/bin/python -m pip install --quiet -e "$spec"
+    touch "$stamp"
+  fi
+}
+
+# Debian's Chromium for the browser tests (never a downloaded browser). Installs it when we may.
+ensure_chromium() {
+  if [ -x /usr/bin/chromium ]; then return 0; fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Debian's chromium for the browser tests" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 ||
+      { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+  else
+    echo "note: /usr/bin/chromium not found and cannot be installed here; browser tests will be skipped" >&2
+  fi
+}

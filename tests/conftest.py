@@ -1,0 +1,153 @@
+"""Test fixtures: the app from the factory with a test config, a live tool server, a platform peer.
+
+Databases: SQLite always (a migrated template file copied per test). With TEST_DATABASE_URL (PostgreSQL) the
+schema is migrated once per session and every table except tool keys is emptied before each test. With
+TEST_REDIS_URL the launch store is Redis, under a fresh key prefix per test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import create_engine, text
+
+from lti_tool import create_app
+from lti_tool.db import session_scope, upgrade
+from lti_tool.lti import keys
+from lti_tool.lti.platforms import PlatformSpec, add_platform
+from lti_tool.models import Base
+
+from .peer import Launcher, PeerPlatform, ServerThread
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
+KEEP_TABLES = {"tool_key", "alembic_version"}
+CONTENT_DIR = str(Path(__file__).parent / "fixtures" / "content")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database with tool keys, copied for every test (migrating per test is slow)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATABASE_URL": url,
+            "SECRET_KEY": "x",
+            "INSTANCE_PATH": str(path.parent / "inst"),
+            "CONTENT_DIR": CONTENT_DIR,
+        }
+    )
+    with session_scope(app, write=True) as s:
+        keys.ensure_keys(s)
+    app.extensions["nama_db"].dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    if not TEST_DATABASE_URL:
+        yield ""
+        return
+    upgrade(TEST_DATABASE_URL)
+    yield TEST_DATABASE_URL
+
+
+def _empty_postgres(url: str) -> None:
+    engine = create_engine(url)
+    tables = [t.name for t in Base.metadata.sorted_tables if t.name not in KEEP_TABLES]
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE " + ", ".join(tables) + " RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def database_url(tmp_path: Path, sqlite_template: Path, postgres_url: str) -> str:
+    if postgres_url:
+        _empty_postgres(postgres_url)
+        return postgres_url
+    path = tmp_path / "tool.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def test_config(tmp_path: Path, database_url: str) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-" + uuid.uuid4().hex,
+        "DATABASE_URL": database_url,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "HTTP_READ_TIMEOUT": 5.0,
+        "EMBEDDED_WORKER": False,
+        "CONTENT_DIR": CONTENT_DIR,
+    }
+    if TEST_REDIS_URL:
+        config["REDIS_URL"] = TEST_REDIS_URL
+        config["REDIS_PREFIX"] = f"test-{uuid.uuid4().hex}:"
+    return config
+
+
+@pytest.fixture
+def app(test_config: dict[str, Any]) -> Iterator[Flask]:
+    application = create_app(test_config)
+    yield application
+    application.extensions["nama_db"].dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> Any:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def tool_server(app: Flask) -> Iterator[ServerThread]:
+    server = ServerThread(app)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def peer() -> Iterator[PeerPlatform]:
+    platform = PeerPlatform().start()
+    yield platform
+    platform.stop()
+
+
+CLIENT_ID = "tool-client-1"
+DEPLOYMENT_ID = "deployment-1"
+
+
+@pytest.fixture
+def registered(app: Flask, peer: PeerPlatform) -> PeerPlatform:
+    """The peer registered with the tool (as `flask platform add` does)."""
+    spec = PlatformSpec(
+        issuer=peer.issuer,
+        client_id=CLIENT_ID,
+        auth_login_url=peer.auth_url,
+        auth_token_url=peer.token_url,
+        jwks_url=peer.jwks_url,
+        name="Peer platform",
+    )
+    with session_scope(app, write=True) as s:
+        add_platform(s, spec, DEPLOYMENT_ID)
+    return peer
+
+
+@pytest.fixture
+def launcher(tool_server: ServerThread, registered: PeerPlatform) -> Launcher:
+    return Launcher(tool_server.url, registered, CLIENT_ID, DEPLOYMENT_ID)

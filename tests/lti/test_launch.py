@@ -1,0 +1,41 @@
+"""End-to-end launches over HTTP: OIDC login -> platform-signed id_token -> launch -> first page."""
+
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy import func, select
+
+from lti_tool.db import session_scope
+from lti_tool.models import Context, Membership, ResourceLink, ToolSession, User
+
+from ..peer import INSTRUCTOR, LTI, Launcher
+
+
+def count(app: Flask, model: type) -> int:
+    with session_scope(app) as s:
+        return int(s.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_learner_launch_lands_on_course_start(app: Flask, launcher: Launcher) -> None:
+    page = launcher.launch_and_follow()
+    assert page.status_code == 200
+    assert "Testkurs Nachhaltigkeit" in page.text
+    assert "Lea Schneider" in page.text
+    assert "Modul a" in page.text
+    with session_scope(app) as s:
+        user = s.scalars(select(User)).one()
+        assert (user.sub, user.email) == ("user-1", "lea.schneider@example.org")
+        ctx = s.scalars(select(Context)).one()
+        assert ctx.context_id == "course-1"
+        link = s.scalars(select(ResourceLink)).one()
+        assert (link.resource_link_id, link.course_id, link.module_id) == ("rl-1", "grundlagenkurs", None)
+        membership = s.scalars(select(Membership)).one()
+        assert membership.is_instructor is False
+        assert s.scalars(select(ToolSession)).one().locale == "de"
+
+
+def test_instructor_lands_on_instructor_page(app: Flask, launcher: Launcher) -> None:
+    page = launcher.launch_and_follow(**{LTI + "roles": INSTRUCTOR})
+    assert page.status_code == 200
+    assert "/lehrende/" in page.url
+    assert count(app, Membership) == 1
