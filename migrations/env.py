@@ -28,7 +28,9 @@ def _url() -> str:
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True, render_item=render_item)
+    context.configure(
+        url=_url(), target_metadata=target_metadata, literal_binds=True, render_item=render_item
+    )
     with context.begin_transaction():
         context.run_migrations()
 

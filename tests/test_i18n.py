@@ -40,7 +40,9 @@ def german() -> dict[str, str]:
 def test_every_interface_string_has_a_german_translation() -> None:
     de = german()
     missing = {msgid: where for msgid, where in extracted().items() if msgid not in de}
-    assert not missing, "run scripts/i18n and translate:\n" + "\n".join(f"{w}: {m}" for m, w in missing.items())
+    assert not missing, "run scripts/i18n and translate:\n" + "\n".join(
+        f"{w}: {m}" for m, w in missing.items()
+    )
 
 
 def test_translations_keep_their_placeholders() -> None:
