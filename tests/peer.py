@@ -34,7 +34,9 @@ class ServerThread:
         self.server = make_server(host, port, app, threaded=True)
         self.port = self.server.server_port
         self.url = f"http://{host}:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     def stop(self) -> None:
@@ -156,7 +158,7 @@ class Launcher:
         q = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
         return LoginResult(q["state"], q["nonce"], q["redirect_uri"], q["client_id"], resp)
 
-    def claims(self, nonce: str, **overrides: Any) -> dict[str, Any]:
+    def claims(self, nonce: str, /, **overrides: Any) -> dict[str, Any]:
         now = int(time.time())
         claims: dict[str, Any] = {
             "iss": self.peer.issuer,
