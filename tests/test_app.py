@@ -148,3 +148,33 @@ def test_unknown_page_is_a_german_404(client) -> None:
 def test_session_page_with_a_made_up_token(client) -> None:
     resp = client.get("/s/made-up-token/")
     assert resp.status_code == 401 and "session_expired" in resp.text
+
+
+def test_purge_removes_expired_launch_data_and_sessions(app: Flask, runner) -> None:
+    import datetime as dt
+
+    from lti_tool.cache import get_store
+    from lti_tool.models import LaunchCache, utcnow
+
+    store = get_store(app)
+    store.set("short", {"a": 1}, 1)
+    store.set("long", {"b": 2}, 3600)
+    if app.config.get("REDIS_URL"):
+        assert store.get("long") == {"b": 2}
+    else:
+        with session_scope(app, write=True) as s:
+            s.get(LaunchCache, "short").expires_at = utcnow() - dt.timedelta(seconds=5)
+        result = runner.invoke(args=["launch-store", "purge"])
+        assert result.exit_code == 0 and "1 expired launch-store entries" in result.output
+        assert store.get("long") == {"b": 2} and store.get("short") is None
+
+
+def test_launch_store_pop_is_single_use_and_add_only_once(app: Flask) -> None:
+    from lti_tool.cache import get_store
+
+    store = get_store(app)
+    store.set("k", [1, 2], 60)
+    assert store.pop("k") == [1, 2]
+    assert store.pop("k") is None
+    assert store.add("n", 1, 60) is True
+    assert store.add("n", 1, 60) is False
