@@ -27,7 +27,7 @@ from . import state
 from .errors import ServiceError, oauth_error
 from .faults import fault_group
 from .keys import ToolKeyError
-from .storage import AccessToken, Tool, bump, purge_expired, use_once
+from .storage import AccessToken, Tool, purge_expired, use_once
 
 bp = Blueprint("oauth", __name__)
 
@@ -39,16 +39,6 @@ LEEWAY = 60  # seconds of clock skew accepted on exp / iat / nbf
 @bp.post("/mod/lti/token.php", endpoint="token_moodle_path")
 @fault_group("token")
 def token() -> Response:
-    store = state.lms().store
-    with store.tx() as session:
-        bump(session, "token_requests")
-    response = _token()
-    with store.tx() as session:
-        bump(session, f"token_responses:{response.status_code}")
-    return response
-
-
-def _token() -> Response:
     if request.mimetype != "application/x-www-form-urlencoded":
         return oauth_error(400, "invalid_request", "Content-Type must be application/x-www-form-urlencoded")
     form = request.form
