@@ -42,8 +42,9 @@ class Outcome:
 
     @property
     def platform_trouble(self) -> bool:
-        """The platform is down, overloaded or unreachable (not a problem with this one score)."""
-        return self.kind == RETRY and (self.status is None or self.status >= 429)
+        """The platform is unreachable, down or asks us to slow down (not a problem with one score): the
+        worker gives it a rest instead of trying the rest of its batch. A plain 500 may be about one score."""
+        return self.kind == RETRY and self.status in (None, 429, 502, 503, 504)
 
 
 class AgsError(Exception):
