@@ -85,6 +85,18 @@ def _wake(_session: Session) -> None:
         listener()
 
 
+WAKE_CHANNEL = "nama_grades"
+
+
+def _announce(s: Session) -> None:
+    """Wake workers when this transaction commits: in this process at once, elsewhere through PostgreSQL's
+    NOTIFY (sent at commit, never for a rolled-back transaction; see worker.PgWakeup)."""
+    if not event.contains(s, "after_commit", _wake):
+        event.listen(s, "after_commit", _wake, once=True)
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text(f"NOTIFY {WAKE_CHANNEL}"))
+
+
 def _serialize_per_learner(s: Session, user_id: int, context_id: int) -> None:
     """One enqueuer per learner and context at a time, so ids and timestamps grow together per target.
 
@@ -310,8 +322,7 @@ def enqueue_grades(
         )
     if added:
         s.flush()
-        if not event.contains(s, "after_commit", _wake):
-            event.listen(s, "after_commit", _wake, once=True)
+        _announce(s)
     return added
 
 
@@ -380,8 +391,7 @@ def resend(
             )
         )
     s.flush()
-    if not event.contains(s, "after_commit", _wake):
-        event.listen(s, "after_commit", _wake, once=True)
+    _announce(s)
     return added
 
 

@@ -274,6 +274,46 @@ class _Unusable(Exception):
     """The row cannot be sent anywhere (fails, with this as the reason)."""
 
 
+class PgWakeup:
+    """PostgreSQL only: LISTEN on its own connection and wake this process's workers when another process
+    commits new grades (enqueue_grades NOTIFYs), so a grade leaves within milliseconds instead of the next
+    poll. Polling (GRADE_POLL_SECONDS) stays as the fallback; a lost connection is retried."""
+
+    def __init__(self, app: Flask, workers: Sequence[Worker]) -> None:
+        url = get_db(app).engine.url.set(drivername="postgresql")
+        self.conninfo = url.render_as_string(hide_password=False)
+        self.workers = list(workers)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._listen, name="grades-wakeup", daemon=True)
+
+    def start(self) -> PgWakeup:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(5)
+
+    def _listen(self) -> None:
+        import psycopg
+
+        while not self.stopping.is_set():
+            try:
+                with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(f"LISTEN {outbox.WAKE_CHANNEL}")
+                    while not self.stopping.is_set():
+                        for _ in conn.notifies(timeout=0.5, stop_after=1):
+                            for worker in self.workers:
+                                worker.nudge.set()
+            except Exception as exc:  # the database went away: poll meanwhile, listen again later
+                log.warning("grade wake-up listener: %s; retrying in 5 s", exc)
+                self.stopping.wait(5)
+
+
+def wakeup_for(app: Flask, workers: Sequence[Worker]) -> PgWakeup | None:
+    return PgWakeup(app, workers).start() if get_db(app).dialect == "postgresql" else None
+
+
 # --- scale-out: `flask grades worker` ---------------------------------------------------------------
 
 
@@ -296,6 +336,7 @@ def run_workers(app: Flask, *, concurrency: int = 1, once: bool = False) -> int:
         threading.Thread(target=w.drain if once else w.run, name=f"grades-{i}", daemon=True)
         for i, w in enumerate(workers)
     ]
+    wakeup = None if once else wakeup_for(app, workers)
     try:
         for thread in threads:
             thread.start()
@@ -303,6 +344,8 @@ def run_workers(app: Flask, *, concurrency: int = 1, once: bool = False) -> int:
             for thread in threads:
                 thread.join(timeout=0.2)
     finally:
+        if wakeup is not None:
+            wakeup.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return sum(w.delivered for w in workers)
@@ -318,6 +361,7 @@ class EmbeddedWorker:
         self.app = app
         self.worker: Worker | None = None
         self.thread: threading.Thread | None = None
+        self.wakeup: PgWakeup | None = None
         self._lock = threading.Lock()
 
     def start(self) -> None:
@@ -327,14 +371,17 @@ class EmbeddedWorker:
             self.worker = Worker(self.app, label="embedded")
             self.thread = threading.Thread(target=self.worker.run, name="grades-embedded", daemon=True)
             self.thread.start()
+            self.wakeup = wakeup_for(self.app, [self.worker])
         atexit.register(self.stop)
 
     def stop(self, timeout: float = 10.0) -> None:
         with self._lock:
-            worker, thread = self.worker, self.thread
+            worker, thread, wakeup = self.worker, self.thread, self.wakeup
         if worker is None or thread is None:
             return
         worker.stop()
+        if wakeup is not None:
+            wakeup.stop()
         thread.join(timeout)
 
     @property

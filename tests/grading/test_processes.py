@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -190,3 +191,16 @@ def classroom_record(s: Any, classroom: Classroom, user: int) -> None:
 @pytest.fixture
 def classroom(app: Any, lms: Lms) -> Classroom:
     return Classroom(app, lms)
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="PostgreSQL: LISTEN/NOTIFY")
+def test_a_waiting_worker_process_is_woken_by_notify(classroom: Classroom, spawn: Any) -> None:
+    worker = spawn(GRADE_POLL_SECONDS=60, GRADE_HEARTBEAT_SECONDS=60)
+    with session_scope(classroom.app) as s:
+        wait_until(lambda: s.scalar(select(func.count()).select_from(WorkerHeartbeat)) == 1, timeout=30)
+    time.sleep(0.5)  # the worker has polled once and now waits (up to 60 s)
+    started = time.monotonic()
+    classroom.record(classroom.person("4"), "modul-a", score=0.5)
+    wait_until(lambda: classroom.count("sent") == 2, timeout=10)
+    assert time.monotonic() - started < 5
+    assert worker.terminate() == 0
