@@ -92,6 +92,7 @@ def spawn(test_config: dict[str, Any], tmp_path: Path) -> Iterator[Any]:
             "GRADE_BACKOFF_BASE_SECONDS",
             "GRADE_BACKOFF_CAP_SECONDS",
             "GRADE_LEASE_SECONDS",
+            "GRADE_RECORD_EVERY",
             "GRADE_HEARTBEAT_SECONDS",
             "HTTP_CONNECT_TIMEOUT",
             "HTTP_READ_TIMEOUT",
