@@ -37,7 +37,7 @@ from typing import Any
 
 import psycopg
 import requests
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
@@ -48,6 +48,7 @@ from lti_tool import create_app  # noqa: E402
 from lti_tool.course.catalog import get_catalog  # noqa: E402
 from lti_tool.db import session_scope, upgrade  # noqa: E402
 from lti_tool.grading import enqueue_grades  # noqa: E402
+from lti_tool.grading.outbox import WAKE_CHANNEL  # noqa: E402
 from lti_tool.lti import keys  # noqa: E402
 from lti_tool.lti.platforms import PlatformSpec, add_platform  # noqa: E402
 from lti_tool.models import (  # noqa: E402
@@ -399,34 +400,61 @@ class Result:
     rows: int
     seconds: float
     per_second: float
-    tokens: int
+    lag_rows: int
     lag_p50: float
     lag_p95: float
     lag_max: float
+    tokens: int
     posts: str
     verified: str
     load: str
 
 
+def hold_backlog(app: Any, *, release: bool) -> float:
+    """Keep the queued rows from the workers while they start, or let them all go at once (NOTIFY)."""
+    with session_scope(app, write=True) as s:
+        due = func.now() if release else func.now() + text("interval '1 day'")
+        s.execute(update(GradeOutbox).values(next_attempt_at=due))
+        if release:
+            s.execute(text(f"NOTIFY {WAKE_CHANNEL}"))
+    return time.time()
+
+
+def wait_delivered(app: Any, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while waiting(app):
+        if time.monotonic() > deadline:
+            raise SystemExit("not all grades were delivered in time")
+        time.sleep(0.02)
+
+
 def run(args: argparse.Namespace, workers: int) -> Result:
+    """Phase 1, throughput: the backlog of all learners' rows, let go at once to the waiting workers.
+    Phase 2, lag: more learners' rows committed at --lag-rate rows/s while the workers run."""
     with fresh_database(args.database_url) as url, tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         upgrade(url)
         app = tool_app(url, tmp / "instance", args.redis_url)
         served = Served(app)
-        platform = start_platform(args.peer, served.url, args.learners)
+        platform = start_platform(args.peer, served.url, args.learners + args.lag_learners)
         procs: list[subprocess.Popen[bytes]] = []
         try:
-            context_id, users = set_up_course(app, platform, args.learners)
+            context_id, users = set_up_course(app, platform, args.learners + args.lag_learners)
+            backlog, live = users[: args.learners], users[args.learners :]
+            commit_grades(app, context_id, backlog, 0)
+            hold_backlog(app, release=False)
             procs = start_workers(
                 app, url, workers, args.threads, args.redis_url, app.config.get("REDIS_PREFIX", ""), tmp
             )
-            committed = commit_grades(app, context_id, users, args.rate)
-            deadline = time.monotonic() + args.timeout
-            while waiting(app):
-                if time.monotonic() > deadline:
-                    raise SystemExit("not all grades were delivered in time")
-                time.sleep(0.02)
+            released = hold_backlog(app, release=True)
+            wait_delivered(app, args.timeout)
+            with session_scope(app) as s:
+                last = s.scalar(select(func.max(GradeOutbox.sent_at)))
+            assert last is not None
+            seconds = last.timestamp() - released
+
+            committed = commit_grades(app, context_id, live, args.lag_rate)
+            wait_delivered(app, args.timeout)
             load = os.getloadavg()
             with session_scope(app) as s:
                 rows = s.execute(
@@ -439,27 +467,26 @@ def run(args: argparse.Namespace, workers: int) -> Result:
                         GradeOutbox.score_timestamp,
                     ).join(User, User.id == GradeOutbox.user_id)
                 ).all()
-            lags = [row.sent_at.timestamp() - committed[row.id] for row in rows]
-            first = min(committed.values())
-            last = max(row.sent_at.timestamp() for row in rows)
+            lags = [row.sent_at.timestamp() - committed[row.id] for row in rows if row.id in committed]
             stats = platform.stats()
-            held = platform.held()
             expected = {(row.lineitem_url, row.sub): row.score_timestamp for row in rows}
-            verified = "ok" if held == expected and {r.state for r in rows} == {"sent"} else "MISMATCH"
+            ok = platform.held() == expected and {r.state for r in rows} == {"sent"}
             posts = ", ".join(
                 f"{k.split(':')[1]}: {v}" for k, v in sorted(stats.items()) if k.startswith("score_posts:")
             )
+            backlog_rows = len(rows) - len(lags)
             return Result(
                 workers=workers,
-                rows=len(rows),
-                seconds=last - first,
-                per_second=len(rows) / (last - first),
+                rows=backlog_rows,
+                seconds=seconds,
+                per_second=backlog_rows / seconds,
+                lag_rows=len(lags),
+                lag_p50=statistics.median(lags) if lags else 0.0,
+                lag_p95=percentile(lags, 95) if lags else 0.0,
+                lag_max=max(lags) if lags else 0.0,
                 tokens=stats.get("token_requests", 0),
-                lag_p50=statistics.median(lags),
-                lag_p95=percentile(lags, 95),
-                lag_max=max(lags),
                 posts=posts,
-                verified=verified,
+                verified="ok" if ok else "MISMATCH",
                 load=" ".join(f"{x:.1f}" for x in load),
             )
         finally:
@@ -584,8 +611,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="--concurrency of each worker process")
     parser.add_argument("--peer", choices=["fast", "demo"], default="fast")
     parser.add_argument(
-        "--rate", type=float, default=0.0, help="commit at most this many rows/s (0: as fast as possible)"
+        "--lag-learners", type=int, default=200, help="learners for the lag phase (2 rows each)"
     )
+    parser.add_argument("--lag-rate", type=float, default=50.0, help="rows/s committed in the lag phase")
     parser.add_argument("--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     parser.add_argument(
         "--redis-url", default="", help="e.g. redis://127.0.0.1:6379/14 (token cache and locks)"
@@ -598,18 +626,20 @@ def main() -> None:
     args = parser.parse_args()
 
     print(
-        f"grades: {args.learners} learners x 2 rows, peer {args.peer}, {args.threads} thread(s) per worker process, "
-        f"{'Redis' if args.redis_url else 'no Redis'}, commit rate {'unpaced' if not args.rate else args.rate}"
+        f"grades: backlog of {args.learners} learners x 2 rows released at once, then {args.lag_learners} learners "
+        f"x 2 rows committed at {args.lag_rate:.0f} rows/s; platform: {args.peer}; {args.threads} thread(s) per "
+        f"worker process; {'Redis' if args.redis_url else 'no Redis'}; course from {content_dir().relative_to(ROOT)}"
     )
     print(
-        f"{'workers':>7} {'rows':>6} {'secs':>6} {'scores/s':>9} {'tokens':>6} {'lag p50':>8} {'lag p95':>8} {'lag max':>8}  "
-        f"{'platform answers':<22} {'check':<6} load"
+        f"{'workers':>7} {'backlog':>7} {'secs':>6} {'scores/s':>9} | {'live':>5} {'lag p50':>8} {'lag p95':>8} "
+        f"{'lag max':>8} | {'tokens':>6}  {'platform answers':<18} {'check':<6} load"
     )
     for count in [int(x) for x in args.workers.split(",") if x]:
         r = run(args, count)
         print(
-            f"{r.workers:>7} {r.rows:>6} {r.seconds:>6.2f} {r.per_second:>9.0f} {r.tokens:>6} {r.lag_p50 * 1000:>6.0f}ms "
-            f"{r.lag_p95 * 1000:>6.0f}ms {r.lag_max * 1000:>6.0f}ms  {r.posts:<22} {r.verified:<6} {r.load}",
+            f"{r.workers:>7} {r.rows:>7} {r.seconds:>6.2f} {r.per_second:>9.0f} | {r.lag_rows:>5} "
+            f"{r.lag_p50 * 1000:>6.0f}ms {r.lag_p95 * 1000:>6.0f}ms {r.lag_max * 1000:>6.0f}ms | {r.tokens:>6}  "
+            f"{r.posts:<18} {r.verified:<6} {r.load}",
             flush=True,
         )
     if args.pylti1p3:
