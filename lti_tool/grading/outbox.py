@@ -759,10 +759,18 @@ class Summary:
     workers: list[WorkerHeartbeat]
 
 
-def summary(s: Session, *, alive_within: float, now: dt.datetime | None = None) -> Summary:
+def summary(
+    s: Session, *, alive_within: float, states: Collection[str] = STATES, now: dt.datetime | None = None
+) -> Summary:
+    """Rows per state (only `states` are counted: sent and superseded rows pile up, the others stay few),
+    the age of the oldest waiting row, and the workers' heartbeats."""
     now = now or utcnow()
-    counts = {state: 0 for state in STATES}
-    for state, n in s.execute(select(GradeOutbox.state, func.count()).group_by(GradeOutbox.state)):
+    counts = dict.fromkeys(states, 0)
+    for state, n in s.execute(
+        select(GradeOutbox.state, func.count())
+        .where(GradeOutbox.state.in_(list(states)))
+        .group_by(GradeOutbox.state)
+    ):
         counts[state] = int(n)
     oldest = s.scalar(
         select(func.min(GradeOutbox.created_at)).where(GradeOutbox.state.in_([PENDING, SENDING]))
