@@ -61,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
 
     for port in (args.tool_port, args.lms_port):
         if not _port_free("127.0.0.1", port):
-            print(f"Port {port} is in use. Stop what runs there or choose other ports: scripts/start --tool-port 5100 --lms-port 5101")
+            print(
+                f"Port {port} is in use. Stop what runs there or choose other ports: scripts/start --tool-port 5100 --lms-port 5101"
+            )
             return 1
 
     tool_url = f"http://127.0.0.1:{args.tool_port}"

@@ -41,12 +41,10 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urlencode, urljoin
+from urllib.parse import urlencode
 
 import jwt
-import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask, abort, jsonify, redirect, session
@@ -423,61 +421,3 @@ class LtiPlatformPeer:
             return Response("deep linking response answers no request of this platform", status=400)
         self.deep_link_items.extend(items)
         return Response(f"{len(items)} activities added", mimetype="text/plain")
-
-
-# --- a browser without JavaScript ---------------------------------------------------------------------------
-
-
-@dataclass
-class Form:
-    action: str
-    method: str
-    fields: list[tuple[str, str]]
-    choices: dict[str, list[str]]  # checkbox / radio values by name
-
-    def data(self, **chosen: list[str]) -> list[tuple[str, str]]:
-        data = list(self.fields)
-        for name, values in chosen.items():
-            unknown = set(values) - set(self.choices.get(name, []))
-            assert not unknown, f"no {name} choices {unknown} in form"
-            data += [(name, v) for v in values]
-        return data
-
-
-class _FormParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.forms: list[Form] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self.forms.append(Form(a.get("action", ""), a.get("method", "get").lower(), [], {}))
-        elif tag == "input" and self.forms and a.get("name"):
-            kind = a.get("type", "text").lower()
-            if kind in ("checkbox", "radio"):
-                self.forms[-1].choices.setdefault(a["name"], []).append(a.get("value", "on"))
-            elif kind != "submit":
-                self.forms[-1].fields.append((a["name"], a.get("value", "")))
-
-
-def forms(resp: requests.Response) -> list[Form]:
-    parser = _FormParser()
-    parser.feed(resp.text)
-    return parser.forms
-
-
-def find_form(resp: requests.Response, having: str) -> Form:
-    """The one form on the page with a field or choice of that name."""
-    found = [f for f in forms(resp) if having in f.choices or any(name == having for name, _ in f.fields)]
-    assert len(found) == 1, (having, found, resp.text[:800])
-    return found[0]
-
-
-def submit(
-    browser: requests.Session, resp: requests.Response, having: str, **chosen: list[str]
-) -> requests.Response:
-    """Post a form as a browser without JavaScript does (an auto-submit script only does this sooner)."""
-    form = find_form(resp, having)
-    assert form.method == "post", form
-    return browser.post(urljoin(resp.url, form.action), data=form.data(**chosen))
