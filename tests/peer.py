@@ -66,6 +66,7 @@ class PeerPlatform:
     issuer: str = ""
     keys: list[SigningKey] = field(default_factory=lambda: [SigningKey.generate()])
     jwks_fetches: int = 0
+    jwks_delay: float = 0.0
     server: ServerThread | None = None
 
     def start(self) -> PeerPlatform:
@@ -74,6 +75,7 @@ class PeerPlatform:
         @app.get("/jwks")
         def jwks() -> Any:
             self.jwks_fetches += 1
+            time.sleep(self.jwks_delay)
             return jsonify({"keys": [k.public_jwk() for k in self.keys]})
 
         self.server = ServerThread(app)
