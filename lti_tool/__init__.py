@@ -71,6 +71,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         )
 
     from . import auth, cache, cli, db, errors, health, i18n, pages, security
+    from .certificate import views as certificate_views
     from .course import catalog
     from .course import views as course_views
     from .gradebook import views as gradebook_views
@@ -87,6 +88,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     lti_views.init_app(app)
     course_views.init_app(app)
     gradebook_views.init_app(app)
+    certificate_views.init_app(app)
     pages.init_app(app)
     health.init_app(app)
     cli.init_app(app)
