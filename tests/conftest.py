@@ -151,3 +151,24 @@ def registered(app: Flask, peer: PeerPlatform) -> PeerPlatform:
 @pytest.fixture
 def launcher(tool_server: ServerThread, registered: PeerPlatform) -> Launcher:
     return Launcher(tool_server.url, registered, CLIENT_ID, DEPLOYMENT_ID)
+
+
+OTHER_CLIENT_ID = "tool-client-2"
+
+
+@pytest.fixture
+def other_launcher(app: Flask, tool_server: ServerThread) -> Iterator[Launcher]:
+    """A second platform (its own issuer, keys and deployment) registered with the same tool."""
+    other = PeerPlatform().start()
+    spec = PlatformSpec(
+        issuer=other.issuer,
+        client_id=OTHER_CLIENT_ID,
+        auth_login_url=other.auth_url,
+        auth_token_url=other.token_url,
+        jwks_url=other.jwks_url,
+        name="Other platform",
+    )
+    with session_scope(app, write=True) as s:
+        add_platform(s, spec, DEPLOYMENT_ID)
+    yield Launcher(tool_server.url, other, OTHER_CLIENT_ID, DEPLOYMENT_ID)
+    other.stop()
