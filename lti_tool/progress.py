@@ -516,8 +516,13 @@ def start_quiz_attempt(s: Session, learner: Learner, course: Course, module: Mod
     return attempt
 
 
+_PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+
 def get_attempt(s: Session, learner: Learner, course: Course, module: Module, public_id: str) -> QuizAttempt:
     """An attempt by its public id, only ever together with its owner (user + context) and module."""
+    if not _PUBLIC_ID.fullmatch(public_id):  # garbage (a NUL breaks PostgreSQL) never reaches the database
+        raise AttemptNotFound(public_id[:40])
     attempt = s.scalars(
         select(QuizAttempt)
         .where(*_attempts(learner, course.id, module.id), QuizAttempt.public_id == public_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin
 
@@ -10,10 +11,12 @@ import requests
 from flask import Flask
 from sqlalchemy import func, select
 
+from lti_tool import progress
 from lti_tool.course.catalog import get_catalog
 from lti_tool.course.loader import Course, Module
 from lti_tool.db import session_scope
-from lti_tool.models import QuizAttempt
+from lti_tool.models import Context, Membership, QuizAttempt, User
+from lti_tool.progress import Learner as ProgressLearner
 
 from ..peer import LTI, Launcher
 
@@ -135,3 +138,71 @@ def take_quiz(app: Flask, learner: Learner, module_id: str, right: int | None = 
 def count(app: Flask, model: Any, *where: Any) -> int:
     with session_scope(app) as s:
         return int(s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+def progress_learner(app: Flask, sub: str = "user-1", context_id: str = "course-1") -> ProgressLearner:
+    """The progress service's view of a launched user (the first platform with this sub)."""
+    with session_scope(app) as s:
+        row = s.execute(
+            select(User.id, Context.id, User.platform_id)
+            .select_from(Membership)
+            .join(User, User.id == Membership.user_id)
+            .join(Context, Context.id == Membership.context_id)
+            .where(User.sub == sub, Context.context_id == context_id)
+            .order_by(User.id)
+        ).first()
+        assert row is not None, (sub, context_id)
+        return ProgressLearner(user_id=row[0], context_id=row[1], platform_id=row[2])
+
+
+def review(app: Flask, learner: ProgressLearner, module_id: str, feedback: str, reviewer_id: int = 0) -> None:
+    with session_scope(app, write=True) as s:
+        progress.review_practice(
+            s,
+            learner,
+            course(app),
+            module(app, module_id),
+            reviewer_id=reviewer_id or learner.user_id,
+            feedback=feedback,
+        )
+
+
+class _Structure(HTMLParser):
+    """Counts what the accessibility checks below need from a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.h1 = 0
+        self.ids: list[str] = []
+        self.label_for: set[str] = set()
+        self.controls: list[str] = []  # ids of visible form controls
+        self.unlabelled_wrapped = 0
+        self.main = 0
+        self.html_lang = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if "id" in a:
+            self.ids.append(a["id"])
+        if tag == "html":
+            self.html_lang = a.get("lang", "")
+        if tag == "h1":
+            self.h1 += 1
+        if tag == "main":
+            self.main += 1
+        if tag == "label" and "for" in a:
+            self.label_for.add(a["for"])
+        if tag in ("input", "select", "textarea") and a.get("type") not in ("hidden", "submit"):
+            self.controls.append(a.get("id", ""))
+
+
+def check_structure(html: str) -> None:
+    """One h1, one main, lang set, unique ids, every visible control with an id and a <label for>."""
+    page = _Structure()
+    page.feed(html)
+    assert page.h1 == 1, f"{page.h1} h1 elements"
+    assert page.main == 1
+    assert page.html_lang in ("de", "en")
+    assert len(page.ids) == len(set(page.ids)), "duplicate ids"
+    for control in page.controls:
+        assert control and control in page.label_for, f"control without label: {control!r}"
