@@ -45,7 +45,7 @@ def test_module_page_lists_objectives_lessons_quiz_and_practice(app: Flask, laun
     page = learner.get("m/modul-a/")
     assert page.status_code == 200
     text = page.text
-    assert "<h1>Modul a</h1>" in text
+    assert '<h1 lang="de">Modul a</h1>' in text
     assert "Sie können das Testmodul a erklären." in text and "ca. 10 Min." in text
     assert "Modul 1 von 2" in text
     for href in ("01-einstieg", "02-vertiefung", "quiz", "praxis", "austausch"):
@@ -105,7 +105,7 @@ def test_unknown_module_or_lesson_is_a_clear_404(app: Flask, launcher: Launcher)
 def test_single_module_activity_lands_on_the_module(app: Flask, launcher: Launcher) -> None:
     learner = Learner.launch(launcher, **module_claim("modul-b"))
     assert learner.page.url.endswith("/m/modul-b/")
-    assert "<h1>Modul b</h1>" in learner.page.text
+    assert '<h1 lang="de">Modul b</h1>' in learner.page.text
     overview = learner.get("uebersicht")
     assert "/m/modul-b/" in overview.text and "/m/modul-a/" not in overview.text
     assert continue_href(overview.text).endswith("/m/modul-b/01-einstieg")
@@ -136,7 +136,7 @@ def test_resume_after_relaunch_from_another_device(app: Flask, launcher: Launche
     text = again.page.text
     assert continue_href(text).endswith("/m/modul-b/02-vertiefung")  # resumes in the module last worked on
     assert "Zuletzt geöffnet:" in text
-    assert re.search(r'Zuletzt geöffnet: <a href="[^"]*/m/modul-b/01-einstieg">Einstieg</a>', text)
+    assert re.search(r'Zuletzt geöffnet: <a href="[^"]*/m/modul-b/01-einstieg" lang="de">Einstieg</a>', text)
 
 
 def test_whole_module_walk_completes_it(app: Flask, launcher: Launcher) -> None:
