@@ -6,7 +6,9 @@ import re
 from urllib.parse import urljoin
 
 from flask import Flask
+from sqlalchemy import select
 
+from lti_tool.db import session_scope
 from lti_tool.models import CourseProgress, LessonVisit, PracticeSubmission, QuizAttempt
 
 from ..peer import INSTRUCTOR, LTI, Launcher
@@ -177,8 +179,47 @@ def test_one_megabyte_practice_text_gets_a_clear_413(app: Flask, launcher: Launc
     learner = Learner.launch(launcher)
     page = learner.post("m/modul-a/praxis", {"text": "x" * 1024 * 1024})
     assert page.status_code == 413
-    assert "Eingabe zu groß" in page.text or "zu groß" in page.text
+    assert "Eingabe zu groß" in page.text and "Bitte kürzen Sie sie" in page.text
     assert count(app, PracticeSubmission) == 0
+
+
+def test_garbage_in_practice_text_and_query_strings(app: Flask, launcher: Launcher) -> None:
+    learner = Learner.launch(launcher)
+    nul = learner.post("m/modul-a/praxis", {"text": "\x00" * 30 + "\x07\x1b"})
+    assert nul.status_code == 422 and "Ihr Text ist zu kurz: 0 Zeichen." in nul.text
+    assert count(app, PracticeSubmission) == 0
+    saved = learner.post(
+        "m/modul-a/praxis", {"text": "Text mit\x00 Nullbyte und \u202e Steuerzeichen, lang genug."}
+    )
+    assert saved.status_code == 200
+    with session_scope(app) as s:
+        assert s.scalars(select(PracticeSubmission.text)).one() == (
+            "Text mit Nullbyte und \u202e Steuerzeichen, lang genug."
+        )
+    for path in (
+        "m/modul-a/ergebnis?versuch=%00",
+        "m/modul-a/ergebnis?versuch=" + "x" * 5000,
+        "m/modul-a/austausch?seite=%00",
+        "m/modul-a/austausch?seite=-1",
+        "m/modul-a/praxis?gespeichert=%00",
+        "m/modul-a/quiz?versuch=%00",
+    ):
+        page = learner.get(path)
+        assert page.status_code in (200, 404), path
+        assert "Etwas ist schiefgelaufen" not in page.text
+
+
+def test_language_switch_rejects_garbage_and_foreign_targets(app: Flask, launcher: Launcher) -> None:
+    learner = Learner.launch(launcher)
+    for data in (
+        {"lang": "xx", "next": "/s/" + learner.sid + "/m/modul-a/"},
+        {"lang": "\x00", "next": "//evil.example/"},
+        {"lang": "en", "next": "https://evil.example/s/" + learner.sid + "/"},
+    ):
+        page = learner.post("sprache/", data)
+        assert page.status_code == 200
+        assert page.url.startswith(learner.base)
+    assert '<html lang="en">' in learner.page.text
 
 
 def test_practice_edit_until_reviewed_then_read_only_with_feedback(app: Flask, launcher: Launcher) -> None:
