@@ -187,7 +187,8 @@ def _refresh_progress(
         select(
             func.count(QuizAttempt.id),
             func.max(QuizAttempt.score),
-            func.min(case((QuizAttempt.passed.is_(True), QuizAttempt.submitted_at))),
+            # First attempt at or above the pass mark as the course file says it now (score_passes' tolerance).
+            func.min(case((QuizAttempt.score >= course.pass_mark / 100 - 1e-9, QuizAttempt.submitted_at))),
         ).where(
             *_owned(QuizAttempt, owner),
             QuizAttempt.module_id == module.id,
@@ -215,8 +216,6 @@ def _refresh_progress(
         completed_at=old_completed_at,
     )
     completed_at = old_completed_at or (now if module_complete(course, module, snap) else None)
-    if passed_at is not None and not score_passes(course, best):
-        passed_at = None  # the pass mark was raised since; the stored flag no longer counts
     _upsert(
         s,
         ModuleProgress,

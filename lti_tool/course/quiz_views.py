@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import redirect, render_template, request, url_for
-from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
 from .. import db, progress
@@ -180,5 +179,4 @@ def quiz_result(module_id: str) -> Response | str:
         step_title=step_title(course, step) if step else None,
         single=where.single_module,
         percent=percent,
-        retry_label=_l("Take the quiz again"),
     )
