@@ -254,6 +254,7 @@ class Sample:
     seconds: float
     ok: bool
     queries: int | None
+    status: str = ""  # HTTP status, or the exception's name
 
 
 @dataclass
@@ -270,22 +271,34 @@ class Recorder:
     def __init__(self) -> None:
         self.samples: list[Sample] = []
         self.lock = threading.Lock()
+        self.resent = 0
 
     def add(self, sample: Sample) -> None:
         with self.lock:
             self.samples.append(sample)
 
 
-def timed(recorder: Recorder, kind: str, call: Any) -> requests.Response | None:
+def timed(recorder: Recorder, kind: str, call: Any, *, idempotent: bool = False) -> requests.Response | None:
+    """Run one request and record it. A GET whose kept-alive connection the server had just closed is sent
+    again once, as browsers do (counted in `recorder.resent`, and the time includes both tries)."""
     started = time.perf_counter()
     try:
-        resp: requests.Response = call()
-    except requests.RequestException:
-        recorder.add(Sample(kind, time.perf_counter() - started, False, None))
+        try:
+            resp: requests.Response = call()
+        except requests.ConnectionError:
+            if not idempotent:
+                raise
+            with recorder.lock:
+                recorder.resent += 1
+            resp = call()
+    except requests.RequestException as exc:
+        recorder.add(Sample(kind, time.perf_counter() - started, False, None, type(exc).__name__))
         return None
     count = resp.headers.get("X-Query-Count")
     ok = resp.status_code < 400
-    recorder.add(Sample(kind, time.perf_counter() - started, ok, int(count) if count else None))
+    recorder.add(
+        Sample(kind, time.perf_counter() - started, ok, int(count) if count else None, str(resp.status_code))
+    )
     return resp
 
 
@@ -382,7 +395,7 @@ def step(learner: Learner, recorder: Recorder, rng: random.Random, last_page: di
     kind, path, data = next(learner.steps)
     url = urljoin(learner.base, path)
     if data is None:
-        resp = timed(recorder, kind, lambda: learner.http.get(url, timeout=60))
+        resp = timed(recorder, kind, lambda: learner.http.get(url, timeout=60), idempotent=True)
         if resp is not None:
             last_page[learner.number] = resp.text
         return
@@ -393,7 +406,12 @@ def step(learner: Learner, recorder: Recorder, rng: random.Random, last_page: di
     )
     if resp is not None and resp.status_code == 303:
         follow = "quiz result" if kind == "quiz submit" else "practice form (after save)"
-        timed(recorder, follow, lambda: learner.http.get(urljoin(url, resp.headers["Location"]), timeout=60))
+        timed(
+            recorder,
+            follow,
+            lambda: learner.http.get(urljoin(url, resp.headers["Location"]), timeout=60),
+            idempotent=True,
+        )
 
 
 def percentile(values: list[float], p: float) -> float:
