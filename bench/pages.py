@@ -430,8 +430,15 @@ def report(recorder: Recorder, elapsed: float, launches: list[Sample]) -> None:
     errors = sum(not s.ok for s in recorder.samples)
     print()
     print(
-        f"browsing: {total} requests in {elapsed:.1f} s = {total / elapsed:.1f} requests/s, errors: {errors}"
+        f"browsing: {total} requests in {elapsed:.1f} s = {total / elapsed:.1f} requests/s, errors: {errors}; "
+        f"GETs sent again after a dropped keep-alive connection: {recorder.resent}"
     )
+    if errors:
+        failed: dict[str, int] = defaultdict(int)
+        for sample in recorder.samples:
+            if not sample.ok:
+                failed[f"{sample.kind}: {sample.status}"] += 1
+        print("errors by page kind and status:", dict(failed))
     header = f"{'page kind':28} {'count':>6} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'SQL/page':>9} {'errors':>6}"
     print(header)
     print("-" * len(header))
