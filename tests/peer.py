@@ -34,6 +34,7 @@ class ServerThread:
         self.server = make_server(host, port, app, threaded=True)
         self.port = self.server.server_port
         self.url = f"http://{host}:{self.port}"
+        # A short poll interval: stop() waits for it, once per server per test.
         self.thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -66,6 +67,7 @@ class PeerPlatform:
     issuer: str = ""
     keys: list[SigningKey] = field(default_factory=lambda: [SigningKey.generate()])
     jwks_fetches: int = 0
+    jwks_delay: float = 0.0
     server: ServerThread | None = None
 
     def start(self) -> PeerPlatform:
@@ -74,6 +76,7 @@ class PeerPlatform:
         @app.get("/jwks")
         def jwks() -> Any:
             self.jwks_fetches += 1
+            time.sleep(self.jwks_delay)
             return jsonify({"keys": [k.public_jwk() for k in self.keys]})
 
         self.server = ServerThread(app)

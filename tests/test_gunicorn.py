@@ -16,6 +16,9 @@ import pytest
 import requests
 from flask import Flask
 
+from lti_tool.db import session_scope
+from lti_tool.lti import keys
+
 from .conftest import CLIENT_ID, DEPLOYMENT_ID, TEST_REDIS_URL
 from .peer import Launcher, PeerPlatform
 
@@ -83,11 +86,13 @@ def gunicorn(app: Flask, test_config: dict, tmp_path: Path) -> Iterator[str]:
         log_file.close()
 
 
-def test_launches_across_gunicorn_processes(gunicorn: str, registered: PeerPlatform) -> None:
+def test_launches_across_gunicorn_processes(app: Flask, gunicorn: str, registered: PeerPlatform) -> None:
     launcher = Launcher(gunicorn, registered, CLIENT_ID, DEPLOYMENT_ID)
     for _ in range(12):
         launcher.browser = requests.Session()  # a fresh browser each time
         page = launcher.launch_and_follow()
         assert page.status_code == 200 and "Lea Schneider" in page.text
     jwks = requests.get(gunicorn + "/.well-known/jwks.json").json()
-    assert len(jwks["keys"]) == 2
+    with session_scope(app) as s:
+        expected = keys.public_jwks(s, int(app.config["KEY_RETIRE_GRACE_SECONDS"]))
+    assert jwks == expected  # every process publishes the same keys from the shared database

@@ -15,6 +15,7 @@ registration (dynamic registration), jwks, pages (German UI), api (JSON for test
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import time
 from collections.abc import Mapping
@@ -176,10 +177,7 @@ def _inject_faults() -> ResponseReturnValue | None:
     )
     response.status_code = decision.status
     if decision.retry_after is not None:
-        retry_after = decision.retry_after
-        response.headers["Retry-After"] = str(
-            int(retry_after) if float(retry_after).is_integer() else retry_after
-        )
+        response.headers["Retry-After"] = str(math.ceil(decision.retry_after))  # delay-seconds: an integer
     return response
 
 

@@ -105,6 +105,7 @@ def deep_linking_return() -> str:
         created_view = [{"id": a.id, "title": a.title} for a in created]
 
     msg, errormsg = claims.get(f"{DL}/msg", ""), claims.get(f"{DL}/errormsg", "")
+    tool_log = claims.get(f"{DL}/log", "")
     for name in ("log", "errorlog"):
         if claims.get(f"{DL}/{name}"):
             log.info("deep linking %s from %s: %s", name, client_id, claims[f"{DL}/{name}"])
@@ -120,6 +121,7 @@ def deep_linking_return() -> str:
         skipped=skipped,
         msg=msg,
         errormsg=errormsg,
+        tool_log=tool_log,
         course_url="/?" + urlencode(query),
         title="Inhalte übernommen",
     )

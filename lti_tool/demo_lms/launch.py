@@ -114,7 +114,8 @@ def _target_link_uri(tool: Tool, activity: Activity | None) -> str:
 def login_response(login_url: str, params: dict[str, str]) -> Response:
     """Send the browser to the tool's login URL: GET redirect or auto-submitting POST form (Moodle)."""
     if state.config("LOGIN_METHOD") == "post":
-        return Response(render_template("autopost.html", action=login_url, fields=params, button="Weiter"))
+        page = render_template("autopost.html", action=login_url, fields=params, button="Weiter")
+        return Response(page, mimetype="text/html")
     return redirect(_with_query(login_url, params), code=302)
 
 
@@ -261,21 +262,21 @@ def _role_label(user: User) -> str:
 @bp.route("/mod/lti/auth.php", methods=["GET", "POST"], endpoint="auth_moodle_path")
 @fault_group("auth")
 def auth() -> str:
-    values = request.values
     try:
         with state.lms().store.tx() as session:
-            action, fields = _authorize(session, values)
+            action, fields, message_type = _authorize(session, request.values)
             bump(session, "launches")
-            bump(session, f"launches:{fields['_message_type']}")
+            bump(session, f"launches:{message_type}")
     except PageError:
         with state.lms().store.tx() as session:
             bump(session, "auth_errors")
         raise
-    del fields["_message_type"]
     return render_template("autopost.html", action=action, fields=fields, button="Weiter zum Werkzeug")
 
 
-def _authorize(session: Session, values: Any) -> tuple[str, dict[str, str]]:
+def _authorize(session: Session, values: Any) -> tuple[str, dict[str, str], str]:
+    """(redirect_uri, form fields, message type) or PageError naming the problem."""
+
     def need(name: str) -> str:
         value = values.get(name, "")
         if not value:
@@ -334,12 +335,8 @@ def _authorize(session: Session, values: Any) -> tuple[str, dict[str, str]]:
             raise PageError("Nur Lehrende können Inhalte auswählen.", status=403, code="access_denied")
         claims = deep_linking_claims(session, tool, user, target=hint.get("p", "iframe"))
     claims["nonce"] = nonce
-    message_type = claims[f"{LTI}/claim/message_type"]
-    return redirect_uri, {
-        "id_token": state.lms().keys.sign(claims),
-        "state": state_value,
-        "_message_type": message_type,
-    }
+    fields = {"id_token": state.lms().keys.sign(claims), "state": state_value}
+    return redirect_uri, fields, claims[f"{LTI}/claim/message_type"]
 
 
 def base_claims(

@@ -35,7 +35,11 @@ def course() -> str:
             raise PageError("Kein Kurs vorhanden.", status=500)
         tools = {t.id: t for t in session.scalars(select(Tool).order_by(Tool.id))}
         users = list(session.scalars(select(User).order_by(User.id)))
-        launchers = [u for u in users if u.launchable and (u.course_role or u.is_admin)]
+        order = {"Learner": 0, "Instructor": 1}
+        launchers = sorted(
+            (u for u in users if u.launchable and (u.course_role or u.is_admin)),
+            key=lambda u: (order.get(u.course_role or "", 2), int(u.id) if u.id.isdigit() else 0),
+        )
         activities: list[dict[str, Any]] = []
         for activity in session.scalars(
             select(Activity).where(Activity.course_id == course.id).order_by(Activity.id)

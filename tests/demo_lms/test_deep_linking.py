@@ -44,6 +44,7 @@ def dl_response(lms: Lms, data: str, **overrides: Any) -> dict[str, Any]:
         f"{DL}/data": data,
         f"{DL}/content_items": items,
         f"{DL}/msg": "1 Modul übernommen",
+        f"{DL}/log": "agenda-2030 placed",
     }
     claims.update(overrides)
     return claims
@@ -63,6 +64,7 @@ def test_response_creates_activity_and_line_item(lms: Lms) -> None:
     response = post(lms, lms.tool.sign(dl_response(lms, request_data(lms))))
     assert response.status_code == 200
     assert "1 Modul übernommen" in response.text
+    assert "agenda-2030 placed" in response.text
     assert "Modul 2: Agenda 2030" in response.text
     activities = lms.http.get(f"{lms.url}/api/activities", timeout=5).json()
     assert len(activities) == 2

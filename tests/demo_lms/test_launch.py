@@ -133,6 +133,7 @@ def test_login_by_post_like_moodle(make_lms: object) -> None:
     src = parse_html(page.text).iframes[0]
     assert src.startswith("/launch/1/start?")
     start = lms.http.get(lms.url + src, timeout=5)
+    assert start.headers["Content-Type"].startswith("text/html")
     form = parse_html(start.text)
     assert form.action == f"{lms.tool.base}/lti/login"
     assert form.method == "post"

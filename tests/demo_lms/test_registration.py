@@ -197,3 +197,39 @@ def test_test_endpoints_exist_only_with_faults_enabled(make_lms: Any) -> None:
     lms: Lms = make_lms(FAULTS_ENABLED=False)
     assert lms.http.post(f"{lms.url}/api/registration-token", json={}, timeout=5).status_code == 404
     assert lms.http.post(f"{lms.url}/api/faults", json={}, timeout=5).status_code == 404
+
+
+def test_newcomer_path_register_activate_token_launch(make_lms: Any, tool: Any) -> None:
+    """No pre-registered tool: register dynamically, activate, get a token, launch the default activity."""
+    lms: Lms = make_lms(TOOLS=[])
+    issued = fresh_token(lms)
+    answer = register(lms, issued["registration_token"], registration(tool.base)).json()
+    client_id = answer["client_id"]
+    deployment_id = answer[TOOL_CONFIG]["deployment_id"]
+    assert lms.http.get(f"{lms.url}/api/activities", timeout=5).json() == []  # pending: nothing to launch yet
+
+    lms.http.post(f"{lms.url}/admin/tools/{deployment_id}/status", data={"status": "active"}, timeout=5)
+    [activity] = lms.http.get(f"{lms.url}/api/activities", timeout=5).json()
+    assert activity["custom"] == {"course": "grundlagenkurs"}
+
+    assertion = tool.assertion(f"{lms.url}/token", iss=client_id, sub=client_id)
+    token = lms.http.post(
+        f"{lms.url}/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": assertion,
+            "scope": SCOPES["score"],
+        },
+        timeout=5,
+    )
+    assert token.status_code == 200, token.text
+
+    login = lms.login_params(activity=str(activity["id"]), user="4")
+    assert (login["client_id"], login["lti_deployment_id"]) == (client_id, deployment_id)
+    auth = lms.http.get(f"{lms.url}/auth", params=lms.auth_params(login), timeout=5)
+    id_token = parse_html(auth.text).fields["id_token"]
+    claims = jwt.decode(id_token, options={"verify_signature": False})
+    assert claims["aud"] == client_id
+    assert claims["https://purl.imsglobal.org/spec/lti/claim/deployment_id"] == deployment_id
+    assert claims["https://purl.imsglobal.org/spec/lti/claim/custom"] == {"course": "grundlagenkurs"}

@@ -353,3 +353,14 @@ def test_english_refusal_page(app: Flask, launcher: Launcher) -> None:
         allow_redirects=False,
     )
     assert resp.status_code == 400 and "different platform or client" in resp.text and "Error id" in resp.text
+
+
+def test_a_slow_platform_does_not_hang_the_tool(app: Flask, launcher: Launcher) -> None:
+    """Outbound requests have timeouts (pylti1p3 sets none): a JWKS endpoint that never answers is a clear refusal."""
+    app.config["HTTP_READ_TIMEOUT"] = 0.5
+    app.extensions.pop("nama_http", None)
+    launcher.peer.jwks_delay = 3.0
+    started = time.monotonic()
+    resp = launcher.launch()
+    assert time.monotonic() - started < 2.5
+    assert_refused(app, resp, "platform_keys_unavailable", status=502)
