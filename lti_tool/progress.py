@@ -36,6 +36,7 @@ from .course.completion import (
 )
 from .course.loader import Course, Module, Question, Quiz
 from .db import advisory_lock, insert_for
+from .grading import enqueue_grades
 from .models import (
     CourseProgress,
     LessonVisit,
@@ -246,7 +247,7 @@ def _refresh_progress(
         owner,
         {"completed_at": course_completed_at, "updated_at": now},
     )
-    return ProgressUpdate(
+    update = ProgressUpdate(
         learner=learner,
         course_id=course.id,
         module_id=module.id,
@@ -260,6 +261,15 @@ def _refresh_progress(
         status=module_status(course, module, snap),
         at=now,
     )
+    if update.grade_affected:  # the scores for the LMS, in this transaction (lti_tool/grading)
+        enqueue_grades(
+            s,
+            user_id=learner.user_id,
+            context_id=learner.context_id,
+            course=course,
+            changed_module_ids=[module.id],
+        )
+    return update
 
 
 # --- Helpers -------------------------------------------------------------------------------------
