@@ -296,15 +296,17 @@ def set_up_course(app: Any, platform: Platform, learners: int) -> tuple[int, lis
         return context.id, ids
 
 
-def commit_grades(app: Any, context_id: int, users: list[int], rate: float) -> dict[int, float]:
-    """Record a quiz result for every learner (2 outbox rows each), CHUNK learners per transaction."""
+def commit_grades(
+    app: Any, context_id: int, users: list[int], rate: float, chunk: int = CHUNK
+) -> dict[int, float]:
+    """Record a quiz result for every learner (2 outbox rows each), `chunk` learners per transaction."""
     course = get_catalog(app).get(COURSE)
     assert course is not None
     module = course.modules[0].id
     committed: dict[int, float] = {}
     started = time.monotonic()
-    for start in range(0, len(users), CHUNK):
-        chunk = users[start : start + CHUNK]
+    for start in range(0, len(users), chunk):
+        group = users[start : start + chunk]
         with session_scope(app, write=True) as s:
             s.execute(
                 insert(ModuleProgress),
@@ -318,11 +320,11 @@ def commit_grades(app: Any, context_id: int, users: list[int], rate: float) -> d
                         "attempts": 1,
                         "best_score": 0.8,
                     }
-                    for u in chunk
+                    for u in group
                 ],
             )
             rows = []
-            for user in chunk:
+            for user in group:
                 rows += enqueue_grades(
                     s, user_id=user, context_id=context_id, course=course, changed_module_ids=[module]
                 )
@@ -453,7 +455,9 @@ def run(args: argparse.Namespace, workers: int) -> Result:
             assert last is not None
             seconds = last.timestamp() - released
 
-            committed = commit_grades(app, context_id, live, args.lag_rate)
+            committed = commit_grades(
+                app, context_id, live, args.lag_rate, chunk=1
+            )  # one learner per request
             wait_delivered(app, args.timeout)
             load = os.getloadavg()
             with session_scope(app) as s:
@@ -626,7 +630,7 @@ def main() -> None:
     args = parser.parse_args()
 
     print(
-        f"grades: backlog of {args.learners} learners x 2 rows released at once, then {args.lag_learners} learners "
+        f"grades: backlog of {args.learners} learners x 2 rows released at once, then {args.lag_learners} learners, one per transaction, "
         f"x 2 rows committed at {args.lag_rate:.0f} rows/s; platform: {args.peer}; {args.threads} thread(s) per "
         f"worker process; {'Redis' if args.redis_url else 'no Redis'}; course from {content_dir().relative_to(ROOT)}"
     )

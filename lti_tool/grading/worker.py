@@ -71,8 +71,9 @@ class Worker:
         self.cap = float(cfg["GRADE_BACKOFF_CAP_SECONDS"])
         self.retry_after_max = float(cfg["GRADE_RETRY_AFTER_MAX_SECONDS"])
         self.heartbeat_every = float(cfg["GRADE_HEARTBEAT_SECONDS"])
-        # Longest one row may take: line item lookup + create + score post, each possibly with a 401 retry.
-        self.row_budget = 6 * (float(cfg["HTTP_CONNECT_TIMEOUT"]) + float(cfg["HTTP_READ_TIMEOUT"]))
+        # Time to keep in hand on the lease before the next row: a score post and its one 401 retry. (A row
+        # that runs over is sent again by another worker after the lease and answered 409: no harm.)
+        self.row_budget = 2 * (float(cfg["HTTP_CONNECT_TIMEOUT"]) + float(cfg["HTTP_READ_TIMEOUT"]))
         self.stop_event = threading.Event()
         self.nudge = threading.Event()
         self.record_every = max(1, int(cfg["GRADE_RECORD_EVERY"]))

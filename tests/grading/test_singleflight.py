@@ -66,7 +66,7 @@ def test_a_failed_fetch_is_not_repeated_by_every_waiter(app: Flask) -> None:
 
     def fetch() -> str:
         fetches.append(1)
-        time.sleep(0.3)
+        time.sleep(1.0)  # long enough for every waiter to be waiting, even on a busy machine
         raise RuntimeError("token endpoint answered 500")
 
     results = together(5, lambda: single_flight(store, "k2", ttl=10, cached=lambda: None, fetch=fetch))
