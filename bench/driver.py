@@ -385,15 +385,30 @@ def counter_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, in
 
 
 def drive(
-    target: Target, n: int, concurrency: int, warmup: int, procs: int = 1, index_base: int = 0
+    target: Target,
+    n: int,
+    concurrency: int,
+    warmup: int,
+    procs: int = 1,
+    index_base: int = 0,
+    between: Any = None,
+    sampler: Any = None,
 ) -> dict[str, Any]:
-    """Warm-up (not counted), then n measured launches; platform counters for each phase."""
+    """Warm-up (not counted), then n measured launches; platform counters for each phase.
+
+    between(): called after the warm-up (e.g. wait for a quiet machine); sampler(): a dict of counters taken
+    right before and after the measured launches, whose differences go into summary["sampled"]."""
     s0 = platform_stats(target.platform_url)
     warm_wall, warm = run_phase(target, warmup, concurrency, index_base, procs)
+    extra = between() if between else None
     s1 = platform_stats(target.platform_url)
+    m0 = sampler() if sampler else {}
     wall, results = run_phase(target, n, concurrency, index_base + warmup, procs)
+    m1 = sampler() if sampler else {}
     s2 = platform_stats(target.platform_url)
     summary = summarise(wall, results)
+    summary["between"] = extra
+    summary["sampled"] = {k: round(m1[k] - m0[k], 3) for k in m0}
     summary["warmup"] = {"n": warmup, "ok": sum(r.ok for r in warm), "wall_s": round(warm_wall, 3)}
     summary["platform_warmup"] = counter_delta(s0, s1)
     summary["platform"] = counter_delta(s1, s2)

@@ -24,6 +24,7 @@ import json
 import os
 import platform as pyplatform
 import re
+import resource
 import secrets
 import shlex
 import shutil
@@ -55,9 +56,11 @@ DEFAULT_TARGETS = ",".join(
         "ours:sqlite:w1t4",
         "ours:sqlite:w2",
         "ours:sqlite:w4",
+        "ours:sqlite:w2t4",
         "ours:postgres:w1t4",
         "ours:postgres:w2",
         "ours:postgres:w4",
+        "ours:postgres:w2t4",
         "pylti1p3:dev",
         "pylti1p3:g2",
         "pylti1p3:g4",
@@ -211,6 +214,7 @@ class Bench:
         self.python = Path(sys.executable)
         self.gunicorn = self.python.parent / "gunicorn"
         self.workdir = Path(tempfile.mkdtemp(prefix="nama-bench-"))
+        self.platform_pid = 0
 
     # --- the platform ---------------------------------------------------------------------------
 
@@ -240,6 +244,7 @@ class Bench:
         )
         try:
             wait_http_ok(self.platform_url + "/healthz", 20, proc)
+            self.platform_pid = proc.pid
             yield proc
         finally:
             stop_process_group(proc)
@@ -398,14 +403,51 @@ class Bench:
         started = time.monotonic()
         with serve(spec, run) as served:
             startup = time.monotonic() - started
-            procs_before = procinfo.tree(served.proc.pid)
-            cpu0 = procinfo.cpu_seconds(procs_before)
+            root = served.proc.pid
+            # all gunicorn workers booted (the first one answering /healthz is not enough)
+            settle_s = procinfo.settle(lambda: procinfo.tree(root))
+
+            def quiet() -> dict[str, float]:
+                busy = procinfo.wait_for_quiet(self.args.quiet_cores, self.args.quiet_timeout)
+                return {"busy_cores_before": round(busy, 2)}
+
+            def sample() -> dict[str, float]:
+                busy, _ = procinfo.system_cpu()
+                return {
+                    "wall": time.monotonic(),
+                    "machine_busy_cpu": busy,
+                    "tool_cpu": procinfo.cpu_seconds(procinfo.tree(root)),
+                    "platform_cpu": procinfo.cpu_seconds([self.platform_pid]),
+                    "driver_cpu": time.process_time() + _children_cpu(),
+                    "postgres_cpu": procinfo.cpu_seconds(procinfo.pids_named("postgres")),
+                }
+
             summary = driver.drive(
-                served.target, self.args.n, self.args.c, self.args.warmup, self.args.driver_procs
+                served.target,
+                self.args.n,
+                self.args.c,
+                self.args.warmup,
+                self.args.driver_procs,
+                between=quiet,
+                sampler=sample,
             )
-            pids = procinfo.tree(served.proc.pid)
+            pids = procinfo.tree(root)
             memory = procinfo.memory(pids)
-            summary["tool_cpu_s"] = round(procinfo.cpu_seconds(pids) - cpu0, 2)
+            sampled = summary["sampled"]
+            ok = max(1, summary["ok"])
+            sampled["tool_cpu_ms_per_launch"] = round(1000 * sampled["tool_cpu"] / ok, 2)
+            sampled["other_cpu_cores"] = round(
+                (
+                    sampled["machine_busy_cpu"]
+                    - sampled["tool_cpu"]
+                    - sampled["platform_cpu"]
+                    - sampled["driver_cpu"]
+                    - (sampled["postgres_cpu"] if spec.db == "postgres" else 0.0)
+                )
+                / max(sampled["wall"], 1e-9),
+                2,
+            )
+            summary["settle_s"] = round(settle_s, 2)
             summary["memory"] = memory
             summary["server"] = served.command
             summary["setup"] = served.setup
@@ -419,6 +461,11 @@ class Bench:
 
 
 # --------------------------------------------------------------------------------------- report
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def med(values: list[float]) -> float:
@@ -443,9 +490,8 @@ def aggregate(spec: TargetSpec, runs: list[dict[str, Any]]) -> dict[str, Any]:
         "platform_hops": med([r["platform_hops"] for r in runs]),
         "jwks_fetches": med([r["platform"].get("jwks_fetches", 0) for r in runs]),
         "jwks_fetches_warmup": med([r["platform_warmup"].get("jwks_fetches", 0) for r in runs]),
-        "tool_cpu_ms_per_launch": med(
-            [1000 * r["tool_cpu_s"] / max(1, r["n"] + r["warmup"]["n"]) for r in runs]
-        ),
+        "tool_cpu_ms_per_launch": med([r["sampled"]["tool_cpu_ms_per_launch"] for r in runs]),
+        "other_cpu_cores": med([r["sampled"]["other_cpu_cores"] for r in runs]),
         "peak_rss_max_mb": max(r["memory"]["peak_rss_max_mb"] for r in runs),
         "peak_rss_sum_mb": max(r["memory"]["peak_rss_sum_mb"] for r in runs),
         "pss_sum_mb": max(r["memory"]["pss_sum_mb"] for r in runs),
@@ -487,6 +533,7 @@ def report(args: argparse.Namespace, aggs: list[dict[str, Any]], command: str) -
             f"{a['tool_hops']:.0f}+{a['platform_hops']:.0f}",
             f"{a['jwks_fetches']:.0f} ({a['jwks_fetches_warmup']:.0f})",
             f"{a['tool_cpu_ms_per_launch']:.1f}",
+            f"{a['other_cpu_cores']:.2f}",
             f"{a['peak_rss_max_mb']:.0f}/{a['peak_rss_sum_mb']:.0f} ({a['processes']})",
             " ".join(f"{a['step_p50_ms'][s]:.0f}" for s in driver.STEPS),
         ]
@@ -504,13 +551,16 @@ def report(args: argparse.Namespace, aggs: list[dict[str, Any]], command: str) -
         "hops",
         "JWKS (warm-up)",
         "CPU ms/l",
+        "other",
         "peak RSS MB max/sum (procs)",
         "step p50 ms l/a/L/p",
     ]
     out.append(table(rows, header))
     out.append(
         "hops = requests to the tool + to the platform per launch; JWKS = platform key-set fetches during the "
-        "N measured launches (during warm-up); CPU ms/l = tool processes' CPU per launch (incl. warm-up); "
+        "N measured launches (during warm-up); CPU ms/l = tool processes' CPU per measured launch "
+        "(gunicorn master+workers or the node process; not PostgreSQL's); other = CPU cores busy with anything "
+        "but tool, platform, driver (and PostgreSQL for a PostgreSQL target) during the measured launches; "
         "peak RSS = VmHWM, largest process / sum over master+workers (shared pages counted in each); "
         "steps = login / auth (platform) / launch POST / first page incl. redirects"
     )
@@ -582,6 +632,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--json", default="auto", help="JSON results file ('auto': bench/results/launch-<time>.json; '' none)"
     )
+    ap.add_argument(
+        "--quiet-cores",
+        type=float,
+        default=0.3,
+        help="before measuring, wait until the machine is busy with at most this many cores (default 0.3)",
+    )
+    ap.add_argument(
+        "--quiet-timeout", type=float, default=30, help="longest such wait in seconds (default 30)"
+    )
     ap.add_argument("--keep-runs", action="store_true", help="keep each run's instance/state folder and logs")
     args = ap.parse_args(argv)
     specs = [parse_target(t) for t in args.targets.split(",") if t.strip()]
@@ -607,7 +666,9 @@ def main(argv: list[str] | None = None) -> int:
                 results[spec.name].append(summary)
                 log(
                     f"  {summary['launches_per_s']:.1f}/s p50 {summary['p50_ms']:.0f} p95 {summary['p95_ms']:.0f} ms, "
-                    f"ok {summary['ok']} err {summary['errors']}"
+                    f"ok {summary['ok']} err {summary['errors']}, tool CPU "
+                    f"{summary['sampled']['tool_cpu_ms_per_launch']:.1f} ms/launch, other load "
+                    f"{summary['sampled']['other_cpu_cores']:.2f} cores"
                     + (f" first error: {summary['first_errors'][0][:200]}" if summary["first_errors"] else "")
                 )
     aggs = [aggregate(s, results[s.name]) for s in specs if results[s.name]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -92,3 +93,43 @@ def memory(pids: list[int]) -> dict[str, Any]:
         "peak_rss_sum_mb": round(sum(p["peak_rss_mb"] for p in per), 1),
         "pss_sum_mb": round(sum(p["pss_mb"] for p in per), 1),
     }
+
+
+def system_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, all cores (from /proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    total = sum(fields[:8])  # user nice system idle iowait irq softirq steal (guest is inside user)
+    return (total - idle) / CLK_TCK, total / CLK_TCK
+
+
+def pids_named(prefix: str) -> list[int]:
+    return [int(e) for e in os.listdir("/proc") if e.isdigit() and comm(int(e)).startswith(prefix)]
+
+
+def settle(pids_fn: Any, quiet_cpu_s: float = 0.05, interval: float = 0.5, timeout: float = 30.0) -> float:
+    """Wait until the processes use less than quiet_cpu_s CPU per interval (e.g. workers done booting)."""
+    start = time.monotonic()
+    last = cpu_seconds(pids_fn())
+    while time.monotonic() - start < timeout:
+        time.sleep(interval)
+        now = cpu_seconds(pids_fn())
+        if now - last < quiet_cpu_s:
+            break
+        last = now
+    return time.monotonic() - start
+
+
+def wait_for_quiet(max_busy_cores: float, timeout: float, window: float = 1.0) -> float:
+    """Wait (up to timeout) until the whole machine is below max_busy_cores for one window.
+
+    Returns the busy cores measured in the last window (other sessions' work shares this machine)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        b0, _ = system_cpu()
+        w0 = time.monotonic()
+        time.sleep(window)
+        b1, _ = system_cpu()
+        busy = (b1 - b0) / (time.monotonic() - w0)
+        if busy <= max_busy_cores or time.monotonic() >= deadline:
+            return busy
