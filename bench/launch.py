@@ -498,6 +498,10 @@ def aggregate(spec: TargetSpec, runs: list[dict[str, Any]]) -> dict[str, Any]:
         "processes": max(r["memory"]["processes"] for r in runs),
         "step_p50_ms": {s: med([r["step_p50_ms"].get(s, float("nan")) for r in runs]) for s in driver.STEPS},
         "server": runs[-1]["server"],
+        "rounds_detail": [
+            f"{r['launches_per_s']:.1f}/s {r['p95_ms']:.0f} ({r['sampled']['other_cpu_cores']:.2f})"
+            for r in runs
+        ],
     }
 
 
@@ -581,6 +585,12 @@ def report(args: argparse.Namespace, aggs: list[dict[str, Any]], command: str) -
             rows.append(cells)
         out.append("cells: launches/s | p50 | p95")
         out.append(table(rows, header))
+    out.append("")
+    out.append(
+        "every round: launches/s, p95 ms (other load in cores) -- the machine may be shared, see 'other'"
+    )
+    for a in aggs:
+        out.append(f"  {a['target']:26} " + " | ".join(a["rounds_detail"]))
     out.append("")
     out.append("servers:")
     for a in aggs:
