@@ -70,7 +70,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies, x_prefix=proxies
         )
 
-    from . import auth, cache, cli, db, errors, health, i18n, pages, security
+    from . import auth, cache, cli, db, errors, health, i18n, pages, querycount, security
+    from .certificate import views as certificate_views
     from .course import catalog
     from .course import views as course_views
     from .gradebook import views as gradebook_views
@@ -78,6 +79,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .lti import views as lti_views
 
     db.init_app(app)
+    querycount.init_app(app)
     cache.init_app(app)
     catalog.init_app(app)
     auth.init_app(app)
@@ -87,6 +89,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     lti_views.init_app(app)
     course_views.init_app(app)
     gradebook_views.init_app(app)
+    certificate_views.init_app(app)
     pages.init_app(app)
     health.init_app(app)
     cli.init_app(app)

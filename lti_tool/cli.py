@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from . import db
-from .cache import get_store
+from .housekeeping import purge
 from .lti import keys
 from .lti.platforms import PlatformSpec, add_platform, find_platform, set_deployment_active
 from .lti.registration import issue_link
@@ -187,8 +187,9 @@ def keys_wipe_retired() -> None:
 
 @store_cli.command("purge")
 def store_purge() -> None:
-    """Delete expired launch-store entries (the table store; Redis expires keys itself)."""
-    click.echo(f"{get_store().purge_expired()} expired entries deleted")
+    """Delete expired launch-store entries and expired tool sessions (this also happens on its own)."""
+    entries, sessions = purge(current_app._get_current_object())  # type: ignore[attr-defined]
+    click.echo(f"{entries} expired launch-store entries and {sessions} expired sessions deleted")
 
 
 def init_app(app: Flask) -> None:

@@ -123,13 +123,12 @@ def _respond(
 def _handle_tool_error(exc: ToolError) -> tuple[Response | str, int, dict[str, str]]:
     error_id = uuid.uuid4().hex[:12]
     log.warning(
-        "refused %s %s: %s [%s] error_id=%s",
+        "refused %s %s: %s (%s) error_id=%s",
         request.method,
         request.path,
         exc.code,
         exc.detail or exc.message,
-        type(exc).__name__,
-        extra={"error_id": error_id},
+        error_id,
     )
     return _respond(error_id, exc.status, exc.code, exc.title, exc.message, exc.hint, {})
 

@@ -10,8 +10,10 @@ every page), else `?lang=`, else the browser's Accept-Language, else the first o
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -20,6 +22,7 @@ from flask_babel import Babel
 
 log = logging.getLogger(__name__)
 PACKAGE = Path(__file__).resolve().parent
+BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def translation_dirs() -> list[Path]:
@@ -70,6 +73,14 @@ def _current_locale() -> str:
     return locale.language if locale else "de"
 
 
+def berlin_date(value: dt.datetime | str) -> str:
+    """A date as people in NRW read it (Europe/Berlin), in the interface language."""
+    from flask_babel import format_date
+
+    moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    return str(format_date(moment.astimezone(BERLIN).date(), "medium"))
+
+
 def init_language_switch(app: Flask) -> None:
     """POST /s/<sid>/sprache: the switch on every page; stored in the tool session."""
     from flask import redirect, url_for
@@ -97,3 +108,4 @@ def init_language_switch(app: Flask) -> None:
 
     app.register_blueprint(bp)
     app.jinja_env.globals["current_locale"] = _current_locale
+    app.jinja_env.filters["berlin_date"] = berlin_date

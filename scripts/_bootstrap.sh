@@ -26,8 +26,12 @@ bootstrap() {
   stamp=".venv/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)-${extra:-base}"
   if [ ! -f "$stamp" ]; then
     echo "installing nama-lti${extra:+ with $extra} into .venv (first run or pyproject.toml changed)" >&2
-    .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e "$spec"
+    if ! { .venv/bin/python -m pip install --quiet --upgrade pip &&
+           .venv/bin/python -m pip install --quiet -e "$spec"; } >.venv/pip.log 2>&1; then
+      cat .venv/pip.log >&2
+      echo "installing failed (log above)" >&2
+      return 1
+    fi
     touch "$stamp"
   fi
 }

@@ -34,7 +34,10 @@ class ServerThread:
         self.server = make_server(host, port, app, threaded=True)
         self.port = self.server.server_port
         self.url = f"http://{host}:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # A short poll interval: stop() waits for it, once per server per test.
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     def stop(self) -> None:
@@ -64,6 +67,7 @@ class PeerPlatform:
     issuer: str = ""
     keys: list[SigningKey] = field(default_factory=lambda: [SigningKey.generate()])
     jwks_fetches: int = 0
+    jwks_delay: float = 0.0
     server: ServerThread | None = None
 
     def start(self) -> PeerPlatform:
@@ -72,6 +76,7 @@ class PeerPlatform:
         @app.get("/jwks")
         def jwks() -> Any:
             self.jwks_fetches += 1
+            time.sleep(self.jwks_delay)
             return jsonify({"keys": [k.public_jwk() for k in self.keys]})
 
         self.server = ServerThread(app)
@@ -156,7 +161,7 @@ class Launcher:
         q = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
         return LoginResult(q["state"], q["nonce"], q["redirect_uri"], q["client_id"], resp)
 
-    def claims(self, nonce: str, **overrides: Any) -> dict[str, Any]:
+    def claims(self, nonce: str, /, **overrides: Any) -> dict[str, Any]:
         now = int(time.time())
         claims: dict[str, Any] = {
             "iss": self.peer.issuer,

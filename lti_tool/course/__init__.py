@@ -1,1 +1,4 @@
-"""Course content: loading, checking and rendering course folders (no Flask, no database)."""
+"""Course content: loading, checking and rendering course folders.
+
+`loader` and `markdown` know nothing of Flask or the database; `cli` adds `flask course check`.
+"""

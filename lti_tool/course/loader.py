@@ -426,11 +426,13 @@ class _CourseReader:
         self.read_sources(course)
 
         module_ids = self.module_ids(course)
+        listed = course.data.get("modules")
         required = course.strings("required_modules", required=False)
         if required is None:
             required = module_ids
         for module_id in required:
-            if module_id not in module_ids:
+            # Checked against the list as written: a listed module without folder is reported once, above.
+            if not isinstance(listed, list) or module_id not in listed:
                 course.problem("required_modules", f"{module_id!r} is not in modules")
         for duplicate in _duplicates(required):
             course.problem("required_modules", f"{duplicate!r} is listed twice")

@@ -202,9 +202,8 @@ class ToolDynamicRegistration(DynamicRegistration):
         return str(self._info["base_url"]) + "/static/logo.svg"
 
     def get_scopes(self) -> list[str]:
-        offered = self.platform_config.get("scopes_supported")
-        if isinstance(offered, list):
-            return [sc for sc in SCOPES if sc in offered]
+        # Ask for all we use even if scopes_supported omits some: older Moodle versions list fewer scopes there
+        # than they grant, and a platform simply leaves out what it does not offer.
         return list(SCOPES)
 
     def get_claims(self) -> list[str]:

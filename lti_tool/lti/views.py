@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from .. import db
 from ..cache import get_store
 from ..course.catalog import get_catalog
+from ..housekeeping import maybe_purge
 from ..http import shared_session
 from . import keys
 from .launch import DEEP_LINKING_REQUEST, ToolMessageLaunch
@@ -64,6 +65,7 @@ def login() -> WerkzeugResponse:
         state_ttl=int(current_app.config["OIDC_STATE_TTL_SECONDS"]),
         browser_id=request.cookies.get(BROWSER_COOKIE),
     )
+    maybe_purge(current_app._get_current_object())  # type: ignore[attr-defined]
     resp = redirect(result.url, code=302)
     if result.new_browser_id:
         _set_browser_cookie(resp, result.browser_id)

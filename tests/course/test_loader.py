@@ -258,6 +258,8 @@ def test_course_id_must_equal_folder_name(course_dir: Path, edit: Edit) -> None:
 
 def test_listed_module_without_folder(course_dir: Path, edit: Edit) -> None:
     edit("course.toml", 'modules = ["eins", "zwei"]', 'modules = ["eins", "zwei", "drei"]')
+    edit("course.toml", 'required_modules = ["eins", "zwei"]', 'required_modules = ["eins", "drei"]')
+    # reported once, not again under required_modules
     assert problems(course_dir) == ["kurs/course.toml: modules: 'drei' has no folder drei/"]
 
 

@@ -1,0 +1,26 @@
+"""gunicorn settings for production: `gunicorn -c config/gunicorn.conf.py app:app`.
+
+Several processes, each with threads: Moodle calls the tool's JWKS back while one of the tool's own requests to
+Moodle's token.php is waiting, and iframes load pages in parallel; never serve the tool single-threaded.
+Environment: LTI_TOOL_BIND (default 127.0.0.1:8000), LTI_TOOL_WEB_WORKERS (default 2 x CPUs, at least 2),
+LTI_TOOL_WEB_THREADS (default 4). Grades are delivered by separate worker processes
+(`flask --app app grades worker`), not by these.
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("LTI_TOOL_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("LTI_TOOL_WEB_WORKERS", max(2, 2 * multiprocessing.cpu_count())))
+worker_class = "gthread"
+threads = int(os.environ.get("LTI_TOOL_WEB_THREADS", "4"))
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+# Request line and header limits (bodies are limited by the app: MAX_CONTENT_LENGTH).
+limit_request_line = 8190
+limit_request_fields = 100
+accesslog = os.environ.get("LTI_TOOL_ACCESS_LOG") or None
+errorlog = "-"
+# The app's ProxyFix (LTI_TOOL_PROXY_FIX) handles X-Forwarded-*; gunicorn itself trusts only local proxies.
+forwarded_allow_ips = "127.0.0.1,::1"

@@ -1,0 +1,183 @@
+"""LTI Dynamic Registration against a Moodle-like platform endpoint, from an operator-issued one-time link."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from flask import Flask
+from sqlalchemy import select
+
+from lti_tool.db import session_scope
+from lti_tool.lti.registration import issue_link
+from lti_tool.models import Deployment, Platform, RegistrationLink
+
+from ..peer import ServerThread
+from .moodle_registrar import TOOL_CONF, MoodleRegistrar
+
+
+@pytest.fixture
+def moodle() -> Iterator[MoodleRegistrar]:
+    registrar = MoodleRegistrar()
+    yield registrar
+    registrar.stop()
+
+
+def new_link(runner, tool_url: str) -> str:
+    result = runner.invoke(args=["platform", "registration-link", "--expires", "1h", "--base-url", tool_url])
+    assert result.exit_code == 0, result.output
+    url = result.output.strip().splitlines()[0]
+    assert url.startswith(tool_url + "/lti/register?t=")
+    return parse_qs(urlsplit(url).query)["t"][0]
+
+
+def register(
+    tool_url: str, token: str, moodle: MoodleRegistrar, registration_token: str | None = None
+) -> requests.Response:
+    return requests.get(
+        tool_url + "/lti/register",
+        params={
+            "t": token,
+            "openid_configuration": moodle.openid_configuration,
+            "registration_token": registration_token or moodle.registration_token(),
+        },
+    )
+
+
+def test_dynamic_registration_like_moodle(
+    app: Flask, tool_server: ServerThread, runner, moodle: MoodleRegistrar
+) -> None:
+    token = new_link(runner, tool_server.url)
+    resp = register(tool_server.url, token, moodle)
+    assert resp.status_code == 200, resp.text[:800]
+    assert "lti-close.js" in resp.text and "Registrierung abgeschlossen" in resp.text
+    close_js = requests.get(tool_server.url + "/static/lti-close.js").text
+    assert "org.imsglobal.lti.close" in close_js
+
+    [tool] = moodle.tools
+    sent = tool["payload"]
+    assert sent["initiate_login_uri"] == tool_server.url + "/lti/login"
+    assert sent["redirect_uris"] == [tool_server.url + "/lti/launch"]
+    assert sent["jwks_uri"] == tool_server.url + "/.well-known/jwks.json"
+    assert sent["token_endpoint_auth_method"] == "private_key_jwt"
+    assert "id_token" in sent["response_types"]
+    assert set(sent["grant_types"]) >= {"implicit", "client_credentials"}
+    conf = sent[TOOL_CONF]
+    assert conf["domain"] == urlsplit(tool_server.url).netloc
+    assert conf["target_link_uri"] == tool_server.url + "/lti/launch"
+    assert any(m["type"] == "LtiDeepLinkingRequest" for m in conf["messages"])
+    assert {"name", "email"} <= set(conf["claims"])
+    scopes = sent["scope"].split()
+    assert "https://purl.imsglobal.org/spec/lti-ags/scope/score" in scopes
+    assert "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly" in scopes
+
+    with session_scope(app) as s:
+        platform = s.scalars(select(Platform)).one()
+        assert platform.issuer == moodle.wwwroot
+        assert platform.client_id == tool["client_id"]
+        assert platform.auth_login_url == moodle.wwwroot + "/mod/lti/auth.php"
+        assert platform.auth_token_url == moodle.wwwroot + "/mod/lti/token.php"
+        assert platform.jwks_url == moodle.wwwroot + "/mod/lti/certs.php"
+        assert platform.registered_via == "dynamic"
+        deployment = s.scalars(select(Deployment)).one()
+        assert (deployment.deployment_id, deployment.active) == ("1", True)
+        link = s.scalars(select(RegistrationLink)).one()
+        assert link.used_at is not None and link.platform_id == platform.id
+
+
+def test_a_used_link_is_refused(tool_server: ServerThread, runner, moodle: MoodleRegistrar) -> None:
+    token = new_link(runner, tool_server.url)
+    assert register(tool_server.url, token, moodle).status_code == 200
+    again = register(tool_server.url, token, moodle)
+    assert again.status_code == 410 and "registration_link_used" in again.text
+    assert len(moodle.tools) == 1
+
+
+def test_an_expired_link_is_refused(app: Flask, tool_server: ServerThread, moodle: MoodleRegistrar) -> None:
+    with session_scope(app, write=True) as s:
+        token, _ = issue_link(s, -1)
+    resp = register(tool_server.url, token, moodle)
+    assert resp.status_code == 410 and "registration_link_expired" in resp.text
+    assert moodle.tools == [] and moodle.config_requests == 0
+
+
+def test_unknown_or_missing_link(tool_server: ServerThread, moodle: MoodleRegistrar) -> None:
+    resp = register(tool_server.url, "made-up", moodle)
+    assert resp.status_code == 404 and "registration_link_unknown" in resp.text
+    resp = requests.get(tool_server.url + "/lti/register")
+    assert resp.status_code == 404 and "registration_link_missing" in resp.text
+
+
+def test_opening_the_link_in_a_browser_explains_and_keeps_it(
+    app: Flask, tool_server: ServerThread, runner
+) -> None:
+    token = new_link(runner, tool_server.url)
+    resp = requests.get(tool_server.url + "/lti/register", params={"t": token})
+    assert resp.status_code == 200 and "einmaliger Registrierungslink" in resp.text
+    with session_scope(app) as s:
+        assert s.scalars(select(RegistrationLink)).one().used_at is None
+
+
+def test_issuer_must_match_the_configuration_url(app: Flask, tool_server: ServerThread, runner) -> None:
+    impostor = MoodleRegistrar(issuer_override="https://moodle.example.org")
+    try:
+        token = new_link(runner, tool_server.url)
+        resp = register(tool_server.url, token, impostor)
+        assert resp.status_code == 400 and "registration_issuer_mismatch" in resp.text
+        assert impostor.tools == []
+        with session_scope(app) as s:
+            assert s.scalars(select(Platform)).all() == []
+            assert s.scalars(select(RegistrationLink)).one().used_at is None  # released: the admin can retry
+    finally:
+        impostor.stop()
+
+
+def test_moodle_in_a_subdirectory(app: Flask, tool_server: ServerThread, runner) -> None:
+    moodle = MoodleRegistrar(path="/moodle")
+    try:
+        resp = register(tool_server.url, new_link(runner, tool_server.url), moodle)
+        assert resp.status_code == 200, resp.text[:500]
+        with session_scope(app) as s:
+            assert s.scalars(select(Platform)).one().issuer == moodle.wwwroot
+    finally:
+        moodle.stop()
+
+
+def test_platform_refusal_releases_the_link(
+    app: Flask, tool_server: ServerThread, runner, moodle: MoodleRegistrar
+) -> None:
+    reg_token = moodle.registration_token()
+    first = register(tool_server.url, new_link(runner, tool_server.url), moodle, reg_token)
+    assert first.status_code == 200
+    token = new_link(runner, tool_server.url)
+    resp = register(
+        tool_server.url, token, moodle, reg_token
+    )  # Moodle: registration token already used -> 401
+    assert resp.status_code == 502 and "registration_refused" in resp.text
+    with session_scope(app) as s:
+        link = s.scalars(select(RegistrationLink).order_by(RegistrationLink.id.desc())).first()
+        assert link is not None and link.used_at is None
+    assert register(tool_server.url, token, moodle).status_code == 200  # retry with a fresh token works
+
+
+def test_unreachable_platform(tool_server: ServerThread, runner) -> None:
+    token = new_link(runner, tool_server.url)
+    resp = requests.get(
+        tool_server.url + "/lti/register",
+        params={
+            "t": token,
+            "openid_configuration": "http://127.0.0.1:9/mod/lti/openid-configuration.php",
+            "registration_token": "x",
+        },
+    )
+    assert resp.status_code == 502 and "registration_config_unreachable" in resp.text
+
+
+def test_openid_configuration_must_be_a_url(tool_server: ServerThread, runner) -> None:
+    token = new_link(runner, tool_server.url)
+    resp = requests.get(
+        tool_server.url + "/lti/register", params={"t": token, "openid_configuration": "javascript:alert(1)"}
+    )
+    assert resp.status_code == 400 and "registration_bad_request" in resp.text

@@ -1,0 +1,100 @@
+"""The README's first command: the quickstart starts the tool on SQLite and the demo LMS, registered with each
+other; a learner and an instructor launch the real Grundlagenkurs from the demo LMS like from Moodle."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from .nojs import iframes, submit
+from .test_gunicorn import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def quickstart(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    tool_port, lms_port = free_port(), free_port()
+    instance = tmp_path_factory.mktemp("quickstart")
+    log_path = instance / "out.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LTI_TOOL_")}
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "lti_tool.quickstart",
+                "--tool-port",
+                str(tool_port),
+                "--lms-port",
+                str(lms_port),
+                "--instance",
+                str(instance),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        tool, lms = f"http://127.0.0.1:{tool_port}", f"http://localhost:{lms_port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "Ctrl-C" not in log_path.read_text(errors="replace"):
+            if proc.poll() is not None:
+                pytest.fail("quickstart exited:\n" + log_path.read_text(errors="replace")[-3000:])
+            time.sleep(0.2)
+        try:
+            yield tool, lms
+        finally:
+            os.killpg(proc.pid, signal.SIGINT)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    output = log_path.read_text(errors="replace")
+    assert lms + "/" in output and tool + "/" in output  # the URLs to open are printed
+
+
+def launch_from_lms(lms: str, user: str) -> requests.Response:
+    browser = requests.Session()
+    lms_page = browser.get(f"{lms}/launch/1", params={"user": user})
+    assert lms_page.status_code == 200, lms_page.text[:500]
+    [frame] = iframes(lms_page)
+    form_page = browser.get(frame)  # LMS -> tool login -> LMS /auth: the form_post with id_token and state
+    assert form_page.status_code == 200, form_page.text[:500]
+    return submit(browser, form_page, "id_token")
+
+
+def test_learner_launches_the_real_course_from_the_demo_lms(quickstart: tuple[str, str]) -> None:
+    tool, lms = quickstart
+    assert requests.get(lms + "/").status_code == 200
+    page = launch_from_lms(lms, "4")
+    assert page.status_code == 200 and page.url.startswith(tool + "/s/")
+    assert "Grundlagenkurs Kommunales Nachhaltigkeitsmanagement" in page.text
+    assert "Lea Schneider" in page.text
+
+
+def test_instructor_launch(quickstart: tuple[str, str]) -> None:
+    tool, lms = quickstart
+    page = launch_from_lms(lms, "3")
+    assert (
+        page.status_code == 200
+        and page.url.startswith(tool + "/s/")
+        and "/lehrende/" in page.url
+        and "Ingrid Lehmann" in page.text
+    )
+
+
+def test_tool_home_points_to_the_demo_lms(quickstart: tuple[str, str]) -> None:
+    tool, lms = quickstart
+    assert lms + "/" in requests.get(tool + "/").text
