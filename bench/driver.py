@@ -21,6 +21,7 @@ Stand-alone use (the bench platform must be running, see lti_platform.py):
 from __future__ import annotations
 
 import argparse
+import html
 import http.client
 import json
 import multiprocessing as mp
@@ -51,6 +52,12 @@ class Target:
     deployment_id: str = "deploy-1"
     login_method: str = "GET"
     users: int = 0  # 0: every launch a different learner; else learner-(i % users)
+    # Optional AGS score posts after each successful launch (the peers' /score routes). {launch_id} is the
+    # value `extract` finds in the first page; the launch latency does not include them.
+    scores_per_launch: int = 0
+    score_url: str = ""
+    score_header: str = ""  # e.g. "Authorization: Bearer {launch_id}"
+    extract: str = r'data-launch-id="([^"]+)"'
 
 
 @dataclass
@@ -62,6 +69,8 @@ class LaunchResult:
     tool_requests: int = 0
     platform_requests: int = 0
     steps: dict[str, float] = field(default_factory=dict)  # seconds per step (login, auth, launch, page)
+    score_latencies: list[float] = field(default_factory=list)
+    score_errors: list[str] = field(default_factory=list)
 
 
 class FormParser(HTMLParser):
@@ -133,7 +142,12 @@ class Browser:
                 self.cookies[(host, path, name)] = value
 
     def request(
-        self, method: str, url: str, body: bytes | None = None, content_type: str | None = None
+        self,
+        method: str,
+        url: str,
+        body: bytes | None = None,
+        content_type: str | None = None,
+        extra_headers: dict[str, str] | None = None,
     ) -> tuple[int, dict[str, str], bytes]:
         u = urlsplit(url)
         host, port = u.hostname or "127.0.0.1", u.port or 80
@@ -144,6 +158,7 @@ class Browser:
             headers["Cookie"] = cookie
         if content_type:
             headers["Content-Type"] = content_type
+        headers.update(extra_headers or {})
         self.requests_by_host[(host, port)] = self.requests_by_host.get((host, port), 0) + 1
         for attempt in range(2):
             conn = self.conns.get((host, port))
@@ -242,12 +257,41 @@ def one_launch(target: Target, index: int) -> LaunchResult:
         ok, error = False, str(exc)
     except (OSError, http.client.HTTPException) as exc:
         ok, error = False, f"{type(exc).__name__}: {exc}"
-    finally:
-        browser.close()
     latency = time.perf_counter() - t0
     tool_requests = browser.requests_by_host.get(tool_key, 0)  # type: ignore[arg-type]
     platform_requests = sum(browser.requests_by_host.values()) - tool_requests
-    return LaunchResult(index, ok, latency, error, tool_requests, platform_requests, steps)
+    result = LaunchResult(index, ok, latency, error, tool_requests, platform_requests, steps)
+    try:
+        if ok and target.scores_per_launch:
+            post_scores(target, browser, body, result)
+    finally:
+        browser.close()
+    return result
+
+
+def post_scores(target: Target, browser: Browser, page: bytes, result: LaunchResult) -> None:
+    m = re.search(target.extract, page.decode("utf-8", "replace"))
+    if not m:
+        result.score_errors.append("no launch id in the page")
+        return
+    launch_id = html.unescape(m.group(1))
+    for k in range(target.scores_per_launch):
+        url = target.score_url.format(launch_id=launch_id)
+        body = json.dumps({"score": 50 + k}).encode()
+        extra = {}
+        if target.score_header:
+            name, _, value = target.score_header.format(launch_id=launch_id).partition(":")
+            extra[name.strip()] = value.strip()
+        start = time.perf_counter()
+        try:
+            status, _headers, data = browser.request("POST", url, body, "application/json", extra)
+        except (OSError, http.client.HTTPException) as exc:
+            result.score_errors.append(f"{type(exc).__name__}: {exc}")
+            continue
+        if status == 200 and b'"ok"' in data:
+            result.score_latencies.append(time.perf_counter() - start)
+        else:
+            result.score_errors.append(f"score: HTTP {status} {data[:200]!r}")
 
 
 def _worker_process(
@@ -356,7 +400,7 @@ def summarise(wall: float, results: list[LaunchResult]) -> dict[str, Any]:
         for s in STEPS
         if any(s in r.steps for r in ok)
     }
-    return {
+    summary: dict[str, Any] = {
         "n": len(results),
         "ok": len(ok),
         "errors": len(results) - len(ok),
@@ -372,6 +416,17 @@ def summarise(wall: float, results: list[LaunchResult]) -> dict[str, Any]:
         "platform_hops": statistics.median([r.platform_requests for r in ok]) if ok else 0,
         "step_p50_ms": steps,
     }
+    score_lat = sorted(x for r in results for x in r.score_latencies)
+    score_err = [e for r in results for e in r.score_errors]
+    if score_lat or score_err:
+        summary["scores"] = {
+            "ok": len(score_lat),
+            "errors": len(score_err),
+            "p50_ms": round(percentile(score_lat, 50) * 1000, 1),
+            "p95_ms": round(percentile(score_lat, 95) * 1000, 1),
+            "first_errors": score_err[:3],
+        }
+    return summary
 
 
 def platform_stats(platform_url: str) -> dict[str, int]:
@@ -432,6 +487,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-c", type=int, default=16)
     ap.add_argument("--warmup", type=int, default=32)
     ap.add_argument("--procs", type=int, default=1, help="driver processes sharing the C threads")
+    ap.add_argument("--scores-per-launch", type=int, default=0, help="AGS score posts after each launch")
+    ap.add_argument("--score-url", default="", help="e.g. http://127.0.0.1:9101/score/{launch_id}")
+    ap.add_argument("--score-header", default="", help="e.g. 'Authorization: Bearer {launch_id}'")
     ap.add_argument("--json", action="store_true", help="print the whole summary as JSON")
     args = ap.parse_args(argv)
     target = Target(
@@ -443,6 +501,9 @@ def main(argv: list[str] | None = None) -> int:
         args.deployment_id,
         args.login_method,
         args.users,
+        args.scores_per_launch,
+        args.score_url,
+        args.score_header,
     )
     summary = drive(target, args.n, args.c, args.warmup, args.procs)
     if args.json:

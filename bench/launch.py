@@ -375,6 +375,10 @@ class Bench:
         out.close()
         try:
             wait_http_ok(base + "/jwks", 600, proc)  # the first start installs the peer
+            if spec.kind == "pylti1p3":
+                score_url, score_header = base + "/score/{launch_id}", ""
+            else:
+                score_url, score_header = base + "/score", "Authorization: Bearer {launch_id}"
             target = driver.Target(
                 self.platform_url,
                 client,
@@ -382,6 +386,9 @@ class Bench:
                 f"{base}/launch",
                 PEER_MARKER,
                 users=self.args.users,
+                scores_per_launch=self.args.peer_scores,
+                score_url=score_url,
+                score_header=score_header,
             )
             yield Served(proc, target, f"{shown_env} {shlex.join(['up.sh', *cmd[1:]])}", setup)
         finally:
@@ -498,6 +505,8 @@ def aggregate(spec: TargetSpec, runs: list[dict[str, Any]]) -> dict[str, Any]:
         "processes": max(r["memory"]["processes"] for r in runs),
         "step_p50_ms": {s: med([r["step_p50_ms"].get(s, float("nan")) for r in runs]) for s in driver.STEPS},
         "server": runs[-1]["server"],
+        "scores": [r["scores"] for r in runs if "scores" in r],
+        "token_requests": sum(r["platform"].get("token_requests", 0) for r in runs),
         "rounds_detail": [
             f"{r['launches_per_s']:.1f}/s {r['p95_ms']:.0f} ({r['sampled']['other_cpu_cores']:.2f})"
             for r in runs
@@ -585,6 +594,24 @@ def report(args: argparse.Namespace, aggs: list[dict[str, Any]], command: str) -
             rows.append(cells)
         out.append("cells: launches/s | p50 | p95")
         out.append(table(rows, header))
+    scored = [a for a in aggs if a["scores"]]
+    if scored:
+        out.append("")
+        out.append("AGS score posts (peers' /score routes; platform /token requests per score post)")
+        rows = []
+        for a in scored:
+            ok = sum(x["ok"] for x in a["scores"])
+            err = sum(x["errors"] for x in a["scores"])
+            rows.append(
+                [
+                    a["target"],
+                    f"{ok}/{err}",
+                    f"{med([x['p50_ms'] for x in a['scores']]):.0f}",
+                    f"{med([x['p95_ms'] for x in a['scores']]):.0f}",
+                    f"{a['token_requests'] / max(1, ok):.2f}",
+                ]
+            )
+        out.append(table(rows, ["target", "ok/err", "p50 ms", "p95 ms", "token req/score"]))
     out.append("")
     out.append(
         "every round: launches/s, p95 ms (other load in cores) -- the machine may be shared, see 'other'"
@@ -641,6 +668,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ltijs-port", type=int, default=9102)
     ap.add_argument(
         "--json", default="auto", help="JSON results file ('auto': bench/results/launch-<time>.json; '' none)"
+    )
+    ap.add_argument(
+        "--peer-scores",
+        type=int,
+        default=0,
+        help="AGS score posts per launch to the peers' /score routes (not timed in the launch latency, but "
+        "inside the measured wall time: use a separate run for them)",
     )
     ap.add_argument(
         "--quiet-cores",
