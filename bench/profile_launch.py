@@ -16,6 +16,7 @@ import cProfile
 import os
 import pstats
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -114,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             bench_launch.pg_execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
         if args.redis:
             bench_launch.redis_delete_prefix(prefix)
+        shutil.rmtree(run, ignore_errors=True)
 
 
 def profile(args: argparse.Namespace, ours: str, platform_url: str) -> int:
