@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from flask import Flask, current_app
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from .db import get_db, insert_for, session_scope
 from .models import LaunchCache, utcnow
@@ -25,8 +26,11 @@ class LaunchStore(Protocol):
 
     def set(self, key: str, value: Any, ttl: int) -> None: ...
 
-    def add(self, key: str, value: Any, ttl: int) -> bool:
-        """Store only if absent (or expired); True when this call stored it."""
+    def add(self, key: str, value: Any, ttl: int, *, session: Session | None = None) -> bool:
+        """Store only if absent (or expired); True when this call stored it.
+
+        With `session`, the table store writes in that (caller's) transaction; Redis ignores it.
+        """
         ...
 
     def pop(self, key: str) -> Any | None:
@@ -60,20 +64,27 @@ class DbLaunchStore:
                 )
             )
 
-    def add(self, key: str, value: Any, ttl: int) -> bool:
-        now = utcnow()
+    def add(self, key: str, value: Any, ttl: int, *, session: Session | None = None) -> bool:
+        if session is not None:
+            return self._add(session, key, value, ttl)
         with session_scope(self.app, write=True) as s:
-            ins = insert_for(s)(LaunchCache).values(
-                key=key, value=json.dumps(value), expires_at=now + dt.timedelta(seconds=ttl)
-            )
-            # Take over an expired row, leave a live one alone. RETURNING says whether this call wrote: an
-            # INSERT's rowcount is -1 with SQLAlchemy 2.1 on psycopg (which made every add() "succeed").
-            stmt = ins.on_conflict_do_update(
-                index_elements=[LaunchCache.key],
-                set_={"value": ins.excluded.value, "expires_at": ins.excluded.expires_at},
-                where=LaunchCache.expires_at <= now,
-            ).returning(LaunchCache.key)
-            return s.execute(stmt).scalar_one_or_none() is not None
+            return self._add(s, key, value, ttl)
+
+    @staticmethod
+    def _add(s: Session, key: str, value: Any, ttl: int) -> bool:
+        now = utcnow()
+        table = LaunchCache.__table__
+        ins = insert_for(s)(table).values(
+            key=key, value=json.dumps(value), expires_at=now + dt.timedelta(seconds=ttl)
+        )
+        # Take over an expired row, leave a live one alone. RETURNING says whether this call wrote (an INSERT's
+        # rowcount is -1 on psycopg with SQLAlchemy 2.1).
+        stmt = ins.on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={"value": ins.excluded.value, "expires_at": ins.excluded.expires_at},
+            where=table.c.expires_at <= now,
+        ).returning(table.c.key)
+        return s.connection().execute(stmt).scalar_one_or_none() is not None
 
     def pop(self, key: str) -> Any | None:
         with session_scope(self.app, write=True) as s:
@@ -114,7 +125,7 @@ class RedisLaunchStore:
     def set(self, key: str, value: Any, ttl: int) -> None:
         self.redis.set(self._k(key), json.dumps(value), ex=max(1, ttl))
 
-    def add(self, key: str, value: Any, ttl: int) -> bool:
+    def add(self, key: str, value: Any, ttl: int, *, session: Session | None = None) -> bool:
         return bool(self.redis.set(self._k(key), json.dumps(value), ex=max(1, ttl), nx=True))
 
     def pop(self, key: str) -> Any | None:

@@ -13,12 +13,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, current_app, g, request
-from flask_babel import Babel
+from flask_babel import Babel, get_translations
 
 log = logging.getLogger(__name__)
 PACKAGE = Path(__file__).resolve().parent
@@ -43,6 +44,14 @@ def compile_catalogs() -> None:
         log.info("compiled %s", mo.relative_to(PACKAGE))
 
 
+def _request_translations() -> Any:
+    # The locale is settled before a page renders (the session is loaded before the view runs).
+    translations = g.get("_nama_translations")
+    if translations is None:
+        translations = g._nama_translations = get_translations()
+    return translations
+
+
 def select_locale() -> str:
     languages: list[str] = current_app.config["LANGUAGES"]
     chosen = g.get("locale")
@@ -64,6 +73,13 @@ def init_app(app: Flask) -> None:
         default_timezone="Europe/Berlin",
     )
     init_language_switch(app)
+    # Templates call _() dozens of times per page; Flask-Babel looks the catalog up on every call. Look it up
+    # once per request and locale instead (Jinja's newstyle gettext does the %(name)s formatting and escaping).
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]
+        lambda message: _request_translations().ugettext(message),
+        lambda singular, plural, n: _request_translations().ungettext(singular, plural, n),
+        newstyle=True,
+    )
 
 
 def _current_locale() -> str:

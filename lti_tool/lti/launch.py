@@ -2,11 +2,13 @@
 
 Each override below fixes one thing pylti1p3 (2.0.0 and pylti1p3next 2.0.2) does not do, and has a test in
 tests/lti/test_launch_refusals.py that fails without it:
-- `validate_state`: server-side, single-use state bound to the nonce (pylti1p3 needs a third-party cookie).
+- `validate_state`: a state signed by the tool, bound to the nonce, issuer, client and target (pylti1p3 needs a
+  third-party cookie).
 - `validate_registration`: every `aud` entry considered and `azp` checked (pylti1p3 uses aud[0], ignores azp).
 - `validate_jwt_signature`: aud, iss, exp, iat verified with at most 60 s leeway (pylti1p3: verify_aud False, no leeway).
 - `get_public_key`: platform JWKS cached and re-fetched once on an unknown kid (pylti1p3 never refreshes).
-- `validate_nonce`: the nonce must be the one issued for this state and is consumed (pylti1p3 never consumes it).
+- `validate_nonce` + `consume_nonce`: the nonce must be the one signed into the state, and is used up in the
+  launch's write transaction (pylti1p3 never consumes it).
 - `validate_deployment`: unknown deployments are recorded inactive for approval; inactive ones refused.
 - `validate_message`: version, target_link_uri (== login's), context and user required for what this tool serves.
 Outbound HTTP goes through a session with timeouts (pylti1p3 sets none).
@@ -25,6 +27,7 @@ from typing import Any
 import jwt
 import requests
 from flask_babel import lazy_gettext as _l
+from itsdangerous import BadData, SignatureExpired
 from jwt.algorithms import RSAAlgorithm
 from pylti1p3.cookie import CookieService
 from pylti1p3.exception import LtiException
@@ -38,8 +41,9 @@ from ..cache import LaunchStore
 from ..db import get_db, insert_for
 from ..errors import LaunchError
 from ..models import Deployment, Platform
-from .login import STATE_PREFIX, hash_browser
-from .toolconf import DbToolConf
+from .keys import signing_key
+from .login import hash_browser, state_signer
+from .toolconf import DbToolConf, ToolRegistration
 
 log = logging.getLogger(__name__)
 
@@ -85,13 +89,19 @@ class _UnusedCookies(CookieService):
         raise AssertionError("launch validation sets no cookies")
 
 
-class _JwksCache:
-    """Per-process copy of platform key sets in front of the shared launch store (saves a query per launch)."""
+class JwksCache:
+    """Per-process copy of platform key sets in front of the shared launch store (saves a query per launch),
+    with one fetch lock per key-set URL so concurrent first launches make one request, not one each."""
 
     def __init__(self, ttl: float = 60.0) -> None:
         self.ttl = ttl
         self._data: dict[str, tuple[float, dict[str, Any]]] = {}
         self._lock = threading.Lock()
+        self._fetch_locks: dict[str, threading.Lock] = {}
+
+    def fetch_lock(self, url: str) -> threading.Lock:
+        with self._lock:
+            return self._fetch_locks.setdefault(url, threading.Lock())
 
     def get(self, url: str) -> dict[str, Any] | None:
         with self._lock:
@@ -105,7 +115,12 @@ class _JwksCache:
             self._data[url] = (time.monotonic() + self.ttl, jwks)
 
 
-LOCAL_JWKS = _JwksCache()
+def jwks_cache(app: Any) -> JwksCache:
+    cache = app.extensions.get("nama_jwks_cache")
+    if cache is None:
+        cache = app.extensions.setdefault("nama_jwks_cache", JwksCache())
+    assert isinstance(cache, JwksCache)
+    return cache
 
 
 def _key_for(jwks: Mapping[str, Any] | None, kid: str) -> dict[str, Any] | None:
@@ -126,6 +141,7 @@ class ToolMessageLaunch(MessageLaunch[FormRequest, DbToolConf, SessionService, C
         store: LaunchStore,
         http: requests.Session,
         config: Mapping[str, Any],
+        jwks: JwksCache,
     ) -> None:
         request = FormRequest(form, cookies, secure)
         super().__init__(
@@ -138,6 +154,7 @@ class ToolMessageLaunch(MessageLaunch[FormRequest, DbToolConf, SessionService, C
         self._s = s
         self._store = store
         self._config = config
+        self._jwks = jwks
         self._state_record: dict[str, Any] = {}
         self._client_id: str | None = None
         self.platform: Platform | None = None
@@ -187,16 +204,28 @@ class ToolMessageLaunch(MessageLaunch[FormRequest, DbToolConf, SessionService, C
                 code="launch_incomplete",
                 detail=f"id_token present={bool(id_token)} state present={bool(state)}",
             )
-        if len(state) > 200:
+        if len(state) > 1000:
             raise LaunchError(_l("The launch state is malformed."), hint=START_AGAIN, code="state_malformed")
-        record = self._store.pop(STATE_PREFIX + state)
-        if not isinstance(record, dict):
+        try:
+            record = state_signer(self._config["SECRET_KEY"]).loads(
+                state, max_age=int(self._config["OIDC_STATE_TTL_SECONDS"])
+            )
+        except SignatureExpired as exc:
+            raise LaunchError(
+                _l("This launch has expired or was already used."),
+                hint=START_AGAIN,
+                code="state_expired",
+                detail=str(exc),
+            ) from exc
+        except BadData as exc:
             raise LaunchError(
                 _l("This launch has expired or was already used."),
                 hint=START_AGAIN,
                 code="state_unknown",
-                detail="state not found (expired, replayed, or never issued)",
-            )
+                detail="state not issued by this tool",
+            ) from exc
+        if not isinstance(record, dict):
+            raise LaunchError(_l("The launch state is malformed."), hint=START_AGAIN, code="state_malformed")
         browser = self._request.get_cookie("nama_lti_browser")
         if browser and hash_browser(browser) != record.get("browser"):
             raise LaunchError(
@@ -271,8 +300,8 @@ class ToolMessageLaunch(MessageLaunch[FormRequest, DbToolConf, SessionService, C
                 detail=f"token iss={iss!r} client={client_id!r}; login iss={record.get('iss')!r} client={record.get('client_id')!r}",
             )
         conf: DbToolConf = self._tool_config
-        registration = conf.find_registration_by_params(iss, client_id)
-        if registration is None:
+        platform = conf.platform(iss, client_id)
+        if platform is None:
             raise LaunchError(
                 _l("This learning platform is not registered with the tool (issuer %(iss)s).", iss=iss),
                 hint=_l(
@@ -281,8 +310,8 @@ class ToolMessageLaunch(MessageLaunch[FormRequest, DbToolConf, SessionService, C
                 code="unknown_issuer",
             )
         self._client_id = client_id
-        self._registration = registration
-        self.platform = conf.platform(iss, client_id)
+        self._registration = ToolRegistration(platform, lambda: signing_key(self._s))
+        self.platform = platform
         return self
 
     # --- signature and times --------------------------------------------------------------------
@@ -308,7 +337,7 @@ class ToolMessageLaunch(MessageLaunch[FormRequest, DbToolConf, SessionService, C
                 status=502,
             )
         self._store.set(self._jwks_key(url), jwks, int(self._config["PLATFORM_JWKS_TTL_SECONDS"]))
-        LOCAL_JWKS.put(url, jwks)
+        self._jwks.put(url, jwks)
         return jwks
 
     @staticmethod
@@ -332,21 +361,22 @@ class ToolMessageLaunch(MessageLaunch[FormRequest, DbToolConf, SessionService, C
                 code="alg_refused",
                 detail=f"alg={alg!r}",
             )
-        jwks = LOCAL_JWKS.get(url) or self._store.get(self._jwks_key(url))
+        jwks = self._jwks.get(url) or self._store.get(self._jwks_key(url))
         key = _key_for(jwks, kid)
         if key is None:
-            # Maybe another process refreshed already; else re-fetch once (rate-limited per platform key set),
-            # which is how a platform's key rotation reaches us.
-            shared = self._store.get(self._jwks_key(url))
-            key = _key_for(shared, kid)
-            if key is not None:
-                LOCAL_JWKS.put(url, shared)  # type: ignore[arg-type]
-            elif jwks is None or self._store.add(
-                "jwks-refetch:" + hashlib.sha256(url.encode()).hexdigest(),
-                1,
-                int(self._config["JWKS_REFETCH_MIN_INTERVAL_SECONDS"]),
-            ):
-                key = _key_for(self._fetch_jwks(url), kid)
+            with self._jwks.fetch_lock(url):
+                # Another thread or process may have refreshed meanwhile; else re-fetch once (rate-limited per
+                # key set), which is how a platform's key rotation reaches us.
+                shared = self._jwks.get(url) if jwks is None else self._store.get(self._jwks_key(url))
+                key = _key_for(shared, kid)
+                if key is not None:
+                    self._jwks.put(url, shared)  # type: ignore[arg-type]
+                elif shared is None or self._store.add(
+                    "jwks-refetch:" + hashlib.sha256(url.encode()).hexdigest(),
+                    1,
+                    int(self._config["JWKS_REFETCH_MIN_INTERVAL_SECONDS"]),
+                ):
+                    key = _key_for(self._fetch_jwks(url), kid)
         if key is None:
             raise LaunchError(
                 _l("The id_token was signed with a key the learning platform does not publish."),
@@ -451,14 +481,22 @@ class ToolMessageLaunch(MessageLaunch[FormRequest, DbToolConf, SessionService, C
                 hint=START_AGAIN,
                 code="nonce_mismatch",
             )
-        # The state is single-use already; the nonce marker also stops the same token under a fresh state.
+        return self
+
+    def consume_nonce(self, s: Session) -> None:
+        """Use the nonce up (so the state and id_token work once): call in the launch's write transaction.
+
+        The marker outlives both the state (OIDC_STATE_TTL_SECONDS) and the token (exp + leeway), so a replay
+        is refused for as long as either would still be accepted.
+        """
+        body = self._jwt["body"]
         exp_claim = body.get("exp")
         exp = exp_claim if isinstance(exp_claim, int) else int(time.time())
-        ttl = max(exp - int(time.time()), 0) + int(self._config["LAUNCH_LEEWAY_SECONDS"]) + 60
-        marker = "nonce-used:" + hashlib.sha256(f"{body['iss']}\n{nonce}".encode()).hexdigest()
-        if not self._store.add(marker, 1, ttl):
+        leeway = int(self._config["LAUNCH_LEEWAY_SECONDS"])
+        ttl = max(int(self._config["OIDC_STATE_TTL_SECONDS"]), exp - int(time.time()) + leeway) + 60
+        marker = "nonce-used:" + hashlib.sha256(f"{body['iss']}\n{body['nonce']}".encode()).hexdigest()
+        if not self._store.add(marker, 1, ttl, session=s):
             raise LaunchError(_l("This launch was already used."), hint=START_AGAIN, code="nonce_replayed")
-        return self
 
     # --- deployment ------------------------------------------------------------------------------
 

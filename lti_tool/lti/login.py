@@ -1,33 +1,37 @@
 """OIDC third-party initiated login (LTI 1.3 Core §5.1.1, Security Framework §5.1.1).
 
-The state lives on the server (launch store), bound to the nonce and to the login's issuer, client and
-target_link_uri, and is single-use. A browser-binding cookie (Partitioned, SameSite=None) is set as well; where the
-browser keeps it (first-party window, CHIPS-capable browsers) the launch must present the same value, where it is
-blocked (third-party iframe in a strict browser) the server-side state alone carries the check.
+The state is signed by the tool (HMAC with the secret key, itsdangerous) and carries the nonce, the login's
+issuer, client, target_link_uri, a hash of the browser-binding cookie and its time; the launch checks the signature
+and age, and consumes the nonce in the launch store, so each state works once. Nothing is written at login (one
+write transaction per launch in all). A browser-binding cookie (Partitioned, SameSite=None) is set as well; where
+the browser keeps it (first-party window, CHIPS-capable browsers) the launch must present the same value, where it
+is blocked (third-party iframe in a strict browser) the signed state and the single-use nonce carry the check.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
 from flask_babel import lazy_gettext as _l
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
-from ..cache import LaunchStore
 from ..errors import LaunchError
 from .toolconf import DbToolConf
 
 BROWSER_COOKIE = "nama_lti_browser"
-STATE_PREFIX = "oidc-state:"
 
 
 def hash_browser(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
+    return hashlib.sha256(value.encode()).hexdigest()[:32]
+
+
+def state_signer(secret_key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt="nama-lti oidc state")
 
 
 @dataclass(frozen=True)
@@ -46,9 +50,8 @@ def begin_login(
     params: Mapping[str, str],
     *,
     s: Session,
-    store: LaunchStore,
+    secret_key: str,
     launch_url: str,
-    state_ttl: int,
     browser_id: str | None,
 ) -> LoginRedirect:
     """Check a login initiation request and build the redirect to the platform's authorisation endpoint."""
@@ -92,21 +95,17 @@ def begin_login(
             detail=f"target_link_uri {target_link_uri!r} not on {launch_url!r}",
         )
 
-    state = secrets.token_urlsafe(32)
     nonce = secrets.token_urlsafe(32)
     new_browser = not browser_id
     browser = browser_id or secrets.token_urlsafe(24)
-    store.set(
-        STATE_PREFIX + state,
+    state = state_signer(secret_key).dumps(
         {
             "nonce": nonce,
             "iss": platform.issuer,
             "client_id": platform.client_id,
             "target_link_uri": target_link_uri,
             "browser": hash_browser(browser),
-            "created": int(time.time()),
-        },
-        state_ttl,
+        }
     )
     query = {
         "scope": "openid",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pylti1p3.deployment import Deployment as LtiDeployment
@@ -17,10 +18,10 @@ from .keys import SigningKey, signing_key
 class ToolRegistration(Registration):
     """A pylti1p3 Registration that knows our key id directly (pylti1p3 would derive it from a PEM)."""
 
-    def __init__(self, platform: Platform, key: SigningKey) -> None:
+    def __init__(self, platform: Platform, key: SigningKey | Callable[[], SigningKey]) -> None:
         super().__init__()
         self.platform_pk = platform.id
-        self._kid = key.kid
+        self._key = key
         self.set_issuer(platform.issuer)
         self.set_client_id(platform.client_id)
         self.set_auth_login_url(platform.auth_login_url)
@@ -28,10 +29,18 @@ class ToolRegistration(Registration):
         self.set_key_set_url(platform.jwks_url)
         if platform.auth_audience:
             self.set_auth_audience(platform.auth_audience)
-        self.set_tool_private_key(key.private_pem)
+
+    def _signing_key(self) -> SigningKey:
+        # Validating a launch needs no private key: load it only when something is signed.
+        if not isinstance(self._key, SigningKey):
+            self._key = self._key()
+        return self._key
+
+    def get_tool_private_key(self) -> str:
+        return self._signing_key().private_pem
 
     def get_kid(self) -> str:
-        return self._kid
+        return self._signing_key().kid
 
 
 class DbToolConf(ToolConfAbstract[Any]):
@@ -65,7 +74,7 @@ class DbToolConf(ToolConfAbstract[Any]):
         platform = self.platform(iss, client_id)
         if platform is None:
             return None
-        return ToolRegistration(platform, signing_key(self.s))
+        return ToolRegistration(platform, lambda: signing_key(self.s))
 
     def deployment(self, iss: str, client_id: str, deployment_id: str) -> Deployment | None:
         return self.s.scalars(

@@ -23,7 +23,7 @@ from ..course.catalog import get_catalog
 from ..housekeeping import maybe_purge
 from ..http import shared_session
 from . import keys
-from .launch import DEEP_LINKING_REQUEST, ToolMessageLaunch
+from .launch import DEEP_LINKING_REQUEST, ToolMessageLaunch, jwks_cache
 from .login import BROWSER_COOKIE, begin_login
 from .provision import choose_course, provision
 from .toolinfo import tool_info
@@ -60,9 +60,8 @@ def login() -> WerkzeugResponse:
     result = begin_login(
         {k: v for k, v in params.items() if isinstance(v, str)},
         s=db.session(),
-        store=get_store(),
+        secret_key=current_app.config["SECRET_KEY"],
         launch_url=external_url("lti.launch"),
-        state_ttl=int(current_app.config["OIDC_STATE_TTL_SECONDS"]),
         browser_id=request.cookies.get(BROWSER_COOKIE),
     )
     maybe_purge(current_app._get_current_object())  # type: ignore[attr-defined]
@@ -84,12 +83,14 @@ def launch() -> WerkzeugResponse:
         store=get_store(),
         http=shared_session(),
         config=cfg,
+        jwks=jwks_cache(current_app._get_current_object()),  # type: ignore[attr-defined]
     ).validate()
     claims = validated.claims()
     target = choose_course(claims, get_catalog(), cfg["DEFAULT_COURSE"])
     assert validated.platform is not None and validated.deployment is not None
     platform, deployment = validated.platform, validated.deployment
     db.begin_write(s)
+    validated.consume_nonce(s)
     result = provision(
         s,
         platform=platform,

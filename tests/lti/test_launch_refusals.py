@@ -117,7 +117,7 @@ def test_replayed_id_token_and_state(app: Flask, launcher: Launcher) -> None:
     assert first.status_code == 303
     counts = written(app)
     again = launcher.post_launch(token, login.state)
-    assert again.status_code == 400 and "state_unknown" in again.text
+    assert again.status_code == 400 and "nonce_replayed" in again.text
     assert written(app) == counts  # the replay wrote nothing
 
 
@@ -136,6 +136,22 @@ def test_unknown_state(app: Flask, launcher: Launcher) -> None:
     login = launcher.login()
     token = launcher.peer.sign(launcher.claims(login.nonce))
     assert_refused(app, launcher.post_launch(token, "not-a-state"), "state_unknown")
+
+
+def test_tampered_state(app: Flask, launcher: Launcher) -> None:
+    """The state is signed by the tool: changing anything in it (here: its nonce part) breaks the signature."""
+    login = launcher.login()
+    token = launcher.peer.sign(launcher.claims(login.nonce))
+    payload, rest = login.state.split(".", 1)
+    forged = payload[:-2] + ("AA" if payload[-2:] != "AA" else "BB") + "." + rest
+    assert_refused(app, launcher.post_launch(token, forged), "state_unknown")
+
+
+def test_expired_state(app: Flask, launcher: Launcher) -> None:
+    login = launcher.login()
+    token = launcher.peer.sign(launcher.claims(login.nonce))
+    app.config["OIDC_STATE_TTL_SECONDS"] = -1  # as if the login were older than the allowed time
+    assert_refused(app, launcher.post_launch(token, login.state), "state_expired")
 
 
 def test_missing_id_token_or_state(app: Flask, launcher: Launcher) -> None:
