@@ -234,11 +234,11 @@ def test_an_expired_lease_is_claimed_again_and_a_stale_row_superseded(classroom:
     lea = classroom.person("4")
     classroom.record(lea, "modul-a", score=0.5)
     with session_scope(classroom.app, write=True) as s:
-        dead = outbox.claim(s, "dead-worker", limit=10, lease_seconds=0.2)  # and then it died
+        dead = outbox.claim(s, "dead-worker", limit=10, lease_seconds=1.5)  # and then it died
     assert len(dead) == 2
     with session_scope(classroom.app, write=True) as s:
         assert outbox.claim(s, "w2", limit=10, lease_seconds=30) == []
-    time.sleep(0.3)
+    time.sleep(1.6)
     classroom.record(lea, "modul-a", score=0.9)  # newer module row; the dead worker's module row is stale
     with session_scope(classroom.app, write=True) as s:
         again = outbox.claim(s, "w2", limit=10, lease_seconds=30)
