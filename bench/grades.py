@@ -86,6 +86,16 @@ def wait_http(url: str, timeout: float = 30) -> None:
     raise SystemExit(f"{url} did not come up")
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of processes so far (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -406,6 +416,8 @@ class Result:
     lag_p50: float
     lag_p95: float
     lag_max: float
+    cpu_ms_worker: float
+    cpu_ms_platform: float
     tokens: int
     posts: str
     verified: str
@@ -448,8 +460,12 @@ def run(args: argparse.Namespace, workers: int) -> Result:
             procs = start_workers(
                 app, url, workers, args.threads, args.redis_url, app.config.get("REDIS_PREFIX", ""), tmp
             )
+            worker_pids = [proc.pid for proc in procs]
+            cpu_before = cpu_seconds(worker_pids), cpu_seconds([platform.proc.pid])
             released = hold_backlog(app, release=True)
             wait_delivered(app, args.timeout)
+            cpu_workers = cpu_seconds(worker_pids) - cpu_before[0]
+            cpu_platform = cpu_seconds([platform.proc.pid]) - cpu_before[1]
             with session_scope(app) as s:
                 last = s.scalar(select(func.max(GradeOutbox.sent_at)))
             assert last is not None
@@ -488,6 +504,8 @@ def run(args: argparse.Namespace, workers: int) -> Result:
                 lag_p50=statistics.median(lags) if lags else 0.0,
                 lag_p95=percentile(lags, 95) if lags else 0.0,
                 lag_max=max(lags) if lags else 0.0,
+                cpu_ms_worker=1000 * cpu_workers / backlog_rows,
+                cpu_ms_platform=1000 * cpu_platform / backlog_rows,
                 tokens=stats.get("token_requests", 0),
                 posts=posts,
                 verified="ok" if ok else "MISMATCH",
@@ -635,13 +653,14 @@ def main() -> None:
         f"worker process; {'Redis' if args.redis_url else 'no Redis'}; course from {content_dir().relative_to(ROOT)}"
     )
     print(
-        f"{'workers':>7} {'backlog':>7} {'secs':>6} {'scores/s':>9} | {'live':>5} {'lag p50':>8} {'lag p95':>8} "
-        f"{'lag max':>8} | {'tokens':>6}  {'platform answers':<18} {'check':<6} load"
+        f"{'workers':>7} {'backlog':>7} {'secs':>6} {'scores/s':>9} {'cpu ms/score w+p':>16} | {'live':>5} "
+        f"{'lag p50':>8} {'lag p95':>8} {'lag max':>8} | {'tokens':>6}  {'platform answers':<18} {'check':<6} load"
     )
     for count in [int(x) for x in args.workers.split(",") if x]:
         r = run(args, count)
         print(
-            f"{r.workers:>7} {r.rows:>7} {r.seconds:>6.2f} {r.per_second:>9.0f} | {r.lag_rows:>5} "
+            f"{r.workers:>7} {r.rows:>7} {r.seconds:>6.2f} {r.per_second:>9.0f} "
+            f"{r.cpu_ms_worker:>8.1f}+{r.cpu_ms_platform:<7.1f} | {r.lag_rows:>5} "
             f"{r.lag_p50 * 1000:>6.0f}ms {r.lag_p95 * 1000:>6.0f}ms {r.lag_max * 1000:>6.0f}ms | {r.tokens:>6}  "
             f"{r.posts:<18} {r.verified:<6} {r.load}",
             flush=True,
