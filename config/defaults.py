@@ -50,8 +50,17 @@ REGISTRATION_LINK_TTL_SECONDS = 7 * 24 * 3600
 DEMO_LMS = False
 DEMO_LMS_URL = ""
 
-# Grade delivery: run a worker thread inside the app process ("auto": on SQLite only).
+# Grade delivery: run a worker thread inside the app process ("auto": on SQLite only; true; false). With
+# PostgreSQL, run `flask --app app grades worker` processes instead.
 EMBEDDED_WORKER = "auto"
+GRADE_POLL_SECONDS = 1.0  # how often an idle worker looks for due grades
+GRADE_BATCH_SIZE = 20  # rows one worker claims at a time
+GRADE_LEASE_SECONDS = 120  # a claimed row is someone else's again after this (worker died)
+GRADE_BACKOFF_BASE_SECONDS = 2.0  # retry n waits a random time up to base * 2**(n-1) ("full jitter") ...
+GRADE_BACKOFF_CAP_SECONDS = 600  # ... but at most this, unless the platform's Retry-After asks for more
+GRADE_RETRY_AFTER_MAX_SECONDS = 3600  # a Retry-After beyond this is cut to it
+GRADE_TOKEN_MARGIN_SECONDS = 60  # an access token is renewed this long before it expires
+GRADE_HEARTBEAT_SECONDS = 10  # workers record that they are alive this often
 
 # Operator area session lifetime.
 ADMIN_SESSION_SECONDS = 2 * 3600

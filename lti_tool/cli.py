@@ -194,6 +194,7 @@ def store_purge() -> None:
 
 def init_app(app: Flask) -> None:
     from .course.cli import course_cli
+    from .grading.cli import grades_cli
 
-    for group in (db_cli, platform_cli, keys_cli, store_cli, course_cli):
+    for group in (db_cli, platform_cli, keys_cli, store_cli, course_cli, grades_cli):
         app.cli.add_command(group)

@@ -210,6 +210,19 @@ class Membership(Base):
     last_launch_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class LinkLaunch(Base):
+    """Which resource links a user has launched: a course result goes only to the links its learner opened."""
+
+    __tablename__ = "link_launch"
+    __table_args__ = (UniqueConstraint("resource_link_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    resource_link_id: Mapped[int] = mapped_column(ForeignKey("resource_link.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("lti_user.id", ondelete="CASCADE"), index=True)
+    first_launch_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_launch_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
 class ToolSession(Base):
     """What a launch grants: carried by a token in the tool's own URLs (no third-party cookie needed).
 
@@ -366,7 +379,10 @@ class LineItem(Base):
     """An AGS line item the tool knows: the activity's own (from the launch) or one per module."""
 
     __tablename__ = "line_item"
-    __table_args__ = (UniqueConstraint("context_id", "url"),)
+    __table_args__ = (
+        UniqueConstraint("context_id", "url"),
+        Index("ix_line_item_resource", "context_id", "resource_id"),
+    )
 
     id: Mapped[int] = mapped_column(PK, primary_key=True)
     context_id: Mapped[int] = mapped_column(ForeignKey("context.id", ondelete="CASCADE"), index=True)
@@ -382,7 +398,8 @@ class LineItem(Base):
 class GradeOutbox(Base):
     """One score to deliver. Written in the transaction that changed the grade; sent by a worker.
 
-    States: pending -> sending (leased) -> sent | applied (409: platform had it) | failed | superseded.
+    States: pending -> sending (leased) -> sent | applied (409: platform had it) | failed | superseded
+    (a newer row for the same user, context and target exists; never sent). lti_tool/grading documents them.
     """
 
     __tablename__ = "grade_outbox"
@@ -410,6 +427,13 @@ class GradeOutbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[dt.datetime | None]
+    # The course and module the grade is for (module_id None: the course result), for gradebook queries.
+    course_id: Mapped[str | None] = mapped_column(String(100))
+    module_id: Mapped[str | None] = mapped_column(String(100))
+    # When the last delivery attempt ended (while one is in flight: when its lease ends).
+    last_attempt_at: Mapped[dt.datetime | None]
+    # How often the timestamp was renewed after a 409 that our own earlier delivery caused (at most once).
+    restamps: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class AccessToken(Base):

@@ -91,7 +91,10 @@ def test_registration_values_page_and_json(client) -> None:
 def test_healthz(client) -> None:
     resp = client.get("/healthz")
     assert resp.status_code == 200
-    assert resp.get_json() == {"status": "ok", "checks": {"database": "ok", "launch_store": "ok"}}
+    body = resp.get_json()
+    assert body["status"] == "ok"
+    assert body["checks"] == {"database": "ok", "launch_store": "ok"}
+    assert body["grades"] == {"pending": 0, "failed": 0, "oldest_pending_seconds": None, "workers_alive": 0}
 
 
 def test_security_headers_limit_framing_to_registered_platforms(app: Flask, client, runner) -> None:

@@ -18,7 +18,17 @@ from sqlalchemy.orm import Session
 from ..course.loader import Catalog
 from ..db import insert_for
 from ..errors import LaunchError
-from ..models import Context, Deployment, Membership, Platform, ResourceLink, ToolSession, User, utcnow
+from ..models import (
+    Context,
+    Deployment,
+    LinkLaunch,
+    Membership,
+    Platform,
+    ResourceLink,
+    ToolSession,
+    User,
+    utcnow,
+)
 from .launch import DEEP_LINKING_REQUEST, DL, LTI
 from .roles import is_instructor
 
@@ -163,6 +173,8 @@ def provision(
             {"deployment_id": deployment.id, "resource_link_id": link["id"][:255]},
             link_values,
         )
+        # Remembered for grading: a course result goes to the links its learner launched.
+        _upsert(s, LinkLaunch, {"resource_link_id": link_id, "user_id": user_id}, {"last_launch_at": now})
 
     roles = [r for r in claims.get(LTI + "roles", []) if isinstance(r, str)]
     instructor = is_instructor(roles)

@@ -1,0 +1,174 @@
+"""Assignment and Grade Services over HTTP: post one score, find or create a line item, and say what the
+platform's answer means for the outbox.
+
+Outcomes: 2xx sent; 409 applied (Moodle: the score is not newer than the stored one); 401 drops the access
+token and tries once more with a fresh one; 408, 425, 429, 5xx, time-outs and connection errors are retried
+later (with the platform's Retry-After, if any); every other answer fails the row with the platform's
+status and body (truncated) as the reason. Tokens never appear in reasons or logs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import requests
+
+from .singleflight import Busy
+from .tokens import AccessTokens, PlatformInfo, TokenError
+
+log = logging.getLogger(__name__)
+
+SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
+LINEITEM_TYPE = "application/vnd.ims.lis.v2.lineitem+json"
+CONTAINER_TYPE = "application/vnd.ims.lis.v2.lineitemcontainer+json"
+
+SENT, APPLIED, RETRY, FAILED = "sent", "applied", "retry", "failed"
+RETRYABLE = frozenset({408, 425, 429})
+REASON_LIMIT = 500
+MAX_PAGES = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    kind: str
+    status: int | None = None
+    reason: str = ""
+    retry_after: str | None = None  # the raw Retry-After header
+
+    @property
+    def platform_trouble(self) -> bool:
+        """The platform is unreachable, down or asks us to slow down (not a problem with one score): the
+        worker gives it a rest instead of trying the rest of its batch. A plain 500 may be about one score."""
+        return self.kind == RETRY and self.status in (None, 429, 502, 503, 504)
+
+
+class AgsError(Exception):
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.reason)
+        self.outcome = outcome
+
+
+def scores_url(lineitem_url: str) -> str:
+    """`<lineitem>/scores`, keeping the line item URL's query (Moodle's `?type_id=`)."""
+    parts = urlsplit(lineitem_url)
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/scores"))
+
+
+def with_query(url: str, **params: str) -> str:
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def classify(response: requests.Response) -> Outcome:
+    status = response.status_code
+    if 200 <= status < 300:
+        return Outcome(SENT, status)
+    if status == 409:
+        return Outcome(APPLIED, status, "409: the platform already had this or a newer score")
+    body = " ".join(response.text.split())[:REASON_LIMIT]
+    reason = f"{status} {response.reason or ''}: {body}".strip()
+    if status in RETRYABLE or status >= 500:
+        return Outcome(RETRY, status, reason, response.headers.get("Retry-After"))
+    return Outcome(FAILED, status, reason)
+
+
+def classify_exception(exc: Exception) -> Outcome:
+    if isinstance(exc, TokenError):
+        return Outcome(RETRY, exc.status, f"no access token: {exc}", exc.retry_after)
+    if isinstance(exc, Busy):
+        return Outcome(RETRY, None, str(exc))
+    if isinstance(exc, requests.Timeout):
+        return Outcome(RETRY, None, f"the platform did not answer in time ({type(exc).__name__})")
+    if isinstance(exc, requests.ConnectionError):
+        return Outcome(RETRY, None, "the platform could not be reached (connection failed)")
+    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):
+        return Outcome(FAILED, None, f"the line item URL is not usable: {exc}")
+    if isinstance(exc, AgsError):
+        return exc.outcome
+    return Outcome(RETRY, None, f"unexpected error: {type(exc).__name__}")
+
+
+class AgsClient:
+    """AGS calls for one platform and scope set, over one requests.Session (timeouts from http.py)."""
+
+    def __init__(
+        self, http: requests.Session, tokens: AccessTokens, platform: PlatformInfo, scopes: Collection[str]
+    ) -> None:
+        self.http = http
+        self.tokens = tokens
+        self.platform = platform
+        self.scopes = sorted(set(scopes))
+
+    def _call(self, method: str, url: str, headers: Mapping[str, str], **kwargs: Any) -> requests.Response:
+        token = self.tokens.get(self.platform, self.scopes, self.http)
+        response = self.http.request(
+            method, url, headers={**headers, "Authorization": f"Bearer {token}"}, **kwargs
+        )
+        if response.status_code == 401:
+            log.info("platform %s answered 401: fetching a fresh access token once", self.platform.id)
+            self.tokens.drop(self.platform, self.scopes, token)
+            token = self.tokens.get(self.platform, self.scopes, self.http)
+            response = self.http.request(
+                method, url, headers={**headers, "Authorization": f"Bearer {token}"}, **kwargs
+            )
+        return response
+
+    def post_score(self, lineitem_url: str, score: Mapping[str, Any]) -> Outcome:
+        try:
+            response = self._call(
+                "POST",
+                scores_url(lineitem_url),
+                {"Content-Type": SCORE_TYPE, "Accept": "application/json"},
+                data=json.dumps(score),
+            )
+        except Exception as exc:  # every failure becomes an outcome the outbox records
+            return classify_exception(exc)
+        return classify(response)
+
+    def find_lineitem(self, lineitems_url: str, *, resource_id: str, tag: str) -> str | None:
+        """The first line item of ours with this resourceId and tag (paging through `Link: rel="next"`)."""
+        url: str | None = with_query(lineitems_url, resource_id=resource_id, tag=tag)
+        for _ in range(MAX_PAGES):
+            if url is None:
+                break
+            response = self._call("GET", url, {"Accept": CONTAINER_TYPE})
+            outcome = classify(response)
+            if outcome.kind != SENT:
+                raise AgsError(outcome)
+            try:
+                items = response.json()
+            except ValueError as exc:
+                raise AgsError(Outcome(RETRY, response.status_code, "line items: no JSON")) from exc
+            for item in items if isinstance(items, list) else []:
+                if (
+                    isinstance(item, dict)
+                    and item.get("resourceId") == resource_id
+                    and item.get("tag") in (tag, None, "")
+                    and isinstance(item.get("id"), str)
+                ):
+                    return str(item["id"])
+            url = response.links.get("next", {}).get("url")
+        return None
+
+    def create_lineitem(self, lineitems_url: str, *, resource_id: str, tag: str, label: str) -> str:
+        body = {"scoreMaximum": 100, "label": label, "resourceId": resource_id, "tag": tag}
+        response = self._call(
+            "POST",
+            lineitems_url,
+            {"Content-Type": LINEITEM_TYPE, "Accept": LINEITEM_TYPE},
+            data=json.dumps(body),
+        )
+        outcome = classify(response)
+        if outcome.kind != SENT:
+            raise AgsError(outcome)
+        try:
+            created = response.json()
+            return str(created["id"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise AgsError(Outcome(FAILED, response.status_code, "created line item has no id")) from exc

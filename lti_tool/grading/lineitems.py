@@ -1,0 +1,54 @@
+"""The tool's per-module line items: found by resourceId (= module id) or created, once per context.
+
+Found or created by one worker at a time (`single_flight`, keyed by context and module): several workers
+resolving the same module at once make one GET and at most one POST; the URL is remembered in `line_item`.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from ..cache import get_store
+from ..course.loader import Module
+from ..db import session_scope
+from . import outbox
+from .ags import AgsClient
+from .singleflight import single_flight
+
+
+def label(module: Module) -> str:
+    return f"{module.position}. {module.title}"
+
+
+def module_lineitem(
+    app: Flask, client: AgsClient, *, context_id: int, lineitems_url: str, course_id: str, module: Module
+) -> str:
+    def cached() -> str | None:
+        with session_scope(app) as s:
+            return outbox.known_lineitem(s, context_id, course_id, module.id)
+
+    def fetch() -> str:
+        url = client.find_lineitem(lineitems_url, resource_id=module.id, tag=course_id)
+        if url is None:
+            url = client.create_lineitem(
+                lineitems_url, resource_id=module.id, tag=course_id, label=label(module)
+            )
+        with session_scope(app, write=True) as s:
+            outbox.remember_lineitem(
+                s,
+                context_id=context_id,
+                url=url,
+                course_id=course_id,
+                module_id=module.id,
+                label=label(module),
+            )
+        return url
+
+    timeouts = float(app.config["HTTP_CONNECT_TIMEOUT"]) + float(app.config["HTTP_READ_TIMEOUT"])
+    return single_flight(
+        get_store(app),
+        f"lineitem:{context_id}:{course_id}:{module.id}",
+        ttl=int(3 * timeouts) + 5,
+        cached=cached,
+        fetch=fetch,
+    )

@@ -1,0 +1,132 @@
+"""What a learner's progress means as an AGS Score: the course result and the module results.
+
+Pure functions over progress rows (no queries, no Flask); `outbox.enqueue_grades` feeds them and stores the
+payloads. The rules are in lti_tool/grading/__init__.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..course.loader import Course, Module
+from ..models import CourseProgress, ModuleProgress
+
+SCORE_MAXIMUM = 100.0
+
+STARTED, IN_PROGRESS, COMPLETED = "Started", "InProgress", "Completed"
+FULLY_GRADED, PENDING = "FullyGraded", "Pending"
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """One score as the platform should record it (without user and timestamp)."""
+
+    score_given: float
+    activity_progress: str
+    grading_progress: str
+    comment: str
+
+    def payload(self, user_sub: str, timestamp: str) -> dict[str, Any]:
+        return {
+            "userId": user_sub,
+            "scoreGiven": self.score_given,
+            "scoreMaximum": SCORE_MAXIMUM,
+            "activityProgress": self.activity_progress,
+            "gradingProgress": self.grading_progress,
+            "timestamp": timestamp,
+            "comment": self.comment,
+        }
+
+
+def _percent(value: float) -> float:
+    return round(min(max(value, 0.0), 100.0), 2)
+
+
+def _anything_done(progress: ModuleProgress) -> bool:
+    return bool(
+        progress.lessons_seen
+        or progress.attempts
+        or progress.practice_submitted_at is not None
+        or progress.completed_at is not None
+    )
+
+
+def course_result(
+    course: Course,
+    modules: Mapping[str, ModuleProgress],
+    course_progress: CourseProgress | None,
+    awaiting_review: Collection[str],
+) -> Result:
+    """The whole course: share of required modules completed, in percent."""
+    required = [m.id for m in course.modules if m.id in course.required_module_ids]
+    done = sum(1 for module_id in required if modules.get(module_id) and modules[module_id].completed_at)
+    total = len(required)
+    all_done = done == total
+    complete = (course_progress is not None and course_progress.completed_at is not None) or (
+        total > 0 and all_done
+    )
+    if complete:
+        activity = COMPLETED
+    elif any(_anything_done(p) for p in modules.values()):
+        activity = IN_PROGRESS
+    else:
+        activity = STARTED
+    score = 100.0 * done / total if total else (100.0 if complete else 0.0)
+    pending = course.practice_review_required and any(m in awaiting_review for m in modules_of(course))
+    comment = f"{done} von {total} Modulen abgeschlossen"
+    if pending:
+        comment += "; eine Praxisaufgabe wartet auf Durchsicht"
+    return Result(_percent(score), activity, PENDING if pending else FULLY_GRADED, comment)
+
+
+def module_result(
+    course: Course, module: Module, progress: ModuleProgress | None, awaiting_review: Collection[str]
+) -> Result:
+    """One module: the best quiz score in percent."""
+    best = progress.best_score if progress is not None and progress.best_score is not None else 0.0
+    complete = progress is not None and progress.completed_at is not None
+    pending = course.practice_review_required and module.id in awaiting_review
+    state = "abgeschlossen" if complete else "in Bearbeitung"
+    comment = f"{module.position}. {module.title}: {state}"
+    if pending:
+        comment += "; Praxisaufgabe wartet auf Durchsicht"
+    return Result(
+        _percent(best * 100.0),
+        COMPLETED if complete else IN_PROGRESS,
+        PENDING if pending else FULLY_GRADED,
+        comment,
+    )
+
+
+def modules_of(course: Course) -> list[str]:
+    return [m.id for m in course.modules]
+
+
+def same_score(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Two payloads say the same thing (the timestamp aside)."""
+    return {k: v for k, v in a.items() if k != "timestamp"} == {
+        k: v for k, v in b.items() if k != "timestamp"
+    }
+
+
+def format_timestamp(when: dt.datetime) -> str:
+    """ISO 8601 in UTC with microseconds, e.g. 2026-11-25T12:00:00.123456+00:00."""
+    return when.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+def parse_timestamp(value: str) -> dt.datetime:
+    parsed = dt.datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed.astimezone(dt.UTC)
+
+
+def next_timestamp(last: str | None, now: dt.datetime) -> str:
+    """`now`, or 1 µs after the last timestamp of the same target when the clock has not moved past it."""
+    when = now
+    if last is not None:
+        previous = parse_timestamp(last)
+        if when <= previous:
+            when = previous + dt.timedelta(microseconds=1)
+    return format_timestamp(when)

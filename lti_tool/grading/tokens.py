@@ -1,0 +1,254 @@
+"""OAuth 2 access tokens for LTI services: client_credentials with a signed JWT client assertion (RFC 7523).
+
+Tokens are cached per platform and sorted scope set where every process sees them (the `access_token`
+table, or Redis when LTI_TOOL_REDIS_URL is set), reused until GRADE_TOKEN_MARGIN_SECONDS before they expire,
+and so survive restarts. One process fetches while the others wait (`single_flight`). A 401 from a service
+drops the token (only if it is still the cached one) and the caller fetches a fresh one once.
+
+Not pylti1p3's ServiceConnector: its get_access_token() checks the cache and fetches with nothing in
+between, so a lock with a re-check after taking it would mean rewriting the method anyway.
+Tokens and assertions are never logged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import math
+import time
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import jwt
+import requests
+from flask import Flask
+from sqlalchemy import delete, select
+
+from ..cache import LaunchStore, get_store
+from ..db import insert_for, session_scope
+from ..lti.keys import signing_key
+from ..models import AccessToken, Platform, utcnow
+from .singleflight import single_flight
+
+log = logging.getLogger(__name__)
+
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+ASSERTION_LIFETIME = 300  # seconds; RFC 7523 asks for a short-lived assertion
+DEFAULT_EXPIRES_IN = 300  # when the platform does not say (RFC 6749 only recommends expires_in)
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformInfo:
+    """What the token client needs from a Platform row (kept, so a worker need not query it per score)."""
+
+    id: int
+    issuer: str
+    client_id: str
+    token_url: str
+    audience: str
+
+    @classmethod
+    def of(cls, platform: Platform) -> PlatformInfo:
+        return cls(
+            platform.id,
+            platform.issuer,
+            platform.client_id,
+            platform.auth_token_url,
+            platform.auth_audience or platform.auth_token_url,
+        )
+
+
+class TokenError(Exception):
+    """The token endpoint did not give us a token. Always worth retrying later (it may be a set-up problem
+    the LMS admin fixes, such as a tool not yet activated): the reason says what the platform answered."""
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+def scope_key(scopes: Collection[str]) -> str:
+    return hashlib.sha256(" ".join(sorted(set(scopes))).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class CachedToken:
+    token: str
+    use_until: dt.datetime
+
+
+class TokenCache(Protocol):
+    def get(self, platform_id: int, key: str) -> CachedToken | None: ...
+
+    def put(self, platform_id: int, key: str, token: CachedToken) -> None: ...
+
+    def drop(self, platform_id: int, key: str, token: str) -> None:
+        """Forget `token` if it is still the cached one (a fresher one stays)."""
+        ...
+
+
+class DbTokenCache:
+    """The `access_token` table; `expires_at` holds the time we stop using the token (expiry minus margin)."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def get(self, platform_id: int, key: str) -> CachedToken | None:
+        with session_scope(self.app) as s:
+            row = s.execute(
+                select(AccessToken.token, AccessToken.expires_at).where(
+                    AccessToken.platform_id == platform_id,
+                    AccessToken.scope_key == key,
+                    AccessToken.expires_at > utcnow(),
+                )
+            ).first()
+        return None if row is None else CachedToken(row[0], row[1])
+
+    def put(self, platform_id: int, key: str, token: CachedToken) -> None:
+        with session_scope(self.app, write=True) as s:
+            ins = insert_for(s)(AccessToken).values(
+                platform_id=platform_id, scope_key=key, token=token.token, expires_at=token.use_until
+            )
+            s.execute(
+                ins.on_conflict_do_update(
+                    index_elements=[AccessToken.platform_id, AccessToken.scope_key],
+                    set_={"token": ins.excluded.token, "expires_at": ins.excluded.expires_at},
+                )
+            )
+
+    def drop(self, platform_id: int, key: str, token: str) -> None:
+        with session_scope(self.app, write=True) as s:
+            s.execute(
+                delete(AccessToken).where(
+                    AccessToken.platform_id == platform_id,
+                    AccessToken.scope_key == key,
+                    AccessToken.token == token,
+                )
+            )
+
+
+class StoreTokenCache:
+    """The launch store (Redis in scale-out set-ups); entries expire with the token."""
+
+    def __init__(self, store: LaunchStore) -> None:
+        self.store = store
+
+    @staticmethod
+    def _key(platform_id: int, key: str) -> str:
+        return f"access-token:{platform_id}:{key}"
+
+    def get(self, platform_id: int, key: str) -> CachedToken | None:
+        raw = self.store.get(self._key(platform_id, key))
+        if not isinstance(raw, dict):
+            return None
+        use_until = dt.datetime.fromtimestamp(float(raw["use_until"]), dt.UTC)
+        return CachedToken(str(raw["token"]), use_until) if use_until > utcnow() else None
+
+    def put(self, platform_id: int, key: str, token: CachedToken) -> None:
+        ttl = math.ceil((token.use_until - utcnow()).total_seconds())  # get() checks use_until itself
+        if ttl > 0:
+            value = {"token": token.token, "use_until": token.use_until.timestamp()}
+            self.store.set(self._key(platform_id, key), value, ttl)
+
+    def drop(self, platform_id: int, key: str, token: str) -> None:
+        current = self.get(platform_id, key)
+        if current is not None and current.token == token:
+            self.store.delete(self._key(platform_id, key))
+
+
+def token_cache(app: Flask) -> TokenCache:
+    if app.config.get("REDIS_URL"):
+        return StoreTokenCache(get_store(app))
+    return DbTokenCache(app)
+
+
+class AccessTokens:
+    """Access tokens for one app, shared with every other process of the installation."""
+
+    def __init__(self, app: Flask, cache: TokenCache | None = None) -> None:
+        self.app = app
+        self.cache = cache or token_cache(app)
+        self.store = get_store(app)
+        self.margin = float(app.config["GRADE_TOKEN_MARGIN_SECONDS"])
+        timeouts = float(app.config["HTTP_CONNECT_TIMEOUT"]) + float(app.config["HTTP_READ_TIMEOUT"])
+        self.lock_ttl = int(timeouts) + 5
+
+    def get(self, platform: PlatformInfo, scopes: Collection[str], http: requests.Session) -> str:
+        key = scope_key(scopes)
+
+        def cached() -> str | None:
+            found = self.cache.get(platform.id, key)
+            return found.token if found else None
+
+        def fetch() -> str:
+            token, expires_in = self._request(platform, sorted(set(scopes)), http)
+            margin = min(self.margin, expires_in / 2)
+            use_until = utcnow() + dt.timedelta(seconds=expires_in - margin)
+            self.cache.put(platform.id, key, CachedToken(token, use_until))
+            return token
+
+        return single_flight(
+            self.store, f"access-token:{platform.id}:{key}", ttl=self.lock_ttl, cached=cached, fetch=fetch
+        )
+
+    def drop(self, platform: PlatformInfo, scopes: Collection[str], token: str) -> None:
+        self.cache.drop(platform.id, scope_key(scopes), token)
+
+    def assertion(self, platform: PlatformInfo) -> str:
+        with session_scope(self.app) as s:
+            key = signing_key(s)
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": platform.client_id,
+            "sub": platform.client_id,
+            "aud": platform.audience,
+            "iat": now,
+            "exp": now + ASSERTION_LIFETIME,
+            "jti": uuid.uuid4().hex,
+        }
+        return jwt.encode(claims, key.private_pem, algorithm="RS256", headers={"kid": key.kid})
+
+    def _request(
+        self, platform: PlatformInfo, scopes: list[str], http: requests.Session
+    ) -> tuple[str, float]:
+        form = {
+            "grant_type": "client_credentials",
+            "client_assertion_type": JWT_BEARER,
+            "client_assertion": self.assertion(platform),
+            "scope": " ".join(scopes),
+        }
+        started = time.monotonic()
+        try:
+            response = http.post(platform.token_url, data=form, headers={"Accept": "application/json"})
+        except requests.RequestException as exc:
+            raise TokenError(f"token endpoint not reachable: {type(exc).__name__}") from exc
+        if response.status_code != 200:
+            raise TokenError(
+                f"token endpoint answered {response.status_code}: {response.text[:300]}",
+                status=response.status_code,
+                retry_after=response.headers.get("Retry-After"),
+            )
+        try:
+            body = response.json()
+            token = body["access_token"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise TokenError("token endpoint answered without an access_token", status=200) from exc
+        if not isinstance(token, str) or not token:
+            raise TokenError("token endpoint answered without an access_token", status=200)
+        try:
+            expires_in = float(body.get("expires_in") or DEFAULT_EXPIRES_IN)
+        except (TypeError, ValueError):
+            expires_in = DEFAULT_EXPIRES_IN
+        log.info(
+            "access token for platform %s (%s), %d scope(s), valid %ds, fetched in %.0f ms",
+            platform.id,
+            platform.issuer,
+            len(scopes),
+            expires_in,
+            (time.monotonic() - started) * 1000,
+        )
+        return token, max(expires_in, 1.0)

@@ -1,0 +1,224 @@
+"""What enqueue_grades queues: targets, payloads, superseding, timestamps, instructors, send again."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import itertools
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from lti_tool.db import session_scope
+from lti_tool.grading import enqueue_grades, resend
+from lti_tool.grading.outbox import claim, record_failed
+from lti_tool.grading.payloads import parse_timestamp
+from lti_tool.models import GradeOutbox, LinkLaunch, PracticeSubmission, utcnow
+
+from .conftest import AGS, COURSE, Classroom, Lms
+
+
+@pytest.fixture
+def classroom(app: Flask, lms: Lms) -> Classroom:
+    return Classroom(app, lms)
+
+
+def by_target(rows: list[GradeOutbox]) -> dict[str, GradeOutbox]:
+    return {r.target.split("@")[0]: r for r in rows}
+
+
+def test_course_and_module_results(classroom: Classroom) -> None:
+    lea = classroom.person("4")
+    rows = by_target(classroom.record(lea, "modul-a", score=0.8, completed=True))
+    assert set(rows) == {f"course:{COURSE}", f"module:{COURSE}/modul-a"}
+    course = rows[f"course:{COURSE}"]
+    assert course.lineitem_url == classroom.lms.activity_lineitem(1)
+    assert course.resource_link_id == classroom.link_id
+    assert (course.course_id, course.module_id) == (COURSE, None)
+    assert course.payload == {
+        "userId": "4",
+        "scoreGiven": 50.0,
+        "scoreMaximum": 100.0,
+        "activityProgress": "InProgress",
+        "gradingProgress": "FullyGraded",
+        "timestamp": course.score_timestamp,
+        "comment": "1 von 2 Modulen abgeschlossen",
+    }
+    module = rows[f"module:{COURSE}/modul-a"]
+    assert module.target.endswith("@lineitems") and module.lineitem_url is None  # found or created later
+    assert module.module_id == "modul-a"
+    assert module.payload["scoreGiven"] == 80.0
+    assert module.payload["activityProgress"] == "Completed"
+    assert module.payload["comment"] == "1. Modul a: abgeschlossen"
+    assert all(r.state == "pending" for r in rows.values())
+
+
+def test_completed_course_scores_100(classroom: Classroom) -> None:
+    lea = classroom.person("4")
+    classroom.record(lea, "modul-a", score=1.0, completed=True)
+    rows = by_target(classroom.record(lea, "modul-b", score=0.9, completed=True, course_completed=True))
+    course = rows[f"course:{COURSE}"].payload
+    assert (course["scoreGiven"], course["activityProgress"]) == (100.0, "Completed")
+    assert course["comment"] == "2 von 2 Modulen abgeschlossen"
+
+
+def test_started_module_is_in_progress_with_its_best_score(classroom: Classroom) -> None:
+    lea = classroom.person("4")
+    rows = by_target(classroom.record(lea, "modul-b", score=0.4))
+    assert rows[f"module:{COURSE}/modul-b"].payload["activityProgress"] == "InProgress"
+    assert rows[f"module:{COURSE}/modul-b"].payload["scoreGiven"] == 40.0
+    assert rows[f"course:{COURSE}"].payload["scoreGiven"] == 0.0
+    assert rows[f"course:{COURSE}"].payload["activityProgress"] == "InProgress"
+
+
+def test_instructors_are_never_queued(classroom: Classroom) -> None:
+    teacher = classroom.person("3", instructor=True)
+    assert classroom.record(teacher, "modul-a", score=1.0, completed=True) == []
+    assert classroom.rows() == []
+
+
+def test_a_newer_score_supersedes_the_pending_one_and_the_same_score_is_not_queued_twice(
+    classroom: Classroom,
+) -> None:
+    lea = classroom.person("4")
+    first = classroom.record(lea, "modul-a", score=0.5)
+    second = classroom.record(lea, "modul-a", score=0.7)
+    assert classroom.record(lea, "modul-a", score=0.7) == []  # nothing changed
+    states = {r.id: r.state for r in classroom.rows()}
+    first_by, second_by = by_target(first), by_target(second)
+    assert states[first_by[f"module:{COURSE}/modul-a"].id] == "superseded"
+    assert states[second_by[f"module:{COURSE}/modul-a"].id] == "pending"
+    # the course result did not change with the quiz score: it was not queued again
+    assert set(second_by) == {f"module:{COURSE}/modul-a"}
+    assert states[first_by[f"course:{COURSE}"].id] == "pending"
+
+
+def test_timestamps_strictly_increase_per_target(classroom: Classroom) -> None:
+    lea = classroom.person("4")
+    for i in range(40):
+        classroom.record(lea, "modul-a", score=(i % 10) / 10 + 0.05)
+    stamps: dict[str, list[dt.datetime]] = {}
+    for row in classroom.rows():
+        assert row.payload["timestamp"] == row.score_timestamp
+        assert row.score_timestamp.endswith("+00:00") and "." in row.score_timestamp  # UTC, microseconds
+        stamps.setdefault(row.target, []).append(parse_timestamp(row.score_timestamp))
+    for series in stamps.values():
+        assert all(a < b for a, b in itertools.pairwise(series))
+
+
+def test_timestamp_moves_past_a_previous_one_from_the_future(classroom: Classroom) -> None:
+    lea = classroom.person("4")
+    [row] = [r for r in classroom.record(lea, "modul-a", score=0.5) if r.module_id]
+    future = (utcnow() + dt.timedelta(seconds=30)).isoformat(timespec="microseconds")
+    with session_scope(classroom.app, write=True) as s:
+        s.get(GradeOutbox, row.id).score_timestamp = future  # type: ignore[union-attr]
+    [newer] = [r for r in classroom.record(lea, "modul-a", score=0.6) if r.module_id]
+    assert parse_timestamp(newer.score_timestamp) - parse_timestamp(future) == dt.timedelta(microseconds=1)
+
+
+def test_pending_while_a_practice_task_awaits_review(classroom: Classroom) -> None:
+    classroom.course = dataclasses.replace(classroom.course, practice_review_required=True)
+    lea = classroom.person("4")
+    with session_scope(classroom.app, write=True) as s:
+        s.add(
+            PracticeSubmission(
+                user_id=lea,
+                context_id=classroom.context_id,
+                course_id=COURSE,
+                module_id="modul-a",
+                text="x" * 40,
+            )
+        )
+    rows = by_target(classroom.record(lea, "modul-a", score=0.9, completed=True))
+    assert rows[f"course:{COURSE}"].payload["gradingProgress"] == "Pending"
+    assert rows[f"module:{COURSE}/modul-a"].payload["gradingProgress"] == "Pending"
+    assert "Durchsicht" in rows[f"module:{COURSE}/modul-a"].payload["comment"]
+    # modul-b has nothing awaiting review; the course still waits for modul-a's review
+    rows_b = by_target(classroom.record(lea, "modul-b", score=0.9))
+    assert rows_b[f"module:{COURSE}/modul-b"].payload["gradingProgress"] == "FullyGraded"
+    with session_scope(classroom.app, write=True) as s:
+        sub = s.scalars(select(PracticeSubmission)).one()
+        sub.reviewed_at = utcnow()
+        rows = by_target(
+            enqueue_grades(
+                s,
+                user_id=lea,
+                context_id=classroom.context_id,
+                course=classroom.course,
+                changed_module_ids=["modul-a"],
+            )
+        )
+    assert rows[f"course:{COURSE}"].payload["gradingProgress"] == "FullyGraded"
+    assert rows[f"module:{COURSE}/modul-a"].payload["gradingProgress"] == "FullyGraded"
+
+
+def test_course_result_goes_only_to_course_links_the_learner_launched(classroom: Classroom) -> None:
+    other_course_link = classroom.add_link("2", module_id=None, lineitem_url=classroom.lms.url + "/li/2")
+    module_link = classroom.add_link("3", module_id="modul-a", lineitem_url=classroom.lms.url + "/li/3")
+    lea = classroom.person("4")
+    never = classroom.person("5", launched=False)
+    rows = classroom.record(lea, "modul-a", score=1.0, completed=True)
+    assert sorted(r.target for r in rows) == [
+        f"course:{COURSE}@link:{classroom.link_id}",
+        f"module:{COURSE}/modul-a@link:{module_link}",  # the deep-linked module is its grade column
+    ]
+    rows = classroom.record(never, "modul-a", score=1.0, completed=True)
+    assert [r.target for r in rows] == [f"module:{COURSE}/modul-a@link:{module_link}"]
+    with session_scope(classroom.app, write=True) as s:
+        s.add(LinkLaunch(resource_link_id=other_course_link, user_id=never))
+    rows = classroom.record(never, "modul-b", score=1.0)
+    assert sorted(r.target for r in rows) == [
+        f"course:{COURSE}@link:{other_course_link}",
+        f"module:{COURSE}/modul-b@lineitems",
+    ]
+
+
+def test_no_score_scope_no_grades(app: Flask, lms: Lms) -> None:
+    classroom = Classroom(app, lms, scopes=[AGS + "lineitem.readonly"])
+    lea = classroom.person("4")
+    assert classroom.record(lea, "modul-a", score=1.0, completed=True) == []
+
+
+def test_without_the_lineitem_scope_no_per_module_items(app: Flask, lms: Lms) -> None:
+    classroom = Classroom(app, lms, scopes=[AGS + "score"])
+    lea = classroom.person("4")
+    rows = classroom.record(lea, "modul-a", score=1.0, completed=True)
+    assert [r.target.split("@")[0] for r in rows] == [f"course:{COURSE}"]
+
+
+def test_enqueue_writes_in_the_callers_transaction(classroom: Classroom) -> None:
+    lea = classroom.person("4")
+    with session_scope(classroom.app, write=True) as s:
+        rows = enqueue_grades(
+            s, user_id=lea, context_id=classroom.context_id, course=classroom.course, changed_module_ids=[]
+        )
+        assert len(rows) == 1  # the course result ("Started")
+        assert rows[0].payload["activityProgress"] == "Started"
+        s.rollback()
+    assert classroom.rows() == []
+
+
+def test_resend_queues_failed_rows_once_with_a_fresh_timestamp(classroom: Classroom) -> None:
+    lea = classroom.person("4")
+    classroom.record(lea, "modul-a", score=0.5)
+    with session_scope(classroom.app, write=True) as s:
+        claimed = claim(s, "w", limit=10, lease_seconds=30)
+    with session_scope(classroom.app, write=True) as s:
+        for row in claimed:
+            record_failed(s, row.id, "w", status=400, reason="400 Bad Request: Incorrect score received")
+    with session_scope(classroom.app, write=True) as s:
+        again = resend(s, context_id=classroom.context_id)
+        assert len(again) == 2
+        assert all(r.state == "pending" for r in again)
+    with session_scope(classroom.app, write=True) as s:
+        assert resend(s) == []  # the failed rows are no longer the newest of their targets
+    rows = classroom.rows()
+    failed = [r for r in rows if r.state == "failed"]
+    for old, new in zip(failed, again, strict=True):
+        assert new.target == old.target
+        assert parse_timestamp(new.score_timestamp) > parse_timestamp(old.score_timestamp)
+        assert {k: v for k, v in new.payload.items() if k != "timestamp"} == {
+            k: v for k, v in old.payload.items() if k != "timestamp"
+        }
+    assert [r.lineitem_url for r in again if r.target.endswith("@lineitems")] == [None]
