@@ -204,9 +204,10 @@ def store_purge() -> None:
 
 
 def init_app(app: Flask) -> None:
+    from .admin.cli import admin_cli
     from .course.cli import course_cli
     from .grading.cli import grades_cli
     from .privacy.cli import learner_cli
 
-    for group in (db_cli, platform_cli, keys_cli, store_cli, course_cli, grades_cli, learner_cli):
+    for group in (db_cli, platform_cli, keys_cli, store_cli, course_cli, grades_cli, admin_cli, learner_cli):
         app.cli.add_command(group)
