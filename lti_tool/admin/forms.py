@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, SelectField, StringField
+from wtforms import PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 from ..lti.platforms import MAX_LENGTH
@@ -49,7 +49,7 @@ class RegistrationLinkForm(FlaskForm):  # type: ignore[misc]
     )
     days = SelectField(
         _l("Valid for"),
-        choices=[(d, _l("%(days)s days", days=d) if d > 1 else _l("1 day")) for d in LINK_DAYS],
+        choices=[SelectChoice(d, _l("%(days)s days", days=d) if d > 1 else _l("1 day")) for d in LINK_DAYS],
         default=7,
         coerce=int,
     )

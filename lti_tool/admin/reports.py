@@ -134,17 +134,22 @@ def failed_grades(s: Session, limit: int = 200) -> list[FailedGrade]:
     rows = outbox.failed_rows(s, limit=limit)
     if not rows:
         return []
-    contexts = dict(
-        s.execute(
+    contexts = {
+        cid: title
+        for cid, title in s.execute(
             select(Context.id, Context.title).where(Context.id.in_({r.context_id for r in rows}))
-        ).tuples()
-    )
-    subs = dict(s.execute(select(User.id, User.sub).where(User.id.in_({r.user_id for r in rows}))).tuples())
-    names = dict(
-        s.execute(
+        )
+    }
+    subs = {
+        uid: sub
+        for uid, sub in s.execute(select(User.id, User.sub).where(User.id.in_({r.user_id for r in rows})))
+    }
+    names = {
+        pid: name
+        for pid, name in s.execute(
             select(Platform.id, Platform.name).where(Platform.id.in_({r.platform_id for r in rows}))
-        ).tuples()
-    )
+        )
+    }
     return [
         FailedGrade(
             r, names.get(r.platform_id, "?"), contexts.get(r.context_id, ""), subs.get(r.user_id, "?")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -43,7 +44,7 @@ def platform(s: Session, issuer: str, client_id: str = "client-1", deployment_id
         auth_login_url=f"{issuer}/mod/lti/auth.php",
         auth_token_url=f"{issuer}/mod/lti/token.php",
         jwks_url=f"{issuer}/mod/lti/certs.php",
-        name=f"Moodle {client_id}",
+        name=f"Moodle {urlsplit(issuer).hostname}",
     )
     _platform, deployment = add_platform(s, spec, deployment_id)
     return deployment
