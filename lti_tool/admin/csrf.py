@@ -19,7 +19,8 @@ from ..errors import NotAllowed
 
 
 class BlueprintCSRF(CSRFProtect):  # type: ignore[misc]
-    """Call `protect()` from the blueprint's before_request; `template_context` is its context processor."""
+    """Call `protect()` from the blueprint's before_request; `template_context` is its context processor
+    (templates put `admin_csrf_token()` into every form; macros that do are imported `with context`)."""
 
     def configure(self, app: Flask) -> None:
         app.config.setdefault("WTF_CSRF_ENABLED", True)
@@ -33,7 +34,9 @@ class BlueprintCSRF(CSRFProtect):  # type: ignore[misc]
 
     @staticmethod
     def template_context() -> dict[str, Any]:
-        return {"csrf_token": generate_csrf}
+        # Its own name: `csrf_token` is the learner pages' global, and a macro imported without context
+        # would silently fall back to it (the form would then always be refused).
+        return {"admin_csrf_token": generate_csrf}
 
     def _error_response(self, reason: str) -> NoReturn:
         raise NotAllowed(

@@ -4,6 +4,7 @@ CSRF token, as a browser does."""
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -11,6 +12,8 @@ from flask import Flask
 
 from lti_tool.admin.accounts import create_operator
 from lti_tool.db import session_scope
+
+from ..nojs import forms
 
 USERNAME = "ops"
 PASSWORD = "correct horse battery staple"
@@ -21,6 +24,14 @@ def csrf_from(html: str) -> str:
     found = TOKEN.search(html)
     assert found, html[:2000]
     return found.group(1)
+
+
+def form_token(html: str, action: str) -> str | None:
+    """The CSRF token in the page's form that posts to `action` (what a browser would send)."""
+    for form in forms(SimpleNamespace(text=html)):  # type: ignore[arg-type]
+        if form.method == "post" and form.action == action:
+            return dict(form.fields).get("csrf_token")
+    return None
 
 
 class AdminClient:
@@ -37,11 +48,24 @@ class AdminClient:
         return csrf_from(self.client.get(page).text)
 
     def post(
-        self, path: str, data: dict[str, Any] | None = None, *, page: str = "/admin/", **kwargs: Any
+        self,
+        path: str,
+        data: dict[str, Any] | None = None,
+        *,
+        page: str = "/admin/",
+        any_token: bool = False,
+        **kwargs: Any,
     ) -> Any:
-        """POST with the CSRF token of `page` (an operator page; the sign-in page when signed out)."""
-        form = {"csrf_token": self.token(page), **(data or {})}
-        return self.client.post(path, data=form, **kwargs)
+        """POST as the form on `page` that posts to `path` would, with that form's CSRF token.
+
+        any_token: there is no such form (a request made up by the test); take any token on the page.
+        """
+        html = self.client.get(page).text
+        token = form_token(html, path)
+        if token is None:
+            assert any_token, f"no form on {page} posts to {path} with a CSRF token"
+            token = csrf_from(html)
+        return self.client.post(path, data={"csrf_token": token, **(data or {})}, **kwargs)
 
     def login(self, username: str = USERNAME, password: str = PASSWORD, **kwargs: Any) -> Any:
         return self.post(

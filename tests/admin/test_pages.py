@@ -68,7 +68,7 @@ def test_a_new_deployment_is_approved_in_the_operator_area_and_can_launch(
 
 
 def test_an_unknown_deployment_is_a_clear_404(admin: AdminClient) -> None:
-    resp = admin.post("/admin/deployments/9999/approve", page="/admin/platforms")
+    resp = admin.post("/admin/deployments/9999/approve", page="/admin/platforms", any_token=True)
     assert resp.status_code == 404 and "Dieses Deployment gibt es nicht (mehr)." in resp.text
 
 
@@ -93,7 +93,7 @@ def test_adding_a_platform_by_hand(app: Flask, admin: AdminClient) -> None:
         "https://moodle.kreis-dueren.example" in app.test_client().get("/").headers["Content-Security-Policy"]
     )
     again = admin.post(
-        "/admin/platforms/new", {**PLATFORM_FORM, "name": "Moodle Düren"}, page="/admin/platforms"
+        "/admin/platforms/new", {**PLATFORM_FORM, "name": "Moodle Düren"}, page="/admin/platforms/new"
     )
     assert again.status_code == 303
     assert "Plattform Moodle Düren aktualisiert" in admin.get("/admin/platforms").text
