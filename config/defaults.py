@@ -56,6 +56,7 @@ EMBEDDED_WORKER = "auto"
 GRADE_POLL_SECONDS = 1.0  # how often an idle worker looks for due grades
 GRADE_BATCH_SIZE = 20  # rows one worker claims at a time
 GRADE_LEASE_SECONDS = 120  # a claimed row is someone else's again after this (worker died)
+GRADE_RECORD_EVERY = 10  # outcomes written per transaction (fewer commits; see grading/worker.py)
 GRADE_BACKOFF_BASE_SECONDS = 2.0  # retry n waits a random time up to base * 2**(n-1) ("full jitter") ...
 GRADE_BACKOFF_CAP_SECONDS = 600  # ... but at most this, unless the platform's Retry-After asks for more
 GRADE_RETRY_AFTER_MAX_SECONDS = 3600  # a Retry-After beyond this is cut to it

@@ -66,13 +66,14 @@ class DbLaunchStore:
             ins = insert_for(s)(LaunchCache).values(
                 key=key, value=json.dumps(value), expires_at=now + dt.timedelta(seconds=ttl)
             )
-            # Take over an expired row, leave a live one alone.
+            # Take over an expired row, leave a live one alone. RETURNING says whether this call wrote: an
+            # INSERT's rowcount is -1 with SQLAlchemy 2.1 on psycopg (which made every add() "succeed").
             stmt = ins.on_conflict_do_update(
                 index_elements=[LaunchCache.key],
                 set_={"value": ins.excluded.value, "expires_at": ins.excluded.expires_at},
                 where=LaunchCache.expires_at <= now,
-            )
-            return bool(s.execute(stmt).rowcount)  # type: ignore[attr-defined]
+            ).returning(LaunchCache.key)
+            return s.execute(stmt).scalar_one_or_none() is not None
 
     def pop(self, key: str) -> Any | None:
         with session_scope(self.app, write=True) as s:

@@ -10,7 +10,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify
 
 from . import db
 from .cache import get_store
-from .grading.outbox import summary
+from .grading.outbox import FAILED, PENDING, SENDING, summary
 
 log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
@@ -39,7 +39,7 @@ def _grades() -> dict[str, Any] | None:
     """Grade delivery at a glance (informational: a stuck outbox does not make the web tier unhealthy)."""
     try:
         alive = 3 * float(current_app.config["GRADE_HEARTBEAT_SECONDS"])
-        report = summary(db.session(), alive_within=alive)
+        report = summary(db.session(), alive_within=alive, states=(PENDING, SENDING, FAILED))
     except Exception as exc:
         log.warning("health: grades: %s", exc)
         return None

@@ -32,6 +32,36 @@ KEEP_TABLES = {"tool_key", "alembic_version"}
 CONTENT_DIR = str(Path(__file__).parent / "fixtures" / "content")
 
 
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium through Playwright, one per test session (Playwright's sync API allows one at a time).
+
+    Skips when /usr/bin/chromium is missing, fails instead with NAMA_REQUIRE_BROWSER=1 (CI).
+    """
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("NAMA_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"{CHROMIUM} is missing (apt-get install chromium) and NAMA_REQUIRE_BROWSER=1")
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite database with tool keys, copied for every test (migrating per test is slow)."""
@@ -151,3 +181,24 @@ def registered(app: Flask, peer: PeerPlatform) -> PeerPlatform:
 @pytest.fixture
 def launcher(tool_server: ServerThread, registered: PeerPlatform) -> Launcher:
     return Launcher(tool_server.url, registered, CLIENT_ID, DEPLOYMENT_ID)
+
+
+OTHER_CLIENT_ID = "tool-client-2"
+
+
+@pytest.fixture
+def other_launcher(app: Flask, tool_server: ServerThread) -> Iterator[Launcher]:
+    """A second platform (its own issuer, keys and deployment) registered with the same tool."""
+    other = PeerPlatform().start()
+    spec = PlatformSpec(
+        issuer=other.issuer,
+        client_id=OTHER_CLIENT_ID,
+        auth_login_url=other.auth_url,
+        auth_token_url=other.token_url,
+        jwks_url=other.jwks_url,
+        name="Other platform",
+    )
+    with session_scope(app, write=True) as s:
+        add_platform(s, spec, DEPLOYMENT_ID)
+    yield Launcher(tool_server.url, other, OTHER_CLIENT_ID, DEPLOYMENT_ID)
+    other.stop()

@@ -34,6 +34,7 @@ class ServerThread:
         self.server = make_server(host, port, app, threaded=True)
         self.port = self.server.server_port
         self.url = f"http://{host}:{self.port}"
+        # A short poll interval: stop() waits for it, once per server per test.
         self.thread = threading.Thread(
             target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )

@@ -32,7 +32,13 @@ def german() -> dict[str, str]:
     for po in (ROOT / "lti_tool").rglob("translations/de/LC_MESSAGES/messages.po"):
         with po.open("rb") as f:
             for m in read_po(f):
-                if m.id and m.string and not m.fuzzy:
+                if not m.id or m.fuzzy:
+                    continue
+                if isinstance(m.id, tuple):  # plural: every form translated; keyed by the singular
+                    if all(m.string):
+                        for msgid, text in zip(m.id, m.string, strict=False):
+                            merged[str(msgid)] = str(text)
+                elif m.string:
                     merged[str(m.id)] = str(m.string)
     return merged
 

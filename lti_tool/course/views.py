@@ -1,25 +1,255 @@
-"""Learner pages under /s/<sid>/: the course overview (more pages are added as the course grows)."""
+"""Learner pages under /s/<sid>/: course overview, module page, lesson pages (quiz and practice task: see
+quiz_views.py and practice_views.py, same blueprint).
+
+URL scheme (the loader's relative links depend on it, see markdown.py): the overview at `/s/<sid>/`, a module at
+`m/<module>/`, its pages at `m/<module>/<page>` (lessons by id, `quiz`, `ergebnis`, `praxis`, `austausch`).
+Views read with `db.session()`; a view that writes starts its transaction with `db.write_session()`, calls
+`lti_tool.progress` and commits.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+import logging
+import math
+from dataclasses import dataclass
 
-from ..auth import current_visitor, session_blueprint
+from flask import Flask, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import format_percent
+from flask_babel import lazy_gettext as _l
+from werkzeug.wrappers import Response
+
+from .. import db, progress
+from ..auth import Visitor, current_visitor, session_blueprint
+from ..errors import NotFound, error_response
+from ..progress import Learner, Location
 from .catalog import get_catalog
+from .completion import Step, module_status, next_step, next_step_in_module
+from .loader import Course, Module
+
+log = logging.getLogger(__name__)
 
 bp = session_blueprint("learner", __name__)
 
 
-@bp.get("/")
-def start() -> str:
+# --- Shared by the learner pages -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Here:
+    """The request's learner, course and the modules the activity shows (one, if it points at a module)."""
+
+    visitor: Visitor
+    learner: Learner
+    course: Course
+    modules: tuple[Module, ...]
+
+    @property
+    def single_module(self) -> Module | None:
+        return self.modules[0] if self.visitor.session.module_id and len(self.modules) == 1 else None
+
+
+def here() -> Here:
     visitor = current_visitor()
     course = get_catalog().get(visitor.course_id)
-    assert course is not None  # the launch checked it
+    if course is None:  # the launch checked it; the course folder was removed since
+        raise NotFound(
+            _l("This course is not offered any more."),
+            hint=_l("Please ask your teacher which course to use now."),
+        )
     modules = course.modules
     if visitor.session.module_id:
-        modules = tuple(m for m in modules if m.id == visitor.session.module_id)
-    return render_template("course/start.html", course=course, modules=modules, visitor=visitor)
+        modules = tuple(m for m in modules if m.id == visitor.session.module_id) or modules
+    return Here(visitor, Learner.of(visitor), course, modules)
+
+
+def find_module(course: Course, module_id: str) -> Module:
+    module = course.module(module_id)
+    if module is None:
+        raise NotFound(
+            _l("This course has no such module."),
+            hint=_l("Please go back to the course overview and choose a module from the list."),
+        )
+    return module
+
+
+def step_url(step: Step) -> str:
+    if step.kind == "lesson":
+        return url_for("learner.lesson", module_id=step.module_id, lesson_id=step.lesson_id)
+    if step.kind == "quiz":
+        return url_for("learner.quiz", module_id=step.module_id)
+    return url_for("learner.practice", module_id=step.module_id)
+
+
+def step_title(course: Course, step: Step) -> str:
+    module = course.module(step.module_id)
+    assert module is not None
+    if step.kind == "lesson" and step.lesson_id:
+        lesson = module.lesson(step.lesson_id)
+        assert lesson is not None
+        return lesson.title
+    if step.kind == "quiz":
+        return str(_l("Quiz: %(module)s", module=module.title))
+    return module.practice.title
+
+
+def location_url(location: Location) -> str:
+    if location.page == "":
+        return url_for("learner.module", module_id=location.module_id)
+    if location.page == "quiz":
+        return url_for("learner.quiz", module_id=location.module_id)
+    if location.page == "praxis":
+        return url_for("learner.practice", module_id=location.module_id)
+    if location.page == "austausch":
+        return url_for("learner.exchange", module_id=location.module_id)
+    return url_for("learner.lesson", module_id=location.module_id, lesson_id=location.page)
+
+
+def location_title(course: Course, location: Location) -> str:
+    module = course.module(location.module_id)
+    assert module is not None
+    lesson = module.lesson(location.page)
+    if lesson is not None:
+        return lesson.title
+    if location.page == "quiz":
+        return str(_l("Quiz: %(module)s", module=module.title))
+    if location.page == "praxis":
+        return module.practice.title
+    return module.title
+
+
+def percent(score: float | None) -> str:
+    """A score as a whole percentage, rounded down (so that 79.6 % never reads as a pass mark of 80 %)."""
+    if score is None:
+        return ""
+    return str(format_percent(math.floor(score * 100 + 1e-9) / 100))
+
+
+@bp.errorhandler(progress.ProgressError)
+def _refused(exc: progress.ProgressError) -> ResponseReturnValue:
+    log.warning("progress write refused: %s (%s)", exc.code, exc)
+    texts = {
+        "attempt_not_found": (
+            404,
+            _l("Quiz attempt not found"),
+            _l("This quiz attempt does not exist or does not belong to you."),
+            _l("Open the quiz again from the module page."),
+        ),
+        "quiz_changed": (
+            409,
+            _l("The quiz has changed"),
+            _l("The quiz was updated after you opened it, so these answers cannot be scored."),
+            _l("Please open the quiz again and answer the current questions."),
+        ),
+        "practice_locked": (
+            409,
+            _l("Already reviewed"),
+            _l("Your practice task has been reviewed by a teacher and cannot be changed any more."),
+            None,
+        ),
+    }
+    status, title, message, hint = texts.get(
+        exc.code,
+        (
+            400,
+            _l("The input could not be accepted"),
+            _l("What was sent does not fit this page. Nothing was saved."),
+            _l("Reload the page and try again."),
+        ),
+    )
+    return error_response(status, exc.code, title, message, hint)
+
+
+# --- Overview, module, lesson --------------------------------------------------------------------
+
+
+@bp.get("/")
+def start() -> Response | str:
+    """Where a launch lands: the course overview, or the module page when the activity is one module."""
+    where = here()
+    if where.single_module is not None:
+        return redirect(url_for("learner.module", module_id=where.single_module.id), code=303)
+    return overview()
+
+
+@bp.get("/uebersicht")
+def overview() -> str:
+    where = here()
+    course = where.course
+    state = progress.course_state(db.session(), where.learner, course)
+    statuses = [module_status(course, m, state.snapshot.module(m.id)) for m in where.modules]
+    step = next_step(course, state.snapshot, modules=where.modules, current_module_id=state.last_module_id)
+    last = state.last if state.last and any(m.id == state.last.module_id for m in where.modules) else None
+    last_url = location_url(last) if last else None
+    step_href = step_url(step) if step else None
+    return render_template(
+        "course/overview.html",
+        course=course,
+        visitor=where.visitor,
+        modules=list(zip(where.modules, statuses, strict=True)),
+        single=where.single_module,
+        step=step,
+        step_href=step_href,
+        step_title=step_title(course, step) if step else None,
+        last=last,
+        last_url=last_url if last_url != step_href else None,
+        last_title=location_title(course, last) if last else None,
+        completed_at=state.completed_at,
+        percent=percent,
+    )
+
+
+@bp.get("/m/<module_id>/")
+def module(module_id: str) -> str:
+    where = here()
+    course = where.course
+    mod = find_module(course, module_id)
+    s = db.session()
+    snap = progress.module_snapshot(s, where.learner, course, mod)
+    status = module_status(course, mod, snap)
+    step = next_step_in_module(course, mod, snap)
+    return render_template(
+        "course/module.html",
+        course=course,
+        module=mod,
+        status=status,
+        seen=snap.seen_lessons,
+        step=step,
+        step_href=step_url(step) if step else None,
+        step_title=step_title(course, step) if step else None,
+        next_module=course.next_module(mod.id) if where.single_module is None else None,
+        single=where.single_module,
+        percent=percent,
+    )
+
+
+@bp.get("/m/<module_id>/<lesson_id>")
+def lesson(module_id: str, lesson_id: str) -> str:
+    where = here()
+    course = where.course
+    mod = find_module(course, module_id)
+    page = mod.lesson(lesson_id)
+    if page is None:
+        raise NotFound(
+            _l("This module has no such page."),
+            hint=_l("Please choose a page from the module's list of lessons."),
+        )
+    s = db.write_session()
+    progress.record_lesson_view(s, where.learner, course, mod, page.id)
+    s.commit()
+    index = page.position - 1
+    return render_template(
+        "course/lesson.html",
+        course=course,
+        module=mod,
+        lesson=page,
+        previous=mod.lessons[index - 1] if index > 0 else None,
+        following=mod.lessons[index + 1] if index + 1 < len(mod.lessons) else None,
+        single=where.single_module,
+    )
 
 
 def init_app(app: Flask) -> None:
+    from . import practice_views, quiz_views  # noqa: F401  (their routes join this blueprint)
+
     app.register_blueprint(bp)

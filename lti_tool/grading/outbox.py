@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, event, exists, func, or_, select, text, update
+from sqlalchemy import Select, and_, delete, event, exists, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from ..course.loader import Course
@@ -115,8 +115,13 @@ def _targets(
     scopes = context.ags_scopes
     if scopes is not None and SCORE_SCOPE not in scopes:
         return []  # the platform does not accept scores from us here
+    launched = (
+        select(LinkLaunch.id)
+        .where(LinkLaunch.resource_link_id == ResourceLink.id, LinkLaunch.user_id == user_id)
+        .exists()
+    )
     links = s.execute(
-        select(ResourceLink.id, ResourceLink.module_id, ResourceLink.lineitem_url)
+        select(ResourceLink.id, ResourceLink.module_id, ResourceLink.lineitem_url, launched)
         .where(
             ResourceLink.context_id == context.id,
             ResourceLink.course_id == course.id,
@@ -124,38 +129,49 @@ def _targets(
         )
         .order_by(ResourceLink.id)
     ).all()
-    launched = set(
-        s.scalars(
-            select(LinkLaunch.resource_link_id).where(
-                LinkLaunch.user_id == user_id, LinkLaunch.resource_link_id.in_([link.id for link in links])
-            )
-        )
-    )
     targets: list[Target] = []
-    for link in links:
-        if link.module_id is None and link.id in launched:
-            targets.append(Target(f"course:{course.id}@link:{link.id}", None, link.lineitem_url, link.id))
-    auto = bool(scopes and LINEITEM_SCOPE in scopes and context.lineitems_url)
+    for link_id, module_id, url, learner_launched in links:
+        if module_id is None and learner_launched:
+            targets.append(Target(f"course:{course.id}@link:{link_id}", None, url, link_id))
+    with_own_link = {module_id for _, module_id, _, _ in links if module_id is not None}
     for module in course.modules:
-        if module.id not in modules:
-            continue
-        own = [link for link in links if link.module_id == module.id]
-        for link in own:
+        if module.id in modules:
+            for link_id, module_id, url, _ in links:
+                if module_id == module.id:
+                    targets.append(
+                        Target(f"module:{course.id}/{module.id}@link:{link_id}", module.id, url, link_id)
+                    )
+    # A deep-linked module activity already is the module's grade column; else the tool's own line item.
+    auto = [
+        m.id
+        for m in course.modules
+        if m.id in modules and m.id not in with_own_link and scopes and LINEITEM_SCOPE in scopes
+    ]
+    if auto and context.lineitems_url:
+        known = known_lineitems(s, context.id, course.id, auto)
+        for module_id in auto:
             targets.append(
-                Target(
-                    f"module:{course.id}/{module.id}@link:{link.id}", module.id, link.lineitem_url, link.id
-                )
-            )
-        if auto and not own:  # a deep-linked module activity already is the module's grade column
-            targets.append(
-                Target(
-                    f"module:{course.id}/{module.id}{AUTO}",
-                    module.id,
-                    known_lineitem(s, context.id, course.id, module.id),
-                    None,
-                )
+                Target(f"module:{course.id}/{module_id}{AUTO}", module_id, known.get(module_id), None)
             )
     return targets
+
+
+def known_lineitems(
+    s: Session, context_id: int, course_id: str, module_ids: Collection[str]
+) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for module_id, url in s.execute(
+        select(LineItem.resource_id, LineItem.url)
+        .where(
+            LineItem.context_id == context_id,
+            LineItem.resource_id.in_(list(module_ids)),
+            LineItem.tag == course_id,
+            LineItem.resource_link_id.is_(None),
+        )
+        .order_by(LineItem.id.desc())
+    ):
+        found[str(module_id)] = url  # the oldest wins
+    return found
 
 
 def known_lineitem(s: Session, context_id: int, course_id: str, module_id: str) -> str | None:
@@ -172,26 +188,27 @@ def known_lineitem(s: Session, context_id: int, course_id: str, module_id: str) 
     ).first()
 
 
-def _newest(s: Session, user_id: int, context_id: int, target: str) -> GradeOutbox | None:
-    return s.scalars(
-        select(GradeOutbox)
+def _newest(s: Session, user_id: int, context_id: int, targets: Collection[str]) -> dict[str, GradeOutbox]:
+    """The newest row of each target (one query)."""
+    newest_ids = (
+        select(func.max(GradeOutbox.id))
         .where(
             GradeOutbox.user_id == user_id,
             GradeOutbox.context_id == context_id,
-            GradeOutbox.target == target,
+            GradeOutbox.target.in_(list(targets)),
         )
-        .order_by(GradeOutbox.id.desc())
-        .limit(1)
-    ).first()
+        .group_by(GradeOutbox.target)
+    )
+    return {row.target: row for row in s.scalars(select(GradeOutbox).where(GradeOutbox.id.in_(newest_ids)))}
 
 
-def _supersede_pending(s: Session, user_id: int, context_id: int, target: str) -> None:
+def _supersede_pending(s: Session, user_id: int, context_id: int, targets: Collection[str]) -> None:
     s.execute(
         update(GradeOutbox)
         .where(
             GradeOutbox.user_id == user_id,
             GradeOutbox.context_id == context_id,
-            GradeOutbox.target == target,
+            GradeOutbox.target.in_(list(targets)),
             GradeOutbox.state == PENDING,
         )
         .values(state=SUPERSEDED)
@@ -199,8 +216,7 @@ def _supersede_pending(s: Session, user_id: int, context_id: int, target: str) -
     )
 
 
-def _add_row(
-    s: Session,
+def _row(
     *,
     platform_id: int,
     user_id: int,
@@ -212,26 +228,32 @@ def _add_row(
     module_id: str | None,
     payload: dict[str, Any],
     now: dt.datetime,
-) -> GradeOutbox:
-    row = GradeOutbox(
-        platform_id=platform_id,
-        user_id=user_id,
-        context_id=context_id,
-        resource_link_id=resource_link_id,
-        target=target,
-        lineitem_url=lineitem_url,
-        payload=payload,
-        score_timestamp=payload["timestamp"],
-        state=PENDING,
-        attempts=0,
-        restamps=0,
-        next_attempt_at=now,
-        created_at=now,
-        course_id=course_id,
-        module_id=module_id,
-    )
-    s.add(row)
-    return row
+) -> dict[str, Any]:
+    return {
+        "platform_id": platform_id,
+        "user_id": user_id,
+        "context_id": context_id,
+        "resource_link_id": resource_link_id,
+        "target": target,
+        "lineitem_url": lineitem_url,
+        "payload": payload,
+        "score_timestamp": payload["timestamp"],
+        "state": PENDING,
+        "attempts": 0,
+        "restamps": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "course_id": course_id,
+        "module_id": module_id,
+    }
+
+
+def _insert(s: Session, rows: list[dict[str, Any]]) -> list[GradeOutbox]:
+    """One INSERT … RETURNING for all rows (not one statement per row)."""
+    if not rows:
+        return []
+    inserted = s.scalars(insert(GradeOutbox).returning(GradeOutbox), rows).all()
+    return sorted(inserted, key=lambda row: row.id)  # ids follow the order given
 
 
 def enqueue_grades(
@@ -242,37 +264,29 @@ def enqueue_grades(
     Call it in the transaction that recorded the progress (after the progress rows are updated). Returns the
     rows added: none for instructors, none for a target whose newest row already carries the same score.
     """
-    member = s.scalars(
-        select(Membership.is_instructor).where(
-            Membership.user_id == user_id, Membership.context_id == context_id
-        )
-    ).first()
-    if member:
-        return []
     found = s.execute(
-        select(Context, Deployment.platform_id, User.sub)
+        select(Context, Deployment.platform_id, User.sub, Membership.is_instructor)
         .join(Deployment, Context.deployment_id == Deployment.id)
         .join(User, User.id == user_id)
+        .outerjoin(Membership, (Membership.user_id == user_id) & (Membership.context_id == Context.id))
         .where(Context.id == context_id)
     ).one_or_none()
     if found is None:
         raise ValueError(f"no context {context_id} or user {user_id}")
-    context, platform_id, sub = found
+    context, platform_id, sub, instructor = found
+    if instructor:
+        return []
     targets = _targets(s, context, user_id, course, set(changed_module_ids))
     if not targets:
         return []
     _serialize_per_learner(s, user_id, context_id)
 
-    progress = {
-        p.module_id: p
-        for p in s.scalars(
-            select(ModuleProgress).where(
-                ModuleProgress.user_id == user_id,
-                ModuleProgress.context_id == context_id,
-                ModuleProgress.course_id == course.id,
-            )
-        )
-    }
+    owner = (
+        (ModuleProgress.user_id == user_id)
+        & (ModuleProgress.context_id == context_id)
+        & (ModuleProgress.course_id == course.id)
+    )
+    progress = {p.module_id: p for p in s.scalars(select(ModuleProgress).where(owner))}
     course_progress = s.scalars(
         select(CourseProgress).where(
             CourseProgress.user_id == user_id,
@@ -292,7 +306,8 @@ def enqueue_grades(
     )
 
     now = utcnow()
-    added: list[GradeOutbox] = []
+    newest = _newest(s, user_id, context_id, [t.key for t in targets])
+    rows: list[tuple[Target, dict[str, Any]]] = []
     for target in targets:
         if target.module_id is None:
             result = course_result(course, progress, course_progress, awaiting_review)
@@ -300,14 +315,17 @@ def enqueue_grades(
             module = course.module(target.module_id)
             assert module is not None
             result = module_result(course, module, progress.get(module.id), awaiting_review)
-        newest = _newest(s, user_id, context_id, target.key)
-        payload = result.payload(sub, next_timestamp(newest.score_timestamp if newest else None, now))
-        if newest is not None and same_score(newest.payload, payload):
-            continue
-        _supersede_pending(s, user_id, context_id, target.key)
-        added.append(
-            _add_row(
-                s,
+        last = newest.get(target.key)
+        payload = result.payload(sub, next_timestamp(last.score_timestamp if last else None, now))
+        if last is None or not same_score(last.payload, payload):
+            rows.append((target, payload))
+    if not rows:
+        return []
+    _supersede_pending(s, user_id, context_id, [target.key for target, _ in rows])
+    added = _insert(
+        s,
+        [
+            _row(
                 platform_id=platform_id,
                 user_id=user_id,
                 context_id=context_id,
@@ -319,10 +337,10 @@ def enqueue_grades(
                 payload=payload,
                 now=now,
             )
-        )
-    if added:
-        s.flush()
-        _announce(s)
+            for target, payload in rows
+        ],
+    )
+    _announce(s)
     return added
 
 
@@ -367,7 +385,7 @@ def resend(
     if platform_id is not None:
         query = query.where(GradeOutbox.platform_id == platform_id)
     now = utcnow()
-    added: list[GradeOutbox] = []
+    values: list[dict[str, Any]] = []
     for row in s.scalars(query.order_by(GradeOutbox.id)).all():
         if row.state == PENDING:
             row.next_attempt_at = now
@@ -375,9 +393,8 @@ def resend(
         _serialize_per_learner(s, row.user_id, row.context_id)
         payload = dict(row.payload)
         payload["timestamp"] = next_timestamp(row.score_timestamp, now)
-        added.append(
-            _add_row(
-                s,
+        values.append(
+            _row(
                 platform_id=row.platform_id,
                 user_id=row.user_id,
                 context_id=row.context_id,
@@ -391,6 +408,7 @@ def resend(
             )
         )
     s.flush()
+    added = _insert(s, values)
     _announce(s)
     return added
 
@@ -759,10 +777,18 @@ class Summary:
     workers: list[WorkerHeartbeat]
 
 
-def summary(s: Session, *, alive_within: float, now: dt.datetime | None = None) -> Summary:
+def summary(
+    s: Session, *, alive_within: float, states: Collection[str] = STATES, now: dt.datetime | None = None
+) -> Summary:
+    """Rows per state (only `states` are counted: sent and superseded rows pile up, the others stay few),
+    the age of the oldest waiting row, and the workers' heartbeats."""
     now = now or utcnow()
-    counts = {state: 0 for state in STATES}
-    for state, n in s.execute(select(GradeOutbox.state, func.count()).group_by(GradeOutbox.state)):
+    counts = dict.fromkeys(states, 0)
+    for state, n in s.execute(
+        select(GradeOutbox.state, func.count())
+        .where(GradeOutbox.state.in_(list(states)))
+        .group_by(GradeOutbox.state)
+    ):
         counts[state] = int(n)
     oldest = s.scalar(
         select(func.min(GradeOutbox.created_at)).where(GradeOutbox.state.in_([PENDING, SENDING]))

@@ -16,6 +16,7 @@ import datetime as dt
 import hashlib
 import logging
 import math
+import threading
 import time
 import uuid
 from collections.abc import Collection
@@ -176,27 +177,42 @@ class AccessTokens:
         self.margin = float(app.config["GRADE_TOKEN_MARGIN_SECONDS"])
         timeouts = float(app.config["HTTP_CONNECT_TIMEOUT"]) + float(app.config["HTTP_READ_TIMEOUT"])
         self.lock_ttl = int(timeouts) + 5
+        # In front of the shared cache, this process's copy: no database or Redis round trip per score.
+        self._local: dict[tuple[int, str], CachedToken] = {}
+        self._local_lock = threading.Lock()
 
     def get(self, platform: PlatformInfo, scopes: Collection[str], http: requests.Session) -> str:
         key = scope_key(scopes)
+        with self._local_lock:
+            mine = self._local.get((platform.id, key))
+        if mine is not None and mine.use_until > utcnow():
+            return mine.token
 
-        def cached() -> str | None:
-            found = self.cache.get(platform.id, key)
-            return found.token if found else None
+        def cached() -> CachedToken | None:
+            return self.cache.get(platform.id, key)
 
-        def fetch() -> str:
+        def fetch() -> CachedToken:
             token, expires_in = self._request(platform, sorted(set(scopes)), http)
             margin = min(self.margin, expires_in / 2)
-            use_until = utcnow() + dt.timedelta(seconds=expires_in - margin)
-            self.cache.put(platform.id, key, CachedToken(token, use_until))
-            return token
+            fresh = CachedToken(token, utcnow() + dt.timedelta(seconds=expires_in - margin))
+            self.cache.put(platform.id, key, fresh)
+            return fresh
 
-        return single_flight(
+        found = single_flight(
             self.store, f"access-token:{platform.id}:{key}", ttl=self.lock_ttl, cached=cached, fetch=fetch
         )
+        with self._local_lock:
+            self._local[(platform.id, key)] = found
+        return found.token
 
     def drop(self, platform: PlatformInfo, scopes: Collection[str], token: str) -> None:
-        self.cache.drop(platform.id, scope_key(scopes), token)
+        """The platform refused `token` (401): forget it here and in the shared cache (if still there)."""
+        key = scope_key(scopes)
+        with self._local_lock:
+            mine = self._local.get((platform.id, key))
+            if mine is not None and mine.token == token:
+                del self._local[(platform.id, key)]
+        self.cache.drop(platform.id, key, token)
 
     def assertion(self, platform: PlatformInfo) -> str:
         with session_scope(self.app) as s:

@@ -24,6 +24,7 @@ from typing import Any
 
 from flask import Flask, request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from ..course.catalog import get_catalog
 from ..db import get_db, session_scope
@@ -74,14 +75,22 @@ class Worker:
         self.row_budget = 6 * (float(cfg["HTTP_CONNECT_TIMEOUT"]) + float(cfg["HTTP_READ_TIMEOUT"]))
         self.stop_event = threading.Event()
         self.nudge = threading.Event()
+        self.record_every = max(1, int(cfg["GRADE_RECORD_EVERY"]))
         self.started_at = utcnow()
         self.delivered = 0
         self._last_beat = 0.0
+        # (context, course, module) -> the per-module line item URL, once found (line items do not move)
+        self._lineitems: dict[tuple[int, str, str], str] = {}
 
     # --- one batch ---------------------------------------------------------------------------------
 
     def run_once(self) -> int:
-        """Claim one batch and deliver it; returns how many rows were claimed."""
+        """Claim one batch and deliver it; returns how many rows were claimed.
+
+        Outcomes are written together, GRADE_RECORD_EVERY rows per transaction (and always before the
+        batch ends, the lease is renewed or the worker stops): fewer commits per score. A worker that dies
+        in between leaves those rows leased; they are sent again after the lease and answered 409 (applied).
+        """
         with session_scope(self.app, write=True) as s:
             rows = outbox.claim(s, self.worker_id, limit=self.batch_size, lease_seconds=self.lease)
         if not rows:
@@ -89,29 +98,47 @@ class Worker:
         contexts = self._contexts({r.context_id for r in rows})
         lease_end = time.monotonic() + self.lease
         holdoff: dict[int, dt.datetime] = {}
-        for index, row in enumerate(rows):
-            rest = [r.id for r in rows[index:]]
-            if self.stop_event.is_set():
-                self._release(rest)
-                break
-            if time.monotonic() + self.row_budget > lease_end:
-                with session_scope(self.app, write=True) as s:
-                    held = outbox.extend_lease(s, self.worker_id, rest, lease_seconds=self.lease)
-                lease_end = time.monotonic() + self.lease
-                if row.id not in held:
+        done: list[_Done] = []
+        try:
+            for index, row in enumerate(rows):
+                rest = [r.id for r in rows[index:]]
+                if self.stop_event.is_set():
+                    self._record(done)
+                    self._release(rest)
+                    break
+                if time.monotonic() + self.row_budget > lease_end:
+                    self._record(done)
+                    with session_scope(self.app, write=True) as s:
+                        held = outbox.extend_lease(s, self.worker_id, rest, lease_seconds=self.lease)
+                    lease_end = time.monotonic() + self.lease
+                    if row.id not in held:
+                        continue
+                until = holdoff.get(row.platform_id)
+                if until is not None:
+                    self._record(done)
+                    self._release([row.id], due=until)
                     continue
-            until = holdoff.get(row.platform_id)
-            if until is not None:
-                self._release([row.id], due=until)
-                continue
-            context = contexts.get(row.context_id)
-            if context is None:  # the context was deleted meanwhile; the row went with it
-                continue
-            outcome, url = self.deliver(row, context)
-            delay = self._record(row, outcome, url)
-            if outcome.platform_trouble and delay is not None:
-                holdoff[row.platform_id] = utcnow() + dt.timedelta(seconds=delay)
+                context = contexts.get(row.context_id)
+                if context is None:  # the context was deleted meanwhile; the row went with it
+                    continue
+                outcome, url = self.deliver(row, context)
+                delay = self._retry_delay(row, outcome) if outcome.kind == RETRY else None
+                done.append(_Done(row, outcome, url, utcnow(), delay))
+                if outcome.platform_trouble and delay is not None:
+                    holdoff[row.platform_id] = utcnow() + dt.timedelta(seconds=delay)
+                if len(done) >= self.record_every:
+                    self._record(done)
+        finally:
+            self._record(done)
         return len(rows)
+
+    def _retry_delay(self, row: outbox.Claimed, outcome: Outcome) -> float:
+        wanted = parse_retry_after(outcome.retry_after, utcnow())
+        delay = retry_delay(
+            row.attempts, wanted, base=self.base, cap=self.cap, retry_after_max=self.retry_after_max
+        )
+        log.info("grade %s: attempt %d: %s; next in %.1f s", row.id, row.attempts, outcome.reason, delay)
+        return delay
 
     def _contexts(self, ids: set[int]) -> dict[int, ContextInfo]:
         with session_scope(self.app) as s:
@@ -142,11 +169,15 @@ class Worker:
     def _module_lineitem(self, row: outbox.Claimed, context: ContextInfo, client: AgsClient) -> str:
         if not row.is_auto or not context.lineitems_url or not row.course_id or not row.module_id:
             raise _Unusable("no line item to send this score to")
+        key = (row.context_id, row.course_id, row.module_id)
+        known = self._lineitems.get(key)
+        if known is not None:
+            return known
         course = get_catalog(self.app).get(row.course_id)
         module = course.module(row.module_id) if course else None
         if module is None:
             raise _Unusable(f"module {row.module_id} is no longer part of course {row.course_id}")
-        return module_lineitem(
+        url = module_lineitem(
             self.app,
             client,
             context_id=row.context_id,
@@ -154,59 +185,64 @@ class Worker:
             course_id=row.course_id,
             module=module,
         )
+        self._lineitems[key] = url
+        return url
 
-    def _record(self, row: outbox.Claimed, outcome: Outcome, url: str | None) -> float | None:
-        """Store the outcome; returns the retry delay when the row is to be tried again."""
+    def _record(self, done: list[_Done]) -> None:
+        """Write the buffered outcomes in one transaction (each only if this worker still holds its row)."""
+        if not done:
+            return
         with session_scope(self.app, write=True) as s:
-            if outcome.kind == SENT and url is not None:
-                if outbox.record_delivered(
-                    s, row.id, self.worker_id, applied=False, status=outcome.status or 200, lineitem_url=url
-                ):
+            for item in done:
+                if self._record_one(s, item):
                     self.delivered += 1
-                return None
-            if outcome.kind == APPLIED and url is not None:
-                if outbox.conflict_is_ours(s, row, url):
-                    send_at = utcnow().replace(microsecond=0) + dt.timedelta(seconds=1, milliseconds=1)
-                    stamp = next_timestamp(row.score_timestamp, send_at)
-                    log.info("grade %s: 409 after our own previous score; resending at %s", row.id, stamp)
-                    outbox.record_restamp(
-                        s, row, self.worker_id, timestamp=stamp, send_at=send_at, lineitem_url=url
-                    )
-                    return None
-                if outbox.record_delivered(
-                    s, row.id, self.worker_id, applied=True, status=409, lineitem_url=url
-                ):
-                    self.delivered += 1
-                return None
-            if outcome.kind == RETRY:
-                wanted = parse_retry_after(outcome.retry_after, utcnow())
-                delay = retry_delay(
-                    row.attempts,
-                    wanted,
-                    base=self.base,
-                    cap=self.cap,
-                    retry_after_max=self.retry_after_max,
-                )
-                log.info(
-                    "grade %s: attempt %d: %s; next in %.1f s", row.id, row.attempts, outcome.reason, delay
-                )
-                outbox.record_retry(
-                    s,
-                    row.id,
-                    self.worker_id,
-                    delay=delay,
-                    status=outcome.status,
-                    reason=outcome.reason,
-                    lineitem_url=url,
-                )
-                return delay
-            log.warning("grade %s failed: %s", row.id, outcome.reason)
-            if outcome.status == 404 and row.is_auto and url is not None:
-                outbox.forget_lineitem(s, context_id=row.context_id, url=url)  # re-found on "send again"
-            outbox.record_failed(
-                s, row.id, self.worker_id, status=outcome.status, reason=outcome.reason, lineitem_url=url
+        done.clear()
+
+    def _record_one(self, s: Session, item: _Done) -> bool:
+        """Store one outcome; True when the row now counts as delivered (sent or applied)."""
+        row, outcome, url, at = item.row, item.outcome, item.url, item.at
+        if outcome.kind == SENT and url is not None:
+            return outbox.record_delivered(
+                s,
+                row.id,
+                self.worker_id,
+                applied=False,
+                status=outcome.status or 200,
+                lineitem_url=url,
+                now=at,
             )
-            return None
+        if outcome.kind == APPLIED and url is not None:
+            if outbox.conflict_is_ours(s, row, url):
+                send_at = utcnow().replace(microsecond=0) + dt.timedelta(seconds=1, milliseconds=1)
+                stamp = next_timestamp(row.score_timestamp, send_at)
+                log.info("grade %s: 409 after our own previous score; resending at %s", row.id, stamp)
+                outbox.record_restamp(
+                    s, row, self.worker_id, timestamp=stamp, send_at=send_at, lineitem_url=url, now=at
+                )
+                return False
+            return outbox.record_delivered(
+                s, row.id, self.worker_id, applied=True, status=409, lineitem_url=url, now=at
+            )
+        if outcome.kind == RETRY:
+            outbox.record_retry(
+                s,
+                row.id,
+                self.worker_id,
+                delay=item.delay or 0.0,
+                status=outcome.status,
+                reason=outcome.reason,
+                lineitem_url=url,
+                now=at,
+            )
+            return False
+        log.warning("grade %s failed: %s", row.id, outcome.reason)
+        if outcome.status == 404 and row.is_auto and url is not None:
+            outbox.forget_lineitem(s, context_id=row.context_id, url=url)  # found again on "send again"
+            self._lineitems.pop((row.context_id, row.course_id or "", row.module_id or ""), None)
+        outbox.record_failed(
+            s, row.id, self.worker_id, status=outcome.status, reason=outcome.reason, lineitem_url=url, now=at
+        )
+        return False
 
     def _release(self, ids: list[int], due: dt.datetime | None = None) -> None:
         with session_scope(self.app, write=True) as s:
@@ -268,6 +304,17 @@ class Worker:
     def stop(self) -> None:
         self.stop_event.set()
         self.nudge.set()
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    """A delivery attempt's result, waiting to be written."""
+
+    row: outbox.Claimed
+    outcome: Outcome
+    url: str | None
+    at: dt.datetime
+    delay: float | None
 
 
 class _Unusable(Exception):

@@ -4,7 +4,6 @@ dynamic registration ending with the org.imsglobal.lti.close message. A minimal 
 from __future__ import annotations
 
 import secrets
-import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,8 +21,7 @@ from lti_tool.demo_lms import close_demo_lms, create_demo_lms, serve_in_thread
 from .conftest import DL, LTI, FakeTool
 from .test_registration import registration
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium")]
+pytestmark = pytest.mark.browser  # `chromium` (tests/conftest.py) skips without Debian's chromium, unless CI
 
 
 def tool_pages(tool: FakeTool) -> Flask:
@@ -99,16 +97,6 @@ def tool_pages(tool: FakeTool) -> Flask:
 
     app.config["STATE"] = state
     return app
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

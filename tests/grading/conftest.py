@@ -79,6 +79,7 @@ def test_config(test_config: dict[str, Any]) -> dict[str, Any]:
             "GRADE_BACKOFF_BASE_SECONDS": 0.05,
             "GRADE_BACKOFF_CAP_SECONDS": 0.4,
             "GRADE_LEASE_SECONDS": 3,
+            "GRADE_RECORD_EVERY": 3,
             "GRADE_HEARTBEAT_SECONDS": 0.5,
             "HTTP_CONNECT_TIMEOUT": 1.0,
             "HTTP_READ_TIMEOUT": 1.0,

@@ -3,15 +3,30 @@ stores what grading needs, progress is recorded, the worker delivers, the LMS sh
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
+import requests
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from lti_tool.course.catalog import get_catalog
 from lti_tool.db import insert_for, session_scope
 from lti_tool.grading import enqueue_grades
 from lti_tool.lti.platforms import PlatformSpec, add_platform
-from lti_tool.models import Context, LinkLaunch, Membership, ModuleProgress, ResourceLink, User, utcnow
+from lti_tool.models import (
+    Context,
+    GradeOutbox,
+    LinkLaunch,
+    Membership,
+    ModuleProgress,
+    ResourceLink,
+    User,
+    utcnow,
+)
 
+from ..course.learner import attempt_id, quiz_answers
+from ..nojs import iframes, submit
 from .conftest import ALL_SCOPES, CLIENT_ID, COURSE, DEPLOYMENT_ID, Lms, deliver_all, launch_via_lms
 
 
@@ -69,3 +84,53 @@ def test_launched_learners_grades_reach_the_lms_and_the_teachers_do_not(app: Fla
     assert held[("1. Modul a", "5")]["resultScore"] == 50.0
     assert held[("Grundlagenkurs Kommunales Nachhaltigkeitsmanagement", "4")]["resultScore"] == 50.0
     assert held[("Grundlagenkurs Kommunales Nachhaltigkeitsmanagement", "5")]["resultScore"] == 0.0
+
+
+def launch_page(browser: requests.Session, page_url: str, params: dict[str, Any]) -> requests.Response:
+    """The demo LMS's activity page: its iframe -> the auto-posting form -> the tool."""
+    lms_page = browser.get(page_url, params=params)
+    [frame] = iframes(lms_page)
+    return submit(browser, browser.get(frame), "id_token")
+
+
+def take_quiz(app: Flask, browser: requests.Session, landing: requests.Response, module_id: str) -> None:
+    base = landing.url.split("/s/")[0] + "/s/" + landing.url.split("/s/")[1].split("/")[0] + "/"
+    page = browser.get(f"{base}m/{module_id}/quiz")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert page.status_code == 200 and csrf, page.text[:500]
+    answers = quiz_answers(app, module_id, attempt_id(page.text))
+    done = browser.post(f"{base}m/{module_id}/quiz", data=[*answers, ("csrf_token", csrf.group(1))])
+    assert done.status_code == 200, done.text[:500]
+
+
+def test_quizzes_taken_in_the_tool_reach_the_lms_gradebook(app: Flask, lms: Lms) -> None:
+    """Learner pages -> progress -> outbox (same transaction) -> worker -> the LMS; a module placed through
+    Deep Linking gets its score in its own column, the whole-course activity the course result."""
+    with session_scope(app, write=True) as s:
+        add_platform(
+            s,
+            PlatformSpec(lms.url, CLIENT_ID, lms.url + "/auth", lms.token_url, lms.url + "/jwks", "Demo-LMS"),
+            DEPLOYMENT_ID,
+        )
+    # The teacher places modul-b as its own activity.
+    teacher = requests.Session()
+    picker = launch_page(teacher, lms.url + "/deep-linking", {"tool": "1", "user": "3"})
+    returned = submit(teacher, submit(teacher, picker, "item", item=["modul-b"]), "JWT")
+    assert returned.status_code == 200, returned.text[:500]
+    [placed] = [a for a in lms.get("/api/activities") if (a.get("custom") or {}).get("module") == "modul-b"]
+
+    lea = requests.Session()
+    take_quiz(app, lea, launch_page(lea, lms.url + "/launch/1", {"user": "4"}), "modul-a")
+    ben = requests.Session()
+    take_quiz(app, ben, launch_page(ben, f"{lms.url}/launch/{placed['id']}", {"user": "5"}), "modul-b")
+    with session_scope(app) as s:
+        assert s.scalar(select(func.count()).select_from(GradeOutbox)) == 3  # queued with the quiz results
+    deliver_all(app)
+
+    held = {(r["activity_title"] or r["label"], r["user_id"]): r for r in lms.scores()}
+    course_title = "Grundlagenkurs Kommunales Nachhaltigkeitsmanagement"
+    assert set(held) == {(course_title, "4"), ("1. Modul a", "4"), (placed["title"], "5")}
+    assert held[("1. Modul a", "4")]["resultScore"] == 100.0
+    assert held[(placed["title"], "5")]["resultScore"] == 100.0
+    assert held[(course_title, "4")]["activityProgress"] == "InProgress"
+    assert lms.stats()["by_status"]["lineitem_requests"] == {"200": 1, "201": 1}  # only modul-a's column made

@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import itertools
+from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import event, select
 
-from lti_tool.db import session_scope
+from lti_tool.db import get_db, session_scope
 from lti_tool.grading import enqueue_grades, resend
 from lti_tool.grading.outbox import claim, record_failed
 from lti_tool.grading.payloads import parse_timestamp
@@ -222,3 +223,37 @@ def test_resend_queues_failed_rows_once_with_a_fresh_timestamp(classroom: Classr
             k: v for k, v in old.payload.items() if k != "timestamp"
         }
     assert [r.lineitem_url for r in again if r.target.endswith("@lineitems")] == [None]
+
+
+def test_enqueue_takes_a_constant_number_of_statements(classroom: Classroom) -> None:
+    """The course row, a deep-linked module, the tool's own module items: besides one INSERT per row, the
+    statement count does not grow with the number of targets (progress.py calls this in a request)."""
+    classroom.add_link("2", module_id="modul-a", lineitem_url=classroom.lms.url + "/li/2")
+    lea, ben = classroom.person("4"), classroom.person("5")
+    engine = get_db(classroom.app).engine
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    def enqueue(user: int, modules: list[str]) -> int:
+        with session_scope(classroom.app, write=True) as s:
+            s.connection()  # the transaction's BEGIN is not ours
+            statements.clear()
+            event.listen(engine, "before_cursor_execute", count)
+            try:
+                rows = enqueue_grades(
+                    s,
+                    user_id=user,
+                    context_id=classroom.context_id,
+                    course=classroom.course,
+                    changed_module_ids=modules,
+                )
+            finally:
+                event.remove(engine, "before_cursor_execute", count)
+        return len(statements) - len(rows)
+
+    one = enqueue(lea, ["modul-b"])  # course + the tool's modul-b item
+    two = enqueue(ben, ["modul-a", "modul-b"])  # course + deep-linked modul-a + the tool's modul-b item
+    postgres = get_db(classroom.app).dialect == "postgresql"  # + advisory lock + NOTIFY
+    assert one == two == (10 if postgres else 8), statements

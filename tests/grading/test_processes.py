@@ -21,6 +21,7 @@ from lti_tool.grading import enqueue_grades
 from lti_tool.models import ModuleProgress, WorkerHeartbeat
 
 from ..conftest import TEST_DATABASE_URL, TEST_REDIS_URL
+from ..test_gunicorn import free_port
 from .conftest import LEARNERS, Classroom, Lms, assert_platform_has_exactly_the_newest, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,6 +93,7 @@ def spawn(test_config: dict[str, Any], tmp_path: Path) -> Iterator[Any]:
             "GRADE_BACKOFF_BASE_SECONDS",
             "GRADE_BACKOFF_CAP_SECONDS",
             "GRADE_LEASE_SECONDS",
+            "GRADE_RECORD_EVERY",
             "GRADE_HEARTBEAT_SECONDS",
             "HTTP_CONNECT_TIMEOUT",
             "HTTP_READ_TIMEOUT",
@@ -143,11 +145,7 @@ def test_several_worker_processes_deliver_every_row_once(classroom: Classroom, l
     lms.faults({"scores": {"delay": 0.01}})
     workers = [spawn(GRADE_BATCH_SIZE=10) for _ in range(count)]
 
-    def heartbeats() -> int:
-        with session_scope(classroom.app) as s:
-            return int(s.scalar(select(func.count()).select_from(WorkerHeartbeat)) or 0)
-
-    wait_until(lambda: heartbeats() == count, timeout=30)
+    wait_until(lambda: heartbeats(classroom) == count, timeout=30)
     with session_scope(classroom.app, write=True) as s:  # all rows appear at once
         for user in users:
             classroom_record(s, classroom, user)
@@ -166,6 +164,11 @@ def test_several_worker_processes_deliver_every_row_once(classroom: Classroom, l
     assert stats["by_status"]["lineitem_requests"].get("201") == 1  # one per-module column
     assert stats["by_status"]["score_posts"] == {"200": len(rows)}
     assert_platform_has_exactly_the_newest(classroom)
+
+
+def heartbeats(classroom: Classroom) -> int:
+    with session_scope(classroom.app) as s:
+        return int(s.scalar(select(func.count()).select_from(WorkerHeartbeat)) or 0)
 
 
 def classroom_record(s: Any, classroom: Classroom, user: int) -> None:
@@ -196,11 +199,60 @@ def classroom(app: Any, lms: Lms) -> Classroom:
 @pytest.mark.skipif(not TEST_DATABASE_URL, reason="PostgreSQL: LISTEN/NOTIFY")
 def test_a_waiting_worker_process_is_woken_by_notify(classroom: Classroom, spawn: Any) -> None:
     worker = spawn(GRADE_POLL_SECONDS=60, GRADE_HEARTBEAT_SECONDS=60)
-    with session_scope(classroom.app) as s:
-        wait_until(lambda: s.scalar(select(func.count()).select_from(WorkerHeartbeat)) == 1, timeout=30)
+    wait_until(lambda: heartbeats(classroom) == 1, timeout=30)
     time.sleep(0.5)  # the worker has polled once and now waits (up to 60 s)
     started = time.monotonic()
     classroom.record(classroom.person("4"), "modul-a", score=0.5)
     wait_until(lambda: classroom.count("sent") == 2, timeout=10)
     assert time.monotonic() - started < 5
     assert worker.terminate() == 0
+
+
+@pytest.mark.skipif(bool(TEST_DATABASE_URL), reason="the embedded worker is the SQLite set-up")
+def test_embedded_workers_under_gunicorn_deliver_each_row_once(
+    classroom: Classroom, lms: Lms, test_config: dict[str, Any], tmp_path: Path
+) -> None:
+    """Two gunicorn processes, each with its embedded worker thread, on one SQLite file."""
+    port = free_port()
+    env = dict(os.environ)
+    env.update(
+        {
+            "LTI_TOOL_DATABASE_URL": test_config["DATABASE_URL"],
+            "LTI_TOOL_SECRET_KEY": test_config["SECRET_KEY"],
+            "LTI_TOOL_CONTENT_DIR": test_config["CONTENT_DIR"],
+            "LTI_TOOL_INSTANCE_PATH": str(tmp_path / "gunicorn"),
+            "LTI_TOOL_BIND": f"127.0.0.1:{port}",
+            "LTI_TOOL_WEB_WORKERS": "2",
+            "LTI_TOOL_EMBEDDED_WORKER": "auto",
+            "LTI_TOOL_GRADE_POLL_SECONDS": "0.05",
+            "LTI_TOOL_GRADE_HEARTBEAT_SECONDS": "0.5",
+            "LTI_TOOL_GRADE_BATCH_SIZE": "5",
+        }
+    )
+    users = classroom.learners([*LEARNERS, *lms.add_learners(16)])
+    log = (tmp_path / "gunicorn.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.conf.py", "app:app"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_until(lambda: heartbeats(classroom) == 2, timeout=30)
+        for user in users:
+            classroom.record(user, "modul-a", score=0.7)
+        wait_until(lambda: classroom.count("pending", "sending") == 0, timeout=30)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+    rows = classroom.rows()
+    assert {r.state for r in rows} == {"sent"} and len(rows) == 2 * len(users)
+    assert len(lms.history()) == len(rows)
+    assert_platform_has_exactly_the_newest(classroom)

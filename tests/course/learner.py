@@ -1,0 +1,208 @@
+"""A launched learner driving the learner pages over HTTP, and helpers to answer quizzes from the test side."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import urljoin
+
+import requests
+from flask import Flask
+from sqlalchemy import func, select
+
+from lti_tool import progress
+from lti_tool.course.catalog import get_catalog
+from lti_tool.course.loader import Course, Module
+from lti_tool.db import session_scope
+from lti_tool.models import Context, Membership, QuizAttempt, User
+from lti_tool.progress import Learner as ProgressLearner
+
+from ..peer import LTI, Launcher
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+ATTEMPT = re.compile(r'name="versuch" value="([^"]+)"')
+SESSION_BASE = re.compile(r"^(https?://[^/]+/s/[^/]+/)")
+
+
+class Learner:
+    """One person in one launch: `get`/`post` take paths relative to the session's base (`m/modul-a/`)."""
+
+    def __init__(self, launcher: Launcher, first: requests.Response) -> None:
+        assert first.status_code == 200, (first.status_code, first.text[:500])
+        self.launcher = launcher
+        self.http = launcher.browser
+        self.page = first
+        match = SESSION_BASE.match(first.url)
+        assert match, first.url
+        self.base = match.group(1)
+        found = CSRF.search(first.text)
+        assert found, "no CSRF token on the landing page"
+        self.csrf = found.group(1)
+
+    @classmethod
+    def launch(cls, launcher: Launcher, sub: str = "user-1", **claims: Any) -> Learner:
+        return cls(launcher, launcher.launch_and_follow(sub=sub, **claims))
+
+    def url(self, path: str) -> str:
+        return urljoin(self.base, path)
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        self.page = self.http.get(self.url(path), **kwargs)
+        return self.page
+
+    def post(
+        self, path: str, data: dict[str, Any] | list[tuple[str, str]], *, csrf: bool = True, **kwargs: Any
+    ) -> requests.Response:
+        items = list(data.items()) if isinstance(data, dict) else list(data)
+        if csrf:
+            items.append(("csrf_token", self.csrf))
+        self.page = self.http.post(self.url(path), data=items, **kwargs)
+        return self.page
+
+    @property
+    def sid(self) -> str:
+        return self.base.rstrip("/").rsplit("/", 1)[1]
+
+
+def context_claim(context_id: str, title: str = "Anderer Kurs") -> dict[str, Any]:
+    return {LTI + "context": {"id": context_id, "label": context_id, "title": title}}
+
+
+def module_claim(module_id: str, link_id: str = "rl-module") -> dict[str, Any]:
+    return {
+        LTI + "custom": {"course": "grundlagenkurs", "module": module_id},
+        LTI + "resource_link": {"id": link_id, "title": module_id},
+    }
+
+
+def course(app: Flask) -> Course:
+    found = get_catalog(app).get("grundlagenkurs")
+    assert found is not None
+    return found
+
+
+def module(app: Flask, module_id: str = "modul-a") -> Module:
+    found = course(app).module(module_id)
+    assert found is not None
+    return found
+
+
+def attempt_id(html: str) -> str:
+    match = ATTEMPT.search(html)
+    assert match, "no attempt id in the quiz page"
+    return match.group(1)
+
+
+def layout_of(app: Flask, public_id: str) -> dict[str, list[str]]:
+    with session_scope(app) as s:
+        attempt = s.scalars(select(QuizAttempt).where(QuizAttempt.public_id == public_id)).one()
+        return {k: list(v) for k, v in attempt.layout.items()}
+
+
+def quiz_answers(
+    app: Flask, module_id: str, public_id: str, right: int | None = None
+) -> list[tuple[str, str]]:
+    """Form fields answering the attempt's questions: the first `right` questions right (all if None), the rest
+    wrong. Field names/values are positions in the attempt's layout, as the page shows them."""
+    mod = module(app, module_id)
+    layout = layout_of(app, public_id)
+    fields: list[tuple[str, str]] = [("versuch", public_id)]
+    for number, question in enumerate(mod.quiz.questions, start=1):
+        shown = layout[question.id]
+        make_right = right is None or number <= right
+        if question.kind == "ordering":
+            order = list(question.correct_order)
+            if not make_right:
+                order[0], order[1] = order[1], order[0]
+            for index, option_id in enumerate(shown, start=1):
+                fields.append((f"q{number}.{index}", str(order.index(option_id) + 1)))
+            continue
+        wanted = question.correct_option_ids
+        if not make_right:
+            wrong = [o.id for o in question.options if not o.correct]
+            wanted = frozenset(wrong[:1]) if question.kind != "multiple" else wanted | frozenset(wrong[:1])
+        for index, option_id in enumerate(shown, start=1):
+            if option_id in wanted:
+                fields.append((f"q{number}", str(index)))
+    return fields
+
+
+def take_quiz(app: Flask, learner: Learner, module_id: str, right: int | None = None) -> requests.Response:
+    page = learner.get(f"m/{module_id}/quiz")
+    assert page.status_code == 200, page.text[:500]
+    public_id = attempt_id(page.text)
+    return learner.post(f"m/{module_id}/quiz", quiz_answers(app, module_id, public_id, right))
+
+
+def count(app: Flask, model: Any, *where: Any) -> int:
+    with session_scope(app) as s:
+        return int(s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+def progress_learner(app: Flask, sub: str = "user-1", context_id: str = "course-1") -> ProgressLearner:
+    """The progress service's view of a launched user (the first platform with this sub)."""
+    with session_scope(app) as s:
+        row = s.execute(
+            select(User.id, Context.id, User.platform_id)
+            .select_from(Membership)
+            .join(User, User.id == Membership.user_id)
+            .join(Context, Context.id == Membership.context_id)
+            .where(User.sub == sub, Context.context_id == context_id)
+            .order_by(User.id)
+        ).first()
+        assert row is not None, (sub, context_id)
+        return ProgressLearner(user_id=row[0], context_id=row[1], platform_id=row[2])
+
+
+def review(app: Flask, learner: ProgressLearner, module_id: str, feedback: str, reviewer_id: int = 0) -> None:
+    with session_scope(app, write=True) as s:
+        progress.review_practice(
+            s,
+            learner,
+            course(app),
+            module(app, module_id),
+            reviewer_id=reviewer_id or learner.user_id,
+            feedback=feedback,
+        )
+
+
+class _Structure(HTMLParser):
+    """Counts what the accessibility checks below need from a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.h1 = 0
+        self.ids: list[str] = []
+        self.label_for: set[str] = set()
+        self.controls: list[str] = []  # ids of visible form controls
+        self.unlabelled_wrapped = 0
+        self.main = 0
+        self.html_lang = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if "id" in a:
+            self.ids.append(a["id"])
+        if tag == "html":
+            self.html_lang = a.get("lang", "")
+        if tag == "h1":
+            self.h1 += 1
+        if tag == "main":
+            self.main += 1
+        if tag == "label" and "for" in a:
+            self.label_for.add(a["for"])
+        if tag in ("input", "select", "textarea") and a.get("type") not in ("hidden", "submit"):
+            self.controls.append(a.get("id", ""))
+
+
+def check_structure(html: str) -> None:
+    """One h1, one main, lang set, unique ids, every visible control with an id and a <label for>."""
+    page = _Structure()
+    page.feed(html)
+    assert page.h1 == 1, f"{page.h1} h1 elements"
+    assert page.main == 1
+    assert page.html_lang in ("de", "en")
+    assert len(page.ids) == len(set(page.ids)), "duplicate ids"
+    for control in page.controls:
+        assert control and control in page.label_for, f"control without label: {control!r}"

@@ -1,0 +1,328 @@
+"""Learner pages end to end over HTTP: launch -> overview -> module -> lessons -> quiz -> practice -> exchange."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urljoin
+
+from flask import Flask
+from sqlalchemy import select
+
+from lti_tool.db import session_scope
+from lti_tool.models import CourseProgress, LessonVisit, PracticeSubmission, QuizAttempt
+
+from ..peer import INSTRUCTOR, LTI, Launcher
+from .learner import (
+    Learner,
+    check_structure,
+    count,
+    module_claim,
+    progress_learner,
+    review,
+    take_quiz,
+)
+
+HREF = re.compile(r'href="([^"]+)"')
+
+
+def continue_href(html: str) -> str:
+    match = re.search(r'<a class="button" href="([^"]+)">(?:Weiter|Continue)', html)
+    assert match, "no Continue button"
+    return match.group(1)
+
+
+def test_launch_lands_on_overview_with_continue_to_the_first_lesson(app: Flask, launcher: Launcher) -> None:
+    learner = Learner.launch(launcher)
+    page = learner.page
+    assert '<html lang="de">' in page.text
+    assert "Testkurs Nachhaltigkeit" in page.text and "Willkommen, Lea Schneider." in page.text
+    assert continue_href(page.text).endswith("/m/modul-a/01-einstieg")
+    assert "Modul a" in page.text and "Modul b" in page.text
+    assert "0 von 2 gelesen" in page.text and "noch nicht bearbeitet" in page.text
+    check_structure(page.text)
+
+
+def test_module_page_lists_objectives_lessons_quiz_and_practice(app: Flask, launcher: Launcher) -> None:
+    learner = Learner.launch(launcher)
+    page = learner.get("m/modul-a/")
+    assert page.status_code == 200
+    text = page.text
+    assert '<h1 lang="de">Modul a</h1>' in text
+    assert "Sie können das Testmodul a erklären." in text and "ca. 10 Min." in text
+    assert "Modul 1 von 2" in text
+    for href in ("01-einstieg", "02-vertiefung", "quiz", "praxis", "austausch"):
+        assert f'/m/modul-a/{href}"' in text
+    assert "5 Fragen." in text and "Bestanden ist es ab 80 %" in text
+    check_structure(text)
+
+
+def test_lesson_page_position_sources_navigation_and_seen(app: Flask, launcher: Launcher) -> None:
+    learner = Learner.launch(launcher)
+    page = learner.get("m/modul-a/01-einstieg")
+    assert page.status_code == 200
+    text = page.text
+    assert "Seite 1 von 2" in text and "<h1" in text and "Einstieg</h1>" in text
+    assert '<h2 id="sources-title">Quellen</h2>' in text
+    assert 'href="https://example.org/quelle" target="_blank" rel="noopener noreferrer">Testquelle' in text
+    assert 'rel="next"' in text and "/m/modul-a/02-vertiefung" in text
+    assert "Zurück zum Modul" in text  # first page: back to the module instead of a previous page
+    check_structure(text)
+    assert count(app, LessonVisit) == 1
+
+    last = learner.get("m/modul-a/02-vertiefung")
+    assert "Seite 2 von 2" in last.text and 'rel="prev"' in last.text
+    assert "/m/modul-a/quiz" in last.text  # the last page leads on to the quiz
+    # Seeing a page twice records it once.
+    learner.get("m/modul-a/01-einstieg")
+    assert count(app, LessonVisit) == 2
+    assert "2 von 2 gelesen" in learner.get("m/modul-a/").text
+
+
+def test_internal_links_of_the_loader_resolve_under_the_session(app: Flask, launcher: Launcher) -> None:
+    learner = Learner.launch(launcher)
+    page = learner.get("m/modul-a/01-einstieg")
+    relative = [h for h in HREF.findall(page.text) if h.startswith("../")]
+    assert relative == ["../modul-b/", "../modul-b/02-vertiefung"]
+    for href in relative:
+        target = learner.http.get(urljoin(page.url, href))
+        assert target.status_code == 200, href
+        assert learner.sid in target.url
+
+
+def test_unknown_module_or_lesson_is_a_clear_404(app: Flask, launcher: Launcher) -> None:
+    learner = Learner.launch(launcher)
+    for path, message in [
+        ("m/nope/", "Dieses Modul gibt es in diesem Kurs nicht."),
+        ("m/nope/01-einstieg", "Dieses Modul gibt es in diesem Kurs nicht."),
+        ("m/modul-a/99-nope", "Diese Seite gibt es in diesem Modul nicht."),
+        ("m/nope/quiz", "Dieses Modul gibt es in diesem Kurs nicht."),
+        ("m/nope/praxis", "Dieses Modul gibt es in diesem Kurs nicht."),
+    ]:
+        page = learner.get(path)
+        assert page.status_code == 404, path
+        assert message in page.text
+    assert count(app, LessonVisit) == 0
+
+
+def test_single_module_activity_lands_on_the_module(app: Flask, launcher: Launcher) -> None:
+    learner = Learner.launch(launcher, **module_claim("modul-b"))
+    assert learner.page.url.endswith("/m/modul-b/")
+    assert '<h1 lang="de">Modul b</h1>' in learner.page.text
+    overview = learner.get("uebersicht")
+    assert "/m/modul-b/" in overview.text and "/m/modul-a/" not in overview.text
+    assert continue_href(overview.text).endswith("/m/modul-b/01-einstieg")
+    # The start URL keeps sending this activity to its module.
+    assert learner.get("").url.endswith("/m/modul-b/")
+
+
+def test_language_switch_from_a_learner_page_comes_back_in_english(app: Flask, launcher: Launcher) -> None:
+    learner = Learner.launch(launcher)
+    page = learner.get("m/modul-a/01-einstieg")
+    assert "Seite 1 von 2" in page.text
+    back = learner.post("sprache/", {"lang": "en", "next": "/s/" + learner.sid + "/m/modul-a/01-einstieg?"})
+    assert back.status_code == 200
+    assert back.url.endswith("/m/modul-a/01-einstieg?") or back.url.endswith("/m/modul-a/01-einstieg")
+    assert '<html lang="en">' in back.text and "Page 1 of 2" in back.text
+    assert 'lang="de"' in back.text  # the course text keeps its own language
+    assert "Sources" in back.text
+    assert "Continue" in learner.get("").text
+
+
+def test_resume_after_relaunch_from_another_device(app: Flask, launcher: Launcher) -> None:
+    first = Learner.launch(launcher)
+    first.get("m/modul-b/01-einstieg")
+    # A new launch (another device: a new browser, a new tool session).
+    launcher.browser.cookies.clear()
+    again = Learner.launch(launcher)
+    assert again.sid != first.sid
+    text = again.page.text
+    assert continue_href(text).endswith("/m/modul-b/02-vertiefung")  # resumes in the module last worked on
+    assert "Zuletzt geöffnet:" in text
+    assert re.search(r'Zuletzt geöffnet: <a href="[^"]*/m/modul-b/01-einstieg" lang="de">Einstieg</a>', text)
+
+
+def test_whole_module_walk_completes_it(app: Flask, launcher: Launcher) -> None:
+    learner = Learner.launch(launcher)
+    learner.get("m/modul-a/01-einstieg")
+    learner.get("m/modul-a/02-vertiefung")
+    result = take_quiz(app, learner, "modul-a")
+    assert result.status_code == 200 and "bestanden" in result.text
+    assert continue_href(learner.get("m/modul-a/").text).endswith("/m/modul-a/praxis")
+    saved = learner.post("m/modul-a/praxis", {"text": "Unsere Kommune hat einen Nachhaltigkeitsbericht."})
+    assert saved.status_code == 200 and "Danke, Ihre Antwort ist eingereicht." in saved.text
+    module_page = learner.get("m/modul-a/")
+    assert "Sie haben dieses Modul abgeschlossen." in module_page.text
+    assert "/m/modul-b/" in module_page.text
+    overview = learner.get("")
+    assert "Abgeschlossen" in overview.text
+    assert continue_href(overview.text).endswith("/m/modul-b/01-einstieg")
+
+
+def test_practice_length_messages_and_nothing_saved(app: Flask, launcher: Launcher) -> None:
+    learner = Learner.launch(launcher)
+    short = learner.post("m/modul-a/praxis", {"text": "  zu kurz \r\n "})
+    assert short.status_code == 422
+    assert "Ihr Text ist zu kurz: 7 Zeichen. Bitte schreiben Sie mindestens 20 Zeichen." in short.text
+    assert 'href="#practice-text"' in short.text and 'aria-invalid="true"' in short.text
+    assert "<title>Fehler: " in short.text
+    assert ">zu kurz</textarea>" in short.text  # what was written comes back
+    long = learner.post("m/modul-a/praxis", {"text": "x" * 2001})
+    assert long.status_code == 422
+    assert "Ihr Text ist zu lang: 2001 Zeichen. Bitte kürzen Sie ihn auf höchstens 2000 Zeichen." in long.text
+    missing = learner.post("m/modul-a/praxis", {})
+    assert missing.status_code == 422 and "Es wurde kein Text gesendet." in missing.text
+    check_structure(missing.text)
+    assert count(app, PracticeSubmission) == 0
+
+
+def test_one_megabyte_practice_text_gets_a_clear_413(app: Flask, launcher: Launcher) -> None:
+    learner = Learner.launch(launcher)
+    page = learner.post("m/modul-a/praxis", {"text": "x" * 1024 * 1024})
+    assert page.status_code == 413
+    assert "Eingabe zu groß" in page.text and "Bitte kürzen Sie sie" in page.text
+    assert count(app, PracticeSubmission) == 0
+
+
+def test_garbage_in_practice_text_and_query_strings(app: Flask, launcher: Launcher) -> None:
+    learner = Learner.launch(launcher)
+    nul = learner.post("m/modul-a/praxis", {"text": "\x00" * 30 + "\x07\x1b"})
+    assert nul.status_code == 422 and "Ihr Text ist zu kurz: 0 Zeichen." in nul.text
+    assert count(app, PracticeSubmission) == 0
+    saved = learner.post(
+        "m/modul-a/praxis", {"text": "Text mit\x00 Nullbyte und \u202e Steuerzeichen, lang genug."}
+    )
+    assert saved.status_code == 200
+    with session_scope(app) as s:
+        assert s.scalars(select(PracticeSubmission.text)).one() == (
+            "Text mit Nullbyte und \u202e Steuerzeichen, lang genug."
+        )
+    for path in (
+        "m/modul-a/ergebnis?versuch=%00",
+        "m/modul-a/ergebnis?versuch=" + "x" * 5000,
+        "m/modul-a/austausch?seite=%00",
+        "m/modul-a/austausch?seite=-1",
+        "m/modul-a/praxis?gespeichert=%00",
+        "m/modul-a/quiz?versuch=%00",
+    ):
+        page = learner.get(path)
+        assert page.status_code in (200, 404), path
+        assert "Etwas ist schiefgelaufen" not in page.text
+
+
+def test_language_switch_rejects_garbage_and_foreign_targets(app: Flask, launcher: Launcher) -> None:
+    learner = Learner.launch(launcher)
+    for data in (
+        {"lang": "xx", "next": "/s/" + learner.sid + "/m/modul-a/"},
+        {"lang": "\x00", "next": "//evil.example/"},
+        {"lang": "en", "next": "https://evil.example/s/" + learner.sid + "/"},
+    ):
+        page = learner.post("sprache/", data)
+        assert page.status_code == 200
+        assert page.url.startswith(learner.base)
+    assert '<html lang="en">' in learner.page.text
+
+
+def test_practice_edit_until_reviewed_then_read_only_with_feedback(app: Flask, launcher: Launcher) -> None:
+    learner = Learner.launch(launcher)
+    first = learner.post("m/modul-a/praxis", {"text": "Erste Fassung meiner Antwort hier."})
+    assert "Danke, Ihre Antwort ist eingereicht." in first.text
+    edited = learner.post("m/modul-a/praxis", {"text": "Zweite Fassung <b>meiner</b> Antwort."})
+    assert "Ihre Änderungen sind gespeichert." in edited.text
+    assert "Zweite Fassung &lt;b&gt;meiner&lt;/b&gt; Antwort." in edited.text
+    assert count(app, PracticeSubmission) == 1
+
+    review(app, progress_learner(app), "modul-a", "Gut gemacht <i>wirklich</i>.")
+    page = learner.get("m/modul-a/praxis")
+    assert "<textarea" not in page.text
+    assert "Rückmeldung Ihrer Lehrperson" in page.text
+    assert "Gut gemacht &lt;i&gt;wirklich&lt;/i&gt;." in page.text
+    assert "kann daher nicht mehr geändert werden" in page.text
+    refused = learner.post("m/modul-a/praxis", {"text": "Dritte Fassung, nach der Durchsicht."})
+    assert refused.status_code == 409
+    assert "kann nicht mehr geändert werden" in refused.text
+    refused = learner.post("m/modul-a/praxis", {"text": "kurz"})
+    assert refused.status_code == 409
+    with_text = learner.get("m/modul-a/praxis").text
+    assert "Zweite Fassung" in with_text and "Dritte Fassung" not in with_text
+
+
+def test_exchange_only_after_own_answer_escaped_and_without_own(app: Flask, launcher: Launcher) -> None:
+    other = Learner.launch(launcher, sub="user-2", given_name="Jonas", name="Jonas Weber")
+    other.post("m/modul-a/praxis", {"text": "Bei uns <script>alert(1)</script> gibt es einen Klimabeirat."})
+    me = Learner.launch(launcher)
+    before = me.get("m/modul-a/austausch")
+    assert before.status_code == 200
+    assert "sobald Sie Ihre eigene eingereicht haben" in before.text
+    assert "Klimabeirat" not in before.text
+    me.post("m/modul-a/praxis", {"text": "Meine eigene Antwort zur Kommune."})
+    after = me.get("m/modul-a/austausch")
+    assert "Jonas" in after.text and "Weber" not in after.text  # first name only
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in after.text and "<script>alert" not in after.text
+    assert "Meine eigene Antwort" not in after.text
+    assert "1 Antwort von anderen." in after.text
+    assert re.search(r"eingereicht am \d", after.text)
+    check_structure(after.text)
+    # Another module's exchange is separate.
+    assert "Klimabeirat" not in me.get("m/modul-b/austausch").text
+
+
+def test_exchange_pages(app: Flask, launcher: Launcher) -> None:
+    for n in range(23):
+        peer = Learner.launch(launcher, sub=f"peer-{n}", given_name=f"Person{n}", name=None)
+        peer.post("m/modul-a/praxis", {"text": f"Antwort Nummer {n} aus meiner Kommune."})
+    me = Learner.launch(launcher)
+    me.post("m/modul-a/praxis", {"text": "Meine eigene Antwort zur Kommune."})
+    first = me.get("m/modul-a/austausch")
+    assert "23 Antworten von anderen." in first.text and "Seite 1 von 2" in first.text
+    assert "Person22" in first.text and "Person2<" not in first.text
+    second = me.get("m/modul-a/austausch?seite=2")
+    assert "Person2<" in second.text and "Person22" not in second.text
+    assert "Person0" in me.get("m/modul-a/austausch?seite=999").text
+    assert "Person22" in me.get("m/modul-a/austausch?seite=abc").text
+
+
+def test_csrf_is_required_on_every_learner_form(app: Flask, launcher: Launcher) -> None:
+    learner = Learner.launch(launcher)
+    quiz = learner.get("m/modul-a/quiz")
+    public_id = re.search(r'name="versuch" value="([^"]+)"', quiz.text)
+    assert public_id
+    for path, data in [
+        ("m/modul-a/quiz", {"versuch": public_id.group(1), "q1": "1"}),
+        ("m/modul-a/praxis", {"text": "Ein ausreichend langer Text ohne Token."}),
+        ("sprache/", {"lang": "en"}),
+    ]:
+        page = learner.post(path, data, csrf=False)
+        assert page.status_code == 403, path
+        assert "Sicherheitsmerkmal" in page.text or "security token" in page.text or page.status_code == 403
+        wrong = learner.post(path, {**data, "csrf_token": "0" * 40}, csrf=False)
+        assert wrong.status_code == 403, path
+    assert count(app, PracticeSubmission) == 0
+    assert count(app, QuizAttempt, QuizAttempt.submitted_at.is_not(None)) == 0
+
+
+def test_instructor_can_go_through_the_course_like_a_learner(app: Flask, launcher: Launcher) -> None:
+    teacher = Learner.launch(launcher, **{LTI + "roles": INSTRUCTOR})
+    assert "/lehrende/" in teacher.page.url
+    page = teacher.get("m/modul-a/01-einstieg")
+    assert page.status_code == 200
+    assert count(app, LessonVisit) == 1 and count(app, CourseProgress) == 1
+
+
+def test_every_learner_page_has_one_h1_and_labelled_controls(app: Flask, launcher: Launcher) -> None:
+    learner = Learner.launch(launcher)
+    learner.post("m/modul-a/praxis", {"text": "Meine Antwort, lang genug für die Aufgabe."})
+    for path in (
+        "",
+        "uebersicht",
+        "m/modul-a/",
+        "m/modul-a/01-einstieg",
+        "m/modul-a/quiz",
+        "m/modul-a/praxis",
+        "m/modul-a/austausch",
+        "m/modul-b/praxis",
+    ):
+        page = learner.get(path)
+        assert page.status_code == 200, path
+        check_structure(page.text)
+    result = take_quiz(app, learner, "modul-a", right=2)
+    check_structure(result.text)

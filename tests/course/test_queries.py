@@ -1,0 +1,70 @@
+"""SQL statements per learner page stay a small constant (the X-Query-Count header of the benchmark counter)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from lti_tool import create_app
+
+from ..peer import Launcher
+from .learner import Learner, attempt_id, quiz_answers
+
+
+@pytest.fixture
+def app(test_config: dict[str, Any]) -> Iterator[Flask]:
+    application = create_app({**test_config, "BENCH_COUNT_QUERIES": True, "ENV": "development"})
+    yield application
+    application.extensions["nama_db"].dispose()
+
+
+def queries(resp: Any) -> int:
+    return int(resp.headers["X-Query-Count"])
+
+
+def test_statements_per_page_are_bounded(app: Flask, launcher: Launcher) -> None:
+    learner = Learner.launch(launcher)
+    counts: dict[str, int] = {}
+    counts["lesson, first visit"] = queries(learner.get("m/modul-a/01-einstieg"))
+    counts["lesson, again"] = queries(learner.get("m/modul-a/01-einstieg"))
+    counts["quiz, new attempt"] = queries(learner.get("m/modul-a/quiz"))
+    public_id = attempt_id(learner.page.text)
+    counts["quiz, open attempt"] = queries(learner.get("m/modul-a/quiz"))
+    submit = learner.http.post(
+        learner.url("m/modul-a/quiz"),
+        data=[*quiz_answers(app, "modul-a", public_id), ("csrf_token", learner.csrf)],
+        allow_redirects=False,
+    )
+    counts["quiz submit"] = queries(submit)
+    counts["quiz result"] = queries(learner.get("m/modul-a/ergebnis"))
+    save = learner.http.post(
+        learner.url("m/modul-a/praxis"),
+        data={"text": "Eine ausreichend lange Antwort.", "csrf_token": learner.csrf},
+        allow_redirects=False,
+    )
+    counts["practice submit"] = queries(save)
+    for name, path in [
+        ("overview", ""),
+        ("module", "m/modul-a/"),
+        ("practice", "m/modul-a/praxis"),
+        ("exchange", "m/modul-a/austausch"),
+    ]:
+        counts[name] = queries(learner.get(path))
+    # Constants, whatever the number of modules, lessons, questions or attempts (SQLite counts BEGIN IMMEDIATE).
+    limits = {
+        "lesson, first visit": 14,
+        "lesson, again": 6,
+        "quiz, new attempt": 10,
+        "quiz, open attempt": 4,
+        "quiz submit": 18,  # 16 + 2: the grade outbox looks for where scores go (no AGS in this launch)
+        "quiz result": 6,
+        "practice submit": 18,  # the same
+        "overview": 6,
+        "module": 5,
+        "practice": 3,
+        "exchange": 5,
+    }
+    assert all(counts[name] <= limit for name, limit in limits.items()), counts
