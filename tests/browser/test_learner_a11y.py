@@ -132,6 +132,10 @@ def test_learner_walks_a_module_in_the_lms_iframe(
         # Sending the quiz unanswered: the error summary gets the focus and links to the first question.
         keys.activate("form.quiz button[type=submit]")
         frame.wait_for_selector(".error-summary")
+        # learner.js moves focus once the (deferred) script ran; wait for it rather than race it.
+        frame.wait_for_function(
+            "s => document.activeElement && document.activeElement.matches(s)", arg=".error-summary"
+        )
         assert keys.focused(".error-summary")
         check_page(frame, "quiz with errors", width)
 
@@ -149,6 +153,10 @@ def test_learner_walks_a_module_in_the_lms_iframe(
         page.keyboard.type("Zu kurz.")
         keys.activate("main form button[type=submit]")
         frame.wait_for_selector(".error-summary")
+        # learner.js moves focus once the (deferred) script ran; wait for it rather than race it.
+        frame.wait_for_function(
+            "s => document.activeElement && document.activeElement.matches(s)", arg=".error-summary"
+        )
         assert keys.focused(".error-summary")
         check_page(frame, "practice task with error", width)
         keys.tab_to("#practice-text")

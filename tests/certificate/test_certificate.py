@@ -62,6 +62,8 @@ def test_no_certificate_before_completion(app: Flask, launcher: Launcher) -> Non
 def test_certificate_pdf_and_public_verification(app: Flask, launcher: Launcher) -> None:
     base, _ = launched(launcher)
     complete_course(app)
+    overview = launcher.browser.get(base + "/uebersicht")
+    assert "Ihre Teilnahmebescheinigung" in overview.text  # the overview leads to it
     page = launcher.browser.get(base + "/bescheinigung/")
     assert page.status_code == 200 and "Bescheinigung herunterladen" in page.text
     code = re.search(r"<code>([0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4})</code>", page.text).group(1)  # type: ignore[union-attr]
