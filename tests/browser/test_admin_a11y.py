@@ -18,9 +18,7 @@ from lti_tool.models import Deployment, GradeOutbox, RegistrationLink, ToolKey, 
 
 from ..admin import seed
 from ..peer import ServerThread
-from .admin_fixtures import admin_chromium, assert_no_axe_violations, tab_to
-
-__all__ = ["admin_chromium"]  # the fixture, imported for pytest
+from .conftest import assert_no_axe_violations
 
 pytestmark = pytest.mark.browser
 
@@ -35,6 +33,17 @@ PAGES = [
     ("/admin/grades", "grade outbox"),
     ("/admin/health", "health"),
 ]
+
+
+def tab_to(page: Any, selector: str, *, limit: int = 60) -> None:
+    """Move the focus with Tab (only) until it is on `selector`; the focus must be visible there."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("(sel) => document.activeElement && document.activeElement.matches(sel)", selector):
+            outline = page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
+            assert outline != "none", f"focus on {selector} is not visible"
+            return
+    raise AssertionError(f"Tab never reached {selector}")
 
 
 @pytest.fixture
@@ -53,11 +62,11 @@ def operated(app: Flask) -> dict[str, Any]:
 
 
 @pytest.fixture
-def page_at(admin_chromium: Any, tool_server: ServerThread) -> Iterator[Any]:
+def page_at(chromium: Any, tool_server: ServerThread) -> Iterator[Any]:
     contexts: list[Any] = []
 
     def open_page(width: int) -> Any:
-        context = admin_chromium.new_context(viewport={"width": width, "height": 900}, locale="de-DE")
+        context = chromium.new_context(viewport={"width": width, "height": 900}, locale="de-DE")
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(15000)
@@ -184,9 +193,9 @@ def test_main_flows_with_the_keyboard_only(app: Flask, page_at: Any, operated: d
     assert page.url.startswith(page.base_url + "/admin/login")
 
 
-def test_the_axe_check_finds_a_known_violation(admin_chromium: Any) -> None:
+def test_the_axe_check_finds_a_known_violation(chromium: Any) -> None:
     """The checks above mean something: the same harness flags an unlabelled field."""
-    context = admin_chromium.new_context()
+    context = chromium.new_context()
     try:
         page = context.new_page()
         page.set_content(
