@@ -50,8 +50,8 @@ def _configure(app: Flask, test_config: dict[str, Any] | None) -> None:
     app.config["SESSION_COOKIE_NAME"] = "nama_lti_admin"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
-    # The Flask session is the operator area's only (LTI pages carry theirs in the URL): send it nowhere else.
-    app.config["SESSION_COOKIE_PATH"] = "/admin"
+    # The Flask session is the operator area's only (LTI pages carry theirs in the URL; its cookie path is
+    # /admin, see lti_tool/admin/signin.py).
     app.config["SESSION_COOKIE_SECURE"] = app.config["BASE_URL"].startswith("https://")
     app.config["PERMANENT_SESSION_LIFETIME"] = int(app.config["ADMIN_SESSION_SECONDS"])
 

@@ -14,13 +14,22 @@ import secrets
 import time
 from typing import Any
 
-from flask import current_app, g, session
+from flask import Flask, current_app, g, has_request_context, request, session
+from flask.sessions import SecureCookieSessionInterface
 
 from .. import db
 from ..cache import get_store
 from ..models import Operator
 
 KEY = "admin-session:"
+
+
+class AdminCookieSession(SecureCookieSessionInterface):
+    """Flask's signed cookie session, sent only to the operator area (also when the tool runs under a path
+    prefix, e.g. X-Forwarded-Prefix through ProxyFix)."""
+
+    def get_cookie_path(self, app: Flask) -> str:
+        return (request.script_root if has_request_context() else "") + "/admin"
 
 
 def clock() -> float:

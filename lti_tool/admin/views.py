@@ -74,14 +74,14 @@ CSP = (
 
 
 def _safe_next(target: str | None) -> str:
-    """Only back to a page of the operator area (no open redirect)."""
+    """Only back to a page of the operator area (no open redirect); `target` is a path inside the app."""
     if (
         target
         and (target == "/admin" or target.startswith("/admin/"))
         and "//" not in target
         and "\\" not in target
     ):
-        return target
+        return request.script_root + target
     return url_for("admin.overview")
 
 
@@ -434,4 +434,5 @@ def health() -> tuple[str, int]:
 
 def init_app(app: Flask) -> None:
     csrf.configure(app)
+    app.session_interface = signin.AdminCookieSession()
     app.register_blueprint(bp)

@@ -251,3 +251,31 @@ def test_the_language_chosen_stays(anonymous: AdminClient) -> None:
     assert "Sign in to the operator area" in anonymous.get("/admin/login?lang=en").text
     assert "Sign in to the operator area" in anonymous.get("/admin/login").text
     assert "Anmelden" in anonymous.get("/admin/login?lang=de").text
+
+
+def test_under_a_path_prefix_the_cookie_goes_to_that_prefix(anonymous: AdminClient) -> None:
+    prefixed = "http://localhost/kurs/"  # SCRIPT_NAME /kurs, as ProxyFix sets it from X-Forwarded-Prefix
+    page = anonymous.client.get("/admin/login", base_url=prefixed)
+    resp = anonymous.client.post(
+        "/admin/login",
+        data={"csrf_token": csrf_from(page.text), "username": USERNAME, "password": PASSWORD},
+        base_url=prefixed,
+    )
+    assert resp.status_code == 303 and resp.headers["Location"] == "/kurs/admin/"
+    assert "Path=/kurs/admin" in resp.headers["Set-Cookie"]
+    assert anonymous.client.get("/admin/", base_url=prefixed).status_code == 200
+    anonymous.client.delete_cookie("nama_lti_admin", path="/kurs/admin")
+    first = anonymous.client.get("/admin/keys", base_url=prefixed)
+    assert first.headers["Location"] == "/kurs/admin/login?next=/admin/keys"
+    page = anonymous.client.get("/admin/login?next=/admin/keys", base_url=prefixed)
+    resp = anonymous.client.post(
+        "/admin/login",
+        data={
+            "csrf_token": csrf_from(page.text),
+            "username": USERNAME,
+            "password": PASSWORD,
+            "next": "/admin/keys",
+        },
+        base_url=prefixed,
+    )
+    assert resp.headers["Location"] == "/kurs/admin/keys"
