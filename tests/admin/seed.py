@@ -3,15 +3,19 @@ with values that are easy to look for in pages and exports."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from flask import Flask
+from sqlalchemy import delete, inspect, select
 from sqlalchemy.orm import Session
 
 from lti_tool.certificate.service import new_code
+from lti_tool.db import session_scope
 from lti_tool.lti.platforms import PlatformSpec, add_platform
 from lti_tool.lti.provision import token_hash
 from lti_tool.models import (
@@ -29,6 +33,7 @@ from lti_tool.models import (
     QuizAttempt,
     ResourceLink,
     RosterEntry,
+    ToolKey,
     ToolSession,
     User,
     utcnow,
@@ -222,6 +227,23 @@ def learner(
         session_token=token,
         failed_grade_id=failed.id,
     )
+
+
+@contextlib.contextmanager
+def keys_restored(app: Flask) -> Iterator[None]:
+    """Put the tool keys back as they were: on PostgreSQL they outlive a test (tests/conftest.py keeps them), and
+    a rotation would leave extra retired keys in the JWKS that later tests compare with."""
+    with session_scope(app) as s:
+        saved = [
+            {c.key: getattr(k, c.key) for c in inspect(ToolKey).column_attrs}
+            for k in s.scalars(select(ToolKey))
+        ]
+    try:
+        yield
+    finally:
+        with session_scope(app, write=True) as s:
+            s.execute(delete(ToolKey))
+            s.add_all(ToolKey(**row) for row in saved)
 
 
 def platform_row(s: Session, platform_id: int) -> Platform:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -182,7 +183,15 @@ def _keys(app: Flask) -> dict[str, list[str]]:
         return found
 
 
-def test_rotating_keys_asks_first_and_happens_once(app: Flask, admin: AdminClient) -> None:
+@pytest.fixture
+def keys_restored(app: Flask) -> Iterator[None]:
+    with seed.keys_restored(app):
+        yield
+
+
+def test_rotating_keys_asks_first_and_happens_once(
+    app: Flask, admin: AdminClient, keys_restored: None
+) -> None:
     before = _keys(app)
     page = admin.get("/admin/keys")
     assert before["current"][0] in page.text and "aktuell: signiert" in page.text

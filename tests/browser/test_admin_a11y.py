@@ -121,7 +121,15 @@ def test_every_operator_page_passes_axe(page_at: Any, operated: dict[str, Any], 
     assert_no_axe_violations(page, f"grade outbox in English ({width}px)")
 
 
-def test_main_flows_with_the_keyboard_only(app: Flask, page_at: Any, operated: dict[str, Any]) -> None:
+@pytest.fixture
+def keys_restored(app: Flask) -> Iterator[None]:
+    with seed.keys_restored(app):
+        yield
+
+
+def test_main_flows_with_the_keyboard_only(
+    app: Flask, page_at: Any, operated: dict[str, Any], keys_restored: None
+) -> None:
     page = page_at(1280)
     sign_in_by_keyboard(page)
     assert "Angemeldet als betrieb" in page.inner_text("header")
