@@ -2,8 +2,9 @@
 
 The operator area is first-party (an operator opens it directly, never inside an LMS iframe), so it uses Flask's
 signed session cookie (`nama_lti_admin`: HttpOnly, SameSite=Lax, path /admin, Secure when BASE_URL is https).
-The cookie carries only a random sign-in id; the sign-in record lives in the launch store under that id's hash,
-so signing out and expiry take effect on the server (a copied cookie is useless afterwards) in every process.
+The cookie carries a random sign-in id (besides Flask-WTF's CSRF secret, the language and flash messages); the
+sign-in record lives in the launch store under that id's hash, so signing out and expiry take effect on the
+server (a copied cookie is useless afterwards) in every process.
 A sign-in ends ADMIN_SESSION_SECONDS after it began (absolute) or ADMIN_IDLE_SECONDS after the last request.
 """
 
