@@ -63,5 +63,12 @@ GRADE_RETRY_AFTER_MAX_SECONDS = 3600  # a Retry-After beyond this is cut to it
 GRADE_TOKEN_MARGIN_SECONDS = 60  # an access token is renewed this long before it expires
 GRADE_HEARTBEAT_SECONDS = 10  # workers record that they are alive this often
 
-# Operator area session lifetime.
+# Operator area (/admin): a sign-in lasts at most ADMIN_SESSION_SECONDS and ends earlier after
+# ADMIN_IDLE_SECONDS without a request.
 ADMIN_SESSION_SECONDS = 2 * 3600
+ADMIN_IDLE_SECONDS = 30 * 60
+# Failed sign-ins: after this many within ADMIN_LOGIN_LOCKOUT_SECONDS for one user name (whether it exists or
+# not), or from one client address, signing in there is refused for ADMIN_LOGIN_LOCKOUT_SECONDS.
+ADMIN_LOGIN_MAX_FAILURES = 5
+ADMIN_LOGIN_MAX_FAILURES_PER_IP = 20
+ADMIN_LOGIN_LOCKOUT_SECONDS = 15 * 60

@@ -50,6 +50,9 @@ def _configure(app: Flask, test_config: dict[str, Any] | None) -> None:
     app.config["SESSION_COOKIE_NAME"] = "nama_lti_admin"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    # The Flask session is the operator area's only (LTI pages carry theirs in the URL; its cookie path is
+    # /admin, see lti_tool/admin/signin.py).
+    app.config["SESSION_COOKIE_SECURE"] = app.config["BASE_URL"].startswith("https://")
     app.config["PERMANENT_SESSION_LIFETIME"] = int(app.config["ADMIN_SESSION_SECONDS"])
 
 
@@ -71,6 +74,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         )
 
     from . import auth, cache, cli, db, errors, health, i18n, pages, querycount, security
+    from .admin import views as admin_views
     from .certificate import views as certificate_views
     from .course import catalog
     from .course import views as course_views
@@ -91,6 +95,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     course_views.init_app(app)
     gradebook_views.init_app(app)
     certificate_views.init_app(app)
+    admin_views.init_app(app)
     pages.init_app(app)
     health.init_app(app)
     cli.init_app(app)

@@ -13,7 +13,17 @@ from sqlalchemy.orm import selectinload
 from . import db
 from .housekeeping import purge
 from .lti import keys
-from .lti.platforms import PlatformSpec, add_platform, find_platform, set_deployment_active
+from .lti.platforms import (
+    MAX_LENGTH,
+    MISSING,
+    NOT_A_URL,
+    TOO_LONG,
+    PlatformSpec,
+    add_platform,
+    find_platform,
+    set_deployment_active,
+    spec_problems,
+)
 from .lti.registration import issue_link
 from .models import Platform
 
@@ -57,14 +67,15 @@ def platform_add(
     auth_audience: str | None,
 ) -> None:
     """Register a platform with an active deployment (running it again updates it)."""
-    for label, url in (
-        ("--auth-login-url", auth_login_url),
-        ("--auth-token-url", auth_token_url),
-        ("--jwks-url", jwks_url),
-    ):
-        if not re.match(r"^https?://[^\s/]+", url):
-            raise click.BadParameter(f"{label} must be an http(s) URL", param_hint=label)
     spec = PlatformSpec(issuer, client_id, auth_login_url, auth_token_url, jwks_url, name, auth_audience)
+    for field, problem in spec_problems(spec, deployment_id):
+        label = "--" + field.replace("_", "-")
+        wording = {
+            MISSING: "must not be empty",
+            TOO_LONG: f"is longer than {MAX_LENGTH[field]} characters",
+            NOT_A_URL: "must be an http(s) URL",
+        }[problem]
+        raise click.BadParameter(f"{label} {wording}", param_hint=label)
     with db.session_scope(write=True) as s:
         platform, deployment = add_platform(s, spec, deployment_id)
         click.echo(
@@ -193,8 +204,10 @@ def store_purge() -> None:
 
 
 def init_app(app: Flask) -> None:
+    from .admin.cli import admin_cli
     from .course.cli import course_cli
     from .grading.cli import grades_cli
+    from .privacy.cli import learner_cli
 
-    for group in (db_cli, platform_cli, keys_cli, store_cli, course_cli, grades_cli):
+    for group in (db_cli, platform_cli, keys_cli, store_cli, course_cli, grades_cli, admin_cli, learner_cli):
         app.cli.add_command(group)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -20,6 +21,48 @@ class PlatformSpec:
     jwks_url: str
     name: str = ""
     auth_audience: str | None = None
+
+
+HTTP_URL = re.compile(r"^https?://[^\s/]+")
+URL_FIELDS = ("auth_login_url", "auth_token_url", "jwks_url")
+REQUIRED = ("issuer", "client_id", "deployment_id", *URL_FIELDS)
+MAX_LENGTH = {
+    "issuer": 255,
+    "client_id": 255,
+    "deployment_id": 255,
+    "name": 255,
+    "auth_login_url": 1024,
+    "auth_token_url": 1024,
+    "jwks_url": 1024,
+    "auth_audience": 1024,
+}
+MISSING, TOO_LONG, NOT_A_URL = "missing", "too_long", "not_a_url"
+
+
+def spec_problems(spec: PlatformSpec, deployment_id: str) -> list[tuple[str, str]]:
+    """What keeps a manual registration from being stored: (field, MISSING | TOO_LONG | NOT_A_URL) pairs.
+
+    One rule set for every way in (`flask platform add`, the operator area); each edge words the problems.
+    """
+    values = {
+        "issuer": spec.issuer,
+        "client_id": spec.client_id,
+        "deployment_id": deployment_id,
+        "name": spec.name,
+        "auth_login_url": spec.auth_login_url,
+        "auth_token_url": spec.auth_token_url,
+        "jwks_url": spec.jwks_url,
+        "auth_audience": spec.auth_audience or "",
+    }
+    problems: list[tuple[str, str]] = []
+    for field, value in values.items():
+        if field in REQUIRED and not value.strip():
+            problems.append((field, MISSING))
+        elif len(value) > MAX_LENGTH[field]:
+            problems.append((field, TOO_LONG))
+        elif field in URL_FIELDS and not HTTP_URL.match(value):
+            problems.append((field, NOT_A_URL))
+    return problems
 
 
 def add_platform(

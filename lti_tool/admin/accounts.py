@@ -1,0 +1,98 @@
+"""Operator accounts: created and deleted from the command line only, passwords hashed with scrypt.
+
+Services take a session and never commit. `authenticate` spends the same hashing work whether the user name
+exists or not, so its answer time does not tell which user names exist.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import secrets
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..models import Operator, utcnow
+
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 1024
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,99}$")
+HASH_METHOD = "scrypt"
+
+
+class AccountError(ValueError):
+    """A user name or password the operator must change (the message says how)."""
+
+
+def normalize_username(username: str) -> str:
+    """User names compare case-insensitively: stored and looked up in lower case."""
+    return username.strip().lower()
+
+
+def check_username(username: str) -> str:
+    name = normalize_username(username)
+    if not USERNAME.match(name):
+        raise AccountError(
+            "user names are 1 to 100 characters: letters, digits and . _ @ - (starting with a letter or digit)"
+        )
+    return name
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"the password must be at least {MIN_PASSWORD_LENGTH} characters long")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise AccountError(f"the password must be at most {MAX_PASSWORD_LENGTH} characters long")
+    if not password.strip():
+        raise AccountError("the password must not be only spaces")
+
+
+def create_operator(s: Session, username: str, password: str) -> Operator:
+    name = check_username(username)
+    check_password(password)
+    if find_operator(s, name) is not None:
+        raise AccountError(f"an operator named {name!r} exists already")
+    operator = Operator(
+        username=name, password_hash=generate_password_hash(password, method=HASH_METHOD), created_at=utcnow()
+    )
+    s.add(operator)
+    s.flush()
+    return operator
+
+
+def find_operator(s: Session, username: str) -> Operator | None:
+    return s.scalars(select(Operator).where(Operator.username == normalize_username(username))).one_or_none()
+
+
+def list_operators(s: Session) -> list[Operator]:
+    return list(s.scalars(select(Operator).order_by(Operator.username)))
+
+
+def delete_operator(s: Session, username: str) -> bool:
+    result = s.execute(delete(Operator).where(Operator.username == normalize_username(username)))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def count_operators(s: Session) -> int:
+    return int(s.scalar(select(func.count()).select_from(Operator)) or 0)
+
+
+@functools.cache
+def _decoy_hash() -> str:
+    """A hash to check against when the user name is unknown (same method and cost as real ones)."""
+    return generate_password_hash(secrets.token_urlsafe(16), method=HASH_METHOD)
+
+
+def authenticate(s: Session, username: str, password: str) -> Operator | None:
+    """The operator with this user name and password, or None (also for an unknown name)."""
+    too_long = len(username) > 200 or len(password) > MAX_PASSWORD_LENGTH
+    operator = None if too_long else find_operator(s, username)
+    if operator is None:
+        check_password_hash(_decoy_hash(), password[:MAX_PASSWORD_LENGTH])
+        return None
+    if not check_password_hash(operator.password_hash, password):
+        return None
+    operator.last_login_at = utcnow()
+    return operator

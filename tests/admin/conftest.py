@@ -1,0 +1,93 @@
+"""Operator-area fixtures: an operator account and a test client that signs in and posts forms with their
+CSRF token, as a browser does."""
+
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from lti_tool.admin.accounts import create_operator
+from lti_tool.db import session_scope
+
+from ..nojs import forms
+
+USERNAME = "ops"
+PASSWORD = "correct horse battery staple"
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    found = TOKEN.search(html)
+    assert found, html[:2000]
+    return found.group(1)
+
+
+def form_token(html: str, action: str) -> str | None:
+    """The CSRF token in the page's form that posts to `action` (what a browser would send)."""
+    for form in forms(SimpleNamespace(text=html)):  # type: ignore[arg-type]
+        if form.method == "post" and form.action == action:
+            return dict(form.fields).get("csrf_token")
+    return None
+
+
+class AdminClient:
+    """The Flask test client as an operator's browser: keeps the cookie, takes the CSRF token from the page."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.client = app.test_client()
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.client.get(path, **kwargs)
+
+    def token(self, page: str = "/admin/login") -> str:
+        return csrf_from(self.client.get(page).text)
+
+    def post(
+        self,
+        path: str,
+        data: dict[str, Any] | None = None,
+        *,
+        page: str = "/admin/",
+        any_token: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        """POST as the form on `page` that posts to `path` would, with that form's CSRF token.
+
+        any_token: there is no such form (a request made up by the test); take any token on the page.
+        """
+        html = self.client.get(page).text
+        token = form_token(html, path)
+        if token is None:
+            assert any_token, f"no form on {page} posts to {path} with a CSRF token"
+            token = csrf_from(html)
+        return self.client.post(path, data={"csrf_token": token, **(data or {})}, **kwargs)
+
+    def login(self, username: str = USERNAME, password: str = PASSWORD, **kwargs: Any) -> Any:
+        return self.post(
+            "/admin/login", {"username": username, "password": password}, page="/admin/login", **kwargs
+        )
+
+
+@pytest.fixture
+def operator(app: Flask) -> str:
+    with session_scope(app, write=True) as s:
+        create_operator(s, USERNAME, PASSWORD)
+    return USERNAME
+
+
+@pytest.fixture
+def anonymous(app: Flask, operator: str) -> AdminClient:
+    return AdminClient(app)
+
+
+@pytest.fixture
+def admin(app: Flask, operator: str) -> AdminClient:
+    browser = AdminClient(app)
+    resp = browser.login()
+    assert resp.status_code == 303, resp.text
+    return browser

@@ -1,0 +1,54 @@
+"""Expired launch data and tool sessions are purged on their own: now and then during an LTI login (no
+scheduler needed), and on demand with `flask launch-store purge`."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from lti_tool import housekeeping
+from lti_tool.cache import get_store
+from lti_tool.db import session_scope
+from lti_tool.lti.provision import token_hash
+from lti_tool.models import LaunchCache, ToolSession, utcnow
+
+from ..conftest import CLIENT_ID, DEPLOYMENT_ID
+from . import seed
+
+
+def test_an_lti_login_purges_expired_entries_now_and_then(
+    app: Flask, registered, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with session_scope(app, write=True) as s:
+        deployment = seed.platform(s, "https://moodle.example.org")
+        old = seed.learner(s, deployment, "old")
+        live = seed.learner(s, deployment, "live")
+        s.scalars(
+            select(ToolSession).where(ToolSession.token_hash == token_hash(old.session_token))
+        ).one().expires_at = utcnow() - dt.timedelta(hours=2)
+    store = get_store(app)
+    store.set("expired-entry", {"x": 1}, 60)
+    if not app.config.get("REDIS_URL"):  # Redis expires its keys itself
+        with session_scope(app, write=True) as s:
+            s.get(LaunchCache, "expired-entry").expires_at = utcnow() - dt.timedelta(seconds=1)  # type: ignore[union-attr]
+
+    monkeypatch.setattr(housekeeping, "PURGE_EVERY", 1)  # this login is the one in PURGE_EVERY that purges
+    resp = app.test_client().get(
+        "/lti/login",
+        query_string={
+            "iss": registered.issuer,
+            "login_hint": "user-1",
+            "target_link_uri": "http://localhost/lti/launch",
+            "client_id": CLIENT_ID,
+            "lti_deployment_id": DEPLOYMENT_ID,
+        },
+    )
+    assert resp.status_code == 302, resp.text
+    with session_scope(app) as s:
+        hashes = set(s.scalars(select(ToolSession.token_hash)))
+        assert token_hash(old.session_token) not in hashes and token_hash(live.session_token) in hashes
+        if not app.config.get("REDIS_URL"):
+            assert s.get(LaunchCache, "expired-entry") is None

@@ -1,0 +1,197 @@
+"""`flask learner export | delete`: everything about one person of one platform, nothing about anyone else."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import ForeignKey, func, select
+
+from lti_tool.db import session_scope
+from lti_tool.models import (
+    Base,
+    Certificate,
+    Context,
+    GradeOutbox,
+    PracticeSubmission,
+    RosterEntry,
+    ToolSession,
+    User,
+)
+from lti_tool.privacy.learner_data import OWNED_BY_USER
+
+from . import seed
+
+MOODLE = "https://moodle.kreis-dueren.example"
+OTHER_MOODLE = "https://moodle.stadt-aachen.example"
+
+
+@pytest.fixture
+def people(app: Flask) -> dict[str, seed.Seeded]:
+    """Erika and Max in one course; on another platform someone with Erika's sub; Erika also in a 2nd course."""
+    with session_scope(app, write=True) as s:
+        here = seed.platform(s, MOODLE)
+        there = seed.platform(s, OTHER_MOODLE)
+        erika = seed.learner(s, here, "42", name="Erika Mustermann")
+        max_ = seed.learner(s, here, "43", name="Max Muster")
+        namesake = seed.learner(s, there, "42", name="Erika Andere")
+        # Max reviewed Erika's practice task; Erika is also on the roster of a course she never opened.
+        task = s.scalars(select(PracticeSubmission).where(PracticeSubmission.user_id == erika.user_id)).one()
+        task.reviewer_id = max_.user_id
+        unopened = Context(deployment_id=here.id, context_id="kurs-43", title="Vertiefung")
+        s.add(unopened)
+        s.flush()
+        s.add(RosterEntry(context_id=unopened.id, sub="42", name="Erika Mustermann", roles=[]))
+    return {"erika": erika, "max": max_, "namesake": namesake}
+
+
+def _counts(app: Flask, user_id: int) -> dict[str, int]:
+    with session_scope(app) as s:
+        counts = {
+            m.__tablename__: s.scalar(select(func.count()).select_from(m).where(m.user_id == user_id))  # type: ignore[attr-defined]
+            for m in OWNED_BY_USER
+        }
+        counts["lti_user"] = s.scalar(select(func.count()).select_from(User).where(User.id == user_id))
+    return counts
+
+
+def test_export_writes_everything_about_the_person_as_json(app: Flask, runner, people) -> None:
+    erika = people["erika"]
+    result = runner.invoke(args=["learner", "export", "--platform", MOODLE, "--sub", "42"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["platform"]["issuer"] == MOODLE
+    assert data["user"]["sub"] == "42" and data["user"]["name"] == "Erika Mustermann"
+    assert data["user"]["email"] == erika.email
+    assert [c["title"] for c in data["contexts"]] == ["NaMa Grundlagen Düren", "Vertiefung"]
+    assert len(data["roster_entry"]) == 2
+    for table in (
+        "membership",
+        "link_launch",
+        "tool_session",
+        "lesson_visit",
+        "quiz_attempt",
+        "practice_submission",
+        "module_progress",
+        "course_progress",
+        "certificate",
+        "grade_outbox",
+        "roster_entry",
+    ):
+        assert data[table], table
+    assert data["quiz_attempt"][0]["answers"] == {"q1": [erika.answer]}
+    assert data["practice_submission"][0]["text"] == erika.practice_text
+    assert data["practice_submission"][0]["feedback"] == erika.feedback
+    assert data["certificate"][0]["code"] == erika.certificate_code
+    assert {r["state"] for r in data["grade_outbox"]} == {"sent", "failed"}
+    assert "token_hash" not in data["tool_session"][0]  # a credential, not information about her
+    assert all(r["user_id"] == erika.user_id for r in data["grade_outbox"])
+    text = result.output
+    assert "Max Muster" not in text and "Erika Andere" not in text and people["max"].practice_text not in text
+
+
+def test_export_names_the_tasks_a_reviewer_reviewed_without_their_texts(app: Flask, runner, people) -> None:
+    result = runner.invoke(args=["learner", "export", "--platform", MOODLE, "--sub", "43"])
+    data = json.loads(result.output)
+    assert len(data["practice_reviews_given"]) == 1
+    assert people["erika"].practice_text not in result.output and "Erika" not in result.output
+
+
+def test_export_to_a_file_only_the_owner_can_read(app: Flask, runner, people, tmp_path: Path) -> None:
+    out = tmp_path / "erika.json"
+    result = runner.invoke(
+        args=[
+            "learner",
+            "export",
+            "--platform",
+            str(people["erika"].platform_id),
+            "--sub",
+            "42",
+            "--output",
+            str(out),
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text(encoding="utf-8"))["user"]["sub"] == "42"
+    assert os.stat(out).st_mode & 0o777 == 0o600
+
+
+def test_delete_removes_everything_in_one_go_and_says_what(app: Flask, runner, people) -> None:
+    erika, max_, namesake = people["erika"], people["max"], people["namesake"]
+    before_max, before_namesake = _counts(app, max_.user_id), _counts(app, namesake.user_id)
+    result = runner.invoke(args=["learner", "delete", "--platform", MOODLE, "--sub", "42", "--yes"])
+    assert result.exit_code == 0, result.output
+    assert "certificate: 1" in result.output and "quiz_attempt: 1" in result.output
+    assert (
+        "grade_outbox: 2" in result.output
+        and "roster_entry: 2" in result.output
+        and "lti_user: 1" in result.output
+    )
+    assert all(n == 0 for n in _counts(app, erika.user_id).values())
+    assert _counts(app, max_.user_id) == before_max
+    assert _counts(app, namesake.user_id) == before_namesake
+    with session_scope(app) as s:
+        assert s.scalar(select(func.count()).select_from(RosterEntry).where(RosterEntry.sub == "42")) == 1
+        assert s.scalar(select(func.count()).select_from(Certificate)) == 2
+        assert s.scalar(select(func.count()).select_from(GradeOutbox)) == 4
+    client = app.test_client()
+    assert client.get(f"/verify/{erika.certificate_code}").status_code == 404
+    assert client.get(f"/verify/{max_.certificate_code}").status_code == 200
+    assert client.get(f"/s/{erika.session_token}/").status_code == 401
+
+
+def test_deleting_a_reviewer_keeps_the_tasks_they_reviewed(app: Flask, runner, people) -> None:
+    result = runner.invoke(args=["learner", "delete", "--platform", MOODLE, "--sub", "43", "--yes"])
+    assert result.exit_code == 0 and "reviewer links removed" in result.output
+    with session_scope(app) as s:
+        task = s.scalars(
+            select(PracticeSubmission).where(PracticeSubmission.user_id == people["erika"].user_id)
+        ).one()
+        assert task.reviewer_id is None and task.text == people["erika"].practice_text
+
+
+def test_delete_asks_first_and_warns_about_certificates(app: Flask, runner, people) -> None:
+    declined = runner.invoke(args=["learner", "delete", "--platform", MOODLE, "--sub", "42"], input="n\n")
+    assert declined.exit_code != 0
+    assert "certificate" in declined.output and "not found" in declined.output
+    assert "quiz_attempt: 1" in declined.output
+    assert _counts(app, people["erika"].user_id)["lti_user"] == 1
+    accepted = runner.invoke(args=["learner", "delete", "--platform", MOODLE, "--sub", "42"], input="y\n")
+    assert accepted.exit_code == 0 and _counts(app, people["erika"].user_id)["lti_user"] == 0
+
+
+def test_selectors_that_match_no_one_or_more_than_one_platform(app: Flask, runner, people) -> None:
+    unknown = runner.invoke(args=["learner", "export", "--platform", MOODLE, "--sub", "999"])
+    assert unknown.exit_code != 0 and "no person with sub '999'" in unknown.output
+    no_platform = runner.invoke(
+        args=["learner", "delete", "--platform", "https://nowhere.example", "--sub", "42"]
+    )
+    assert no_platform.exit_code != 0 and "no platform" in no_platform.output
+    with session_scope(app, write=True) as s:
+        second = seed.platform(s, MOODLE, client_id="client-2")
+        seed.learner(s, second, "42", name="Erika Mustermann")
+    ambiguous = runner.invoke(args=["learner", "delete", "--platform", MOODLE, "--sub", "42", "--yes"])
+    assert ambiguous.exit_code != 0 and "--client-id" in ambiguous.output
+    chosen = runner.invoke(
+        args=["learner", "delete", "--platform", MOODLE, "--client-id", "client-2", "--sub", "42", "--yes"]
+    )
+    assert chosen.exit_code == 0, chosen.output
+    assert _counts(app, people["erika"].user_id)["lti_user"] == 1
+
+
+def test_every_table_pointing_at_a_user_is_exported_and_deleted() -> None:
+    """A table added later with a user_id must be added to OWNED_BY_USER (or this test says why not)."""
+    owned = {m.__tablename__ for m in OWNED_BY_USER}  # type: ignore[attr-defined]
+    pointing = {
+        (table.name, column.name)
+        for table in Base.metadata.sorted_tables
+        for column in table.columns
+        for fk in column.foreign_keys
+        if isinstance(fk, ForeignKey) and fk.column.table.name == "lti_user"
+    }
+    unlinked_only = {("practice_submission", "reviewer_id")}
+    assert {name for name, column in pointing - unlinked_only} <= owned
+    assert ToolSession.__tablename__ in owned
