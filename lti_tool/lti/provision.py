@@ -10,9 +10,10 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from ..course.loader import Catalog
@@ -105,9 +106,12 @@ class ProvisionedLaunch:
 
 
 def _upsert(s: Session, model: Any, keys: dict[str, Any], values: dict[str, Any]) -> int:
-    ins = insert_for(s)(model).values(**keys, **values)
-    stmt = ins.on_conflict_do_update(index_elements=list(keys), set_=values).returning(model.id)
-    return int(s.execute(stmt).scalar_one())
+    # Core statements on the session's connection: launches are the hot path, and the ORM's bulk-insert
+    # machinery costs more than the SQL itself here.
+    table = model.__table__
+    ins = insert_for(s)(table).values(**keys, **values)
+    stmt = ins.on_conflict_do_update(index_elements=list(keys), set_=values).returning(table.c.id)
+    return int(s.connection().execute(stmt).scalar_one())
 
 
 def provision(
@@ -192,8 +196,8 @@ def provision(
             kept[name] = claims[LTI + name]
     if message_type == DEEP_LINKING_REQUEST:
         kept["deep_linking_settings"] = claims[DL + "deep_linking_settings"]
-    s.add(
-        ToolSession(
+    s.connection().execute(
+        insert(cast(Table, ToolSession.__table__)).values(
             token_hash=token_hash(token),
             user_id=user_id,
             context_id=context_id,
@@ -209,5 +213,4 @@ def provision(
             expires_at=now + dt.timedelta(seconds=session_lifetime),
         )
     )
-    s.flush()
     return ProvisionedLaunch(token, user_id, context_id, link_id, instructor, message_type)
