@@ -62,6 +62,9 @@ GRADE_BACKOFF_CAP_SECONDS = 600  # ... but at most this, unless the platform's R
 GRADE_RETRY_AFTER_MAX_SECONDS = 3600  # a Retry-After beyond this is cut to it
 GRADE_TOKEN_MARGIN_SECONDS = 60  # an access token is renewed this long before it expires
 GRADE_HEARTBEAT_SECONDS = 10  # workers record that they are alive this often
+HOUSEKEEPING_SECONDS = (
+    600  # each grade worker purges expired launch-store entries and sessions this often (0: never)
+)
 
 # Operator area (/admin): a sign-in lasts at most ADMIN_SESSION_SECONDS and ends earlier after
 # ADMIN_IDLE_SECONDS without a request.

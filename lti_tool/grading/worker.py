@@ -26,6 +26,7 @@ from flask import Flask, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .. import housekeeping
 from ..course.catalog import get_catalog
 from ..db import get_db, session_scope
 from ..http import http_session
@@ -80,6 +81,8 @@ class Worker:
         self.started_at = utcnow()
         self.delivered = 0
         self._last_beat = 0.0
+        self.housekeeping_every = float(cfg["HOUSEKEEPING_SECONDS"])
+        self._last_housekeeping = time.monotonic()  # the first purge one interval after the start
         # (context, course, module) -> the per-module line item URL, once found (line items do not move)
         self._lineitems: dict[tuple[int, str, str], str] = {}
 
@@ -266,6 +269,14 @@ class Worker:
                 delivered=self.delivered,
             )
 
+    def housekeep(self) -> None:
+        """Purge expired launch-store entries and sessions now and then, also when nobody logs in."""
+        now = time.monotonic()
+        if self.housekeeping_every <= 0 or now - self._last_housekeeping < self.housekeeping_every:
+            return
+        self._last_housekeeping = now
+        housekeeping.purge(self.app)
+
     def drain(self) -> int:
         """Deliver until nothing is due (rows waiting for a retry later are left); returns rows claimed."""
         total = 0
@@ -284,6 +295,7 @@ class Worker:
             while not self.stop_event.is_set():
                 try:
                     self.beat()
+                    self.housekeep()
                     claimed = self.run_once()
                 except Exception:
                     log.exception("grade worker %s: error in a batch; pausing", self.worker_id)

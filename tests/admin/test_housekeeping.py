@@ -1,5 +1,5 @@
-"""Expired launch data and tool sessions are purged on their own: now and then during an LTI login (no
-scheduler needed), and on demand with `flask launch-store purge`."""
+"""Expired launch data and tool sessions are purged on their own (no scheduler needed): by every grade worker
+now and then, during an LTI login now and then, and on demand with `flask launch-store purge`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy import select
 from lti_tool import housekeeping
 from lti_tool.cache import get_store
 from lti_tool.db import session_scope
+from lti_tool.grading.worker import Worker
 from lti_tool.lti.provision import token_hash
 from lti_tool.models import LaunchCache, ToolSession, utcnow
 
@@ -52,3 +53,24 @@ def test_an_lti_login_purges_expired_entries_now_and_then(
         assert token_hash(old.session_token) not in hashes and token_hash(live.session_token) in hashes
         if not app.config.get("REDIS_URL"):
             assert s.get(LaunchCache, "expired-entry") is None
+
+
+def test_a_grade_worker_purges_expired_entries_without_any_login(app: Flask) -> None:
+    with session_scope(app, write=True) as s:
+        deployment = seed.platform(s, "https://moodle.example.org")
+        old = seed.learner(s, deployment, "old")
+        s.scalars(
+            select(ToolSession).where(ToolSession.token_hash == token_hash(old.session_token))
+        ).one().expires_at = utcnow() - dt.timedelta(hours=2)
+
+    worker = Worker(app, label="housekeeping")
+    try:
+        worker.housekeep()  # not yet: the first purge comes one interval after the start
+        with session_scope(app) as s:
+            assert s.scalars(select(ToolSession.token_hash)).all() == [token_hash(old.session_token)]
+        worker._last_housekeeping -= app.config["HOUSEKEEPING_SECONDS"]  # an interval has passed
+        worker.housekeep()
+        with session_scope(app) as s:
+            assert s.scalars(select(ToolSession.token_hash)).all() == []
+    finally:
+        worker.http.close()
