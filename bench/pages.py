@@ -384,10 +384,16 @@ def learner_steps(learner: Learner, course: Any, rng: random.Random) -> Iterator
                 yield (
                     "practice submit",
                     f"m/{module.id}/praxis",
-                    {"text": f"Bench-Antwort {learner.number}. " * 5},
+                    {"text": practice_text(learner.number, module.practice.min_length)},
                 )
                 learner.practice_done.add(module.id)
             yield "exchange", f"m/{module.id}/austausch", None
+
+
+def practice_text(number: int, min_length: int) -> str:
+    """A practice answer just long enough for the module's minimum (the tool refuses shorter ones)."""
+    sentence = f"Bench-Antwort von Lernendem {number}: so gehen wir in unserer Kommune vor. "
+    return sentence * (min_length // len(sentence) + 1)
 
 
 def step(learner: Learner, recorder: Recorder, rng: random.Random, last_page: dict[int, str]) -> None:
