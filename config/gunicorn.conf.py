@@ -4,7 +4,8 @@ Several processes, each with threads: Moodle calls the tool's JWKS back while on
 Moodle's token.php is waiting, and iframes load pages in parallel; never serve the tool single-threaded.
 Environment: LTI_TOOL_BIND (default 127.0.0.1:8000), LTI_TOOL_WEB_WORKERS (default 2 x CPUs, at least 2),
 LTI_TOOL_WEB_THREADS (default 4). Grades are delivered by separate worker processes
-(`flask --app app grades worker`), not by these.
+(`flask --app app grades worker`), not by these. LTI_TOOL_ACCESS_LOG: access log file or "-" (default none); it
+never shows session tokens (lti_tool/gunicorn_logging.py).
 """
 
 import multiprocessing
@@ -20,7 +21,8 @@ keepalive = 5
 # Request line and header limits (bodies are limited by the app: MAX_CONTENT_LENGTH).
 limit_request_line = 8190
 limit_request_fields = 100
-accesslog = os.environ.get("LTI_TOOL_ACCESS_LOG") or None
+accesslog = os.environ.get("LTI_TOOL_ACCESS_LOG") or None  # a file, or "-" for stdout
+logger_class = "lti_tool.gunicorn_logging.RedactingLogger"  # session tokens in paths are not logged
 errorlog = "-"
 # The app's ProxyFix (LTI_TOOL_PROXY_FIX) handles X-Forwarded-*; gunicorn itself trusts only local proxies.
 forwarded_allow_ips = "127.0.0.1,::1"

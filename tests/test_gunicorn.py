@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -46,6 +47,7 @@ def gunicorn(app: Flask, test_config: dict, tmp_path: Path) -> Iterator[str]:
             "LTI_TOOL_WEB_WORKERS": "3",
             "LTI_TOOL_WEB_THREADS": "4",
             "LTI_TOOL_EMBEDDED_WORKER": "false",
+            "LTI_TOOL_ACCESS_LOG": str(tmp_path / "access.log"),
         }
     )
     if TEST_REDIS_URL:
@@ -86,12 +88,28 @@ def gunicorn(app: Flask, test_config: dict, tmp_path: Path) -> Iterator[str]:
         log_file.close()
 
 
-def test_launches_across_gunicorn_processes(app: Flask, gunicorn: str, registered: PeerPlatform) -> None:
+def test_launches_across_gunicorn_processes(
+    app: Flask, gunicorn: str, registered: PeerPlatform, tmp_path: Path
+) -> None:
     launcher = Launcher(gunicorn, registered, CLIENT_ID, DEPLOYMENT_ID)
+    session_paths = []
     for _ in range(12):
         launcher.browser = requests.Session()  # a fresh browser each time
         page = launcher.launch_and_follow()
         assert page.status_code == 200 and "Lea Schneider" in page.text
+        session_paths.append(urlsplit(page.url).path)
+    # The access log has every request, but no session token (they would open the learners' pages).
+    access_log = tmp_path / "access.log"
+    deadline = time.monotonic() + 10
+    while access_log.read_text().count("GET /s/-/") < 12 and time.monotonic() < deadline:
+        time.sleep(0.1)  # gunicorn writes the line after the response
+    logged = access_log.read_text()
+    assert logged.count("GET /s/-/") >= 12 and logged.count("POST /lti/launch") >= 12
+    tokens = [path.split("/")[2] for path in session_paths]
+    assert all(
+        path.startswith("/s/") and len(token) > 20 for path, token in zip(session_paths, tokens, strict=True)
+    )
+    assert not any(token in logged for token in tokens)
     jwks = requests.get(gunicorn + "/.well-known/jwks.json").json()
     with session_scope(app) as s:
         expected = keys.public_jwks(s, int(app.config["KEY_RETIRE_GRACE_SECONDS"]))
