@@ -300,15 +300,9 @@ class ToolMessageLaunch(MessageLaunch[FormRequest, DbToolConf, SessionService, C
                 detail=f"token iss={iss!r} client={client_id!r}; login iss={record.get('iss')!r} client={record.get('client_id')!r}",
             )
         conf: DbToolConf = self._tool_config
-        platform = conf.platform(iss, client_id)
-        if platform is None:
-            raise LaunchError(
-                _l("This learning platform is not registered with the tool (issuer %(iss)s).", iss=iss),
-                hint=_l(
-                    "The LMS administrator needs to register the tool first (see the registration values at /lti/config)."
-                ),
-                code="unknown_issuer",
-            )
+        platform = conf.registered_platform(
+            iss, client_id, detail=f"launch from unknown issuer {iss!r} client_id={client_id!r}"
+        )
         self._client_id = client_id
         self._registration = ToolRegistration(platform, lambda: signing_key(self._s))
         self.platform = platform

@@ -76,16 +76,9 @@ def begin_login(
             code="login_incomplete",
         )
     conf = DbToolConf(s)
-    platform = conf.platform(iss, client_id)
-    if platform is None:
-        raise LaunchError(
-            _l("This learning platform is not registered with the tool (issuer %(iss)s).", iss=iss),
-            hint=_l(
-                "The LMS administrator needs to register the tool first (see the registration values at /lti/config)."
-            ),
-            code="unknown_issuer",
-            detail=f"login from unknown issuer {iss!r} client_id={client_id!r}",
-        )
+    platform = conf.registered_platform(
+        iss, client_id, detail=f"login from unknown issuer {iss!r} client_id={client_id!r}"
+    )
     # The platform may only send people to this tool: target_link_uri must be ours (no open redirect).
     if not same_origin(target_link_uri, launch_url):
         raise LaunchError(

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from pylti1p3.deployment import Deployment as LtiDeployment
 from pylti1p3.registration import Registration
 from pylti1p3.tool_config.abstract import ToolConfAbstract
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..errors import LaunchError
 from ..models import Deployment, Platform
 from .keys import SigningKey, signing_key
 
@@ -64,6 +66,20 @@ class DbToolConf(ToolConfAbstract[Any]):
         # A login request without client_id is only unambiguous when the issuer registered us once.
         found = self.s.scalars(query.limit(2)).all()
         return found[0] if len(found) == 1 else None
+
+    def registered_platform(self, iss: str, client_id: str | None, *, detail: str) -> Platform:
+        """The platform of a login or launch; refused with a clear page when it is not registered."""
+        platform = self.platform(iss, client_id)
+        if platform is None:
+            raise LaunchError(
+                _l("This learning platform is not registered with the tool (issuer %(iss)s).", iss=iss),
+                hint=_l(
+                    "The LMS administrator needs to register the tool first (see the registration values at /lti/config)."
+                ),
+                code="unknown_issuer",
+                detail=detail,
+            )
+        return platform
 
     def find_registration_by_issuer(self, iss: str, *args: Any, **kwargs: Any) -> ToolRegistration | None:  # type: ignore[override]
         return self.find_registration_by_params(iss, None)
