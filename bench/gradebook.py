@@ -56,7 +56,16 @@ from lti_tool.demo_lms import close_demo_lms, create_demo_lms, serve_in_thread  
 from lti_tool.demo_lms.demo_data import SERVICE_SCOPES  # noqa: E402
 from lti_tool.demo_lms.state import EXTENSION  # noqa: E402
 from lti_tool.demo_lms.storage import User as LmsUser  # noqa: E402
-from lti_tool.gradebook.roster import RosterError, refresh_roster  # noqa: E402
+from lti_tool.gradebook.roster import (  # noqa: E402
+    CONTAINER_TYPE,
+    NRPS_SCOPE,
+    RosterError,
+    access_tokens,
+    refresh_roster,
+    with_page_size,
+)
+from lti_tool.grading.tokens import PlatformInfo  # noqa: E402
+from lti_tool.http import shared_session  # noqa: E402
 from lti_tool.lti import keys  # noqa: E402
 from lti_tool.models import (  # noqa: E402
     Certificate,
@@ -684,7 +693,9 @@ def run(app: Any, lms_url: str, lms_app: Any, args: argparse.Namespace) -> None:
         + ", ".join(f"{k} {v}" for k, v in seeded.counts.items())
     )
     enrol(lms_app, args.learners)
-    print(f"peak RSS after seeding {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    print(
+        f"peak RSS after seeding {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB (this process)"
+    )
 
     sid = launch_instructor(lms_url)
     print("instructor session: real LTI launch from the demo LMS (user 3, activity 1)")
@@ -713,9 +724,23 @@ def run(app: Any, lms_url: str, lms_app: Any, args: argparse.Namespace) -> None:
             f"  {label:<22} {took * 1000:7.0f} ms  members {result.members}, learners {result.learners}, "
             f"pages {result.pages}, removed {result.removed}"
         )
-    print(
-        f"peak RSS (this process: tool, demo LMS, seeding) {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
-    )
+    with app.app_context(), session_scope(app) as s:
+        platform = s.get(Platform, seeded.platform_id)
+        assert platform is not None
+        token = access_tokens(app).get(PlatformInfo.of(platform), [NRPS_SCOPE], shared_session(app))
+    started, pages = time.perf_counter(), 0
+    url: str | None = with_page_size(nrps_url, int(app.config["NRPS_PAGE_SIZE"]))
+    while url:
+        response = requests.get(
+            url, headers={"Authorization": f"Bearer {token}", "Accept": CONTAINER_TYPE}, timeout=30
+        )
+        response.raise_for_status()
+        pages += 1
+        url = response.links.get("next", {}).get("url")
+    took = time.perf_counter() - started
+    print(f"  {'same pages, plain GET':<22} {took * 1000:7.0f} ms  ({pages} pages: the demo LMS's own share)")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS (this process: tool, demo LMS, seeding) {peak:.0f} MB")
 
 
 if __name__ == "__main__":

