@@ -118,7 +118,11 @@ def access_tokens(app: Flask) -> AccessTokens:
 
 
 def refresh_roster(s: Session, context: Context) -> RosterRefresh:
-    """Fetch the whole roster of `context` and store it (in `s`'s transaction; the caller commits)."""
+    """Fetch the whole roster of `context`, then store it in `s` (the caller commits; nothing on RosterError).
+
+    Call it before writing anything else in `s`: the transaction that loaded `context` is ended before the
+    platform is asked (as `db.begin_write` does), so no database transaction waits on HTTP; the writes then
+    run in one write transaction."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if not context.nrps_url:
         raise _error(
