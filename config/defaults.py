@@ -66,6 +66,14 @@ HOUSEKEEPING_SECONDS = (
     600  # each grade worker purges expired launch-store entries and sessions this often (0: never)
 )
 
+# Course roster (NRPS): members asked for per page (0: the platform decides), and limits that stop a broken
+# platform's endless `rel="next"` paging. The whole fetch must finish within NRPS_TIME_LIMIT_SECONDS (an
+# instructor waits for it; keep it below gunicorn's timeout).
+NRPS_PAGE_SIZE = 1000
+NRPS_MAX_PAGES = 100
+NRPS_MAX_MEMBERS = 50_000
+NRPS_TIME_LIMIT_SECONDS = 20
+
 # Operator area (/admin): a sign-in lasts at most ADMIN_SESSION_SECONDS and ends earlier after
 # ADMIN_IDLE_SECONDS without a request.
 ADMIN_SESSION_SECONDS = 2 * 3600

@@ -31,5 +31,12 @@ def is_instructor(roles: Iterable[str]) -> bool:
     return False
 
 
+LEARNER_ROLES = frozenset({"Learner", LIS + "membership#Learner", LIS + "institution/person#Learner"})
+
+
 def is_learner(roles: Iterable[str]) -> bool:
-    return any(_split(r)[1] == "Learner" for r in roles) and not is_instructor(roles)
+    """A Learner (context or institution role, full URI or short name; a Learner sub-role such as
+    `membership/Learner#NonCreditLearner` too) who holds no staff role."""
+    roles = list(roles)
+    learner = any(r in LEARNER_ROLES or r.startswith(LIS + "membership/Learner#") for r in roles)
+    return learner and not is_instructor(roles)
