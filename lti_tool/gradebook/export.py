@@ -105,16 +105,16 @@ def gradebook_header(scope: Scope) -> list[str]:
         _("Last activity"),
         _("Grades in the LMS"),
     ]
+    columns = [
+        _("State"),
+        _("Lessons seen"),
+        _("Best quiz score (%)"),
+        _("Quiz attempts"),
+        _("Practice task"),
+        _("Completed on"),
+    ]
     for module in scope.course.modules:
-        prefix = f"{module.position}. {module.title}"
-        header += [
-            f"{prefix}: {_('State')}",
-            f"{prefix}: {_('Lessons seen')}",
-            f"{prefix}: {_('Best quiz score (%)')}",
-            f"{prefix}: {_('Quiz attempts')}",
-            f"{prefix}: {_('Practice task')}",
-            f"{prefix}: {_('Completed on')}",
-        ]
+        header += [f"{module.position}. {module.title}: {column}" for column in columns]
     return header
 
 
