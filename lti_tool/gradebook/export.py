@@ -25,8 +25,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..i18n import BERLIN
-from ..models import Certificate, CourseProgress
-from .listing import ModuleCell, Row, Scope, people
+from ..models import Certificate
+from .listing import Row, Scope, people
 
 BOM = "\ufeff"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -75,23 +75,22 @@ def filename(kind: str, label: str, today: dt.date) -> str:
 # --- The gradebook ------------------------------------------------------------------------------------
 
 
-def _practice(state: str) -> str:
-    words: dict[str, str] = {"submitted": _("submitted"), "reviewed": _("reviewed")}
-    return words.get(state, "")
-
-
-def _module_state(module: ModuleCell) -> str:
-    words: dict[str, str] = {
-        "completed": _("completed"),
-        "in_progress": _("in progress"),
-        "not_started": _("not started"),
+def _words() -> dict[str, str]:
+    """The states as the export writes them, translated once per export (not once per cell)."""
+    return {
+        "practice:submitted": _("submitted"),
+        "practice:reviewed": _("reviewed"),
+        "practice:none": "",
+        "module:completed": _("completed"),
+        "module:in_progress": _("in progress"),
+        "module:not_started": _("not started"),
+        "delivery:failed": _("failed"),
+        "delivery:pending": _("waiting"),
+        "delivery:sent": _("sent"),
+        "delivery:none": "",
+        "yes": _("yes"),
+        "no": _("no"),
     }
-    return words[module.state]
-
-
-def _delivery(row: Row) -> str:
-    words: dict[str, str] = {"failed": _("failed"), "pending": _("waiting"), "sent": _("sent"), "none": ""}
-    return words[row.delivery]
 
 
 def gradebook_header(scope: Scope) -> list[str]:
@@ -120,6 +119,7 @@ def gradebook_header(scope: Scope) -> list[str]:
 
 def gradebook_records(scope: Scope, batches: Iterable[list[Row]]) -> Iterator[list[Any]]:
     total = len(scope.course.modules)
+    words = _words()
     yield gradebook_header(scope)
     for batch in batches:
         for row in batch:
@@ -128,19 +128,19 @@ def gradebook_records(scope: Scope, batches: Iterable[list[Row]]) -> Iterator[li
                 person.name,
                 person.email,
                 person.sub,
-                _("yes") if person.in_roster else _("no"),
+                words["yes" if person.in_roster else "no"],
                 person.course_completed_at,
                 f"{person.modules_done}/{total}",
                 person.last_activity,
-                _delivery(row),
+                words["delivery:" + row.delivery],
             ]
             for module in row.modules:
                 record += [
-                    _module_state(module),
+                    words["module:" + module.state],
                     f"{module.lessons_seen}/{module.lessons_total}",
                     percent(module.best_score),
                     module.attempts,
-                    _practice(module.practice),
+                    words["practice:" + module.practice],
                     module.completed_at,
                 ]
             yield record
@@ -154,14 +154,8 @@ def completion_records(s: Session, scope: Scope, *, batch: int) -> Iterator[list
     yield [_("Name"), _("E-mail"), _("LTI user id"), _("Course completed on"), _("Certificate code")]
     crowd = people(scope)
     query = (
-        select(crowd.c.name, crowd.c.email, crowd.c.sub, CourseProgress.completed_at, Certificate.code)
+        select(crowd.c.name, crowd.c.email, crowd.c.sub, crowd.c.course_completed_at, Certificate.code)
         .select_from(crowd)
-        .join(
-            CourseProgress,
-            (CourseProgress.user_id == crowd.c.user_id)
-            & (CourseProgress.context_id == scope.context_id)
-            & (CourseProgress.course_id == scope.course.id),
-        )
         .outerjoin(
             Certificate,
             (Certificate.user_id == crowd.c.user_id)
@@ -169,8 +163,8 @@ def completion_records(s: Session, scope: Scope, *, batch: int) -> Iterator[list
             & (Certificate.course_id == scope.course.id)
             & Certificate.revoked_at.is_(None),
         )
-        .where(CourseProgress.completed_at.is_not(None))
-        .order_by(CourseProgress.completed_at, crowd.c.sub)
+        .where(crowd.c.course_completed_at.is_not(None))
+        .order_by(crowd.c.course_completed_at, crowd.c.sub)
         .execution_options(yield_per=batch)
     )
     for part in s.execute(query).partitions():

@@ -27,11 +27,10 @@ from sqlalchemy import (
     case,
     exists,
     func,
-    null,
     or_,
     select,
     type_coerce,
-    union_all,
+    union,
 )
 from sqlalchemy.orm import Session, aliased
 
@@ -168,73 +167,13 @@ def _display_name(name: Any, given: Any, family: Any, *fallbacks: Any) -> Any:
     return func.coalesce(name, joined, *fallbacks)
 
 
-def people(scope: Scope) -> Subquery:
-    """sub, user_id, name, email, roster_status, last_launch_at of every listed learner (union by sub)."""
-    c, p = scope.context_id, scope.platform_id
-    in_roster = (
-        select(
-            RosterEntry.sub.label("sub"),
-            Membership.user_id.label("user_id"),
-            _display_name(
-                User.name, User.given_name, User.family_name, RosterEntry.name, RosterEntry.sub
-            ).label("name"),
-            func.coalesce(User.email, RosterEntry.email).label("email"),
-            RosterEntry.status.label("roster_status"),
-            Membership.last_launch_at.label("last_launch_at"),
-        )
-        .select_from(RosterEntry)
-        .outerjoin(User, and_(User.platform_id == p, User.sub == RosterEntry.sub))
-        .outerjoin(Membership, and_(Membership.user_id == User.id, Membership.context_id == c))
-        .where(
-            RosterEntry.context_id == c,
-            or_(
-                Membership.is_instructor.is_(False),
-                and_(Membership.id.is_(None), RosterEntry.is_learner.is_(True)),
-            ),
-        )
-    )
-    listed = select(RosterEntry.id).where(RosterEntry.context_id == c, RosterEntry.sub == User.sub).exists()
-    launched_only = (
-        select(
-            User.sub,
-            Membership.user_id,
-            _display_name(User.name, User.given_name, User.family_name, User.sub),
-            User.email,
-            null(),
-            Membership.last_launch_at,
-        )
-        .select_from(Membership)
-        .join(User, User.id == Membership.user_id)
-        .where(Membership.context_id == c, Membership.is_instructor.is_(False), ~listed)
-    )
-    return union_all(in_roster, launched_only).subquery("people")
-
-
-@dataclass(frozen=True)
-class _Listing:
-    """The people joined with their course progress, and the conditions the filters use."""
-
-    people: Subquery
-    course_progress: Any
-    course_progress_on: Any
-    modules: Subquery
-    last_activity: Any
-    conditions: dict[str, Any]
-
-    def select_from(self, query: Select[Any]) -> Select[Any]:
-        mp = self.modules
-        return (
-            query.select_from(self.people)
-            .outerjoin(self.course_progress, self.course_progress_on)
-            .outerjoin(mp, mp.c.user_id == self.people.c.user_id)
-        )
-
-
-def _listing(scope: Scope) -> _Listing:
+def _progress_columns(scope: Scope, query: Select[Any]) -> Select[Any]:
+    """Add a learner's course progress and flags to one branch of the people query, joined on
+    Membership.user_id (a real column: the planner knows it is unique per context, so PostgreSQL estimates
+    these joins right; joined on the union's column instead it overestimates them a hundredfold and
+    JIT-compiles the statement, which then takes longer than running it)."""
     c, course_id = scope.context_id, scope.course.id
-    crowd = people(scope)
     cp = aliased(CourseProgress, name="cp")
-    cp_on = and_(cp.user_id == crowd.c.user_id, cp.context_id == c, cp.course_id == course_id)
     mp = (
         select(
             ModuleProgress.user_id.label("user_id"),
@@ -245,7 +184,35 @@ def _listing(scope: Scope) -> _Listing:
         .group_by(ModuleProgress.user_id)
         .subquery("mp")
     )
-    launch = crowd.c.last_launch_at
+    # A failed grade that is still the newest of its target (failed rows are few: `ix_grade_outbox_due`).
+    newer = aliased(GradeOutbox)
+    failed = (
+        select(GradeOutbox.user_id.label("user_id"))
+        .where(
+            GradeOutbox.state == FAILED,
+            GradeOutbox.context_id == c,
+            GradeOutbox.course_id == course_id,
+            ~exists().where(
+                newer.user_id == GradeOutbox.user_id,
+                newer.context_id == GradeOutbox.context_id,
+                newer.target == GradeOutbox.target,
+                newer.id > GradeOutbox.id,
+            ),
+        )
+        .group_by(GradeOutbox.user_id)
+        .subquery("failed")
+    )
+    to_review = (
+        select(PracticeSubmission.user_id.label("user_id"))
+        .where(
+            PracticeSubmission.context_id == c,
+            PracticeSubmission.course_id == course_id,
+            PracticeSubmission.reviewed_at.is_(None),
+        )
+        .group_by(PracticeSubmission.user_id)
+        .subquery("to_review")
+    )
+    launch = Membership.last_launch_at
     last_activity = type_coerce(
         case(
             (cp.updated_at.is_(None), launch),
@@ -255,76 +222,103 @@ def _listing(scope: Scope) -> _Listing:
         ),
         UTCDateTime(),
     )
-    newer = aliased(GradeOutbox)
-    failed = exists().where(
-        GradeOutbox.user_id == crowd.c.user_id,
-        GradeOutbox.context_id == c,
-        GradeOutbox.course_id == course_id,
-        GradeOutbox.state == FAILED,
-        ~exists().where(
-            newer.user_id == GradeOutbox.user_id,
-            newer.context_id == GradeOutbox.context_id,
-            newer.target == GradeOutbox.target,
-            newer.id > GradeOutbox.id,
-        ),
+    user = Membership.user_id
+    return (
+        query.add_columns(
+            last_activity.label("last_activity"),
+            cp.completed_at.label("course_completed_at"),
+            func.coalesce(mp.c.done, 0).label("modules_done"),
+            func.coalesce(mp.c.lessons, 0).label("lessons_seen"),
+            case((mp.c.user_id.is_(None), 0), else_=1).label("started"),
+            case((failed.c.user_id.is_(None), 0), else_=1).label("failed"),
+            case((to_review.c.user_id.is_(None), 0), else_=1).label("to_review"),
+        )
+        .outerjoin(cp, and_(cp.user_id == user, cp.context_id == c, cp.course_id == course_id))
+        .outerjoin(mp, mp.c.user_id == user)
+        .outerjoin(failed, failed.c.user_id == user)
+        .outerjoin(to_review, to_review.c.user_id == user)
     )
-    to_review = exists().where(
-        PracticeSubmission.user_id == crowd.c.user_id,
-        PracticeSubmission.context_id == c,
-        PracticeSubmission.course_id == course_id,
-        PracticeSubmission.reviewed_at.is_(None),
+
+
+def people(scope: Scope) -> Subquery:
+    """Every listed learner with their course progress: sub, user_id, name, email, roster_status,
+    last_activity, course_completed_at, modules_done, lessons_seen, and 0/1 flags started, failed (a grade
+    delivery), to_review (a practice text).
+
+    The subs come first (the roster's and the launched learners', as a UNION), then everything is joined to
+    them through unique keys, so that the planner's row estimates stay right (see `_progress_columns`).
+    """
+    c, p = scope.context_id, scope.platform_id
+    subs = union(
+        select(RosterEntry.sub.label("sub")).where(RosterEntry.context_id == c),
+        select(User.sub)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.context_id == c, Membership.is_instructor.is_(False)),
+    ).subquery("subs")
+    base = (
+        select(
+            subs.c.sub.label("sub"),
+            Membership.user_id.label("user_id"),
+            _display_name(User.name, User.given_name, User.family_name, RosterEntry.name, subs.c.sub).label(
+                "name"
+            ),
+            func.coalesce(User.email, RosterEntry.email).label("email"),
+            RosterEntry.status.label("roster_status"),
+        )
+        .select_from(subs)
+        .outerjoin(RosterEntry, and_(RosterEntry.context_id == c, RosterEntry.sub == subs.c.sub))
+        .outerjoin(User, and_(User.platform_id == p, User.sub == subs.c.sub))
+        .outerjoin(Membership, and_(Membership.user_id == User.id, Membership.context_id == c))
+        .where(
+            or_(
+                Membership.is_instructor.is_(False),
+                and_(Membership.id.is_(None), RosterEntry.is_learner.is_(True)),
+            )
+        )
     )
-    started = mp.c.user_id.is_not(None)
-    completed = cp.completed_at.is_not(None)
-    conditions = {
-        "nicht-begonnen": and_(~started, ~completed),
-        "in-bearbeitung": and_(started, ~completed),
+    return _progress_columns(scope, base).subquery("people")
+
+
+def _conditions(crowd: Subquery) -> dict[str, Any]:
+    """What each filter (but "alle") selects, on the columns of `people`."""
+    completed = crowd.c.course_completed_at.is_not(None)
+    return {
+        "nicht-begonnen": and_(crowd.c.started == 0, ~completed),
+        "in-bearbeitung": and_(crowd.c.started == 1, ~completed),
         "abgeschlossen": completed,
-        "zu-pruefen": to_review,
-        "fehlgeschlagen": failed,
+        "zu-pruefen": crowd.c.to_review == 1,
+        "fehlgeschlagen": crowd.c.failed == 1,
     }
-    return _Listing(crowd, cp, cp_on, mp, last_activity, conditions)
 
 
 def count_by_filter(s: Session, scope: Scope) -> dict[str, int]:
     """How many learners each filter shows ("alle": everyone), in one statement."""
-    listing = _listing(scope)
+    crowd = people(scope)
     columns = [func.count().label("alle")] + [
         func.coalesce(func.sum(case((condition, 1), else_=0)), 0).label(name)
-        for name, condition in listing.conditions.items()
+        for name, condition in _conditions(crowd).items()
     ]
-    row = s.execute(listing.select_from(select(*columns))).one()
+    row = s.execute(select(*columns).select_from(crowd)).one()
     return {name: int(row._mapping[name] or 0) for name in FILTERS}
 
 
 def listing_query(scope: Scope, *, sort: str, only: str) -> Select[Any]:
     """The listed people with their course progress, filtered (`only`, one of FILTERS) and sorted (SORTS)."""
-    listing = _listing(scope)
-    crowd, cp, mp = listing.people, listing.course_progress, listing.modules
-    query = listing.select_from(
-        select(
-            crowd.c.sub,
-            crowd.c.user_id,
-            crowd.c.name,
-            crowd.c.email,
-            crowd.c.roster_status,
-            listing.last_activity.label("last_activity"),
-            cp.completed_at.label("course_completed_at"),
-            func.coalesce(mp.c.done, 0).label("modules_done"),
-        )
-    )
-    if only in listing.conditions:
-        query = query.where(listing.conditions[only])
+    crowd = people(scope)
+    query = select(crowd)
+    conditions = _conditions(crowd)
+    if only in conditions:
+        query = query.where(conditions[only])
     by_name = (func.lower(crowd.c.name), crowd.c.sub)
     if sort == "fortschritt":
         query = query.order_by(
-            cp.completed_at.is_(None),
-            func.coalesce(mp.c.done, 0).desc(),
-            func.coalesce(mp.c.lessons, 0).desc(),
+            crowd.c.course_completed_at.is_(None),
+            crowd.c.modules_done.desc(),
+            crowd.c.lessons_seen.desc(),
             *by_name,
         )
     elif sort == "aktivitaet":
-        query = query.order_by(listing.last_activity.desc().nulls_last(), *by_name)
+        query = query.order_by(crowd.c.last_activity.desc().nulls_last(), *by_name)
     else:
         query = query.order_by(*by_name)
     return query
