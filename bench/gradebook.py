@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import secrets
+import signal
 import statistics
 import sys
 import tempfile
@@ -246,6 +247,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--admin-url", default="", help="PostgreSQL URL to create the run's database with")
     args = parser.parse_args()
+    # Stopped (e.g. by `timeout`): still drop the run's database in `finally`.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     with tempfile.TemporaryDirectory() as folder:
         database = ""
