@@ -49,6 +49,8 @@ class Learner:
 
 
 def find_learner(s: Session, scope: Scope, user_id: int) -> Learner:
+    if not 0 < user_id < 2**63:  # an id from a URL: beyond BIGINT the database would fail, not find nothing
+        raise LearnerNotFound(user_id)
     found = s.execute(
         select(User, Membership, RosterEntry)
         .join(Membership, (Membership.user_id == User.id) & (Membership.context_id == scope.context_id))

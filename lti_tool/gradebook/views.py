@@ -100,6 +100,12 @@ def percent(score: float | None) -> str:
     return str(format_percent(math.floor(score * 100 + 1e-9) / 100))
 
 
+def _resent() -> int | None:
+    """How many grades "send again" queued (shown after its redirect), from ?gesendet=N."""
+    raw = request.args.get("gesendet", "")
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 6 else None
+
+
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
     return {"percent": percent}
@@ -119,14 +125,13 @@ def start() -> str:
         db.session(), where, sort=args["sortierung"], only=args["filter"], number=args["seite"]
     )
     args["seite"] = shown.number
-    resent = request.args.get("gesendet", "")
     return render_template(
         "gradebook/gradebook.html",
         course=where.course,
         visitor=visitor,
         book=shown,
         args=args,
-        resent=int(resent) if resent.isascii() and resent.isdigit() and len(resent) < 6 else None,
+        resent=_resent(),
         roster_fetched_at=visitor.context.roster_fetched_at,
     )
 
@@ -161,13 +166,7 @@ def learner(user_id: int) -> str:
         shown = details.detail(db.session(), where, user_id)
     except LearnerNotFound:
         raise _no_such_learner() from None
-    resent = request.args.get("gesendet", "")
-    return render_template(
-        "gradebook/learner.html",
-        course=where.course,
-        detail=shown,
-        resent=int(resent) if resent.isascii() and resent.isdigit() and len(resent) < 6 else None,
-    )
+    return render_template("gradebook/learner.html", course=where.course, detail=shown, resent=_resent())
 
 
 # --- Reviewing a practice task ---------------------------------------------------------------------------

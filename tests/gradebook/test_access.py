@@ -65,10 +65,10 @@ def test_a_teacher_cannot_reach_learners_of_another_context_or_platform(
     abroad.post("m/modul-a/praxis", {"text": "Praxistext von einer anderen Plattform."})
     add_learner(app, place(app, "course-2"), "far-failed", name="Fiona Fern", grade_state="failed")
     far_failed = user_id(app, "far-failed")
-    foreign = [user_id(app, "far"), far_failed]
+    foreign = [user_id(app, "far"), far_failed, 2**63, 0]
     with session_scope(app) as s:
         foreign += list(s.scalars(select(User.id).where(User.name == "Olivia Ausland")))
-    assert len(foreign) == 3
+    assert len(foreign) == 5
 
     before = snapshot(app)
     for uid in foreign:
