@@ -89,7 +89,7 @@ from lti_tool.models import (  # noqa: E402
 # The gradebook's URLs (a colleague builds them; adjust here when they change). {sid}: the tool session token.
 GRADEBOOK_PAGE = "/s/{sid}/lehrende/"
 PAGE_PARAM = "seite"
-GRADES_CSV = "/s/{sid}/lehrende/export/noten.csv"
+GRADES_CSV = "/s/{sid}/lehrende/export/notenliste.csv"
 COMPLETIONS_CSV = "/s/{sid}/lehrende/export/abschluesse.csv"
 GRADEBOOK_PAGE_SIZE = 50  # learners per gradebook page, to pick the middle page (--middle-page overrides)
 

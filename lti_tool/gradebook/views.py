@@ -1,22 +1,324 @@
-"""Instructor start page under /s/<sid>/lehrende/."""
+"""Instructor pages under /s/<sid>/lehrende/: the gradebook of the launched course context, one learner's detail,
+reviewing a practice task, sending failed grades again, and the CSV exports.
+
+Every route needs an instructor session (`instructor_required`); the session blueprint checks CSRF on POST. A
+learner is only ever looked up through a membership of the session's own course context (`detail.find_learner`),
+so ids of other courses or platforms find nothing. Views read with `db.session()`; the writing ones begin with
+`db.write_session()`, call the services (progress, grading) and commit.
+"""
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+import logging
+import math
+from typing import Any
 
+from flask import Flask, Response, redirect, render_template, request, stream_with_context, url_for
+from flask_babel import format_percent
+from flask_babel import lazy_gettext as _l
+from werkzeug.wrappers import Response as BaseResponse
+
+from .. import db, progress
 from ..auth import current_visitor, instructor_required, session_blueprint
 from ..course.catalog import get_catalog
+from ..course.loader import Module
+from ..errors import NotFound
+from ..grading import resend
+from ..i18n import BERLIN
+from ..models import PracticeSubmission, utcnow
+from ..progress import Learner as ProgressLearner
+from . import detail as details
+from . import export, listing
+from .detail import LearnerNotFound, PracticeMissing
+from .listing import FILTERS, SORTS, Scope
+
+log = logging.getLogger(__name__)
 
 bp = session_blueprint("instructor", __name__, "/lehrende")
+
+FEEDBACK_MAX = 5000  # characters, after normalising line breaks
+EXPORT_BATCH = 500  # learners per database round trip while streaming a CSV
+
+
+# --- Shared --------------------------------------------------------------------------------------------
+
+
+def scope() -> Scope:
+    visitor = current_visitor()
+    course = get_catalog().get(visitor.course_id)
+    if course is None:  # the launch checked it; the course folder was removed since
+        raise NotFound(
+            _l("This course is not offered any more."),
+            hint=_l("Please ask the tool operator which course to use now."),
+        )
+    return Scope(context_id=visitor.context.id, platform_id=visitor.platform_id, course=course)
+
+
+def _no_such_learner() -> NotFound:
+    return NotFound(
+        _l("There is no such learner in this course."),
+        hint=_l("Please choose a learner from the gradebook of this course."),
+        code="learner_not_found",
+    )
+
+
+def find_learner(scope: Scope, user_id: int) -> details.Learner:
+    try:
+        return details.find_learner(db.session(), scope, user_id)
+    except LearnerNotFound:
+        raise _no_such_learner() from None
+
+
+def find_module(scope: Scope, module_id: str) -> Module:
+    module = scope.course.module(module_id)
+    if module is None:
+        raise NotFound(
+            _l("This course has no such module."),
+            hint=_l("Please choose a practice task from the learner's page."),
+            code="module_not_found",
+        )
+    return module
+
+
+def view_args(args: Any) -> dict[str, Any]:
+    """Sort, filter and page from the query string (or a form), unknown values replaced by the defaults."""
+    sort = args.get("sortierung", "")
+    only = args.get("filter", "")
+    raw_page = args.get("seite", "")
+    number = int(raw_page) if raw_page.isascii() and raw_page.isdigit() and len(raw_page) < 7 else 1
+    return {
+        "sortierung": sort if sort in SORTS else SORTS[0],
+        "filter": only if only in FILTERS else FILTERS[0],
+        "seite": max(1, number),
+    }
+
+
+def percent(score: float | None) -> str:
+    """A score as a whole percentage, rounded down (as the learner pages show it)."""
+    if score is None:
+        return ""
+    return str(format_percent(math.floor(score * 100 + 1e-9) / 100))
+
+
+def _resent() -> int | None:
+    """How many grades "send again" queued (shown after its redirect), from ?gesendet=N."""
+    raw = request.args.get("gesendet", "")
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 6 else None
+
+
+@bp.context_processor
+def _helpers() -> dict[str, Any]:
+    return {"percent": percent}
+
+
+# --- The gradebook ---------------------------------------------------------------------------------------
 
 
 @bp.get("/")
 @instructor_required
 def start() -> str:
+    """Where an instructor's launch lands: the gradebook of the course context."""
+    where = scope()
     visitor = current_visitor()
-    course = get_catalog().get(visitor.course_id)
-    assert course is not None
-    return render_template("gradebook/start.html", course=course, visitor=visitor)
+    args = view_args(request.args)
+    shown = listing.page(
+        db.session(), where, sort=args["sortierung"], only=args["filter"], number=args["seite"]
+    )
+    args["seite"] = shown.number
+    return render_template(
+        "gradebook/gradebook.html",
+        course=where.course,
+        visitor=visitor,
+        book=shown,
+        args=args,
+        resent=_resent(),
+        roster_fetched_at=visitor.context.roster_fetched_at,
+    )
+
+
+@bp.post("/lernende/<int:user_id>/noten-senden")
+@instructor_required
+def resend_grades(user_id: int) -> BaseResponse:
+    """Send this learner's failed grades of this course context again (the newest failed row of each target)."""
+    where = scope()
+    s = db.write_session()
+    learner = find_learner(where, user_id)
+    failed = [d.id for _, d in listing.newest_deliveries(s, where, [learner.user.id]) if d.group == "failed"]
+    added = resend(s, failed, context_id=where.context_id, user_id=learner.user.id) if failed else []
+    s.commit()
+    log.info(
+        "instructor %s sent %d grade(s) of user %s again", current_visitor().user.id, len(added), user_id
+    )
+    back = request.form.get("zurueck")
+    if back == "lernende":
+        return redirect(url_for("instructor.learner", user_id=user_id, gesendet=len(added)), code=303)
+    return redirect(url_for("instructor.start", **view_args(request.form), gesendet=len(added)), code=303)
+
+
+# --- One learner -----------------------------------------------------------------------------------------
+
+
+@bp.get("/lernende/<int:user_id>")
+@instructor_required
+def learner(user_id: int) -> str:
+    where = scope()
+    try:
+        shown = details.detail(db.session(), where, user_id)
+    except LearnerNotFound:
+        raise _no_such_learner() from None
+    return render_template("gradebook/learner.html", course=where.course, detail=shown, resent=_resent())
+
+
+# --- Reviewing a practice task ---------------------------------------------------------------------------
+
+
+def _render_review(
+    where: Scope,
+    learner: details.Learner,
+    module: Module,
+    submission: PracticeSubmission,
+    *,
+    feedback: str,
+    problem: str | None = None,
+    length: int = 0,
+    saved: bool = False,
+    status: int = 200,
+) -> tuple[str, int]:
+    html = render_template(
+        "gradebook/review.html",
+        course=where.course,
+        learner=learner,
+        module=module,
+        submission=submission,
+        feedback=feedback,
+        problem=problem,
+        length=length,
+        saved=saved,
+        feedback_max=FEEDBACK_MAX,
+    )
+    return html, status
+
+
+def _practice(where: Scope, learner: details.Learner, module: Module) -> PracticeSubmission:
+    try:
+        return details.find_practice(db.session(), where, learner, module)
+    except PracticeMissing:
+        raise NotFound(
+            _l("This learner has not submitted this practice task."),
+            hint=_l("Please choose a submitted practice task from the learner's page."),
+            code="practice_not_found",
+        ) from None
+
+
+@bp.get("/lernende/<int:user_id>/praxis/<module_id>")
+@instructor_required
+def review(user_id: int, module_id: str) -> tuple[str, int]:
+    where = scope()
+    learner = find_learner(where, user_id)
+    module = find_module(where, module_id)
+    submission = _practice(where, learner, module)
+    return _render_review(
+        where,
+        learner,
+        module,
+        submission,
+        feedback=submission.feedback or "",
+        saved=request.args.get("gespeichert") == "1",
+    )
+
+
+@bp.post("/lernende/<int:user_id>/praxis/<module_id>")
+@instructor_required
+def save_review(user_id: int, module_id: str) -> BaseResponse | tuple[str, int]:
+    """Feedback saved and the task marked reviewed (`progress.review_practice`, which also queues the grades).
+
+    Refused, with nothing changed: no or empty feedback, feedback over FEEDBACK_MAX characters, and a text the
+    learner changed after the page was opened (the teacher reads it again first).
+    """
+    where = scope()
+    s = db.write_session()
+    learner = find_learner(where, user_id)
+    module = find_module(where, module_id)
+    submission = _practice(where, learner, module)
+    raw = request.form.get("feedback")
+    feedback = progress.normalize_text(raw or "")
+    problem = None
+    if raw is None:
+        problem = "missing"
+    elif not feedback:
+        problem = "empty"
+    elif len(feedback) > FEEDBACK_MAX:
+        problem = "too_long"
+    elif request.form.get("stand", "") != _version(submission):
+        problem = "changed"
+    if problem is not None:
+        s.rollback()
+        status = 409 if problem == "changed" else 422
+        return _render_review(
+            where,
+            learner,
+            module,
+            submission,
+            feedback=feedback,
+            problem=problem,
+            length=len(feedback),
+            status=status,
+        )
+    owner = ProgressLearner(
+        user_id=learner.user.id, context_id=where.context_id, platform_id=where.platform_id
+    )
+    progress.review_practice(
+        s, owner, where.course, module, reviewer_id=current_visitor().user.id, feedback=feedback
+    )
+    s.commit()
+    return redirect(
+        url_for("instructor.review", user_id=learner.user.id, module_id=module.id, gespeichert=1), code=303
+    )
+
+
+def _version(submission: PracticeSubmission) -> str:
+    """Which version of the learner's text the review form was opened on."""
+    return submission.updated_at.isoformat()
+
+
+# --- Exports -----------------------------------------------------------------------------------------------
+
+
+def _csv(kind: str, chunks: Any) -> Response:
+    today = utcnow().astimezone(BERLIN).date()
+    label = current_visitor().context.label or current_visitor().context.title or kind
+    resp = Response(stream_with_context(chunks), mimetype="text/csv")
+    resp.headers["Content-Type"] = "text/csv; charset=utf-8"
+    resp.headers["Content-Disposition"] = f'attachment; filename="{export.filename(kind, label, today)}"'
+    return resp
+
+
+@bp.get("/export/notenliste.csv")
+@instructor_required
+def export_gradebook() -> Response:
+    """One row per learner (the gradebook's filter and sort), columns per module."""
+    where = scope()
+    args = view_args(request.args)
+
+    def chunks() -> Any:
+        batches = listing.all_rows(
+            db.session(), where, sort=args["sortierung"], only=args["filter"], batch=EXPORT_BATCH
+        )
+        yield from export.lines(export.gradebook_records(where, batches))
+
+    return _csv("notenliste", chunks())
+
+
+@bp.get("/export/abschluesse.csv")
+@instructor_required
+def export_completions() -> Response:
+    """Who completed the course, when, and the certificate code (for the certification office)."""
+    where = scope()
+
+    def chunks() -> Any:
+        yield from export.lines(export.completion_records(db.session(), where, batch=EXPORT_BATCH))
+
+    return _csv("abschluesse", chunks())
 
 
 def init_app(app: Flask) -> None:

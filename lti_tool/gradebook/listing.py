@@ -1,0 +1,479 @@
+"""The gradebook's rows: every learner of one course context × the course's modules, read set-based.
+
+Who is listed: the context's roster (NRPS, `RosterEntry`) learners, plus the people who launched as learners but
+are not (yet) in the roster; one row per LTI `sub`. Someone who launched as a teacher is never listed (the tool
+sends no grades for them). Roster entries that are teachers are left out too, unless that person launched as a
+learner.
+
+A page of rows costs a fixed number of statements, whatever the number of learners or modules: one for the
+counts per filter, one for the page of people (sorted, filtered, with course progress), then one each for the
+page's module progress, practice tasks and newest grade deliveries (`fill_rows`). The CSV export streams the
+same query with `yield_per` and fills each batch the same way.
+
+Nothing here writes; services take a session and never commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sqlalchemy import (
+    Select,
+    Subquery,
+    and_,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+    type_coerce,
+    union,
+)
+from sqlalchemy.orm import Session, aliased
+
+from ..course.loader import Course, Module
+from ..grading.outbox import APPLIED, FAILED, PENDING, SENDING, SENT, SUPERSEDED
+from ..models import (
+    CourseProgress,
+    GradeOutbox,
+    Membership,
+    ModuleProgress,
+    PracticeSubmission,
+    RosterEntry,
+    User,
+    UTCDateTime,
+)
+
+# URL values (German, as the addresses people see) -> what they mean.
+SORTS = ("name", "fortschritt", "aktivitaet")
+FILTERS = ("alle", "nicht-begonnen", "in-bearbeitung", "abgeschlossen", "zu-pruefen", "fehlgeschlagen")
+PER_PAGE = 50
+
+PracticeState = Literal["none", "submitted", "reviewed"]
+DeliveryState = Literal["none", "sent", "pending", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Whose gradebook: one course context (on one platform) and the course its activity delivers."""
+
+    context_id: int
+    platform_id: int
+    course: Course
+
+
+# --- What a row shows -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ModuleCell:
+    """One learner in one module."""
+
+    module: Module
+    lessons_seen: int = 0
+    best_score: float | None = None
+    attempts: int = 0
+    practice: PracticeState = "none"
+    practice_submitted_at: dt.datetime | None = None
+    completed_at: dt.datetime | None = None
+    started: bool = False
+
+    @property
+    def lessons_total(self) -> int:
+        return len(self.module.lessons)
+
+    @property
+    def state(self) -> Literal["completed", "in_progress", "not_started"]:
+        if self.completed_at is not None:
+            return "completed"
+        return "in_progress" if self.started else "not_started"
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """The newest grade row of one target (the course result or a module's score) for one learner."""
+
+    id: int
+    target: str
+    module_id: str | None
+    state: str
+    last_status: int | None
+    last_error: str | None
+    at: dt.datetime | None
+
+    @property
+    def group(self) -> DeliveryState:
+        if self.state == FAILED:
+            return "failed"
+        if self.state in (PENDING, SENDING):
+            return "pending"
+        if self.state in (SENT, APPLIED):
+            return "sent"
+        return "none"
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A listed learner as the people query returns them. `user_id` is None for someone who never launched
+    the tool in this context (known from the roster only)."""
+
+    sub: str
+    user_id: int | None
+    name: str
+    email: str | None
+    roster_status: str | None  # None: not in the roster (launched only)
+    last_activity: dt.datetime | None
+    course_completed_at: dt.datetime | None
+    modules_done: int
+
+    @property
+    def in_roster(self) -> bool:
+        return self.roster_status is not None
+
+
+@dataclass(slots=True)
+class Row:
+    person: Person
+    modules: list[ModuleCell]
+    deliveries: list[Delivery] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[Delivery]:
+        return [d for d in self.deliveries if d.group == "failed"]
+
+    @property
+    def delivery(self) -> DeliveryState:
+        """Failed if any grade failed, else pending if any waits, else sent if any arrived."""
+        groups = {d.group for d in self.deliveries}
+        for state in ("failed", "pending", "sent"):
+            if state in groups:
+                return state
+        return "none"
+
+    @property
+    def awaiting_review(self) -> list[ModuleCell]:
+        return [cell for cell in self.modules if cell.practice == "submitted"]
+
+
+# --- The people query ---------------------------------------------------------------------------------
+
+
+def _display_name(name: Any, given: Any, family: Any, *fallbacks: Any) -> Any:
+    """SQL for User.display_name: the name, else given + family name, else the fallbacks (roster name, sub)."""
+    joined = func.nullif(func.trim(func.coalesce(given, "") + " " + func.coalesce(family, "")), "")
+    return func.coalesce(name, joined, *fallbacks)
+
+
+def _progress_columns(scope: Scope, query: Select[Any]) -> Select[Any]:
+    """Add a learner's course progress and flags to one branch of the people query, joined on
+    Membership.user_id (a real column: the planner knows it is unique per context, so PostgreSQL estimates
+    these joins right; joined on the union's column instead it overestimates them a hundredfold and
+    JIT-compiles the statement, which then takes longer than running it)."""
+    c, course_id = scope.context_id, scope.course.id
+    cp = aliased(CourseProgress, name="cp")
+    mp = (
+        select(
+            ModuleProgress.user_id.label("user_id"),
+            func.count(ModuleProgress.completed_at).label("done"),
+            func.sum(ModuleProgress.lessons_seen).label("lessons"),
+        )
+        .where(ModuleProgress.context_id == c, ModuleProgress.course_id == course_id)
+        .group_by(ModuleProgress.user_id)
+        .subquery("mp")
+    )
+    # A failed grade that is still the newest of its target (failed rows are few: `ix_grade_outbox_due`).
+    newer = aliased(GradeOutbox)
+    failed = (
+        select(GradeOutbox.user_id.label("user_id"))
+        .where(
+            GradeOutbox.state == FAILED,
+            GradeOutbox.context_id == c,
+            GradeOutbox.course_id == course_id,
+            ~exists().where(
+                newer.user_id == GradeOutbox.user_id,
+                newer.context_id == GradeOutbox.context_id,
+                newer.target == GradeOutbox.target,
+                newer.id > GradeOutbox.id,
+            ),
+        )
+        .group_by(GradeOutbox.user_id)
+        .subquery("failed")
+    )
+    to_review = (
+        select(PracticeSubmission.user_id.label("user_id"))
+        .where(
+            PracticeSubmission.context_id == c,
+            PracticeSubmission.course_id == course_id,
+            PracticeSubmission.reviewed_at.is_(None),
+        )
+        .group_by(PracticeSubmission.user_id)
+        .subquery("to_review")
+    )
+    launch = Membership.last_launch_at
+    last_activity = type_coerce(
+        case(
+            (cp.updated_at.is_(None), launch),
+            (launch.is_(None), cp.updated_at),
+            (cp.updated_at > launch, cp.updated_at),
+            else_=launch,
+        ),
+        UTCDateTime(),
+    )
+    user = Membership.user_id
+    return (
+        query.add_columns(
+            last_activity.label("last_activity"),
+            cp.completed_at.label("course_completed_at"),
+            func.coalesce(mp.c.done, 0).label("modules_done"),
+            func.coalesce(mp.c.lessons, 0).label("lessons_seen"),
+            case((mp.c.user_id.is_(None), 0), else_=1).label("started"),
+            case((failed.c.user_id.is_(None), 0), else_=1).label("failed"),
+            case((to_review.c.user_id.is_(None), 0), else_=1).label("to_review"),
+        )
+        .outerjoin(cp, and_(cp.user_id == user, cp.context_id == c, cp.course_id == course_id))
+        .outerjoin(mp, mp.c.user_id == user)
+        .outerjoin(failed, failed.c.user_id == user)
+        .outerjoin(to_review, to_review.c.user_id == user)
+    )
+
+
+def people(scope: Scope) -> Subquery:
+    """Every listed learner with their course progress: sub, user_id, name, email, roster_status,
+    last_activity, course_completed_at, modules_done, lessons_seen, and 0/1 flags started, failed (a grade
+    delivery), to_review (a practice text).
+
+    The subs come first (the roster's and the launched learners', as a UNION), then everything is joined to
+    them through unique keys, so that the planner's row estimates stay right (see `_progress_columns`).
+    """
+    c, p = scope.context_id, scope.platform_id
+    subs = union(
+        select(RosterEntry.sub.label("sub")).where(RosterEntry.context_id == c),
+        select(User.sub)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.context_id == c, Membership.is_instructor.is_(False)),
+    ).subquery("subs")
+    base = (
+        select(
+            subs.c.sub.label("sub"),
+            Membership.user_id.label("user_id"),
+            _display_name(User.name, User.given_name, User.family_name, RosterEntry.name, subs.c.sub).label(
+                "name"
+            ),
+            func.coalesce(User.email, RosterEntry.email).label("email"),
+            RosterEntry.status.label("roster_status"),
+        )
+        .select_from(subs)
+        .outerjoin(RosterEntry, and_(RosterEntry.context_id == c, RosterEntry.sub == subs.c.sub))
+        .outerjoin(User, and_(User.platform_id == p, User.sub == subs.c.sub))
+        .outerjoin(Membership, and_(Membership.user_id == User.id, Membership.context_id == c))
+        .where(
+            or_(
+                Membership.is_instructor.is_(False),
+                and_(Membership.id.is_(None), RosterEntry.is_learner.is_(True)),
+            )
+        )
+    )
+    return _progress_columns(scope, base).subquery("people")
+
+
+def _conditions(crowd: Subquery) -> dict[str, Any]:
+    """What each filter (but "alle") selects, on the columns of `people`."""
+    completed = crowd.c.course_completed_at.is_not(None)
+    return {
+        "nicht-begonnen": and_(crowd.c.started == 0, ~completed),
+        "in-bearbeitung": and_(crowd.c.started == 1, ~completed),
+        "abgeschlossen": completed,
+        "zu-pruefen": crowd.c.to_review == 1,
+        "fehlgeschlagen": crowd.c.failed == 1,
+    }
+
+
+def count_by_filter(s: Session, scope: Scope) -> dict[str, int]:
+    """How many learners each filter shows ("alle": everyone), in one statement."""
+    crowd = people(scope)
+    columns = [func.count().label("alle")] + [
+        func.coalesce(func.sum(case((condition, 1), else_=0)), 0).label(name)
+        for name, condition in _conditions(crowd).items()
+    ]
+    row = s.execute(select(*columns).select_from(crowd)).one()
+    return {name: int(row._mapping[name] or 0) for name in FILTERS}
+
+
+def listing_query(scope: Scope, *, sort: str, only: str) -> Select[Any]:
+    """The listed people with their course progress, filtered (`only`, one of FILTERS) and sorted (SORTS)."""
+    crowd = people(scope)
+    query = select(crowd)
+    conditions = _conditions(crowd)
+    if only in conditions:
+        query = query.where(conditions[only])
+    by_name = (func.lower(crowd.c.name), crowd.c.sub)
+    if sort == "fortschritt":
+        query = query.order_by(
+            crowd.c.course_completed_at.is_(None),
+            crowd.c.modules_done.desc(),
+            crowd.c.lessons_seen.desc(),
+            *by_name,
+        )
+    elif sort == "aktivitaet":
+        query = query.order_by(crowd.c.last_activity.desc().nulls_last(), *by_name)
+    else:
+        query = query.order_by(*by_name)
+    return query
+
+
+def _person(row: Any) -> Person:
+    return Person(
+        sub=row.sub,
+        user_id=row.user_id,
+        name=row.name,
+        email=row.email,
+        roster_status=row.roster_status,
+        last_activity=row.last_activity,
+        course_completed_at=row.course_completed_at,
+        modules_done=int(row.modules_done or 0),
+    )
+
+
+def fill_rows(s: Session, scope: Scope, persons: Sequence[Person]) -> list[Row]:
+    """Module progress, practice tasks and newest grade rows of these people: three statements for any number."""
+    course = scope.course
+    ids = [p.user_id for p in persons if p.user_id is not None]
+    progress: dict[tuple[int, str], Any] = {}
+    practice: dict[tuple[int, str], Any] = {}
+    deliveries: dict[int, list[Delivery]] = {}
+    if ids:
+        mine = (ModuleProgress.context_id == scope.context_id, ModuleProgress.course_id == course.id)
+        for row in s.execute(
+            select(
+                ModuleProgress.user_id,
+                ModuleProgress.module_id,
+                ModuleProgress.lessons_seen,
+                ModuleProgress.attempts,
+                ModuleProgress.best_score,
+                ModuleProgress.completed_at,
+            ).where(*mine, ModuleProgress.user_id.in_(ids))
+        ):
+            progress[(row.user_id, row.module_id)] = row
+        for submitted in s.execute(
+            select(
+                PracticeSubmission.user_id,
+                PracticeSubmission.module_id,
+                PracticeSubmission.submitted_at,
+                PracticeSubmission.reviewed_at,
+            ).where(
+                PracticeSubmission.context_id == scope.context_id,
+                PracticeSubmission.course_id == course.id,
+                PracticeSubmission.user_id.in_(ids),
+            )
+        ):
+            practice[(submitted.user_id, submitted.module_id)] = submitted
+        for delivery_user, delivery in newest_deliveries(s, scope, ids):
+            deliveries.setdefault(delivery_user, []).append(delivery)
+    rows = []
+    for person in persons:
+        cells = []
+        for module in course.modules:
+            key = (person.user_id or 0, module.id)
+            cells.append(module_cell(module, progress.get(key), practice.get(key)))
+        rows.append(Row(person, cells, deliveries.get(person.user_id or 0, [])))
+    return rows
+
+
+def module_cell(module: Module, progress: Any | None, practice: Any | None) -> ModuleCell:
+    state: PracticeState = "none"
+    if practice is not None:
+        state = "reviewed" if practice.reviewed_at is not None else "submitted"
+    if progress is None:
+        return ModuleCell(
+            module,
+            practice=state,
+            practice_submitted_at=practice.submitted_at if practice else None,
+            started=practice is not None,
+        )
+    return ModuleCell(
+        module,
+        lessons_seen=min(int(progress.lessons_seen), len(module.lessons)),
+        best_score=progress.best_score,
+        attempts=int(progress.attempts),
+        practice=state,
+        practice_submitted_at=practice.submitted_at if practice else None,
+        completed_at=progress.completed_at,
+        started=bool(progress.lessons_seen or progress.attempts or practice is not None),
+    )
+
+
+def newest_deliveries(s: Session, scope: Scope, user_ids: Sequence[int]) -> list[tuple[int, Delivery]]:
+    """(user id, newest row of each of their grade targets) for this course context (one statement)."""
+    newest = (
+        select(func.max(GradeOutbox.id))
+        .where(
+            GradeOutbox.context_id == scope.context_id,
+            GradeOutbox.course_id == scope.course.id,
+            GradeOutbox.user_id.in_(list(user_ids)),
+        )
+        .group_by(GradeOutbox.user_id, GradeOutbox.target)
+    )
+    found = []
+    for row in s.execute(
+        select(
+            GradeOutbox.id,
+            GradeOutbox.user_id,
+            GradeOutbox.target,
+            GradeOutbox.module_id,
+            GradeOutbox.state,
+            GradeOutbox.last_status,
+            GradeOutbox.last_error,
+            GradeOutbox.sent_at,
+            GradeOutbox.last_attempt_at,
+            GradeOutbox.created_at,
+        )
+        .where(GradeOutbox.id.in_(newest), GradeOutbox.state != SUPERSEDED)
+        .order_by(GradeOutbox.user_id, GradeOutbox.module_id.is_not(None), GradeOutbox.module_id)
+    ):
+        at = row.sent_at or row.last_attempt_at or row.created_at
+        found.append(
+            (
+                row.user_id,
+                Delivery(row.id, row.target, row.module_id, row.state, row.last_status, row.last_error, at),
+            )
+        )
+    return found
+
+
+# --- A page, and all rows for the export -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    rows: list[Row]
+    counts: dict[str, int]
+    sort: str
+    only: str
+    number: int
+    pages: int
+
+    @property
+    def total(self) -> int:
+        return self.counts[self.only]
+
+
+def page(s: Session, scope: Scope, *, sort: str, only: str, number: int, per_page: int = PER_PAGE) -> Page:
+    """One page of the gradebook (a page number past the end shows the last page)."""
+    counts = count_by_filter(s, scope)
+    pages = max(1, -(-counts[only] // per_page))
+    number = min(max(1, number), pages)
+    query = listing_query(scope, sort=sort, only=only).limit(per_page).offset((number - 1) * per_page)
+    persons = [_person(row) for row in s.execute(query)]
+    return Page(fill_rows(s, scope, persons), counts, sort, only, number, pages)
+
+
+def all_rows(s: Session, scope: Scope, *, sort: str, only: str, batch: int) -> Iterator[list[Row]]:
+    """Every listed learner, `batch` at a time, read through a server-side cursor (PostgreSQL) or lazily from
+    SQLite: the list is never held in memory as a whole."""
+    query = listing_query(scope, sort=sort, only=only).execution_options(yield_per=batch)
+    result = s.execute(query)
+    for part in result.partitions():
+        yield fill_rows(s, scope, [_person(row) for row in part])

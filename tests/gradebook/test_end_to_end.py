@@ -1,0 +1,155 @@
+"""Learners and their teacher, all launched from the demo LMS over HTTP: the learners work, the teacher finds them
+in the gradebook and reviews a practice task, and the grade the LMS holds goes from Pending to FullyGraded.
+
+The course here requires a teacher's review (`practice_review_required = true`), so the module's grade waits for
+it; the worker delivers to the demo LMS's AGS endpoint, which keeps what Moodle keeps.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
+
+import pytest
+import requests
+from flask import Flask
+
+from lti_tool.db import session_scope
+from lti_tool.demo_lms.keys import generate_private_pem
+from lti_tool.lti.platforms import PlatformSpec, add_platform
+
+from ..conftest import CONTENT_DIR
+from ..grading.conftest import CLIENT_ID, DEPLOYMENT_ID, Lms, deliver_all
+from ..grading.test_end_to_end import launch_page, take_quiz
+from ..peer import ServerThread
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+STAND = re.compile(r'name="stand" value="([^"]+)"')
+MODULE_A = "1. Modul a"
+
+
+@pytest.fixture
+def test_config(test_config: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
+    content = tmp_path / "content"
+    shutil.copytree(CONTENT_DIR, content)
+    course = content / "grundlagenkurs" / "course.toml"
+    text = course.read_text(encoding="utf-8")
+    assert "pass_mark = 80\n" in text
+    reviewed = text.replace("pass_mark = 80\n", "pass_mark = 80\npractice_review_required = true\n")
+    course.write_text(reviewed, encoding="utf-8")
+    test_config.update(
+        {
+            "CONTENT_DIR": str(content),
+            "GRADE_POLL_SECONDS": 0.05,
+            "GRADE_BACKOFF_BASE_SECONDS": 0.05,
+            "GRADE_BACKOFF_CAP_SECONDS": 0.4,
+            "HTTP_READ_TIMEOUT": 5.0,
+        }
+    )
+    return test_config
+
+
+@pytest.fixture
+def lms(app: Flask) -> Iterator[Lms]:
+    tool = ServerThread(app)
+    platform = Lms(tool.url, generate_private_pem())
+    with session_scope(app, write=True) as s:
+        add_platform(
+            s,
+            PlatformSpec(
+                platform.url,
+                CLIENT_ID,
+                platform.url + "/auth",
+                platform.token_url,
+                platform.url + "/jwks",
+                "Demo-LMS",
+            ),
+            DEPLOYMENT_ID,
+        )
+    yield platform
+    platform.close()
+    tool.stop()
+
+
+def session_base(page: requests.Response) -> str:
+    match = re.match(r"^(https?://[^/]+/s/[^/]+/)", page.url)
+    assert match, page.url
+    return match.group(1)
+
+
+def learner_works(app: Flask, lms: Lms, user: str, *, practice: bool) -> tuple[requests.Session, str]:
+    browser = requests.Session()
+    landing = launch_page(browser, lms.url + "/launch/1", {"user": user})
+    assert landing.status_code == 200, landing.text[:500]
+    base = session_base(landing)
+    for lesson in ("01-einstieg", "02-vertiefung"):
+        assert browser.get(f"{base}m/modul-a/{lesson}").status_code == 200
+    take_quiz(app, browser, landing, "modul-a")
+    if practice:
+        page = browser.get(f"{base}m/modul-a/praxis")
+        csrf = CSRF.search(page.text)
+        assert csrf
+        saved = browser.post(
+            f"{base}m/modul-a/praxis",
+            data={
+                "text": "Unsere Kommune hat einen Klimabeirat <und> ein Leitbild.",
+                "csrf_token": csrf.group(1),
+            },
+        )
+        assert saved.status_code == 200, saved.text[:500]
+    return browser, base
+
+
+def held(lms: Lms) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(r["label"], r["user_id"]): r for r in lms.scores()}
+
+
+def test_teacher_reviews_in_the_gradebook_and_the_lms_gets_the_full_grade(app: Flask, lms: Lms) -> None:
+    lea, lea_base = learner_works(app, lms, "4", practice=True)
+    learner_works(app, lms, "5", practice=False)
+    deliver_all(app)
+    before = held(lms)
+    assert before[(MODULE_A, "4")]["gradingProgress"] == "Pending"  # waits for the teacher's review
+    assert before[(MODULE_A, "4")]["scoreGiven"] is None  # Moodle drops a score that is not FullyGraded
+    assert before[(MODULE_A, "5")]["gradingProgress"] == "FullyGraded"  # no practice task: nothing to review
+
+    teacher = requests.Session()
+    gradebook = launch_page(teacher, lms.url + "/launch/1", {"user": "3"})
+    assert gradebook.status_code == 200 and gradebook.url.endswith("/lehrende/"), gradebook.text[:500]
+    assert "Lea Schneider" in gradebook.text and "Jonas Becker" in gradebook.text
+    assert "Ingrid Lehmann</a>" not in gradebook.text  # the teacher is no row
+    lea_row = gradebook.text.split("Lea Schneider</a>")[1].split("</tr>")[0]
+    assert "gesendet" in lea_row  # the Pending grades were delivered
+
+    review_link = re.search(r'href="([^"]+/praxis/modul-a)"', lea_row)
+    assert review_link, lea_row
+    review = teacher.get(urljoin(gradebook.url, review_link.group(1)))
+    assert "Unsere Kommune hat einen Klimabeirat &lt;und&gt; ein Leitbild." in review.text
+    csrf, stand = CSRF.search(review.text), STAND.search(review.text)
+    assert csrf and stand
+    saved = teacher.post(
+        review.url,
+        data={"feedback": "Danke, sehr anschaulich.", "stand": stand.group(1), "csrf_token": csrf.group(1)},
+    )
+    assert saved.status_code == 200 and "Ihre Prüfung wurde gespeichert." in saved.text
+
+    deliver_all(app)
+    after = held(lms)
+    grade = after[(MODULE_A, "4")]
+    assert (grade["gradingProgress"], grade["activityProgress"], grade["scoreGiven"]) == (
+        "FullyGraded",
+        "Completed",
+        100.0,
+    )
+    assert grade["history_count"] == before[(MODULE_A, "4")]["history_count"] + 1
+    course_title = next(label for label, user in after if user == "4" and label != MODULE_A)
+    assert after[(course_title, "4")]["gradingProgress"] == "FullyGraded"
+    assert after[(MODULE_A, "5")] == before[(MODULE_A, "5")]  # nothing new for the other learner
+
+    assert "Danke, sehr anschaulich." in lea.get(f"{lea_base}m/modul-a/praxis").text
+    again = teacher.get(gradebook.url).text.split("Lea Schneider</a>")[1].split("</tr>")[0]
+    assert "gesendet" in again and "/praxis/modul-a" not in again

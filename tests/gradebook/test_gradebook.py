@@ -1,0 +1,257 @@
+"""The gradebook page: who is listed (roster ∪ launched learners, never teachers or other courses), what each row
+says per module, grade delivery with the platform's reason and "send again", sorting, filters and pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from urllib.parse import urlsplit
+
+from flask import Flask
+from sqlalchemy import select, update
+
+from lti_tool.db import session_scope
+from lti_tool.models import Context, GradeOutbox, RosterEntry, utcnow
+
+from ..course.learner import Learner, context_claim, take_quiz
+from ..peer import INSTRUCTOR, LTI, Launcher
+from .conftest import add_learner, add_learners, launch_teacher, listed_names, place, snapshot
+
+
+def test_teacher_lands_on_the_gradebook_of_the_launched_context(app: Flask, launcher: Launcher) -> None:
+    teacher = launch_teacher(launcher, name="Tanja Lehrerin")
+    page = teacher.page
+    assert page.url.endswith("/lehrende/")
+    assert "<h1>Notenübersicht</h1>" in page.text and "Willkommen, Tanja Lehrerin." in page.text
+    assert "NaMa NRW Demo" in page.text  # the LMS course's title
+    assert "noch nicht von der Lernplattform abgerufen" in page.text
+    assert "Noch niemand hat den Kurs geöffnet" in page.text
+    assert f'href="{urlsplit(teacher.base).path}uebersicht"' in page.text  # "View the course"
+
+    with session_scope(app, write=True) as s:
+        s.execute(update(Context).values(roster_fetched_at=dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)))
+    assert "Teilnehmerliste vom 02.03.2026, 10:30" in teacher.get("lehrende/").text  # Europe/Berlin
+
+
+def test_rows_are_the_roster_and_the_launched_learners_never_teachers_or_other_courses(
+    app: Flask, launcher: Launcher
+) -> None:
+    learner = Learner.launch(launcher, sub="launched-1", name="Lea Launch")
+    teacher = launch_teacher(launcher)
+    launch_teacher(launcher, sub="teacher-2", name="Zweite Lehrkraft")
+    Learner.launch(launcher, sub="elsewhere", name="Olaf Anderswo", **context_claim("course-2"))
+    where = place(app)
+    add_learner(
+        app, where, "roster-only", name="Rita Roster", email="rita@example.org", roster=True, launched=False
+    )
+    add_learner(app, where, "both", name="Bea Beides", roster=True)
+    with session_scope(app, write=True) as s:
+        s.add(
+            RosterEntry(
+                context_id=where.context_id,
+                sub="roster-teacher",
+                name="Ilse Lehrend",
+                roles=INSTRUCTOR,
+                is_learner=False,
+            )
+        )
+        # The launched learner's roster entry arrives later: still one row.
+        s.add(RosterEntry(context_id=where.context_id, sub="launched-1", name="L. Launch (LMS)", roles=[]))
+
+    page = teacher.get("lehrende/")
+    assert listed_names(page.text) == ["Bea Beides", "Lea Launch", "Rita Roster"]
+    assert "Tanja Lehrerin</a>" not in page.text and "Zweite Lehrkraft" not in page.text
+    assert "Olaf Anderswo" not in page.text and "Ilse Lehrend" not in page.text
+    assert "3 Lernende" in page.text
+    rita = page.text.split("Rita Roster")[1].split("</tr>")[0]
+    assert "rita@example.org" in rita and "hat den Kurs noch nicht geöffnet" in rita
+    assert f'href="{urlsplit(teacher.base).path}lehrende/lernende/' in page.text
+    assert learner.sid not in page.text
+
+
+def test_a_row_shows_progress_per_module_and_the_grade_delivery(app: Flask, launcher: Launcher) -> None:
+    lea = Learner.launch(launcher, sub="lea", name="Lea Schneider")
+    lea.get("m/modul-a/01-einstieg")
+    lea.get("m/modul-a/02-vertiefung")
+    take_quiz(app, lea, "modul-a", right=4)  # 4 of 5: 80 %, passed
+    take_quiz(app, lea, "modul-a", right=1)
+    lea.post("m/modul-a/praxis", {"text": "In unserer Kommune gibt es einen Klimabeirat."})
+    teacher = launch_teacher(launcher)
+    where = place(app)
+    add_learner(app, where, "failing", name="Fritz Fehler", started=("modul-b",), grade_state="failed")
+    add_learner(app, where, "waiting", name="Wanda Warten", started=("modul-a",), grade_state="pending")
+    add_learner(app, where, "sent", name="Sven Gesendet", done=("modul-a",), grade_state="sent")
+
+    page = teacher.get("lehrende/").text
+    rows = {name: page.split(name + "</a>")[1].split("</tr>")[0] for name in listed_names(page)}
+    lea_a, lea_b = rows["Lea Schneider"].split("<td>")[4:6]
+    assert "Abgeschlossen" in lea_a and "Lektionen: 2/2" in lea_a
+    assert "Quiz: 80\xa0%" in lea_a and "2 Versuche" in lea_a
+    assert "Praxisaufgabe:" in lea_a and "/praxis/modul-a" in lea_a  # submitted: a link to review it
+    assert "Noch nicht begonnen" in lea_b and "Quiz: kein Versuch" in lea_b and "nicht eingereicht" in lea_b
+    assert "1 von 2 Modulen abgeschlossen" in rows["Lea Schneider"]
+
+    assert (
+        "fehlgeschlagen" in rows["Fritz Fehler"]
+        and "HTTP 400: Incorrect score received" in rows["Fritz Fehler"]
+    )
+    assert "Kursergebnis" in rows["Fritz Fehler"] and "Erneut senden" in rows["Fritz Fehler"]
+    assert "wartet auf Übermittlung" in rows["Wanda Warten"] and "Erneut senden" not in rows["Wanda Warten"]
+    assert "gesendet" in rows["Sven Gesendet"] and "Erneut senden" not in rows["Sven Gesendet"]
+
+
+def test_learners_text_is_escaped(app: Flask, launcher: Launcher) -> None:
+    teacher = launch_teacher(launcher)
+    add_learner(app, place(app), "evil", name='<script>alert("x")</script>', email="<b>@example.org")
+    page = teacher.get("lehrende/").text
+    assert "<script>alert" not in page and "&lt;script&gt;alert" in page
+    assert "<b>@" not in page
+
+
+def test_sorting_by_name_progress_and_last_activity(app: Flask, launcher: Launcher) -> None:
+    teacher = launch_teacher(launcher)
+    where = place(app)
+    now = utcnow()
+    add_learner(
+        app,
+        where,
+        "c",
+        name="Carla",
+        done=("modul-a", "modul-b"),
+        course_completed=True,
+        at=now - dt.timedelta(days=3),
+    )
+    add_learner(app, where, "a", name="anna", started=("modul-a",), at=now - dt.timedelta(days=1))
+    add_learner(app, where, "b", name="Bernd", done=("modul-a",), at=now - dt.timedelta(days=2))
+    add_learner(app, where, "d", name="Dora", roster=True, launched=False)
+
+    assert listed_names(teacher.get("lehrende/").text) == ["anna", "Bernd", "Carla", "Dora"]
+    assert listed_names(teacher.get("lehrende/?sortierung=fortschritt").text) == [
+        "Carla",
+        "Bernd",
+        "anna",
+        "Dora",
+    ]
+    assert listed_names(teacher.get("lehrende/?sortierung=aktivitaet").text) == [
+        "anna",
+        "Bernd",
+        "Carla",
+        "Dora",
+    ]
+    # Unknown values fall back to the defaults instead of failing.
+    page = teacher.get("lehrende/?sortierung=drop+table&filter=%00&seite=-1")
+    assert page.status_code == 200 and listed_names(page.text) == ["anna", "Bernd", "Carla", "Dora"]
+
+
+def test_filters_count_and_select_learners(app: Flask, launcher: Launcher) -> None:
+    teacher = launch_teacher(launcher)
+    where = place(app)
+    add_learner(app, where, "new", name="Nina Neu", roster=True, launched=False)
+    add_learner(app, where, "idle", name="Ida Idle")  # launched, did nothing
+    add_learner(app, where, "busy", name="Bo Busy", started=("modul-a",), practice={"modul-a": "Text"})
+    add_learner(app, where, "done", name="Doro Done", done=("modul-a", "modul-b"), course_completed=True)
+    add_learner(app, where, "fail", name="Fay Fail", started=("modul-b",), grade_state="failed")
+    add_learner(
+        app,
+        where,
+        "ok",
+        name="Otto Okay",
+        started=("modul-b",),
+        practice={"modul-b": "x"},
+        reviewed=("modul-b",),
+    )
+
+    expected = {
+        "alle": ["Bo Busy", "Doro Done", "Fay Fail", "Ida Idle", "Nina Neu", "Otto Okay"],
+        "nicht-begonnen": ["Ida Idle", "Nina Neu"],
+        "in-bearbeitung": ["Bo Busy", "Fay Fail", "Otto Okay"],
+        "abgeschlossen": ["Doro Done"],
+        "zu-pruefen": ["Bo Busy"],
+        "fehlgeschlagen": ["Fay Fail"],
+    }
+    for key, names in expected.items():
+        page = teacher.get(f"lehrende/?filter={key}").text
+        assert listed_names(page) == names, key
+        assert re.search(rf'<option value="{key}" selected>[^<]*\({len(names)}\)</option>', page), key
+    # A failed grade sent again is no longer "failed" once a newer row for its target exists.
+    with session_scope(app, write=True) as s:
+        failed = s.scalars(select(GradeOutbox)).one()
+        s.add(
+            GradeOutbox(
+                platform_id=failed.platform_id,
+                user_id=failed.user_id,
+                context_id=failed.context_id,
+                target=failed.target,
+                payload={},
+                score_timestamp=utcnow().isoformat(),
+                state="sent",
+                course_id=failed.course_id,
+            )
+        )
+    assert listed_names(teacher.get("lehrende/?filter=fehlgeschlagen").text) == []
+
+
+def test_pages_of_fifty_and_links_keep_filter_and_sort(app: Flask, launcher: Launcher) -> None:
+    teacher = launch_teacher(launcher)
+    add_learners(app, place(app), 120)
+    first = teacher.get("lehrende/").text
+    assert len(listed_names(first)) == 50 and listed_names(first)[0] == "Lernende 00000"
+    assert "Seite 1 von 3" in first and 'rel="prev"' not in first
+    third = teacher.get("lehrende/?seite=3").text
+    assert listed_names(third) == [f"Lernende {n:05d}" for n in range(100, 120)]
+    assert 'rel="next"' not in third
+    assert listed_names(teacher.get("lehrende/?seite=99").text) == listed_names(
+        third
+    )  # past the end: the last
+
+    page = teacher.get("lehrende/?filter=in-bearbeitung&sortierung=aktivitaet").text
+    links = re.findall(r'href="([^"]*lehrende/\?[^"]*)"', page.replace("&amp;", "&"))
+    assert links and all(
+        "filter=in-bearbeitung" in link and "sortierung=aktivitaet" in link for link in links
+    )
+    export = re.search(r'href="([^"]*notenliste\.csv[^"]*)"', page.replace("&amp;", "&"))
+    assert (
+        export and "filter=in-bearbeitung" in export.group(1) and "sortierung=aktivitaet" in export.group(1)
+    )
+
+
+def test_send_again_queues_the_learners_failed_grades_once(app: Flask, launcher: Launcher) -> None:
+    teacher = launch_teacher(launcher)
+    where = place(app)
+    fay = add_learner(app, where, "fail", name="Fay Fail", started=("modul-b",), grade_state="failed")
+    other = add_learner(app, where, "other", name="Olga Other", started=("modul-b",), grade_state="failed")
+
+    done = teacher.post(
+        f"lehrende/lernende/{fay}/noten-senden",
+        {"filter": "fehlgeschlagen", "sortierung": "aktivitaet", "seite": "1"},
+        allow_redirects=False,
+    )
+    assert done.status_code == 303
+    location = done.headers["Location"]
+    assert (
+        "filter=fehlgeschlagen" in location
+        and "sortierung=aktivitaet" in location
+        and "gesendet=1" in location
+    )
+    with session_scope(app) as s:
+        rows = s.execute(
+            select(GradeOutbox.user_id, GradeOutbox.state, GradeOutbox.last_error).order_by(GradeOutbox.id)
+        ).all()
+    assert [(r.user_id, r.state) for r in rows] == [(fay, "failed"), (other, "failed"), (fay, "pending")]
+    assert rows[0].last_error == "Incorrect score received"  # the failed row stays, with its reason
+
+    page = teacher.get(location)
+    assert "1 Note wird erneut gesendet." in page.text
+    assert listed_names(page.text) == ["Olga Other"]
+
+    before = snapshot(app)
+    again = teacher.post(f"lehrende/lernende/{fay}/noten-senden", {}, allow_redirects=False)
+    assert again.status_code == 303 and "gesendet=0" in again.headers["Location"]
+    assert snapshot(app) == before
+
+
+def test_english_on_request(app: Flask, launcher: Launcher) -> None:
+    teacher = launch_teacher(launcher, **{LTI + "launch_presentation": {"locale": "en-GB"}})
+    add_learner(app, place(app), "x", name="Xaver", started=("modul-a",))
+    page = teacher.get("lehrende/").text
+    assert '<html lang="en">' in page and "<h1>Gradebook</h1>" in page and "Lessons: 1/2" in page
