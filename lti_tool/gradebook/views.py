@@ -31,6 +31,7 @@ from . import detail as details
 from . import export, listing
 from .detail import LearnerNotFound, PracticeMissing
 from .listing import FILTERS, SORTS, Scope
+from .roster import refresh_roster
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +133,37 @@ def start() -> str:
         book=shown,
         args=args,
         resent=_resent(),
+        refreshed=_refreshed(),
         roster_fetched_at=visitor.context.roster_fetched_at,
+        roster_available=bool(visitor.context.nrps_url),
     )
+
+
+@bp.post("/teilnehmerliste")
+@instructor_required
+def refresh_participants() -> BaseResponse:
+    """Fetch the participant list from the platform (NRPS) now; a RosterError page when that fails (nothing
+    written)."""
+    visitor = current_visitor()
+    s = db.session()
+    fetched = refresh_roster(s, visitor.context)  # asks the platform outside any database transaction
+    s.commit()
+    log.info(
+        "instructor %s refreshed the roster of context %s: %d members, %d learners",
+        visitor.user.id,
+        visitor.context.id,
+        fetched.members,
+        fetched.learners,
+    )
+    return redirect(
+        url_for("instructor.start", **view_args(request.form), teilnehmer=fetched.learners), code=303
+    )
+
+
+def _refreshed() -> int | None:
+    """How many learners the participant list holds after a refresh (shown after its redirect)."""
+    raw = request.args.get("teilnehmer", "")
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 7 else None
 
 
 @bp.post("/lernende/<int:user_id>/noten-senden")

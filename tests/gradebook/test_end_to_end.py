@@ -23,7 +23,7 @@ from lti_tool.demo_lms.keys import generate_private_pem
 from lti_tool.lti.platforms import PlatformSpec, add_platform
 
 from ..conftest import CONTENT_DIR
-from ..grading.conftest import CLIENT_ID, DEPLOYMENT_ID, Lms, deliver_all
+from ..grading.conftest import ALL_SCOPES, CLIENT_ID, DEPLOYMENT_ID, Lms, deliver_all
 from ..grading.test_end_to_end import launch_page, take_quiz
 from ..peer import ServerThread
 
@@ -53,10 +53,13 @@ def test_config(test_config: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
     return test_config
 
 
+NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+
+
 @pytest.fixture
 def lms(app: Flask) -> Iterator[Lms]:
     tool = ServerThread(app)
-    platform = Lms(tool.url, generate_private_pem())
+    platform = Lms(tool.url, generate_private_pem(), scopes=[*ALL_SCOPES, NRPS_SCOPE])
     with session_scope(app, write=True) as s:
         add_platform(
             s,
@@ -153,3 +156,48 @@ def test_teacher_reviews_in_the_gradebook_and_the_lms_gets_the_full_grade(app: F
     assert "Danke, sehr anschaulich." in lea.get(f"{lea_base}m/modul-a/praxis").text
     again = teacher.get(gradebook.url).text.split("Lea Schneider</a>")[1].split("</tr>")[0]
     assert "gesendet" in again and "/praxis/modul-a" not in again
+
+
+def test_teacher_fetches_the_participant_list_and_sees_who_never_opened_the_course(
+    app: Flask, lms: Lms
+) -> None:
+    learner_works(app, lms, "4", practice=False)
+    teacher = requests.Session()
+    gradebook = launch_page(teacher, lms.url + "/launch/1", {"user": "3"})
+    assert "noch nicht von der Lernplattform abgerufen" in gradebook.text
+    assert "Teilnehmendenliste von der Lernplattform abrufen" in gradebook.text
+    assert "Lea Schneider" in gradebook.text and "Murat Yilmaz" not in gradebook.text
+    csrf = CSRF.search(gradebook.text)
+    assert csrf
+    refresh = urljoin(gradebook.url, "teilnehmerliste")
+
+    # The platform's NRPS endpoint fails: a clear page, and the gradebook is as it was.
+    lms.faults({"nrps": {"status": 500}})
+    failed = teacher.post(refresh, data={"csrf_token": csrf.group(1)})
+    assert failed.status_code == 502, failed.text[:500]
+    assert "Die Teilnehmendenliste des Kurses konnte nicht geladen werden" in failed.text
+    assert "Murat Yilmaz" not in teacher.get(gradebook.url).text
+    lms.clear_faults()
+
+    # Without the CSRF token nothing is fetched either.
+    assert teacher.post(refresh, data={}).status_code in (400, 403)
+    assert "Murat Yilmaz" not in teacher.get(gradebook.url).text
+
+    done = teacher.post(refresh, data={"csrf_token": csrf.group(1), "sortierung": "name"})
+    assert done.status_code == 200 and done.url.startswith(gradebook.url), done.url
+    assert "Die Teilnehmendenliste wurde aktualisiert: 4 Lernende." in done.text
+    assert "Teilnehmendenliste vom" in done.text
+    # Every learner of the LMS course is a row now, also the one who never opened the tool; the teacher is not.
+    for name in ("Lea Schneider", "Jonas Becker", "Aylin Demir", "Murat Yilmaz"):
+        assert name in done.text
+    assert "Ingrid Lehmann</a>" not in done.text
+
+    # A learner cannot ask for it.
+    lea = requests.Session()
+    page = launch_page(lea, lms.url + "/launch/1", {"user": "4"})
+    lea_csrf = CSRF.search(lea.get(session_base(page) + "m/modul-a/praxis").text)
+    assert lea_csrf
+    refused = lea.post(
+        session_base(page) + "lehrende/teilnehmerliste", data={"csrf_token": lea_csrf.group(1)}
+    )
+    assert refused.status_code == 403

@@ -59,7 +59,7 @@ def test_gradebook_csv(app: Flask, launcher: Launcher) -> None:
         "Name",
         "E-Mail",
         "LTI-Benutzerkennung",
-        "In der Teilnehmerliste des Kurses",
+        "In der Teilnehmendenliste des Kurses",
         "Kurs abgeschlossen am",
         "Abgeschlossene Module",
         "Letzte Aktivität",

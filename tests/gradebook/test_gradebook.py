@@ -30,7 +30,7 @@ def test_teacher_lands_on_the_gradebook_of_the_launched_context(app: Flask, laun
 
     with session_scope(app, write=True) as s:
         s.execute(update(Context).values(roster_fetched_at=dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC)))
-    assert "Teilnehmerliste vom 02.03.2026, 10:30" in teacher.get("lehrende/").text  # Europe/Berlin
+    assert "Teilnehmendenliste vom 02.03.2026, 10:30" in teacher.get("lehrende/").text  # Europe/Berlin
 
 
 def test_rows_are_the_roster_and_the_launched_learners_never_teachers_or_other_courses(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -96,7 +96,7 @@ def lms_key_pem() -> str:
 class Lms:
     """The demo LMS served on a real socket, with the JSON helpers the tests read it through."""
 
-    def __init__(self, tool_url: str, pem: str, **config: Any) -> None:
+    def __init__(self, tool_url: str, pem: str, *, scopes: Sequence[str] = ALL_SCOPES, **config: Any) -> None:
         settings: dict[str, Any] = {
             "TOOLS": [
                 {
@@ -108,7 +108,7 @@ class Lms:
                     "target_link_uri": f"{tool_url}/lti/launch",
                     "deep_link_url": f"{tool_url}/lti/launch",
                     "jwks_url": f"{tool_url}/.well-known/jwks.json",
-                    "scopes": [*ALL_SCOPES],
+                    "scopes": [*scopes],
                 }
             ],
             "FAULTS_ENABLED": True,
