@@ -61,10 +61,29 @@ class Keyboard:
         self.frame.wait_for_load_state()
 
 
+def sticking_out(frame: Any) -> list[str]:
+    """The innermost elements reaching past the right edge (for the failure message)."""
+    return list(
+        frame.evaluate(
+            """() => {
+                const width = document.documentElement.clientWidth, out = [];
+                for (const e of document.querySelectorAll('body *')) {
+                    const wide = [...e.children].some(c => c.getBoundingClientRect().right > width + 0.5);
+                    const text = `${e.tagName.toLowerCase()}.${e.className}: ${(e.textContent || '').trim().slice(0, 40)}`;
+                    if (e.getBoundingClientRect().right > width + 0.5 && !wide) out.push(text);
+                    else if (e.scrollWidth > e.clientWidth + 0.5 && getComputedStyle(e).overflowX === 'visible')
+                        out.push(`${text} (content ${e.scrollWidth - e.clientWidth}px wider)`);
+                }
+                return out.slice(0, 5);
+            }"""
+        )
+    )
+
+
 def check_page(frame: Any, label: str, width: int) -> None:
     assert_no_axe_violations(frame, f"{label} at {width}px")
     overflow = frame.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    assert overflow <= 0, f"{label} scrolls sideways by {overflow}px at {width}px"
+    assert overflow <= 0, f"{label} scrolls sideways by {overflow}px at {width}px: {sticking_out(frame)}"
     assert frame.evaluate("document.querySelectorAll('h1').length") == 1, label
 
 
