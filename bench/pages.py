@@ -279,8 +279,10 @@ class Recorder:
 
 
 def timed(recorder: Recorder, kind: str, call: Any, *, idempotent: bool = False) -> requests.Response | None:
-    """Run one request and record it. A GET whose kept-alive connection the server had just closed is sent
-    again once, as browsers do (counted in `recorder.resent`, and the time includes both tries)."""
+    """Run one request and record it. A request whose kept-alive connection the server had just closed (gunicorn's
+    keep-alive timeout racing the next request) is sent again once, as browsers do (counted in `recorder.resent`;
+    the time includes both tries). For POSTs that is safe here: the tool never saw the lost try, and its forms are
+    idempotent anyway (a quiz attempt is recorded once, a practice text is saved, not appended)."""
     started = time.perf_counter()
     try:
         try:
@@ -408,7 +410,10 @@ def step(learner: Learner, recorder: Recorder, rng: random.Random, last_page: di
     fields = quiz_fields(last_page.get(learner.number, ""), rng) if data == "QUIZ" else list(data.items())
     fields.append(("csrf_token", learner.csrf))
     resp = timed(
-        recorder, kind, lambda: learner.http.post(url, data=fields, allow_redirects=False, timeout=60)
+        recorder,
+        kind,
+        lambda: learner.http.post(url, data=fields, allow_redirects=False, timeout=60),
+        idempotent=True,
     )
     if resp is not None and resp.status_code == 303:
         follow = "quiz result" if kind == "quiz submit" else "practice form (after save)"
@@ -437,7 +442,7 @@ def report(recorder: Recorder, elapsed: float, launches: list[Sample]) -> None:
     print()
     print(
         f"browsing: {total} requests in {elapsed:.1f} s = {total / elapsed:.1f} requests/s, errors: {errors}; "
-        f"GETs sent again after a dropped keep-alive connection: {recorder.resent}"
+        f"requests sent again after a dropped keep-alive connection: {recorder.resent}"
     )
     if errors:
         failed: dict[str, int] = defaultdict(int)
