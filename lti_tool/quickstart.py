@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import click
 from werkzeug.serving import make_server
 
 from . import create_app
@@ -61,8 +62,9 @@ def main(argv: list[str] | None = None) -> int:
 
     for port in (args.tool_port, args.lms_port):
         if not _port_free("127.0.0.1", port):
-            print(
-                f"Port {port} is in use. Stop what runs there or choose other ports: scripts/start --tool-port 5100 --lms-port 5101"
+            click.echo(
+                f"Port {port} is in use. Stop what runs there or choose other ports: scripts/start --tool-port 5100 --lms-port 5101",
+                err=True,
             )
             return 1
 
@@ -103,15 +105,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     lms_server = serve_in_thread(lms, host="127.0.0.1", port=args.lms_port)
     tool_server = make_server("127.0.0.1", args.tool_port, app, threaded=True)
-    print(
+    click.echo(
         "\n"
         "  nama-lti läuft / is running\n"
         f"  ▶ Demo-LMS (hier starten / start here):  {lms_url}/\n"
         f"    Werkzeug / tool:                        {tool_url}/\n"
         f"    Registrierungswerte / registration:     {tool_url}/lti/config\n"
         f"    Daten / data:                           {app.instance_path}\n"
-        "  Strg+C beendet / Ctrl-C stops.\n",
-        flush=True,
+        "  Strg+C beendet / Ctrl-C stops.\n"
     )
     try:
         tool_server.serve_forever()

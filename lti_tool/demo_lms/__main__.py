@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import click
 from werkzeug.serving import make_server
 
 from . import close_demo_lms, create_demo_lms
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     app = create_demo_lms(config)
     server = make_server(args.host, args.port, app, threaded=True)
     issuer = config["ISSUER"]
-    print(f"Demo-LMS läuft: {issuer}/  (Werkzeuge: {issuer}/admin/tools, Strg+C beendet)", flush=True)
+    click.echo(f"Demo-LMS läuft: {issuer}/  (Werkzeuge: {issuer}/admin/tools, Strg+C beendet)")
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator
-from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -29,6 +28,7 @@ from lti_tool.lti.platforms import PlatformSpec, add_platform
 from lti_tool.lti.roles import is_learner
 from lti_tool.models import Context, Platform, RosterEntry, utcnow
 
+from ..nojs import find_form
 from ..peer import ServerThread
 
 CLIENT_ID = "nama-tool"
@@ -351,20 +351,6 @@ def test_without_the_nrps_claim_the_reason_is_clear(app: Flask, lms: Lms, course
     assert lms.stats()["nrps_requests"] == 0
 
 
-class _Form(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.action = ""
-        self.fields: dict[str, str] = {}
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form" and not self.action:
-            self.action = a.get("action", "")
-        elif tag == "input" and a.get("name"):
-            self.fields[a["name"]] = a.get("value", "")
-
-
 def test_after_a_real_launch_the_stored_nrps_url_serves_the_refresh(
     app: Flask, lms: Lms, tool: ServerThread
 ) -> None:
@@ -373,9 +359,8 @@ def test_after_a_real_launch_the_stored_nrps_url_serves_the_refresh(
     start = lms.http.get(lms.url + "/api/launch", params={"activity": 1, "user": "3"}, timeout=5).json()
     login = browser.get(start["url"], allow_redirects=False, timeout=5)
     auth = browser.get(login.headers["Location"], timeout=5)
-    form = _Form()
-    form.feed(auth.text)
-    launched = browser.post(form.action, data=form.fields, allow_redirects=False, timeout=5)
+    form = find_form(auth, "id_token")
+    launched = browser.post(form.action, data=form.data(), allow_redirects=False, timeout=5)
     assert launched.status_code == 303, launched.text[:500]
     with session_scope(app) as s:
         context = s.scalars(select(Context)).one()

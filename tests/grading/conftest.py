@@ -8,7 +8,6 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Iterator, Sequence
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +41,7 @@ from lti_tool.models import (
 )
 
 from ..conftest import KEEP_TABLES
+from ..nojs import find_form
 from ..peer import ServerThread
 
 CLIENT_ID = "nama-tool"
@@ -411,20 +411,6 @@ def assert_platform_has_exactly_the_newest(classroom: Classroom, *, failed_ok: b
             assert key in seen, f"row {row.id} marked sent but the platform has no such score"
 
 
-class _Form(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.action = ""
-        self.fields: dict[str, str] = {}
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form" and not self.action:
-            self.action = a.get("action", "")
-        elif tag == "input" and a.get("name"):
-            self.fields[a["name"]] = a.get("value", "")
-
-
 def launch_via_lms(lms: Lms, *, activity: int, user: str) -> requests.Response:
     """A browser launching the tool from the demo LMS: login initiation -> /auth -> form post to the tool."""
     browser = requests.Session()
@@ -433,9 +419,8 @@ def launch_via_lms(lms: Lms, *, activity: int, user: str) -> requests.Response:
     assert login.status_code == 302, login.text[:500]
     auth = browser.get(login.headers["Location"], timeout=10)
     assert auth.status_code == 200, auth.text[:500]
-    form = _Form()
-    form.feed(auth.text)
-    response = browser.post(form.action, data=form.fields, allow_redirects=False, timeout=10)
+    form = find_form(auth, "id_token")
+    response = browser.post(form.action, data=form.data(), allow_redirects=False, timeout=10)
     assert response.status_code == 303, response.text[:800]
     return response
 
