@@ -405,6 +405,22 @@ def module_cell(module: Module, progress: Any | None, practice: Any | None) -> M
     )
 
 
+def failed_delivery_ids(s: Session, scope: Scope) -> list[int]:
+    """Ids of the grade rows of this course context that failed and are still the newest of their target."""
+    newest = (
+        select(func.max(GradeOutbox.id))
+        .where(GradeOutbox.context_id == scope.context_id, GradeOutbox.course_id == scope.course.id)
+        .group_by(GradeOutbox.user_id, GradeOutbox.target)
+    )
+    return list(
+        s.scalars(
+            select(GradeOutbox.id)
+            .where(GradeOutbox.id.in_(newest), GradeOutbox.state == FAILED)
+            .order_by(GradeOutbox.id)
+        )
+    )
+
+
 def newest_deliveries(s: Session, scope: Scope, user_ids: Sequence[int]) -> list[tuple[int, Delivery]]:
     """(user id, newest row of each of their grade targets) for this course context (one statement)."""
     newest = (

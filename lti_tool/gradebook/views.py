@@ -166,6 +166,24 @@ def _refreshed() -> int | None:
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 7 else None
 
 
+@bp.post("/noten-senden")
+@instructor_required
+def resend_all_failed() -> BaseResponse:
+    """Send every failed grade of this course context again (the newest failed row of each learner's target)."""
+    where = scope()
+    s = db.write_session()
+    failed = listing.failed_delivery_ids(s, where)
+    added = resend(s, failed, context_id=where.context_id) if failed else []
+    s.commit()
+    log.info(
+        "instructor %s sent %d failed grade(s) of context %s again",
+        current_visitor().user.id,
+        len(added),
+        where.context_id,
+    )
+    return redirect(url_for("instructor.start", **view_args(request.form), gesendet=len(added)), code=303)
+
+
 @bp.post("/lernende/<int:user_id>/noten-senden")
 @instructor_required
 def resend_grades(user_id: int) -> BaseResponse:

@@ -29,6 +29,7 @@ def urls(uid: int, module: str = "modul-a") -> list[tuple[str, str, dict[str, st
         ("POST", f"lehrende/lernende/{uid}/noten-senden", {}),
         ("GET", "lehrende/export/notenliste.csv", None),
         ("GET", "lehrende/export/abschluesse.csv", None),
+        ("POST", "lehrende/noten-senden", {}),
     ]
 
 

@@ -250,6 +250,38 @@ def test_send_again_queues_the_learners_failed_grades_once(app: Flask, launcher:
     assert snapshot(app) == before
 
 
+def test_send_all_failed_again_queues_this_contexts_failed_grades_once(
+    app: Flask, launcher: Launcher
+) -> None:
+    teacher = launch_teacher(launcher)
+    where = place(app)
+    fay = add_learner(app, where, "fail", name="Fay Fail", started=("modul-b",), grade_state="failed")
+    olga = add_learner(app, where, "other", name="Olga Other", started=("modul-b",), grade_state="failed")
+    add_learner(app, where, "fine", name="Finn Fine", started=("modul-b",), grade_state="sent")
+    Learner.launch(launcher, sub="elsewhere", name="Elias Anderswo", **context_claim("course-2"))
+    far = add_learner(app, place(app, "course-2"), "far", name="Fiona Fern", grade_state="failed")
+
+    page = teacher.get("lehrende/").text
+    assert "Fehlgeschlagene Noten von 2 Lernenden erneut senden" in page
+    done = teacher.post("lehrende/noten-senden", {"filter": "fehlgeschlagen"}, allow_redirects=False)
+    assert done.status_code == 303
+    assert "gesendet=2" in done.headers["Location"] and "filter=fehlgeschlagen" in done.headers["Location"]
+    with session_scope(app) as s:
+        rows = s.execute(select(GradeOutbox.user_id, GradeOutbox.state).order_by(GradeOutbox.id)).all()
+    pending = [r.user_id for r in rows if r.state == "pending"]
+    assert sorted(pending) == sorted([fay, olga])  # one new row each; the other course's grade stays failed
+    assert (far, "failed") in [(r.user_id, r.state) for r in rows] and far not in pending
+
+    after = teacher.get(done.headers["Location"]).text
+    assert "2 Noten werden erneut gesendet." in after
+    assert "Fehlgeschlagene Noten von" not in after  # nothing failed is the newest any more
+
+    before = snapshot(app)
+    again = teacher.post("lehrende/noten-senden", {}, allow_redirects=False)
+    assert again.status_code == 303 and "gesendet=0" in again.headers["Location"]
+    assert snapshot(app) == before
+
+
 def test_english_on_request(app: Flask, launcher: Launcher) -> None:
     teacher = launch_teacher(launcher, **{LTI + "launch_presentation": {"locale": "en-GB"}})
     add_learner(app, place(app), "x", name="Xaver", started=("modul-a",))
