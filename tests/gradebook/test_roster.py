@@ -17,7 +17,6 @@ from flask import Flask, Response, request
 from sqlalchemy import select
 
 from lti_tool.db import session_scope
-from lti_tool.demo_lms import close_demo_lms, create_demo_lms, serve_in_thread
 from lti_tool.demo_lms.demo_data import SERVICE_SCOPES
 from lti_tool.demo_lms.keys import generate_private_pem
 from lti_tool.demo_lms.state import EXTENSION
@@ -28,11 +27,11 @@ from lti_tool.lti.platforms import PlatformSpec, add_platform
 from lti_tool.lti.roles import is_learner
 from lti_tool.models import Context, Platform, RosterEntry, utcnow
 
+from ..grading.conftest import CLIENT_ID, DEPLOYMENT_ID
+from ..grading.conftest import Lms as GradingLms
 from ..nojs import find_form
 from ..peer import ServerThread
 
-CLIENT_ID = "nama-tool"
-DEPLOYMENT_ID = "1"
 LMS_COURSE = "demo-course-1"
 LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
 
@@ -62,49 +61,15 @@ def tool(app: Flask) -> Iterator[ServerThread]:
     server.stop()
 
 
-class Lms:
+class Lms(GradingLms):
     """The demo LMS (Moodle's NRPS semantics) on a real socket, the tool registered with NRPS enabled."""
 
     def __init__(self, tool_url: str, pem: str) -> None:
-        self.app = create_demo_lms(
-            {
-                "TOOLS": [
-                    {
-                        "client_id": CLIENT_ID,
-                        "deployment_id": DEPLOYMENT_ID,
-                        "name": "NaMa-Werkzeug",
-                        "login_url": f"{tool_url}/lti/login",
-                        "redirect_uris": [f"{tool_url}/lti/launch"],
-                        "target_link_uri": f"{tool_url}/lti/launch",
-                        "deep_link_url": f"{tool_url}/lti/launch",
-                        "jwks_url": f"{tool_url}/.well-known/jwks.json",
-                        "scopes": SERVICE_SCOPES,
-                    }
-                ],
-                "FAULTS_ENABLED": True,
-                "PLATFORM_KEY_PEM": pem,
-            }
-        )
-        self.server = serve_in_thread(self.app)
-        self.url = self.server.url
-        self.http = requests.Session()
-
-    def close(self) -> None:
-        self.http.close()
-        self.server.stop()
-        close_demo_lms(self.app)
+        super().__init__(tool_url, pem, scopes=SERVICE_SCOPES)
 
     @property
     def memberships_url(self) -> str:
         return f"{self.url}/mod/lti/services.php/CourseSection/{LMS_COURSE}/bindings/1/memberships"
-
-    def stats(self) -> dict[str, Any]:
-        stats: dict[str, Any] = self.http.get(self.url + "/api/stats", timeout=5).json()
-        return stats
-
-    def faults(self, spec: dict[str, Any]) -> None:
-        response = self.http.post(self.url + "/api/faults", json=spec, timeout=5)
-        assert response.status_code == 200, response.text
 
     def enrol(self, user_id: str, role: str | None) -> None:
         """Enrol a new learner, change a role, or unenrol (role None)."""
