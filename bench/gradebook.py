@@ -50,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 
 from lti_tool import create_app  # noqa: E402
 from lti_tool.course.catalog import get_catalog  # noqa: E402
-from lti_tool.course.loader import Course  # noqa: E402
+from lti_tool.course.model import Course  # noqa: E402
 from lti_tool.db import session_scope, upgrade  # noqa: E402
 from lti_tool.demo_lms import close_demo_lms, create_demo_lms, serve_in_thread  # noqa: E402
 from lti_tool.demo_lms.demo_data import SERVICE_SCOPES  # noqa: E402

@@ -34,7 +34,7 @@ from .course.completion import (
     module_status,
     score_passes,
 )
-from .course.loader import Course, Module, Question, Quiz
+from .course.model import Course, Module, Question, Quiz
 from .db import advisory_lock, insert_for
 from .grading import enqueue_grades
 from .models import (

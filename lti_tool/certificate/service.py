@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..course.loader import Course
+from ..course.model import Course
 from ..db import insert_for
 from ..models import Certificate, CourseProgress, ModuleProgress, User
 

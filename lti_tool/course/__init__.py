@@ -1,4 +1,5 @@
 """Course content: loading, checking and rendering course folders.
 
-`loader` and `markdown` know nothing of Flask or the database; `cli` adds `flask course check`.
+`model` (the frozen course), `loader` (files → model, with `fields` for problem reporting) and `markdown`
+know nothing of Flask or the database; `cli` adds `flask course check`.
 """

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from flask import Flask, current_app
 
-from .loader import Catalog, load_catalog
+from .loader import load_catalog
+from .model import Catalog
 
 
 def get_catalog(app: Flask | None = None) -> Catalog:

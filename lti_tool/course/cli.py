@@ -8,7 +8,9 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from .loader import Course, CourseError, Problem, course_folders, load_course
+from .fields import CourseError, Problem
+from .loader import course_folders, load_course
+from .model import Course
 
 REPO_CONTENT_DIR = Path(__file__).resolve().parents[2] / "content"
 

@@ -1,6 +1,6 @@
 """When is a module, and the course, complete: every rule in one place, as pure functions.
 
-No Flask, no database: the functions take the loader's `Course` and a `ModuleSnapshot`/`Snapshot` of what a learner
+No Flask, no database: the functions take the model's `Course` and a `ModuleSnapshot`/`Snapshot` of what a learner
 did (built by `lti_tool.progress` from the progress tables), so pages, the progress service and the grading work
 all decide the same way.
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
-from .loader import Course, Module
+from .model import Course, Module
 
 PracticeState = Literal["open", "submitted", "reviewed"]
 

@@ -1,31 +1,35 @@
-"""Course folders to frozen objects, with every content problem reported at once.
+"""Course folders to frozen objects (`model.py`), with every content problem reported at once.
 
-`content/FORMAT.md` is the contract. One pass over a course folder both checks and builds: each reader
-records a `Problem` (file + field + message) and carries on with a harmless stand-in value, so an author sees
-all problems in one run; `load_course` hands out the built course only when there were none. Markdown is
-rendered here, once per process, so pages only look things up.
-
-Field names in problems count list entries from 1, as an author counts `[[questions]]` blocks in a file:
-`questions[2].options[1].explanation` is the first option of the second question.
+`content/FORMAT.md` is the contract. One pass over a course folder both checks and builds (see `fields.py`
+for how problems are collected); `load_course` hands out the built course only when there were none.
+Markdown is rendered here, once per process, so pages only look things up.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import re
-import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, TypeGuard, get_args
+from typing import Any, TypeGuard
 
+from .fields import IDENTIFIER, CourseError, Problem, Report, Table, duplicates
 from .markdown import INTERNAL_LINK, LinkBase, headings, internal_links, is_external_link, render_markdown
+from .model import (
+    QUESTION_KINDS,
+    Catalog,
+    Course,
+    Lesson,
+    Module,
+    Option,
+    PracticeTask,
+    Question,
+    QuestionKind,
+    Quiz,
+    Source,
+)
 
-QuestionKind = Literal["single", "multiple", "truefalse", "ordering"]
-QUESTION_KINDS: tuple[str, ...] = get_args(QuestionKind)
-
-IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 LESSON_FILE = re.compile(r"[0-9]{2}-[A-Za-z0-9][A-Za-z0-9_-]*\.md")
 MAX_OPTIONS = 8
 DEFAULT_PASS_MARK = 80
@@ -35,333 +39,10 @@ DEFAULT_MAX_LENGTH = 5000
 _FRONT_MATTER = re.compile(
     r"\A\+\+\+[ \t]*\r?\n(?P<toml>.*?)^\+\+\+[ \t]*(?:\r?\n|\Z)", re.DOTALL | re.MULTILINE
 )
-_TOML_POSITION = re.compile(r"\s*\(at (?:line (?P<line>\d+), column (?P<column>\d+)|end of document)\)$")
-
-
-# --- The course as the tool sees it -------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Source:
-    id: str
-    title: str
-    url: str
-
-
-@dataclass(frozen=True, slots=True)
-class Option:
-    id: str
-    text: str
-    correct: bool  # always False in an ordering question
-    explanation_html: str
-
-
-@dataclass(frozen=True, slots=True)
-class Question:
-    id: str
-    kind: QuestionKind
-    prompt: str
-    options: tuple[Option, ...]
-    sources: tuple[Source, ...]
-
-    @property
-    def correct_option_ids(self) -> frozenset[str]:
-        """The options to tick (single/multiple/truefalse); empty for an ordering question."""
-        return frozenset(option.id for option in self.options if option.correct)
-
-    @property
-    def correct_order(self) -> tuple[str, ...]:
-        """Ordering questions: option ids in the right order (the file's order)."""
-        return tuple(option.id for option in self.options)
-
-    def is_correct(self, answer: Sequence[str]) -> bool:
-        """Exactly right: all and only the correct options, or the whole order. A bare str is one id."""
-        given = (answer,) if isinstance(answer, str) else tuple(answer)
-        known = {option.id for option in self.options}
-        if not set(given) <= known or len(set(given)) != len(given):
-            return False
-        if self.kind == "ordering":
-            return given == self.correct_order
-        return frozenset(given) == self.correct_option_ids
-
-    def option(self, option_id: str) -> Option | None:
-        return next((option for option in self.options if option.id == option_id), None)
-
-
-@dataclass(frozen=True, slots=True)
-class Quiz:
-    questions: tuple[Question, ...]
-
-    def question(self, question_id: str) -> Question | None:
-        return next((question for question in self.questions if question.id == question_id), None)
-
-
-@dataclass(frozen=True, slots=True)
-class Lesson:
-    id: str
-    title: str
-    sources: tuple[Source, ...]
-    html: str
-    position: int  # 1-based within the module
-
-
-@dataclass(frozen=True, slots=True)
-class PracticeTask:
-    title: str
-    prompt_html: str
-    min_length: int
-    max_length: int
-
-
-@dataclass(frozen=True, slots=True)
-class Module:
-    id: str
-    title: str
-    minutes: int
-    objectives: tuple[str, ...]
-    summary: str
-    lessons: tuple[Lesson, ...]
-    quiz: Quiz
-    practice: PracticeTask
-    position: int  # 1-based within the course
-
-    def lesson(self, lesson_id: str) -> Lesson | None:
-        return next((lesson for lesson in self.lessons if lesson.id == lesson_id), None)
-
-
-@dataclass(frozen=True, slots=True)
-class Course:
-    id: str
-    title: str
-    language: str
-    description_html: str
-    issuer: str
-    pass_mark: int
-    modules: tuple[Module, ...]
-    required_module_ids: frozenset[str]
-    practice_required: bool
-    practice_review_required: bool
-    sources: Mapping[str, Source]
-    path: Path
-
-    def module(self, module_id: str) -> Module | None:
-        return next((module for module in self.modules if module.id == module_id), None)
-
-    def next_module(self, module_id: str) -> Module | None:
-        current = self.module(module_id)
-        if current is None or current.position >= len(self.modules):
-            return None
-        return self.modules[current.position]
-
-
-@dataclass(frozen=True, slots=True)
-class Catalog:
-    courses: Mapping[str, Course]
-
-    def get(self, course_id: str) -> Course | None:
-        return self.courses.get(course_id)
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    file: str  # relative to the course folder's parent, e.g. "grundlagenkurs/agenda-2030/quiz.toml"
-    field: str  # e.g. "questions[2].options[1].explanation"; "" for the file as a whole
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.field}: {self.message}" if self.field else f"{self.file}: {self.message}"
-
-
-class CourseError(Exception):
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(problem) for problem in problems))
-
-
-# --- Reading TOML with problems instead of exceptions ------------------------------------------
-
-
-class _Report:
-    """Collects the problems of one course; `file` names are relative to the course folder's parent."""
-
-    def __init__(self, course_dir: Path) -> None:
-        self.base = course_dir.parent
-        self._problems: list[Problem] = []
-        # Files in the order they were read, so that each file's problems can be listed together.
-        self._files: dict[str, int] = {}
-
-    @property
-    def problems(self) -> list[Problem]:
-        """Grouped by file (in reading order), each file's problems in the order they were found."""
-        return sorted(self._problems, key=lambda problem: self._files[problem.file])
-
-    def _visit(self, path: Path) -> str:
-        name = self.name(path)
-        self._files.setdefault(name, len(self._files))
-        return name
-
-    def name(self, path: Path) -> str:
-        try:
-            return path.relative_to(self.base).as_posix()
-        except ValueError:
-            return path.as_posix()
-
-    def add(self, path: Path, field_name: str, message: str) -> None:
-        self._problems.append(Problem(self._visit(path), field_name, message))
-
-    def read_text(self, path: Path) -> str | None:
-        self._visit(path)
-        try:
-            return path.read_text(encoding="utf-8").removeprefix("\ufeff")
-        except FileNotFoundError:
-            self.add(path, "", "file not found")
-        except UnicodeDecodeError as exc:
-            self.add(path, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")
-        except OSError as exc:
-            self.add(path, "", f"cannot be read ({exc.strerror})")
-        return None
-
-    def parse_toml(self, path: Path, text: str, *, first_line: int = 1) -> dict[str, Any] | None:
-        try:
-            return tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            message = str(exc)
-            position = _TOML_POSITION.search(message)
-            if position is None:
-                self.add(path, "", f"TOML syntax error: {message}")
-            elif position["line"] is None:
-                where = "end of file" if first_line == 1 else "end of front matter"
-                self.add(path, where, f"TOML syntax error: {message[: position.start()]}")
-            else:
-                line = int(position["line"]) + first_line - 1
-                where = f"line {line}, column {position['column']}"
-                self.add(path, where, f"TOML syntax error: {message[: position.start()]}")
-            return None
-
-    def load_toml(self, path: Path) -> dict[str, Any] | None:
-        text = self.read_text(path)
-        return None if text is None else self.parse_toml(path, text)
-
-
-@dataclass
-class _Table:
-    """One TOML table of one file: typed getters that report problems and return stand-ins."""
-
-    report: _Report
-    path: Path
-    data: Mapping[str, Any]
-    prefix: str = ""
-    seen: set[str] = dataclasses.field(default_factory=set)
-    broken: set[str] = dataclasses.field(default_factory=set)
-
-    def at(self, key: str) -> str:
-        return f"{self.prefix}{key}"
-
-    def problem(self, key: str, message: str) -> None:
-        self.broken.add(key)
-        self.report.add(self.path, self.at(key), message)
-
-    def has(self, key: str) -> bool:
-        return key in self.data
-
-    def valid(self, key: str) -> bool:
-        """The key is there and no problem was found with it so far (for follow-up checks)."""
-        return key in self.data and key not in self.broken
-
-    def _get(self, key: str, required: bool) -> Any:
-        self.seen.add(key)
-        if key not in self.data:
-            if required:
-                self.problem(key, "missing")
-            return None
-        return self.data[key]
-
-    def string(self, key: str, *, required: bool = True, default: str = "") -> str:
-        value = self._get(key, required)
-        if value is None:
-            return default
-        if not isinstance(value, str):
-            self.problem(key, "must be a string")
-            return default
-        if not value.strip():
-            self.problem(key, "must not be empty")
-        return value
-
-    def identifier(self, key: str) -> str:
-        value = self.string(key)
-        if value and not IDENTIFIER.fullmatch(value):
-            self.problem(key, f"{value!r} is not a valid identifier ({IDENTIFIER.pattern})")
-        return value
-
-    def integer(self, key: str, *, required: bool = True, default: int = 0) -> int:
-        value = self._get(key, required)
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.problem(key, "must be a whole number")
-            return default
-        return value
-
-    def boolean(self, key: str, *, required: bool = True, default: bool = False) -> bool:
-        value = self._get(key, required)
-        if value is None:
-            return default
-        if not isinstance(value, bool):
-            self.problem(key, "must be true or false")
-            return default
-        return value
-
-    def strings(self, key: str, *, required: bool = True) -> list[str] | None:
-        value = self._get(key, required)
-        if value is None:
-            return None
-        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            self.problem(key, "must be a list of strings")
-            return None
-        return value
-
-    def table(self, key: str, *, required: bool = True) -> _Table | None:
-        value = self._get(key, required)
-        if value is None:
-            return None
-        if not isinstance(value, dict):
-            self.problem(key, "must be a table")
-            return None
-        return _Table(self.report, self.path, value, prefix=f"{self.at(key)}.")
-
-    def tables(self, key: str, *, required: bool = True) -> list[_Table]:
-        value = self._get(key, required)
-        if value is None:
-            return []
-        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-            self.problem(key, f"must be a list of tables ([[{self.at(key)}]])")
-            return []
-        return [
-            _Table(self.report, self.path, item, prefix=f"{self.at(key)}[{number}].")
-            for number, item in enumerate(value, start=1)
-        ]
-
-    def end(self, also_allowed: Iterable[str] = ()) -> None:
-        """Report the keys nobody asked for (typos, keys from another format)."""
-        allowed = self.seen | set(also_allowed)
-        for key in self.data:
-            if key not in allowed:
-                self.problem(key, "unknown key")
 
 
 def _is_kind(value: str) -> TypeGuard[QuestionKind]:
     return value in QUESTION_KINDS
-
-
-def _duplicates(values: Iterable[str]) -> list[str]:
-    """Values given more than once (empty ones are reported as missing elsewhere)."""
-    seen: set[str] = set()
-    duplicates: list[str] = []
-    for value in values:
-        if value and value in seen and value not in duplicates:
-            duplicates.append(value)
-        seen.add(value)
-    return duplicates
 
 
 # --- The pass over one course folder -----------------------------------------------------------
@@ -379,7 +60,7 @@ class _Text:
 class _CourseReader:
     def __init__(self, course_dir: Path) -> None:
         self.dir = course_dir
-        self.report = _Report(course_dir)
+        self.report = Report(course_dir)
         self.sources: dict[str, Source] = {}
         self.texts: list[_Text] = []
         # module id -> its lesson ids, also for modules whose module.toml is broken (for the link check)
@@ -389,7 +70,7 @@ class _CourseReader:
         self.texts.append(_Text(path, field_name, text))
         return render_markdown(text, link_base=link_base, language=language)
 
-    def cited(self, table: _Table, key: str, *, required: bool) -> tuple[Source, ...]:
+    def cited(self, table: Table, key: str, *, required: bool) -> tuple[Source, ...]:
         ids = table.strings(key, required=required)
         if ids is None:
             return ()
@@ -409,7 +90,7 @@ class _CourseReader:
         data = self.report.load_toml(path)
         if data is None:
             return None
-        course = _Table(self.report, path, data)
+        course = Table(self.report, path, data)
 
         course_id = course.identifier("id")
         if course_id and course_id != self.dir.name:
@@ -434,7 +115,7 @@ class _CourseReader:
             # Checked against the list as written: a listed module without folder is reported once, above.
             if not isinstance(listed, list) or module_id not in listed:
                 course.problem("required_modules", f"{module_id!r} is not in modules")
-        for duplicate in _duplicates(required):
+        for duplicate in duplicates(required):
             course.problem("required_modules", f"{duplicate!r} is listed twice")
         course.end()
 
@@ -461,7 +142,7 @@ class _CourseReader:
             path=self.dir,
         )
 
-    def read_sources(self, course: _Table) -> None:
+    def read_sources(self, course: Table) -> None:
         sources = course.table("sources")
         if sources is None:
             return
@@ -478,7 +159,7 @@ class _CourseReader:
             entry.end()
             self.sources[source_id] = Source(source_id, source_title, url)
 
-    def module_ids(self, course: _Table) -> list[str]:
+    def module_ids(self, course: Table) -> list[str]:
         listed = course.strings("modules")
         if listed is None:
             return []
@@ -492,7 +173,7 @@ class _CourseReader:
                 course.problem("modules", f"{module_id!r} has no folder {module_id}/")
             elif module_id not in usable:
                 usable.append(module_id)
-        for duplicate in _duplicates(listed):
+        for duplicate in duplicates(listed):
             course.problem("modules", f"{duplicate!r} is listed twice")
         for folder in sorted(self.dir.iterdir()):
             if folder.is_dir() and not folder.name.startswith(".") and folder.name not in listed:
@@ -510,7 +191,7 @@ class _CourseReader:
         quiz = self.read_quiz(folder / "quiz.toml", language)
         if data is None:
             return None
-        module = _Table(self.report, path, data)
+        module = Table(self.report, path, data)
         title = module.string("title")
         minutes = module.integer("minutes")
         if module.valid("minutes") and minutes <= 0:
@@ -536,7 +217,7 @@ class _CourseReader:
             position=position,
         )
 
-    def read_practice(self, module: _Table, language: str) -> PracticeTask:
+    def read_practice(self, module: Table, language: str) -> PracticeTask:
         practice = module.table("practice")
         if practice is None:
             return PracticeTask("", "", DEFAULT_MIN_LENGTH, DEFAULT_MAX_LENGTH)
@@ -574,7 +255,7 @@ class _CourseReader:
                     self.report.add(module_toml, "lessons", f"{name!r} is not a file in lessons/")
                 elif name not in names:
                     names.append(name)
-            for duplicate in _duplicates(listed):
+            for duplicate in duplicates(listed):
                 self.report.add(module_toml, "lessons", f"{duplicate!r} is listed twice")
             for name in present:
                 if name not in listed and not name.startswith("."):
@@ -604,7 +285,7 @@ class _CourseReader:
         data = self.report.parse_toml(path, match["toml"], first_line=2)
         if data is None:
             return None
-        front = _Table(self.report, path, data)
+        front = Table(self.report, path, data)
         title = front.string("title")
         sources = self.cited(front, "sources", required=True)
         front.end()
@@ -621,17 +302,17 @@ class _CourseReader:
         data = self.report.load_toml(path)
         if data is None:
             return Quiz(())
-        quiz = _Table(self.report, path, data)
+        quiz = Table(self.report, path, data)
         tables = quiz.tables("questions")
         if quiz.data.get("questions") == []:
             quiz.problem("questions", "a quiz needs at least one question")
         questions = [self.read_question(table, language) for table in tables]
-        for duplicate in _duplicates(question.id for question in questions):
+        for duplicate in duplicates(question.id for question in questions):
             quiz.problem("questions", f"question id {duplicate!r} is used twice")
         quiz.end()
         return Quiz(tuple(questions))
 
-    def read_question(self, question: _Table, language: str) -> Question:
+    def read_question(self, question: Table, language: str) -> Question:
         question_id = question.identifier("id")
         kind = question.string("kind")
         if kind and kind not in QUESTION_KINDS:
@@ -641,12 +322,12 @@ class _CourseReader:
         options = question.tables("options")
         built = [self.read_option(option, kind, language) for option in options]
         question.end()
-        for duplicate in _duplicates(option.id for option in built):
+        for duplicate in duplicates(option.id for option in built):
             question.problem("options", f"option id {duplicate!r} is used twice")
         self.check_kind(question, kind, options, built)
         return Question(question_id, kind if _is_kind(kind) else "single", prompt, tuple(built), sources)
 
-    def read_option(self, option: _Table, kind: str, language: str) -> Option:
+    def read_option(self, option: Table, kind: str, language: str) -> Option:
         option_id = option.identifier("id")
         text = option.string("text")
         correct = False
@@ -659,7 +340,7 @@ class _CourseReader:
         )
         return Option(option_id, text, correct, explanation_html)
 
-    def check_kind(self, question: _Table, kind: str, tables: list[_Table], options: list[Option]) -> None:
+    def check_kind(self, question: Table, kind: str, tables: list[Table], options: list[Option]) -> None:
         count = len(options)
         correct = sum(option.correct for option in options)
         if kind in ("single", "multiple") and not 2 <= count <= MAX_OPTIONS:

@@ -8,7 +8,7 @@ from werkzeug.wrappers import Response
 
 from .. import db, progress
 from ..models import PracticeSubmission
-from .loader import Course, Module
+from .model import Course, Module
 from .views import bp, find_module, here
 
 PEERS_PER_PAGE = 20

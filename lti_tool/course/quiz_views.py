@@ -16,7 +16,7 @@ from .. import db, progress
 from ..models import QuizAttempt
 from . import quizform
 from .completion import next_step_in_module, score_passes
-from .loader import Course, Module, Option, Question
+from .model import Course, Module, Option, Question
 from .views import bp, find_module, here, percent, step_title, step_url
 
 ATTEMPT_FIELD = "versuch"

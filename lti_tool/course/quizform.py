@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from .loader import Option, Question, Quiz
+from .model import Option, Question, Quiz
 
 Problem = Literal["missing", "invalid", "positions"]
 

@@ -25,7 +25,7 @@ from ..errors import NotFound, error_response
 from ..progress import Learner, Location
 from .catalog import get_catalog
 from .completion import Step, module_status, next_step, next_step_in_module
-from .loader import Course, Module
+from .model import Course, Module
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..course.loader import Module, Option, Question, Quiz
+from ..course.model import Module, Option, Question, Quiz
 from ..grading.outbox import SUPERSEDED
 from ..models import (
     Certificate,

@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from ..course.loader import Course, Module
+from ..course.model import Course, Module
 from ..grading.outbox import APPLIED, FAILED, PENDING, SENDING, SENT, SUPERSEDED
 from ..models import (
     CourseProgress,

@@ -21,7 +21,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from .. import db, progress
 from ..auth import current_visitor, instructor_required, session_blueprint
 from ..course.catalog import get_catalog
-from ..course.loader import Module
+from ..course.model import Module
 from ..errors import NotFound
 from ..grading import resend
 from ..i18n import BERLIN

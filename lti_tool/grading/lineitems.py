@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Flask
 
 from ..cache import get_store
-from ..course.loader import Module
+from ..course.model import Module
 from ..db import session_scope
 from . import outbox
 from .ags import AgsClient

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Select, and_, delete, event, exists, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
 
-from ..course.loader import Course
+from ..course.model import Course
 from ..db import insert_for
 from ..models import (
     Context,

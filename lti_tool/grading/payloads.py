@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..course.loader import Course, Module
+from ..course.model import Course, Module
 from ..models import CourseProgress, ModuleProgress
 
 SCORE_MAXIMUM = 100.0

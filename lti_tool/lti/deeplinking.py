@@ -19,7 +19,7 @@ from sqlalchemy import select
 from .. import db
 from ..auth import current_visitor, instructor_required, session_blueprint
 from ..course.catalog import get_catalog
-from ..course.loader import Course
+from ..course.model import Course
 from ..errors import NotAllowed, ToolError
 from ..models import Deployment, Platform
 from .keys import signing_key

@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
-from ..course.loader import Catalog
+from ..course.model import Catalog
 from ..db import insert_for
 from ..errors import LaunchError
 from ..models import (

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from lti_tool import progress
 from lti_tool.course.catalog import get_catalog
-from lti_tool.course.loader import Course, Module
+from lti_tool.course.model import Course, Module
 from lti_tool.db import session_scope
 from lti_tool.models import Context, Membership, QuizAttempt, User
 from lti_tool.progress import Learner as ProgressLearner

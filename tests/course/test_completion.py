@@ -21,7 +21,8 @@ from lti_tool.course.completion import (
     next_step_in_module,
     score_passes,
 )
-from lti_tool.course.loader import Course, load_course
+from lti_tool.course.loader import load_course
+from lti_tool.course.model import Course
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 LESSONS = frozenset({"01-start", "02-weiter"})

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from lti_tool.course.loader import Course, check_course, load_course
+from lti_tool.course.loader import check_course, load_course
 from lti_tool.course.markdown import internal_links, is_external_link
+from lti_tool.course.model import Course
 
 COURSE_DIR = Path(__file__).resolve().parents[2] / "content" / "grundlagenkurs"
 

@@ -10,14 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from lti_tool.course.loader import (
-    Course,
-    CourseError,
-    Problem,
-    check_course,
-    load_catalog,
-    load_course,
-)
+from lti_tool.course.fields import CourseError, Problem
+from lti_tool.course.loader import check_course, load_catalog, load_course
+from lti_tool.course.model import Course
 
 from .conftest import course_files, write_files
 

@@ -14,7 +14,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from lti_tool import progress
-from lti_tool.course.loader import Course, Module
+from lti_tool.course.model import Course, Module
 from lti_tool.db import session_scope
 from lti_tool.models import CourseProgress, LessonVisit, ModuleProgress, PracticeSubmission, QuizAttempt
 from lti_tool.progress import Learner as ProgressLearner

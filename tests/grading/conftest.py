@@ -17,7 +17,7 @@ from flask import Flask
 from sqlalchemy import create_engine, func, select
 
 from lti_tool.course.catalog import get_catalog
-from lti_tool.course.loader import Course
+from lti_tool.course.model import Course
 from lti_tool.db import insert_for, session_scope
 from lti_tool.demo_lms import close_demo_lms, create_demo_lms, serve_in_thread
 from lti_tool.demo_lms.keys import generate_private_pem
