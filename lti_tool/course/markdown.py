@@ -2,8 +2,13 @@
 
 Markdown is CommonMark (plus tables) with raw HTML turned off; the HTML is then sanitised with nh3 against a
 short list of text tags, so nothing a course author writes can run script or style the page. Links are the
-only thing rewritten: external ones open in a new window (and say so to screen readers), internal
-`module:` links become relative URLs that stay inside the learner's session prefix.
+only thing rewritten: external ones open in a new window (and say so to screen readers), internal links
+(`module:`, `glossary:`, `page:`) become relative URLs that stay inside the learner's session prefix.
+
+The relative URLs follow the learner pages' URL scheme (course/views.py): the overview and the glossary at the
+session root (`/s/<sid>/`, `glossar`), modules' pages at `m/<module>/<page>`, course pages at `seiten/<page>`.
+So a text's `LinkBase` is the folder it is shown in: "course" (the session root), "module" (`m/<module>/`) or
+"page" (`seiten/`).
 """
 
 from __future__ import annotations
@@ -16,12 +21,22 @@ import nh3
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-LinkBase = Literal["module", "course"]
+LinkBase = Literal["module", "course", "page"]
 
 EXTERNAL_SCHEMES = ("http", "https", "mailto")
 
 _IDENTIFIER = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
 INTERNAL_LINK = re.compile(rf"module:(?P<module>{_IDENTIFIER})(?:/(?P<lesson>{_IDENTIFIER}))?")
+GLOSSARY_LINK = re.compile(rf"glossary:(?P<term>{_IDENTIFIER})")
+PAGE_LINK = re.compile(rf"page:(?P<page>{_IDENTIFIER})")
+
+# Where the glossary and the course pages are, relative to the session root (course/views.py serves them there),
+# and the anchor of a term on the glossary page.
+GLOSSARY_PATH = "glossar"
+PAGES_PATH = "seiten"
+TERM_ANCHOR = "begriff-"
+# From each link base back to the session root.
+_TO_ROOT: dict[str, str] = {"course": "", "module": "../../", "page": "../"}
 _EXTERNAL_LINK = re.compile(r"(?:https?|mailto):", re.IGNORECASE)
 
 _NEW_WINDOW_HINT = {
@@ -84,13 +99,18 @@ def is_external_link(target: str) -> bool:
 
 
 def internal_href(target: str, link_base: LinkBase) -> str | None:
-    """The relative URL of a `module:` link, or None if the target is not a well-formed one."""
-    match = INTERNAL_LINK.fullmatch(target)
-    if match is None:
-        return None
-    module, lesson = match["module"], match["lesson"]
-    prefix = "../" if link_base == "module" else "m/"
-    return f"{prefix}{module}/{lesson}" if lesson else f"{prefix}{module}/"
+    """The relative URL of a `module:`, `glossary:` or `page:` link shown in a text at `link_base`, or None if
+    the target is not a well-formed one (whether the module, lesson, term or page exists is the loader's check)."""
+    root = _TO_ROOT[link_base]
+    if match := INTERNAL_LINK.fullmatch(target):
+        module, lesson = match["module"], match["lesson"]
+        prefix = "../" if link_base == "module" else f"{root}m/"
+        return f"{prefix}{module}/{lesson}" if lesson else f"{prefix}{module}/"
+    if match := GLOSSARY_LINK.fullmatch(target):
+        return f"{root}{GLOSSARY_PATH}#{TERM_ANCHOR}{match['term']}"
+    if match := PAGE_LINK.fullmatch(target):
+        return f"{root}{PAGES_PATH}/{match['page']}"
+    return None
 
 
 def _walk_inline(tokens: list[Token]) -> list[Token]:
@@ -102,7 +122,7 @@ def _walk_inline(tokens: list[Token]) -> list[Token]:
 
 
 def internal_links(text: str) -> list[str]:
-    """The targets of all links in `text`, as written (external, `module:` and anything else)."""
+    """The targets of all links in `text`, as written (external, internal and anything else)."""
     return [
         str(token.attrGet("href") or "")
         for token in _walk_inline(_MD_RAW.parse(text))
@@ -154,7 +174,8 @@ def render_markdown(text: str, *, link_base: LinkBase, language: str = "de") -> 
     """Render course Markdown to sanitised HTML (safe to wrap in `Markup`).
 
     `link_base` says where the text is shown: "module" for pages at `m/<module>/<page>` (lessons, quiz
-    explanations, practice tasks), "course" for the course overview.
+    explanations and hints, practice tasks and model answers), "course" for the course overview and the glossary,
+    "page" for course pages at `seiten/<page>`.
     """
     hint = _NEW_WINDOW_HINT["en" if language.lower().startswith("en") else "de"]
     tokens = _MD.parse(text)

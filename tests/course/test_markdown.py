@@ -94,6 +94,14 @@ def test_mailto_and_autolinks_are_external() -> None:
         ("module", "module:agenda-2030/01-beschluss", "../agenda-2030/01-beschluss"),
         ("course", "module:agenda-2030", "m/agenda-2030/"),
         ("course", "module:agenda-2030/01-beschluss", "m/agenda-2030/01-beschluss"),
+        ("page", "module:agenda-2030", "../m/agenda-2030/"),
+        ("page", "module:agenda-2030/01-beschluss", "../m/agenda-2030/01-beschluss"),
+        ("module", "glossary:invkg", "../../glossar#begriff-invkg"),
+        ("course", "glossary:invkg", "glossar#begriff-invkg"),
+        ("page", "glossary:invkg", "../glossar#begriff-invkg"),
+        ("module", "page:anrechnung", "../../seiten/anrechnung"),
+        ("course", "page:anrechnung", "seiten/anrechnung"),
+        ("page", "page:anrechnung", "../seiten/anrechnung"),
     ],
 )
 def test_internal_links(link_base: str, target: str, href: str) -> None:
@@ -102,7 +110,22 @@ def test_internal_links(link_base: str, target: str, href: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "target", ["seite.html", "#oben", "module:", "module:a/b/c", "//evil.example", "ftp://x"]
+    "target",
+    [
+        "seite.html",
+        "#oben",
+        "module:",
+        "module:a/b/c",
+        "//evil.example",
+        "ftp://x",
+        "glossary:",
+        "glossary:a/b",
+        "glossary:-x",
+        "page:",
+        "page:a/b",
+        "page:../x",
+        "Glossary:x",
+    ],
 )
 def test_other_targets_lose_their_link(target: str) -> None:
     assert render_markdown(f"[Text]({target})", link_base="module") == "<p>Text</p>\n"
