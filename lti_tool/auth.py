@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 from flask import Blueprint, Flask, current_app, g, request
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from . import db
 from .errors import NotAllowed, SessionExpired
+from .i18n import lazy_gettext as _l
 from .lti.provision import token_hash
 from .models import Context, Deployment, ToolSession, User, utcnow
 

@@ -12,8 +12,9 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import LazyString
-from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
+
+from .i18n import lazy_gettext as _l
 
 log = logging.getLogger("lti_tool.errors")
 

@@ -19,11 +19,29 @@ from zoneinfo import ZoneInfo
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, current_app, g, request
-from flask_babel import Babel, get_translations
+from flask_babel import Babel, LazyString, get_translations, gettext
+from markupsafe import Markup, escape
 
 log = logging.getLogger(__name__)
 PACKAGE = Path(__file__).resolve().parent
 BERLIN = ZoneInfo("Europe/Berlin")
+
+
+class LazyText(LazyString):  # type: ignore[misc]  # Flask-Babel has no type hints
+    """A message translated when it is used, its `%(name)s` values filled in then.
+
+    Flask-Babel's LazyString calls itself safe markup (its `__html__` returns the plain string), so Jinja would
+    put the values filled into it (an issuer, a deployment id, a claim from the request) into the page as
+    raw HTML. This one is text: rendered into a page, the whole message is escaped like any other value.
+    """
+
+    def __html__(self) -> Markup:
+        return escape(str(self))
+
+
+def lazy_gettext(string: str, **variables: Any) -> LazyText:
+    """The only lazy gettext of the tool (tests/test_escaping.py checks that no module uses Flask-Babel's)."""
+    return LazyText(gettext, string, **variables)
 
 
 def translation_dirs() -> list[Path]:

@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import Any, NoReturn
 
 from flask import Flask
-from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFProtect, generate_csrf
 
 from ..errors import NotAllowed
+from ..i18n import lazy_gettext as _l
 
 
 class BlueprintCSRF(CSRFProtect):  # type: ignore[misc]

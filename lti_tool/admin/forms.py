@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
+from ..i18n import lazy_gettext as _l
 from ..lti.platforms import MAX_LENGTH
 
 REQUIRED = _l("Please fill in this field.")

@@ -27,7 +27,6 @@ from flask import (
 )
 from flask_babel import format_datetime, format_timedelta
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -37,6 +36,7 @@ from ..db import advisory_lock
 from ..errors import NotFound
 from ..grading import resend
 from ..grading.outbox import STATES
+from ..i18n import lazy_gettext as _l
 from ..lti import keys
 from ..lti.platforms import (
     MAX_LENGTH,

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from flask import Flask, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import format_percent
-from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
 from .. import db, progress
 from ..auth import Visitor, current_visitor, session_blueprint
 from ..errors import NotFound, error_response
+from ..i18n import lazy_gettext as _l
 from ..progress import Learner, Location
 from .catalog import get_catalog
 from .completion import Step, module_status, next_step, next_step_in_module

@@ -24,7 +24,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import requests
 from flask import Flask, current_app
 from flask_babel import LazyString
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Table, delete, select, update
 from sqlalchemy.orm import Session
 
@@ -33,6 +32,7 @@ from ..errors import ToolError
 from ..grading.singleflight import Busy
 from ..grading.tokens import AccessTokens, PlatformInfo, TokenError
 from ..http import shared_session
+from ..i18n import lazy_gettext as _l
 from ..lti.roles import is_learner
 from ..models import Context, Deployment, Platform, RosterEntry, utcnow
 

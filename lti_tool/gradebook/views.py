@@ -15,7 +15,6 @@ from typing import Any
 
 from flask import Flask, Response, redirect, render_template, request, stream_with_context, url_for
 from flask_babel import format_percent
-from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response as BaseResponse
 
 from .. import db, progress
@@ -25,6 +24,7 @@ from ..course.model import Module
 from ..errors import NotFound
 from ..grading import resend
 from ..i18n import BERLIN
+from ..i18n import lazy_gettext as _l
 from ..models import PracticeSubmission, utcnow
 from ..progress import Learner as ProgressLearner
 from . import detail as details

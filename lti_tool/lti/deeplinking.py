@@ -10,7 +10,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app, g, render_template, request
-from flask_babel import lazy_gettext as _l
 from pylti1p3.deep_link import DeepLink
 from pylti1p3.deep_link_resource import DeepLinkResource
 from pylti1p3.lineitem import LineItem
@@ -21,6 +20,7 @@ from ..auth import current_visitor, instructor_required, session_blueprint
 from ..course.catalog import get_catalog
 from ..course.model import Course
 from ..errors import NotAllowed, ToolError
+from ..i18n import lazy_gettext as _l
 from ..models import Deployment, Platform
 from .keys import signing_key
 from .toolconf import ToolRegistration

@@ -26,7 +26,6 @@ from typing import Any
 
 import jwt
 import requests
-from flask_babel import lazy_gettext as _l
 from itsdangerous import BadData, SignatureExpired
 from jwt.algorithms import RSAAlgorithm
 from pylti1p3.cookie import CookieService
@@ -40,6 +39,7 @@ from sqlalchemy.orm import Session
 from ..cache import LaunchStore
 from ..db import get_db, insert_for
 from ..errors import LaunchError
+from ..i18n import lazy_gettext as _l
 from ..models import Deployment, Platform
 from .keys import signing_key
 from .login import hash_browser, state_signer

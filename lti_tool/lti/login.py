@@ -16,11 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
-from flask_babel import lazy_gettext as _l
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
 from ..errors import LaunchError
+from ..i18n import lazy_gettext as _l
 from .toolconf import DbToolConf
 
 BROWSER_COOKIE = "nama_lti_browser"

@@ -12,13 +12,13 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, cast
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from ..course.model import Catalog
 from ..db import insert_for
 from ..errors import LaunchError
+from ..i18n import lazy_gettext as _l
 from ..models import (
     Context,
     Deployment,

@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 
 import requests
 from flask import Blueprint, render_template, request
-from flask_babel import lazy_gettext as _l
 from pylti1p3.dynamic_registration import DynamicRegistration
 from pylti1p3.exception import LtiException, LtiServiceException
 from sqlalchemy import select, update
@@ -28,6 +27,7 @@ from .. import db
 from ..db import insert_for
 from ..errors import RegistrationError
 from ..http import http_session
+from ..i18n import lazy_gettext as _l
 from ..models import Deployment, Platform, RegistrationLink, utcnow
 from .toolinfo import CLAIMS, SCOPES, TOOL_DESCRIPTION, TOOL_NAME, tool_info
 
