@@ -36,15 +36,23 @@ SESSION_LIFETIME_SECONDS = 8 * 3600
 # Tool keys: a retired key stays in the JWKS this long, for tokens signed shortly before a rotation.
 KEY_RETIRE_GRACE_SECONDS = 24 * 3600
 
-# Outbound HTTP (platform JWKS, token endpoint, AGS, NRPS, dynamic registration): connect and read timeouts.
+# Outbound HTTP (platform JWKS, token endpoint, AGS, NRPS, dynamic registration), all through lti_tool/http.py:
+# connect and read timeouts, a total time per request (however slowly an answer drips in), the largest answer
+# read. Requests go only to a platform's registered origins; to private or loopback addresses only where the
+# platform is registered as an IP address or `localhost`, or for host names listed here (an intranet Moodle).
 HTTP_CONNECT_TIMEOUT = 3.05
 HTTP_READ_TIMEOUT = 10.0
+HTTP_TOTAL_TIMEOUT = 15.0
+HTTP_MAX_RESPONSE_BYTES = 1024 * 1024
+OUTBOUND_PRIVATE_HOSTS: list[str] = []
 
 # Largest request body accepted (id_tokens, forms). Bigger ones get a 413 page.
 MAX_CONTENT_LENGTH = 256 * 1024
 
 # Dynamic registration links are valid this long unless --expires says otherwise.
 REGISTRATION_LINK_TTL_SECONDS = 7 * 24 * 3600
+# A registration that fails gives its link back for another try, at most this many tries in all (each is logged).
+REGISTRATION_LINK_MAX_ATTEMPTS = 3
 
 # Built-in demo LMS (only for trying the tool out; never in production).
 DEMO_LMS = False
@@ -73,6 +81,7 @@ NRPS_PAGE_SIZE = 1000
 NRPS_MAX_PAGES = 100
 NRPS_MAX_MEMBERS = 50_000
 NRPS_TIME_LIMIT_SECONDS = 20
+NRPS_MAX_PAGE_BYTES = 16 * 1024 * 1024  # one page of the member list (1000 members take ~0.3 MB)
 
 # Operator area (/admin): a sign-in lasts at most ADMIN_SESSION_SECONDS and ends earlier after
 # ADMIN_IDLE_SECONDS without a request.

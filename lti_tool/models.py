@@ -116,6 +116,8 @@ class RegistrationLink(Base):
     expires_at: Mapped[dt.datetime]
     used_at: Mapped[dt.datetime | None]
     platform_id: Mapped[int | None] = mapped_column(ForeignKey("platform.id", ondelete="SET NULL"))
+    # Registrations started with the link (a failed one gives the link back until REGISTRATION_LINK_MAX_ATTEMPTS).
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ToolKey(Base):

@@ -31,10 +31,11 @@ from ..db import advisory_lock, insert_for
 from ..errors import ToolError
 from ..grading.singleflight import Busy
 from ..grading.tokens import AccessTokens, PlatformInfo, TokenError
-from ..http import shared_session
+from ..http import OutboundRefused, shared_session, short_reason
 from ..i18n import lazy_gettext as _l
 from ..lti.roles import is_learner
 from ..models import Context, Deployment, Platform, RosterEntry, utcnow
+from ..urls import http_url, origin_of
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,7 @@ class Limits:
     max_pages: int
     max_members: int
     time_limit: float
+    page_bytes: int
 
     @classmethod
     def of(cls, app: Flask) -> Limits:
@@ -105,6 +107,7 @@ class Limits:
             int(cfg["NRPS_MAX_PAGES"]),
             int(cfg["NRPS_MAX_MEMBERS"]),
             float(cfg["NRPS_TIME_LIMIT_SECONDS"]),
+            int(cfg["NRPS_MAX_PAGE_BYTES"]),
         )
 
 
@@ -207,7 +210,6 @@ class RosterFetch:
         self.tokens = access_tokens(app)
         self.platform = platform
         self.limits = limits
-        self.timeout = (float(app.config["HTTP_CONNECT_TIMEOUT"]), float(app.config["HTTP_READ_TIMEOUT"]))
         self.pages = 0
 
     def all_members(self, url: str, context_id: str) -> list[Member]:
@@ -230,15 +232,17 @@ class RosterFetch:
         return list(by_sub.values())
 
     def pages_of(self, url: str) -> Iterator[dict[str, Any]]:
+        if http_url(url) is None:
+            raise self._invalid(f"membership URL is not a web address: {url[:200]!r}")
         first = with_page_size(url, self.limits.page_size)
-        origin = urlsplit(first)[:2]
+        origin = origin_of(first)
         deadline = time.monotonic() + self.limits.time_limit
         seen: set[str] = set()
         next_url: str | None = first
         while next_url is not None:
             if self.pages >= self.limits.max_pages:
                 raise self._too_large(f"more than NRPS_MAX_PAGES={self.limits.max_pages} pages")
-            if urlsplit(next_url)[:2] != origin:
+            if origin is None or origin_of(next_url) != origin:
                 raise self._invalid(f"next page on another origin: {next_url[:200]}")
             if next_url in seen:
                 raise self._invalid(f"next page points back to a page already fetched: {next_url[:200]}")
@@ -268,11 +272,12 @@ class RosterFetch:
             ) from exc
         except requests.Timeout as exc:
             raise self._unreachable(f"NRPS timed out ({type(exc).__name__})") from exc
+        except OutboundRefused as exc:
+            raise self._invalid(f"NRPS request refused by the tool: {exc}") from exc
         except requests.RequestException as exc:
             raise self._unreachable(f"NRPS request failed ({type(exc).__name__})") from exc
         if response.status_code != 200:
-            body = " ".join(response.text.split())[:300]
-            detail = f"NRPS answered {response.status_code}: {body}"
+            detail = f"NRPS answered {short_reason(response)}"
             if response.status_code >= 500 or response.status_code in (408, 429):
                 raise self._unreachable(detail)
             raise _error(
@@ -287,14 +292,14 @@ class RosterFetch:
         return response
 
     def _request(self, url: str, token: str, deadline: float) -> requests.Response:
-        left = deadline - time.monotonic()
-        if left <= 0:
+        if deadline - time.monotonic() <= 0:
             raise requests.Timeout(f"NRPS_TIME_LIMIT_SECONDS={self.limits.time_limit} used up")
-        connect, read = self.timeout
         return self.http.get(
             url,
             headers={"Accept": CONTAINER_TYPE, "Authorization": f"Bearer {token}"},
-            timeout=(min(connect, left), min(read, left)),
+            allowed=self.platform.allowed,
+            deadline=deadline,
+            max_bytes=self.limits.page_bytes,
         )
 
     def _container(self, response: requests.Response) -> dict[str, Any]:

@@ -3,8 +3,10 @@ platform's answer means for the outbox.
 
 Outcomes: 2xx sent; 409 applied (Moodle: the score is not newer than the stored one); 401 drops the access
 token and tries once more with a fresh one; 408, 425, 429, 5xx, time-outs and connection errors are retried
-later (with the platform's Retry-After, if any); every other answer fails the row with the platform's
-status and body (truncated) as the reason. Tokens never appear in reasons or logs.
+later (with the platform's Retry-After, if any); every other answer fails the row with the platform's status
+and a short, sanitised excerpt of what it said as the reason (`lti_tool.http.short_reason`, never the body).
+Requests go through the guarded client to the platform's registered origins only; a refused address fails the
+row. Tokens never appear in reasons or logs.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 
+from ..http import GuardedClient, OutboundRefused, short_reason
 from .singleflight import Busy
 from .tokens import AccessTokens, PlatformInfo, TokenError
 
@@ -71,8 +74,7 @@ def classify(response: requests.Response) -> Outcome:
         return Outcome(SENT, status)
     if status == 409:
         return Outcome(APPLIED, status, "409: the platform already had this or a newer score")
-    body = " ".join(response.text.split())[:REASON_LIMIT]
-    reason = f"{status} {response.reason or ''}: {body}".strip()
+    reason = short_reason(response)
     if status in RETRYABLE or status >= 500:
         return Outcome(RETRY, status, reason, response.headers.get("Retry-After"))
     return Outcome(FAILED, status, reason)
@@ -85,6 +87,8 @@ def classify_exception(exc: Exception) -> Outcome:
         return Outcome(RETRY, None, str(exc))
     if isinstance(exc, requests.Timeout):
         return Outcome(RETRY, None, f"the platform did not answer in time ({type(exc).__name__})")
+    if isinstance(exc, OutboundRefused):
+        return Outcome(FAILED, None, f"refused by the tool: {exc}"[:REASON_LIMIT])
     if isinstance(exc, requests.ConnectionError):
         return Outcome(RETRY, None, "the platform could not be reached (connection failed)")
     if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):
@@ -95,10 +99,10 @@ def classify_exception(exc: Exception) -> Outcome:
 
 
 class AgsClient:
-    """AGS calls for one platform and scope set, over one requests.Session (timeouts from http.py)."""
+    """AGS calls for one platform and scope set, over the guarded client (only to the platform's origins)."""
 
     def __init__(
-        self, http: requests.Session, tokens: AccessTokens, platform: PlatformInfo, scopes: Collection[str]
+        self, http: GuardedClient, tokens: AccessTokens, platform: PlatformInfo, scopes: Collection[str]
     ) -> None:
         self.http = http
         self.tokens = tokens
@@ -108,14 +112,22 @@ class AgsClient:
     def _call(self, method: str, url: str, headers: Mapping[str, str], **kwargs: Any) -> requests.Response:
         token = self.tokens.get(self.platform, self.scopes, self.http)
         response = self.http.request(
-            method, url, headers={**headers, "Authorization": f"Bearer {token}"}, **kwargs
+            method,
+            url,
+            headers={**headers, "Authorization": f"Bearer {token}"},
+            allowed=self.platform.allowed,
+            **kwargs,
         )
         if response.status_code == 401:
             log.info("platform %s answered 401: fetching a fresh access token once", self.platform.id)
             self.tokens.drop(self.platform, self.scopes, token)
             token = self.tokens.get(self.platform, self.scopes, self.http)
             response = self.http.request(
-                method, url, headers={**headers, "Authorization": f"Bearer {token}"}, **kwargs
+                method,
+                url,
+                headers={**headers, "Authorization": f"Bearer {token}"},
+                allowed=self.platform.allowed,
+                **kwargs,
             )
         return response
 

@@ -30,6 +30,7 @@ from sqlalchemy import delete, select
 
 from ..cache import LaunchStore, get_store
 from ..db import insert_for, session_scope
+from ..http import Allowed, GuardedClient, platform_allowed, short_reason
 from ..lti.keys import signing_key
 from ..models import AccessToken, Platform, utcnow
 from .singleflight import single_flight
@@ -50,6 +51,7 @@ class PlatformInfo:
     client_id: str
     token_url: str
     audience: str
+    allowed: Allowed  # where requests for this platform may go (lti_tool/http.py)
 
     @classmethod
     def of(cls, platform: Platform) -> PlatformInfo:
@@ -59,6 +61,12 @@ class PlatformInfo:
             platform.client_id,
             platform.auth_token_url,
             platform.auth_audience or platform.auth_token_url,
+            platform_allowed(
+                issuer=platform.issuer,
+                auth_login_url=platform.auth_login_url,
+                auth_token_url=platform.auth_token_url,
+                jwks_url=platform.jwks_url,
+            ),
         )
 
 
@@ -181,7 +189,7 @@ class AccessTokens:
         self._local: dict[tuple[int, str], CachedToken] = {}
         self._local_lock = threading.Lock()
 
-    def get(self, platform: PlatformInfo, scopes: Collection[str], http: requests.Session) -> str:
+    def get(self, platform: PlatformInfo, scopes: Collection[str], http: GuardedClient) -> str:
         key = scope_key(scopes)
         with self._local_lock:
             mine = self._local.get((platform.id, key))
@@ -228,9 +236,7 @@ class AccessTokens:
         }
         return jwt.encode(claims, key.private_pem, algorithm="RS256", headers={"kid": key.kid})
 
-    def _request(
-        self, platform: PlatformInfo, scopes: list[str], http: requests.Session
-    ) -> tuple[str, float]:
+    def _request(self, platform: PlatformInfo, scopes: list[str], http: GuardedClient) -> tuple[str, float]:
         form = {
             "grant_type": "client_credentials",
             "client_assertion_type": JWT_BEARER,
@@ -239,12 +245,17 @@ class AccessTokens:
         }
         started = time.monotonic()
         try:
-            response = http.post(platform.token_url, data=form, headers={"Accept": "application/json"})
+            response = http.post(
+                platform.token_url,
+                data=form,
+                headers={"Accept": "application/json"},
+                allowed=platform.allowed,
+            )
         except requests.RequestException as exc:
             raise TokenError(f"token endpoint not reachable: {type(exc).__name__}") from exc
         if response.status_code != 200:
             raise TokenError(
-                f"token endpoint answered {response.status_code}: {response.text[:300]}",
+                f"token endpoint answered {short_reason(response)}",
                 status=response.status_code,
                 retry_after=response.headers.get("Retry-After"),
             )

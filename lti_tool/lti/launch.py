@@ -39,8 +39,10 @@ from sqlalchemy.orm import Session
 from ..cache import LaunchStore
 from ..db import get_db, insert_for
 from ..errors import LaunchError
+from ..http import Allowed, GuardedClient, NoHttp, platform_allowed
 from ..i18n import lazy_gettext as _l
 from ..models import Deployment, Platform
+from ..urls import http_url
 from .keys import signing_key
 from .login import hash_browser, state_signer
 from .toolconf import DbToolConf, ToolRegistration
@@ -49,6 +51,8 @@ log = logging.getLogger(__name__)
 
 LTI = "https://purl.imsglobal.org/spec/lti/claim/"
 DL = "https://purl.imsglobal.org/spec/lti-dl/claim/"
+AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
 RESOURCE_LINK_REQUEST = "LtiResourceLinkRequest"
 DEEP_LINKING_REQUEST = "LtiDeepLinkingRequest"
 SUPPORTED_MESSAGES = (RESOURCE_LINK_REQUEST, DEEP_LINKING_REQUEST)
@@ -139,7 +143,7 @@ class ToolMessageLaunch(MessageLaunch[FormRequest, DbToolConf, SessionService, C
         secure: bool,
         s: Session,
         store: LaunchStore,
-        http: requests.Session,
+        http: GuardedClient,
         config: Mapping[str, Any],
         jwks: JwksCache,
     ) -> None:
@@ -149,8 +153,9 @@ class ToolMessageLaunch(MessageLaunch[FormRequest, DbToolConf, SessionService, C
             DbToolConf(s),
             session_service=SessionService(request),
             cookie_service=_UnusedCookies(),
-            requests_session=http,
+            requests_session=NoHttp(),
         )
+        self._http = http
         self._s = s
         self._store = store
         self._config = config
@@ -312,7 +317,7 @@ class ToolMessageLaunch(MessageLaunch[FormRequest, DbToolConf, SessionService, C
 
     def _fetch_jwks(self, url: str) -> dict[str, Any]:
         try:
-            resp = self._requests_session.get(url, headers={"Accept": "application/json"})
+            resp = self._http.get(url, headers={"Accept": "application/json"}, allowed=self.allowed())
             resp.raise_for_status()
             jwks = resp.json()
         except (requests.RequestException, ValueError) as exc:
@@ -333,6 +338,17 @@ class ToolMessageLaunch(MessageLaunch[FormRequest, DbToolConf, SessionService, C
         self._store.set(self._jwks_key(url), jwks, int(self._config["PLATFORM_JWKS_TTL_SECONDS"]))
         self._jwks.put(url, jwks)
         return jwks
+
+    def allowed(self) -> Allowed:
+        """Where the tool may send requests for this launch's platform: its registered origins."""
+        assert self.platform is not None
+        p = self.platform
+        return platform_allowed(
+            issuer=p.issuer,
+            auth_login_url=p.auth_login_url,
+            auth_token_url=p.auth_token_url,
+            jwks_url=p.jwks_url,
+        )
 
     @staticmethod
     def _jwks_key(url: str) -> str:
@@ -606,7 +622,59 @@ class ToolMessageLaunch(MessageLaunch[FormRequest, DbToolConf, SessionService, C
             settings = body.get(DL + "deep_linking_settings")
             if not isinstance(settings, dict) or not isinstance(settings.get("deep_link_return_url"), str):
                 self._missing("deep_linking_settings.deep_link_return_url")
+        self.validate_service_urls()
         return self
+
+    def validate_service_urls(self) -> None:
+        """The addresses the tool will call (AGS, NRPS) or send the browser to (deep linking return) must lie on
+        the platform's registered origins: a launch naming another place is refused, so the tool never sends a
+        bearer token, a score or a signed response there (SECURITY.md "Outbound requests")."""
+        body = self._jwt["body"]
+
+        def part(name: str) -> dict[str, Any]:
+            value = body.get(name)
+            return value if isinstance(value, dict) else {}
+
+        ags, nrps, settings = part(AGS_CLAIM), part(NRPS_CLAIM), part(DL + "deep_linking_settings")
+        named = [
+            ("lineitem", ags.get("lineitem"), _l("the grade service (AGS lineitem)")),
+            ("lineitems", ags.get("lineitems"), _l("the grade service (AGS lineitems)")),
+            (
+                "context_memberships_url",
+                nrps.get("context_memberships_url"),
+                _l("the course member list (NRPS)"),
+            ),
+            (
+                "deep_link_return_url",
+                settings.get("deep_link_return_url"),
+                _l("content selection (deep linking)"),
+            ),
+        ]
+        allowed = self.allowed()
+        for claim, url, service in named:
+            if url is None:
+                continue
+            if http_url(url) is None:
+                raise LaunchError(
+                    _l(
+                        "The learning platform sent an address for %(service)s that is not a valid web address.",
+                        service=service,
+                    ),
+                    hint=ASK_ADMIN,
+                    code="service_url_malformed",
+                    detail=f"{claim} {str(url)[:300]!r}",
+                )
+            if not allowed.permits(url):
+                raise LaunchError(
+                    _l(
+                        "The learning platform named an address for %(service)s that does not belong to the platform's registered address (%(registered)s).",
+                        service=service,
+                        registered=str(allowed),
+                    ),
+                    hint=ASK_ADMIN,
+                    code="service_url_foreign",
+                    detail=f"{claim} {str(url)[:300]!r} not on {allowed}",
+                )
 
     def _missing(self, claim: str) -> None:
         raise LaunchError(

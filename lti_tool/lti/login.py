@@ -14,13 +14,14 @@ import hashlib
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
 from ..errors import LaunchError
 from ..i18n import lazy_gettext as _l
+from ..urls import http_url, same_origin
 from .toolconf import DbToolConf
 
 BROWSER_COOKIE = "nama_lti_browser"
@@ -39,11 +40,6 @@ class LoginRedirect:
     url: str
     browser_id: str
     new_browser_id: bool
-
-
-def same_origin(a: str, b: str) -> bool:
-    pa, pb = urlsplit(a), urlsplit(b)
-    return (pa.scheme, pa.hostname, pa.port) == (pb.scheme, pb.hostname, pb.port)
 
 
 def begin_login(
@@ -74,6 +70,13 @@ def begin_login(
                 "Start the activity again from your course. If this keeps happening, the LMS administrator should check the tool's login URL."
             ),
             code="login_incomplete",
+        )
+    if http_url(target_link_uri) is None:
+        raise LaunchError(
+            _l("The activity's address (target_link_uri) is not a valid web address."),
+            hint=_l("The LMS administrator should set the tool URL to the launch URL shown at /lti/config."),
+            code="target_link_uri_malformed",
+            detail=f"target_link_uri {target_link_uri[:300]!r}",
         )
     conf = DbToolConf(s)
     platform = conf.registered_platform(

@@ -22,8 +22,12 @@ TOOL_CONF = "https://purl.imsglobal.org/spec/lti-tool-configuration"
 
 
 class MoodleRegistrar:
-    def __init__(self, *, issuer_override: str | None = None, path: str = "") -> None:
+    def __init__(
+        self, *, issuer_override: str | None = None, path: str = "", endpoint_override: str | None = None
+    ) -> None:
         self.key = SigningKey.generate()
+        self.endpoint_override = endpoint_override  # a registration_endpoint elsewhere (a hostile platform)
+        self.registrations = 0
         self.tools: list[dict[str, Any]] = []
         self.issuer_override = issuer_override
         self.path = path  # Moodle in a sub-directory, e.g. "/moodle"
@@ -43,7 +47,8 @@ class MoodleRegistrar:
                     "token_endpoint_auth_signing_alg_values_supported": ["RS256"],
                     "jwks_uri": base + "/mod/lti/certs.php",
                     "authorization_endpoint": base + "/mod/lti/auth.php",
-                    "registration_endpoint": base + "/mod/lti/openid-registration.php",
+                    "registration_endpoint": self.endpoint_override
+                    or base + "/mod/lti/openid-registration.php",
                     "scopes_supported": [
                         "openid",
                         "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
@@ -68,6 +73,7 @@ class MoodleRegistrar:
 
         @app.post(p + "/mod/lti/openid-registration.php")
         def register() -> Any:
+            self.registrations += 1
             auth = request.headers.get("Authorization", "")
             if not auth.startswith("Bearer "):
                 return "missing registration token", 401

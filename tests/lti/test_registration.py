@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -181,3 +183,104 @@ def test_openid_configuration_must_be_a_url(tool_server: ServerThread, runner) -
         tool_server.url + "/lti/register", params={"t": token, "openid_configuration": "javascript:alert(1)"}
     )
     assert resp.status_code == 400 and "registration_bad_request" in resp.text
+
+
+def attempt(tool_url: str, token: str, openid_configuration: str) -> requests.Response:
+    return requests.get(
+        tool_url + "/lti/register",
+        params={"t": token, "openid_configuration": openid_configuration, "registration_token": "x"},
+    )
+
+
+@pytest.mark.parametrize(
+    "address", ["http://[::1", "http://127.0.0.1:99999/mod/lti/x", "http://127.0.0.1:abc/", "http:///nohost"]
+)
+def test_a_malformed_openid_configuration_is_a_clear_400(
+    app: Flask, tool_server: ServerThread, runner, address: str
+) -> None:
+    token = new_link(runner, tool_server.url)
+    resp = attempt(tool_server.url, token, address)
+    assert resp.status_code == 400 and "registration_bad_request" in resp.text
+    with session_scope(app) as s:
+        link = s.scalars(select(RegistrationLink)).one()
+        assert (link.used_at, link.attempts) == (None, 0)  # no platform was asked: the link is untouched
+
+
+def test_the_registration_endpoint_must_be_on_the_issuers_origin(
+    app: Flask, tool_server: ServerThread, runner, moodle: MoodleRegistrar
+) -> None:
+    hostile = MoodleRegistrar(endpoint_override=moodle.wwwroot + "/mod/lti/openid-registration.php")
+    try:
+        resp = register(tool_server.url, new_link(runner, tool_server.url), hostile)
+        assert resp.status_code == 400 and "registration_endpoint_foreign" in resp.text
+        assert moodle.registrations == 0 and hostile.registrations == 0  # nothing was posted anywhere
+    finally:
+        hostile.stop()
+
+
+def test_a_redirect_to_another_origin_is_not_followed(
+    tool_server: ServerThread, runner, moodle: MoodleRegistrar
+) -> None:
+    from flask import Flask as App
+    from flask import redirect
+
+    app = App("redirecting")
+
+    @app.get("/mod/lti/openid-configuration.php")
+    def elsewhere() -> Any:
+        return redirect(moodle.openid_configuration, code=302)
+
+    server = ServerThread(app)
+    try:
+        resp = attempt(
+            tool_server.url,
+            new_link(runner, tool_server.url),
+            server.url + "/mod/lti/openid-configuration.php",
+        )
+        assert resp.status_code == 502 and "registration_config_unreachable" in resp.text
+        assert moodle.config_requests == 0
+    finally:
+        server.stop()
+
+
+def test_a_huge_configuration_is_cut_off(app: Flask, tool_server: ServerThread, runner) -> None:
+    from flask import Flask as App
+    from flask import Response
+
+    app_ = App("huge")
+
+    @app_.get("/mod/lti/openid-configuration.php")
+    def huge() -> Any:
+        chunk = b" " * 65536
+        return Response((chunk for _ in range(300 * 16)), mimetype="application/json")  # 300 MB, unannounced
+
+    server = ServerThread(app_)
+    try:
+        resp = attempt(
+            tool_server.url,
+            new_link(runner, tool_server.url),
+            server.url + "/mod/lti/openid-configuration.php",
+        )
+        assert resp.status_code == 502 and "registration_config_unreachable" in resp.text
+    finally:
+        server.stop()
+
+
+def test_a_link_is_used_up_after_three_failed_attempts_and_each_use_is_logged(
+    app: Flask, tool_server: ServerThread, runner, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = new_link(runner, tool_server.url)
+    closed = "http://127.0.0.1:9/mod/lti/openid-configuration.php"  # nothing listens on port 9
+    with caplog.at_level(logging.INFO, logger="lti_tool.lti.registration"):
+        for _ in range(3):
+            assert attempt(tool_server.url, token, closed).status_code == 502
+        used_up = attempt(tool_server.url, token, closed)
+    assert used_up.status_code == 410 and "registration_link_used_up" in used_up.text
+    with session_scope(app) as s:
+        link = s.scalars(select(RegistrationLink)).one()
+        assert link.attempts == 3 and link.used_at is not None and link.platform_id is None
+    lines = [r.getMessage() for r in caplog.records if r.name == "lti_tool.lti.registration"]
+    assert sum(f"registration link {link.id}: attempt" in line and " for " in line for line in lines) == 3
+    assert any("attempt 3 of 3 failed" in line and "used up" in line for line in lines)
+    assert any(f"registration link {link.id} refused: used up" in line for line in lines)
+    assert not any(token in line for line in lines)
