@@ -117,6 +117,13 @@ class Table:
         self.broken.add(key)
         self.report.add(self.path, self.at(key), message)
 
+    def counted(self, key: str, *, at_least: int, required: bool = True, default: int = 0) -> int:
+        """A whole number not below `at_least`."""
+        value = self.integer(key, required=required, default=default)
+        if self.valid(key) and value < at_least:
+            self.problem(key, f"must be at least {at_least}, not {value}")
+        return value
+
     def has(self, key: str) -> bool:
         return key in self.data
 
@@ -157,6 +164,16 @@ class Table:
             self.problem(key, "must be a whole number")
             return default
         return value
+
+    def number(self, key: str, *, required: bool = True, default: float = 0.0) -> float:
+        """A whole or decimal number (TOML integer or float)."""
+        value = self._get(key, required)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.problem(key, "must be a number")
+            return default
+        return float(value)
 
     def boolean(self, key: str, *, required: bool = True, default: bool = False) -> bool:
         value = self._get(key, required)

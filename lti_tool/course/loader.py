@@ -1,89 +1,41 @@
 """Course folders to frozen objects (`model.py`), with every content problem reported at once.
 
-`content/FORMAT.md` is the contract. One pass over a course folder both checks and builds (see `fields.py`
-for how problems are collected); `load_course` hands out the built course only when there were none.
-Markdown is rendered here, once per process, so pages only look things up.
+`content/FORMAT.md` is the contract. One pass over a course folder both checks and builds (`fields.py` says
+how problems are collected, `reading.py` what the readers share); `load_course` hands out the built course
+only when there were none. Markdown is rendered here, once per process, so pages only look things up.
+This file reads course.toml, module.toml and the lessons; `settings_loader.py` the assessment settings of
+course.toml, `quiz_loader.py` the quizzes, `pages_loader.py` the glossary and the course pages.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TypeGuard
+from typing import Any
 
-from .fields import IDENTIFIER, CourseError, Problem, Report, Table, duplicates
-from .markdown import INTERNAL_LINK, LinkBase, headings, internal_links, is_external_link, render_markdown
-from .model import (
-    QUESTION_KINDS,
-    Catalog,
-    Course,
-    Lesson,
-    Module,
-    Option,
-    PracticeTask,
-    Question,
-    QuestionKind,
-    Quiz,
-    Source,
-)
+from .fields import IDENTIFIER, CourseError, Problem, Table, duplicates
+from .model import Catalog, Course, Lesson, Module, PracticeTask, Source
+from .pages_loader import PAGES_FOLDER, read_glossary, read_pages
+from .quiz_loader import QuizReader, QuizRules
+from .reading import Reading
+from .settings_loader import HTTP_URL, read_settings
 
 LESSON_FILE = re.compile(r"[0-9]{2}-[A-Za-z0-9][A-Za-z0-9_-]*\.md")
-MAX_OPTIONS = 8
+SOURCE_LANG = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
+STAND = re.compile(r"(?:0[1-9]|1[0-2])/[0-9]{4}")
 DEFAULT_PASS_MARK = 80
 DEFAULT_MIN_LENGTH = 50
 DEFAULT_MAX_LENGTH = 5000
-
-_FRONT_MATTER = re.compile(
-    r"\A\+\+\+[ \t]*\r?\n(?P<toml>.*?)^\+\+\+[ \t]*(?:\r?\n|\Z)", re.DOTALL | re.MULTILINE
-)
-
-
-def _is_kind(value: str) -> TypeGuard[QuestionKind]:
-    return value in QUESTION_KINDS
-
-
-# --- The pass over one course folder -----------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Text:
-    """Markdown waiting for the link check (which needs every module and lesson id first)."""
-
-    path: Path
-    field: str
-    text: str
 
 
 class _CourseReader:
     def __init__(self, course_dir: Path) -> None:
         self.dir = course_dir
-        self.report = Report(course_dir)
-        self.sources: dict[str, Source] = {}
-        self.texts: list[_Text] = []
-        # module id -> its lesson ids, also for modules whose module.toml is broken (for the link check)
-        self.lesson_ids: dict[str, set[str]] = {}
-
-    def markdown(self, path: Path, field_name: str, text: str, link_base: LinkBase, language: str) -> str:
-        self.texts.append(_Text(path, field_name, text))
-        return render_markdown(text, link_base=link_base, language=language)
-
-    def cited(self, table: Table, key: str, *, required: bool) -> tuple[Source, ...]:
-        ids = table.strings(key, required=required)
-        if ids is None:
-            return ()
-        if required and not ids:
-            table.problem(key, "must list at least one source")
-        found: list[Source] = []
-        for source_id in ids:
-            source = self.sources.get(source_id)
-            if source is None:
-                table.problem(key, f"unknown source {source_id!r} (not in [sources] of course.toml)")
-            else:
-                found.append(source)
-        return tuple(found)
+        self.reading = Reading(course_dir)
+        self.report = self.reading.report
+        self.quiz_rules = QuizRules(hints_required=False, min_pool_factor=0)
 
     def read(self) -> Course | None:
         path = self.dir / "course.toml"
@@ -97,6 +49,7 @@ class _CourseReader:
             course.problem("id", f"{course_id!r} must equal the folder name {self.dir.name!r}")
         title = course.string("title")
         language = course.string("language", default="de")
+        self.reading.language = language
         description = course.string("description")
         issuer = course.string("issuer")
         pass_mark = course.integer("pass_mark", required=False, default=DEFAULT_PASS_MARK)
@@ -104,6 +57,8 @@ class _CourseReader:
             course.problem("pass_mark", f"must be between 1 and 100 (percent), not {pass_mark}")
         practice_required = course.boolean("practice_required", required=False, default=True)
         practice_review_required = course.boolean("practice_review_required", required=False, default=False)
+        settings = read_settings(course)
+        self.quiz_rules = QuizRules(settings.hints_required, settings.min_pool_factor)
         self.read_sources(course)
 
         module_ids = self.module_ids(course)
@@ -119,14 +74,20 @@ class _CourseReader:
             course.problem("required_modules", f"{duplicate!r} is listed twice")
         course.end()
 
-        description_html = self.markdown(path, "description", description, "course", language)
+        description_html = self.reading.markdown(path, "description", description, "course")
+        glossary = read_glossary(self.reading)
+        pages = read_pages(self.reading)
         modules = tuple(
             module
             for position, module_id in enumerate(module_ids, start=1)
-            if (module := self.read_module(module_id, position, language)) is not None
+            if (module := self.read_module(module_id, position)) is not None
         )
-        self.check_links()
+        self.reading.check_links()
 
+        review = settings.review
+        questions = [question for module in modules for question in module.quiz.questions]
+        if settings.failed_hints_by_default and questions and all(q.hint_html for q in questions):
+            review = dataclasses.replace(review, failed=dataclasses.replace(review.failed, hints=True))
         return Course(
             id=course_id,
             title=title,
@@ -138,8 +99,15 @@ class _CourseReader:
             required_module_ids=frozenset(required),
             practice_required=practice_required,
             practice_review_required=practice_review_required,
-            sources=MappingProxyType(dict(self.sources)),
+            sources=MappingProxyType(dict(self.reading.sources)),
             path=self.dir,
+            review=review,
+            attempts=settings.attempts,
+            workload=settings.workload,
+            issuer_url=settings.issuer_url,
+            min_pool_factor=settings.min_pool_factor,
+            glossary=glossary,
+            pages=pages,
         )
 
     def read_sources(self, course: Table) -> None:
@@ -154,10 +122,16 @@ class _CourseReader:
                 continue
             source_title = entry.string("title")
             url = entry.string("url")
-            if url and not re.match(r"https?://[^\s/]", url, re.IGNORECASE):
+            if url and not HTTP_URL.match(url):
                 entry.problem("url", f"must be an http:// or https:// address, not {url!r}")
+            lang = entry.string("lang", required=False)
+            if lang and not SOURCE_LANG.fullmatch(lang):
+                entry.problem("lang", f'{lang!r} is not a language tag (e.g. "en" or "en-GB")')
+            stand = entry.string("stand", required=False)
+            if stand and not STAND.fullmatch(stand):
+                entry.problem("stand", f'{stand!r} is not a month as MM/JJJJ (e.g. "03/2025")')
             entry.end()
-            self.sources[source_id] = Source(source_id, source_title, url)
+            self.reading.sources[source_id] = Source(source_id, source_title, url, lang=lang, stand=stand)
 
     def module_ids(self, course: Table) -> list[str]:
         listed = course.strings("modules")
@@ -169,6 +143,8 @@ class _CourseReader:
         for module_id in listed:
             if not IDENTIFIER.fullmatch(module_id):
                 course.problem("modules", f"{module_id!r} is not a valid module id")
+            elif module_id == PAGES_FOLDER:
+                course.problem("modules", f"{module_id!r}: the folder {PAGES_FOLDER}/ holds the course pages")
             elif not (self.dir / module_id).is_dir():
                 course.problem("modules", f"{module_id!r} has no folder {module_id}/")
             elif module_id not in usable:
@@ -176,19 +152,22 @@ class _CourseReader:
         for duplicate in duplicates(listed):
             course.problem("modules", f"{duplicate!r} is listed twice")
         for folder in sorted(self.dir.iterdir()):
-            if folder.is_dir() and not folder.name.startswith(".") and folder.name not in listed:
+            if folder.name == PAGES_FOLDER or folder.name.startswith("."):
+                continue
+            if folder.is_dir() and folder.name not in listed:
                 course.problem(
                     "modules", f"folder {folder.name}/ is not listed (add it or remove the folder)"
                 )
         return usable
 
-    def read_module(self, module_id: str, position: int, language: str) -> Module | None:
+    def read_module(self, module_id: str, position: int) -> Module | None:
         folder = self.dir / module_id
         path = folder / "module.toml"
         data = self.report.load_toml(path)
-        lessons = self.read_lessons(folder, None if data is None else data.get("lessons"), language)
-        self.lesson_ids[module_id] = {lesson.id for lesson in lessons}
-        quiz = self.read_quiz(folder / "quiz.toml", language)
+        lessons = self.read_lessons(folder, None if data is None else data.get("lessons"))
+        lesson_ids = {lesson.id for lesson in lessons}
+        self.reading.targets.lessons[module_id] = lesson_ids
+        quiz = QuizReader(self.reading, folder / "quiz.toml", lesson_ids, self.quiz_rules).read()
         if data is None:
             return None
         module = Table(self.report, path, data)
@@ -203,7 +182,7 @@ class _CourseReader:
             if not objective.strip():
                 module.problem(f"objectives[{number}]", "must not be empty")
         summary = module.string("summary", required=False)
-        practice = self.read_practice(module, language)
+        practice = self.read_practice(module)
         module.end(also_allowed={"lessons"})  # checked by read_lessons
         return Module(
             id=module_id,
@@ -217,7 +196,7 @@ class _CourseReader:
             position=position,
         )
 
-    def read_practice(self, module: Table, language: str) -> PracticeTask:
+    def read_practice(self, module: Table) -> PracticeTask:
         practice = module.table("practice")
         if practice is None:
             return PracticeTask("", "", DEFAULT_MIN_LENGTH, DEFAULT_MAX_LENGTH)
@@ -231,11 +210,24 @@ class _CourseReader:
             practice.problem("max_length", "must be at least 1")
         if min_length > max_length:
             practice.problem("min_length", f"{min_length} is greater than max_length {max_length}")
+        model_answer = practice.string("model_answer", required=False)
+        checklist = practice.strings("checklist", required=False) or []
+        if practice.valid("checklist") and not checklist:
+            practice.problem(
+                "checklist", "lists no point (leave checklist out, or name what a good answer covers)"
+            )
+        for number, point in enumerate(checklist, start=1):
+            if not point.strip():
+                practice.problem(f"checklist[{number}]", "must not be empty")
         practice.end()
-        prompt_html = self.markdown(module.path, practice.at("prompt"), prompt, "module", language)
-        return PracticeTask(title, prompt_html, min_length, max_length)
+        markdown = self.reading.markdown
+        prompt_html = markdown(module.path, practice.at("prompt"), prompt, "module")
+        model_answer_html = (
+            markdown(module.path, practice.at("model_answer"), model_answer, "module") if model_answer else ""
+        )
+        return PracticeTask(title, prompt_html, min_length, max_length, model_answer_html, tuple(checklist))
 
-    def read_lessons(self, folder: Path, listed: Any, language: str) -> tuple[Lesson, ...]:
+    def read_lessons(self, folder: Path, listed: Any) -> tuple[Lesson, ...]:
         lessons_dir = folder / "lessons"
         module_toml = folder / "module.toml"
         present = sorted(p.name for p in lessons_dir.iterdir()) if lessons_dir.is_dir() else []
@@ -267,130 +259,21 @@ class _CourseReader:
                     lessons_dir / name, "", "file name must look like NN-slug.md (e.g. 01-beschluss.md)"
                 )
                 continue
-            lesson = self.read_lesson(lessons_dir / name, len(lessons) + 1, language)
+            lesson = self.read_lesson(lessons_dir / name, len(lessons) + 1)
             if lesson is not None:
                 lessons.append(lesson)
         return tuple(lessons)
 
-    def read_lesson(self, path: Path, position: int, language: str) -> Lesson | None:
-        text = self.report.read_text(path)
-        if text is None:
+    def read_lesson(self, path: Path, position: int) -> Lesson | None:
+        read = self.reading.page_file(path)
+        if read is None:
             return None
-        match = _FRONT_MATTER.match(text)
-        if match is None:
-            self.report.add(
-                path, "", "missing front matter (a block between +++ lines at the top of the file)"
-            )
-            return None
-        data = self.report.parse_toml(path, match["toml"], first_line=2)
-        if data is None:
-            return None
-        front = Table(self.report, path, data)
+        front, body = read
         title = front.string("title")
-        sources = self.cited(front, "sources", required=True)
+        sources = self.reading.cited(front, "sources", required=True)
         front.end()
-        body = text[match.end() :]
-        for level, heading in headings(body):
-            if level == 1:
-                self.report.add(
-                    path, "text", f"level-1 heading {heading!r}: the page title is the title, start at ##"
-                )
-        html = self.markdown(path, "text", body, "module", language)
+        html = self.reading.markdown(path, "text", body, "module")
         return Lesson(path.stem, title, sources, html, position)
-
-    def read_quiz(self, path: Path, language: str) -> Quiz:
-        data = self.report.load_toml(path)
-        if data is None:
-            return Quiz(())
-        quiz = Table(self.report, path, data)
-        tables = quiz.tables("questions")
-        if quiz.data.get("questions") == []:
-            quiz.problem("questions", "a quiz needs at least one question")
-        questions = [self.read_question(table, language) for table in tables]
-        for duplicate in duplicates(question.id for question in questions):
-            quiz.problem("questions", f"question id {duplicate!r} is used twice")
-        quiz.end()
-        return Quiz(tuple(questions))
-
-    def read_question(self, question: Table, language: str) -> Question:
-        question_id = question.identifier("id")
-        kind = question.string("kind")
-        if kind and kind not in QUESTION_KINDS:
-            question.problem("kind", f"{kind!r} is not one of {', '.join(QUESTION_KINDS)}")
-        prompt = question.string("prompt")
-        sources = self.cited(question, "sources", required=False)
-        options = question.tables("options")
-        built = [self.read_option(option, kind, language) for option in options]
-        question.end()
-        for duplicate in duplicates(option.id for option in built):
-            question.problem("options", f"option id {duplicate!r} is used twice")
-        self.check_kind(question, kind, options, built)
-        return Question(question_id, kind if _is_kind(kind) else "single", prompt, tuple(built), sources)
-
-    def read_option(self, option: Table, kind: str, language: str) -> Option:
-        option_id = option.identifier("id")
-        text = option.string("text")
-        correct = False
-        if kind != "ordering":
-            correct = option.boolean("correct", required=False, default=False)
-        explanation = option.string("explanation")
-        option.end(also_allowed={"correct"})  # in an ordering question, check_kind says why it is wrong
-        explanation_html = self.markdown(
-            option.path, option.at("explanation"), explanation, "module", language
-        )
-        return Option(option_id, text, correct, explanation_html)
-
-    def check_kind(self, question: Table, kind: str, tables: list[Table], options: list[Option]) -> None:
-        count = len(options)
-        correct = sum(option.correct for option in options)
-        if kind in ("single", "multiple") and not 2 <= count <= MAX_OPTIONS:
-            question.problem("options", f"a {kind} question needs 2 to {MAX_OPTIONS} options, not {count}")
-        if kind == "single" and correct != 1:
-            question.problem("options", f"a single question needs exactly one correct option, not {correct}")
-        if kind == "multiple" and correct < 1:
-            question.problem("options", "a multiple question needs at least one correct option")
-        if kind == "truefalse":
-            if sorted(option.id for option in options) != ["false", "true"]:
-                question.problem(
-                    "options", 'a truefalse question has exactly two options, ids "true" and "false"'
-                )
-            if correct != 1:
-                question.problem(
-                    "options", f"a truefalse question needs exactly one correct option, not {correct}"
-                )
-        if kind == "ordering":
-            if not 3 <= count <= MAX_OPTIONS:
-                question.problem(
-                    "options", f"an ordering question needs 3 to {MAX_OPTIONS} options, not {count}"
-                )
-            for table in tables:
-                if table.has("correct"):
-                    table.problem(
-                        "correct", "not used in ordering questions (write the options in the right order)"
-                    )
-
-    def check_links(self) -> None:
-        for text in self.texts:
-            for target in internal_links(text.text):
-                problem = _link_problem(target, self.lesson_ids)
-                if problem:
-                    self.report.add(text.path, text.field, problem)
-
-
-def _link_problem(target: str, lessons: Mapping[str, set[str]]) -> str | None:
-    if is_external_link(target):
-        return None
-    match = INTERNAL_LINK.fullmatch(target)
-    if match is None:
-        if target.startswith("module:"):
-            return f"link {target!r}: write module:<module-id> or module:<module-id>/<lesson-id>"
-        return f"link {target!r}: links go to http(s)://, mailto: or module: targets"
-    module_id, lesson_id = match["module"], match["lesson"]
-    if module_id not in lessons:
-        return f"link {target!r}: there is no module {module_id!r}"
-    if lesson_id is not None and lesson_id not in lessons[module_id]:
-        return f"link {target!r}: module {module_id!r} has no lesson {lesson_id!r}"
-    return None
 
 
 # --- Public entry points -----------------------------------------------------------------------

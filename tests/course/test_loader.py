@@ -174,7 +174,7 @@ def test_unknown_keys(course_dir: Path, edit: Edit) -> None:
     edit("eins/module.toml", "minutes = 20", "minutes = 20\nminuten = 20")
     edit("eins/module.toml", "max_length = 5000", "max_length = 5000\nmax = 1")
     edit("eins/lessons/01-start.md", 'title = "Der Start"', 'title = "Der Start"\nautor = "X"')
-    edit("eins/quiz.toml", 'prompt = "Welche?"', 'prompt = "Welche?"\nhint = "x"')
+    edit("eins/quiz.toml", 'prompt = "Welche?"', 'prompt = "Welche?"\ntip = "x"')
     edit("eins/quiz.toml", 'text = "A"', 'text = "A"\ncorect = true')
     assert problems(course_dir) == [
         "kurs/course.toml: sources.S1.jahr: unknown key",
@@ -183,7 +183,7 @@ def test_unknown_keys(course_dir: Path, edit: Edit) -> None:
         "kurs/eins/module.toml: minuten: unknown key",
         "kurs/eins/lessons/01-start.md: autor: unknown key",
         "kurs/eins/quiz.toml: questions[2].options[1].corect: unknown key",
-        "kurs/eins/quiz.toml: questions[2].hint: unknown key",
+        "kurs/eins/quiz.toml: questions[2].tip: unknown key",
     ]
 
 
@@ -507,11 +507,11 @@ def test_broken_internal_links(course_dir: Path, edit: Edit) -> None:
 @pytest.mark.parametrize(
     "target", ["javascript:alert(1)", "../eins/", "seite.html", "#oben", "//evil.example"]
 )
-def test_link_targets_must_be_web_mail_or_module(course_dir: Path, edit: Edit, target: str) -> None:
+def test_link_targets_must_be_web_mail_or_internal(course_dir: Path, edit: Edit, target: str) -> None:
     edit("eins/lessons/01-start.md", "https://example.org/eins", target)
     assert problems(course_dir) == [
         f"kurs/eins/lessons/01-start.md: text: link {target!r}: links go to http(s)://, "
-        "mailto: or module: targets"
+        "mailto:, module:, glossary: or page: targets"
     ]
 
 
