@@ -108,11 +108,26 @@ def _current_locale() -> str:
 
 
 def berlin_date(value: dt.datetime | str) -> str:
-    """A date as people in NRW read it (Europe/Berlin), in the interface language."""
+    """A date as people in NRW read it (Europe/Berlin), in the interface language: the one date format of the
+    tool (Babel's "medium": 06.12.2026 in German)."""
     from flask_babel import format_date
 
     moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
     return str(format_date(moment.astimezone(BERLIN).date(), "medium"))
+
+
+def berlin_time(value: dt.datetime) -> str:
+    """The one time format of the tool (Babel's "short": 14:30 in German), Europe/Berlin."""
+    from flask_babel import format_time
+
+    return str(format_time(value.astimezone(BERLIN).time(), "short"))
+
+
+def berlin_when(value: dt.datetime | None) -> str:
+    """Date and time, each in the tool's one format: "06.12.2026, 14:30"; "–" for no time."""
+    if value is None:
+        return "–"
+    return f"{berlin_date(value)}, {berlin_time(value)}"
 
 
 def init_language_switch(app: Flask) -> None:
@@ -143,3 +158,4 @@ def init_language_switch(app: Flask) -> None:
     app.register_blueprint(bp)
     app.jinja_env.globals["current_locale"] = _current_locale
     app.jinja_env.filters["berlin_date"] = berlin_date
+    app.jinja_env.globals["when"] = berlin_when

@@ -293,6 +293,10 @@ class QuizAttempt(Base):
     module_id: Mapped[str] = mapped_column(String(100))
     # question id -> option ids in the order shown
     layout: Mapped[dict[str, Any]]
+    # The questions this attempt asks, in the order shown (course/pools.py drew them with `draw_seed`).
+    # NULL: an attempt from before pools, which asked every question of the quiz.
+    question_ids: Mapped[list[Any] | None]
+    draw_seed: Mapped[int | None] = mapped_column(BigInteger)
     answers: Mapped[dict[str, Any] | None]
     correct_count: Mapped[int | None] = mapped_column(Integer)
     question_count: Mapped[int] = mapped_column(Integer)

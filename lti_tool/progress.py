@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from sqlalchemy import and_, case, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from .course import pools
+from .course.attempt_policy import Done, Gate, next_gate
 from .course.completion import (
     ModuleSnapshot,
     ModuleStatus,
@@ -49,9 +51,6 @@ from .models import (
 
 if TYPE_CHECKING:
     from .auth import Visitor
-
-_random = secrets.SystemRandom()
-
 
 # --- Who, and errors -----------------------------------------------------------------------------
 
@@ -104,6 +103,14 @@ class InvalidAnswers(ProgressError):
     def __init__(self, problems: Mapping[str, str]) -> None:
         super().__init__(", ".join(f"{q}: {p}" for q, p in problems.items()))
         self.problems = dict(problems)
+
+
+class AttemptLocked(ProgressError):
+    code = "attempt_locked"
+
+    def __init__(self, gate: Gate) -> None:
+        self.gate = gate
+        super().__init__(f"{gate.reason} until {gate.until.isoformat()}")
 
 
 class PracticeLocked(ProgressError):
@@ -451,29 +458,31 @@ def module_snapshot(s: Session, learner: Learner, course: Course, module: Module
 # --- Quiz -----------------------------------------------------------------------------------------
 
 
-def shuffled_layout(quiz: Quiz) -> dict[str, list[str]]:
-    """Question id -> option ids in the order to show: shuffled; an ordering question never starts solved."""
-    layout: dict[str, list[str]] = {}
-    for question in quiz.questions:
-        ids = [option.id for option in question.options]
-        order = ids[:]
-        _random.shuffle(order)
-        if question.kind == "ordering":
-            while tuple(order) == question.correct_order:
-                _random.shuffle(order)
-        layout[question.id] = order
-    return layout
+def attempt_questions(quiz: Quiz, attempt: QuizAttempt) -> list[Question] | None:
+    """The questions the attempt asks, in its order; None when the quiz changed so that they no longer fit
+    (a question gone, or its options changed). An attempt from before pools asked every question."""
+    layout = attempt.layout
+    if attempt.question_ids is None:
+        ids = [question.id for question in quiz.questions]
+    else:
+        ids = [str(question_id) for question_id in attempt.question_ids]
+    if set(layout) != set(ids) or len(set(ids)) != len(ids):
+        return None
+    questions: list[Question] = []
+    for question_id in ids:
+        question = quiz.question(question_id)
+        shown = layout[question_id]
+        if question is None or not isinstance(shown, list):
+            return None
+        if sorted(shown) != sorted(option.id for option in question.options):
+            return None
+        questions.append(question)
+    return questions
 
 
-def layout_fits(quiz: Quiz, layout: Mapping[str, Any]) -> bool:
-    """The attempt's layout still matches the quiz (same questions, same options)."""
-    if set(layout) != {question.id for question in quiz.questions}:
-        return False
-    for question in quiz.questions:
-        shown = layout[question.id]
-        if not isinstance(shown, list) or sorted(shown) != sorted(option.id for option in question.options):
-            return False
-    return True
+def layout_fits(quiz: Quiz, attempt: QuizAttempt) -> bool:
+    """The attempt's questions and their options still match the quiz."""
+    return attempt_questions(quiz, attempt) is not None
 
 
 def _attempts(learner: Learner, course_id: str, module_id: str) -> list[Any]:
@@ -488,15 +497,39 @@ def find_open_attempt(s: Session, learner: Learner, course: Course, module: Modu
         .order_by(QuizAttempt.started_at.desc(), QuizAttempt.id.desc())
         .limit(1)
     ).first()
-    if attempt is None or not layout_fits(module.quiz, attempt.layout):
+    if attempt is None or not layout_fits(module.quiz, attempt):
         return None
     return attempt
 
 
-def start_quiz_attempt(s: Session, learner: Learner, course: Course, module: Module) -> QuizAttempt:
-    """The learner's open attempt (checked again under the lock), or a new one with a freshly shuffled layout.
+def _submitted(s: Session, learner: Learner, course: Course, module: Module) -> list[Any]:
+    """The learner's submitted attempts at this module's quiz, oldest first (for the draw and the policy)."""
+    return list(
+        s.execute(
+            select(QuizAttempt.question_ids, QuizAttempt.layout, QuizAttempt.submitted_at, QuizAttempt.passed)
+            .where(*_attempts(learner, course.id, module.id), QuizAttempt.submitted_at.is_not(None))
+            .order_by(QuizAttempt.submitted_at, QuizAttempt.id)
+        )
+    )
 
-    An open attempt whose layout no longer fits the quiz (new course text) is dropped: it was never submitted.
+
+def attempt_gate(
+    s: Session, learner: Learner, course: Course, module: Module, now: dt.datetime | None = None
+) -> Gate | None:
+    """Why the learner may not start a new attempt now, and until when (course.toml [attempts]); None: they may."""
+    policy = course.attempts
+    if not policy.wait_minutes and not policy.per_day:
+        return None
+    rows = _submitted(s, learner, course, module)
+    return next_gate(policy, [Done(row.submitted_at, bool(row.passed)) for row in rows], now or utcnow())
+
+
+def start_quiz_attempt(s: Session, learner: Learner, course: Course, module: Module) -> QuizAttempt:
+    """The learner's open attempt (checked again under the lock), or a new one: its questions drawn from the pool
+    (preferring those the learner was asked least), their options shuffled, both from a stored seed.
+
+    An open attempt that no longer fits the quiz (new course text) is dropped: it was never submitted. Raises
+    AttemptLocked when the course's attempt policy allows no new attempt yet.
     """
     now = utcnow()
     _lock_learner(s, learner, course.id)
@@ -506,17 +539,28 @@ def start_quiz_attempt(s: Session, learner: Learner, course: Course, module: Mod
         .where(*_attempts(learner, course.id, module.id), QuizAttempt.submitted_at.is_(None))
         .order_by(QuizAttempt.started_at.desc(), QuizAttempt.id.desc())
     ):
-        if layout_fits(module.quiz, attempt.layout):
+        if layout_fits(module.quiz, attempt):
             return attempt
         stale.append(attempt.id)
+    gate = attempt_gate(s, learner, course, module, now)
+    if gate is not None:
+        raise AttemptLocked(gate)
     for attempt_id in stale:
         s.execute(delete(QuizAttempt).where(QuizAttempt.id == attempt_id))
+    earlier = _submitted(s, learner, course, module)
+    history = pools.History.of(
+        [row.question_ids if row.question_ids is not None else list(row.layout) for row in earlier]
+    )
+    seed = pools.new_seed()
+    question_ids = pools.draw(module.quiz, seed, history)
     attempt = QuizAttempt(
         public_id=secrets.token_urlsafe(16),
         **_owner(learner, course.id),
         module_id=module.id,
-        layout=shuffled_layout(module.quiz),
-        question_count=len(module.quiz.questions),
+        layout=pools.layout(module.quiz, question_ids, seed),
+        question_ids=question_ids,
+        draw_seed=seed,
+        question_count=len(question_ids),
         started_at=now,
     )
     s.add(attempt)
@@ -563,18 +607,20 @@ def quiz_record(s: Session, learner: Learner, course: Course, module: Module) ->
     return (row.best_score, row.attempts) if row else (None, 0)
 
 
-def check_answers(quiz: Quiz, answers: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+def check_answers(
+    questions: Sequence[Question], answers: Mapping[str, Sequence[str]]
+) -> dict[str, list[str]]:
     """Answers as option ids per question, checked against the quiz; raises InvalidAnswers.
 
     Every question must be answered: one option (single, true/false), at least one (multiple), every option
     exactly once (ordering, in the learner's order). Unknown question or option ids are refused.
     """
     problems: dict[str, str] = {}
-    unknown = set(answers) - {question.id for question in quiz.questions}
+    unknown = set(answers) - {question.id for question in questions}
     for question_id in sorted(unknown):
         problems[question_id] = "invalid"
     checked: dict[str, list[str]] = {}
-    for question in quiz.questions:
+    for question in questions:
         given = list(answers.get(question.id) or [])
         problem = _answer_problem(question, given)
         if problem:
@@ -625,11 +671,12 @@ def submit_quiz_attempt(
     attempt = get_attempt(s, learner, course, module, public_id)
     if attempt.submitted_at is not None:
         return QuizSubmission(attempt, first=False, update=None)
-    if not layout_fits(module.quiz, attempt.layout):
+    questions = attempt_questions(module.quiz, attempt)
+    if questions is None:
         raise QuizChanged(public_id[:40])
-    checked = check_answers(module.quiz, answers)
-    correct = sum(1 for question in module.quiz.questions if question.is_correct(checked[question.id]))
-    total = len(module.quiz.questions)
+    checked = check_answers(questions, answers)
+    correct = sum(1 for question in questions if question.is_correct(checked[question.id]))
+    total = len(questions)
     score = correct / total
     closed = s.execute(
         update(QuizAttempt)
@@ -781,6 +828,7 @@ def peer_answers(
 
 
 __all__ = [
+    "AttemptLocked",
     "AttemptNotFound",
     "CourseState",
     "InvalidAnswers",
@@ -795,6 +843,8 @@ __all__ = [
     "ProgressUpdate",
     "QuizChanged",
     "QuizSubmission",
+    "attempt_gate",
+    "attempt_questions",
     "check_answers",
     "course_state",
     "find_open_attempt",

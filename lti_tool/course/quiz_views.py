@@ -1,12 +1,12 @@
-"""The module quiz: the form (a fresh or the open attempt), submitting it, and the result with explanations.
+"""The module quiz: the form (a fresh or the open attempt), submitting it, and the result.
 
 The page never holds the right answers before submission: options come in the attempt's shuffled order and the
-form speaks in positions (quizform.py). Scoring happens in `progress.submit_quiz_attempt`.
+form speaks in positions (quizform.py). Scoring happens in `progress.submit_quiz_attempt`. After submission the
+result shows what the course's review options allow (review.py builds only that).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from flask import redirect, render_template, request, url_for
@@ -15,8 +15,10 @@ from werkzeug.wrappers import Response
 from .. import db, progress
 from ..models import QuizAttempt
 from . import quizform
+from .attempt_policy import Gate
 from .completion import next_step_in_module, score_passes
-from .model import Course, Module, Option, Question
+from .model import Course, Module
+from .review import review_questions
 from .views import bp, find_module, here, percent, step_title, step_url
 
 ATTEMPT_FIELD = "versuch"
@@ -32,8 +34,11 @@ def _render_form(
     decoded: quizform.Decoded | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
+    questions = progress.attempt_questions(module.quiz, attempt)
+    if questions is None:
+        raise progress.QuizChanged(attempt.public_id)
     shown = quizform.shown_questions(
-        module.quiz,
+        questions,
         attempt.layout,
         previous=decoded.partial if decoded else None,
         problems=decoded.problems if decoded else None,
@@ -56,6 +61,22 @@ def _render_form(
     return html, status
 
 
+def _render_locked(
+    course: Course, module: Module, gate: Gate, best: float | None, attempts: int
+) -> tuple[str, int]:
+    html = render_template(
+        "course/quiz_locked.html",
+        course=course,
+        module=module,
+        gate=gate,
+        best=best,
+        attempts=attempts,
+        single=here().single_module,
+        percent=percent,
+    )
+    return html, 200
+
+
 @bp.get("/m/<module_id>/quiz")
 def quiz(module_id: str) -> tuple[str, int]:
     where = here()
@@ -63,11 +84,18 @@ def quiz(module_id: str) -> tuple[str, int]:
     module = find_module(course, module_id)
     s = db.session()
     attempt = progress.find_open_attempt(s, where.learner, course, module)
-    if attempt is None:
-        s = db.write_session()
-        attempt = progress.start_quiz_attempt(s, where.learner, course, module)
-        s.commit()
     best, attempts = progress.quiz_record(s, where.learner, course, module)
+    if attempt is None:
+        gate = progress.attempt_gate(s, where.learner, course, module)
+        if gate is not None:
+            return _render_locked(course, module, gate, best, attempts)
+        s = db.write_session()
+        try:
+            attempt = progress.start_quiz_attempt(s, where.learner, course, module)
+        except progress.AttemptLocked as locked:  # another tab submitted meanwhile
+            s.rollback()
+            return _render_locked(course, module, locked.gate, best, attempts)
+        s.commit()
     return _render_form(course, module, attempt, best=best, attempts=attempts)
 
 
@@ -80,9 +108,10 @@ def submit_quiz(module_id: str) -> Response | tuple[str, int]:
     s = db.write_session()
     attempt = progress.get_attempt(s, where.learner, course, module, public_id)
     if attempt.submitted_at is None:
-        if not progress.layout_fits(module.quiz, attempt.layout):
+        questions = progress.attempt_questions(module.quiz, attempt)
+        if questions is None:
             raise progress.QuizChanged(public_id)
-        decoded = quizform.decode(module.quiz, attempt.layout, request.form)
+        decoded = quizform.decode(questions, attempt.layout, request.form)
         if decoded.problems or decoded.stray:
             s.rollback()
             best, attempts = progress.quiz_record(s, where.learner, course, module)
@@ -98,50 +127,6 @@ def submit_quiz(module_id: str) -> Response | tuple[str, int]:
     if not first:
         args["doppelt"] = "1"
     return redirect(url_for("learner.quiz_result", module_id=module.id, **args), code=303)
-
-
-@dataclass(frozen=True)
-class ResultOption:
-    option: Option
-    chosen: bool
-    right: bool  # choice: the option is correct; ordering: the learner put it at the right place
-    position: int  # ordering: where the learner put it (1-based)
-
-
-@dataclass(frozen=True)
-class ResultQuestion:
-    number: int
-    question: Question
-    correct: bool
-    options: list[ResultOption]  # choice: as shown in the attempt; ordering: in the learner's order
-    correct_order: list[Option]  # ordering only
-
-
-def _result_questions(module: Module, attempt: QuizAttempt) -> list[ResultQuestion]:
-    answers = attempt.answers or {}
-    results: list[ResultQuestion] = []
-    for number, question in enumerate(module.quiz.questions, start=1):
-        given = [str(x) for x in answers.get(question.id) or []]
-        if question.kind == "ordering":
-            correct_order = list(question.options)
-            options = []
-            for position, option_id in enumerate(given, start=1):
-                option = question.option(option_id)
-                if option is not None:
-                    right = position <= len(correct_order) and correct_order[position - 1].id == option_id
-                    options.append(ResultOption(option, True, right, position))
-            results.append(
-                ResultQuestion(number, question, question.is_correct(given), options, correct_order)
-            )
-            continue
-        shown = [str(x) for x in attempt.layout.get(question.id) or [o.id for o in question.options]]
-        choice_options = []
-        for position, option_id in enumerate(shown, start=1):
-            option = question.option(option_id)
-            if option is not None:
-                choice_options.append(ResultOption(option, option_id in given, option.correct, position))
-        results.append(ResultQuestion(number, question, question.is_correct(given), choice_options, []))
-    return results
 
 
 @bp.get("/m/<module_id>/ergebnis")
@@ -163,16 +148,27 @@ def quiz_result(module_id: str) -> Response | str:
     if step is not None and step.kind == "quiz":
         step = None  # the retry button says that already
     score = attempt.score or 0.0
+    passed = score_passes(course, score)
+    questions = progress.attempt_questions(module.quiz, attempt)
+    reviewed = (
+        review_questions(
+            module, questions, attempt.layout, attempt.answers or {}, course.review.after(passed)
+        )
+        if questions is not None
+        else None
+    )
     return render_template(
         "course/quiz_result.html",
         course=course,
         module=module,
         attempt=attempt,
         score=score,
-        passed=score_passes(course, score),
+        passed=passed,
+        review=course.review.after(passed),
         best=snap.best_score,
         attempts=snap.attempts,
-        questions=_result_questions(module, attempt),
+        questions=reviewed,
+        gate=progress.attempt_gate(s, where.learner, course, module),
         double=request.args.get("doppelt") == "1",
         step=step,
         step_href=step_url(step) if step else None,

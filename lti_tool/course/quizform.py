@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from .model import Option, Question, Quiz
+from .model import Option, Question
 
 Problem = Literal["missing", "invalid", "positions"]
 
@@ -47,7 +47,7 @@ class ShownQuestion:
 
 
 def shown_questions(
-    quiz: Quiz,
+    questions: Sequence[Question],
     layout: Mapping[str, Sequence[str]],
     previous: Mapping[str, Sequence[str]] | None = None,
     problems: Mapping[str, Problem] | None = None,
@@ -57,13 +57,13 @@ def shown_questions(
     previous = previous or {}
     problems = problems or {}
     shown: list[ShownQuestion] = []
-    for number, question in enumerate(quiz.questions, start=1):
+    for number, question in enumerate(questions, start=1):
         field = f"q{number}"
         chosen = list(previous.get(question.id) or [])
         options: list[ShownOption] = []
         for option_number, option_id in enumerate(layout[question.id], start=1):
             option = question.option(option_id)
-            assert option is not None  # layout_fits() was checked
+            assert option is not None  # progress.attempt_questions() checked the layout
             if question.kind == "ordering":
                 position = chosen.index(option_id) + 1 if option_id in chosen else option_number
                 options.append(
@@ -113,12 +113,12 @@ def _index(value: str, size: int) -> int | None:
     return number if 1 <= number <= size else None
 
 
-def decode(quiz: Quiz, layout: Mapping[str, Sequence[str]], form: FormData) -> Decoded:
+def decode(questions: Sequence[Question], layout: Mapping[str, Sequence[str]], form: FormData) -> Decoded:
     answers: dict[str, list[str]] = {}
     problems: dict[str, Problem] = {}
     partial: dict[str, list[str]] = {}
     expected: set[str] = set()
-    for number, question in enumerate(quiz.questions, start=1):
+    for number, question in enumerate(questions, start=1):
         field = f"q{number}"
         order = list(layout[question.id])
         if question.kind == "ordering":

@@ -101,7 +101,10 @@ class Attempt:
 def answers_of(quiz: Quiz, answers: Mapping[str, Any] | None) -> list[Answer]:
     given = dict(answers or {})
     found: list[Answer] = []
-    order = [q.id for q in quiz.questions] + sorted(set(given) - {q.id for q in quiz.questions})
+    # The questions the attempt asked (a pool asks some of them; a submitted attempt answered all it asked).
+    order = [q.id for q in quiz.questions if q.id in given] + sorted(
+        set(given) - {q.id for q in quiz.questions}
+    )
     for number, question_id in enumerate(order, start=1):
         question = quiz.question(question_id)
         ids = [str(i) for i in given.get(question_id) or []]
@@ -212,7 +215,7 @@ def detail(s: Session, scope: Scope, user_id: int) -> Detail:
             events.append(Event(visit.first_seen_at, "lesson", module, title))
         shown: list[Attempt] = []
         for number, row in enumerate(attempts.get(module.id, []), start=1):
-            changed = not layout_fits(module.quiz, row.layout)
+            changed = not layout_fits(module.quiz, row)
             shown.append(Attempt(number, row, answers_of(module.quiz, row.answers), changed))
             assert row.submitted_at is not None
             events.append(Event(row.submitted_at, "quiz", module, score=row.score, passed=row.passed))

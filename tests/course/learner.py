@@ -76,14 +76,14 @@ def module_claim(module_id: str, link_id: str = "rl-module") -> dict[str, Any]:
     }
 
 
-def course(app: Flask) -> Course:
-    found = get_catalog(app).get("grundlagenkurs")
+def course(app: Flask, course_id: str = "grundlagenkurs") -> Course:
+    found = get_catalog(app).get(course_id)
     assert found is not None
     return found
 
 
-def module(app: Flask, module_id: str = "modul-a") -> Module:
-    found = course(app).module(module_id)
+def module(app: Flask, module_id: str = "modul-a", course_id: str = "grundlagenkurs") -> Module:
+    found = course(app, course_id).module(module_id)
     assert found is not None
     return found
 
@@ -100,15 +100,29 @@ def layout_of(app: Flask, public_id: str) -> dict[str, list[str]]:
         return {k: list(v) for k, v in attempt.layout.items()}
 
 
+def questions_of(app: Flask, public_id: str) -> list[str]:
+    """The question ids the attempt asks, in its order (as stored with the attempt)."""
+    with session_scope(app) as s:
+        attempt = s.scalars(select(QuizAttempt).where(QuizAttempt.public_id == public_id)).one()
+        assert attempt.question_ids is not None
+        return [str(question_id) for question_id in attempt.question_ids]
+
+
 def quiz_answers(
-    app: Flask, module_id: str, public_id: str, right: int | None = None
+    app: Flask,
+    module_id: str,
+    public_id: str,
+    right: int | None = None,
+    course_id: str = "grundlagenkurs",
 ) -> list[tuple[str, str]]:
     """Form fields answering the attempt's questions: the first `right` questions right (all if None), the rest
     wrong. Field names/values are positions in the attempt's layout, as the page shows them."""
-    mod = module(app, module_id)
+    mod = module(app, module_id, course_id)
     layout = layout_of(app, public_id)
     fields: list[tuple[str, str]] = [("versuch", public_id)]
-    for number, question in enumerate(mod.quiz.questions, start=1):
+    for number, question_id in enumerate(questions_of(app, public_id), start=1):
+        question = mod.quiz.question(question_id)
+        assert question is not None
         shown = layout[question.id]
         make_right = right is None or number <= right
         if question.kind == "ordering":
@@ -128,11 +142,13 @@ def quiz_answers(
     return fields
 
 
-def take_quiz(app: Flask, learner: Learner, module_id: str, right: int | None = None) -> requests.Response:
+def take_quiz(
+    app: Flask, learner: Learner, module_id: str, right: int | None = None, course_id: str = "grundlagenkurs"
+) -> requests.Response:
     page = learner.get(f"m/{module_id}/quiz")
     assert page.status_code == 200, page.text[:500]
     public_id = attempt_id(page.text)
-    return learner.post(f"m/{module_id}/quiz", quiz_answers(app, module_id, public_id, right))
+    return learner.post(f"m/{module_id}/quiz", quiz_answers(app, module_id, public_id, right, course_id))
 
 
 def count(app: Flask, model: Any, *where: Any) -> int:

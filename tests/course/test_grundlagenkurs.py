@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ import pytest
 
 from lti_tool.course.loader import check_course, load_course
 from lti_tool.course.markdown import internal_links, is_external_link
-from lti_tool.course.model import Course
+from lti_tool.course.model import REVIEW_EVERYTHING, Course
 
 COURSE_DIR = Path(__file__).resolve().parents[2] / "content" / "grundlagenkurs"
 
@@ -340,3 +341,28 @@ def test_sdg_portal_findings_stay_fixed(course: Course) -> None:
     # 69 is the number of key figures with data in the portal (2022), not the size of the catalogue.
     assert "Daten zu 69 Kennzahlen" in text
     assert "Engagement Global" not in text
+
+
+def test_workload_is_derived_from_the_modules_minutes(course: Course) -> None:
+    """course.toml [workload]: the modules' minutes rounded up to the next half hour, and in Unterrichtseinheiten
+    à 45 min rounded up (the certificate prints both)."""
+    minutes = sum(module.minutes for module in course.modules)
+    hours = math.ceil(minutes / 30) / 2
+    units = math.ceil(minutes / 45)
+    assert course.workload is not None
+    assert (course.workload.hours, course.workload.teaching_units) == (hours, units), (
+        f"the modules take {minutes} min: set [workload] hours = {hours:g}, teaching_units = {units} in course.toml"
+    )
+
+
+def test_review_options_are_the_documented_defaults(course: Course) -> None:
+    assert course.review.passed == REVIEW_EVERYTHING
+    failed = course.review.failed
+    assert (failed.answers, failed.correctness, failed.explanations, failed.correct_answers) == (
+        True,
+        True,
+        False,
+        False,
+    )
+    every_question_has_a_hint = all(q.hint_html for m in course.modules for q in m.quiz.questions)
+    assert failed.hints == every_question_has_a_hint

@@ -103,26 +103,32 @@ def test_all_right_passes_with_explanations(app: Flask, launcher: Launcher) -> N
     assert "/m/modul-a/ergebnis?versuch=" in result.url
     text = result.text
     check_structure(text)
-    assert "Sie haben 5 von 5 Fragen richtig beantwortet (100\xa0%)." in text
-    assert "Bestanden: Zum Bestehen waren 80 % nötig." in text
+    assert "<strong>Bestanden</strong>: 5 von 5 Fragen richtig (100\xa0%)." in text
+    assert "Bestanden ist es ab 80 %." in text
     assert 'id="result-summary" tabindex="-1" data-autofocus' in text
     assert "<title>Ergebnis: 5 von 5 richtig, bestanden" in text
+    # Passed (the default review): every option's explanation, folded.
     mod = module(app, "modul-a")
     for question in mod.quiz.questions:
         for option in question.options:
             assert option.explanation_html in text
-    assert "Ihre Wahl – richtig" in text and "Nicht gewählt – zu Recht" in text
-    assert "Richtige Reihenfolge, mit Erklärungen" in text and "richtige Stelle" in text
+    assert text.count("<summary>Erklärungen</summary>") == 5
+    assert "Ihre Wahl" in text and "Platz 3" in text
+    assert "(richtige Stelle)" in text
     assert "Quiz wiederholen" in text
 
 
 def test_four_of_five_passes_three_of_five_fails(app: Flask, launcher: Launcher) -> None:
     learner = Learner.launch(launcher)
     result = take_quiz(app, learner, "modul-a", right=3)
-    assert "Sie haben 3 von 5 Fragen richtig beantwortet (60\xa0%)." in result.text
-    assert "Noch nicht bestanden" in result.text
-    assert "Ihre Wahl – falsch" in result.text and "falsche Stelle" in result.text
-    assert "Nicht gewählt – diese Antwort wäre richtig gewesen" in result.text
+    assert "Noch nicht bestanden</strong>: 3 von 5 Fragen richtig (60\xa0%)." in result.text
+    # Not passed (the default review without hints): own answers and ✓/✗ per question, nothing more.
+    assert "Erklärungen" not in result.text and "Richtige Antwort" not in result.text
+    assert "Richtige Reihenfolge" not in result.text and "Stelle)" not in result.text
+    for question in module(app, "modul-a").quiz.questions:
+        for option in question.options:
+            assert option.explanation_html not in result.text
+    assert result.text.count('class="result-item__mark" aria-hidden="true">✗') == 2
     result = take_quiz(app, learner, "modul-a", right=4)
     assert "(80\xa0%)" in result.text and "Bestanden" in result.text
     with session_scope(app) as s:
@@ -311,4 +317,4 @@ def test_quiz_in_english(app: Flask, launcher: Launcher) -> None:
     assert "Question 1 of 5" in page.text and "Submit answers" in page.text
     assert "Welche Antwort ist richtig?" in page.text  # course text stays German
     result = take_quiz(app, learner, "modul-a", right=4)
-    assert "You answered 4 of 5 questions right (80%)." in result.text
+    assert "<strong>Passed</strong>: 4 of 5 questions right (80%)." in result.text
