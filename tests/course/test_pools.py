@@ -118,3 +118,11 @@ def test_answers_to_questions_not_drawn_are_refused(app: Flask, launcher: Launch
     assert page.status_code == 422
     assert "Das Formular enthielt Antworten, nach denen dieses Quiz nicht fragt." in page.text
     assert _attempt(app, public_id).submitted_at is None
+
+
+def test_a_source_in_another_language_is_marked_with_its_lang(app: Flask, launcher: Launcher) -> None:
+    learner = Learner.launch(launcher, **POOL)
+    page = learner.get("m/pool/01-grundlagen")
+    assert page.status_code == 200
+    assert '<span lang="en">Test source</span>' in page.text
+    assert "(Stand: 03/2025)" in page.text
