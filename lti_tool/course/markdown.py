@@ -38,6 +38,9 @@ TERM_ANCHOR = "begriff-"
 # From each link base back to the session root.
 _TO_ROOT: dict[str, str] = {"course": "", "module": "../../", "page": "../"}
 _EXTERNAL_LINK = re.compile(r"(?:https?|mailto):", re.IGNORECASE)
+# The German gender star ("Teilnehmer*innen", "Bürger*in") is a letter's neighbour, not emphasis: CommonMark would
+# pair two of them in one paragraph into <em>. Escaped before parsing, so authors write the words as they are.
+_GENDER_STAR = re.compile(r"(?<=[^\W\d_])\*(?=innen|(?:in|e|en|er|es|em|r)\b)")
 
 _NEW_WINDOW_HINT = {
     "de": " (öffnet in neuem Fenster)",
@@ -178,7 +181,7 @@ def render_markdown(text: str, *, link_base: LinkBase, language: str = "de") -> 
     "page" for course pages at `seiten/<page>`.
     """
     hint = _NEW_WINDOW_HINT["en" if language.lower().startswith("en") else "de"]
-    tokens = _MD.parse(text)
+    tokens = _MD.parse(_GENDER_STAR.sub(r"\\*", text))
     for token in tokens:
         if token.type == "inline" and token.children:
             token.children = _rewrite_links(token.children, link_base, hint)

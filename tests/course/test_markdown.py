@@ -178,3 +178,15 @@ def test_internal_links_lists_targets_as_written() -> None:
         "seite mit leer.html",
         "module:zwei/01-x",
     ]
+
+
+def test_gender_star_stays_a_star_and_emphasis_still_works() -> None:
+    html = render_markdown(
+        "Teilnehmer*innen und Bürger*innenversammlung, **Manager*innen**, jede*r, ein*e, *kursiv*, 2*3*4",
+        link_base="course",
+    )
+    assert "<em>innen" not in html
+    assert "Teilnehmer*innen und Bürger*innenversammlung" in html
+    assert "<strong>Manager*innen</strong>" in html
+    assert "jede*r, ein*e" in html
+    assert "<em>kursiv</em>" in html
