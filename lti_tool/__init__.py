@@ -65,6 +65,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         static_folder=str(ROOT / "lti_tool" / "static"),
     )
     _configure(app, test_config)
+    from .logredact import install as redact_logs
+
+    redact_logs()  # before anything logs: every line of the process passes lti_tool/logredact.py
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     proxies = int(app.config["PROXY_FIX"])

@@ -1,28 +1,22 @@
-"""gunicorn's access log without session tokens.
+"""gunicorn's logs (error and access) through the tool's one redaction point (lti_tool/logredact.py).
 
-A learner's tool session travels in the path (`/s/<token>/…`, see auth.py): whoever reads an access log that keeps
-paths could open that learner's pages until the session expires. This logger writes `/s/-/…` instead. (A reverse
-proxy in front of the tool keeps its own log: configure it the same way, or log without the path.)
+A learner's tool session travels in the path (`/s/<token>/…`, see auth.py), a registration link's token in the
+query (`/lti/register?t=…`): whoever reads a log that keeps them could use them. gunicorn creates this logger
+class in its master process before it forks the workers, so installing the redacting record factory here covers
+every line gunicorn writes, including the master's. (A reverse proxy in front of the tool keeps its own log:
+configure it the same way, or log without the path and query.)
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from gunicorn.glogging import Logger  # type: ignore[import-untyped]
 
-SESSION_IN_PATH = re.compile(r"/s/[^/?#\s]+")
-
-
-def redact(text: str) -> str:
-    return SESSION_IN_PATH.sub("/s/-", text)
+from .logredact import install
 
 
 class RedactingLogger(Logger):  # type: ignore[misc]  # gunicorn has no type hints
-    def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
-        atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
-        for key in ("r", "U", "f"):  # request line, path, referer
-            if isinstance(atoms.get(key), str):
-                atoms[key] = redact(atoms[key])
-        return atoms
+    def setup(self, cfg: Any) -> None:
+        install()
+        super().setup(cfg)

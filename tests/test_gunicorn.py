@@ -114,3 +114,66 @@ def test_launches_across_gunicorn_processes(
     with session_scope(app) as s:
         expected = keys.public_jwks(s, int(app.config["KEY_RETIRE_GRACE_SECONDS"]))
     assert jwks == expected  # every process publishes the same keys from the shared database
+
+
+def test_no_log_line_carries_a_token(
+    app: Flask, gunicorn: str, registered: PeerPlatform, tmp_path: Path
+) -> None:
+    """A run that writes each kind of line that used to carry a secret; then both logs are read."""
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from lti_tool.lti.provision import token_hash
+    from lti_tool.lti.registration import issue_link
+    from lti_tool.models import ToolSession
+
+    launcher = Launcher(gunicorn, registered, CLIENT_ID, DEPLOYMENT_ID)
+    page = launcher.launch_and_follow()
+    session = page.url.split("/s/", 1)[1].split("/", 1)[0]
+    base = f"{gunicorn}/s/{session}"
+    assert launcher.browser.get(base + "/gibt-es-nicht").status_code == 404  # "http 404 GET /s/…"
+    assert launcher.browser.post(base + "/sprache/", data={"lang": "en"}).status_code == 403  # CSRF failure
+    with session_scope(app, write=True) as s:
+        s.execute(
+            update(ToolSession)
+            .where(ToolSession.token_hash == token_hash(session))
+            .values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
+        )
+    assert launcher.browser.get(base + "/").status_code == 401  # "refused GET /s/…: session_expired"
+    with session_scope(app, write=True) as s:
+        link_token, _link = issue_link(s, 3600)
+    id_token = registered.sign({"iss": registered.issuer, "sub": "x"})
+    used = requests.get(
+        gunicorn + "/lti/register",
+        params={
+            "t": link_token,
+            "openid_configuration": "http://127.0.0.1:9/mod/lti/openid-configuration.php",
+            "registration_token": id_token,
+        },
+    )
+    assert used.status_code == 502  # registration link use, logged
+    assert (
+        requests.get(gunicorn + "/lti/launch", params={"id_token": id_token, "state": "s"}).status_code == 405
+    )
+    login = launcher.login()
+    refused = launcher.post_launch(id_token, login.state)  # a token without the claims a launch needs
+    assert refused.status_code == 400
+
+    access_log, error_log = tmp_path / "access.log", tmp_path / "gunicorn.log"
+    deadline = time.monotonic() + 10
+    while "GET /lti/launch?" not in access_log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    logs = access_log.read_text() + error_log.read_text(errors="replace")
+    for expected in (
+        "GET /s/-/gibt-es-nicht",
+        "refused POST /s/-/sprache/: csrf_failed",
+        "refused GET /s/-/: session_expired",
+        "registration link 1: attempt 1 of 3",
+        "GET /lti/register?t=-&",
+        "registration_token=-",
+        "GET /lti/launch?id_token=-&state=-",
+    ):
+        assert expected in logs, expected
+    for secret in (session, link_token, id_token, login.state, id_token.split(".")[1]):
+        assert secret not in logs

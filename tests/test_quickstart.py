@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import requests
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def quickstart(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+def quickstart(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Quickstart]:
     tool_port, lms_port = free_port(), free_port()
     instance = tmp_path_factory.mktemp("quickstart")
     log_path = instance / "out.log"
@@ -53,7 +54,7 @@ def quickstart(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
                 pytest.fail("quickstart exited:\n" + log_path.read_text(errors="replace")[-3000:])
             time.sleep(0.2)
         try:
-            yield tool, lms
+            yield Quickstart(tool, lms, log_path)
         finally:
             os.killpg(proc.pid, signal.SIGINT)
             try:
@@ -63,6 +64,12 @@ def quickstart(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
                 proc.wait()
     output = log_path.read_text(errors="replace")
     assert lms + "/" in output and tool + "/" in output  # the URLs to open are printed
+
+
+class Quickstart(NamedTuple):
+    tool: str
+    lms: str
+    log: Path
 
 
 def launch_from_lms(lms: str, user: str) -> requests.Response:
@@ -75,8 +82,8 @@ def launch_from_lms(lms: str, user: str) -> requests.Response:
     return submit(browser, form_page, "id_token")
 
 
-def test_learner_launches_the_real_course_from_the_demo_lms(quickstart: tuple[str, str]) -> None:
-    tool, lms = quickstart
+def test_learner_launches_the_real_course_from_the_demo_lms(quickstart: Quickstart) -> None:
+    tool, lms, _log = quickstart
     assert requests.get(lms + "/").status_code == 200
     page = launch_from_lms(lms, "4")
     assert page.status_code == 200 and page.url.startswith(tool + "/s/")
@@ -84,8 +91,8 @@ def test_learner_launches_the_real_course_from_the_demo_lms(quickstart: tuple[st
     assert "Lea Schneider" in page.text
 
 
-def test_instructor_launch(quickstart: tuple[str, str]) -> None:
-    tool, lms = quickstart
+def test_instructor_launch(quickstart: Quickstart) -> None:
+    tool, lms, _log = quickstart
     page = launch_from_lms(lms, "3")
     assert (
         page.status_code == 200
@@ -95,6 +102,23 @@ def test_instructor_launch(quickstart: tuple[str, str]) -> None:
     )
 
 
-def test_tool_home_points_to_the_demo_lms(quickstart: tuple[str, str]) -> None:
-    tool, lms = quickstart
+def test_tool_home_points_to_the_demo_lms(quickstart: Quickstart) -> None:
+    tool, lms, _log = quickstart
     assert lms + "/" in requests.get(tool + "/").text
+
+
+def test_the_development_servers_log_shows_no_session_token(quickstart: Quickstart) -> None:
+    """werkzeug's request log (tool and demo LMS) passes the tool's redaction like every other log line."""
+    tool, lms, log = quickstart
+    page = launch_from_lms(lms, "4")
+    token = page.url.split("/s/", 1)[1].split("/", 1)[0]
+    assert requests.get(f"{tool}/s/{token}/gibt-es-nicht").status_code == 404
+    deadline = time.monotonic() + 10
+    while "GET /s/-/gibt-es-nicht" not in log.read_text(errors="replace") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    written = log.read_text(errors="replace")
+    assert "GET /s/-/gibt-es-nicht" in written and "POST /lti/launch" in written
+    assert token not in written
+    assert (
+        "state=-" in written and "eyJ" not in written
+    )  # the LMS's /auth request line carries the OIDC state
