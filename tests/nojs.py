@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
@@ -67,7 +67,10 @@ def submit(
     """Post a form as a browser without JavaScript does (an auto-submit script only does this sooner)."""
     form = find_form(resp, having)
     assert form.method == "post", form
-    return browser.post(urljoin(resp.url, form.action), data=form.data(**chosen))
+    # Browsers send the origin of the page that holds the form with every POST (the tool's launch checks it).
+    page = urlsplit(resp.url)
+    origin = f"{page.scheme}://{page.netloc}"
+    return browser.post(urljoin(resp.url, form.action), data=form.data(**chosen), headers={"Origin": origin})
 
 
 def iframes(resp: requests.Response) -> list[str]:

@@ -116,6 +116,14 @@ class PeerPlatform:
         return jwt.encode(claims, key.private, algorithm=alg, headers=hdr)
 
 
+class _Default:
+    def __repr__(self) -> str:
+        return "DEFAULT"
+
+
+DEFAULT = _Default()
+
+
 @dataclass
 class LoginResult:
     state: str
@@ -191,10 +199,21 @@ class Launcher:
                 claims[k] = v
         return claims
 
-    def post_launch(self, id_token: str, state: str, **extra: str) -> requests.Response:
+    @property
+    def platform_origin(self) -> str:
+        """Where the platform's auto-submitting launch form is served from (its authorisation endpoint)."""
+        parts = urlsplit(self.peer.auth_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    def post_launch(
+        self, id_token: str, state: str, *, origin: str | _Default | None = DEFAULT, **extra: str
+    ) -> requests.Response:
+        """POST the launch as a browser posts the platform's form: with `Origin` (None: no Origin header)."""
         data = {"id_token": id_token, "state": state}
         data.update(extra)
-        return self.browser.post(self.launch_url, data=data, allow_redirects=False)
+        sent = self.platform_origin if isinstance(origin, _Default) else origin
+        headers = {"Origin": sent} if sent is not None else {}
+        return self.browser.post(self.launch_url, data=data, headers=headers, allow_redirects=False)
 
     def launch(
         self,

@@ -146,6 +146,7 @@ class ToolMessageLaunch(MessageLaunch[FormRequest, DbToolConf, SessionService, C
         http: GuardedClient,
         config: Mapping[str, Any],
         jwks: JwksCache,
+        origin: str | None = None,
     ) -> None:
         request = FormRequest(form, cookies, secure)
         super().__init__(
@@ -161,6 +162,8 @@ class ToolMessageLaunch(MessageLaunch[FormRequest, DbToolConf, SessionService, C
         self._config = config
         self._jwks = jwks
         self._state_record: dict[str, Any] = {}
+        self._origin = origin
+        self._browser_bound = False  # the browser-binding cookie was sent and matched the state
         self._client_id: str | None = None
         self.platform: Platform | None = None
         self.deployment: Deployment | None = None
@@ -181,6 +184,7 @@ class ToolMessageLaunch(MessageLaunch[FormRequest, DbToolConf, SessionService, C
             self.validate_state()
             self.validate_jwt_format()
             self.validate_registration()
+            self.validate_origin()
             self.validate_jwt_signature()
             self.validate_nonce()
             self.validate_deployment()
@@ -238,6 +242,7 @@ class ToolMessageLaunch(MessageLaunch[FormRequest, DbToolConf, SessionService, C
                 hint=START_AGAIN,
                 code="state_browser_mismatch",
             )
+        self._browser_bound = bool(browser)
         self._state_record = record
         return self
 
@@ -312,6 +317,46 @@ class ToolMessageLaunch(MessageLaunch[FormRequest, DbToolConf, SessionService, C
         self._registration = ToolRegistration(platform, lambda: signing_key(self._s))
         self.platform = platform
         return self
+
+    # --- where the POST came from ------------------------------------------------------------------
+
+    def validate_origin(self) -> ToolMessageLaunch:
+        """Login CSRF: a state and id_token someone obtained for themselves, posted from another site into a
+        browser that sends no cookie, would open their session there. Browsers send `Origin` with every POST;
+        the platform's form (Moodle's auth.php answer) comes from the platform's origin. So: an `Origin` that is
+        not one of the platform's registered origins is refused. `Origin: null` (a privacy-sensitive context: a
+        sandboxed frame, or a platform page with `Referrer-Policy: no-referrer`) is accepted only when the
+        browser-binding cookie came with it and matched the state (then the login began in this browser);
+        anyone can produce `null`, so it alone proves nothing. No `Origin` at all (no browser does that for a
+        POST today) is left to the other checks. SECURITY.md explains the choice."""
+        origin = self._origin
+        if origin is None:
+            return self
+        if origin.strip() == "null":
+            if self._browser_bound:
+                return self
+            raise LaunchError(
+                _l(
+                    "Your browser did not say which site sent this launch, and it did not send the tool's cookie either, so the tool cannot tell that the launch comes from your learning platform."
+                ),
+                hint=_l(
+                    "Open the activity in a new window. If this keeps happening, the LMS administrator should check the site's referrer policy (Moodle: Site administration › Security › HTTP security; the default sends the origin)."
+                ),
+                code="launch_origin_hidden",
+                status=403,
+            )
+        allowed = self.allowed()
+        if allowed.permits(origin.strip()):
+            return self
+        raise LaunchError(
+            _l("This launch was sent from a page that does not belong to your learning platform."),
+            hint=_l(
+                "Start the activity again from your course. If you followed a link from somewhere else, close this page: someone may have tried to sign you in as another person."
+            ),
+            code="launch_origin_foreign",
+            status=403,
+            detail=f"Origin {origin[:200]!r} not in {allowed}",
+        )
 
     # --- signature and times --------------------------------------------------------------------
 

@@ -84,6 +84,7 @@ def launch() -> WerkzeugResponse:
         http=shared_session(),
         config=cfg,
         jwks=jwks_cache(current_app._get_current_object()),  # type: ignore[attr-defined]
+        origin=request.headers.get("Origin"),
     ).validate()
     claims = validated.claims()
     target = choose_course(claims, get_catalog(), cfg["DEFAULT_COURSE"])
