@@ -22,6 +22,7 @@ from .errors import NotAllowed, SessionExpired
 from .i18n import lazy_gettext as _l
 from .lti.provision import token_hash
 from .models import Context, Deployment, ToolSession, User, utcnow
+from .security import frame_platform
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -74,6 +75,7 @@ def current_visitor() -> Visitor:
                 hint=_l("Please open the activity from your course in the learning platform."),
             )
         visitor = _load(token)
+        frame_platform(visitor.platform_id)  # only this session's platform may frame its pages
         g.visitor = visitor
         g.locale = visitor.session.locale
     return visitor

@@ -1,16 +1,16 @@
-"""/healthz: is the database reachable, is the launch store reachable (for load balancers and the operator);
-how grade delivery is doing (workers alive, oldest waiting grade)."""
+"""/healthz: is the database reachable, is the launch store reachable (for load balancers and monitoring).
+
+Public, so it says nothing more: how grade delivery is doing (counts, workers, oldest waiting grade) is for
+signed-in operators at /admin/health and `flask --app app grades status`."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify
+from flask import Blueprint, Flask, Response, jsonify
 
 from . import db
 from .cache import get_store
-from .grading.outbox import FAILED, PENDING, SENDING, summary
 
 log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
@@ -32,23 +32,7 @@ def healthz() -> tuple[Response, int]:
         log.warning("health: launch store: %s", exc)
         checks["launch_store"] = "error"
     ok = all(v == "ok" for v in checks.values())
-    return jsonify(status="ok" if ok else "error", checks=checks, grades=_grades()), 200 if ok else 503
-
-
-def _grades() -> dict[str, Any] | None:
-    """Grade delivery at a glance (informational: a stuck outbox does not make the web tier unhealthy)."""
-    try:
-        alive = 3 * float(current_app.config["GRADE_HEARTBEAT_SECONDS"])
-        report = summary(db.session(), alive_within=alive, states=(PENDING, SENDING, FAILED))
-    except Exception as exc:
-        log.warning("health: grades: %s", exc)
-        return None
-    return {
-        "pending": report.counts["pending"] + report.counts["sending"],
-        "failed": report.counts["failed"],
-        "oldest_pending_seconds": report.oldest_pending_seconds,
-        "workers_alive": report.workers_alive,
-    }
+    return jsonify(status="ok" if ok else "error", checks=checks), 200 if ok else 503
 
 
 def init_app(app: Flask) -> None:

@@ -22,6 +22,7 @@ from ..cache import get_store
 from ..course.catalog import get_catalog
 from ..housekeeping import maybe_purge
 from ..http import shared_session
+from ..security import frame_platform
 from . import keys
 from .launch import DEEP_LINKING_REQUEST, ToolMessageLaunch, jwks_cache
 from .login import BROWSER_COOKIE, begin_login
@@ -75,7 +76,7 @@ def login() -> WerkzeugResponse:
 def launch() -> WerkzeugResponse:
     cfg = current_app.config
     s = db.session()
-    validated = ToolMessageLaunch(
+    launch_message = ToolMessageLaunch(
         form={k: v for k, v in request.form.items() if isinstance(v, str)},
         cookies=request.cookies,
         secure=request.is_secure,
@@ -85,7 +86,12 @@ def launch() -> WerkzeugResponse:
         config=cfg,
         jwks=jwks_cache(current_app._get_current_object()),  # type: ignore[attr-defined]
         origin=request.headers.get("Origin"),
-    ).validate()
+    )
+    try:
+        validated = launch_message.validate()
+    finally:
+        if launch_message.platform is not None:  # a refusal page shown in that platform's frame
+            frame_platform(launch_message.platform.id)
     claims = validated.claims()
     target = choose_course(claims, get_catalog(), cfg["DEFAULT_COURSE"])
     assert validated.platform is not None and validated.deployment is not None

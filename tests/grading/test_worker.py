@@ -285,16 +285,13 @@ def test_heartbeat_status_and_resend_commands(classroom: Classroom, app: Flask) 
     assert "sent: 2" in result.output and "failed: 2" in result.output
     assert "workers alive: 1" in result.output
     assert "Incorrect score received" in result.output
-    health = app.test_client().get("/healthz").get_json()["grades"]
-    assert health == {"pending": 0, "failed": 2, "oldest_pending_seconds": None, "workers_alive": 1}
 
     assert runner.invoke(args=["grades", "resend"]).exit_code != 0  # says which
     result = runner.invoke(args=["grades", "resend", "--failed", "--context", str(classroom.context_id)])
     assert "2 grade(s) queued again" in result.output
     assert runner.invoke(args=["grades", "resend", "--failed"]).output.startswith("0 grade(s)")
     assert classroom.count("pending") == 2
-    health = app.test_client().get("/healthz").get_json()["grades"]
-    assert health["pending"] == 2 and health["oldest_pending_seconds"] >= 0
+    assert "pending: 2" in runner.invoke(args=["grades", "status"]).output
 
 
 def test_worker_command_once(classroom: Classroom, app: Flask) -> None:

@@ -39,3 +39,17 @@ def test_instructor_lands_on_instructor_page(app: Flask, launcher: Launcher) -> 
     assert page.status_code == 200
     assert "/lehrende/" in page.url
     assert count(app, Membership) == 1
+
+
+def test_session_pages_may_be_framed_by_their_platform_only(
+    launcher: Launcher, other_launcher: Launcher
+) -> None:
+    page = launcher.launch_and_follow()
+    csp = page.headers["Content-Security-Policy"]
+    assert f"frame-ancestors 'self' {launcher.peer.issuer};" in csp
+    assert other_launcher.peer.issuer not in csp  # another registered platform is not named
+    refused = other_launcher.launch(**{LTI + "version": "1.1"})
+    assert refused.status_code == 400
+    refused_csp = refused.headers["Content-Security-Policy"]
+    assert f"frame-ancestors 'self' {other_launcher.peer.issuer};" in refused_csp
+    assert launcher.peer.issuer not in refused_csp
