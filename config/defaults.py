@@ -87,8 +87,9 @@ NRPS_MAX_PAGE_BYTES = 16 * 1024 * 1024  # one page of the member list (1000 memb
 # ADMIN_IDLE_SECONDS without a request.
 ADMIN_SESSION_SECONDS = 2 * 3600
 ADMIN_IDLE_SECONDS = 30 * 60
-# Failed sign-ins: after this many within ADMIN_LOGIN_LOCKOUT_SECONDS for one user name (whether it exists or
-# not), or from one client address, signing in there is refused for ADMIN_LOGIN_LOCKOUT_SECONDS.
+# Failed sign-ins: after this many within ADMIN_LOGIN_LOCKOUT_SECONDS for one user name from one client address
+# (whether the name exists or not), or from one client address for any names, that address may not sign in
+# (with that name) for ADMIN_LOGIN_LOCKOUT_SECONDS. Other addresses are not affected.
 ADMIN_LOGIN_MAX_FAILURES = 5
 ADMIN_LOGIN_MAX_FAILURES_PER_IP = 20
 ADMIN_LOGIN_LOCKOUT_SECONDS = 15 * 60

@@ -2,6 +2,12 @@
 
 Services take a session and never commit. `authenticate` spends the same hashing work whether the user name
 exists or not, so its answer time does not tell which user names exist.
+
+Passwords (PASSWORD_RULE): at least 12 characters, not one of the 30,000 most common passwords, and not easy to
+guess. Both checks come from zxcvbn (the Python port of Dropbox's estimator, pinned in pyproject.toml): its
+`passwords` frequency list is the 30,000 most common passwords of Mark Burnett's 10-million-password corpus,
+and its score (0-4) estimates the guesses an attacker needs from keyboard rows, repeats, sequences, dates and
+dictionary words (English, names); 3 ("safely unguessable") is required.
 """
 
 from __future__ import annotations
@@ -9,10 +15,13 @@ from __future__ import annotations
 import functools
 import re
 import secrets
+import unicodedata
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
+from zxcvbn import zxcvbn  # type: ignore[import-untyped]
+from zxcvbn.frequency_lists import FREQUENCY_LISTS  # type: ignore[import-untyped]
 
 from ..models import Operator, utcnow
 
@@ -20,6 +29,13 @@ MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,99}$")
 HASH_METHOD = "scrypt"
+MIN_SCORE = 3
+ZXCVBN_MAX_LENGTH = 72  # zxcvbn refuses longer input; the first 72 characters decide
+PASSWORD_RULE = (
+    f"Passwords: at least {MIN_PASSWORD_LENGTH} characters, not one of the 30,000 most common passwords, and "
+    "hard to guess (no keyboard rows, repeated characters, dates or a single common word; several unusual "
+    "words work well)."
+)
 
 
 class AccountError(ValueError):
@@ -27,8 +43,9 @@ class AccountError(ValueError):
 
 
 def normalize_username(username: str) -> str:
-    """User names compare case-insensitively: stored and looked up in lower case."""
-    return username.strip().lower()
+    """User names compare case-insensitively and without surrounding space ("NAME " is "name"; compatibility
+    forms such as full-width letters are folded first): stored, looked up and throttled in this form."""
+    return unicodedata.normalize("NFKC", username).strip().lower()
 
 
 def check_username(username: str) -> str:
@@ -40,18 +57,35 @@ def check_username(username: str) -> str:
     return name
 
 
-def check_password(password: str) -> None:
+@functools.cache
+def _common_passwords() -> frozenset[str]:
+    return frozenset(FREQUENCY_LISTS["passwords"])
+
+
+def check_password(password: str, username: str = "") -> None:
+    """PASSWORD_RULE; AccountError says what is wrong (and zxcvbn's advice)."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"the password must be at least {MIN_PASSWORD_LENGTH} characters long")
     if len(password) > MAX_PASSWORD_LENGTH:
         raise AccountError(f"the password must be at most {MAX_PASSWORD_LENGTH} characters long")
     if not password.strip():
         raise AccountError("the password must not be only spaces")
+    if password.strip().lower() in _common_passwords():
+        raise AccountError("the password is one of the 30,000 most common passwords; choose another")
+    result = zxcvbn(
+        password[:ZXCVBN_MAX_LENGTH], user_inputs=[username, "nama", "lti", "nrw", "lag21", "admin"]
+    )
+    if int(result["score"]) < MIN_SCORE:
+        feedback = result.get("feedback") or {}
+        advice = " ".join(
+            part for part in [feedback.get("warning") or "", *(feedback.get("suggestions") or [])] if part
+        )
+        raise AccountError("the password is too easy to guess" + (f": {advice}" if advice else ""))
 
 
 def create_operator(s: Session, username: str, password: str) -> Operator:
     name = check_username(username)
-    check_password(password)
+    check_password(password, name)
     if find_operator(s, name) is not None:
         raise AccountError(f"an operator named {name!r} exists already")
     operator = Operator(

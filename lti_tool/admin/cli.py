@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 
 from .. import db
 from .accounts import (
+    PASSWORD_RULE,
     AccountError,
     check_password,
     check_username,
@@ -24,6 +25,7 @@ admin_cli = AppGroup("admin", help="Operator accounts for the operator area (/ad
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
+    click.echo(PASSWORD_RULE)
     password: str = click.prompt("Password", hide_input=True, confirmation_prompt="Repeat the password")
     return password
 
@@ -36,11 +38,12 @@ def _read_password(from_stdin: bool) -> str:
     help="Read the password from the first line of standard input (for scripts) instead of prompting twice.",
 )
 def create_user(username: str, password_stdin: bool) -> None:
-    """Create an operator account (password: at least 12 characters, stored as a scrypt hash)."""
+    """Create an operator account. Passwords: at least 12 characters, not one of the 30,000 most common
+    passwords, hard to guess (zxcvbn score 3 of 4); stored as a scrypt hash."""
     try:
         name = check_username(username)
         password = _read_password(password_stdin)
-        check_password(password)
+        check_password(password, name)
         with db.session_scope(write=True) as s:
             create_operator(s, name, password)
     except AccountError as exc:

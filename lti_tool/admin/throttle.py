@@ -1,7 +1,10 @@
 """Failed sign-ins, counted in the launch store so that every process (and every host) sees the same counts.
 
-Two scopes are counted: the user name (whether it exists or not, so the answer does not reveal which names do)
-and the client address. Each attempt first takes a free slot in both scopes, and only then is the password
+Two scopes are counted: the user name *from this client address* (whether the name exists or not, so the answer
+does not reveal which names do), and the client address alone. So a stranger who tries the operator's name from
+elsewhere locks out only their own address, never the operator at theirs. IPv6 clients are counted per /64 (a
+typical end-user network hands out a whole /64). Names arrive normalised (accounts.normalize_username: "NAME "
+is "name"). Each attempt first takes a free slot in both scopes, and only then is the password
 checked: `LaunchStore.add` is atomic, so parallel attempts never share a slot and at most `limit` passwords are
 tried per scope, however many requests arrive at once. A wrong password keeps its slot; when a scope has no free
 slot left, it is locked for the lockout time (the lock is set before the slots are cleared, and an attempt looks
@@ -12,6 +15,7 @@ Only hashes of names and addresses are stored.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from dataclasses import dataclass, field
 
 from ..cache import LaunchStore
@@ -32,6 +36,19 @@ class Attempt:
     taken: list[tuple[Scope, int]] = field(default_factory=list)
 
 
+def client_network(address: str) -> str:
+    """The unit an address is counted in: an IPv4 address, or an IPv6 address's /64."""
+    try:
+        ip = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return address.strip().lower()
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 class LoginThrottle:
     def __init__(self, store: LaunchStore, *, per_user: int, per_address: int, lockout_seconds: int) -> None:
         self.store = store
@@ -44,9 +61,10 @@ class LoginThrottle:
         return hashlib.sha256(f"{kind}:{value}".encode()).hexdigest()
 
     def scopes(self, username: str, address: str) -> list[Scope]:
+        network = client_network(address)
         return [
-            Scope(PREFIX + "user:" + self._digest("user", username), self.per_user),
-            Scope(PREFIX + "addr:" + self._digest("addr", address), self.per_address),
+            Scope(PREFIX + "user:" + self._digest("user", f"{username}\n{network}"), self.per_user),
+            Scope(PREFIX + "addr:" + self._digest("addr", network), self.per_address),
         ]
 
     def begin(self, username: str, address: str) -> Attempt | None:

@@ -53,3 +53,24 @@ def test_list_and_delete_users(app: Flask, runner) -> None:
     assert "ben" not in runner.invoke(args=["admin", "list-users"]).output
     missing = runner.invoke(args=["admin", "delete-user", "ben", "--yes"])
     assert missing.exit_code != 0 and "no operator named" in missing.output
+
+
+def test_the_password_rule_is_said_before_asking_and_common_or_guessable_passwords_are_refused(
+    app: Flask, runner
+) -> None:
+    prompted = runner.invoke(args=["admin", "create-user", "anna"], input=f"{GOOD}\n{GOOD}\n")
+    assert prompted.exit_code == 0
+    rule = prompted.output.index("not one of the 30,000 most common passwords")
+    assert rule < prompted.output.index("Password: ")
+    for weak, why in [
+        ("aaaaaaaaaaaa", "too easy to guess"),  # 12 characters, accepted by a length rule
+        ("password1234", "30,000 most common"),
+        ("qwertzuiopasdf", "too easy to guess"),
+        ("123456789012", "too easy to guess"),
+        ("Passwort2024", "too easy to guess"),
+        ("ben-ben-ben-ben", "too easy to guess"),
+    ]:
+        result = runner.invoke(args=["admin", "create-user", "ben", "--password-stdin"], input=f"{weak}\n")
+        assert result.exit_code != 0 and why in result.output, (weak, result.output)
+    with session_scope(app) as s:
+        assert [o.username for o in s.scalars(select(Operator))] == ["anna"]

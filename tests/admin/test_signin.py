@@ -84,6 +84,18 @@ def test_five_failures_lock_the_user_name_even_for_the_right_password(anonymous:
     assert anonymous.get("/admin/").status_code == 303
 
 
+def test_a_stranger_cannot_lock_the_operator_out(app: Flask, anonymous: AdminClient) -> None:
+    """Wrong passwords for the operator's name in any spelling ("OPS ", "ops") from a stranger's address lock
+    that address only; the operator signs in from theirs."""
+    stranger = {"REMOTE_ADDR": "203.0.113.66"}
+    for i in range(30):
+        name = [USERNAME.upper() + " ", USERNAME, " " + USERNAME.title()][i % 3]
+        anonymous.login(username=name, password="wrong password, again", environ_base=stranger)
+    assert anonymous.login(environ_base=stranger).status_code == 429
+    operator = AdminClient(app)
+    assert operator.login(environ_base={"REMOTE_ADDR": "198.51.100.7"}).status_code == 303
+
+
 def test_unknown_user_names_are_locked_the_same_way(anonymous: AdminClient) -> None:
     for _ in range(5):
         assert anonymous.login(username="ghost", password="wrong password, again").status_code == 401

@@ -54,7 +54,7 @@ def test_five_failures_lock_for_the_lockout_time_then_count_afresh() -> None:
     throttle = LoginThrottle(store, per_user=5, per_address=20, lockout_seconds=900)
     assert all(_fail(throttle) for _ in range(5))
     assert throttle.begin("anna", "192.0.2.1") is None
-    assert throttle.begin("anna", "198.51.100.9") is None  # the name is locked from every address
+    assert throttle.begin("anna", "198.51.100.9") is not None  # locked from that address only
     store.now += 899
     assert throttle.begin("anna", "192.0.2.1") is None
     store.now += 2
@@ -88,3 +88,25 @@ def test_only_hashes_of_names_and_addresses_are_stored() -> None:
     throttle = LoginThrottle(store, per_user=5, per_address=20, lockout_seconds=900)
     _fail(throttle, "anna@example.org", "192.0.2.1")
     assert store.data and not any("anna" in k or "192.0.2.1" in k for k in store.data)
+
+
+def test_a_stranger_cannot_lock_the_operator_out() -> None:
+    """Failures for the operator's name (in any spelling) from a stranger's address leave the operator's own
+    address untouched; the stranger's address is locked for every name."""
+    store = ClockStore()
+    throttle = LoginThrottle(store, per_user=5, per_address=20, lockout_seconds=900)
+    for i in range(40):
+        _fail(throttle, "anna", "203.0.113.66")
+        _fail(throttle, f"other{i}", "203.0.113.66")
+    assert throttle.begin("anna", "203.0.113.66") is None
+    assert throttle.begin("ben", "203.0.113.66") is None
+    assert throttle.begin("anna", "192.0.2.1") is not None
+
+
+def test_ipv6_clients_count_per_64() -> None:
+    store = ClockStore()
+    throttle = LoginThrottle(store, per_user=5, per_address=20, lockout_seconds=900)
+    for i in range(5):
+        _fail(throttle, "anna", f"2001:db8:1:2::{i + 1:x}")  # five addresses of one /64
+    assert throttle.begin("anna", "2001:db8:1:2:ffff::9") is None
+    assert throttle.begin("anna", "2001:db8:1:3::1") is not None
