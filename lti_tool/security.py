@@ -40,7 +40,8 @@ class _PlatformOrigins:
         self._by_platform: dict[int, frozenset[str]] = {}
         self._all: frozenset[str] = frozenset()
 
-    def _load(self, app: Flask) -> None:
+    def load(self, app: Flask) -> None:
+        """Read the origins unless the cached ones are fresh."""
         now = time.monotonic()
         if now < self._expires:
             return
@@ -67,11 +68,11 @@ class _PlatformOrigins:
             self._expires = now + _ORIGINS_TTL
 
     def of(self, app: Flask, platform_id: int) -> frozenset[str]:
-        self._load(app)
+        self.load(app)
         return self._by_platform.get(platform_id, frozenset())
 
     def registered(self, app: Flask, origin: str) -> bool:
-        self._load(app)
+        self.load(app)
         return origin in self._all
 
     def invalidate(self) -> None:

@@ -43,7 +43,7 @@ def measured(app: Flask, teacher: Any, path: str) -> int:
     minute by whichever request comes then (lti_tool/security.py), so they are read afresh here beforehand."""
     origins = platform_origins(app)
     origins.invalidate()
-    origins.get(app)
+    origins.load(app)
     return statements(teacher.get(path))
 
 
