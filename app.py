@@ -1,4 +1,4 @@
-"""WSGI entry point: `flask --app app …`, `gunicorn app:app`."""
+"""WSGI entry point: `scripts/flask …`, `gunicorn app:app`."""
 
 from lti_tool import create_app
 

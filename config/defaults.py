@@ -21,6 +21,9 @@ PROXY_FIX = 0
 CONTENT_DIR = ""
 DEFAULT_COURSE = "grundlagenkurs"
 
+# Logging to standard error: the tool's level (libraries log warnings only), and "text" lines.
+LOG_LEVEL = "INFO"
+
 # Interface languages (the first is the default when the platform sends no locale).
 LANGUAGES = ["de", "en"]
 
@@ -59,7 +62,7 @@ DEMO_LMS = False
 DEMO_LMS_URL = ""
 
 # Grade delivery: run a worker thread inside the app process ("auto": on SQLite only; true; false). With
-# PostgreSQL, run `flask --app app grades worker` processes instead.
+# PostgreSQL, run `scripts/flask grades worker` processes instead.
 EMBEDDED_WORKER = "auto"
 GRADE_POLL_SECONDS = 1.0  # how often an idle worker looks for due grades
 GRADE_BATCH_SIZE = 20  # rows one worker claims at a time

@@ -4,7 +4,7 @@ Several processes, each with threads: Moodle calls the tool's JWKS back while on
 Moodle's token.php is waiting, and iframes load pages in parallel; never serve the tool single-threaded.
 Environment: LTI_TOOL_BIND (default 127.0.0.1:8000), LTI_TOOL_WEB_WORKERS (default 2 x CPUs, at least 2),
 LTI_TOOL_WEB_THREADS (default 4). Grades are delivered by separate worker processes
-(`flask --app app grades worker`), not by these. LTI_TOOL_ACCESS_LOG: access log file or "-" (default none); it
+(`scripts/flask grades worker`), not by these. LTI_TOOL_ACCESS_LOG: access log file or "-" (default none); it
 never shows session tokens (lti_tool/gunicorn_logging.py).
 """
 

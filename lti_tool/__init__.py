@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import secrets
 from pathlib import Path
@@ -13,6 +12,8 @@ from typing import Any
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import logconfig
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,7 +69,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .logredact import install as redact_logs
 
     redact_logs()  # before anything logs: every line of the process passes lti_tool/logredact.py
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logconfig.configure(app.config)
 
     proxies = int(app.config["PROXY_FIX"])
     if proxies > 0:

@@ -1,4 +1,4 @@
-"""`flask --app app …` commands for the operator: database, platforms, registration links, keys."""
+"""`scripts/flask …` commands for the operator: database, platforms, registration links, keys."""
 
 from __future__ import annotations
 

@@ -188,7 +188,7 @@ def auto_upgrade_sqlite(app: Flask) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             if not schema_is_current(db.engine):
-                log.info("creating/upgrading the SQLite schema")
+                log.debug("creating/upgrading the SQLite schema")
                 upgrade(db.url)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)

@@ -1,7 +1,7 @@
 """Deleting what has expired: launch-store entries and tool sessions.
 
 Runs on its own, with no scheduler to set up: in every grade worker each HOUSEKEEPING_SECONDS (the embedded
-worker included), roughly one login in PURGE_EVERY, and from `flask --app app launch-store purge`.
+worker included), roughly one login in PURGE_EVERY, and from `scripts/flask launch-store purge`.
 """
 
 from __future__ import annotations

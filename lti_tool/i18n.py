@@ -59,7 +59,7 @@ def compile_catalogs() -> None:
         with tmp.open("wb") as f:
             write_mo(f, catalog)
         tmp.replace(mo)  # atomic: several processes may start at once
-        log.info("compiled %s", mo.relative_to(PACKAGE))
+        log.debug("compiled %s", mo.relative_to(PACKAGE))
 
 
 def _request_translations() -> Any:

@@ -8,16 +8,18 @@ Both are registered with each other on start; everything is kept in the instance
 from __future__ import annotations
 
 import argparse
-import logging
+import shlex
 import socket
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
+from flask import Flask
 from werkzeug.serving import make_server
 
-from . import create_app
+from . import create_app, logconfig
+from .admin.accounts import count_operators
 from .db import session_scope
 from .lti.platforms import PlatformSpec, add_platform
 from .lti.toolinfo import SCOPES
@@ -52,13 +54,34 @@ def demo_tool_entry(tool_url: str) -> dict[str, Any]:
     }
 
 
+def banner(app: Flask, lms_url: str, tool_url: str, *, custom_instance: bool) -> str:
+    """What the console shows once everything listens: where to go, in German and English."""
+    with session_scope(app) as s:
+        operators = count_operators(s)
+    env = f"LTI_TOOL_INSTANCE_PATH={shlex.quote(app.instance_path)} " if custom_instance else ""
+    first_operator = (
+        ""
+        if operators
+        else f"    Erstes Konto / first account:           {env}scripts/flask admin create-user NAME\n"
+    )
+    return (
+        "\n"
+        "  nama-lti läuft / is running\n"
+        f"  ▶ Demo-LMS (hier starten / start here):  {lms_url}/\n"
+        f"    Werkzeug / tool:                        {tool_url}/\n"
+        f"    Betreiberbereich / operator area:       {tool_url}/admin/\n"
+        f"{first_operator}"
+        f"    Daten, Protokoll / data, log:           {app.instance_path} (quickstart.log)\n"
+        "  Strg+C beendet / Ctrl-C stops.\n"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/start", description=__doc__)
     parser.add_argument("--tool-port", type=int, default=5000)
     parser.add_argument("--lms-port", type=int, default=5001)
     parser.add_argument("--instance", default="", help="instance folder (default: ./instance)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     for port in (args.tool_port, args.lms_port):
         if not _port_free("127.0.0.1", port):
@@ -75,10 +98,15 @@ def main(argv: list[str] | None = None) -> int:
         "DEMO_LMS": True,
         "DEMO_LMS_URL": lms_url + "/",
         "BASE_URL": tool_url,
+        "LOG_LEVEL": "WARNING",  # while starting; then see logconfig.to_file below
     }
     if args.instance:
         config["INSTANCE_PATH"] = str(Path(args.instance).resolve())
     app = create_app(config)
+    # The console shows warnings and errors only, so the banner below stays the last thing on it; everything
+    # else (requests included, without their tokens) goes to quickstart.log in the instance folder.
+    log_file = Path(app.instance_path) / "quickstart.log"
+    logconfig.to_file(str(log_file))
     with session_scope(app, write=True) as s:
         add_platform(
             s,
@@ -105,15 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     lms_server = serve_in_thread(lms, host="127.0.0.1", port=args.lms_port)
     tool_server = make_server("127.0.0.1", args.tool_port, app, threaded=True)
-    click.echo(
-        "\n"
-        "  nama-lti läuft / is running\n"
-        f"  ▶ Demo-LMS (hier starten / start here):  {lms_url}/\n"
-        f"    Werkzeug / tool:                        {tool_url}/\n"
-        f"    Registrierungswerte / registration:     {tool_url}/lti/config\n"
-        f"    Daten / data:                           {app.instance_path}\n"
-        "  Strg+C beendet / Ctrl-C stops.\n"
-    )
+    click.echo(banner(app, lms_url, tool_url, custom_instance=bool(args.instance)))
     try:
         tool_server.serve_forever()
     except KeyboardInterrupt:

@@ -23,7 +23,7 @@ def render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
 def _url() -> str:
     url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
     if not url:
-        raise RuntimeError("no database URL: run migrations with `flask --app app db upgrade`")
+        raise RuntimeError("no database URL: run migrations with `scripts/flask db upgrade`")
     return str(url)
 
 

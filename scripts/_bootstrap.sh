@@ -23,17 +23,37 @@ bootstrap() {
   fi
   spec="."
   [ -n "$extra" ] && spec=".[$extra]"
-  stamp=".venv/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)-${extra:-base}"
+  stamp=".venv/.installed-$(sha256sum <pyproject.toml | cut -c1-16)-${extra:-base}"
+  # The base install is part of every other one (scripts/test installs the project with its test extra).
+  if [ -z "$extra" ] && compgen -G "${stamp%-base}-*" >/dev/null; then return 0; fi
   if [ ! -f "$stamp" ]; then
-    echo "installing nama-lti${extra:+ with $extra} into .venv (first run or pyproject.toml changed)" >&2
+    echo "installing nama-lti${extra:+ with $extra} into .venv (first run or pyproject.toml changed; a minute or two)" >&2
+    local started=$SECONDS
     if ! { .venv/bin/python -m pip install --quiet --upgrade pip &&
-           .venv/bin/python -m pip install --quiet -e "$spec"; } >.venv/pip.log 2>&1; then
+           .venv/bin/python -m pip install --progress-bar off -e "$spec"; } 2>&1 | tee .venv/pip.log | install_progress; then
       cat .venv/pip.log >&2
       echo "installing failed (log above)" >&2
       return 1
     fi
+    echo "installed in $(( SECONDS - started )) s" >&2
     touch "$stamp"
   fi
+}
+
+# Reads pip's output and shows one line per package it fetches (on a terminal: one line, rewritten).
+install_progress() {
+  local line n=0 tty=""
+  [ -t 2 ] && tty=1
+  while IFS= read -r line; do
+    case "$line" in
+      Collecting\ *)
+        n=$((n + 1)); line=${line#Collecting }; line=${line%% *}
+        if [ -n "$tty" ]; then printf '\r\033[K  [%d] %s' "$n" "$line" >&2; else printf '  [%d] %s\n' "$n" "$line" >&2; fi ;;
+      Installing\ collected\ packages:*)
+        [ -n "$tty" ] && printf '\r\033[K' >&2
+        echo "  unpacking $n packages into .venv" >&2 ;;
+    esac
+  done
 }
 
 # Debian's Chromium for the browser tests (never a downloaded browser). Installs it when we may.

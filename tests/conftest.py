@@ -164,7 +164,7 @@ DEPLOYMENT_ID = "deployment-1"
 
 @pytest.fixture
 def registered(app: Flask, peer: PeerPlatform) -> PeerPlatform:
-    """The peer registered with the tool (as `flask platform add` does)."""
+    """The peer registered with the tool (as `scripts/flask platform add` does)."""
     spec = PlatformSpec(
         issuer=peer.issuer,
         client_id=CLIENT_ID,

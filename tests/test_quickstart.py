@@ -24,9 +24,10 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def quickstart(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Quickstart]:
+    """The tool's and the demo LMS's URLs, the console (stdout and stderr) and the instance folder."""
     tool_port, lms_port = free_port(), free_port()
     instance = tmp_path_factory.mktemp("quickstart")
-    log_path = instance / "out.log"
+    log_path = instance / "console.txt"
     env = {k: v for k, v in os.environ.items() if not k.startswith("LTI_TOOL_")}
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
@@ -54,7 +55,7 @@ def quickstart(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Quickstart]
                 pytest.fail("quickstart exited:\n" + log_path.read_text(errors="replace")[-3000:])
             time.sleep(0.2)
         try:
-            yield Quickstart(tool, lms, log_path)
+            yield Quickstart(tool, lms, log_path, instance)
         finally:
             os.killpg(proc.pid, signal.SIGINT)
             try:
@@ -69,7 +70,8 @@ def quickstart(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Quickstart]
 class Quickstart(NamedTuple):
     tool: str
     lms: str
-    log: Path
+    console: Path
+    instance: Path
 
 
 def launch_from_lms(lms: str, user: str) -> requests.Response:
@@ -83,7 +85,7 @@ def launch_from_lms(lms: str, user: str) -> requests.Response:
 
 
 def test_learner_launches_the_real_course_from_the_demo_lms(quickstart: Quickstart) -> None:
-    tool, lms, _log = quickstart
+    tool, lms, _console, _instance = quickstart
     assert requests.get(lms + "/").status_code == 200
     page = launch_from_lms(lms, "4")
     assert page.status_code == 200 and page.url.startswith(tool + "/s/")
@@ -92,7 +94,7 @@ def test_learner_launches_the_real_course_from_the_demo_lms(quickstart: Quicksta
 
 
 def test_instructor_launch(quickstart: Quickstart) -> None:
-    tool, lms, _log = quickstart
+    tool, lms, _console, _instance = quickstart
     page = launch_from_lms(lms, "3")
     assert (
         page.status_code == 200
@@ -103,13 +105,15 @@ def test_instructor_launch(quickstart: Quickstart) -> None:
 
 
 def test_tool_home_points_to_the_demo_lms(quickstart: Quickstart) -> None:
-    tool, lms, _log = quickstart
+    tool, lms, _console, _instance = quickstart
     assert lms + "/" in requests.get(tool + "/").text
 
 
 def test_the_development_servers_log_shows_no_session_token(quickstart: Quickstart) -> None:
-    """werkzeug's request log (tool and demo LMS) passes the tool's redaction like every other log line."""
-    tool, lms, log = quickstart
+    """werkzeug's request log (tool and demo LMS) passes the tool's redaction like every other log line. The
+    quickstart writes it to quickstart.log in the instance folder (the console shows only the banner)."""
+    tool, lms, _console, instance = quickstart
+    log = instance / "quickstart.log"
     page = launch_from_lms(lms, "4")
     token = page.url.split("/s/", 1)[1].split("/", 1)[0]
     assert requests.get(f"{tool}/s/{token}/gibt-es-nicht").status_code == 404
@@ -122,3 +126,20 @@ def test_the_development_servers_log_shows_no_session_token(quickstart: Quicksta
     assert (
         "state=-" in written and "eyJ" not in written
     )  # the LMS's /auth request line carries the OIDC state
+
+
+def test_the_console_shows_only_the_banner_even_after_launches(quickstart: Quickstart) -> None:
+    """Runs after the launches above: no library INFO lines, no request lines, no session token; the banner
+    (demo LMS, tool, operator area, how to make the first operator account, where data and log are) is the last
+    thing printed."""
+    tool, lms, console, _instance = quickstart
+    launch_from_lms(lms, "4")
+    time.sleep(0.5)
+    lines = [line.strip() for line in console.read_text(errors="replace").splitlines() if line.strip()]
+    assert lines[0] == "nama-lti läuft / is running", lines
+    assert lines[-1] == "Strg+C beendet / Ctrl-C stops."
+    assert f"{lms}/" in lines[1] and f"{tool}/" in lines[2] and f"{tool}/admin/" in lines[3]
+    assert "LTI_TOOL_INSTANCE_PATH=" in lines[4] and "scripts/flask admin create-user NAME" in lines[4]
+    assert "quickstart.log" in lines[5]
+    text = "\n".join(lines)
+    assert len(lines) == 7 and "/s/" not in text and "INFO" not in text

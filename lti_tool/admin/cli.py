@@ -1,4 +1,4 @@
-"""`flask --app app admin …`: operator accounts for the operator area (/admin). There is no sign-up page: whoever
+"""`scripts/flask admin …`: operator accounts for the operator area (/admin). There is no sign-up page: whoever
 can run commands on the server decides who may sign in."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 
 from .. import db
@@ -22,11 +23,22 @@ from .accounts import (
 admin_cli = AppGroup("admin", help="Operator accounts for the operator area (/admin).")
 
 
-def _read_password(from_stdin: bool) -> str:
+def _read_password(from_stdin: bool, username: str) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
     click.echo(PASSWORD_RULE)
-    password: str = click.prompt("Password", hide_input=True, confirmation_prompt="Repeat the password")
+
+    def checked(password: str) -> str:
+        try:
+            check_password(password, username)
+        except AccountError as exc:
+            raise click.UsageError(str(exc)) from exc
+        return password
+
+    # A password that breaks the rule is refused at once and asked for again, before the repetition.
+    password: str = click.prompt(
+        "Password", hide_input=True, confirmation_prompt="Repeat the password", value_proc=checked
+    )
     return password
 
 
@@ -42,13 +54,13 @@ def create_user(username: str, password_stdin: bool) -> None:
     passwords, hard to guess (zxcvbn score 3 of 4); stored as a scrypt hash."""
     try:
         name = check_username(username)
-        password = _read_password(password_stdin)
+        password = _read_password(password_stdin, name)
         check_password(password, name)
         with db.session_scope(write=True) as s:
             create_operator(s, name, password)
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"operator {name} created; sign in at /admin/login")
+    click.echo(f"Operator {name} created. Sign in at {current_app.config['BASE_URL']}/admin/login")
 
 
 @admin_cli.command("list-users")
@@ -57,7 +69,7 @@ def list_users() -> None:
     with db.session_scope() as s:
         operators = list_operators(s)
     if not operators:
-        click.echo("no operator accounts (create one with `flask --app app admin create-user NAME`)")
+        click.echo("no operator accounts (create one with `scripts/flask admin create-user NAME`)")
     for op in operators:
         last = f"{op.last_login_at:%Y-%m-%d %H:%M} UTC" if op.last_login_at else "never"
         click.echo(f"{op.username}  created {op.created_at:%Y-%m-%d %H:%M} UTC  last sign-in {last}")

@@ -19,7 +19,7 @@ class LoginForm(FlaskForm):  # type: ignore[misc]
 
 
 class PlatformForm(FlaskForm):  # type: ignore[misc]
-    """The values `flask platform add` takes; checked by lti.platforms.spec_problems, like the CLI's."""
+    """The values `scripts/flask platform add` takes; checked by lti.platforms.spec_problems, like the CLI's."""
 
     name = StringField(_l("Name (for people)"))
     issuer = StringField(_l("Platform ID (issuer)"))

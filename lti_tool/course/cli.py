@@ -1,4 +1,4 @@
-"""`flask course check [PATH]`: list every problem of one course folder or of a whole content folder."""
+"""`scripts/flask course check [PATH]`: list every problem of one course folder or of a whole content folder."""
 
 from __future__ import annotations
 

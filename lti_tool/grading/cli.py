@@ -1,4 +1,4 @@
-"""`flask --app app grades …`: run workers, see the outbox, send failed grades again."""
+"""`scripts/flask grades …`: run workers, see the outbox, send failed grades again."""
 
 from __future__ import annotations
 

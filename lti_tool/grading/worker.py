@@ -3,7 +3,7 @@
 Each batch: claim (one short transaction) -> for each row, outside any transaction: find the line item if
 needed, post the score -> record the outcome (one short transaction, only if this worker still holds the
 row). Modes: embedded (a daemon thread in each app process; the default on SQLite) and scale-out
-(`flask --app app grades worker [--concurrency N]`: N threads in one process; any number of processes).
+(`scripts/flask grades worker [--concurrency N]`: N threads in one process; any number of processes).
 """
 
 from __future__ import annotations
@@ -374,7 +374,7 @@ def wakeup_for(app: Flask, workers: Sequence[Worker]) -> PgWakeup | None:
     return PgWakeup(app, workers).start() if get_db(app).dialect == "postgresql" else None
 
 
-# --- scale-out: `flask grades worker` ---------------------------------------------------------------
+# --- scale-out: `scripts/flask grades worker` ---------------------------------------------------------------
 
 
 def run_workers(app: Flask, *, concurrency: int = 1, once: bool = False) -> int:

@@ -68,7 +68,7 @@ class SigningKey:
 def signing_key(s: Session) -> SigningKey:
     key = s.scalars(select(ToolKey).where(ToolKey.state == CURRENT).order_by(ToolKey.id.desc())).first()
     if key is None:
-        raise RuntimeError("no current tool key: run `flask --app app keys ensure` or start the app once")
+        raise RuntimeError("no current tool key: run `scripts/flask keys ensure` or start the app once")
     return SigningKey(key.kid, key.private_pem)
 
 
@@ -118,7 +118,7 @@ def wipe_expired_retired(s: Session, grace_seconds: int) -> int:
 
 
 def init_app(app: Flask) -> None:
-    """First start: generate the keys (once the schema exists; on PostgreSQL after `flask db upgrade`)."""
+    """First start: generate the keys (once the schema exists; on PostgreSQL after `scripts/flask db upgrade`)."""
     database = get_db(app)
     if schema_is_current(database.engine):
         with session_scope(app) as s:

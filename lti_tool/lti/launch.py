@@ -566,7 +566,7 @@ class ToolMessageLaunch(MessageLaunch[FormRequest, DbToolConf, SessionService, C
             )
         conf: DbToolConf = self._tool_config
         row = conf.deployment(body["iss"], self.get_client_id(), deployment_id)
-        approve = f"flask --app app platform approve --issuer {body['iss']} --client-id {self.get_client_id()} --deployment-id {deployment_id}"
+        approve = f"scripts/flask platform approve --issuer {body['iss']} --client-id {self.get_client_id()} --deployment-id {deployment_id}"
         if row is None:
             assert self.platform is not None
             self._record_unknown_deployment(self.platform.id, deployment_id)

@@ -42,7 +42,7 @@ MISSING, TOO_LONG, NOT_A_URL = "missing", "too_long", "not_a_url"
 def spec_problems(spec: PlatformSpec, deployment_id: str) -> list[tuple[str, str]]:
     """What keeps a manual registration from being stored: (field, MISSING | TOO_LONG | NOT_A_URL) pairs.
 
-    One rule set for every way in (`flask platform add`, the operator area); each edge words the problems.
+    One rule set for every way in (`scripts/flask platform add`, the operator area); each edge words the problems.
     """
     values = {
         "issuer": spec.issuer,

@@ -396,7 +396,7 @@ def register() -> tuple[str, int] | str:
         raise RegistrationError(
             _l("This address needs a registration link from the tool operator."),
             hint=_l(
-                "Ask the tool operator for a registration link (flask --app app platform registration-link)."
+                "Ask the tool operator for a registration link (scripts/flask platform registration-link)."
             ),
             code="registration_link_missing",
             status=404,

@@ -1,4 +1,4 @@
-"""`flask --app app learner export | delete`: a person's right of access and erasure (GDPR Art. 15 and 17)."""
+"""`scripts/flask learner export | delete`: a person's right of access and erasure (GDPR Art. 15 and 17)."""
 
 from __future__ import annotations
 

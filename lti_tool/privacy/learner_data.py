@@ -73,7 +73,7 @@ def find_platform(s: Session, platform: str, client_id: str | None = None) -> Pl
     found = list(s.scalars(query.order_by(Platform.id)))
     if not found:
         with_client = f" with client id {client_id!r}" if client_id is not None else ""
-        raise LearnerNotFound(f"no platform {platform!r}{with_client} (see `flask --app app platform list`)")
+        raise LearnerNotFound(f"no platform {platform!r}{with_client} (see `scripts/flask platform list`)")
     if len(found) > 1:
         clients = ", ".join(repr(p.client_id) for p in found)
         raise LearnerNotFound(

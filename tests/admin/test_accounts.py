@@ -1,4 +1,5 @@
-"""`flask admin create-user | list-users | delete-user`: scrypt hashes, a minimum length, prompts twice."""
+"""`scripts/flask admin create-user | list-users | delete-user`: scrypt hashes, the password rule said first and
+checked before the repetition, prompts twice."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ def test_create_user_prompts_twice_and_stores_a_scrypt_hash(app: Flask, runner) 
     result = runner.invoke(args=["admin", "create-user", "Anna"], input=f"{GOOD}\n{GOOD}\n")
     assert result.exit_code == 0, result.output
     assert "Repeat the password" in result.output and GOOD not in result.output
+    assert result.output.splitlines()[-1] == "Operator anna created. Sign in at /admin/login"
     with session_scope(app) as s:
         operator = s.scalars(select(Operator)).one()
         assert operator.username == "anna"  # user names compare case-insensitively
@@ -39,6 +41,24 @@ def test_create_user_refuses_mismatched_repetition_short_passwords_and_duplicate
     assert again.exit_code != 0 and "exists already" in again.output
     with session_scope(app) as s:
         assert len(s.scalars(select(Operator)).all()) == 1
+
+
+def test_create_user_says_the_rule_first_and_asks_again_before_the_repetition(app: Flask, runner) -> None:
+    result = runner.invoke(args=["admin", "create-user", "anna"], input=f"elevenchars\n{GOOD}\n{GOOD}\n")
+    assert result.exit_code == 0, result.output
+    lines = [line.strip() for line in result.output.splitlines() if line.strip()]
+    assert (
+        lines[0]
+        == "Password rule: at least 12 characters, not only spaces (a few words in a row are easy to remember)."
+    )
+    assert lines[1:5] == [
+        "Password:",
+        "Error: the password must be at least 12 characters long",
+        "Password:",
+        "Repeat the password:",
+    ]
+    with session_scope(app) as s:
+        assert authenticate(s, "anna", GOOD) is not None
 
 
 def test_list_and_delete_users(app: Flask, runner) -> None:

@@ -1,5 +1,5 @@
 """Expired launch data and tool sessions are purged on their own (no scheduler needed): by every grade worker
-now and then, during an LTI login now and then, and on demand with `flask launch-store purge`."""
+now and then, during an LTI login now and then, and on demand with `scripts/flask launch-store purge`."""
 
 from __future__ import annotations
 

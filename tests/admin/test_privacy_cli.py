@@ -1,4 +1,4 @@
-"""`flask learner export | delete`: everything about one person of one platform, nothing about anyone else."""
+"""`scripts/flask learner export | delete`: everything about one person of one platform, nothing about anyone else."""
 
 from __future__ import annotations
 

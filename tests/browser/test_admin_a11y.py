@@ -121,6 +121,44 @@ def test_every_operator_page_passes_axe(page_at: Any, operated: dict[str, Any], 
     assert_no_axe_violations(page, f"grade outbox in English ({width}px)")
 
 
+@pytest.mark.parametrize("width", [1280, 360])
+def test_layout_lines_up_sign_out_is_not_the_main_action_and_a_new_link_copies(
+    page_at: Any, operated: dict[str, Any], width: int
+) -> None:
+    page = page_at(width)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    sign_in_by_keyboard(page)
+    page.goto(page.base_url + "/admin/registration-links")
+    page.fill("#note", "Kreis Düren")
+    page.click("main form button[type=submit]")
+    page.wait_for_selector("#issued-url")
+
+    # Header, content and footer start at the same left edge (their content boxes).
+    edges = page.evaluate(
+        """() => ['.site-header__inner', 'main', '.site-footer__inner'].map((sel) => {
+            const el = document.querySelector(sel);
+            return Math.round(el.getBoundingClientRect().left + parseFloat(getComputedStyle(el).paddingLeft));
+        })"""
+    )
+    assert len(set(edges)) == 1, edges
+
+    # "Sign out" does not look like the page's main action (the filled button of the form).
+    def background(selector: str) -> str:
+        return str(
+            page.evaluate("(sel) => getComputedStyle(document.querySelector(sel)).backgroundColor", selector)
+        )
+
+    assert background("main form.admin-form button[type=submit]") == "rgb(11, 92, 46)"
+    assert background(".admin-signout button") == "rgba(0, 0, 0, 0)"
+
+    # The link just issued is copied with its button; the page says so.
+    issued = page.input_value("#issued-url")
+    page.click("button[data-copy=issued-url]")
+    page.wait_for_function("() => document.querySelector('[data-copy-status]').textContent !== ''")
+    assert page.inner_text("[data-copy-status]") == "Kopiert."
+    assert page.evaluate("navigator.clipboard.readText()") == issued
+
+
 @pytest.fixture
 def keys_restored(app: Flask) -> Iterator[None]:
     with seed.keys_restored(app):

@@ -1,4 +1,4 @@
-"""`flask course check`, driven through a bare Flask app with the command group added."""
+"""`scripts/flask course check`, driven through a bare Flask app with the command group added."""
 
 from __future__ import annotations
 

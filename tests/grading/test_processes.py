@@ -1,4 +1,4 @@
-"""Worker processes (`flask --app app grades worker`) on the test database: one killed with SIGKILL in the
+"""Worker processes (`scripts/flask grades worker`) on the test database: one killed with SIGKILL in the
 middle of a batch and another taking over after the lease; several at once delivering every row once."""
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ SESSION_PAGE = re.compile(r"/s/[A-Za-z0-9_-]{20,}/")
 
 @pytest.fixture
 def lms(app: Flask, tool_server: ServerThread) -> Iterator[LtiPlatformPeer]:
-    """The lti1p3platform peer, registered with the tool (as `flask platform add` does)."""
+    """The lti1p3platform peer, registered with the tool (as `scripts/flask platform add` does)."""
     peer = LtiPlatformPeer().start().use_tool(tool_server.url)
     spec = PlatformSpec(
         issuer=peer.issuer,
