@@ -46,8 +46,8 @@ install_progress() {
   [ -t 2 ] && tty=1
   while IFS= read -r line; do
     case "$line" in
-      Collecting\ *)
-        n=$((n + 1)); line=${line#Collecting }; line=${line%% *}
+      Collecting\ *|Processing\ *.whl*)  # from an index, or a wheel from a local folder
+        n=$((n + 1)); line=${line#* }; line=${line%% *}; line=${line##*/}; line=${line%%-py[0-9]*}; line=${line%%-cp[0-9]*}
         if [ -n "$tty" ]; then printf '\r\033[K  [%d] %s' "$n" "$line" >&2; else printf '  [%d] %s\n' "$n" "$line" >&2; fi ;;
       Installing\ collected\ packages:*)
         [ -n "$tty" ] && printf '\r\033[K' >&2
