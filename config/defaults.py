@@ -24,6 +24,10 @@ DEFAULT_COURSE = "grundlagenkurs"
 # Logging to standard error: the tool's level (libraries log warnings only), and "text" lines.
 LOG_LEVEL = "INFO"
 
+# Prometheus metrics at GET /metrics for a scraper that sends "Authorization: Bearer <token>" (empty: no
+# /metrics route). Grade workers serve theirs on a port of their own (grades worker --metrics-bind).
+METRICS_TOKEN = ""
+
 # Interface languages (the first is the default when the platform sends no locale).
 LANGUAGES = ["de", "en"]
 

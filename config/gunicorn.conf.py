@@ -3,13 +3,18 @@
 Several processes, each with threads: Moodle calls the tool's JWKS back while one of the tool's own requests to
 Moodle's token.php is waiting, and iframes load pages in parallel; never serve the tool single-threaded.
 Environment: LTI_TOOL_BIND (default 127.0.0.1:8000), LTI_TOOL_WEB_WORKERS (default 2 x CPUs, at least 2),
-LTI_TOOL_WEB_THREADS (default 4). Grades are delivered by separate worker processes
+LTI_TOOL_WEB_THREADS (default 4). Prometheus metrics (GET /metrics with LTI_TOOL_METRICS_TOKEN) add up every
+process's counts through files in PROMETHEUS_MULTIPROC_DIR (default: a folder of its own in the temp folder,
+emptied on start and removed on exit). Grades are delivered by separate worker processes
 (`scripts/flask grades worker`), not by these. LTI_TOOL_ACCESS_LOG: access log file or "-" (default none); it
 never shows session tokens (lti_tool/gunicorn_logging.py).
 """
 
+import glob
 import multiprocessing
 import os
+import shutil
+import tempfile
 
 bind = os.environ.get("LTI_TOOL_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("LTI_TOOL_WEB_WORKERS", max(2, 2 * multiprocessing.cpu_count())))
@@ -26,3 +31,28 @@ logger_class = "lti_tool.gunicorn_logging.RedactingLogger"  # session tokens in 
 errorlog = "-"
 # The app's ProxyFix (LTI_TOOL_PROXY_FIX) handles X-Forwarded-*; gunicorn itself trusts only local proxies.
 forwarded_allow_ips = "127.0.0.1,::1"
+
+# Prometheus multi-process mode: set before the workers import the app (prometheus_client reads it then).
+_own_metrics_dir = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+metrics_dir = os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR", os.path.join(tempfile.gettempdir(), f"nama-lti-metrics-{os.getpid()}")
+)
+
+
+def on_starting(server):
+    """Counts of an earlier run would be added to this one's: start from an empty folder."""
+    os.makedirs(metrics_dir, exist_ok=True)
+    for stale in glob.glob(os.path.join(metrics_dir, "*.db")):
+        os.remove(stale)
+
+
+def child_exit(server, worker):
+    """A worker that ended keeps its counters in the sums; its live gauges go."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid, metrics_dir)
+
+
+def on_exit(server):
+    if _own_metrics_dir:
+        shutil.rmtree(metrics_dir, ignore_errors=True)

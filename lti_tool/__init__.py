@@ -77,7 +77,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies, x_prefix=proxies
         )
 
-    from . import auth, cache, cli, db, errors, health, i18n, pages, querycount, security
+    from . import auth, cache, cli, db, errors, health, i18n, metrics, pages, querycount, security
     from .admin import views as admin_views
     from .certificate import views as certificate_views
     from .course import catalog
@@ -88,6 +88,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .lti import views as lti_views
 
     db.init_app(app)
+    metrics.init_app(app)
     querycount.init_app(app)
     cache.init_app(app)
     catalog.init_app(app)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import logging
 from collections.abc import Iterator
@@ -166,6 +167,21 @@ def upgrade(url: str, revision: str = "head") -> None:
     from alembic import command
 
     command.upgrade(alembic_config(url), revision)
+
+
+@functools.cache
+def head_revision() -> str | None:
+    """The newest migration this code brings (read from migrations/ once per process)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def current_revision(s: Session) -> str | None:
+    """The migration the database is at (None before the first one)."""
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(s.connection()).get_current_revision()
 
 
 def schema_is_current(engine: Engine) -> bool:

@@ -14,6 +14,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import LazyString
 from werkzeug.exceptions import HTTPException
 
+from . import metrics
 from .i18n import lazy_gettext as _l
 
 log = logging.getLogger("lti_tool.errors")
@@ -123,6 +124,7 @@ def _respond(
 
 def _handle_tool_error(exc: ToolError) -> tuple[Response | str, int, dict[str, str]]:
     error_id = uuid.uuid4().hex[:12]
+    metrics.refused(request.endpoint, exc.code)
     log.warning(
         "refused %s %s: %s (%s) error_id=%s",
         request.method,

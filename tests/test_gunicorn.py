@@ -24,6 +24,7 @@ from .conftest import CLIENT_ID, DEPLOYMENT_ID, TEST_REDIS_URL
 from .peer import Launcher, PeerPlatform
 
 ROOT = Path(__file__).resolve().parent.parent
+METRICS_TOKEN = "scrape-token-for-the-test"
 pytestmark = pytest.mark.slow
 
 
@@ -36,7 +37,7 @@ def free_port() -> int:
 @pytest.fixture
 def gunicorn(app: Flask, test_config: dict, tmp_path: Path) -> Iterator[str]:
     port = free_port()
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
     env.update(
         {
             "LTI_TOOL_DATABASE_URL": test_config["DATABASE_URL"],
@@ -48,6 +49,7 @@ def gunicorn(app: Flask, test_config: dict, tmp_path: Path) -> Iterator[str]:
             "LTI_TOOL_WEB_THREADS": "4",
             "LTI_TOOL_EMBEDDED_WORKER": "false",
             "LTI_TOOL_ACCESS_LOG": str(tmp_path / "access.log"),
+            "LTI_TOOL_METRICS_TOKEN": METRICS_TOKEN,
         }
     )
     if TEST_REDIS_URL:
@@ -114,6 +116,16 @@ def test_launches_across_gunicorn_processes(
     with session_scope(app) as s:
         expected = keys.public_jwks(s, int(app.config["KEY_RETIRE_GRACE_SECONDS"]))
     assert jwks == expected  # every process publishes the same keys from the shared database
+    # Metrics add up over the three processes, whichever one answers the scrape.
+    for _ in range(6):
+        scraped = requests.get(gunicorn + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+        assert scraped.status_code == 200
+        assert sample(scraped.text, "nama_lti_launches_total", outcome="ok") == 12
+        launch_posts = sample(
+            scraped.text, "nama_lti_request_duration_seconds_count", route="/lti/launch", method="POST"
+        )
+        assert launch_posts == 12
+    assert requests.get(gunicorn + "/metrics").status_code == 401
 
 
 def test_no_log_line_carries_a_token(
@@ -177,3 +189,14 @@ def test_no_log_line_carries_a_token(
         assert expected in logs, expected
     for secret in (session, link_token, id_token, login.state, id_token.split(".")[1]):
         assert secret not in logs
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    """The value of one sample in Prometheus' text format (0 when it is not there)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(text):
+        for found in family.samples:
+            if found.name == name and all(found.labels.get(k) == v for k, v in labels.items()):
+                return float(found.value)
+    return 0.0

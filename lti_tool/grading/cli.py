@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from .. import db
+from .. import db, metrics
 from . import outbox
 from .worker import run_workers
 
@@ -22,12 +22,23 @@ def _age(seconds: float | None) -> str:
 @grades_cli.command("worker")
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit (instead of running on).")
 @click.option("--concurrency", default=1, show_default=True, type=click.IntRange(1, 64), help="Threads.")
-def worker_command(once: bool, concurrency: int) -> None:
+@click.option(
+    "--metrics-bind",
+    default="",
+    metavar="HOST:PORT",
+    help="Serve this worker's Prometheus metrics (deliveries, token requests, CPU, memory) there.",
+)
+def worker_command(once: bool, concurrency: int, metrics_bind: str) -> None:
     """Deliver grades until stopped (SIGTERM/SIGINT finish the score in flight and give back the rest).
 
     Run as many of these as you like on PostgreSQL: rows are claimed with FOR UPDATE SKIP LOCKED.
     """
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if metrics_bind:
+        host, _, port = metrics_bind.rpartition(":")
+        if not host or not port.isdigit():
+            raise click.BadParameter("use HOST:PORT, e.g. 127.0.0.1:9301", param_hint="--metrics-bind")
+        metrics.serve(metrics_bind)
     delivered = run_workers(app, concurrency=concurrency, once=once)
     click.echo(f"{delivered} score(s) delivered")
 

@@ -28,6 +28,7 @@ import requests
 from flask import Flask
 from sqlalchemy import delete, select
 
+from .. import metrics
 from ..cache import LaunchStore, get_store
 from ..db import insert_for, session_scope
 from ..http import Allowed, GuardedClient, platform_allowed, short_reason
@@ -200,7 +201,12 @@ class AccessTokens:
             return self.cache.get(platform.id, key)
 
         def fetch() -> CachedToken:
-            token, expires_in = self._request(platform, sorted(set(scopes)), http)
+            try:
+                token, expires_in = self._request(platform, sorted(set(scopes)), http)
+            except TokenError:
+                metrics.token_request(ok=False)
+                raise
+            metrics.token_request(ok=True)
             margin = min(self.margin, expires_in / 2)
             fresh = CachedToken(token, utcnow() + dt.timedelta(seconds=expires_in - margin))
             self.cache.put(platform.id, key, fresh)
