@@ -66,7 +66,9 @@ def gunicorn(app: Flask, test_config: dict, tmp_path: Path) -> Iterator[str]:
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = (
+        time.monotonic() + 90
+    )  # three processes importing the app at once take a while on a busy machine
     while time.monotonic() < deadline:
         try:
             if requests.get(url + "/healthz", timeout=5).status_code == 200:
