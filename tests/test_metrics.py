@@ -107,7 +107,7 @@ def test_readyz_reports_a_schema_behind_the_code(app: Flask, client: Any) -> Non
     try:
         answer = client.get("/readyz")
         assert answer.status_code == 503
-        assert answer.get_json()["checks"]["migrations"].startswith("database at 0001, code needs ")
+        assert answer.get_json()["checks"]["migrations"] == "behind"
     finally:  # the PostgreSQL test database is shared by the whole run
         with session_scope(app, write=True) as s:
             s.execute(text("UPDATE alembic_version SET version_num = :head"), {"head": head_revision()})
