@@ -21,8 +21,10 @@ PROXY_FIX = 0
 CONTENT_DIR = ""
 DEFAULT_COURSE = "grundlagenkurs"
 
-# Logging to standard error: the tool's level (libraries log warnings only), and "text" lines.
+# Logging to standard error: the tool's level (libraries log warnings only); "text" lines or "json" (one object
+# per line with time, level, logger, message, request_id).
 LOG_LEVEL = "INFO"
+LOG_FORMAT = "text"
 
 # Prometheus metrics at GET /metrics for a scraper that sends "Authorization: Bearer <token>" (empty: no
 # /metrics route). Grade workers serve theirs on a port of their own (grades worker --metrics-bind).

@@ -27,6 +27,8 @@ keepalive = 5
 limit_request_line = 8190
 limit_request_fields = 100
 accesslog = os.environ.get("LTI_TOOL_ACCESS_LOG") or None  # a file, or "-" for stdout
+# gunicorn's usual line plus the request id the tool answered with (X-Request-ID), as on the tool's own lines.
+access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms %({x-request-id}o)s'
 logger_class = "lti_tool.gunicorn_logging.RedactingLogger"  # session tokens in paths are not logged
 errorlog = "-"
 # The app's ProxyFix (LTI_TOOL_PROXY_FIX) handles X-Forwarded-*; gunicorn itself trusts only local proxies.

@@ -76,6 +76,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies, x_prefix=proxies
         )
+    logconfig.init_app(app)  # a request id for every request's log lines (X-Request-ID)
 
     from . import auth, cache, cli, db, errors, health, i18n, metrics, pages, querycount, security
     from .admin import views as admin_views

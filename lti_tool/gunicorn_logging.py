@@ -13,6 +13,7 @@ from typing import Any
 
 from gunicorn.glogging import Logger  # type: ignore[import-untyped]
 
+from .logconfig import format_gunicorn
 from .logredact import install
 
 
@@ -20,3 +21,5 @@ class RedactingLogger(Logger):  # type: ignore[misc]  # gunicorn has no type hin
     def setup(self, cfg: Any) -> None:
         install()
         super().setup(cfg)
+        # JSON lines when the tool writes JSON (LTI_TOOL_LOG_FORMAT=json), like the tool's own.
+        format_gunicorn([*self.error_log.handlers, *self.access_log.handlers])
