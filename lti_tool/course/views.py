@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from flask import Flask, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import format_percent
+from flask_babel import format_decimal, format_percent
 from werkzeug.wrappers import Response
 
 from .. import db, progress
@@ -24,7 +24,7 @@ from ..errors import NotFound, error_response
 from ..i18n import lazy_gettext as _l
 from ..progress import Learner, Location
 from .catalog import get_catalog
-from .completion import Step, module_status, next_step, next_step_in_module
+from .completion import ModuleStatus, Step, module_status, next_step, next_step_in_module
 from .model import Course, Module
 
 log = logging.getLogger(__name__)
@@ -118,6 +118,31 @@ def location_title(course: Course, location: Location) -> str:
     return module.title
 
 
+@dataclass(frozen=True)
+class ModuleRow:
+    """One module's line on the overview: its status and the next thing to do in it (None: nothing left)."""
+
+    module: Module
+    status: ModuleStatus
+    step: Step | None
+    step_href: str | None
+
+
+def duration(minutes: int) -> str:
+    """Minutes as people read a duration: "45 Min.", "2 Std. 25 Min." (interface language)."""
+    hours, rest = divmod(max(minutes, 0), 60)
+    if not hours:
+        return str(_l("%(m)s min.", m=rest))
+    if not rest:
+        return str(_l("%(h)s h", h=hours))
+    return str(_l("%(h)s h %(m)s min.", h=hours, m=rest))
+
+
+def hours(value: float) -> str:
+    """A workload in hours as a number in the interface language (4, 4,5)."""
+    return str(format_decimal(value, format="#,##0.#"))
+
+
 def percent(score: float | None) -> str:
     """A score as a whole percentage, rounded down (so that 79.6 % never reads as a pass mark of 80 %)."""
     if score is None:
@@ -177,7 +202,15 @@ def overview() -> str:
     where = here()
     course = where.course
     state = progress.course_state(db.session(), where.learner, course)
-    statuses = [module_status(course, m, state.snapshot.module(m.id)) for m in where.modules]
+    rows = []
+    for m in where.modules:
+        snap = state.snapshot.module(m.id)
+        status = module_status(course, m, snap)
+        # A complete module still offers an optional practice task that is not written yet.
+        in_module = next_step_in_module(course, m, snap)
+        rows.append(ModuleRow(m, status, in_module, step_url(in_module) if in_module else None))
+    done = sum(1 for row in rows if row.status.complete)
+    remaining = sum(row.module.minutes for row in rows if not row.status.complete)
     step = next_step(course, state.snapshot, modules=where.modules, current_module_id=state.last_module_id)
     last = state.last if state.last and any(m.id == state.last.module_id for m in where.modules) else None
     last_url = location_url(last) if last else None
@@ -186,7 +219,11 @@ def overview() -> str:
         "course/overview.html",
         course=course,
         visitor=where.visitor,
-        modules=list(zip(where.modules, statuses, strict=True)),
+        rows=rows,
+        done=done,
+        remaining=duration(remaining),
+        required=len(course.required_module_ids),
+        workload_hours=hours(course.workload.hours) if course.workload else None,
         single=where.single_module,
         step=step,
         step_href=step_href,
@@ -196,6 +233,7 @@ def overview() -> str:
         last_title=location_title(course, last) if last else None,
         completed_at=state.completed_at,
         percent=percent,
+        duration=duration,
     )
 
 

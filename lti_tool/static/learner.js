@@ -8,6 +8,13 @@
     target.focus();
   }
 
+  // "Open in a new window" helps only inside the LMS's frame; in a window of its own it would open a second copy.
+  if (window.self === window.top) {
+    Array.prototype.forEach.call(document.querySelectorAll(".new-window"), function (link) {
+      link.parentNode.removeChild(link);
+    });
+  }
+
   // Ordering questions: choosing a position swaps it with the item that had it, so every position stays used once.
   Array.prototype.forEach.call(document.querySelectorAll(".ordering"), function (list) {
     var selects = Array.prototype.slice.call(list.querySelectorAll("select"));

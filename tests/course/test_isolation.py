@@ -52,7 +52,7 @@ def _cannot_touch(app: Flask, app_state: list[Any], intruder: Learner, done: str
     assert attempt_id(intruder.get("m/modul-a/quiz").text) not in (done, open_id)
     assert "Alices geheime Antwort" not in intruder.get("m/modul-a/praxis").text
     overview = intruder.get("")
-    assert "0 von 2 gelesen" in overview.text and "noch nicht bearbeitet" in overview.text
+    assert "0 von 2 Modulen abgeschlossen" in overview.text and "Quiz noch offen" in overview.text
     after = state(app)
     # The intruder opened a quiz (a new attempt of their own); Alice's rows are as they were.
     assert [row for row in after[0] if row[0] in (done, open_id)] == [

@@ -38,7 +38,7 @@ def test_launch_lands_on_overview_with_continue_to_the_first_lesson(app: Flask, 
     assert "Testkurs Nachhaltigkeit" in page.text and "Willkommen, Lea Schneider." in page.text
     assert continue_href(page.text).endswith("/m/modul-a/01-einstieg")
     assert "Modul a" in page.text and "Modul b" in page.text
-    assert "0 von 2 gelesen" in page.text and "noch nicht bearbeitet" in page.text
+    assert "0 von 2 Modulen abgeschlossen" in page.text and "Quiz noch offen" in page.text
     check_structure(page.text)
 
 
@@ -326,3 +326,49 @@ def test_every_learner_page_has_one_h1_and_labelled_controls(app: Flask, launche
         check_structure(page.text)
     result = take_quiz(app, learner, "modul-a", right=2)
     check_structure(result.text)
+
+
+def _rows(html: str) -> list[str]:
+    items = [item.split(">", 1)[1].split("</li>")[0] for item in html.split('class="module-list__item')[1:]]
+    return [" ".join(re.sub(r"<[^>]+>", "", item).split()) for item in items]
+
+
+def test_overview_shows_the_way_to_completion(app: Flask, launcher: Launcher) -> None:
+    """Modules done of total with a progress bar, time left, the completion rules once, one line per module."""
+    learner = Learner.launch(launcher)
+    page = learner.page.text
+    assert "0 von 2 Modulen abgeschlossen" in page and "noch etwa 20 Min." in page
+    assert re.search(r'<progress[^>]* max="2" value="0" aria-labelledby="progress-count"', page)
+    rules = page.split('id="rules-title"')[1].split("</section>")[0]
+    assert "mindestens 80 % bestanden" in rules.replace("\xa0", " ") and "Praxisaufgabe eingereicht" in rules
+    assert (
+        "Sind alle 2 Module abgeschlossen, ist es auch der Kurs." in rules
+        and "Teilnahmebescheinigung" in rules
+    )
+    assert page.count("80\xa0%") + page.count("80 %") == 1  # the pass mark is said once, up front
+    assert _rows(page) == [
+        "Modul a Noch nicht begonnen · Quiz noch offen · ca. 10 Min. Weiter: Lektion 1 von 2 – Modul a",
+        "Modul b Noch nicht begonnen · Quiz noch offen · ca. 10 Min. Weiter: Lektion 1 von 2 – Modul b",
+    ]
+
+    learner.get("m/modul-a/01-einstieg")
+    take_quiz(app, learner, "modul-a", right=1)
+    rows = _rows(learner.get("").text)
+    assert rows[0] == "Modul a In Bearbeitung · Quiz 20 % · ca. 10 Min. Weiter: Lektion 2 von 2 – Modul a"
+    learner.get("m/modul-a/02-vertiefung")
+    assert "Weiter: Quiz wiederholen" in _rows(learner.get("").text)[0]
+    take_quiz(app, learner, "modul-a")
+    assert "Weiter: Praxisaufgabe" in _rows(learner.get("").text)[0]
+    learner.post("m/modul-a/praxis", {"text": "Unsere Kommune hat einen Nachhaltigkeitsbericht."})
+    page = learner.get("").text
+    assert "1 von 2 Modulen abgeschlossen" in page and "noch etwa 10 Min." in page
+    assert re.search(r'<progress[^>]* max="2" value="1"', page)
+    assert _rows(page)[0] == "Modul a ✓ Abgeschlossen · Quiz 100 % · ca. 10 Min."
+    check_structure(page)
+
+
+def test_overview_in_english_and_with_optional_practice(app: Flask, launcher: Launcher) -> None:
+    learner = Learner.launch(launcher, **{LTI + "launch_presentation": {"locale": "en"}})
+    page = learner.page.text
+    assert "0 of 2 modules completed" in page and "about 20 min. left" in page
+    assert "How to complete the course" in page

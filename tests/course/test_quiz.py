@@ -146,7 +146,7 @@ def test_best_attempt_counts(app: Flask, launcher: Launcher) -> None:
         row = s.scalars(select(ModuleProgress)).one()
         assert (row.attempts, row.best_score) == (2, 1.0)
     overview = learner.get("")
-    assert "bestes Ergebnis 100\xa0%" in overview.text
+    assert "Quiz 100\xa0%" in overview.text
 
 
 def test_missing_answer_comes_back_with_a_linked_error_and_nothing_changed(
