@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     tool_port, lms_port = free_port(), free_port()
     instance = Path(tempfile.mkdtemp(prefix="nama-screenshots-"))
     env = {**os.environ, "LTI_TOOL_INSTANCE_PATH": str(instance), "LTI_TOOL_ENV": "development"}
-    server = subprocess.Popen(
+    server = subprocess.Popen(  # noqa: S603  (this interpreter, fixed arguments)
         [
             sys.executable,
             "-m",
@@ -246,8 +246,16 @@ def main(argv: list[str] | None = None) -> int:
                 raise SystemExit(f"certificate PDF: HTTP {pdf.status}")
             pdf_path = instance / "bescheinigung.pdf"
             pdf_path.write_bytes(pdf.body())
-            subprocess.run(
-                ["pdftoppm", "-png", "-r", "60", "-singlefile", str(pdf_path), str(out / "certificate-pdf")],
+            subprocess.run(  # noqa: S603
+                [
+                    shutil.which("pdftoppm") or "/usr/bin/pdftoppm",
+                    "-png",
+                    "-r",
+                    "60",
+                    "-singlefile",
+                    str(pdf_path),
+                    str(out / "certificate-pdf"),
+                ],
                 check=True,
             )
             browser.close()

@@ -342,7 +342,7 @@ def test_overview_shows_the_way_to_completion(app: Flask, launcher: Launcher) ->
     rules = page.split('id="rules-title"')[1].split("</section>")[0]
     assert "mindestens 80 % bestanden" in rules.replace("\xa0", " ") and "Praxisaufgabe eingereicht" in rules
     assert (
-        "Sind alle 2 Module abgeschlossen, ist es auch der Kurs." in rules
+        "Sobald alle 2 Module abgeschlossen sind, ist es auch der Kurs." in rules
         and "Teilnahmebescheinigung" in rules
     )
     assert page.count("80\xa0%") + page.count("80 %") == 1  # the pass mark is said once, up front
@@ -372,3 +372,14 @@ def test_overview_in_english_and_with_optional_practice(app: Flask, launcher: La
     page = learner.page.text
     assert "0 of 2 modules completed" in page and "about 20 min. left" in page
     assert "How to complete the course" in page
+
+
+def test_open_in_a_new_window_only_inside_the_lms_frame(app: Flask, launcher: Launcher) -> None:
+    learner = Learner.launch(launcher)
+    framed = learner.get("uebersicht", headers={"Sec-Fetch-Dest": "iframe"})
+    assert framed.status_code == 200 and "In neuem Fenster öffnen" in framed.text
+    own_window = learner.get("uebersicht", headers={"Sec-Fetch-Dest": "document"})
+    assert own_window.status_code == 200 and "In neuem Fenster öffnen" not in own_window.text
+    # the header names the tool once; the course title is the page's heading, not repeated above it
+    header = framed.text.split("<main", 1)[0]
+    assert "Testkurs Nachhaltigkeit" not in header.split("<body", 1)[1]
