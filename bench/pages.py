@@ -1,12 +1,19 @@
 """Learner pages under load: N simulated learners (each launched once) browse lessons and submit quizzes
-against gunicorn on PostgreSQL; prints requests/s, p95 per page kind, errors and SQL statements per page.
+against gunicorn on PostgreSQL (or SQLite); prints requests/s, p50/p95 per page kind, errors, SQL statements per page
+and the tool's CPU per page kind.
 
     .venv/bin/python bench/pages.py --duration 60 --learners 200 --workers 4 --threads 4 --concurrency 16
 
 What it starts (and stops again): a fresh PostgreSQL database (created from --admin-url, dropped at the end),
 a platform in its own process that signs the id_tokens (this file with --platform-process), and gunicorn
 serving `app:create_app()` with LTI_TOOL_BENCH_COUNT_QUERIES=1, so every response carries `X-Query-Count`
-(the number of SQL statements the request ran; the tool refuses that setting in production). The simulated
+(the number of SQL statements the request ran) and `X-CPU-Us` (the CPU time of the thread that served it, from
+the request reaching the app to its response headers; the tool refuses that setting in production).
+
+CPU, two ways: "CPU ms" per page kind is the median of `X-CPU-Us` (the app's own work for that page: routing,
+session, SQL in Python, templates); "tool CPU per request" below the table is all CPU of the gunicorn processes
+during the browsing phase (from /proc: master, workers, every thread, gunicorn's HTTP handling included) divided by
+the requests, next to the CPU cores that other programs on the machine kept busy meanwhile ("other"). The simulated
 learners are threads here: each takes the next learner and does that learner's next step. Not a test.
 """
 
@@ -255,6 +262,7 @@ class Sample:
     ok: bool
     queries: int | None
     status: str = ""  # HTTP status, or the exception's name
+    cpu_us: int | None = None  # the tool's X-CPU-Us (summed over the requests of a launch)
 
 
 @dataclass
@@ -298,8 +306,13 @@ def timed(recorder: Recorder, kind: str, call: Any, *, idempotent: bool = False)
         return None
     count = resp.headers.get("X-Query-Count")
     ok = resp.status_code < 400
+    cpu = getattr(resp, "bench_cpu_us", None)
+    if cpu is None and resp.headers.get("X-CPU-Us"):
+        cpu = int(resp.headers["X-CPU-Us"])
     recorder.add(
-        Sample(kind, time.perf_counter() - started, ok, int(count) if count else None, str(resp.status_code))
+        Sample(
+            kind, time.perf_counter() - started, ok, int(count) if count else None, str(resp.status_code), cpu
+        )
     )
     return resp
 
@@ -338,7 +351,10 @@ def launch(stack: Stack, learner: Learner, course: str, recorder: Recorder) -> N
             launch_url, data={"id_token": token, "state": query["state"]}, allow_redirects=False, timeout=30
         )
         resp.raise_for_status()
-        return learner.http.get(urljoin(stack.tool_url, resp.headers["Location"]), timeout=30)
+        page = learner.http.get(urljoin(stack.tool_url, resp.headers["Location"]), timeout=30)
+        # the tool's CPU for the whole launch: login + launch POST + first page
+        page.bench_cpu_us = sum(int(r.headers.get("X-CPU-Us", 0)) for r in (login, resp, page))  # type: ignore[attr-defined]
+        return page
 
     page = timed(recorder, "launch (login+launch+first page)", do)
     if page is None or page.status_code != 200:
@@ -450,7 +466,10 @@ def report(recorder: Recorder, elapsed: float, launches: list[Sample]) -> None:
             if not sample.ok:
                 failed[f"{sample.kind}: {sample.status}"] += 1
         print("errors by page kind and status:", dict(failed))
-    header = f"{'page kind':28} {'count':>6} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'SQL/page':>9} {'errors':>6}"
+    header = (
+        f"{'page kind':28} {'count':>6} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'SQL/page':>9} "
+        f"{'CPU ms p50':>10} {'CPU ms p95':>10} {'errors':>6}"
+    )
     print(header)
     print("-" * len(header))
     for kind, samples in [*sorted(by_kind.items()), ("launch (login+launch+first page)", launches)]:
@@ -459,10 +478,38 @@ def report(recorder: Recorder, elapsed: float, launches: list[Sample]) -> None:
         sql = "-" if not queries else f"{statistics.mean(queries):.1f}"
         if queries and min(queries) != max(queries):
             sql += f" ({min(queries)}-{max(queries)})"
+        cpu = [s.cpu_us / 1000 for s in samples if s.cpu_us is not None]
         print(
             f"{kind:28} {len(samples):>6} {percentile(times, 50):>8.1f} {percentile(times, 95):>8.1f} "
-            f"{max(times, default=0):>8.1f} {sql:>9} {sum(not s.ok for s in samples):>6}"
+            f"{max(times, default=0):>8.1f} {sql:>9} {percentile(cpu, 50):>10.2f} {percentile(cpu, 95):>10.2f} "
+            f"{sum(not s.ok for s in samples):>6}"
         )
+    pages = [s.cpu_us / 1000 for s in recorder.samples if s.cpu_us is not None]
+    print(f"median in-app CPU per learner page (all kinds): {percentile(pages, 50):.2f} ms")
+
+
+def cpu_sample(tool_root: int, platform_pid: int, args: argparse.Namespace) -> dict[str, float]:
+    import procinfo
+
+    busy, _ = procinfo.system_cpu()
+    return {
+        "wall": time.monotonic(),
+        "busy": busy,
+        "tool": procinfo.cpu_seconds(procinfo.tree(tool_root)),
+        "platform": procinfo.cpu_seconds([platform_pid]),
+        "driver": time.process_time(),
+        "postgres": procinfo.cpu_seconds(procinfo.pids_named("postgres")) if not args.sqlite else 0.0,
+    }
+
+
+def cpu_report(before: dict[str, float], after: dict[str, float], requests_done: int) -> None:
+    d = {k: after[k] - before[k] for k in before}
+    other = (d["busy"] - d["tool"] - d["platform"] - d["driver"] - d["postgres"]) / max(d["wall"], 1e-9)
+    print(
+        f"tool CPU per request (all gunicorn processes, /proc): {1000 * d['tool'] / max(requests_done, 1):.2f} ms; "
+        f"PostgreSQL {1000 * d['postgres'] / max(requests_done, 1):.2f} ms; "
+        f"other: {other:.2f} cores busy with other programs during the browsing phase"
+    )
 
 
 def run(args: argparse.Namespace) -> None:
@@ -471,13 +518,16 @@ def run(args: argparse.Namespace) -> None:
 
     course = load_course(Path(args.content_dir) / args.course)
     name = f"nama_bench_pages_{os.getpid()}"
-    database(args.admin_url, name, "create")
+    if not args.sqlite:
+        database(args.admin_url, name, "create")
     stack: Stack | None = None
     try:
         with tempfile.TemporaryDirectory(prefix="nama-bench-pages-") as tmp:
-            stack = start_stack(args, db_url(args.admin_url, name), Path(tmp))
+            url = f"sqlite:///{tmp}/tool.db" if args.sqlite else db_url(args.admin_url, name)
+            stack = start_stack(args, url, Path(tmp))
             print(
-                f"gunicorn -w {args.workers} --threads {args.threads} on PostgreSQL ({name}); "
+                f"gunicorn -w {args.workers} --threads {args.threads} on "
+                f"{'SQLite' if args.sqlite else f'PostgreSQL ({name})'}; "
                 f"{args.learners} learners, {args.concurrency} at a time, {args.duration:.0f} s; "
                 f"course {course.id!r} ({len(course.modules)} modules) from {args.content_dir}"
             )
@@ -520,6 +570,8 @@ def run(args: argparse.Namespace) -> None:
                     finally:
                         ready.put(learner)
 
+            tool_root = stack.procs[-1].pid
+            before = cpu_sample(tool_root, stack.procs[0].pid, args)
             began = time.perf_counter()
             threads = [
                 threading.Thread(target=browse_worker, args=(random.Random(seed.random()),))
@@ -529,7 +581,9 @@ def run(args: argparse.Namespace) -> None:
                 thread.start()
             for thread in threads:
                 thread.join()
+            after = cpu_sample(tool_root, stack.procs[0].pid, args)
             report(recorder, time.perf_counter() - began, launch_recorder.samples)
+            cpu_report(before, after, len(recorder.samples))
             stack.stop()
             log = (Path(tmp) / "gunicorn.log").read_text(errors="replace")
             if "Traceback" in log or "ERROR" in log:
@@ -537,7 +591,8 @@ def run(args: argparse.Namespace) -> None:
     finally:
         if stack:
             stack.stop()
-        database(args.admin_url, name, "drop")
+        if not args.sqlite:
+            database(args.admin_url, name, "drop")
 
 
 def main() -> None:
@@ -552,6 +607,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight at a time")
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--sqlite", action="store_true", help="a SQLite file instead of PostgreSQL")
     parser.add_argument("--redis-url", default="", help="optional: launch store in Redis")
     parser.add_argument("--content-dir", type=Path, default=default_content_dir())
     parser.add_argument("--course", default="grundlagenkurs")

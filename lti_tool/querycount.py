@@ -1,10 +1,14 @@
-"""SQL statements per request, for benchmarks only: `X-Query-Count` header when LTI_TOOL_BENCH_COUNT_QUERIES is set.
+"""SQL statements and CPU time per request, for benchmarks only: with LTI_TOOL_BENCH_COUNT_QUERIES every response
+carries `X-Query-Count` (statements run) and `X-CPU-Us` (CPU time of the thread that served it, in microseconds,
+from the request reaching the app to its response headers; gunicorn's own parsing and writing are not in it).
 
 Refuses to start with LTI_TOOL_ENV=production, so a production server never tells anyone how it queries.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, g, has_request_context
@@ -14,6 +18,23 @@ from sqlalchemy import event
 from .db import get_db
 
 HEADER = "X-Query-Count"
+CPU_HEADER = "X-CPU-Us"
+
+
+class CpuTime:
+    """WSGI middleware: the serving thread's CPU time until the response starts (request threads do not share)."""
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        started = time.thread_time_ns()
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            headers.append((CPU_HEADER, str((time.thread_time_ns() - started) // 1000)))
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, start)
 
 
 def init_app(app: Flask) -> None:
@@ -33,3 +54,5 @@ def init_app(app: Flask) -> None:
     def _header(resp: Response) -> Response:
         resp.headers[HEADER] = str(g.get("query_count", 0))
         return resp
+
+    app.wsgi_app = CpuTime(app.wsgi_app)  # type: ignore[method-assign]

@@ -1,4 +1,4 @@
-"""The benchmark's SQL statement counter: a response header only when asked for, never in production."""
+"""The benchmark's SQL statement counter and CPU time: response headers only when asked for, never in production."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from lti_tool import create_app
 
 
 def test_no_header_by_default(client: Any) -> None:
-    assert "X-Query-Count" not in client.get("/healthz").headers
+    headers = client.get("/healthz").headers
+    assert "X-Query-Count" not in headers and "X-CPU-Us" not in headers
 
 
 def test_header_when_enabled(test_config: dict[str, Any]) -> None:
@@ -18,6 +19,7 @@ def test_header_when_enabled(test_config: dict[str, Any]) -> None:
     try:
         resp = app.test_client().get("/healthz")
         assert int(resp.headers["X-Query-Count"]) >= 1
+        assert 0 < int(resp.headers["X-CPU-Us"]) < 5_000_000  # this thread's CPU time for the request
     finally:
         app.extensions["nama_db"].dispose()
 
