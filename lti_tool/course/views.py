@@ -288,6 +288,6 @@ def lesson(module_id: str, lesson_id: str) -> str:
 
 
 def init_app(app: Flask) -> None:
-    from . import practice_views, quiz_views  # noqa: F401  (their routes join this blueprint)
+    from . import page_views, practice_views, quiz_views  # noqa: F401  (their routes join this blueprint)
 
     app.register_blueprint(bp)

@@ -63,7 +63,10 @@ def test_lesson_page_position_sources_navigation_and_seen(app: Flask, launcher: 
     text = page.text
     assert "Seite 1 von 2" in text and "<h1" in text and "Einstieg</h1>" in text
     assert '<h2 id="sources-title">Quellen</h2>' in text
-    assert 'href="https://example.org/quelle" target="_blank" rel="noopener noreferrer">Testquelle' in text
+    assert (
+        'href="https://example.org/quelle" target="_blank" rel="noopener noreferrer"><span lang="de">Testquelle'
+        in text
+    )
     assert 'rel="next"' in text and "/m/modul-a/02-vertiefung" in text
     assert "Zurück zum Modul" in text  # first page: back to the module instead of a previous page
     check_structure(text)
@@ -258,7 +261,10 @@ def test_exchange_only_after_own_answer_escaped_and_without_own(app: Flask, laun
     after = me.get("m/modul-a/austausch")
     assert "Jonas" in after.text and "Weber" not in after.text  # first name only
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in after.text and "<script>alert" not in after.text
-    assert "Meine eigene Antwort" not in after.text
+    peers = after.text.split('<ul class="peer-answers">', 1)[1].split("</ul>", 1)[0]
+    assert "Klimabeirat" in peers and "Meine eigene Antwort" not in peers  # own answer not among the others'
+    own = after.text.split('<details class="own-answer">', 1)[1].split("</details>", 1)[0]
+    assert "Ihre Antwort zum Vergleich" in own and "Meine eigene Antwort zur Kommune." in own
     assert "1 Antwort von anderen." in after.text
     assert re.search(r"eingereicht am \d", after.text)
     check_structure(after.text)
