@@ -208,6 +208,7 @@ def init_app(app: Flask) -> None:
     from .course.cli import course_cli
     from .grading.cli import grades_cli
     from .privacy.cli import learner_cli
+    from .review import cli as review_cli  # noqa: F401  (adds `course export-review`)
 
     for group in (db_cli, platform_cli, keys_cli, store_cli, course_cli, grades_cli, admin_cli, learner_cli):
         app.cli.add_command(group)

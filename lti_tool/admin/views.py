@@ -433,6 +433,8 @@ def health() -> tuple[str, int]:
 
 
 def init_app(app: Flask) -> None:
+    from ..review import views as review_views  # noqa: F401  (the courses' review pages join this blueprint)
+
     csrf.configure(app)
     app.session_interface = signin.AdminCookieSession()
     app.register_blueprint(bp)
