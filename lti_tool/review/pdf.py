@@ -145,6 +145,7 @@ class ReviewPdf(FPDF):
             self.line_of(f"{label} {', '.join(source.id for source in sources)}", size=8.5)
 
 
+TOC_HEADING = 10.0  # mm
 TOC_LINE = 5.5  # mm: every entry of the contents is one line (long titles are shortened), so the
 # number of pages the contents need follows from the number of entries alone.
 
@@ -153,7 +154,7 @@ def _toc_lines(pdf: ReviewPdf, entries: Sequence[tuple[str, int, str, int | None
     """The contents: (title, level, page label, link) per entry, title and page number joined by dots."""
     pdf.set_font(FAMILY, "B", 14)
     pdf.set_x(pdf.l_margin)
-    pdf.cell(0, 10, gettext("Contents"), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, TOC_HEADING, gettext("Contents"), new_x="LMARGIN", new_y="NEXT")
     for name, level, label, link in entries:
         pdf.set_font(FAMILY, "B" if level == 0 else "", 10)
         indent = 6.0 * level
@@ -187,12 +188,15 @@ def _toc(pdf: FPDF, outline: list[OutlineSection]) -> None:
     _toc_lines(pdf, entries)
 
 
-def _toc_pages(entries: int) -> int:
-    """How many pages the contents take: the same lines written on a scratch document."""
-    scratch = ReviewPdf("")
-    scratch.add_page()
-    _toc_lines(scratch, [("x", 0, "99", None)] * entries)
-    return int(scratch.pages_count)
+def _toc_pages(pdf: ReviewPdf, entries: int) -> int:
+    """How many pages the contents take: fpdf2's own page-break rule (a line that would pass the trigger goes on
+    a new page) applied to the heading and one line of TOC_LINE per entry."""
+    pages, y = 1, pdf.t_margin + TOC_HEADING
+    for _ in range(entries):
+        if y + TOC_LINE > pdf.page_break_trigger:
+            pages, y = pages + 1, pdf.t_margin
+        y += TOC_LINE
+    return pages
 
 
 def _toc_entries(doc: ReviewDocument) -> int:
@@ -298,7 +302,7 @@ def render_pdf(doc: ReviewDocument) -> bytes:
         color=INK,
     )
     pdf.add_page()
-    pdf.insert_toc_placeholder(_toc, pages=_toc_pages(_toc_entries(doc)))
+    pdf.insert_toc_placeholder(_toc, pages=_toc_pages(pdf, _toc_entries(doc)))
 
     pdf.heading(gettext("About the course"), 0, new_page=True)
     pdf.line_of(f"{course.id}/course.toml", size=8.5)

@@ -15,6 +15,7 @@ from flask import Flask
 from pypdf import PdfReader
 
 from lti_tool.course.catalog import get_catalog
+from lti_tool.course.loader import load_course
 from lti_tool.course.model import Course
 
 from ..admin.conftest import AdminClient
@@ -146,7 +147,7 @@ def test_a_question_with_hint_topic_and_applied_flag(
     text = quiz.read_text(encoding="utf-8")
     text = text.replace(
         'prompt = "Welche Zahl?"\n',
-        'prompt = "Welche Zahl?"\napplied = true\nhint = "Lesen Sie noch einmal [den Start](module:eins/01-start)."\n'
+        'prompt = "Welche Zahl?"\napplied = true\nhint = "Lesen Sie noch einmal, *womit* alles anfängt."\n'
         'lesson = "01-start"\n',
     )
     quiz.write_text(text, encoding="utf-8")
@@ -157,7 +158,7 @@ def test_a_question_with_hint_topic_and_applied_flag(
     block = question_blocks(result.output)["frage.eins.eins"]
     assert "Anwendungsfrage (eine kommunale Situation beurteilen)" in block
     assert "Hinweis (nach einem nicht bestandenen Versuch):" in block
-    assert 'Lesen Sie noch einmal <a href="#lektion.eins.01-start">den Start</a>.' in block
+    assert "Lesen Sie noch einmal, <em>womit</em> alles anfängt." in block
     assert 'Verweist auf: <a href="#lektion.eins.01-start" lang="de">Der Start</a>' in block
     assert "Wissensfrage" in question_blocks(result.output)["frage.eins.mehrere"]
 
@@ -257,3 +258,27 @@ def test_cli_refusals_write_nothing(app: Flask, tmp_path: Path) -> None:
     wrong_format = runner.invoke(args=["course", "export-review", "--format", "docx", "-o", str(target)])
     assert wrong_format.exit_code == 2
     assert not target.exists()
+
+
+def test_the_shipped_course_exports_whole(app: Flask, tmp_path: Path) -> None:
+    """The real Grundlagenkurs (tables, long lessons, contents over more than one page) as HTML and PDF."""
+    folder = Path(__file__).resolve().parents[2] / "content" / "grundlagenkurs"
+    course = load_course(folder)
+    runner = app.test_cli_runner()
+    pdf, html = tmp_path / "kurs.pdf", tmp_path / "kurs.html"
+    for target, fmt in ((pdf, "pdf"), (html, "html")):
+        result = runner.invoke(
+            args=["course", "export-review", "--path", str(folder), "--format", fmt, "-o", str(target)]
+        )
+        assert result.exit_code == 0, result.output
+    text = pdf_text(pdf.read_bytes())
+    page_text = html.read_text(encoding="utf-8")
+    for module in course.modules:
+        for lesson in module.lessons:
+            assert lesson.title in text and f'id="lektion.{module.id}.{lesson.id}"' in page_text
+        for question in module.quiz.questions:
+            assert " ".join(question.prompt.split()) in text, question.id
+            assert f'id="frage.{module.id}.{question.id}"' in page_text
+    reader = PdfReader(pdf)
+    labels = [" ".join((page.extract_text() or "").split()) for page in reader.pages]
+    assert all(f"· {number}/{len(reader.pages)}" in label for number, label in enumerate(labels, start=1))
