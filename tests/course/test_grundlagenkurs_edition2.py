@@ -115,7 +115,6 @@ def test_the_abbreviations_of_the_review_are_in_the_glossary(course: Course) -> 
         assert plain(term.definition_html), term.id
 
 
-@pending_second_edition
 def test_a_page_says_what_the_course_counts_for_in_nama_nrw(course: Course) -> None:
     assert any("NaMa NRW" in plain(page.html) for page in course.pages), [page.id for page in course.pages]
 
