@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
+from html import unescape
 from pathlib import Path
 
 from flask_babel import gettext, ngettext
 from fpdf import FPDF, FontFace, TextStyle
+from fpdf.errors import FPDFException
 from fpdf.outline import OutlineSection
 
 from ..certificate.pdf import FONTS as CERTIFICATE_FONTS
@@ -36,11 +38,18 @@ _INTERNAL_LINK = re.compile(r'<a href="#[^"]*">(.*?)</a>', re.S)
 _EXTERNAL_LINK = re.compile(r'(<a href="((?:https?|mailto):[^"]*)"[^>]*>)(.*?)</a>', re.S)
 _SPAN = re.compile(r"</?span\b[^>]*>")
 _TABLE_PARTS = re.compile(r"</?(?:thead|tbody)>")
+_CELL = re.compile(r"(<t[dh]\b[^>]*>)(.*?)(</t[dh]>)", re.S)
+_ANY_TAG = re.compile(r"<[^>]+>")
+log = logging.getLogger(__name__)
+
+
+def plain_text(html: str) -> str:
+    return " ".join(unescape(_ANY_TAG.sub(" ", _HIDDEN_SPAN.sub("", html))).split())
 
 
 def pdf_html(html: str) -> str:
     """Course HTML as fpdf2 writes it: no screen-reader-only words, internal links as text, the address of every
-    web link after its text, no spans (fpdf2 knows no span), tables without thead/tbody."""
+    web link after its text, no spans (fpdf2 knows no span), tables without thead/tbody and with plain-text cells."""
     html = _HIDDEN_SPAN.sub("", html)
     html = _INTERNAL_LINK.sub(r"\1", html)
 
@@ -52,6 +61,8 @@ def pdf_html(html: str) -> str:
 
     html = _EXTERNAL_LINK.sub(external, html)
     html = _SPAN.sub("", html)
+    # fpdf2 writes table cells as plain text only (emphasis or a link inside a cell is refused).
+    html = _CELL.sub(lambda m: m[1] + _ANY_TAG.sub("", m[2]) + m[3], html)
     return _TABLE_PARTS.sub("", html)
 
 
@@ -64,7 +75,9 @@ class ReviewPdf(FPDF):
         self.add_font(FAMILY, "B", str(CERTIFICATE_FONTS / "DejaVuSans-Bold.ttf"))
         self.add_font(FAMILY, "I", str(FONTS / "DejaVuSans-Oblique.ttf"))
         self.add_font(FAMILY, "BI", str(FONTS / "DejaVuSans-BoldOblique.ttf"))
-        self.add_font(MONO, "", str(FONTS / "DejaVuSansMono.ttf"))
+        # Code inside a heading or emphasis asks for a bold or italic monospace: the regular face serves.
+        for style in ("", "B", "I", "BI"):
+            self.add_font(MONO, style, str(FONTS / "DejaVuSansMono.ttf"))
         self.set_margins(20, 18, 20)
         self.set_auto_page_break(auto=True, margin=18)
         self.set_text_color(*INK)
@@ -118,8 +131,23 @@ class ReviewPdf(FPDF):
         if indent:
             self.set_left_margin(left + indent)
             self.set_x(left + indent)
+        try:
+            self._write_html(pdf_html(html))
+        except (
+            NotImplementedError,
+            FPDFException,
+        ) as exc:  # a construct fpdf2 cannot lay out: the words still go in
+            log.warning("review PDF: course HTML written as plain text (%s)", exc)
+            self.set_font(FAMILY, "", 10)
+            self.multi_cell(self.w - self.r_margin - self.get_x(), 5, plain_text(html), align="L")
+            self.ln(2)
+        if indent:
+            self.set_left_margin(left)
+            self.set_x(left)
+
+    def _write_html(self, html: str) -> None:
         self.write_html(
-            pdf_html(html),
+            html,
             font_family=FAMILY,
             li_prefix_color=INK,
             tag_styles={
@@ -135,9 +163,6 @@ class ReviewPdf(FPDF):
                 "pre": TextStyle(font_family=MONO, t_margin=2),
             },
         )
-        if indent:
-            self.set_left_margin(left)
-            self.set_x(left)
 
     def source_refs(self, sources: tuple[Source, ...]) -> None:
         if sources:
@@ -261,10 +286,21 @@ def _question(pdf: ReviewPdf, doc: ReviewDocument, module: Module, number: int, 
 
 
 def render_pdf(doc: ReviewDocument) -> bytes:
+    pdf = ReviewPdf(footer_text=f"{gettext('Course for review:')} {doc.course.title}")
+    try:
+        _write(pdf, doc)
+        return bytes(pdf.output())  # closes the font files
+    except BaseException:
+        for font in pdf.fonts.values():  # a document that is never written keeps its font files open
+            close = getattr(font, "close", None)
+            if close is not None:
+                close()
+        raise
+
+
+def _write(pdf: ReviewPdf, doc: ReviewDocument) -> None:
     course = doc.course
-    title = f"{gettext('Course for review:')} {course.title}"
-    pdf = ReviewPdf(footer_text=title)
-    pdf.set_title(title)
+    pdf.set_title(pdf.footer_text)
     pdf.set_author(course.issuer)
     pdf.set_creator("nama-lti")
     pdf.set_lang(course.language)
@@ -419,7 +455,6 @@ def render_pdf(doc: ReviewDocument) -> bytes:
             else gettext("Not cited anywhere.")
         )
         pdf.line_of(cited, size=8.5)
-    return bytes(pdf.output())
 
 
 def _escape(text: str) -> str:

@@ -282,3 +282,58 @@ def test_the_shipped_course_exports_whole(app: Flask, tmp_path: Path) -> None:
     reader = PdfReader(pdf)
     labels = [" ".join((page.extract_text() or "").split()) for page in reader.pages]
     assert all(f"· {number}/{len(reader.pages)}" in label for number, label in enumerate(labels, start=1))
+
+
+RICH_LESSON = """\
++++
+title = "Der Start"
+sources = ["S1"]
++++
+## Ziel mit `Code` im Titel
+
+| Jahr | **Ereignis** |
+|---|---|
+| 2015 | *Agenda* mit [Link](https://example.org/eins) |
+
+> Zitat mit Liste:
+>
+> - eins
+> - zwei
+
+3. drei
+4. vier
+   - verschachtelt – mit Gedankenstrich
+
+```
+Vorgabe „Schritt“ – ohne Umbruch ÄÖÜß
+```
+"""
+
+
+def test_pdf_writes_every_construct_of_course_markdown(app: Flask, tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    write_files(content, {**course_files(), "kurs/eins/lessons/01-start.md": RICH_LESSON})
+    target = tmp_path / "kurs.pdf"
+    result = app.test_cli_runner().invoke(
+        args=[
+            "course",
+            "export-review",
+            "--path",
+            str(content / "kurs"),
+            "--format",
+            "pdf",
+            "-o",
+            str(target),
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    text = pdf_text(target.read_bytes())
+    for words in (
+        "Ziel mit Code im Titel",
+        "Ereignis",
+        "Agenda mit Link",
+        "Zitat mit Liste:",
+        "verschachtelt – mit Gedankenstrich",
+        "Vorgabe „Schritt“ – ohne Umbruch ÄÖÜß",
+    ):
+        assert words in text, words
