@@ -62,22 +62,12 @@ def learner_texts(course: Course) -> Iterator[tuple[str, str]]:
             yield f"{module.id}/quiz.toml: {question.id}", " ".join(texts)
 
 
-# Strict: the day the content and its loader are on main these tests pass, and the mark must go.
-pending_second_edition = pytest.mark.xfail(
-    strict=True,
-    reason="the second edition of the Grundlagenkurs (issue 11: pools, hints, applied questions, glossary, "
-    "pages, no editorial notes) and the loader for its format (issue 10) are not on main yet",
-)
-
-
-@pending_second_edition
 def test_pools_of_at_least_16_questions_with_8_drawn(course: Course) -> None:
     for module in course.modules:
         assert len(module.quiz.questions) >= MIN_POOL, f"{module.id}: {len(module.quiz.questions)} questions"
         assert module.quiz.draw == DRAW, f"{module.id}: draws {module.quiz.draw}"
 
 
-@pending_second_edition
 def test_at_least_half_of_each_pool_is_applied(course: Course) -> None:
     for module in course.modules:
         applied = sum(question.applied for question in module.quiz.questions)
@@ -86,7 +76,6 @@ def test_at_least_half_of_each_pool_is_applied(course: Course) -> None:
         )
 
 
-@pending_second_edition
 def test_every_question_has_a_hint_and_every_option_an_explanation(course: Course) -> None:
     for module in course.modules:
         for question in module.quiz.questions:
@@ -106,7 +95,6 @@ def test_every_lesson_and_page_cites_sources(course: Course) -> None:
         assert page.sources, f"pages/{page.id}"
 
 
-@pending_second_edition
 def test_the_abbreviations_of_the_review_are_in_the_glossary(course: Course) -> None:
     terms = {"".join(term.term.split()).casefold() for term in course.glossary}
     for abbreviation in ("InvKG", "STARK", "BEW", "RGRE", "HLPF", "ZUG"):
@@ -119,7 +107,6 @@ def test_a_page_says_what_the_course_counts_for_in_nama_nrw(course: Course) -> N
     assert any("NaMa NRW" in plain(page.html) for page in course.pages), [page.id for page in course.pages]
 
 
-@pending_second_edition
 def test_no_editorial_notes_reach_learners(course: Course) -> None:
     found = [
         f"{where}: {match.group(0)!r}"
