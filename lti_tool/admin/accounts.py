@@ -20,8 +20,6 @@ import unicodedata
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
-from zxcvbn import zxcvbn  # type: ignore[import-untyped]
-from zxcvbn.frequency_lists import FREQUENCY_LISTS  # type: ignore[import-untyped]
 
 from ..models import Operator, utcnow
 
@@ -59,6 +57,8 @@ def check_username(username: str) -> str:
 
 @functools.cache
 def _common_passwords() -> frozenset[str]:
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS  # type: ignore[import-untyped]
+
     return frozenset(FREQUENCY_LISTS["passwords"])
 
 
@@ -72,6 +72,9 @@ def check_password(password: str, username: str = "") -> None:
         raise AccountError("the password must not be only spaces")
     if password.strip().lower() in _common_passwords():
         raise AccountError("the password is one of the 30,000 most common passwords; choose another")
+    # zxcvbn and its word lists take ~13 MB: loaded by the first password check, not by every web process.
+    from zxcvbn import zxcvbn  # type: ignore[import-untyped]
+
     result = zxcvbn(
         password[:ZXCVBN_MAX_LENGTH], user_inputs=[username, "nama", "lti", "nrw", "lag21", "admin"]
     )

@@ -9,7 +9,7 @@ from .. import db
 from ..auth import current_visitor, session_blueprint
 from ..course.catalog import get_catalog
 from ..models import Certificate
-from . import pdf, service
+from . import service
 
 learner_bp = session_blueprint("certificate", __name__, "/bescheinigung")
 public_bp = Blueprint("verify", __name__)
@@ -46,6 +46,8 @@ def download() -> WerkzeugResponse:
     result = _issue()
     if isinstance(result, service.NotYet):
         return redirect(url_for("certificate.page"), code=303)
+    from . import pdf  # fpdf2 and its fonts: ~20 MB, loaded by the first certificate, not by every process
+
     body = pdf.render(result, verify_url(result))
     return Response(
         body,
