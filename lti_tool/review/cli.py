@@ -14,7 +14,6 @@ from ..course.fields import CourseError
 from ..course.loader import load_course
 from ..course.model import Course
 from .document import ReviewDocument
-from .pdf import render_pdf
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
 
@@ -81,6 +80,8 @@ def export_review(
     if course_id and path:
         raise click.UsageError("give either --course or --path, not both")
     course = _find_course(course_id, path)
+    from .pdf import render_pdf  # fpdf2 (~20 MB): not in every process that registers this command
+
     with current_app.test_request_context(f"/?lang={lang}"):
         data = (
             render_html(course).encode("utf-8")

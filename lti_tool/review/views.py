@@ -15,7 +15,6 @@ from ..course.model import Course
 from ..errors import NotFound
 from ..i18n import lazy_gettext as _l
 from .document import ReviewDocument
-from .pdf import render_pdf
 
 
 def _course(course_id: str) -> Course:
@@ -53,6 +52,8 @@ def course_review(course_id: str) -> str:
 @bp.get("/courses/<course_id>/review.pdf")
 def course_review_pdf(course_id: str) -> Response:
     course = _course(course_id)
+    from .pdf import render_pdf  # fpdf2: ~20 MB a web process needs only for PDFs, loaded with the first one
+
     return Response(
         render_pdf(ReviewDocument(course)),
         mimetype="application/pdf",
