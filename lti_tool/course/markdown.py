@@ -20,6 +20,7 @@ from typing import Literal
 import nh3
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
+from mdit_py_plugins.attrs import attrs_plugin
 
 LinkBase = Literal["module", "course", "page"]
 
@@ -72,10 +73,23 @@ _ALLOWED_TAGS = {
     "span",
 }
 
+# Language of parts (WCAG 3.1.2): an author marks a phrase in another language as `[Leave no one behind]{lang=en}`
+# (a bracketed span with attributes, mdit-py-plugins' attrs); it becomes <span lang="en">. Only `lang` is read,
+# and only a well-formed language tag is kept.
+LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
+
+
+def _checked_attribute(element: str, attribute: str, value: str) -> str | None:
+    if attribute == "lang":
+        return value if LANGUAGE_TAG.fullmatch(value) else None
+    return value
+
+
 _CLEANER = nh3.Cleaner(
     tags=_ALLOWED_TAGS,
     clean_content_tags={"script", "style"},
-    attributes={"a": {"href"}, "ol": {"start"}},
+    attributes={"a": {"href"}, "ol": {"start"}, "span": {"lang"}},
+    attribute_filter=_checked_attribute,
     tag_attribute_values={"a": {"target": {"_blank"}, "rel": {"noopener noreferrer"}}},
     allowed_classes={"span": {"visually-hidden"}},
     link_rel=None,
@@ -85,6 +99,7 @@ _CLEANER = nh3.Cleaner(
 
 def _parser(*, keep_targets_as_written: bool) -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False}).enable("table")
+    attrs_plugin(md, spans=True, after=("span_close",), allowed=["lang"])
     # Every target becomes a link token so that it can be checked and, if not allowed, dropped by us
     # (markdown-it would otherwise leave `javascript:` links as plain text the checker never sees).
     md.validateLink = lambda url: True  # type: ignore[method-assign]

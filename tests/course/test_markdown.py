@@ -190,3 +190,29 @@ def test_gender_star_stays_a_star_and_emphasis_still_works() -> None:
     assert "<strong>Manager*innen</strong>" in html
     assert "jede*r, ein*e" in html
     assert "<em>kursiv</em>" in html
+
+
+@pytest.mark.parametrize(
+    ("text", "html"),
+    [
+        (
+            "Motto: [Leave no one behind]{lang=en}.",
+            '<p>Motto: <span lang="en">Leave no one behind</span>.</p>\n',
+        ),
+        ("*[Agenda]{lang=en-GB}*", '<p><em><span lang="en-GB">Agenda</span></em></p>\n'),
+        # Only a well-formed language tag, only `lang`: no class, id, style or handler from an author.
+        ('[x]{lang="e<n"}', "<p><span>x</span></p>\n"),
+        ("[x]{lang=english}", "<p><span>x</span></p>\n"),
+        ("[x]{.visually-hidden}", "<p><span>x</span></p>\n"),
+        ("[x]{#main}", "<p><span>x</span></p>\n"),
+        ('[x]{style="display:none"}', "<p><span>x</span></p>\n"),
+        ("[x]{onclick=alert}", "<p><span>x</span></p>\n"),
+        ("[x] {lang=en}", "<p>[x] {lang=en}</p>\n"),
+    ],
+)
+def test_language_of_parts(text: str, html: str) -> None:
+    assert render_markdown(text, link_base="module") == html
+
+
+def test_a_language_span_is_not_a_link_target() -> None:
+    assert internal_links("[Leave no one behind]{lang=en} und [Modul](module:eins)") == ["module:eins"]
