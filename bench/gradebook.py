@@ -678,7 +678,7 @@ def run(app: Any, lms_url: str, lms_app: Any, args: argparse.Namespace) -> None:
     nrps_url = f"{lms_url}/mod/lti/services.php/CourseSection/{LMS_COURSE}/bindings/1/memberships"
     started = time.perf_counter()
     with session_scope(app, write=True) as s:
-        keys.ensure_keys(s)
+        keys.ensure_keys(s, app)
         seeded = seed(
             s,
             course=course,

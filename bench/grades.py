@@ -269,7 +269,7 @@ def tool_app(database_url: str, instance: Path, redis_url: str) -> Any:
 
 def set_up_course(app: Any, platform: Platform, learners: int) -> tuple[int, list[int]]:
     with session_scope(app, write=True) as s:
-        keys.ensure_keys(s)
+        keys.ensure_keys(s, app)
         spec = PlatformSpec(
             platform.url,
             CLIENT_ID,

@@ -39,8 +39,12 @@ OIDC_STATE_TTL_SECONDS = 600  # a login must be completed within this time
 PLATFORM_JWKS_TTL_SECONDS = 3600  # cached platform key sets are refreshed after this
 JWKS_REFETCH_MIN_INTERVAL_SECONDS = 10  # at most one refetch on an unknown kid per platform per interval
 
-# Tool session carried in the tool's own URLs after a launch.
+# Tool session carried in the tool's own URLs after a launch: it ends SESSION_IDLE_SECONDS after its last
+# request, and SESSION_LIFETIME_SECONDS after the launch at the latest. Pages warn SESSION_WARNING_SECONDS before
+# the end (the idle end can be put off from the warning).
 SESSION_LIFETIME_SECONDS = 8 * 3600
+SESSION_IDLE_SECONDS = 90 * 60
+SESSION_WARNING_SECONDS = 5 * 60
 
 # Tool keys: a retired key stays in the JWKS this long, for tokens signed shortly before a rotation.
 KEY_RETIRE_GRACE_SECONDS = 24 * 3600

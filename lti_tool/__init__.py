@@ -36,7 +36,10 @@ def _configure(app: Flask, test_config: dict[str, Any] | None) -> None:
     if test_config:
         app.config.update(test_config)
     instance = Path(app.instance_path)
-    instance.mkdir(parents=True, exist_ok=True)
+    if not instance.exists():
+        # Only the tool's user may enter it: it holds the SQLite database and the generated secret.
+        instance.mkdir(mode=0o700, parents=True)
+        instance.chmod(0o700)
     if not app.config.get("DATABASE_URL"):
         app.config["DATABASE_URL"] = f"sqlite:///{instance / 'nama-lti.db'}"
     if not app.config.get("SECRET_KEY"):

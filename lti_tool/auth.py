@@ -3,19 +3,27 @@
 The session token travels in the path of the tool's own URLs (`/s/<token>/…`), so pages keep working inside
 Moodle's iframe where third-party cookies are blocked; `Referrer-Policy: no-referrer` keeps it from leaking to
 other sites. Only its SHA-256 is stored. Forms carry a CSRF token derived from the session (HMAC).
+
+A session ends SESSION_IDLE_SECONDS after its last request (recorded at most once a minute) and at the latest
+SESSION_LIFETIME_SECONDS after the launch; "End session" (POST …/sitzung/beenden) ends it at once. Pages warn
+before the end (static/session.js; …/sitzung/verlaengern puts the idle end off). A practice text posted after
+the end is kept for the learner (course/drafts.py) and shown on the refusal page to copy.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import hmac
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
-from flask import Blueprint, Flask, current_app, g, request
-from sqlalchemy import select
+from flask import Blueprint, Flask, current_app, g, jsonify, render_template, request
+from flask.wrappers import Response
+from sqlalchemy import select, update
 
 from . import db
 from .errors import NotAllowed, SessionExpired
@@ -24,10 +32,12 @@ from .lti.provision import token_hash
 from .models import Context, Deployment, ToolSession, User, utcnow
 from .security import frame_platform
 
+log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
 SESSION_ARG = "sid"
+SEEN_EVERY = dt.timedelta(seconds=60)  # last_seen_at is written at most this often per session
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,10 @@ class Visitor:
         return self.session.course_id
 
 
+def idle_limit() -> dt.timedelta:
+    return dt.timedelta(seconds=int(current_app.config["SESSION_IDLE_SECONDS"]))
+
+
 def _load(token: str) -> Visitor:
     s = db.session()
     row = s.execute(
@@ -57,12 +71,56 @@ def _load(token: str) -> Visitor:
         .join(Deployment, ToolSession.deployment_id == Deployment.id)
         .where(ToolSession.token_hash == token_hash(token), Deployment.active.is_(True))
     ).one_or_none()
-    if row is None or row[0].expires_at <= utcnow():
+    now = utcnow()
+    if row is None or row[0].expires_at <= now:
         raise SessionExpired(
             _l("Your session with the course has ended or the link is not valid."),
             hint=_l("Please open the activity again from your course in the learning platform."),
         )
-    return Visitor(session=row[0], user=row[1], context=row[2], platform_id=row[3])
+    session = row[0]
+    seen = session.last_seen_at or session.created_at
+    if seen + idle_limit() <= now:
+        raise SessionExpired(
+            _l(
+                "Your session with the course has ended because nothing happened on its pages for %(minutes)s minutes.",
+                minutes=int(idle_limit().total_seconds()) // 60,
+            ),
+            hint=_l("Please open the activity again from your course in the learning platform."),
+            code="session_idle",
+        )
+    if now - seen >= SEEN_EVERY:
+        touch(session.id, now)
+        g.session_seen_at = now
+    return Visitor(session=session, user=row[1], context=row[2], platform_id=row[3])
+
+
+def touch(session_id: int, now: dt.datetime) -> None:
+    """Record a request of the session (its own short write; the page's transaction stays a reader)."""
+    with db.session_scope(write=True) as ws:
+        ws.execute(update(ToolSession).where(ToolSession.id == session_id).values(last_seen_at=now))
+
+
+@dataclass(frozen=True)
+class SessionClock:
+    """Seconds until the session ends for inactivity and at the latest, and when to warn (for session.js)."""
+
+    idle_remaining: int
+    absolute_remaining: int
+    warn: int
+
+
+def session_clock() -> SessionClock | None:
+    visitor: Visitor | None = g.get("visitor")
+    if visitor is None:
+        return None
+    now = utcnow()
+    seen = g.get("session_seen_at") or visitor.session.last_seen_at or visitor.session.created_at
+    idle_end = seen + idle_limit()
+    return SessionClock(
+        idle_remaining=max(0, int((idle_end - now).total_seconds())),
+        absolute_remaining=max(0, int((visitor.session.expires_at - now).total_seconds())),
+        warn=int(current_app.config["SESSION_WARNING_SECONDS"]),
+    )
 
 
 def current_visitor() -> Visitor:
@@ -107,7 +165,15 @@ def session_blueprint(name: str, import_name: str, url_prefix: str = "") -> Blue
 
     @bp.before_request
     def _require_session() -> None:
-        current_visitor()
+        try:
+            current_visitor()
+        except SessionExpired as exc:
+            if request.method == "POST" and request.form.get("text"):
+                from .course.drafts import keep_posted_text
+
+                exc.posted_text = request.form["text"]
+                exc.kept = keep_posted_text(g.get("session_token") or "", request.endpoint, request.view_args)
+            raise
         if request.method == "POST":
             check_csrf()
 
@@ -136,6 +202,36 @@ def _add_session_token(endpoint: str, values: dict[str, Any]) -> None:
         values[SESSION_ARG] = g.session_token
 
 
+session_bp = session_blueprint("session", __name__, "/sitzung")
+
+
+@session_bp.post("/beenden")
+def end() -> tuple[str, int]:
+    """End the session on the server at once (the "End session" button on every page)."""
+    visitor = current_visitor()
+    s = db.write_session()
+    s.execute(update(ToolSession).where(ToolSession.id == visitor.session.id).values(expires_at=utcnow()))
+    s.commit()
+    log.info("session %s ended by its user", visitor.session.id)
+    g.pop("visitor", None)
+    g.pop("session_token", None)  # the page below belongs to no session any more
+    return render_template("session_ended.html"), 200
+
+
+@session_bp.post("/verlaengern")
+def extend() -> Response:
+    """Put the idle end off (from the warning, or while someone types): answers the new remaining times."""
+    visitor = current_visitor()
+    now = utcnow()
+    touch(visitor.session.id, now)
+    g.session_seen_at = now
+    clock = session_clock()
+    assert clock is not None
+    return jsonify(idle_remaining=clock.idle_remaining, absolute_remaining=clock.absolute_remaining)
+
+
 def init_app(app: Flask) -> None:
     app.url_defaults(_add_session_token)
     app.jinja_env.globals["csrf_token"] = csrf_token
+    app.jinja_env.globals["session_clock"] = session_clock
+    app.register_blueprint(session_bp)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 from . import db
 from .housekeeping import purge
 from .lti import keys
+from .lti.keystore import configured_secrets
 from .lti.platforms import (
     MAX_LENGTH,
     MISSING,
@@ -39,9 +40,9 @@ store_cli = AppGroup("launch-store", help="The short-lived launch store (OIDC st
 @click.option("--revision", default="head", show_default=True, help="Target revision.")
 def db_upgrade(revision: str) -> None:
     """Create or upgrade the schema, then make sure the tool has its keys."""
-    db.upgrade(current_app.config["DATABASE_URL"], revision)
+    db.upgrade(current_app.config["DATABASE_URL"], revision, configured_secrets(current_app.config))
     with db.session_scope(write=True) as s:
-        keys.ensure_keys(s)
+        keys.ensure_keys(s, current_app._get_current_object())  # type: ignore[attr-defined]
     click.echo(f"database at revision {revision}")
 
 
@@ -161,7 +162,7 @@ def platform_registration_link(expires: str, note: str, base_url: str | None) ->
 def keys_ensure() -> None:
     """Generate the current and next key if they do not exist."""
     with db.session_scope(write=True) as s:
-        keys.ensure_keys(s)
+        keys.ensure_keys(s, current_app._get_current_object())  # type: ignore[attr-defined]
     click.echo("keys present")
 
 
@@ -169,7 +170,7 @@ def keys_ensure() -> None:
 def keys_rotate() -> None:
     """Sign with the (already published) next key from now on; publish a new next key."""
     with db.session_scope(write=True) as s:
-        rotation = keys.rotate(s)
+        rotation = keys.rotate(s, current_app._get_current_object())  # type: ignore[attr-defined]
     grace = int(current_app.config["KEY_RETIRE_GRACE_SECONDS"])
     click.echo(f"current key: {rotation.current_kid}")
     click.echo(f"next key (published, not yet signing): {rotation.next_kid}")
@@ -184,8 +185,19 @@ def keys_list() -> None:
     with db.session_scope() as s:
         for key in s.scalars(select(ToolKey).order_by(ToolKey.id)):
             retired = f" retired {key.retired_at:%Y-%m-%d %H:%M}" if key.retired_at else ""
-            wiped = " (private key destroyed)" if not key.private_pem else ""
+            wiped = " (private key destroyed)" if not key.private_key_sealed else ""
             click.echo(f"{key.kid}  {key.state}  created {key.created_at:%Y-%m-%d %H:%M}{retired}{wiped}")
+
+
+@keys_cli.command("reencrypt")
+def keys_reencrypt() -> None:
+    """Encrypt every stored private key with the first of LTI_TOOL_KEY_SECRETS (after adding a new secret in
+    front of the old one; SECURITY.md "Rotating the key secret")."""
+    with db.session_scope(write=True) as s:
+        count = keys.reencrypt(s, current_app._get_current_object())  # type: ignore[attr-defined]
+    click.echo(
+        f"{count} private key(s) encrypted with the first key secret; the older secrets can be removed"
+    )
 
 
 @keys_cli.command("wipe-retired")

@@ -11,12 +11,13 @@ import fcntl
 import functools
 import hashlib
 import logging
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, make_url, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,8 +28,26 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _create_private_file(url: str) -> None:
+    """A new SQLite database file is created readable by the tool's user only (0600); SQLite gives its WAL and
+    shared-memory files the same mode."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:  # another process made it first
+        return
+    path.chmod(0o600)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
+        _create_private_file(url)
         engine = create_engine(
             url,
             connect_args={"timeout": 30, "check_same_thread": False},
@@ -154,19 +173,21 @@ def _teardown(_exc: BaseException | None) -> None:
         s.close()
 
 
-def alembic_config(url: str) -> Any:
+def alembic_config(url: str, key_secrets: Sequence[str] = ()) -> Any:
+    """Alembic's configuration; `key_secrets` (lti/keystore.py) for migrations that encrypt or decrypt keys."""
     from alembic.config import Config
 
     cfg = Config(str(ROOT / "migrations" / "alembic.ini"))
     cfg.set_main_option("script_location", str(ROOT / "migrations"))
     cfg.attributes["database_url"] = url
+    cfg.attributes["key_secrets"] = tuple(key_secrets)
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "head", key_secrets: Sequence[str] = ()) -> None:
     from alembic import command
 
-    command.upgrade(alembic_config(url), revision)
+    command.upgrade(alembic_config(url, key_secrets), revision)
 
 
 @functools.cache
@@ -204,8 +225,10 @@ def auto_upgrade_sqlite(app: Flask) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             if not schema_is_current(db.engine):
+                from .lti.keystore import configured_secrets
+
                 log.debug("creating/upgrading the SQLite schema")
-                upgrade(db.url)
+                upgrade(db.url, key_secrets=configured_secrets(app.config))
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 

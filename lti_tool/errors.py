@@ -73,6 +73,9 @@ class SessionExpired(ToolError):
     status = 401
     code = "session_expired"
     title = _l("Your session has ended")
+    # A text the person posted after the end: shown again to copy; `kept` when the tool keeps it for them.
+    posted_text: str | None = None
+    kept: bool = False
 
 
 def wants_json() -> bool:
@@ -104,6 +107,7 @@ def _respond(
     message: Any,
     hint: Any | None,
     headers: dict[str, str],
+    **page: Any,
 ) -> tuple[Response | str, int, dict[str, str]]:
     if wants_json():
         body: dict[str, Any] = {"error": code, "message": str(message), "error_id": error_id}
@@ -118,6 +122,7 @@ def _respond(
         hint=hint,
         error_id=error_id,
         code=code,
+        **page,
     )
     return html, status, headers
 
@@ -133,7 +138,10 @@ def _handle_tool_error(exc: ToolError) -> tuple[Response | str, int, dict[str, s
         exc.detail or exc.message,
         error_id,
     )
-    return _respond(error_id, exc.status, exc.code, exc.title, exc.message, exc.hint, {})
+    page: dict[str, Any] = {}
+    if isinstance(exc, SessionExpired) and exc.posted_text:
+        page = {"posted_text": exc.posted_text, "kept": exc.kept}
+    return _respond(error_id, exc.status, exc.code, exc.title, exc.message, exc.hint, {}, **page)
 
 
 _HTTP_TEXT: dict[int, tuple[str, LazyString, LazyString]] = {

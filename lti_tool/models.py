@@ -127,7 +127,8 @@ class ToolKey(Base):
 
     id: Mapped[int] = mapped_column(PK, primary_key=True)
     kid: Mapped[str] = mapped_column(String(64), unique=True)
-    private_pem: Mapped[str] = mapped_column(Text)
+    # The PEM private key, encrypted (lti_tool/lti/keystore.py); "" once destroyed after retirement.
+    private_key_sealed: Mapped[str] = mapped_column(Text, default="", server_default="")
     public_jwk: Mapped[dict[str, Any]]
     state: Mapped[str] = mapped_column(String(10), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -248,6 +249,8 @@ class ToolSession(Base):
     claims: Mapped[dict[str, Any]]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+    # The last request of the session (recorded at most once a minute): it ends SESSION_IDLE_SECONDS later.
+    last_seen_at: Mapped[dt.datetime | None]
 
 
 class LaunchCache(Base):

@@ -30,6 +30,9 @@ TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
 KEEP_TABLES = {"tool_key", "alembic_version"}
 CONTENT_DIR = str(Path(__file__).parent / "fixtures" / "content")
+# One key secret for every test: the tool keys in the template database (and PostgreSQL's kept tool_key table)
+# are encrypted with it, whatever SECRET_KEY a test's app has.
+TEST_KEY_SECRET = "test-key-secret"
 
 
 CHROMIUM = "/usr/bin/chromium"
@@ -67,18 +70,19 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite database with tool keys, copied for every test (migrating per test is slow)."""
     path = tmp_path_factory.mktemp("template") / "template.db"
     url = f"sqlite:///{path}"
-    upgrade(url)
+    upgrade(url, key_secrets=[TEST_KEY_SECRET])
     app = create_app(
         {
             "TESTING": True,
             "DATABASE_URL": url,
             "SECRET_KEY": "x",
+            "KEY_SECRETS": [TEST_KEY_SECRET],
             "INSTANCE_PATH": str(path.parent / "inst"),
             "CONTENT_DIR": CONTENT_DIR,
         }
     )
     with session_scope(app, write=True) as s:
-        keys.ensure_keys(s)
+        keys.ensure_keys(s, app)
     app.extensions["nama_db"].dispose()
     return path
 
@@ -88,7 +92,7 @@ def postgres_url() -> Iterator[str]:
     if not TEST_DATABASE_URL:
         yield ""
         return
-    upgrade(TEST_DATABASE_URL)
+    upgrade(TEST_DATABASE_URL, key_secrets=[TEST_KEY_SECRET])
     yield TEST_DATABASE_URL
 
 
@@ -115,6 +119,7 @@ def test_config(tmp_path: Path, database_url: str) -> dict[str, Any]:
     config: dict[str, Any] = {
         "TESTING": True,
         "SECRET_KEY": "test-secret-" + uuid.uuid4().hex,
+        "KEY_SECRETS": [TEST_KEY_SECRET],
         "DATABASE_URL": database_url,
         "INSTANCE_PATH": str(tmp_path / "instance"),
         "HTTP_READ_TIMEOUT": 5.0,

@@ -20,7 +20,7 @@ from flask import Flask
 from lti_tool.db import session_scope
 from lti_tool.lti import keys
 
-from .conftest import CLIENT_ID, DEPLOYMENT_ID, TEST_REDIS_URL
+from .conftest import CLIENT_ID, DEPLOYMENT_ID, TEST_KEY_SECRET, TEST_REDIS_URL
 from .peer import Launcher, PeerPlatform
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +42,7 @@ def gunicorn(app: Flask, test_config: dict, tmp_path: Path) -> Iterator[str]:
         {
             "LTI_TOOL_DATABASE_URL": test_config["DATABASE_URL"],
             "LTI_TOOL_SECRET_KEY": test_config["SECRET_KEY"],
+            "LTI_TOOL_KEY_SECRETS": TEST_KEY_SECRET,
             "LTI_TOOL_CONTENT_DIR": test_config["CONTENT_DIR"],
             "LTI_TOOL_INSTANCE_PATH": str(tmp_path / "gunicorn-instance"),
             "LTI_TOOL_BIND": f"127.0.0.1:{port}",

@@ -85,7 +85,7 @@ class KeyRow:
 
     @property
     def wiped(self) -> bool:
-        return not self.key.private_pem
+        return not self.key.private_key_sealed
 
 
 _KEY_ORDER = {"current": 0, "next": 1, "retired": 2}

@@ -363,7 +363,7 @@ def keys_rotate() -> Response:
         s.rollback()
         flash(_("The keys were rotated in the meantime; nothing was changed."), "error")
         return redirect(url_for("admin.tool_keys"), code=303)
-    rotation = keys.rotate(s)
+    rotation = keys.rotate(s, current_app._get_current_object())  # type: ignore[attr-defined]
     s.commit()
     log.info(
         "operator %s rotated the tool keys: current %s, next %s, retired %s",

@@ -8,6 +8,7 @@ from werkzeug.wrappers import Response
 
 from .. import db, progress
 from ..models import PracticeSubmission
+from . import drafts
 from .model import Course, Module
 from .views import bp, find_module, here
 
@@ -24,6 +25,7 @@ def _render(
     length: int = 0,
     saved: str | None = None,
     status: int = 200,
+    kept_at: object = None,
 ) -> tuple[str, int]:
     html = render_template(
         "course/practice.html",
@@ -35,6 +37,7 @@ def _render(
         problem=problem,
         length=length,
         saved=saved,
+        kept_at=kept_at,
         single=here().single_module,
     )
     return html, status
@@ -46,12 +49,19 @@ def practice(module_id: str) -> tuple[str, int]:
     module = find_module(where.course, module_id)
     submission = progress.get_practice(db.session(), where.learner, where.course, module)
     saved = request.args.get("gespeichert")
+    text = submission.text if submission else ""
+    kept = drafts.kept_text(where.learner.user_id, where.learner.context_id, where.course.id, module.id)
+    reviewed = submission is not None and submission.reviewed_at is not None
+    kept_at = None
+    if kept is not None and not reviewed and (submission is None or submission.updated_at < kept[1]):
+        text, kept_at = kept  # the text sent after the last session ended, offered again
     return _render(
         where.course,
         module,
         submission,
-        text=submission.text if submission else "",
+        text=text,
         saved=saved if saved in ("neu", "geaendert") else None,
+        kept_at=kept_at,
     )
 
 
@@ -82,6 +92,7 @@ def save_practice(module_id: str) -> Response | tuple[str, int]:
             status=422,
         )
     s.commit()
+    drafts.forget(where.learner.user_id, where.learner.context_id, where.course.id, module.id)
     state = "neu" if saved.first else "geaendert"
     return redirect(url_for("learner.practice", module_id=module.id, gespeichert=state), code=303)
 

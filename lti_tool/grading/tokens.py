@@ -230,7 +230,7 @@ class AccessTokens:
 
     def assertion(self, platform: PlatformInfo) -> str:
         with session_scope(self.app) as s:
-            key = signing_key(s)
+            key = signing_key(s, self.app)
         now = int(time.time())
         claims: dict[str, Any] = {
             "iss": platform.client_id,

@@ -95,7 +95,7 @@ def picker() -> str:
         .join(Deployment, Deployment.platform_id == Platform.id)
         .where(Deployment.id == visitor.session.deployment_id)
     ).one()
-    registration = ToolRegistration(platform, signing_key(s))
+    registration = ToolRegistration(platform, signing_key(s, current_app._get_current_object()))  # type: ignore[attr-defined]
     link = DeepLink(registration, deployment.deployment_id, settings)  # type: ignore[arg-type]
     jwt_value = link.get_response_jwt(_items(course, chosen, external_url("lti.launch")))
     return_url = str(settings["deep_link_return_url"])

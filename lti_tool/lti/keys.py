@@ -3,6 +3,7 @@
 There is always a *current* key (signs client assertions and deep-linking responses) and a *next* key that is
 already published, so platforms that cache our JWKS know it before it signs anything. `rotate()` promotes next
 to current, retires the old current (still published for KEY_RETIRE_GRACE_SECONDS) and makes a new next.
+Private keys are stored encrypted (keystore.py); `signing_key` decrypts the current one when it is needed.
 """
 
 from __future__ import annotations
@@ -21,11 +22,16 @@ from sqlalchemy.orm import Session
 
 from ..db import advisory_lock, get_db, schema_is_current, session_scope
 from ..models import ToolKey, utcnow
+from .keystore import KeyBox, keybox
 
 NEXT, CURRENT, RETIRED = "next", "current", "retired"
 
 
-def _new_key(state: str) -> ToolKey:
+def _box(app: Flask) -> KeyBox:
+    return keybox(app)
+
+
+def _new_key(state: str, box: KeyBox) -> ToolKey:
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = private.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -40,7 +46,7 @@ def _new_key(state: str) -> ToolKey:
     now = utcnow()
     return ToolKey(
         kid=kid,
-        private_pem=pem,
+        private_key_sealed=box.seal(pem),
         public_jwk=public,
         state=state,
         created_at=now,
@@ -48,15 +54,20 @@ def _new_key(state: str) -> ToolKey:
     )
 
 
-def ensure_keys(s: Session) -> None:
-    """Make sure a current and a next key exist (first start); safe when several processes start at once."""
+def ensure_keys(s: Session, app: Flask) -> None:
+    """Make sure a current and a next key exist (first start); safe when several processes start at once.
+
+    Also checks that the current key can be decrypted with the configured secret (KeyLocked if not), so a
+    wrong secret stops the start instead of failing the first grade."""
+    box = _box(app)
     advisory_lock(s, "tool_keys")
     states = set(s.scalars(select(ToolKey.state).where(ToolKey.state.in_([CURRENT, NEXT]))))
     if CURRENT not in states:
-        s.add(_new_key(CURRENT))
+        s.add(_new_key(CURRENT, box))
     if NEXT not in states:
-        s.add(_new_key(NEXT))
+        s.add(_new_key(NEXT, box))
     s.flush()
+    signing_key(s, app)
 
 
 @dataclass(frozen=True)
@@ -65,11 +76,24 @@ class SigningKey:
     private_pem: str
 
 
-def signing_key(s: Session) -> SigningKey:
+def signing_key(s: Session, app: Flask) -> SigningKey:
+    """The current key, decrypted with `app`'s key secrets."""
     key = s.scalars(select(ToolKey).where(ToolKey.state == CURRENT).order_by(ToolKey.id.desc())).first()
     if key is None:
         raise RuntimeError("no current tool key: run `scripts/flask keys ensure` or start the app once")
-    return SigningKey(key.kid, key.private_pem)
+    return SigningKey(key.kid, _box(app).open(key.private_key_sealed))
+
+
+def reencrypt(s: Session, app: Flask) -> int:
+    """Encrypt every stored private key with the first configured secret (after a secret rotation)."""
+    box = _box(app)
+    advisory_lock(s, "tool_keys")
+    count = 0
+    for key in s.scalars(select(ToolKey).where(ToolKey.private_key_sealed != "")):
+        key.private_key_sealed = box.reseal(key.private_key_sealed)
+        count += 1
+    s.flush()
+    return count
 
 
 def public_jwks(s: Session, grace_seconds: int) -> dict[str, Any]:
@@ -92,15 +116,15 @@ class Rotation:
     retired_kid: str | None
 
 
-def rotate(s: Session) -> Rotation:
+def rotate(s: Session, app: Flask) -> Rotation:
     """Promote next -> current, current -> retired, create a new next."""
-    ensure_keys(s)
+    ensure_keys(s, app)
     now = utcnow()
     current = s.scalars(select(ToolKey).where(ToolKey.state == CURRENT)).one()
     nxt = s.scalars(select(ToolKey).where(ToolKey.state == NEXT)).one()
     current.state, current.retired_at = RETIRED, now
     nxt.state, nxt.activated_at = CURRENT, now
-    new_next = _new_key(NEXT)
+    new_next = _new_key(NEXT, _box(app))
     s.add(new_next)
     s.flush()
     return Rotation(current_kid=nxt.kid, next_kid=new_next.kid, retired_kid=current.kid)
@@ -111,8 +135,8 @@ def wipe_expired_retired(s: Session, grace_seconds: int) -> int:
     cutoff = utcnow() - dt.timedelta(seconds=grace_seconds)
     result = s.execute(
         update(ToolKey)
-        .where(ToolKey.state == RETIRED, ToolKey.retired_at <= cutoff, ToolKey.private_pem != "")
-        .values(private_pem="")
+        .where(ToolKey.state == RETIRED, ToolKey.retired_at <= cutoff, ToolKey.private_key_sealed != "")
+        .values(private_key_sealed="")
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -121,5 +145,9 @@ def init_app(app: Flask) -> None:
     """First start: generate the keys (once the schema exists; on PostgreSQL after `scripts/flask db upgrade`)."""
     database = get_db(app)
     if schema_is_current(database.engine):
-        with session_scope(app) as s:
-            ensure_keys(s)
+        try:
+            with session_scope(app) as s:
+                ensure_keys(s, app)
+        except Exception:
+            database.dispose()  # the app is not made: leave no pooled connection behind
+            raise

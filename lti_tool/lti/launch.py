@@ -26,6 +26,7 @@ from typing import Any
 
 import jwt
 import requests
+from flask import current_app
 from itsdangerous import BadData, SignatureExpired
 from jwt.algorithms import RSAAlgorithm
 from pylti1p3.cookie import CookieService
@@ -314,7 +315,8 @@ class ToolMessageLaunch(MessageLaunch[FormRequest, DbToolConf, SessionService, C
             iss, client_id, detail=f"launch from unknown issuer {iss!r} client_id={client_id!r}"
         )
         self._client_id = client_id
-        self._registration = ToolRegistration(platform, lambda: signing_key(self._s))
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        self._registration = ToolRegistration(platform, lambda: signing_key(self._s, app))
         self.platform = platform
         return self
 

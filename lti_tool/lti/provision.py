@@ -210,6 +210,7 @@ def provision(
             locale=pick_locale(claims, languages),
             claims=kept,
             created_at=now,
+            last_seen_at=now,
             expires_at=now + dt.timedelta(seconds=session_lifetime),
         )
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from flask import current_app
 from pylti1p3.deployment import Deployment as LtiDeployment
 from pylti1p3.registration import Registration
 from pylti1p3.tool_config.abstract import ToolConfAbstract
@@ -90,7 +91,7 @@ class DbToolConf(ToolConfAbstract[Any]):
         platform = self.platform(iss, client_id)
         if platform is None:
             return None
-        return ToolRegistration(platform, lambda: signing_key(self.s))
+        return ToolRegistration(platform, lambda: signing_key(self.s, current_app._get_current_object()))  # type: ignore[attr-defined]
 
     def deployment(self, iss: str, client_id: str, deployment_id: str) -> Deployment | None:
         return self.s.scalars(

@@ -20,7 +20,7 @@ from lti_tool.db import insert_for, session_scope
 from lti_tool.grading import enqueue_grades
 from lti_tool.models import ModuleProgress, WorkerHeartbeat
 
-from ..conftest import TEST_DATABASE_URL, TEST_REDIS_URL
+from ..conftest import TEST_DATABASE_URL, TEST_KEY_SECRET, TEST_REDIS_URL
 from ..test_gunicorn import free_port
 from .conftest import LEARNERS, Classroom, Lms, assert_platform_has_exactly_the_newest, wait_until
 
@@ -83,6 +83,7 @@ def spawn(test_config: dict[str, Any], tmp_path: Path) -> Iterator[Any]:
             {
                 "LTI_TOOL_DATABASE_URL": test_config["DATABASE_URL"],
                 "LTI_TOOL_SECRET_KEY": test_config["SECRET_KEY"],
+                "LTI_TOOL_KEY_SECRETS": TEST_KEY_SECRET,
                 "LTI_TOOL_CONTENT_DIR": test_config["CONTENT_DIR"],
                 "LTI_TOOL_INSTANCE_PATH": str(tmp_path / f"worker-{len(started)}"),
                 "LTI_TOOL_EMBEDDED_WORKER": "false",
@@ -219,6 +220,7 @@ def test_embedded_workers_under_gunicorn_deliver_each_row_once(
         {
             "LTI_TOOL_DATABASE_URL": test_config["DATABASE_URL"],
             "LTI_TOOL_SECRET_KEY": test_config["SECRET_KEY"],
+            "LTI_TOOL_KEY_SECRETS": TEST_KEY_SECRET,
             "LTI_TOOL_CONTENT_DIR": test_config["CONTENT_DIR"],
             "LTI_TOOL_INSTANCE_PATH": str(tmp_path / "gunicorn"),
             "LTI_TOOL_BIND": f"127.0.0.1:{port}",

@@ -99,7 +99,7 @@ def test_client_assertion_is_rfc_7523(app: Flask, platform: PlatformInfo) -> Non
     tokens = AccessTokens(app)
     a, b = tokens.assertion(platform), tokens.assertion(platform)
     with session_scope(app) as s:
-        kid = signing_key(s).kid
+        kid = signing_key(s, app).kid
     header = jwt.get_unverified_header(a)
     assert header["kid"] == kid and header["alg"] == "RS256"
     claims = jwt.decode(a, options={"verify_signature": False})

@@ -45,7 +45,7 @@ def test_fresh_database_gets_a_current_and_a_next_key(tmp_path) -> None:
 
 def test_signing_key_matches_a_published_key(app: Flask, client) -> None:
     with session_scope(app) as s:
-        signing = keys.signing_key(s)
+        signing = keys.signing_key(s, app)
     token = jwt.encode({"x": 1}, signing.private_pem, algorithm="RS256", headers={"kid": signing.kid})
     [jwk] = [k for k in jwks(client) if k["kid"] == signing.kid]
     assert jwt.decode(token, RSAAlgorithm.from_jwk(jwk), algorithms=["RS256"]) == {"x": 1}
@@ -53,12 +53,12 @@ def test_signing_key_matches_a_published_key(app: Flask, client) -> None:
 
 def test_rotation_promotes_the_published_next_key(app: Flask, client, runner) -> None:
     with session_scope(app) as s:
-        before_current = keys.signing_key(s).kid
+        before_current = keys.signing_key(s, app).kid
         before_next = s.scalars(select(ToolKey.kid).where(ToolKey.state == "next")).one()
     result = runner.invoke(args=["keys", "rotate"])
     assert result.exit_code == 0, result.output
     with session_scope(app) as s:
-        assert keys.signing_key(s).kid == before_next  # the key platforms already knew
+        assert keys.signing_key(s, app).kid == before_next  # the key platforms already knew
         new_next = s.scalars(select(ToolKey.kid).where(ToolKey.state == "next")).one()
     published = {k["kid"] for k in jwks(client)}
     assert published == {before_next, new_next, before_current}  # old key still published in the grace period
@@ -66,7 +66,7 @@ def test_rotation_promotes_the_published_next_key(app: Flask, client, runner) ->
 
 def test_retired_key_leaves_the_jwks_after_the_grace_period(app: Flask, client, runner) -> None:
     with session_scope(app) as s:
-        old = keys.signing_key(s).kid
+        old = keys.signing_key(s, app).kid
     runner.invoke(args=["keys", "rotate"])
     with session_scope(app) as s:
         s.execute(
@@ -76,5 +76,5 @@ def test_retired_key_leaves_the_jwks_after_the_grace_period(app: Flask, client, 
     result = runner.invoke(args=["keys", "wipe-retired"])
     assert "1 retired key(s) wiped" in result.output
     with session_scope(app) as s:
-        assert s.scalars(select(ToolKey.private_pem).where(ToolKey.kid == old)).one() == ""
+        assert s.scalars(select(ToolKey.private_key_sealed).where(ToolKey.kid == old)).one() == ""
     assert "private key destroyed" in runner.invoke(args=["keys", "list"]).output

@@ -1,0 +1,67 @@
+"""Practice texts posted after the session ended: kept for the learner, offered again after the next launch.
+
+A learner who writes for a long time may send the practice form after the session ended (idle or absolute
+timeout, or "End session" in another tab). The text is not accepted as a submission (an ended session must not
+write), but it is not lost either: if the expired session is still known, the text is kept in the launch store
+for DRAFT_DAYS under the learner, course context and module, and the practice page offers it again (prefilled,
+with a notice) once the learner opens the activity from the platform; saving it removes the kept copy. The
+refusal page always shows the text to copy as well.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+
+from .. import db
+from ..cache import get_store
+from ..lti.provision import token_hash
+from ..models import ToolSession, utcnow
+
+DRAFT_DAYS = 14
+MAX_DRAFT_LENGTH = 100_000
+
+
+def _key(user_id: int, context_id: int, course_id: str, module_id: str) -> str:
+    return f"practice-draft:{user_id}:{context_id}:{course_id}:{module_id}"
+
+
+def keep_posted_text(token: str, endpoint: str | None, view_args: Mapping[str, Any] | None) -> bool:
+    """Keep the posted practice text of an ended session; True when it was kept."""
+    from flask import request
+
+    module_id = (view_args or {}).get("module_id")
+    text = request.form.get("text") or ""
+    if endpoint != "learner.save_practice" or not isinstance(module_id, str) or not token or not text:
+        return False
+    with db.session_scope() as s:
+        row = s.execute(
+            select(ToolSession.user_id, ToolSession.context_id, ToolSession.course_id).where(
+                ToolSession.token_hash == token_hash(token)
+            )
+        ).one_or_none()
+    if row is None:
+        return False
+    value = {"text": text[:MAX_DRAFT_LENGTH], "at": utcnow().isoformat()}
+    get_store().set(_key(row[0], row[1], row[2], module_id[:100]), value, DRAFT_DAYS * 86400)
+    return True
+
+
+def kept_text(
+    user_id: int, context_id: int, course_id: str, module_id: str
+) -> tuple[str, dt.datetime] | None:
+    value = get_store().get(_key(user_id, context_id, course_id, module_id))
+    if not isinstance(value, dict) or not isinstance(value.get("text"), str):
+        return None
+    try:
+        at = dt.datetime.fromisoformat(str(value.get("at")))
+    except ValueError:
+        return None
+    return value["text"], at
+
+
+def forget(user_id: int, context_id: int, course_id: str, module_id: str) -> None:
+    get_store().delete(_key(user_id, context_id, course_id, module_id))

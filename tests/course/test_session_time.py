@@ -1,0 +1,174 @@
+"""Session time: an idle timeout besides the absolute one, "End session" on every page, a way to continue from
+the warning, and no lost practice text when it is sent after the end."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from flask import Flask
+from sqlalchemy import select, update
+
+from lti_tool.db import session_scope
+from lti_tool.lti.provision import token_hash
+from lti_tool.models import PracticeSubmission, ToolSession, utcnow
+
+from ..peer import Launcher
+from .learner import Learner
+
+PRACTICE = "m/modul-a/praxis"
+
+
+def _age(
+    app: Flask, learner: Learner, *, seen: dt.timedelta | None = None, expires: dt.timedelta | None = None
+) -> None:
+    values: dict = {}
+    if seen is not None:
+        values["last_seen_at"] = utcnow() - seen
+    if expires is not None:
+        values["expires_at"] = utcnow() + expires
+    with session_scope(app, write=True) as s:
+        s.execute(
+            update(ToolSession).where(ToolSession.token_hash == token_hash(learner.sid)).values(**values)
+        )
+
+
+def _last_seen(app: Flask, learner: Learner) -> dt.datetime:
+    with session_scope(app) as s:
+        seen = s.scalars(
+            select(ToolSession.last_seen_at).where(ToolSession.token_hash == token_hash(learner.sid))
+        ).one()
+    assert seen is not None
+    return seen
+
+
+def test_a_session_ends_after_90_minutes_without_a_request(app: Flask, launcher: Launcher) -> None:
+    learner = Learner.launch(launcher)
+    _age(app, learner, seen=dt.timedelta(minutes=80))
+    assert learner.get("").status_code == 200  # still open: and the request counts as activity
+    assert utcnow() - _last_seen(app, learner) < dt.timedelta(minutes=1)
+    _age(app, learner, seen=dt.timedelta(minutes=91))
+    page = learner.get("")
+    assert page.status_code == 401 and "session_idle" in page.text and "90 Minuten" in page.text
+
+
+def test_the_idle_time_is_configurable(app: Flask, launcher: Launcher) -> None:
+    app.config["SESSION_IDLE_SECONDS"] = 600
+    learner = Learner.launch(launcher)
+    _age(app, learner, seen=dt.timedelta(minutes=11))
+    assert learner.get("").status_code == 401
+
+
+def test_every_page_offers_end_session_which_ends_it_on_the_server(app: Flask, launcher: Launcher) -> None:
+    learner = Learner.launch(launcher)
+    page = learner.get("")
+    assert "Sitzung beenden" in page.text and "/sitzung/beenden" in page.text
+    refused = learner.post("sitzung/beenden", {}, csrf=False)
+    assert refused.status_code == 403 and learner.get("").status_code == 200  # CSRF: nothing ended
+    ended = learner.post("sitzung/beenden", {})
+    assert ended.status_code == 200 and "Sie haben Ihre Sitzung beendet" in ended.text
+    assert "Sitzung beenden" not in ended.text and learner.sid not in ended.text
+    assert learner.get("").status_code == 401
+    assert learner.get(PRACTICE).status_code == 401
+
+
+def test_the_warning_knows_the_remaining_time_and_continuing_puts_the_end_off(
+    app: Flask, launcher: Launcher
+) -> None:
+    learner = Learner.launch(launcher)
+    page = learner.get("")
+    idle = int(re.search(r'data-idle="(\d+)"', page.text).group(1))  # type: ignore[union-attr]
+    absolute = int(re.search(r'data-absolute="(\d+)"', page.text).group(1))  # type: ignore[union-attr]
+    assert 5300 < idle <= 5400 and 28700 < absolute <= 28800
+    assert 'role="alertdialog"' in page.text and "Weiterarbeiten" in page.text and "session.js" in page.text
+    _age(app, learner, seen=dt.timedelta(minutes=88))
+    extended = learner.post("sitzung/verlaengern", {}, headers={"Accept": "application/json"})
+    assert extended.status_code == 200 and extended.json()["idle_remaining"] > 5300
+    _age(app, learner, seen=dt.timedelta(minutes=95))
+    late = learner.post("sitzung/verlaengern", {}, headers={"Accept": "application/json"})
+    assert late.status_code == 401 and late.json()["error"] == "session_idle"
+
+
+def test_a_practice_text_sent_after_the_end_is_kept_and_offered_after_the_next_launch(
+    app: Flask, launcher: Launcher
+) -> None:
+    learner = Learner.launch(launcher)
+    learner.get(PRACTICE)
+    text = "Unsere Gemeinde plant ein Klimaschutzkonzept mit Bürgerbeteiligung. " * 3
+    _age(app, learner, seen=dt.timedelta(hours=2))
+    late = learner.post(PRACTICE, {"text": text})
+    assert late.status_code == 401
+    assert "bewahrt ihn 14 Tage auf" in late.text and text.strip()[:60] in late.text  # shown to copy as well
+    with session_scope(app) as s:
+        assert s.scalars(select(PracticeSubmission)).all() == []  # an ended session writes nothing
+
+    again = Learner.launch(launcher)
+    page = again.get(PRACTICE)
+    assert page.status_code == 200 and "nicht gespeichert, weil Ihre Sitzung" in page.text
+    assert text.strip()[:60] in page.text
+    saved = again.post(PRACTICE, {"text": text})
+    assert saved.status_code == 200 and "eingereicht" in saved.text
+    assert "nicht gespeichert, weil Ihre Sitzung" not in again.get(PRACTICE).text
+    with session_scope(app) as s:
+        assert s.scalars(select(PracticeSubmission.text)).one() == text.strip()
+
+
+def test_a_text_for_an_unknown_session_is_shown_to_copy(launcher: Launcher) -> None:
+    learner = Learner.launch(launcher)
+    page = learner.http.post(
+        learner.base.replace(learner.sid, "no-such-session") + PRACTICE,
+        data={"text": "Mein Text <b>bleibt</b>", "csrf_token": "x"},
+    )
+    assert page.status_code == 401 and "Kopieren Sie ihn" in page.text
+    assert "Mein Text &lt;b&gt;bleibt&lt;/b&gt;" in page.text
+
+
+def test_the_migration_gives_existing_sessions_their_start_as_last_request(tmp_path) -> None:
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    from lti_tool.db import alembic_config, upgrade
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0006")
+    engine = create_engine(url)
+    started = dt.datetime(2026, 12, 1, 9, 30)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO platform (id, issuer, client_id, name, auth_login_url, auth_token_url, jwks_url, "
+                "registered_via, created_at) VALUES (1, 'https://moodle.example', 'c', 'M', 'https://moodle.example/a', "
+                "'https://moodle.example/t', 'https://moodle.example/k', 'cli', :t)"
+            ),
+            {"t": started},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO deployment (id, platform_id, deployment_id, active, created_at) VALUES (1, 1, '1', 1, :t)"
+            ),
+            {"t": started},
+        )
+        conn.execute(
+            text("INSERT INTO lti_user (id, platform_id, sub, created_at) VALUES (1, 1, 'u', :t)"),
+            {"t": started},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO context (id, deployment_id, context_id, title, label, created_at, updated_at) VALUES (1, 1, 'c1', '', '', :t, :t)"
+            ),
+            {"t": started},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO tool_session (token_hash, user_id, context_id, deployment_id, message_type, is_instructor, "
+                "course_id, locale, claims, created_at, expires_at) VALUES ('h', 1, 1, 1, 'LtiResourceLinkRequest', 0, "
+                "'grundlagenkurs', 'de', '{}', :t, :e)"
+            ),
+            {"t": started, "e": started + dt.timedelta(hours=8)},
+        )
+    upgrade(url)
+    with engine.connect() as conn:
+        seen = conn.execute(text("SELECT last_seen_at FROM tool_session")).scalar_one()
+    assert str(seen).startswith("2026-12-01 09:30")
+    command.downgrade(alembic_config(url), "0006")
+    engine.dispose()
