@@ -7,7 +7,7 @@ Keys are always encrypted with the first secret and decrypted with any of them (
 secret is rotated (SECURITY.md "Rotating the key secret"):
 
 1. put the new secret first: `LTI_TOOL_KEY_SECRETS='["new secret", "old secret"]'` and restart;
-2. `flask --app app keys reencrypt` encrypts every stored key with the new secret;
+2. `scripts/flask keys reencrypt` encrypts every stored key with the new secret;
 3. remove the old secret and restart.
 
 A database dump, a backup or a read-only SQL injection therefore does not hand out the keys that sign the tool's
