@@ -81,13 +81,15 @@ def export_review(
         raise click.UsageError("give either --course or --path, not both")
     course = _find_course(course_id, path)
     from .pdf import render_pdf  # fpdf2 (~20 MB): not in every process that registers this command
+    from .views import cached_pdf
 
     with current_app.test_request_context(f"/?lang={lang}"):
-        data = (
-            render_html(course).encode("utf-8")
-            if file_format == "html"
-            else render_pdf(ReviewDocument(course))
-        )
+        if file_format == "html":
+            data = render_html(course).encode("utf-8")
+        elif path is None:
+            data = cached_pdf(course)  # the operator area serves the same file from then on
+        else:
+            data = render_pdf(ReviewDocument(course))  # a draft: not kept
     if output is not None and str(output) == "-":
         with click.open_file("-", "wb") as stream:
             stream.write(data)

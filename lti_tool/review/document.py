@@ -7,11 +7,14 @@ Rendered by templates/review/_document.html (HTML) and by pdf.py; needs Flask-Ba
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 
 from flask_babel import format_date, gettext, ngettext
 
@@ -138,6 +141,13 @@ class ReviewDocument:
         return shift_headings(self.relink(html, "page"), shift)
 
     # --- Facts --------------------------------------------------------------------------------------
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Names this state of the course's content (everything the loader built from the files, not where they
+        lie): a reviewer's remarks and a cached PDF belong to one fingerprint."""
+        content = repr(dataclasses.replace(self.course, path=Path()))
+        return hashlib.sha256(content.encode("utf-8")).hexdigest()[:12]
 
     @property
     def made_on(self) -> str:

@@ -320,6 +320,7 @@ def _write(pdf: ReviewPdf, doc: ReviewDocument) -> None:
         (gettext("Course ID"), course.id),
         (gettext("Issuer"), course.issuer),
         (gettext("Made on"), doc.made_on),
+        (gettext("Content fingerprint"), doc.fingerprint),
         (gettext("Contents"), doc.counts),
     ):
         pdf.set_font(FAMILY, "B", 10)

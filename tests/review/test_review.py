@@ -337,3 +337,31 @@ def test_pdf_writes_every_construct_of_course_markdown(app: Flask, tmp_path: Pat
         "Vorgabe „Schritt“ – ohne Umbruch ÄÖÜß",
     ):
         assert words in text, words
+
+
+def test_the_pdf_is_made_once_per_content_version_and_language(
+    app: Flask, signed_in: AdminClient, tmp_path: Path
+) -> None:
+    folder = Path(app.instance_path) / "review"
+    first = signed_in.get(REVIEW + ".pdf")
+    assert first.status_code == 200
+    kept = list(folder.glob("grundlagenkurs-de-*.pdf"))
+    assert len(kept) == 1 and kept[0].read_bytes() == first.data
+    fingerprint = kept[0].stem.rsplit("-", 1)[1]
+    assert f"<code>{fingerprint}</code>" in signed_in.get(REVIEW).text  # the document names its version
+    assert fingerprint in pdf_text(first.data)
+    # Served from the kept file from then on (here: a marked copy, to see it is the one served).
+    kept[0].write_bytes(first.data + b"%kept\n")
+    assert signed_in.get(REVIEW + ".pdf").data.endswith(b"%kept\n")
+    english = signed_in.get(REVIEW + ".pdf?lang=en")
+    assert "Course for review:" in pdf_text(english.data)
+    assert len(list(folder.glob("grundlagenkurs-en-*.pdf"))) == 1
+    # A new version of the content gets a new file, and the old one goes.
+    stale = folder / "grundlagenkurs-de-000000000000.pdf"
+    stale.write_bytes(b"old")
+    kept[0].unlink()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["course", "export-review", "--format", "pdf", "-o", str(tmp_path / "x.pdf")])
+    assert result.exit_code == 0, result.output
+    assert not stale.exists() and kept[0].exists()  # the CLI made (and kept) the operator area's file too
+    assert kept[0].read_bytes() == (tmp_path / "x.pdf").read_bytes()
