@@ -81,7 +81,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         )
     logconfig.init_app(app)  # a request id for every request's log lines (X-Request-ID)
 
-    from . import auth, cache, cli, db, errors, health, i18n, metrics, pages, querycount, security
+    from . import auth, cache, cli, db, errors, health, i18n, metrics, pages, querycount, security, typography
     from .admin import views as admin_views
     from .certificate import views as certificate_views
     from .course import catalog
@@ -98,6 +98,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     catalog.init_app(app)
     auth.init_app(app)
     i18n.init_app(app)
+    typography.init_app(app)
     errors.init_app(app)
     security.init_app(app)
     lti_views.init_app(app)

@@ -116,6 +116,15 @@ def berlin_date(value: dt.datetime | str) -> str:
     return str(format_date(moment.astimezone(BERLIN).date(), "medium"))
 
 
+def document_date(value: dt.datetime | str) -> str:
+    """The same date format in German, whatever the interface language: for what the tool writes for others
+    to read (the certificate, CSV downloads for the certification office): 06.12.2026."""
+    from babel.dates import format_date as babel_format_date
+
+    moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    return str(babel_format_date(moment.astimezone(BERLIN).date(), "medium", locale="de"))
+
+
 def berlin_time(value: dt.datetime) -> str:
     """The one time format of the tool (Babel's "short": 14:30 in German), Europe/Berlin."""
     from flask_babel import format_time

@@ -73,7 +73,7 @@ def answer_key(module: Module) -> dict[str, dict[str, Any]]:
 
 ANSWER_JS = """
 ([key, wrongFrom]) => {
-  const norm = s => s.replace(/\\s+/g, ' ').trim();
+  const norm = s => s.replace(/\\u00ad/g, '').replace(/\\s+/g, ' ').trim();
   document.querySelectorAll('fieldset.question').forEach((fs, index) => {
     const q = key[norm(fs.querySelector('.question__prompt').textContent)];
     if (!q) throw new Error('unknown question: ' + fs.querySelector('.question__prompt').textContent);

@@ -67,3 +67,31 @@ def test_public_pages_are_german_by_default_and_english_on_request(client) -> No
     assert '<html lang="en">' in page.text and "Manual registration" in page.text
     page = client.get("/lti/config", headers={"Accept-Language": "en-GB,en;q=0.8"})
     assert "Manual registration" in page.text
+
+
+def test_dates_and_times_have_one_format_through_babel() -> None:
+    """06.12.2026 and 14:30 everywhere people read a date (pages, CSV, certificate): lti_tool/i18n.py formats
+    them with Babel; no page, export or document formats a date on its own."""
+    from lti_tool.i18n import berlin_when, document_date
+
+    own_formatting = re.compile(r"strftime|format_datetime\(|\|\s*(?:date|datetime|time)format\b")
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for folder in (ROOT / "lti_tool", ROOT / "templates")
+        for path in sorted(folder.rglob("*"))
+        if path.suffix in (".py", ".html") and "demo_lms" not in path.parts and path.name != "i18n.py"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if own_formatting.search(line)
+    ]
+    assert offenders == []
+    import datetime as dt
+
+    from flask import Flask
+    from flask_babel import Babel
+
+    moment = dt.datetime(2026, 12, 6, 13, 30, 5, tzinfo=dt.UTC)
+    assert document_date(moment) == "06.12.2026" and document_date(moment.isoformat()) == "06.12.2026"
+    app = Flask(__name__)
+    Babel(app, locale_selector=lambda: "de", default_timezone="Europe/Berlin")
+    with app.test_request_context():
+        assert berlin_when(moment) == "06.12.2026, 14:30"

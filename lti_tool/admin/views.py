@@ -25,7 +25,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import format_datetime, format_timedelta
+from flask_babel import format_timedelta
 from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -36,6 +36,7 @@ from ..db import advisory_lock
 from ..errors import NotFound
 from ..grading import resend
 from ..grading.outbox import STATES
+from ..i18n import berlin_when
 from ..i18n import lazy_gettext as _l
 from ..lti import keys
 from ..lti.platforms import (
@@ -109,7 +110,7 @@ def _headers(resp: Response) -> Response:
 
 
 def _when(value: dt.datetime | None) -> str:
-    return "–" if value is None else str(format_datetime(value, "medium"))
+    return berlin_when(value)  # the tool's one date and time format
 
 
 def _age(seconds: float | None) -> str:

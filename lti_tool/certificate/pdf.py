@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import segno
 from fpdf import FPDF
 
+from ..i18n import document_date
 from ..models import Certificate
 
 FONTS = Path(__file__).resolve().parent / "fonts"
@@ -18,8 +19,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def _date(value: dt.datetime | str) -> str:
-    moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.astimezone(BERLIN).strftime("%d.%m.%Y")
+    return document_date(value)
 
 
 def render(cert: Certificate, verify_url: str) -> bytes:

@@ -14,6 +14,7 @@ So a text's `LinkBase` is the folder it is shown in: "course" (the session root)
 from __future__ import annotations
 
 import re
+from html import escape
 from itertools import pairwise
 from typing import Literal
 
@@ -63,6 +64,7 @@ _ALLOWED_TAGS = {
     "code",
     "pre",
     "table",
+    "caption",
     "thead",
     "tbody",
     "tr",
@@ -88,10 +90,10 @@ def _checked_attribute(element: str, attribute: str, value: str) -> str | None:
 _CLEANER = nh3.Cleaner(
     tags=_ALLOWED_TAGS,
     clean_content_tags={"script", "style"},
-    attributes={"a": {"href"}, "ol": {"start"}, "span": {"lang"}},
+    attributes={"a": {"href"}, "ol": {"start"}, "span": {"lang"}, "th": {"scope"}},
     attribute_filter=_checked_attribute,
     tag_attribute_values={"a": {"target": {"_blank"}, "rel": {"noopener noreferrer"}}},
-    allowed_classes={"span": {"visually-hidden"}},
+    allowed_classes={"span": {"visually-hidden"}, "caption": {"visually-hidden"}},
     link_rel=None,
     url_schemes=set(EXTERNAL_SCHEMES),
 )
@@ -188,6 +190,42 @@ def _rewrite_links(children: list[Token], link_base: LinkBase, hint: str) -> lis
     return result
 
 
+def _label_tables(tokens: list[Token]) -> list[Token]:
+    """Tables a screen reader can name and read by row (WCAG 1.3.1): each table gets the nearest heading before
+    it as a (visually hidden) caption, the header cells `scope="col"`, the first cell of each body row becomes
+    its row header (`<th scope="row">`)."""
+    result: list[Token] = []
+    heading = ""
+    in_body = False
+    first_cell = False
+    for index, token in enumerate(tokens):
+        if token.type == "heading_open" and index + 1 < len(tokens):
+            heading = tokens[index + 1].content
+        elif token.type == "table_open":
+            result.append(token)
+            if heading:
+                caption = Token("html_block", "", 0)
+                caption.content = f'<caption class="visually-hidden">{escape(heading)}</caption>\n'
+                result.append(caption)
+            continue
+        elif token.type == "tbody_open":
+            in_body = True
+        elif token.type == "tbody_close":
+            in_body = False
+        elif token.type == "tr_open":
+            first_cell = in_body
+        elif token.type == "th_open":
+            token.attrSet("scope", "col")
+        elif token.type == "td_open" and first_cell:
+            token.tag = "th"
+            token.attrSet("scope", "row")
+        elif token.type == "td_close" and first_cell:
+            token.tag = "th"
+            first_cell = False
+        result.append(token)
+    return result
+
+
 def render_markdown(text: str, *, link_base: LinkBase, language: str = "de") -> str:
     """Render course Markdown to sanitised HTML (safe to wrap in `Markup`).
 
@@ -200,5 +238,5 @@ def render_markdown(text: str, *, link_base: LinkBase, language: str = "de") -> 
     for token in tokens:
         if token.type == "inline" and token.children:
             token.children = _rewrite_links(token.children, link_base, hint)
-    html = _MD.renderer.render(tokens, _MD.options, {})
+    html = _MD.renderer.render(_label_tables(tokens), _MD.options, {})
     return _CLEANER.clean(html)

@@ -24,7 +24,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..i18n import BERLIN
+from ..i18n import document_date
 from ..models import Certificate
 from .listing import Row, Scope, people
 
@@ -45,7 +45,7 @@ def cell(value: Any) -> str:
 
 
 def german_date(value: dt.datetime | None) -> str:
-    return "" if value is None else value.astimezone(BERLIN).strftime("%d.%m.%Y")
+    return "" if value is None else document_date(value)
 
 
 def percent(score: float | None) -> str:

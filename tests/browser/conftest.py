@@ -181,3 +181,45 @@ def assert_no_axe_violations(target: Any, label: str) -> None:
     assert not violations, (
         f"{len(violations)} axe rule(s) violated on {label}: {[v['id'] for v in violations]}"
     )
+
+
+BARE_BREAKS_JS = """
+() => {
+  // Every line break inside a word of a heading, table cell or legend: the character before it must be a
+  // hyphen (soft or written), a dash or a slash; anything else is a word torn apart without a hyphen.
+  const allowed = new Set(['\\u00ad', '-', '\\u2010', '\\u2013', '/']);
+  const found = [];
+  for (const el of document.querySelectorAll('h1, h2, h3, h4, th, td, legend, caption')) {
+    if (el.closest('.visually-hidden')) continue;
+    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    const range = document.createRange();
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const text = node.data;
+      let top = null;
+      for (let i = 0; i < text.length; i++) {
+        const ch = text[i];
+        if (/\\s/.test(ch)) { top = null; continue; }
+        if (ch === '\\u00ad') continue;
+        range.setStart(node, i); range.setEnd(node, i + 1);
+        const rects = range.getClientRects();  // a range at a line break may also give a rect at the line's end
+        const rect = rects[rects.length - 1];
+        if (!rect || rect.width === 0) continue;
+        if (top !== null && rect.top > top + rect.height / 2) {
+          if (!allowed.has(text[i - 1])) {
+            const start = text.lastIndexOf(' ', i) + 1, end = text.indexOf(' ', i);
+            found.push(`${el.tagName.toLowerCase()}: ${text.slice(start, end < 0 ? undefined : end).replace(/\\u00ad/g, '')} (broken before "${ch}")`);
+          }
+        }
+        top = rect.top;
+      }
+    }
+  }
+  return found.slice(0, 10);
+}
+"""
+
+
+def assert_no_bare_breaks(target: Any, label: str) -> None:
+    """No word in a heading, table or legend breaks across lines without a hyphen (German compounds on a phone)."""
+    found = target.evaluate(BARE_BREAKS_JS)
+    assert not found, f"{label}: words broken without a hyphen: {found}"

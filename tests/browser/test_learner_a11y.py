@@ -9,8 +9,17 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from lti_tool.typography import hyphenate
+
 from ..course.learner import Learner, layout_of, module
-from .conftest import EmbeddingLms, assert_no_axe_violations, axe_violations, open_in_lms
+from .conftest import (
+    BARE_BREAKS_JS,
+    EmbeddingLms,
+    assert_no_axe_violations,
+    assert_no_bare_breaks,
+    axe_violations,
+    open_in_lms,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -85,6 +94,7 @@ def check_page(frame: Any, label: str, width: int) -> None:
     overflow = frame.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0, f"{label} scrolls sideways by {overflow}px at {width}px: {sticking_out(frame)}"
     assert frame.evaluate("document.querySelectorAll('h1').length") == 1, label
+    assert_no_bare_breaks(frame, f"{label} at {width}px")
 
 
 def answer_quiz_by_keyboard(app: Flask, keys: Keyboard) -> None:
@@ -216,5 +226,22 @@ def test_axe_harness_reports_a_known_violation(chromium: Any) -> None:
             "<!doctype html><html lang='de'><title>t</title><main><input type='text'></main></html>"
         )
         assert "label" in [v["id"] for v in axe_violations(page)]
+    finally:
+        context.close()
+
+
+def test_bare_break_harness_tells_a_torn_word_from_a_hyphenated_one(chromium: Any) -> None:
+    """The break check above means something: at 200 px it flags a compound torn without a hyphen and passes the
+    same word with the soft hyphens the server puts in."""
+    context = chromium.new_context(viewport={"width": 200, "height": 400})
+    try:
+        page = context.new_page()
+        style = "<style>h1 { font: bold 26px sans-serif; overflow-wrap: break-word; }</style>"
+        page.set_content(f"<!doctype html><html lang='de'>{style}<h1>Nachhaltigkeitsmanagement</h1></html>")
+        assert "Nachhaltigkeitsmanagement" in " ".join(page.evaluate(BARE_BREAKS_JS))
+        hyphenated = str(hyphenate("Nachhaltigkeitsmanagement"))
+        page.set_content(f"<!doctype html><html lang='de'>{style}<h1>{hyphenated}</h1></html>")
+        assert page.evaluate(BARE_BREAKS_JS) == []
+        assert page.evaluate("document.querySelector('h1').getClientRects().length") >= 1
     finally:
         context.close()

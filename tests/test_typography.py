@@ -1,0 +1,47 @@
+"""Soft hyphens for long German words (lti_tool/typography.py) and tables that screen readers can name."""
+
+from __future__ import annotations
+
+from lti_tool.course.markdown import render_markdown
+from lti_tool.typography import SOFT_HYPHEN, hyphenate, hyphenate_html, soft_hyphens
+
+
+def test_long_german_words_get_soft_hyphens_at_syllables() -> None:
+    assert soft_hyphens("Nachhaltigkeitsmanagement").split(SOFT_HYPHEN) == [
+        "Nach", "hal", "tig", "keits", "ma", "na", "ge", "ment",
+    ]  # fmt: skip
+    assert soft_hyphens("Teilnahmebescheinigung").replace(SOFT_HYPHEN, "-") == "Teil-nah-me-be-schei-ni-gung"
+    # short words, numbers and words already hyphenated by the author stay as they are
+    assert soft_hyphens("Der Beschluss von 2015") == "Der Beschluss von 2015"
+    assert SOFT_HYPHEN not in soft_hyphens("Rats-Beschluss")
+    # a language pyphen does not know: unchanged
+    assert soft_hyphens("Nachhaltigkeitsmanagement", "xx") == "Nachhaltigkeitsmanagement"
+
+
+def test_html_text_only_never_tags_attributes_or_code() -> None:
+    html = (
+        '<p><a href="https://example.org/Nachhaltigkeitsmanagement">Nachhaltigkeitsmanagement</a> '
+        "<code>Nachhaltigkeitsmanagement</code></p><pre>Nachhaltigkeitsmanagement</pre>"
+    )
+    out = str(hyphenate_html(html))
+    assert out.replace(SOFT_HYPHEN, "") == html
+    assert out.count(SOFT_HYPHEN) == 7  # only the link's text
+    assert 'href="https://example.org/Nachhaltigkeitsmanagement"' in out
+
+
+def test_plain_text_is_escaped_first() -> None:
+    out = str(hyphenate('<script>alert("Nachhaltigkeitsmanagement")</script>'))
+    assert "<script>" not in out and "&lt;script&gt;" in out and SOFT_HYPHEN in out
+
+
+def test_lesson_tables_have_a_caption_and_row_headers() -> None:
+    html = render_markdown(
+        "## Die Gremien im Überblick\n\n| Gremium | Größe |\n|---|---|\n| Beirat | 20 |\n", link_base="module"
+    )
+    assert '<caption class="visually-hidden">Die Gremien im Überblick</caption>' in html
+    assert '<th scope="col">Gremium</th>' in html and '<th scope="row">Beirat</th>' in html
+    assert "<td>20</td>" in html
+    # a table without a heading before it has no caption, and no markup can be smuggled in through a heading
+    assert "<caption" not in render_markdown("| a | b |\n|---|---|\n| 1 | 2 |\n", link_base="module")
+    sneaky = render_markdown("## <b>x</b> & y\n\n| a |\n|---|\n| 1 |\n", link_base="module")
+    assert '<caption class="visually-hidden">&lt;b&gt;x&lt;/b&gt; &amp; y</caption>' in sneaky
