@@ -154,7 +154,8 @@ def test_text_tags_survive() -> None:
     ):
         assert f"<{tag}>" in html, tag
     assert '<ol start="3">' in html
-    assert '<th scope="col">Jahr</th>' in html  # alignment styles are dropped (no inline styles under the CSP)
+    # alignment styles are dropped (no inline styles under the CSP)
+    assert '<th scope="col">Jahr</th>' in html
     assert '<th scope="row">2015</th>' in html and "<td>Agenda</td>" in html  # the first column heads its row
     assert '<caption class="visually-hidden">Vier</caption>' in html  # named by the heading above it
     assert "<hr>" in html
