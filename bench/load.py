@@ -249,6 +249,7 @@ class Stack:
             "LTI_TOOL_WEB_THREADS": str(a.web_threads),
             "LTI_TOOL_GRADE_HEARTBEAT_SECONDS": "5",
             "LTI_TOOL_GRADE_LEASE_SECONDS": "30",
+            "LTI_TOOL_MALLOC_ARENAS": str(a.malloc_arenas),
         }
         flask = [sys.executable, "-m", "flask", "--app", "app"]
         subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=self.env, check=True, capture_output=True)
@@ -880,6 +881,12 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=48, help="driver threads (requests in flight at most)")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn workers per instance")
     parser.add_argument("--web-threads", type=int, default=4, help="threads per gunicorn worker")
+    parser.add_argument(
+        "--malloc-arenas",
+        type=int,
+        default=2,
+        help="LTI_TOOL_MALLOC_ARENAS of the web workers (0: glibc's default)",
+    )
     parser.add_argument("--grade-threads", type=int, default=2, help="threads per grade worker process")
     parser.add_argument("--fault-every", type=float, default=120.0, help="seconds between the four faults")
     parser.add_argument(
