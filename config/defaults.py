@@ -106,3 +106,11 @@ ADMIN_IDLE_SECONDS = 30 * 60
 ADMIN_LOGIN_MAX_FAILURES = 5
 ADMIN_LOGIN_MAX_FAILURES_PER_IP = 20
 ADMIN_LOGIN_LOCKOUT_SECONDS = 15 * 60
+
+# The certificate of participation as the issuing organisation prints it (lti_tool/certificate/pdf.py). The issuer's
+# name comes from the course file (`issuer`); an operator may print another name. The logo is a PNG, JPEG or SVG
+# file the operator may use (none is shipped: without one, the issuer's name stands in type). The signatory is
+# printed under the signature line, e.g. "Geschäftsführung".
+CERTIFICATE_ISSUER_NAME = ""
+CERTIFICATE_LOGO = ""
+CERTIFICATE_SIGNATORY = ""

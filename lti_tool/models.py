@@ -375,8 +375,15 @@ class Certificate(Base):
     holder_name: Mapped[str] = mapped_column(String(255))
     course_title: Mapped[str] = mapped_column(String(255))
     issuer_name: Mapped[str] = mapped_column(String(255))
+    issuer_url: Mapped[str | None] = mapped_column(String(1024))
     modules: Mapped[list[Any]]
+    started_at: Mapped[
+        dt.datetime | None
+    ]  # the first launch into the course; None on certificates before 0008
     completed_at: Mapped[dt.datetime]
+    # The course's workload (course.toml [workload]); None when the course states none.
+    workload_hours: Mapped[float | None] = mapped_column(Float)
+    teaching_units: Mapped[int | None]
     issued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[dt.datetime | None]
 

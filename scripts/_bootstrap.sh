@@ -67,3 +67,17 @@ ensure_chromium() {
     echo "note: /usr/bin/chromium not found and cannot be installed here; browser tests will be skipped" >&2
   fi
 }
+
+# Pango for WeasyPrint (the certificate PDF): Debian's libpango-1.0-0 and libpangoft2-1.0-0. Installs them when
+# we may; without them the tool runs, and only a certificate download fails with a clear error in the log.
+ensure_pango() {
+  if ldconfig -p 2>/dev/null | grep -q "libpangoft2-1.0.so.0"; then return 0; fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Debian's Pango for the certificate PDF (WeasyPrint)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 >/dev/null 2>&1 ||
+      { apt-get update -qq >/dev/null 2>&1 &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 >/dev/null; }
+  else
+    echo "note: Pango (libpangoft2-1.0-0) not found; certificate PDFs need it (apt-get install libpangoft2-1.0-0)" >&2
+  fi
+}

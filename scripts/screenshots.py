@@ -7,7 +7,7 @@ answers the course file marks right, one attempt that fails first, the practice 
   overview.png        the course overview with progress (after two modules)
   result-failed.png   a quiz result that did not pass (hints, no answers)
   result-passed.png   the same quiz passed (answers and explanations folded)
-  certificate.png     the certificate page, and certificate-pdf.png, the PDF's first page (pdftoppm)
+  certificate.png     the certificate page, and certificate-pdf.png, the PDF's page (pypdfium2)
   overview-phone.png  the overview at 360 px
 
 Usage: scripts/screenshots [--out docs/screenshots]. PNGs are reduced to a small palette (Pillow).
@@ -244,20 +244,11 @@ def main(argv: list[str] | None = None) -> int:
             pdf = page.request.get(tour.base + "bescheinigung/teilnahmebescheinigung.pdf")
             if not pdf.ok:
                 raise SystemExit(f"certificate PDF: HTTP {pdf.status}")
-            pdf_path = instance / "bescheinigung.pdf"
-            pdf_path.write_bytes(pdf.body())
-            subprocess.run(  # noqa: S603
-                [
-                    shutil.which("pdftoppm") or "/usr/bin/pdftoppm",
-                    "-png",
-                    "-r",
-                    "60",
-                    "-singlefile",
-                    str(pdf_path),
-                    str(out / "certificate-pdf"),
-                ],
-                check=True,
-            )
+            import pypdfium2
+
+            document = pypdfium2.PdfDocument(pdf.body())
+            document[0].render(scale=0.9).to_pil().save(out / "certificate-pdf.png")
+            document.close()
             browser.close()
     finally:
         server.terminate()

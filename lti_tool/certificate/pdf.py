@@ -1,94 +1,86 @@
-"""The certificate as a PDF (fpdf2, with DejaVu Sans for every name an LMS may send) with a QR code (segno)."""
+"""The certificate as a tagged PDF (PDF/UA-1) made with WeasyPrint from an HTML template, with a QR code (segno).
+
+Why WeasyPrint and not fpdf2 (which the tool also ships, for the review document): a certificate must be readable
+with a screen reader, so its PDF needs a structure tree with headings, paragraphs, the module list as a list and
+the check URL as a tagged link, plus DisplayDocTitle and the document language. fpdf2 2.8 tags only images and
+links, flat and through private methods; WeasyPrint 70 with `pdf_variant="pdf/ua-1"` tags the HTML's own structure.
+It uses Pango from the system (Debian: libpango-1.0-0, libpangoft2-1.0-0).
+
+The certificate says what was frozen when it was issued (service.py); the operator's presentation (logo, another
+issuer name, the signatory: config CERTIFICATE_*) is added when it is printed.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
+import base64
 import io
+import mimetypes
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from typing import Any
 
 import segno
-from fpdf import FPDF
+from flask import current_app, render_template
 
 from ..i18n import document_date
 from ..models import Certificate
 
 FONTS = Path(__file__).resolve().parent / "fonts"
-GREEN = (11, 92, 46)
-BERLIN = ZoneInfo("Europe/Berlin")
+LOGO_TYPES = {"image/png", "image/jpeg", "image/svg+xml"}
 
 
-def _date(value: dt.datetime | str) -> str:
-    return document_date(value)
+def _data_uri(data: bytes, mime: str) -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
 
 
-def render(cert: Certificate, verify_url: str) -> bytes:
-    pdf = FPDF(orientation="portrait", unit="mm", format="A4")
-    pdf.set_title(f"Teilnahmebescheinigung – {cert.course_title}")
-    pdf.set_author(cert.issuer_name)
-    pdf.set_creator("nama-lti")
-    pdf.set_lang("de")
-    pdf.add_font("DejaVu", "", str(FONTS / "DejaVuSans.ttf"))
-    pdf.add_font("DejaVu", "B", str(FONTS / "DejaVuSans-Bold.ttf"))
-    pdf.set_auto_page_break(auto=True, margin=20)
-    pdf.add_page()
-    width = pdf.w - pdf.l_margin - pdf.r_margin
+def operator_logo(setting: str) -> str | None:
+    """The operator's logo file (CERTIFICATE_LOGO) as a data URI; None without one. A setting that names no
+    readable PNG, JPEG or SVG file is a configuration error, said at once rather than printed as a gap."""
+    if not setting:
+        return None
+    path = Path(setting)
+    mime = mimetypes.guess_type(path.name)[0] or ""
+    if mime not in LOGO_TYPES or not path.is_file():
+        raise ValueError(f"LTI_TOOL_CERTIFICATE_LOGO must name a PNG, JPEG or SVG file: {setting!r}")
+    return _data_uri(path.read_bytes(), mime)
 
-    pdf.set_text_color(*GREEN)
-    pdf.set_font("DejaVu", "B", 11)
-    pdf.cell(width, 8, cert.issuer_name, new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(18)
-    pdf.set_font("DejaVu", "B", 26)
-    pdf.cell(width, 14, "Teilnahmebescheinigung", align="C", new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(10)
-    pdf.set_text_color(27, 31, 36)
-    pdf.set_font("DejaVu", "B", 18)
-    pdf.multi_cell(width, 10, cert.holder_name, align="C", new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(4)
-    pdf.set_font("DejaVu", "", 12)
-    pdf.multi_cell(width, 7, "hat den Online-Kurs", align="C", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("DejaVu", "B", 14)
-    pdf.multi_cell(width, 8, cert.course_title, align="C", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("DejaVu", "", 12)
-    pdf.multi_cell(
-        width,
-        7,
-        f"am {_date(cert.completed_at)} vollständig abgeschlossen.",
-        align="C",
-        new_x="LMARGIN",
-        new_y="NEXT",
-    )
-    pdf.ln(10)
 
-    pdf.set_font("DejaVu", "B", 11)
-    pdf.cell(width, 7, "Abgeschlossene Module", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("DejaVu", "", 10)
-    for module in cert.modules:
-        pdf.cell(14, 6, f"{module['position']}.")
-        pdf.cell(width - 14 - 28, 6, str(module["title"])[:90])
-        pdf.cell(28, 6, _date(str(module["completed_at"])), align="R", new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(8)
+def _hours(value: float) -> str:
+    return f"{value:g}".replace(".", ",")
 
+
+def context(cert: Certificate, verify_url: str, *, pass_mark: int | None = None) -> dict[str, Any]:
+    config = current_app.config
     qr = io.BytesIO()
-    segno.make(verify_url, error="m").save(qr, kind="png", scale=6, border=2)
-    qr.seek(0)
-    top = pdf.get_y()
-    pdf.image(qr, x=pdf.l_margin, y=top, w=32, h=32, alt_text="QR-Code zur Prüfung der Bescheinigung")
-    pdf.set_xy(pdf.l_margin + 38, top + 2)
-    pdf.set_font("DejaVu", "B", 10)
-    pdf.cell(0, 6, f"Prüfcode: {cert.code}", new_x="LEFT", new_y="NEXT")
-    pdf.set_font("DejaVu", "", 9)
-    pdf.multi_cell(width - 38, 5, f"Echtheit prüfen: {verify_url}", new_x="LEFT", new_y="NEXT")
-    pdf.multi_cell(width - 38, 5, f"Ausgestellt am {_date(cert.issued_at)}", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_y(max(pdf.get_y(), top + 36))
-    pdf.ln(6)
-    pdf.set_font("DejaVu", "", 8)
-    pdf.set_text_color(74, 83, 97)
-    pdf.multi_cell(
-        width,
-        4.5,
-        "Diese Bescheinigung bestätigt die Teilnahme am Online-Kurs. Ob und wie sie auf die Zertifizierung im "
-        "Lehrgang Kommunales Nachhaltigkeitsmanagement NRW (NaMa NRW) angerechnet wird, entscheidet die dafür "
-        "zuständige Stelle.",
-    )
-    return bytes(pdf.output())
+    segno.make(verify_url, error="m").save(qr, kind="png", scale=8, border=2)
+    modules = [
+        {"title": str(m["title"]), "date": document_date(str(m["completed_at"]))} for m in cert.modules
+    ]
+    return {
+        "cert": {
+            "code": cert.code,
+            "holder_name": cert.holder_name,
+            "course_title": cert.course_title,
+            "issuer_url": cert.issuer_url,
+            "modules": modules,
+            "workload_hours": cert.workload_hours,
+            "teaching_units": cert.teaching_units,
+        },
+        "issuer_name": config.get("CERTIFICATE_ISSUER_NAME") or cert.issuer_name,
+        "logo": operator_logo(config.get("CERTIFICATE_LOGO", "")),
+        "signatory": config.get("CERTIFICATE_SIGNATORY", ""),
+        "started": document_date(cert.started_at) if cert.started_at else "",
+        "completed": document_date(cert.completed_at),
+        "issued": document_date(cert.issued_at),
+        "hours": _hours(cert.workload_hours) if cert.workload_hours else "",
+        "pass_mark": pass_mark,
+        "qr": _data_uri(qr.getvalue(), "image/png"),
+        "verify_url": verify_url,
+    }
+
+
+def render(cert: Certificate, verify_url: str, *, pass_mark: int | None = None) -> bytes:
+    from weasyprint import HTML
+
+    html = render_template("certificate/document.html", **context(cert, verify_url, pass_mark=pass_mark))
+    document = HTML(string=html, base_url=str(FONTS) + "/")
+    return bytes(document.write_pdf(pdf_variant="pdf/ua-1"))

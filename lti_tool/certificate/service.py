@@ -1,7 +1,9 @@
 """Issuing and finding certificates. Services take a session and never commit.
 
-What a certificate says is frozen when it is issued (name as the LMS sent it, course, modules with dates,
-completion date, issuing body), so later changes of names or content never alter an issued certificate.
+What a certificate says is frozen when it is issued (name as the LMS sent it, course, modules with dates, the
+course period from the first launch to completion, the workload, the issuing body), so later changes of names or
+content never alter an issued certificate. The operator's presentation (logo, signatory) is not frozen: it is how
+the issuer prints, not what the certificate states.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from ..course.model import Course
 from ..db import insert_for
-from ..models import Certificate, CourseProgress, ModuleProgress, User
+from ..models import Certificate, CourseProgress, Membership, ModuleProgress, User
 
 # Crockford-style alphabet: no I, L, O, U (nothing to misread when typing a code from paper).
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -89,6 +91,11 @@ def issue(s: Session, *, user: User, context_id: int, course: Course) -> Certifi
             modules.append(
                 {"position": module.position, "title": module.title, "completed_at": completed.isoformat()}
             )
+    first_launch = s.scalars(
+        select(Membership.created_at).where(
+            Membership.user_id == user.id, Membership.context_id == context_id
+        )
+    ).one_or_none()
     ins = insert_for(s)(Certificate).values(
         code=new_code(),
         user_id=user.id,
@@ -97,8 +104,12 @@ def issue(s: Session, *, user: User, context_id: int, course: Course) -> Certifi
         holder_name=name[:255],
         course_title=course.title[:255],
         issuer_name=course.issuer[:255],
+        issuer_url=course.issuer_url[:1024] or None,
         modules=modules,
+        started_at=first_launch,
         completed_at=progress.completed_at,
+        workload_hours=course.workload.hours if course.workload else None,
+        teaching_units=course.workload.teaching_units if course.workload else None,
     )
     # Two tabs asking at once: the unique (user, context, course) keeps one certificate.
     s.execute(ins.on_conflict_do_nothing(index_elements=["user_id", "context_id", "course_id"]))

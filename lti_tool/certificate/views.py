@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, redirect, render_template, request, url_for
+from flask_babel import format_decimal
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from .. import db
@@ -46,9 +47,10 @@ def download() -> WerkzeugResponse:
     result = _issue()
     if isinstance(result, service.NotYet):
         return redirect(url_for("certificate.page"), code=303)
-    from . import pdf  # fpdf2 and its fonts: ~20 MB, loaded by the first certificate, not by every process
+    from . import pdf  # WeasyPrint is loaded by the first certificate, not by every process
 
-    body = pdf.render(result, verify_url(result))
+    course = get_catalog().get(result.course_id)
+    body = pdf.render(result, verify_url(result), pass_mark=course.pass_mark if course else None)
     return Response(
         body,
         mimetype="application/pdf",
@@ -72,11 +74,19 @@ def show(code: str) -> tuple[str, int]:
     cert = service.find(db.session(), code[:64])
     genuine = cert is not None and cert.revoked_at is None
     status = 200 if genuine else 404
+    hours = f"{cert.workload_hours:g}" if cert is not None and cert.workload_hours else ""
     return render_template(
-        "certificate/verify.html", cert=cert if genuine else None, code=code[:64], checked=True
+        "certificate/verify.html",
+        cert=cert if genuine else None,
+        code=code[:64],
+        checked=True,
+        hours=format_decimal(float(hours), format="#,##0.#") if hours else "",
     ), status
 
 
 def init_app(app: Flask) -> None:
+    from .pdf import operator_logo  # segno and Flask only; WeasyPrint stays unloaded until a certificate
+
+    operator_logo(app.config.get("CERTIFICATE_LOGO", ""))  # a wrong logo setting stops the start, loudly
     app.register_blueprint(learner_bp)
     app.register_blueprint(public_bp)
