@@ -2,5 +2,5 @@
 that the course's owners can read and mark up every lesson, question with its key, hint, explanation, practice
 task with its model answer, glossary entry, page and source before the course is used with learners.
 
-Reached from the operator area (`/admin/kurse`) and from the command line (`flask course export-review`).
+Reached from the operator area (`/admin/courses`) and from the command line (`scripts/flask course export-review`).
 """

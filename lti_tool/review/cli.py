@@ -1,4 +1,4 @@
-"""`flask course export-review`: the review document of a course as an HTML file (opens in any browser, prints
+"""`scripts/flask course export-review`: the review document of a course as an HTML file (opens in any browser, prints
 with the print layout) or a PDF, for reviewers who do not use the operator area."""
 
 from __future__ import annotations
