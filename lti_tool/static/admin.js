@@ -18,3 +18,7 @@ document.querySelectorAll("button[data-copy]").forEach((button) => {
     status.textContent = copied ? status.dataset.copied : status.dataset.failed;
   });
 });
+
+// A message the server marked (a refused sign-in, an ended session) gets the focus, so it is read out first.
+const message = document.querySelector("[data-autofocus]");
+if (message) message.focus();

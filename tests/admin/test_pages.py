@@ -195,7 +195,7 @@ def test_rotating_keys_asks_first_and_happens_once(
     page = admin.get("/admin/keys")
     assert before["current"][0] in page.text and "aktuell: signiert" in page.text
     confirm = admin.get("/admin/keys/rotate")
-    assert "Die Schlüssel des Werkzeugs wechseln?" in confirm.text and before["next"][0] in confirm.text
+    assert "Die Schlüssel des Tools wechseln?" in confirm.text and before["next"][0] in confirm.text
     form = {"current_kid": before["current"][0]}
     assert admin.post("/admin/keys/rotate", form, page="/admin/keys/rotate").status_code == 303
     after = _keys(app)

@@ -291,3 +291,10 @@ def test_under_a_path_prefix_the_cookie_goes_to_that_prefix(anonymous: AdminClie
         base_url=prefixed,
     )
     assert resp.headers["Location"] == "/kurs/admin/keys"
+
+
+def test_a_refused_sign_in_message_takes_the_focus(anonymous: AdminClient) -> None:
+    refused = anonymous.login(password="wrong password")
+    assert refused.status_code == 401
+    message = refused.get_data(as_text=True).split('class="notice notice--error"', 1)[1].split(">", 1)[0]
+    assert 'role="alert"' in message and 'tabindex="-1"' in message and "data-autofocus" in message

@@ -52,7 +52,7 @@ def test_module_page_lists_objectives_lessons_quiz_and_practice(app: Flask, laun
     assert "Modul 1 von 2" in text
     for href in ("01-einstieg", "02-vertiefung", "quiz", "praxis", "austausch"):
         assert f'/m/modul-a/{href}"' in text
-    assert "5 Fragen." in text and "Bestanden ist es ab 80 %" in text
+    assert "5 Fragen." in text and "Zum Bestehen sind 80 % nötig" in text
     check_structure(text)
 
 
@@ -389,3 +389,16 @@ def test_open_in_a_new_window_only_inside_the_lms_frame(app: Flask, launcher: La
     # the header names the tool once; the course title is the page's heading, not repeated above it
     header = framed.text.split("<main", 1)[0]
     assert "Testkurs Nachhaltigkeit" not in header.split("<body", 1)[1]
+
+
+def test_required_answers_are_said(app: Flask, launcher: Launcher) -> None:
+    """Screen readers hear that the practice text and each single-choice question need an answer."""
+    learner = Learner.launch(launcher)
+    practice = learner.get("m/modul-a/praxis").text
+    assert re.search(r'<textarea id="practice-text" name="text" rows="12" required', practice)
+    assert 'Ihre Antwort <span class="field__required">(Pflichtfeld)</span>' in practice
+    quiz = learner.get("m/modul-a/quiz").text
+    assert "Bitte beantworten Sie alle Fragen." in quiz
+    radios = re.findall(r'<input type="radio"[^>]*>', quiz)
+    assert radios and all(" required" in radio for radio in radios)
+    assert 'data-moved="{item}: jetzt an Position {n} von {total}."' in quiz  # what the move buttons announce

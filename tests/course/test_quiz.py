@@ -104,7 +104,7 @@ def test_all_right_passes_with_explanations(app: Flask, launcher: Launcher) -> N
     text = result.text
     check_structure(text)
     assert "<strong>Bestanden</strong>: 5 von 5 Fragen richtig (100\xa0%)." in text
-    assert "Bestanden ist es ab 80 %." in text
+    assert "Zum Bestehen sind 80 % nötig." in text
     assert 'id="result-summary" tabindex="-1" data-autofocus' in text
     assert "<title>Ergebnis: 5 von 5 richtig, bestanden" in text
     # Passed (the default review): every option's explanation, folded.

@@ -62,7 +62,7 @@ def test_rows_are_the_roster_and_the_launched_learners_never_teachers_or_other_c
     assert listed_names(page.text) == ["Bea Beides", "Lea Launch", "Rita Roster"]
     assert "Tanja Lehrerin</a>" not in page.text and "Zweite Lehrkraft" not in page.text
     assert "Olaf Anderswo" not in page.text and "Ilse Lehrend" not in page.text
-    assert "3 Lernende" in page.text
+    assert "3 Teilnehmer*innen" in page.text
     rita = page.text.split("Rita Roster")[1].split("</tr>")[0]
     assert "rita@example.org" in rita and "hat den Kurs noch nicht geöffnet" in rita
     assert f'href="{urlsplit(teacher.base).path}lehrende/lernende/' in page.text

@@ -68,7 +68,7 @@ def test_gradebook_statements_do_not_grow_with_the_learners(app: Flask, launcher
             ("activity, failed", "?sortierung=aktivitaet&filter=fehlgeschlagen"),
         ]
     }
-    assert "200 Lernende" in teacher.get("lehrende/").text
+    assert "200 Teilnehmer*innen" in teacher.get("lehrende/").text
     assert small == large, (small, large)
     assert all(count <= GRADEBOOK_STATEMENTS for count in large.values()), large
 

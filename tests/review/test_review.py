@@ -174,7 +174,7 @@ def test_unknown_course(signed_in: AdminClient) -> None:
     for path in ("/admin/courses/keiner/review", "/admin/courses/keiner/review.pdf"):
         page = signed_in.get(path)
         assert page.status_code == 404
-        assert "Dieses Werkzeug bietet keinen Kurs mit dieser ID an." in page.text
+        assert "Dieses Tool bietet keinen Kurs mit dieser ID an." in page.text
 
 
 def pdf_text(data: bytes) -> str:
