@@ -68,8 +68,7 @@ def _write_previous_schema_rows(url: str) -> None:
         conn.execute(
             t["quiz_attempt"]
             .insert()
-            .values(
-                id=1,
+            .values(  # no explicit id: PostgreSQL's sequence must hand out the next ones
                 public_id="old-submitted",
                 layout=everything,
                 question_count=5,
@@ -91,7 +90,7 @@ def _write_previous_schema_rows(url: str) -> None:
         conn.execute(
             t["quiz_attempt"]
             .insert()
-            .values(id=2, public_id="old-open", layout=everything, question_count=5, started_at=NOW, **base)
+            .values(public_id="old-open", layout=everything, question_count=5, started_at=NOW, **base)
         )
     engine.dispose()
 
