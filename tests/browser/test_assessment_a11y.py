@@ -102,3 +102,43 @@ def test_locked_quiz_and_pool_course_in_the_lms(
         check_page(frame, "pool result", width)
     finally:
         context.close()
+
+
+TEXT_SPACING = """() => {
+  // WCAG 1.4.12: line height 1.5, paragraph spacing 2em, letter spacing 0.12em, word spacing 0.16em.
+  const style = document.createElement('style');
+  style.textContent = '* { line-height: 1.5 !important; letter-spacing: 0.12em !important; '
+    + 'word-spacing: 0.16em !important; } p { margin-bottom: 2em !important; }';
+  document.head.appendChild(style);
+}"""
+
+
+def test_text_spacing_at_320_px_and_the_language_state_in_forced_colours(
+    app: Flask, lms: EmbeddingLms, chromium: Any
+) -> None:
+    """At 320 px with WCAG's text spacing the header, the quiz legends and the overview stay inside the page; in
+    forced colours (where fills vanish) the chosen language is still marked: bold and underlined."""
+    context = chromium.new_context(
+        viewport={"width": 320, "height": 800}, locale="de-DE", forced_colors="active"
+    )
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        frame = open_in_lms(page, lms, "learner-4", name="Lea Schneider")
+        base = _base(frame)
+        for path in ("/uebersicht", "/m/modul-a/quiz", "/m/modul-a/02-vertiefung"):
+            _go(frame, base + path)
+            frame.evaluate(TEXT_SPACING)
+            overflow = frame.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, f"{path} scrolls sideways by {overflow}px with text spacing at 320 px"
+        pressed = frame.evaluate(
+            """() => [...document.querySelectorAll('.language-switch button')].map(b => [
+                b.getAttribute('aria-pressed'), getComputedStyle(b).textDecorationLine, getComputedStyle(b).fontWeight])"""
+        )
+        marks = {state: (decoration, weight) for state, decoration, weight in pressed}
+        assert "underline" in marks["true"][0] and int(marks["true"][1]) >= 700
+        assert "underline" not in marks["false"][0]
+    finally:
+        context.close()
