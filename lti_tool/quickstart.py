@@ -68,7 +68,7 @@ def banner(app: Flask, lms_url: str, tool_url: str, *, custom_instance: bool) ->
         "\n"
         "  nama-lti läuft / is running\n"
         f"  ▶ Demo-LMS (hier starten / start here):  {lms_url}/\n"
-        f"    Werkzeug / tool:                        {tool_url}/\n"
+        f"    Tool:                                   {tool_url}/\n"
         f"    Betreiberbereich / operator area:       {tool_url}/admin/\n"
         f"{first_operator}"
         f"    Daten, Protokoll / data, log:           {app.instance_path} (quickstart.log)\n"

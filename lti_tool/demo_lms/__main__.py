@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> None:
     app = create_demo_lms(config)
     server = make_server(args.host, args.port, app, threaded=True)
     issuer = config["ISSUER"]
-    click.echo(f"Demo-LMS läuft: {issuer}/  (Werkzeuge: {issuer}/admin/tools, Strg+C beendet)")
+    click.echo(f"Demo-LMS läuft: {issuer}/  (Tools: {issuer}/admin/tools, Strg+C beendet)")
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -52,7 +52,7 @@ def deep_linking_return() -> str:
     with lms.store.tx() as session:
         tool = session.scalars(select(Tool).where(Tool.client_id == str(client_id))).first()
         if tool is None or tool.status != "active":
-            raise PageError(f"iss {client_id!r} ist nicht die client_id eines aktiven Werkzeugs.")
+            raise PageError(f"iss {client_id!r} ist nicht die client_id eines aktiven Tools.")
         tool_id, jwks_url, deployment_id = tool.id, tool.jwks_url, tool.deployment_id
 
     try:

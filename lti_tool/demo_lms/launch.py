@@ -139,7 +139,7 @@ def _user(session: Session, user_id: str | None, *, for_launch: bool = True) -> 
     if user is None:
         raise PageError(f"Unbekannte Person (user={user_id!r}).", status=404)
     if for_launch and not user.launchable:
-        raise PageError(f"{user.full_name} öffnet das Werkzeug in dieser Demo nicht.", status=400)
+        raise PageError(f"{user.full_name} öffnet das Tool in dieser Demo nicht.", status=400)
     return user
 
 
@@ -149,14 +149,14 @@ def _activity(session: Session, activity_id: int) -> tuple[Activity, Tool]:
         raise PageError(f"Unbekannte Aktivität {activity_id}.", status=404)
     tool = session.get(Tool, activity.tool_id)
     if tool is None or tool.status != "active":
-        raise PageError("Das Werkzeug dieser Aktivität ist nicht aktiviert.", status=400)
+        raise PageError("Das Tool dieser Aktivität ist nicht aktiviert.", status=400)
     return activity, tool
 
 
 def _dl_tool(session: Session, tool_id: str | None) -> Tool:
     tool = session.get(Tool, int(tool_id)) if tool_id and tool_id.isdigit() else None
     if tool is None or tool.status != "active":
-        raise PageError("Unbekanntes oder nicht aktiviertes Werkzeug.", status=404)
+        raise PageError("Unbekanntes oder nicht aktiviertes Tool.", status=404)
     if not tool.deep_link_url:
         raise PageError(f"{tool.name} bietet keine Inhaltsauswahl (Deep Linking) an.", status=400)
     return tool
@@ -238,7 +238,7 @@ def launch_return() -> str:
         "return.html",
         msg=request.args.get("lti_msg", ""),
         errormsg=request.args.get("lti_errormsg", ""),
-        title="Zurück aus dem Werkzeug",
+        title="Zurück aus dem Tool",
     )
 
 
@@ -271,7 +271,7 @@ def auth() -> str:
         with state.lms().store.tx() as session:
             bump(session, "auth_errors")
         raise
-    return render_template("autopost.html", action=action, fields=fields, button="Weiter zum Werkzeug")
+    return render_template("autopost.html", action=action, fields=fields, button="Weiter zum Tool")
 
 
 def _authorize(session: Session, values: Any) -> tuple[str, dict[str, str], str]:
@@ -288,11 +288,11 @@ def _authorize(session: Session, values: Any) -> tuple[str, dict[str, str], str]
     if tool is None:
         raise PageError(f"Unbekannte client_id {client_id!r}.", code="unauthorized_client")
     if tool.status != "active":
-        raise PageError(f"Das Werkzeug {tool.name} ist noch nicht aktiviert.", code="unauthorized_client")
+        raise PageError(f"Das Tool {tool.name} ist noch nicht aktiviert.", code="unauthorized_client")
     redirect_uri = need("redirect_uri")
     if redirect_uri not in tool.redirect_uris:
         raise PageError(
-            f"redirect_uri {redirect_uri!r} ist für dieses Werkzeug nicht registriert "
+            f"redirect_uri {redirect_uri!r} ist für dieses Tool nicht registriert "
             f"(registriert: {', '.join(tool.redirect_uris)}).",
             code="invalid_request",
         )
@@ -316,7 +316,7 @@ def _authorize(session: Session, values: Any) -> tuple[str, dict[str, str], str]
     except itsdangerous.BadData as exc:
         raise PageError("lti_message_hint ist ungültig.") from exc
     if hint.get("t") != tool.id:
-        raise PageError("lti_message_hint gehört zu einem anderen Werkzeug.", code="invalid_request")
+        raise PageError("lti_message_hint gehört zu einem anderen Tool.", code="invalid_request")
     if hint.get("u") != login_hint:
         raise PageError("login_hint passt nicht zum Start (anderer Benutzer).", code="access_denied")
     user = session.get(User, login_hint)

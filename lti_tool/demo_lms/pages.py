@@ -90,7 +90,7 @@ def admin_tools() -> str:
                 "Öffentliche Schlüssel (JWKS)": state.url("/jwks"),
                 "OpenID-Konfiguration": state.url("/mod/lti/openid-configuration.php"),
             },
-            title="Werkzeuge verwalten",
+            title="Tools verwalten",
         )
 
 
@@ -102,7 +102,7 @@ def set_tool_status(tool_id: int) -> Response:
     with state.lms().store.tx() as session:
         tool = session.get(Tool, tool_id)
         if tool is None:
-            raise PageError(f"Unbekanntes Werkzeug {tool_id}.", status=404)
+            raise PageError(f"Unbekanntes Tool {tool_id}.", status=404)
         tool.status = status
         session.flush()
         ensure_default_activity(session)
@@ -122,5 +122,5 @@ def start_registration() -> str:
         start_url=registration_start_url(tool_url, token),
         tool_url=tool_url,
         client_id=client_id,
-        title="Werkzeug registrieren",
+        title="Tool registrieren",
     )

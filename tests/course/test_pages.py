@@ -389,6 +389,10 @@ def test_open_in_a_new_window_only_inside_the_lms_frame(app: Flask, launcher: La
     # the header names the tool once; the course title is the page's heading, not repeated above it
     header = framed.text.split("<main", 1)[0]
     assert "Testkurs Nachhaltigkeit" not in header.split("<body", 1)[1]
+    # the page that says the session ended offers no new window (it would open a dead session)
+    ended = learner.post("sitzung/beenden", {}, headers={"Sec-Fetch-Dest": "iframe"})
+    assert ended.status_code == 200 and "Sitzung beendet" in ended.text
+    assert "In neuem Fenster öffnen" not in ended.text
 
 
 def test_required_answers_are_said(app: Flask, launcher: Launcher) -> None:

@@ -97,7 +97,7 @@ def test_bad_config_is_refused() -> None:
 def test_no_tools_yet(make_lms: Any) -> None:
     lms: Lms = make_lms(TOOLS=[])
     page = lms.http.get(f"{lms.url}/", timeout=5)
-    assert "Noch kein Werkzeug registriert" in page.text
+    assert "Noch kein Tool registriert" in page.text
 
 
 def test_server_runs_requests_concurrently(lms: Lms) -> None:
