@@ -81,7 +81,21 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         )
     logconfig.init_app(app)  # a request id for every request's log lines (X-Request-ID)
 
-    from . import auth, cache, cli, db, errors, health, i18n, metrics, pages, querycount, security, typography
+    from . import (
+        auth,
+        cache,
+        cli,
+        db,
+        errors,
+        guides,
+        health,
+        i18n,
+        metrics,
+        pages,
+        querycount,
+        security,
+        typography,
+    )
     from .admin import views as admin_views
     from .certificate import views as certificate_views
     from .course import catalog
@@ -107,6 +121,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     certificate_views.init_app(app)
     admin_views.init_app(app)
     pages.init_app(app)
+    guides.init_app(app)
     health.init_app(app)
     cli.init_app(app)
     keys.init_app(app)

@@ -14,6 +14,7 @@ So a text's `LinkBase` is the folder it is shown in: "course" (the session root)
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from html import escape
 from itertools import pairwise
 from typing import Literal
@@ -160,8 +161,14 @@ def headings(text: str) -> list[tuple[int, str]]:
     return found
 
 
-def _rewrite_links(children: list[Token], link_base: LinkBase, hint: str) -> list[Token]:
-    """External links: new window + hint. Internal links: relative URL. Anything else: text only."""
+LinkResolver = Callable[[str], str | None]
+
+
+def _rewrite_links(
+    children: list[Token], link_base: LinkBase, hint: str, resolve: LinkResolver | None = None
+) -> list[Token]:
+    """External links: new window + hint. Internal links: relative URL; targets only `resolve` knows: the URL it
+    gives (texts outside a course, such as the guides, link their own pages this way). Anything else: text only."""
     result: list[Token] = []
     # For each open link: does its closing token get the hint, or is the pair dropped?
     stack: list[Literal["external", "internal", "dropped"]] = []
@@ -174,6 +181,9 @@ def _rewrite_links(children: list[Token], link_base: LinkBase, hint: str) -> lis
                 stack.append("external")
             elif (relative := internal_href(href, link_base)) is not None:
                 token.attrSet("href", relative)
+                stack.append("internal")
+            elif resolve is not None and (resolved := resolve(href)) is not None:
+                token.attrSet("href", resolved)
                 stack.append("internal")
             else:
                 stack.append("dropped")
@@ -226,17 +236,19 @@ def _label_tables(tokens: list[Token]) -> list[Token]:
     return result
 
 
-def render_markdown(text: str, *, link_base: LinkBase, language: str = "de") -> str:
+def render_markdown(
+    text: str, *, link_base: LinkBase, language: str = "de", resolve_link: LinkResolver | None = None
+) -> str:
     """Render course Markdown to sanitised HTML (safe to wrap in `Markup`).
 
     `link_base` says where the text is shown: "module" for pages at `m/<module>/<page>` (lessons, quiz
     explanations and hints, practice tasks and model answers), "course" for the course overview and the glossary,
-    "page" for course pages at `seiten/<page>`.
+    "page" for course pages at `seiten/<page>`. `resolve_link` turns further targets into URLs (None: dropped).
     """
     hint = _NEW_WINDOW_HINT["en" if language.lower().startswith("en") else "de"]
     tokens = _MD.parse(_GENDER_STAR.sub(r"\\*", text))
     for token in tokens:
         if token.type == "inline" and token.children:
-            token.children = _rewrite_links(token.children, link_base, hint)
+            token.children = _rewrite_links(token.children, link_base, hint, resolve_link)
     html = _MD.renderer.render(_label_tables(tokens), _MD.options, {})
     return _CLEANER.clean(html)

@@ -342,7 +342,7 @@ class ToolMessageLaunch(MessageLaunch[FormRequest, DbToolConf, SessionService, C
                     "Your browser did not say which site sent this launch, and it did not send the tool's cookie either, so the tool cannot tell that the launch comes from your learning platform."
                 ),
                 hint=_l(
-                    "Open the activity in a new window. If this keeps happening, the LMS administrator should check the site's referrer policy (Moodle: Site administration › Security › HTTP security; the default sends the origin)."
+                    "Open the activity in a new window. If this keeps happening, the LMS administrator should check the site's referrer policy (Moodle: Site administration › General › Security › HTTP security; the default sends the origin)."
                 ),
                 code="launch_origin_hidden",
                 status=403,
