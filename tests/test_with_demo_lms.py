@@ -60,6 +60,7 @@ def test_register_activate_launch_and_deep_link(
     teacher = requests.Session()
     picker = launch(teacher, lms + "/deep-linking", {"tool": str(tool["id"]), "user": "3"})
     assert "/auswahl/" in picker.url, picker.text[:500]
+    assert '/anleitungen/lehrende?lang=de" target="_blank"' in picker.text  # what one column or eight means
     back = submit(teacher, picker, "item", item=["modul-b"])
     returned = submit(teacher, back, "JWT")
     assert returned.status_code == 200, returned.text[:800]
