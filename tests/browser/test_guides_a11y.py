@@ -29,6 +29,10 @@ def test_every_guide_in_both_languages(lms: EmbeddingLms, chromium: Any, width: 
         for language in ("de", "en"):
             page.goto(f"{lms.tool_url}/anleitungen/?lang={language}")
             check_page(page.main_frame, f"guide list ({language})", width)
+            if SHOTS:
+                page.screenshot(path=f"{SHOTS}/index-{language}-{width}.png", full_page=True)
+                page.goto(f"{lms.tool_url}/lti/config?lang={language}")
+                page.screenshot(path=f"{SHOTS}/config-{language}-{width}.png")
             for guide_id in GUIDE_IDS:
                 page.goto(f"{lms.tool_url}/anleitungen/{guide_id}?lang={language}")
                 assert page.locator("html").get_attribute("lang") == language
@@ -53,5 +57,10 @@ def test_the_course_overview_opens_the_learners_guide_in_a_new_window(
         guide.wait_for_load_state()
         assert "/anleitungen/teilnehmende?lang=de" in guide.url
         assert guide.locator("h1").inner_text().replace("\u00ad", "") == "Was Sie im Kurs erwartet"
+        if (
+            SHOTS
+        ):  # the overview in a window of its own (its session travels in the URL), for a person to look at
+            guide.goto(frame.url)
+            guide.screenshot(path=f"{SHOTS}/overview-with-guide-link.png", full_page=True)
     finally:
         context.close()

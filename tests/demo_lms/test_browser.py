@@ -157,7 +157,7 @@ def test_dynamic_registration_closes_and_returns_to_admin(browser_setup: Any) ->
         page.fill("#tool-url", f"{base}/lti/register")
         page.click("text=Registrierung starten")
         page.wait_for_url(f"{server.url}/admin/tools", timeout=10000)
-        assert "ausstehend" in page.content()
+        assert "Wartend" in page.content()  # Moodle 4.5 German: mod_lti/pending
         page.click("text=Aktivieren")
         page.wait_for_load_state()
         assert "aktiv" in page.content()
