@@ -3,8 +3,10 @@ operator's one-time link, activation, a learner launch, and deep linking a singl
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 import requests
@@ -51,6 +53,13 @@ def test_register_activate_launch_and_deep_link(
     assert (
         requests.post(f"{lms}/admin/tools/{tool['id']}/status", data={"status": "active"}).status_code == 200
     )
+
+    # Moodle shows the logo the registration names on every activity of the tool: it is there, an SVG.
+    logos = re.findall(r'<img class="activity-icon" src="([^"]+)"', requests.get(lms + "/").text)
+    assert logos == [tool_server.url + "/static/logo.svg"]
+    logo = requests.get(logos[0])
+    assert logo.status_code == 200 and logo.headers["Content-Type"].startswith("image/svg+xml")
+    assert ElementTree.fromstring(logo.content).tag == "{http://www.w3.org/2000/svg}svg"
 
     learner = requests.Session()
     page = launch(learner, lms + "/launch/1", {"user": "4"})

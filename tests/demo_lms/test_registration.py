@@ -233,3 +233,21 @@ def test_newcomer_path_register_activate_token_launch(make_lms: Any, tool: Any) 
     assert claims["aud"] == client_id
     assert claims["https://purl.imsglobal.org/spec/lti/claim/deployment_id"] == deployment_id
     assert claims["https://purl.imsglobal.org/spec/lti/claim/custom"] == {"course": "grundlagenkurs"}
+
+
+def test_course_page_shows_the_registered_logo_on_each_activity_like_moodle(make_lms: Any, tool: Any) -> None:
+    """Moodle shows a dynamically registered tool's `logo_uri` as the icon of every activity of that tool (a
+    tool without a logo there gets none: the pre-registered one has no registration)."""
+    lms: Lms = make_lms(TOOLS=[])
+    issued = fresh_token(lms)
+    answer = register(lms, issued["registration_token"], registration(tool.base)).json()
+    deployment_id = answer[TOOL_CONFIG]["deployment_id"]
+    lms.http.post(f"{lms.url}/admin/tools/{deployment_id}/status", data={"status": "active"}, timeout=5)
+    page = lms.http.get(f"{lms.url}/", timeout=5)
+    assert page.status_code == 200
+    assert f'<img class="activity-icon" src="{tool.base}/static/logo.png" alt="" width="24" height="24">' in (
+        page.text
+    )
+
+    preregistered: Lms = make_lms()
+    assert '<img class="activity-icon"' not in preregistered.http.get(f"{preregistered.url}/", timeout=5).text
