@@ -155,9 +155,11 @@ class User(Base):
     last_launch_at: Mapped[dt.datetime | None]
 
     @property
-    def display_name(self) -> str:
+    def real_name(self) -> str | None:
+        """The name as the platform sent it (`name`, else given and family name); None when it sent none
+        (Moodle with its privacy settings off sends only `sub`, its user id, which is no name to greet anyone by)."""
         full = " ".join(p for p in (self.given_name, self.family_name) if p)
-        return self.name or full or self.sub
+        return self.name or full or None
 
 
 class Context(Base):

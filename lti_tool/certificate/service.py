@@ -47,8 +47,7 @@ class NotYet:
 
 def holder_name(user: User) -> str | None:
     """The name as the LMS sent it; None when it sent none (a certificate without a name is worthless)."""
-    full = " ".join(p for p in (user.given_name, user.family_name) if p)
-    return user.name or full or None
+    return user.real_name
 
 
 def issue(s: Session, *, user: User, context_id: int, course: Course) -> Certificate | NotYet:

@@ -92,8 +92,10 @@ def upsert_config_tool(session: Session, data: Mapping[str, Any]) -> Tool:
     tool.jwks_url = data["jwks_url"]
     tool.scopes = list(data.get("scopes") or SERVICE_SCOPES)
     tool.custom = dict(data.get("custom") or {})
-    tool.send_name = True
-    tool.send_email = True
+    # Moodle's privacy settings of a tool ("Share launcher's name/e-mail with tool"): off, launches and the
+    # participant list carry only the user id.
+    tool.send_name = bool(data.get("send_name", True))
+    tool.send_email = bool(data.get("send_email", True))
     session.flush()
     tool.deployment_id = str(data.get("deployment_id") or tool.id)
     return tool

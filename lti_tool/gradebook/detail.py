@@ -30,7 +30,7 @@ from ..models import (
     User,
 )
 from ..progress import layout_fits
-from .listing import Delivery, ModuleCell, Scope, module_cell
+from .listing import Delivery, ModuleCell, Scope, learner_label, module_cell
 
 
 class LearnerNotFound(LookupError):
@@ -46,6 +46,16 @@ class Learner:
     user: User
     membership: Membership
     roster: RosterEntry | None
+
+    @property
+    def email(self) -> str | None:
+        return self.user.email or (self.roster.email if self.roster else None)
+
+    @property
+    def label(self) -> str:
+        """The name the gradebook's list shows for this learner (`learner_label`)."""
+        name = self.user.real_name or (self.roster.name if self.roster else None)
+        return learner_label(name, self.email, self.user.sub)
 
 
 def find_learner(s: Session, scope: Scope, user_id: int) -> Learner:

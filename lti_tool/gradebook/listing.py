@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from flask_babel import gettext as _
 from sqlalchemy import (
     Select,
     Subquery,
@@ -115,6 +116,19 @@ class Delivery:
         return "none"
 
 
+def learner_label(name: str | None, email: str | None, sub: str) -> str:
+    """How the gradebook names a learner: the name the platform sent. A platform that sends no names (Moodle with
+    its privacy settings off) still lets a teacher tell learners apart and find them in the LMS: by the e-mail if
+    it sends that, else by the LMS's user id (`sub`; Moodle's user id, as in its profile links). A long id is
+    shortened to its ends; the learner's page shows it whole."""
+    if name:
+        return name
+    if email:
+        return str(_("Participant without a name (%(email)s)", email=email))
+    reference = sub if len(sub) <= 20 else f"{sub[:6]}…{sub[-6:]}"
+    return str(_("Participant without a name (LTI user id %(id)s)", id=reference))
+
+
 @dataclass(frozen=True, slots=True)
 class Person:
     """A listed learner as the people query returns them. `user_id` is None for someone who never launched
@@ -122,7 +136,7 @@ class Person:
 
     sub: str
     user_id: int | None
-    name: str
+    name: str | None  # None: the platform sent no name (see `learner_label`)
     email: str | None
     roster_status: str | None  # None: not in the roster (launched only)
     last_activity: dt.datetime | None
@@ -132,6 +146,10 @@ class Person:
     @property
     def in_roster(self) -> bool:
         return self.roster_status is not None
+
+    @property
+    def label(self) -> str:
+        return learner_label(self.name, self.email, self.sub)
 
 
 @dataclass(slots=True)
@@ -161,10 +179,11 @@ class Row:
 # --- The people query ---------------------------------------------------------------------------------
 
 
-def _display_name(name: Any, given: Any, family: Any, *fallbacks: Any) -> Any:
-    """SQL for User.display_name: the name, else given + family name, else the fallbacks (roster name, sub)."""
+def _real_name(name: Any, given: Any, family: Any, *fallbacks: Any) -> Any:
+    """SQL for User.real_name: the name, else given + family name, else the fallbacks (the roster's name);
+    NULL when nobody sent a name."""
     joined = func.nullif(func.trim(func.coalesce(given, "") + " " + func.coalesce(family, "")), "")
-    return func.coalesce(name, joined, *fallbacks)
+    return func.coalesce(func.nullif(name, ""), joined, *(func.nullif(f, "") for f in fallbacks))
 
 
 def _progress_columns(scope: Scope, query: Select[Any]) -> Select[Any]:
@@ -259,9 +278,7 @@ def people(scope: Scope) -> Subquery:
         select(
             subs.c.sub.label("sub"),
             Membership.user_id.label("user_id"),
-            _display_name(User.name, User.given_name, User.family_name, RosterEntry.name, subs.c.sub).label(
-                "name"
-            ),
+            _real_name(User.name, User.given_name, User.family_name, RosterEntry.name).label("name"),
             func.coalesce(User.email, RosterEntry.email).label("email"),
             RosterEntry.status.label("roster_status"),
         )
@@ -309,7 +326,7 @@ def listing_query(scope: Scope, *, sort: str, only: str) -> Select[Any]:
     conditions = _conditions(crowd)
     if only in conditions:
         query = query.where(conditions[only])
-    by_name = (func.lower(crowd.c.name), crowd.c.sub)
+    by_name = (func.lower(crowd.c.name).nulls_last(), crowd.c.sub)  # the nameless after the named, by id
     if sort == "fortschritt":
         query = query.order_by(
             crowd.c.course_completed_at.is_(None),

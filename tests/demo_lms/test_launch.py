@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from .conftest import AGS, DL, LTI, NRPS, Lms, parse_html
+from .conftest import AGS, DL, LTI, NRPS, SCOPES, FakeTool, Lms, parse_html
 
 
 def test_resource_link_launch_id_token(lms: Lms) -> None:
@@ -184,3 +184,26 @@ def test_pending_tool_cannot_launch(make_lms: object, tool: object) -> None:
 def test_id_token_expires_after_a_minute(lms: Lms) -> None:
     _, claims, _ = lms.launch(activity="1", user="4")
     assert claims["exp"] <= time.time() + 61
+
+
+def test_privacy_settings_leave_names_and_email_out_like_moodle(make_lms: object, tool: FakeTool) -> None:
+    """Moodle's "Share launcher's name / e-mail with tool" off: launches carry only `sub` (Moodle's user id), and
+    the participant list only the user ids; each setting on its own."""
+    lms: Lms = make_lms(TOOLS=[tool.config(send_name=False, send_email=False)])  # type: ignore[operator]
+    _, claims, _ = lms.launch(activity="1", user="4")
+    assert claims["sub"] == "4"
+    assert not {"name", "given_name", "family_name", "email"} & set(claims)
+    members = lms.http.get(
+        f"{lms.url}/mod/lti/services.php/CourseSection/demo-course-1/bindings/1/memberships",
+        headers={"Authorization": f"Bearer {lms.token(SCOPES['nrps'])}"},
+        timeout=5,
+    )
+    assert members.status_code == 200
+    lea = next(m for m in members.json()["members"] if m["user_id"] == "4")
+    assert lea == {"status": "Active", "roles": ["Learner"], "user_id": "4"}
+
+    only_email: Lms = make_lms(TOOLS=[tool.config(send_name=False)])  # type: ignore[operator]
+    _, claims, _ = only_email.launch(activity="1", user="5")
+    assert (
+        claims["email"] == "jonas.becker@example.org" and "name" not in claims and "given_name" not in claims
+    )

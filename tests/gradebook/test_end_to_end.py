@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
@@ -26,6 +27,7 @@ from ..conftest import CONTENT_DIR
 from ..grading.conftest import ALL_SCOPES, CLIENT_ID, DEPLOYMENT_ID, Lms, deliver_all
 from ..grading.test_end_to_end import launch_page, take_quiz
 from ..peer import ServerThread
+from .conftest import listed_names
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 STAND = re.compile(r'name="stand" value="([^"]+)"')
@@ -58,8 +60,17 @@ NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.r
 
 @pytest.fixture
 def lms(app: Flask) -> Iterator[Lms]:
+    with served_lms(app) as platform:
+        yield platform
+
+
+@contextmanager
+def served_lms(app: Flask, **tool_settings: Any) -> Iterator[Lms]:
+    """The tool and the demo LMS on real sockets, the LMS registered with the tool."""
     tool = ServerThread(app)
-    platform = Lms(tool.url, generate_private_pem(), scopes=[*ALL_SCOPES, NRPS_SCOPE])
+    platform = Lms(
+        tool.url, generate_private_pem(), scopes=[*ALL_SCOPES, NRPS_SCOPE], tool_settings=tool_settings
+    )
     with session_scope(app, write=True) as s:
         add_platform(
             s,
@@ -201,3 +212,27 @@ def test_teacher_fetches_the_participant_list_and_sees_who_never_opened_the_cour
         session_base(page) + "lehrende/teilnehmerliste", data={"csrf_token": lea_csrf.group(1)}
     )
     assert refused.status_code == 403
+
+
+def test_without_names_from_the_lms_nobody_is_greeted_by_number_and_the_teacher_tells_learners_apart(
+    app: Flask,
+) -> None:
+    """Moodle with "Share launcher's name/e-mail with tool" off sends only its user ids (launch and NRPS)."""
+    with served_lms(app, send_name=False, send_email=False) as lms:
+        jonas = requests.Session()
+        landing = launch_page(jonas, lms.url + "/launch/1", {"user": "5"})
+        assert landing.status_code == 200 and "/s/" in landing.url, landing.text[:500]
+        assert '<p class="welcome">Willkommen.</p>' in landing.text
+        assert "Willkommen, 5" not in landing.text and "Jonas" not in landing.text
+
+        teacher = requests.Session()
+        gradebook = launch_page(teacher, lms.url + "/launch/1", {"user": "3"})
+        assert gradebook.url.endswith("/lehrende/") and '<p class="welcome">Willkommen.</p>' in gradebook.text
+        assert listed_names(gradebook.text) == ["Teilnehmer*in ohne Namen (LTI-Benutzerkennung 5)"]
+        csrf = CSRF.search(gradebook.text)
+        assert csrf
+        done = teacher.post(urljoin(gradebook.url, "teilnehmerliste"), data={"csrf_token": csrf.group(1)})
+        assert done.status_code == 200, done.text[:500]
+        assert listed_names(done.text) == [
+            f"Teilnehmer*in ohne Namen (LTI-Benutzerkennung {user})" for user in ("4", "5", "6", "7")
+        ]

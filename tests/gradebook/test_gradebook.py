@@ -14,7 +14,7 @@ from lti_tool.db import session_scope
 from lti_tool.models import Context, GradeOutbox, RosterEntry, utcnow
 
 from ..course.learner import Learner, context_claim, take_quiz
-from ..peer import INSTRUCTOR, LTI, Launcher
+from ..peer import DROP, INSTRUCTOR, LTI, Launcher
 from .conftest import add_learner, add_learners, launch_teacher, listed_names, place, snapshot
 
 
@@ -287,3 +287,54 @@ def test_english_on_request(app: Flask, launcher: Launcher) -> None:
     add_learner(app, place(app), "x", name="Xaver", started=("modul-a",))
     page = teacher.get("lehrende/").text
     assert '<html lang="en">' in page and "<h1>Gradebook</h1>" in page and "Lessons: 1/2" in page
+
+
+NAMELESS = {"name": DROP, "given_name": DROP, "family_name": DROP, "email": DROP}
+LONG_SUB = "3f2a9c7be01d44c5a8e2b6f0d1c9e4d41e07"
+
+
+def test_learners_without_names_are_greeted_neutrally_and_listed_recognisably(
+    app: Flask, launcher: Launcher
+) -> None:
+    """Moodle with its privacy settings off sends only `sub` (its user id): nobody is greeted "Willkommen, 5",
+    and the teacher tells the learners apart by e-mail if sent, else by the LMS's user id (long ids shortened)."""
+    Learner.launch(launcher, sub="named", name="Anna Benannt")
+    five = Learner.launch(launcher, sub="5", **NAMELESS)
+    assert '<p class="welcome">Willkommen.</p>' in five.page.text and "Willkommen, 5" not in five.page.text
+    Learner.launch(launcher, sub="6", **{**NAMELESS, "email": "sechs@example.org"})
+    Learner.launch(launcher, sub=LONG_SUB, **NAMELESS)
+    teacher = launch_teacher(launcher, sub="teacher-9", **NAMELESS)
+    assert '<p class="welcome">Willkommen.</p>' in teacher.page.text and "teacher-9" not in teacher.page.text
+
+    page = teacher.get("lehrende/").text
+    # The named first, then the nameless by their id.
+    assert listed_names(page) == [
+        "Anna Benannt",
+        "Teilnehmer*in ohne Namen (LTI-Benutzerkennung 3f2a9c…d41e07)",
+        "Teilnehmer*in ohne Namen (LTI-Benutzerkennung 5)",
+        "Teilnehmer*in ohne Namen (sechs@example.org)",
+    ]
+    # The learner's own page: the same label as heading, the whole id to look them up in the LMS.
+    link = re.search(
+        r'<a href="([^"]+)">Teilnehmer\*in ohne Namen \(LTI-Benutzerkennung 3f2a9c…d41e07\)</a>', page
+    )
+    assert link
+    detail = teacher.get(link.group(1)).text
+    assert "<h1>Teilnehmer*in ohne Namen (LTI-Benutzerkennung 3f2a9c…d41e07)</h1>" in detail
+    assert f"<code>{LONG_SUB}</code>" in detail
+
+    # The CSV for the certification office keeps the name column empty: no made-up names in a list of people.
+    csv = teacher.get("lehrende/export/notenliste.csv")
+    assert csv.status_code == 200
+    rows = [line.split(";")[:3] for line in csv.content.decode("utf-8-sig").splitlines()[1:]]
+    assert rows == [
+        ["Anna Benannt", "lea.schneider@example.org", "named"],
+        ["", "", LONG_SUB],
+        ["", "", "5"],
+        ["", "sechs@example.org", "6"],
+    ]
+
+    english = launch_teacher(launcher, sub="teacher-en", **{LTI + "launch_presentation": {"locale": "en"}})
+    page = english.get("lehrende/").text
+    assert "Participant without a name (LTI user id 5)" in page
+    assert "Participant without a name (sechs@example.org)" in page

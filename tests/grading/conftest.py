@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -96,10 +96,20 @@ def lms_key_pem() -> str:
 class Lms:
     """The demo LMS served on a real socket, with the JSON helpers the tests read it through."""
 
-    def __init__(self, tool_url: str, pem: str, *, scopes: Sequence[str] = ALL_SCOPES, **config: Any) -> None:
+    def __init__(
+        self,
+        tool_url: str,
+        pem: str,
+        *,
+        scopes: Sequence[str] = ALL_SCOPES,
+        tool_settings: Mapping[str, Any] | None = None,
+        **config: Any,
+    ) -> None:
+        """`tool_settings` go into the tool's TOOLS entry (e.g. `send_name=False`); `config` is the LMS's."""
         settings: dict[str, Any] = {
             "TOOLS": [
                 {
+                    **(tool_settings or {}),
                     "client_id": CLIENT_ID,
                     "deployment_id": DEPLOYMENT_ID,
                     "name": "NaMa-Werkzeug",
