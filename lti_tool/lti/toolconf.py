@@ -71,7 +71,12 @@ class DbToolConf(ToolConfAbstract[Any]):
     def registered_platform(self, iss: str, client_id: str | None, *, detail: str) -> Platform:
         """The platform of a login or launch; refused with a clear page when it is not registered."""
         platform = self.platform(iss, client_id)
-        if platform is None:
+        if platform is not None:
+            return platform
+        registrations = self.s.scalars(
+            select(Platform.client_id).where(Platform.issuer == iss).limit(2)
+        ).all()
+        if not registrations:
             raise LaunchError(
                 _l("This learning platform is not registered with the tool (issuer %(iss)s).", iss=iss),
                 hint=_l(
@@ -80,7 +85,34 @@ class DbToolConf(ToolConfAbstract[Any]):
                 code="unknown_issuer",
                 detail=detail,
             )
-        return platform
+        if client_id:
+            # The issuer is known under another client_id: typically the tool was registered in the LMS a second
+            # time (each registration gets a new client_id), or one registration was deleted and made again.
+            raise LaunchError(
+                _l(
+                    "The learning platform %(iss)s is registered with the tool, but not with the client ID %(client_id)s.",
+                    iss=iss,
+                    client_id=client_id,
+                ),
+                hint=_l(
+                    "The LMS has registered the tool once more, under a new client ID. Either the tool operator adds this "
+                    "registration (scripts/flask platform add --issuer … --client-id %(client_id)s …) or the LMS "
+                    "administrator uses the tool registration the tool already knows.",
+                    client_id=client_id,
+                ),
+                code="unknown_client_id",
+                detail=detail,
+            )
+        raise LaunchError(
+            _l(
+                "The learning platform %(iss)s has registered the tool more than once and did not say which "
+                "registration (client ID) this launch belongs to.",
+                iss=iss,
+            ),
+            hint=_l("The LMS administrator needs to send the client ID with the login (client_id)."),
+            code="client_id_missing",
+            detail=detail,
+        )
 
     def find_registration_by_issuer(self, iss: str, *args: Any, **kwargs: Any) -> ToolRegistration | None:  # type: ignore[override]
         return self.find_registration_by_params(iss, None)

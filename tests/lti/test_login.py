@@ -5,6 +5,13 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
+from flask import Flask
+from sqlalchemy import select
+
+from lti_tool.db import session_scope
+from lti_tool.lti.platforms import PlatformSpec, add_platform
+from lti_tool.models import Platform
 
 from ..conftest import CLIENT_ID
 from ..peer import Launcher
@@ -74,18 +81,76 @@ def test_login_from_unknown_issuer(launcher: Launcher) -> None:
     assert resp.status_code == 400 and "unknown_issuer" in resp.text
 
 
-def test_login_with_unknown_client_id(launcher: Launcher) -> None:
-    resp = launcher.browser.get(
+def unknown_client_login(launcher: Launcher, client_id: str, language: str) -> requests.Response:
+    return launcher.browser.get(
         launcher.tool_url + "/lti/login",
         params={
             "iss": launcher.peer.issuer,
-            "client_id": "nope",
+            "client_id": client_id,
             "login_hint": "u",
             "target_link_uri": launcher.launch_url,
         },
+        headers={"Accept-Language": language},
         allow_redirects=False,
     )
-    assert resp.status_code == 400 and "unknown_issuer" in resp.text
+
+
+def test_login_with_unknown_client_id_of_a_known_issuer(app: Flask, launcher: Launcher) -> None:
+    """The issuer is registered, the client_id is not (e.g. the LMS registered the tool a second time): a refusal
+    of its own that names the client_id, not "platform not registered"."""
+    resp = unknown_client_login(launcher, "moodle-client-7", "de")
+    assert resp.status_code == 400 and resp.headers["Content-Type"].startswith("text/html")
+    page = resp.text
+    assert "unknown_client_id" in page and "unknown_issuer" not in page and "Fehlerkennung" in page
+    assert (
+        f"Die Lernplattform {launcher.peer.issuer} ist beim Tool registriert, aber nicht mit der Client-ID "
+        "moodle-client-7." in page
+    )
+    assert "--client-id moodle-client-7" in page  # what the operator runs to accept this registration
+    english = unknown_client_login(launcher, "moodle-client-7", "en").text
+    assert (
+        f"The learning platform {launcher.peer.issuer} is registered with the tool, but not with the client ID "
+        "moodle-client-7." in english
+    )
+    assert "unknown_client_id" in english and "Error id" in english
+    # Nothing was stored for the stranger, and the known registration still logs in.
+    with session_scope(app) as s:
+        assert s.scalars(select(Platform.client_id)).all() == [CLIENT_ID]
+    assert launcher.login().client_id == CLIENT_ID
+
+
+def test_login_with_an_unknown_client_id_escapes_it(launcher: Launcher) -> None:
+    resp = unknown_client_login(launcher, '<b id="x">7</b>', "de")
+    assert resp.status_code == 400 and "unknown_client_id" in resp.text
+    assert '<b id="x">' not in resp.text and "&lt;b id=&#34;x&#34;&gt;7&lt;/b&gt;" in resp.text
+
+
+def test_login_without_client_id_when_the_issuer_registered_the_tool_twice(
+    app: Flask, launcher: Launcher
+) -> None:
+    with session_scope(app, write=True) as s:
+        platform = s.scalars(select(Platform)).one()
+        add_platform(
+            s,
+            PlatformSpec(
+                platform.issuer,
+                "second-client",
+                platform.auth_login_url,
+                platform.auth_token_url,
+                platform.jwks_url,
+                "Zweite Registrierung",
+            ),
+            "2",
+        )
+    resp = launcher.browser.get(
+        launcher.tool_url + "/lti/login",
+        params={"iss": launcher.peer.issuer, "login_hint": "u", "target_link_uri": launcher.launch_url},
+        allow_redirects=False,
+    )
+    assert resp.status_code == 400 and "client_id_missing" in resp.text and "Fehlerkennung" in resp.text
+    # With its client_id each registration logs in.
+    assert launcher.login(client_id="second-client").client_id == "second-client"
+    assert launcher.login().client_id == CLIENT_ID
 
 
 def test_login_refuses_a_foreign_target_link_uri(launcher: Launcher) -> None:
