@@ -217,6 +217,68 @@ def test_the_tools_own_texts_use_moodles_recorded_menu_paths() -> None:
     assert found >= 4
 
 
+# Moodle's fields for a manually configured tool, as /lti/config names them (the value it gives beside each).
+CONFIG_FIELDS = (
+    "mod_lti/typename",
+    "mod_lti/ltiversion",
+    "mod_lti/toolurl",
+    "mod_lti/initiatelogin",
+    "mod_lti/redirectionuris",
+    "mod_lti/keytype",
+    "mod_lti/keytype_keyset",
+    "mod_lti/publickeyset",
+    "mod_lti/toolurl_contentitemselectionrequest",
+    "mod_lti/services",
+    "mod_lti/privacy",
+    "mod_lti/custom",
+    "mod_lti/default_launch_container",
+    "mod_lti/embed_no_blocks",
+    "ltiservice_gradebookservices/grade_synchronization",
+    "ltiservice_gradebookservices/alwaysgs",
+    "ltiservice_memberships/ltiservice_memberships",
+    "ltiservice_memberships/allow",
+    "mod_lti/share_name_admin",
+    "mod_lti/share_email_admin",
+)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_lti_config_names_moodles_fields_as_moodle_does(client: Any, language: str) -> None:
+    values = (
+        page(client, f"/lti/config?lang={language}").split('<dl class="values">', 1)[1].split("</dl>", 1)[0]
+    )
+    text = _flat(re.sub(r"<[^>]+>", " ", values).replace("&#39;", "'"))
+    for key in CONFIG_FIELDS:
+        label = STRINGS.strings[key].text(language)
+        assert label is not None and _flat(label) in text, (language, key, label)
+
+
+def test_the_tools_own_texts_quote_moodles_labels_in_the_language_they_are_in() -> None:
+    """Where an English message quotes a Moodle label (“…”), its German translation quotes Moodle's German one."""
+    german: dict[str, set[str]] = {}
+    for string in STRINGS.strings.values():
+        if string.en:
+            german.setdefault(_flat(string.en), set()).add(_flat(string.de))
+    root = Path(__file__).resolve().parents[2] / "lti_tool"
+    from babel.messages.pofile import read_po
+
+    quoted = 0
+    for po in root.rglob("translations/de/LC_MESSAGES/messages.po"):
+        with po.open("rb") as f:
+            for message in read_po(f):
+                msgid = message.id if isinstance(message.id, str) else message.id[0]
+                msgstr = message.string if isinstance(message.string, str) else message.string[0]
+                for label in re.findall(r"“([^”]+)”", msgid):
+                    if _flat(label) in german:
+                        quoted += 1
+                        assert any(f"„{de}“" in _flat(msgstr) for de in german[_flat(label)]), (
+                            po,
+                            label,
+                            msgstr,
+                        )
+    assert quoted >= 5
+
+
 # --- Bad input to the loader ---
 
 
