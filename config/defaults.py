@@ -114,3 +114,9 @@ ADMIN_LOGIN_LOCKOUT_SECONDS = 15 * 60
 CERTIFICATE_ISSUER_NAME = ""
 CERTIFICATE_LOGO = ""
 CERTIFICATE_SIGNATORY = ""
+
+# Certification register (/admin/register, accounts with the role "office"): an entry whose completion is older
+# than this many days leaves the register, and so does an audit-trail line older than that (checked with the
+# housekeeping, lti_tool/housekeeping.py). 0: entries stay until the learner's data is deleted
+# (`scripts/flask learner delete`). The learner's certificate itself is not touched.
+REGISTER_RETENTION_DAYS = 0

@@ -1,4 +1,5 @@
-"""Deleting what has expired: launch-store entries and tool sessions.
+"""Deleting what has expired: launch-store entries, tool sessions, and register entries past
+REGISTER_RETENTION_DAYS (lti_tool/register/retention.py).
 
 Runs on its own, with no scheduler to set up: in every grade worker each HOUSEKEEPING_SECONDS (the embedded
 worker included), roughly one login in PURGE_EVERY, and from `scripts/flask launch-store purge`.
@@ -16,6 +17,7 @@ from sqlalchemy import delete
 from .cache import get_store
 from .db import session_scope
 from .models import ToolSession, utcnow
+from .register.retention import purge_expired
 
 log = logging.getLogger(__name__)
 PURGE_EVERY = 200
@@ -27,8 +29,11 @@ def purge(app: Flask) -> tuple[int, int]:
         sessions = s.execute(
             delete(ToolSession).where(ToolSession.expires_at < utcnow() - dt.timedelta(hours=1))
         ).rowcount  # type: ignore[attr-defined]
+        register, audit = purge_expired(s, int(app.config["REGISTER_RETENTION_DAYS"]))
     if entries or sessions:
         log.info("purged %d launch-store entries and %d expired sessions", entries, sessions)
+    if register or audit:
+        log.info("register retention: %d entries and %d audit-trail lines deleted", register, audit)
     return int(entries), int(sessions)
 
 

@@ -387,7 +387,69 @@ class Certificate(Base):
     workload_hours: Mapped[float | None] = mapped_column(Float)
     teaching_units: Mapped[int | None]
     issued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Revocation by the certification office (lti_tool/register): when, by which account, why. Nothing is deleted;
+    # reinstating clears these three, and every change is kept in CertificateEvent.
     revoked_at: Mapped[dt.datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(100))
+    revoked_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class CertificateEvent(Base):
+    """A revocation or reinstatement of a certificate: who, when, why (the office's record; never edited)."""
+
+    __tablename__ = "certificate_event"
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificate.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(20))  # register.service.CertificateAction
+    account: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class RegisterEntry(Base):
+    """One completion of a course in the certification register, written in the transaction that completed it.
+
+    The office's own record (lti_tool/register): it stays when the learning data changes, goes with the learner
+    (`scripts/flask learner delete`) and after REGISTER_RETENTION_DAYS. Names and e-mail are not copied here: the
+    register shows the certificate's frozen name, else the user's as the LMS last sent it.
+    """
+
+    __tablename__ = "register_entry"
+    __table_args__ = (
+        UniqueConstraint("user_id", "context_id", "course_id"),
+        Index("ix_register_entry_completed", "completed_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("lti_user.id", ondelete="CASCADE"))
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platform.id", ondelete="CASCADE"), index=True)
+    context_id: Mapped[int] = mapped_column(ForeignKey("context.id", ondelete="CASCADE"), index=True)
+    course_id: Mapped[str] = mapped_column(String(100))
+    # The activity (Moodle resource link) in which the course was completed; None when not known (before 0009).
+    resource_link_id: Mapped[int | None] = mapped_column(ForeignKey("resource_link.id", ondelete="SET NULL"))
+    completed_at: Mapped[dt.datetime]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class RegisterAudit(Base):
+    """Every view of a register record, every export, revocation and reinstatement, with the account's name.
+
+    No learner's name is written here: the subject is the certificate code or the entry number (cleared when the
+    learner's data is deleted), the detail of an export the filters it used.
+    """
+
+    __tablename__ = "register_audit"
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    account: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(20))  # register.audit.AuditAction
+    entry_id: Mapped[int | None] = mapped_column(
+        ForeignKey("register_entry.id", ondelete="SET NULL"), index=True
+    )
+    subject: Mapped[str] = mapped_column(String(64), default="")
+    detail: Mapped[str] = mapped_column(String(1000), default="")
 
 
 # --- Grades on their way to the LMS -------------------------------------------------------------
@@ -499,10 +561,13 @@ class RosterEntry(Base):
 
 
 class Operator(Base):
+    """An account of the operator area; `role` (admin.accounts.Role) decides which pages it opens."""
+
     __tablename__ = "operator"
 
     id: Mapped[int] = mapped_column(PK, primary_key=True)
     username: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(20), default="operator", server_default="operator")
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[dt.datetime | None]

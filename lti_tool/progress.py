@@ -48,6 +48,7 @@ from .models import (
     User,
     utcnow,
 )
+from .register.entries import record_completion
 
 if TYPE_CHECKING:
     from .auth import Visitor
@@ -268,6 +269,16 @@ def _refresh_progress(
         status=module_status(course, module, snap),
         at=now,
     )
+    if update.course_completed_now:  # the certification register's entry, in this transaction too
+        record_completion(
+            s,
+            user_id=learner.user_id,
+            platform_id=learner.platform_id,
+            context_id=learner.context_id,
+            course_id=course.id,
+            resource_link_id=learner.resource_link_id,
+            completed_at=now,
+        )
     if update.grade_affected:  # the scores for the LMS, in this transaction (lti_tool/grading)
         enqueue_grades(
             s,

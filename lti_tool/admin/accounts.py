@@ -16,6 +16,7 @@ import functools
 import re
 import secrets
 import unicodedata
+from enum import StrEnum
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -34,6 +35,14 @@ PASSWORD_RULE = (
     "hard to guess (no keyboard rows, repeated characters, dates or a single common word; several unusual "
     "words work well)."
 )
+
+
+class Role(StrEnum):
+    """What an account of the operator area opens. Operators: everything of the operator area except the
+    certification register (they see no learner names). The certification office: the register only."""
+
+    OPERATOR = "operator"
+    OFFICE = "office"
 
 
 class AccountError(ValueError):
@@ -86,13 +95,17 @@ def check_password(password: str, username: str = "") -> None:
         raise AccountError("the password is too easy to guess" + (f": {advice}" if advice else ""))
 
 
-def create_operator(s: Session, username: str, password: str) -> Operator:
+def create_operator(s: Session, username: str, password: str, role: Role = Role.OPERATOR) -> Operator:
     name = check_username(username)
+    role = Role(role)
     check_password(password, name)
     if find_operator(s, name) is not None:
-        raise AccountError(f"an operator named {name!r} exists already")
+        raise AccountError(f"an account named {name!r} exists already")
     operator = Operator(
-        username=name, password_hash=generate_password_hash(password, method=HASH_METHOD), created_at=utcnow()
+        username=name,
+        password_hash=generate_password_hash(password, method=HASH_METHOD),
+        created_at=utcnow(),
+        role=role.value,
     )
     s.add(operator)
     s.flush()

@@ -13,6 +13,7 @@ from .. import db
 from .accounts import (
     PASSWORD_RULE,
     AccountError,
+    Role,
     check_password,
     check_username,
     create_operator,
@@ -42,25 +43,40 @@ def _read_password(from_stdin: bool, username: str) -> str:
     return password
 
 
+ROLE_HELP = (
+    "operator: the operator area (platforms, keys, grades, health, courses); "
+    "office: the certification office, which sees the certification register only."
+)
+
+
 @admin_cli.command("create-user")
 @click.argument("username")
+@click.option(
+    "--role",
+    type=click.Choice([role.value for role in Role]),
+    default=Role.OPERATOR.value,
+    show_default=True,
+    help=ROLE_HELP,
+)
 @click.option(
     "--password-stdin",
     is_flag=True,
     help="Read the password from the first line of standard input (for scripts) instead of prompting twice.",
 )
-def create_user(username: str, password_stdin: bool) -> None:
-    """Create an operator account. Passwords: at least 12 characters, not one of the 30,000 most common
-    passwords, hard to guess (zxcvbn score 3 of 4); stored as a scrypt hash."""
+def create_user(username: str, role: str, password_stdin: bool) -> None:
+    """Create an account of the operator area: an operator, or (--role office) the certification office.
+    Passwords: at least 12 characters, not one of the 30,000 most common passwords, hard to guess (zxcvbn
+    score 3 of 4); stored as a scrypt hash."""
     try:
         name = check_username(username)
         password = _read_password(password_stdin, name)
         check_password(password, name)
         with db.session_scope(write=True) as s:
-            create_operator(s, name, password)
+            create_operator(s, name, password, Role(role))
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"Operator {name} created. Sign in at {current_app.config['BASE_URL']}/admin/login")
+    what = "Operator" if role == Role.OPERATOR else "Certification office account"
+    click.echo(f"{what} {name} created. Sign in at {current_app.config['BASE_URL']}/admin/login")
 
 
 @admin_cli.command("list-users")
@@ -72,7 +88,9 @@ def list_users() -> None:
         click.echo("no operator accounts (create one with `scripts/flask admin create-user NAME`)")
     for op in operators:
         last = f"{op.last_login_at:%Y-%m-%d %H:%M} UTC" if op.last_login_at else "never"
-        click.echo(f"{op.username}  created {op.created_at:%Y-%m-%d %H:%M} UTC  last sign-in {last}")
+        click.echo(
+            f"{op.username}  role {op.role}  created {op.created_at:%Y-%m-%d %H:%M} UTC  last sign-in {last}"
+        )
 
 
 @admin_cli.command("delete-user")

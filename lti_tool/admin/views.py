@@ -33,7 +33,7 @@ from werkzeug.wrappers import Response
 from .. import db
 from ..cache import get_store
 from ..db import advisory_lock
-from ..errors import NotFound
+from ..errors import NotAllowed, NotFound
 from ..grading import resend
 from ..grading.outbox import STATES
 from ..i18n import berlin_when
@@ -55,7 +55,7 @@ from ..lti.views import external_url
 from ..models import Deployment, Platform, ToolKey
 from ..security import platform_origins
 from . import reports, signin
-from .accounts import authenticate, normalize_username
+from .accounts import Role, authenticate, normalize_username
 from .csrf import BlueprintCSRF
 from .forms import LoginForm, PlatformForm, RegistrationLinkForm
 from .throttle import LoginThrottle
@@ -65,6 +65,8 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 csrf = BlueprintCSRF()
 bp.context_processor(csrf.template_context)
 PUBLIC = {"admin.login"}
+BOTH_ROLES = PUBLIC | {"admin.logout"}
+OFFICE_PREFIX = "admin.register"  # every endpoint of the certification register starts so
 
 # The admin pages are never framed (not even by a registered platform) and send a Referer only to themselves:
 # Flask-WTF's HTTPS check compares it with the host.
@@ -86,6 +88,11 @@ def _safe_next(target: str | None) -> str:
     return url_for("admin.overview")
 
 
+def is_office_page(endpoint: str | None) -> bool:
+    """The certification register's pages (lti_tool/register/views.py): the only ones of the office role."""
+    return (endpoint or "").startswith(OFFICE_PREFIX)
+
+
 @bp.before_request
 def _guard() -> Response | None:
     languages: list[str] = current_app.config["LANGUAGES"]
@@ -93,9 +100,23 @@ def _guard() -> Response | None:
         session["lang"] = request.args["lang"]
     if session.get("lang") in languages:
         g.locale = session["lang"]
-    if request.endpoint not in PUBLIC and signin.current() is None:
+    account = signin.current()
+    if request.endpoint not in PUBLIC and account is None:
         target = request.full_path.rstrip("?") if request.method == "GET" else None
         return redirect(url_for("admin.login", next=target), code=303)
+    if account is not None and request.endpoint not in BOTH_ROLES:
+        office = account.role == Role.OFFICE
+        if office and request.endpoint == "admin.overview":
+            return redirect(url_for("admin.register"), code=303)
+        if office != is_office_page(request.endpoint):
+            log.warning(
+                "account %s (%s) refused %s %s", account.username, account.role, request.method, request.path
+            )
+            raise NotAllowed(
+                _l("Your account does not open this page."),
+                hint=_l("Use the links in the navigation of the area you are signed in to."),
+                code="role_refused",
+            )
     if request.method == "POST":
         csrf.protect()
     return None
@@ -119,7 +140,14 @@ def _age(seconds: float | None) -> str:
 
 @bp.context_processor
 def _template_helpers() -> dict[str, Any]:
-    return {"operator": g.get("operator"), "when": _when, "age": _age, "states": STATES}
+    account = g.get("operator")
+    return {
+        "operator": account,
+        "is_office": account is not None and account.role == Role.OFFICE,
+        "when": _when,
+        "age": _age,
+        "states": STATES,
+    }
 
 
 # --- sign-in --------------------------------------------------------------------------------------
@@ -434,6 +462,7 @@ def health() -> tuple[str, int]:
 
 
 def init_app(app: Flask) -> None:
+    from ..register import views as register_views  # noqa: F401  (the certification register joins it too)
     from ..review import views as review_views  # noqa: F401  (the courses' review pages join this blueprint)
 
     csrf.configure(app)

@@ -45,8 +45,8 @@ def page() -> str:
 @learner_bp.get("/teilnahmebescheinigung.pdf")
 def download() -> WerkzeugResponse:
     result = _issue()
-    if isinstance(result, service.NotYet):
-        return redirect(url_for("certificate.page"), code=303)
+    if isinstance(result, service.NotYet) or result.revoked_at is not None:
+        return redirect(url_for("certificate.page"), code=303)  # the page says why there is no PDF
     from . import pdf  # WeasyPrint is loaded by the first certificate, not by every process
 
     course = get_catalog().get(result.course_id)
@@ -73,11 +73,14 @@ def lookup() -> WerkzeugResponse | tuple[str, int]:
 def show(code: str) -> tuple[str, int]:
     cert = service.find(db.session(), code[:64])
     genuine = cert is not None and cert.revoked_at is None
-    status = 200 if genuine else 404
+    # A revoked certificate says so, and since when (410: it existed and is withdrawn); not who holds it or why.
+    revoked = cert if cert is not None and cert.revoked_at is not None else None
+    status = 200 if genuine else 410 if revoked else 404
     hours = f"{cert.workload_hours:g}" if cert is not None and cert.workload_hours else ""
     return render_template(
         "certificate/verify.html",
         cert=cert if genuine else None,
+        revoked=revoked,
         code=code[:64],
         checked=True,
         hours=format_decimal(float(hours), format="#,##0.#") if hours else "",

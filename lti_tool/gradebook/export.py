@@ -34,6 +34,8 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def cell(value: Any) -> str:
     """One field as text, neutralised against formula injection."""
+    if value.__class__ is str:  # most cells: the quick way (exports write 50,000 rows x 12 cells)
+        return "'" + value if value.startswith(FORMULA_START) else value
     if value is None:
         return ""
     if isinstance(value, dt.datetime):

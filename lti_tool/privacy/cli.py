@@ -73,6 +73,13 @@ def delete_command(platform: str, client_id: str | None, sub: str, yes: bool) ->
                 for table, count in counts.items():
                     if count:
                         click.echo(f"  {table}: {count}")
+                if counts.get("register_entry"):
+                    n = counts["register_entry"]
+                    click.echo(
+                        f"Their {n} entr{'y' if n == 1 else 'ies'} in the certification register "
+                        f"{'is' if n == 1 else 'are'} removed too: the certification office no longer sees "
+                        f"{'it' if n == 1 else 'them'}."
+                    )
                 if counts.get("certificate"):
                     click.echo(
                         f"Their {counts['certificate']} certificate(s) are deleted too: verifying a certificate's "
@@ -86,6 +93,12 @@ def delete_command(platform: str, client_id: str | None, sub: str, yes: bool) ->
     click.echo(f"deleted {deletion.total} row(s) about {sub!r} on {found.issuer}:")
     for table, count in deletion.counts.items():
         click.echo(f"  {table}: {count}")
+    entries = deletion.counts.get("register_entry", 0)
+    if entries:
+        click.echo(
+            f"  removed from the certification register: {entries} entr{'y' if entries == 1 else 'ies'} "
+            f"(the office no longer sees them; {deletion.audit_unlinked} audit-trail line(s) no longer name them)"
+        )
     if deletion.reviews_unlinked:
         click.echo(
             f"  practice_submission reviewer links removed (others' tasks kept): {deletion.reviews_unlinked}"

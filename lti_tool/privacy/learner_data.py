@@ -2,8 +2,10 @@
 
 A person is (platform, LTI `sub`): the same `sub` on another platform is someone else. What belongs to them:
 their user row and every row that points at it (memberships, link launches, tool sessions, lesson visits, quiz
-attempts, practice submissions, module and course progress, certificates, grade outbox rows), plus the roster
-entries (NRPS) with their `sub` in that platform's courses. Practice submissions of others they reviewed stay;
+attempts, practice submissions, module and course progress, certificates and their revocation history, grade
+outbox rows, entries of the certification register), plus the roster entries (NRPS) with their `sub` in that
+platform's courses. Lines of the register's audit trail about their entries stay (an office account's actions),
+but no longer name the entry. Practice submissions of others they reviewed stay;
 only the link to them as reviewer goes.
 
 Services take a session and never commit (the CLI commits: one transaction for a deletion). Rows are exported
@@ -23,6 +25,7 @@ from sqlalchemy.orm import Session
 from ..models import (
     Base,
     Certificate,
+    CertificateEvent,
     Context,
     CourseProgress,
     Deployment,
@@ -34,6 +37,8 @@ from ..models import (
     Platform,
     PracticeSubmission,
     QuizAttempt,
+    RegisterAudit,
+    RegisterEntry,
     RosterEntry,
     ToolSession,
     User,
@@ -48,6 +53,7 @@ class LearnerNotFound(LookupError):
 # Tables whose rows belong to a person through `user_id`, in the order they are deleted (children first).
 OWNED_BY_USER: tuple[type[Base], ...] = (
     GradeOutbox,
+    RegisterEntry,
     Certificate,
     CourseProgress,
     ModuleProgress,
@@ -149,6 +155,8 @@ def export_learner(s: Session, platform: Platform, user: User) -> dict[str, Any]
     }
     for model in reversed(OWNED_BY_USER):
         data[str(model.__tablename__)] = _rows(s, model, model.user_id == user.id)  # type: ignore[attr-defined]
+    certificates = select(Certificate.id).where(Certificate.user_id == user.id)
+    data["certificate_event"] = _rows(s, CertificateEvent, CertificateEvent.certificate_id.in_(certificates))
     data["roster_entry"] = roster
     # Others' practice tasks this person reviewed: which ones and when (their texts belong to their authors).
     data["practice_reviews_given"] = [
@@ -168,6 +176,7 @@ def export_learner(s: Session, platform: Platform, user: User) -> dict[str, Any]
 class Deletion:
     counts: dict[str, int]  # table -> rows deleted
     reviews_unlinked: int  # others' practice tasks that no longer name this person as reviewer
+    audit_unlinked: int = 0  # lines of the register's audit trail that no longer name their entries
 
     @property
     def total(self) -> int:
@@ -184,6 +193,15 @@ def count_learner_rows(s: Session, platform: Platform, user: User) -> dict[str, 
         )
     roster = _roster_query(platform, user.sub)
     counts["roster_entry"] = int(s.scalar(select(func.count()).select_from(RosterEntry).where(roster)) or 0)
+    certificates = select(Certificate.id).where(Certificate.user_id == user.id)
+    counts["certificate_event"] = int(
+        s.scalar(
+            select(func.count())
+            .select_from(CertificateEvent)
+            .where(CertificateEvent.certificate_id.in_(certificates))
+        )
+        or 0
+    )
     counts["lti_user"] = 1
     return counts
 
@@ -197,6 +215,21 @@ def delete_learner(s: Session, platform: Platform, user: User) -> Deletion:
         .values(reviewer_id=None)
         .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
+    # The register's audit trail keeps what office accounts did, but no longer which entry it was about.
+    audit_unlinked = s.execute(
+        update(RegisterAudit)
+        .where(RegisterAudit.entry_id.in_(select(RegisterEntry.id).where(RegisterEntry.user_id == user.id)))
+        .values(entry_id=None, subject="")
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    result = s.execute(
+        delete(CertificateEvent)
+        .where(
+            CertificateEvent.certificate_id.in_(select(Certificate.id).where(Certificate.user_id == user.id))
+        )
+        .execution_options(synchronize_session=False)
+    )
+    counts["certificate_event"] = int(result.rowcount)  # type: ignore[attr-defined]
     for model in OWNED_BY_USER:
         result = s.execute(
             delete(model)
@@ -212,4 +245,4 @@ def delete_learner(s: Session, platform: Platform, user: User) -> Deletion:
     counts["roster_entry"] = int(result.rowcount)  # type: ignore[attr-defined]
     result = s.execute(delete(User).where(User.id == user.id).execution_options(synchronize_session=False))
     counts["lti_user"] = int(result.rowcount)  # type: ignore[attr-defined]
-    return Deletion(counts, int(unlinked))
+    return Deletion(counts, int(unlinked), int(audit_unlinked))
