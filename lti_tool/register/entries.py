@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import ColumnElement, Select, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, false, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from ..certificate.service import normalise_code
+from ..certificate.service import ALPHABET, normalise_code
 from ..db import insert_for
 from ..i18n import BERLIN
 from ..models import (
@@ -223,9 +223,13 @@ def _search(s: Session, q: str) -> ColumnElement[bool]:
     )
     users = select(User.id).where(or_(_contains(s, full_name, q), _contains(s, User.email, q)))
     code = normalise_code(q)
-    by_code = (
-        Certificate.code == code if code is not None else Certificate.code.like(_like(q.upper()), escape="\\")
-    )
+    part = q.upper().strip()
+    if code is not None:
+        by_code: ColumnElement[bool] = Certificate.code == code
+    elif part and all(c in ALPHABET or c == "-" for c in part):  # part of a code, as printed
+        by_code = Certificate.code.like(_like(part), escape="\\")
+    else:  # a letter no code has (I, L, O, U, umlauts, spaces): no code can contain it
+        by_code = false()
     certified = (
         select(RegisterEntry.id)
         .join(Certificate, _certificate_join())
