@@ -120,3 +120,8 @@ CERTIFICATE_SIGNATORY = ""
 # housekeeping, lti_tool/housekeeping.py). 0: entries stay until the learner's data is deleted
 # (`scripts/flask learner delete`). The learner's certificate itself is not touched.
 REGISTER_RETENTION_DAYS = 0
+
+# The operator's facts for the imprint (§ 5 DDG), the privacy notice (Art. 13 GDPR) and the accessibility
+# statement: a TOML file, e.g. /etc/nama-lti/legal.toml (every key in config/legal.example.toml). Without it the
+# pages show marked placeholders, and a production start warns in the log and on /admin.
+LEGAL_FILE = ""

@@ -102,6 +102,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .course import views as course_views
     from .gradebook import views as gradebook_views
     from .grading import worker as grading_worker
+    from .legal import views as legal_views
     from .lti import keys
     from .lti import views as lti_views
 
@@ -122,6 +123,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     admin_views.init_app(app)
     pages.init_app(app)
     guides.init_app(app)
+    legal_views.init_app(app)
     health.init_app(app)
     cli.init_app(app)
     keys.init_app(app)

@@ -27,6 +27,33 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from .legal.inventory import (
+    INSTRUCTOR_INPUT,
+    OPERATOR_INPUT,
+    PERSON,
+    TOOL,
+    Audience,
+    Declaration,
+    NoPersonalData,
+    PersonalData,
+    Retention,
+    Subject,
+    group,
+    launch,
+    roster,
+)
+from .legal.inventory import N_ as N_
+
+# Who sees what (lti_tool/legal/inventory.py): these names keep the declarations below short.
+LEARNER, PEERS, INSTRUCTOR = Audience.LEARNER, Audience.PEERS, Audience.INSTRUCTOR
+OFFICE, PUBLIC, LMS, OPERATOR = (
+    Audience.CERTIFICATION_OFFICE,
+    Audience.PUBLIC_WITH_CODE,
+    Audience.LMS,
+    Audience.OPERATOR,
+)
+PARTICIPANTS = frozenset({Subject.PARTICIPANT})
+
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
@@ -56,6 +83,9 @@ PK = BigInteger().with_variant(Integer, "sqlite")
 
 
 class Base(DeclarativeBase):
+    # What personal data the table holds and why (lti_tool/legal/inventory.py; the privacy notice reads it).
+    __data__: ClassVar[Declaration]
+
     type_annotation_map: ClassVar[dict[Any, Any]] = {
         dt.datetime: UTCDateTime,
         dict[str, Any]: JSON,
@@ -71,6 +101,7 @@ class Platform(Base):
 
     __tablename__ = "platform"
     __table_args__ = (UniqueConstraint("issuer", "client_id"),)
+    __data__ = NoPersonalData(N_("An LMS registration: addresses and identifiers of a learning platform."))
 
     id: Mapped[int] = mapped_column(PK, primary_key=True)
     issuer: Mapped[str] = mapped_column(String(255))
@@ -93,6 +124,7 @@ class Platform(Base):
 class Deployment(Base):
     __tablename__ = "deployment"
     __table_args__ = (UniqueConstraint("platform_id", "deployment_id"),)
+    __data__ = NoPersonalData(N_("A deployment of the tool in a learning platform."))
 
     id: Mapped[int] = mapped_column(PK, primary_key=True)
     platform_id: Mapped[int] = mapped_column(ForeignKey("platform.id", ondelete="CASCADE"))
@@ -108,6 +140,7 @@ class RegistrationLink(Base):
     """One-time URL an operator hands to an LMS admin for LTI Dynamic Registration."""
 
     __tablename__ = "registration_link"
+    __data__ = NoPersonalData(N_("A one-time registration link (only its hash) with the operator's note."))
 
     id: Mapped[int] = mapped_column(PK, primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -124,6 +157,7 @@ class ToolKey(Base):
     """The tool's RSA signing keys. Lifecycle: next (published) -> current (signs) -> retired."""
 
     __tablename__ = "tool_key"
+    __data__ = NoPersonalData(N_("The tool's signing keys."))
 
     id: Mapped[int] = mapped_column(PK, primary_key=True)
     kid: Mapped[str] = mapped_column(String(64), unique=True)
@@ -142,6 +176,45 @@ class ToolKey(Base):
 class User(Base):
     __tablename__ = "lti_user"
     __table_args__ = (UniqueConstraint("platform_id", "sub"),)
+    __data__ = PersonalData(
+        N_("Your account with the course tool"),
+        PARTICIPANTS,
+        (
+            group(
+                "sub",
+                N_("your user id in the learning platform (a number or code, not your name)"),
+                N_("to recognise you at your next launch and to send your grades to the right person"),
+                launch("sub"),
+                (INSTRUCTOR, OFFICE, LMS, OPERATOR),
+            ),
+            group(
+                ("name", "given_name", "family_name"),
+                N_("your name, as far as the learning platform sends it"),
+                N_(
+                    "so that instructors know whose progress they see, colleagues see who wrote an answer on "
+                    "the exchange page (first name), and the certificate names you"
+                ),
+                launch("name", "given_name", "family_name"),
+                (LEARNER, PEERS, INSTRUCTOR, OFFICE),
+            ),
+            group(
+                "email",
+                N_("your e-mail address, as far as the learning platform sends it"),
+                N_("so that instructors and the certification office can tell people of the same name apart"),
+                launch("email"),
+                (INSTRUCTOR, OFFICE),
+            ),
+            group(
+                ("created_at", "last_launch_at"),
+                N_("when you first and last opened the tool"),
+                N_("to show instructors when you last worked in the course"),
+                TOOL,
+                (INSTRUCTOR,),
+            ),
+        ),
+        Retention.UNTIL_DELETED,
+        keys=("id", "platform_id"),
+    )
 
     id: Mapped[int] = mapped_column(PK, primary_key=True)
     platform_id: Mapped[int] = mapped_column(ForeignKey("platform.id", ondelete="CASCADE"))
@@ -167,6 +240,7 @@ class Context(Base):
 
     __tablename__ = "context"
     __table_args__ = (UniqueConstraint("deployment_id", "context_id"),)
+    __data__ = NoPersonalData(N_("An LMS course: its id, title and service addresses."))
 
     id: Mapped[int] = mapped_column(PK, primary_key=True)
     deployment_id: Mapped[int] = mapped_column(ForeignKey("deployment.id", ondelete="CASCADE"))
@@ -187,6 +261,7 @@ class ResourceLink(Base):
 
     __tablename__ = "resource_link"
     __table_args__ = (UniqueConstraint("deployment_id", "resource_link_id"),)
+    __data__ = NoPersonalData(N_("An activity in an LMS course that opens the tool."))
 
     id: Mapped[int] = mapped_column(PK, primary_key=True)
     deployment_id: Mapped[int] = mapped_column(ForeignKey("deployment.id", ondelete="CASCADE"))
@@ -205,6 +280,31 @@ class ResourceLink(Base):
 class Membership(Base):
     __tablename__ = "membership"
     __table_args__ = (UniqueConstraint("user_id", "context_id"),)
+    __data__ = PersonalData(
+        N_("Your membership in an LMS course"),
+        PARTICIPANTS,
+        (
+            group(
+                ("roles", "is_instructor"),
+                N_("your roles in the LMS course (learner, teacher)"),
+                N_(
+                    "to show learners the course and instructors the gradebook, and to send grades for learners "
+                    "only"
+                ),
+                launch("roles"),
+                (INSTRUCTOR,),
+            ),
+            group(
+                ("created_at", "last_launch_at"),
+                N_("when you first and last opened the tool in this course"),
+                N_("to show instructors when you last worked in the course"),
+                TOOL,
+                (INSTRUCTOR,),
+            ),
+        ),
+        Retention.UNTIL_DELETED,
+        keys=("id", "user_id", "context_id"),
+    )
 
     id: Mapped[int] = mapped_column(PK, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("lti_user.id", ondelete="CASCADE"))
@@ -220,6 +320,21 @@ class LinkLaunch(Base):
 
     __tablename__ = "link_launch"
     __table_args__ = (UniqueConstraint("resource_link_id", "user_id"),)
+    __data__ = PersonalData(
+        N_("The activities you opened"),
+        PARTICIPANTS,
+        (
+            group(
+                ("first_launch_at", "last_launch_at"),
+                N_("which activities of the LMS course you opened, and when"),
+                N_("to send the course result only to the grade items of activities you opened"),
+                TOOL,
+                (LMS,),
+            ),
+        ),
+        Retention.UNTIL_DELETED,
+        keys=("id", "resource_link_id", "user_id"),
+    )
 
     id: Mapped[int] = mapped_column(PK, primary_key=True)
     resource_link_id: Mapped[int] = mapped_column(ForeignKey("resource_link.id", ondelete="CASCADE"))
@@ -235,6 +350,40 @@ class ToolSession(Base):
     """
 
     __tablename__ = "tool_session"
+    __data__ = PersonalData(
+        N_("Your session after a launch"),
+        PARTICIPANTS,
+        (
+            group(
+                ("locale", "claims"),
+                N_("your language and the launch's presentation settings and custom parameters"),
+                N_("to show the pages in your language and to return you to the learning platform"),
+                launch("launch_presentation", "custom", "deep_linking_settings"),
+                (LEARNER,),
+            ),
+            group(
+                (
+                    "token_hash",
+                    "message_type",
+                    "is_instructor",
+                    "course_id",
+                    "module_id",
+                    "created_at",
+                    "expires_at",
+                    "last_seen_at",
+                ),
+                N_(
+                    "the session itself: a hash of its key, the course and module it opens, when it started and "
+                    "when you last used it"
+                ),
+                N_("to keep you signed in on the tool's pages and to end the session on time"),
+                TOOL,
+                (LEARNER,),
+            ),
+        ),
+        Retention.SESSION,
+        keys=("id", "user_id", "context_id", "resource_link_id", "deployment_id"),
+    )
 
     id: Mapped[int] = mapped_column(PK, primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -256,9 +405,32 @@ class ToolSession(Base):
 
 
 class LaunchCache(Base):
-    """Short-lived launch data (OIDC state and nonce, platform JWKS) when Redis is not configured."""
+    """Short-lived entries with their own expiry (used-up nonces, platform JWKS, operator sign-ins and login
+    throttles, practice drafts) when Redis is not configured."""
 
     __tablename__ = "launch_cache"
+    __data__ = PersonalData(
+        N_("Short-lived records (launch store)"),
+        frozenset({Subject.PARTICIPANT, Subject.OPERATOR}),
+        (
+            group(
+                ("key", "value", "expires_at"),
+                N_(
+                    "used-up launch numbers (nonces, as hashes); operators' sign-ins; failed operator sign-ins "
+                    "counted per user name and network address (as hashes); a practice text you sent after your "
+                    "session had ended"
+                ),
+                N_(
+                    "to refuse a replayed launch, to keep operators signed in, to slow down password guessing, "
+                    "and to offer you your practice text again at your next launch instead of losing it"
+                ),
+                TOOL,
+                (LEARNER, OPERATOR),
+            ),
+        ),
+        Retention.LAUNCH_STORE,
+        keys=(),
+    )
 
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
@@ -271,6 +443,21 @@ class LaunchCache(Base):
 class LessonVisit(Base):
     __tablename__ = "lesson_visit"
     __table_args__ = (UniqueConstraint("user_id", "context_id", "course_id", "module_id", "lesson_id"),)
+    __data__ = PersonalData(
+        N_("Lessons you opened"),
+        PARTICIPANTS,
+        (
+            group(
+                ("course_id", "module_id", "lesson_id", "first_seen_at"),
+                N_("which lessons you opened, and when first"),
+                N_("to show your progress and to tell when a module is complete"),
+                PERSON,
+                (LEARNER, INSTRUCTOR),
+            ),
+        ),
+        Retention.UNTIL_DELETED,
+        keys=("id", "user_id", "context_id"),
+    )
 
     id: Mapped[int] = mapped_column(PK, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("lti_user.id", ondelete="CASCADE"))
@@ -289,6 +476,44 @@ class QuizAttempt(Base):
 
     __tablename__ = "quiz_attempt"
     __table_args__ = (Index("ix_quiz_attempt_owner", "user_id", "context_id", "course_id", "module_id"),)
+    __data__ = PersonalData(
+        N_("Your quiz attempts"),
+        PARTICIPANTS,
+        (
+            group(
+                (
+                    "public_id",
+                    "course_id",
+                    "module_id",
+                    "layout",
+                    "question_ids",
+                    "draw_seed",
+                    "question_count",
+                    "started_at",
+                ),
+                N_("each attempt: which questions were asked, in which order"),
+                N_("to score your answers against what you were shown"),
+                TOOL,
+                (LEARNER, INSTRUCTOR),
+            ),
+            group(
+                ("answers", "submitted_at"),
+                N_("your answers and when you submitted them"),
+                N_("to score the quiz, explain each answer and show instructors the attempt"),
+                PERSON,
+                (LEARNER, INSTRUCTOR),
+            ),
+            group(
+                ("correct_count", "score", "passed"),
+                N_("the result of each attempt"),
+                N_("the best attempt counts for completion and for the grade sent to the learning platform"),
+                TOOL,
+                (LEARNER, INSTRUCTOR, LMS),
+            ),
+        ),
+        Retention.UNTIL_DELETED,
+        keys=("id", "user_id", "context_id"),
+    )
 
     id: Mapped[int] = mapped_column(PK, primary_key=True)
     public_id: Mapped[str] = mapped_column(String(32), unique=True)
@@ -314,6 +539,31 @@ class QuizAttempt(Base):
 class PracticeSubmission(Base):
     __tablename__ = "practice_submission"
     __table_args__ = (UniqueConstraint("user_id", "context_id", "course_id", "module_id"),)
+    __data__ = PersonalData(
+        N_("Your practice tasks"),
+        PARTICIPANTS,
+        (
+            group(
+                ("course_id", "module_id", "text", "submitted_at", "updated_at"),
+                N_("your answer to a practice task, and when you submitted and changed it"),
+                N_(
+                    "so that instructors can review it and colleagues in the same LMS course can read it on the "
+                    "exchange page"
+                ),
+                PERSON,
+                (LEARNER, PEERS, INSTRUCTOR),
+            ),
+            group(
+                ("reviewed_at", "feedback"),
+                N_("the instructor's feedback and when it was given"),
+                N_("so that you can read the review of your answer"),
+                INSTRUCTOR_INPUT,
+                (LEARNER, INSTRUCTOR),
+            ),
+        ),
+        Retention.UNTIL_DELETED,
+        keys=("id", "user_id", "context_id", "reviewer_id"),
+    )
 
     id: Mapped[int] = mapped_column(PK, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("lti_user.id", ondelete="CASCADE"))
@@ -333,6 +583,38 @@ class ModuleProgress(Base):
 
     __tablename__ = "module_progress"
     __table_args__ = (UniqueConstraint("user_id", "context_id", "course_id", "module_id"),)
+    __data__ = PersonalData(
+        N_("Your progress per module"),
+        PARTICIPANTS,
+        (
+            group(
+                (
+                    "course_id",
+                    "module_id",
+                    "lessons_seen",
+                    "attempts",
+                    "best_score",
+                    "quiz_passed_at",
+                    "practice_submitted_at",
+                    "started_at",
+                    "completed_at",
+                    "updated_at",
+                ),
+                N_(
+                    "lessons seen, quiz attempts and best score, practice task submitted, module started and "
+                    "completed"
+                ),
+                N_(
+                    "to show your progress, to decide completion and to compute the grade for the learning "
+                    "platform"
+                ),
+                TOOL,
+                (LEARNER, INSTRUCTOR, LMS),
+            ),
+        ),
+        Retention.UNTIL_DELETED,
+        keys=("id", "user_id", "context_id"),
+    )
 
     id: Mapped[int] = mapped_column(PK, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("lti_user.id", ondelete="CASCADE"))
@@ -352,6 +634,21 @@ class ModuleProgress(Base):
 class CourseProgress(Base):
     __tablename__ = "course_progress"
     __table_args__ = (UniqueConstraint("user_id", "context_id", "course_id"),)
+    __data__ = PersonalData(
+        N_("Your progress in the course"),
+        PARTICIPANTS,
+        (
+            group(
+                ("course_id", "last_module_id", "last_location", "started_at", "completed_at", "updated_at"),
+                N_("where you last were in the course, when you started and completed it"),
+                N_("to take you back where you left off (also on another device) and to date the completion"),
+                TOOL,
+                (LEARNER, INSTRUCTOR, OFFICE),
+            ),
+        ),
+        Retention.UNTIL_DELETED,
+        keys=("id", "user_id", "context_id"),
+    )
 
     id: Mapped[int] = mapped_column(PK, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("lti_user.id", ondelete="CASCADE"))
@@ -367,6 +664,41 @@ class CourseProgress(Base):
 class Certificate(Base):
     __tablename__ = "certificate"
     __table_args__ = (UniqueConstraint("user_id", "context_id", "course_id"),)
+    __data__ = PersonalData(
+        N_("Your certificate of participation"),
+        PARTICIPANTS,
+        (
+            group(
+                "holder_name",
+                N_("your name as printed on the certificate"),
+                N_("to name the holder on the certificate and on its check page"),
+                launch("name", "given_name", "family_name"),
+                (LEARNER, INSTRUCTOR, OFFICE, PUBLIC),
+            ),
+            group(
+                (
+                    "code",
+                    "course_id",
+                    "course_title",
+                    "issuer_name",
+                    "issuer_url",
+                    "modules",
+                    "started_at",
+                    "completed_at",
+                    "workload_hours",
+                    "teaching_units",
+                    "issued_at",
+                    "revoked_at",
+                ),
+                N_("the certificate's code, course, modules with their dates, course period and workload"),
+                N_("to issue the certificate of participation and let anyone who holds its code check it"),
+                TOOL,
+                (LEARNER, INSTRUCTOR, OFFICE, PUBLIC),
+            ),
+        ),
+        Retention.UNTIL_DELETED,
+        keys=("id", "user_id", "context_id"),
+    )
 
     id: Mapped[int] = mapped_column(PK, primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
@@ -463,6 +795,7 @@ class LineItem(Base):
         UniqueConstraint("context_id", "url"),
         Index("ix_line_item_resource", "context_id", "resource_id"),
     )
+    __data__ = NoPersonalData(N_("A grade column in an LMS course."))
 
     id: Mapped[int] = mapped_column(PK, primary_key=True)
     context_id: Mapped[int] = mapped_column(ForeignKey("context.id", ondelete="CASCADE"), index=True)
@@ -486,6 +819,45 @@ class GradeOutbox(Base):
     __table_args__ = (
         Index("ix_grade_outbox_due", "state", "next_attempt_at"),
         Index("ix_grade_outbox_target", "user_id", "context_id", "target"),
+    )
+    __data__ = PersonalData(
+        N_("Grades sent to the learning platform"),
+        PARTICIPANTS,
+        (
+            group(
+                (
+                    "target",
+                    "course_id",
+                    "module_id",
+                    "lineitem_url",
+                    "payload",
+                    "score_timestamp",
+                    "state",
+                    "attempts",
+                    "next_attempt_at",
+                    "lease_until",
+                    "claimed_by",
+                    "last_status",
+                    "last_error",
+                    "created_at",
+                    "sent_at",
+                    "last_attempt_at",
+                    "restamps",
+                ),
+                N_(
+                    "each grade for the learning platform (score, progress, a short comment, your user id) and "
+                    "whether it arrived"
+                ),
+                N_(
+                    "to deliver every grade reliably, also when the learning platform is down for a while, and "
+                    "to show whether it arrived"
+                ),
+                TOOL,
+                (LMS, INSTRUCTOR, OPERATOR),
+            ),
+        ),
+        Retention.UNTIL_DELETED,
+        keys=("id", "platform_id", "user_id", "context_id", "resource_link_id"),
     )
 
     id: Mapped[int] = mapped_column(PK, primary_key=True)
@@ -521,6 +893,7 @@ class AccessToken(Base):
 
     __tablename__ = "access_token"
     __table_args__ = (UniqueConstraint("platform_id", "scope_key"),)
+    __data__ = NoPersonalData(N_("Access tokens the learning platforms issued to the tool."))
 
     id: Mapped[int] = mapped_column(PK, primary_key=True)
     platform_id: Mapped[int] = mapped_column(ForeignKey("platform.id", ondelete="CASCADE"))
@@ -531,6 +904,7 @@ class AccessToken(Base):
 
 class WorkerHeartbeat(Base):
     __tablename__ = "worker_heartbeat"
+    __data__ = NoPersonalData(N_("Which grade workers of the tool are running."))
 
     worker_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     hostname: Mapped[str] = mapped_column(String(255))
@@ -548,6 +922,35 @@ class RosterEntry(Base):
 
     __tablename__ = "roster_entry"
     __table_args__ = (UniqueConstraint("context_id", "sub"),)
+    __data__ = PersonalData(
+        N_("The participant list of an LMS course"),
+        frozenset({Subject.ROSTER_MEMBER}),
+        (
+            group(
+                "sub",
+                N_("the member's user id in the learning platform"),
+                N_("to match the participant list with the people who opened the tool"),
+                roster("user_id"),
+                (INSTRUCTOR,),
+            ),
+            group(
+                ("name", "email"),
+                N_("the member's name and e-mail address, as far as the learning platform sends them"),
+                N_("so that instructors see everyone enrolled, also those who have not opened the tool yet"),
+                roster("name", "given_name", "family_name", "email"),
+                (INSTRUCTOR,),
+            ),
+            group(
+                ("roles", "is_learner", "status", "fetched_at"),
+                N_("the member's roles and status in the course, and when the list was fetched"),
+                N_("to list learners only, and to say how current the list is"),
+                roster("roles", "status"),
+                (INSTRUCTOR,),
+            ),
+        ),
+        Retention.ROSTER,
+        keys=("id", "context_id"),
+    )
 
     id: Mapped[int] = mapped_column(PK, primary_key=True)
     context_id: Mapped[int] = mapped_column(ForeignKey("context.id", ondelete="CASCADE"))
@@ -564,6 +967,27 @@ class Operator(Base):
     """An account of the operator area; `role` (admin.accounts.Role) decides which pages it opens."""
 
     __tablename__ = "operator"
+    __data__ = PersonalData(
+        N_("Operator accounts"),
+        frozenset({Subject.OPERATOR}),
+        (
+            group(
+                ("username", "password_hash"),
+                N_("user name and password (stored only as a hash)"),
+                N_("to sign in to the operator area"),
+                OPERATOR_INPUT,
+                (OPERATOR,),
+            ),
+            group(
+                ("created_at", "last_login_at"),
+                N_("when the account was made and last signed in"),
+                N_("so that operators can see unused accounts"),
+                TOOL,
+                (OPERATOR,),
+            ),
+        ),
+        Retention.OPERATOR_ACCOUNT,
+    )
 
     id: Mapped[int] = mapped_column(PK, primary_key=True)
     username: Mapped[str] = mapped_column(String(100), unique=True)

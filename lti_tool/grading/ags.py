@@ -68,6 +68,11 @@ def with_query(url: str, **params: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+def lineitem_body(*, resource_id: str, tag: str, label: str) -> dict[str, Any]:
+    """A grade column the tool creates: the module's title, id and course, out of 100 (no personal data)."""
+    return {"scoreMaximum": 100, "label": label, "resourceId": resource_id, "tag": tag}
+
+
 def classify(response: requests.Response) -> Outcome:
     status = response.status_code
     if 200 <= status < 300:
@@ -169,7 +174,7 @@ class AgsClient:
         return None
 
     def create_lineitem(self, lineitems_url: str, *, resource_id: str, tag: str, label: str) -> str:
-        body = {"scoreMaximum": 100, "label": label, "resourceId": resource_id, "tag": tag}
+        body = lineitem_body(resource_id=resource_id, tag=tag, label=label)
         response = self._call(
             "POST",
             lineitems_url,

@@ -32,6 +32,8 @@ PAGES = [
     "/admin/courses",
     "/admin/courses/grundlagenkurs/review",
     "/admin/courses/grundlagenkurs/review.pdf",
+    "/admin/verarbeitungsverzeichnis",
+    "/admin/verarbeitungsverzeichnis.html",
 ]
 
 

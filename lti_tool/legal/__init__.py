@@ -1,0 +1,1 @@
+"""Legal pages and the data inventory they are generated from."""
