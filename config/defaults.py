@@ -123,5 +123,5 @@ REGISTER_RETENTION_DAYS = 0
 
 # The operator's facts for the imprint (§ 5 DDG), the privacy notice (Art. 13 GDPR) and the accessibility
 # statement: a TOML file, e.g. /etc/nama-lti/legal.toml (every key in config/legal.example.toml). Without it the
-# pages show marked placeholders, and a production start warns in the log and on /admin.
+# pages show marked placeholders, and in production the log (first request of each process) and /admin warn.
 LEGAL_FILE = ""

@@ -14,7 +14,7 @@ import datetime as dt
 from flask import Response, current_app, render_template
 
 from ..admin.views import bp
-from ..i18n import berlin_date
+from ..i18n import BERLIN, berlin_date
 from . import notice
 from .settings import get_legal
 
@@ -47,7 +47,7 @@ def processing_record() -> str:
 @bp.get("/verarbeitungsverzeichnis.html")
 def processing_record_download() -> Response:
     body = render_template("legal/record_document.html", **_record_context())
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
+    stamp = dt.datetime.now(BERLIN).date().isoformat()  # a file name, not a date people read
     return Response(
         body,
         mimetype="text/html",

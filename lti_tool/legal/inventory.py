@@ -79,7 +79,7 @@ OPERATOR_INPUT = Source(SourceKind.OPERATOR)
 class Retention(StrEnum):
     """How long rows are kept; each rule is described with the settings it depends on (notice.py)."""
 
-    UNTIL_DELETED = "until_deleted"  # until `learner delete`, or the platform's registration is removed
+    UNTIL_DELETED = "until_deleted"  # until `learner delete`
     SESSION = "session"  # SESSION_IDLE/LIFETIME_SECONDS, purged by housekeeping
     ROSTER = "roster"  # replaced by every update of the participant list
     LAUNCH_STORE = "launch_store"  # short-lived entries with their own expiry

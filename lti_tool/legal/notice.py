@@ -104,8 +104,7 @@ def retention_text(rule: Retention, config: Any) -> str:
         return str(
             _l(
                 "No automatic expiry: kept until the operator deletes the person's data on request "
-                "(scripts/flask learner delete) or removes the learning platform's registration. Grades already "
-                "in the learning platform stay there."
+                "(scripts/flask learner delete). Grades already in the learning platform stay there."
             )
         )
     if rule == Retention.SESSION:

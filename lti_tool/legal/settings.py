@@ -13,6 +13,7 @@ publishes (www.lbbp.nrw.de/ombudsstelle; the e-mail address as IT.NRW announced 
 from __future__ import annotations
 
 import logging
+import threading
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -163,10 +164,22 @@ def get_legal() -> LegalSettings:
 def init_app(app: Flask) -> None:
     settings = load(str(app.config.get("LEGAL_FILE") or ""))
     app.extensions["nama_legal"] = settings
-    missing = settings.missing_required
-    if missing and app.config["ENV"] == "production":
+    if settings.missing_required and app.config["ENV"] == "production":
+        _warn_once_serving(app, settings)
+
+
+def _warn_once_serving(app: Flask, settings: LegalSettings) -> None:
+    """Log the missing facts once per process, with its first request: a web process that serves the pages
+    warns, a command (`scripts/flask …`) keeps its output clean."""
+    warned = threading.Event()
+
+    @app.before_request
+    def _warn() -> None:
+        if warned.is_set():
+            return
+        warned.set()
         log.warning(
             "imprint, privacy notice and accessibility statement lack operator facts (LTI_TOOL_LEGAL_FILE, see "
-            "config/legal.example.toml): %s",
-            ", ".join(f.setting for f in missing),
+            "config/legal.example.toml; the operator area's overview lists them): %s",
+            ", ".join(f.setting for f in settings.missing_required),
         )
