@@ -63,6 +63,7 @@ STATEMENT = Statement(
         Check(
             _l("Privacy notice, imprint, this statement and the data-flow description"), "test_legal_a11y.py"
         ),
+        Check(_l("Guides for LMS administrators, teachers and learners"), "test_guides_a11y.py"),
     ),
     gaps=(
         (
