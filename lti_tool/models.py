@@ -29,6 +29,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from .legal.inventory import (
     INSTRUCTOR_INPUT,
+    OFFICE_INPUT,
     OPERATOR_INPUT,
     PERSON,
     TOOL,
@@ -688,12 +689,20 @@ class Certificate(Base):
                     "workload_hours",
                     "teaching_units",
                     "issued_at",
-                    "revoked_at",
                 ),
                 N_("the certificate's code, course, modules with their dates, course period and workload"),
                 N_("to issue the certificate of participation and let anyone who holds its code check it"),
                 TOOL,
                 (LEARNER, INSTRUCTOR, OFFICE, PUBLIC),
+            ),
+            group(
+                ("revoked_at", "revoked_by", "revoked_reason"),
+                N_(
+                    "whether the certification office revoked the certificate: when, by which of its accounts, why"
+                ),
+                N_("so that a revoked certificate no longer counts and its check page says so"),
+                OFFICE_INPUT,
+                (LEARNER, OFFICE, PUBLIC),
             ),
         ),
         Retention.UNTIL_DELETED,
@@ -730,6 +739,23 @@ class CertificateEvent(Base):
     """A revocation or reinstatement of a certificate: who, when, why (the office's record; never edited)."""
 
     __tablename__ = "certificate_event"
+    __data__ = PersonalData(
+        N_("Revocations of certificates"),
+        frozenset({Subject.PARTICIPANT, Subject.OPERATOR}),
+        (
+            group(
+                ("action", "account", "reason", "at"),
+                N_(
+                    "each revocation and reinstatement of a certificate: when, by which account of the office, why"
+                ),
+                N_("the certification office's record of what it decided about a certificate, and why"),
+                OFFICE_INPUT,
+                (OFFICE,),
+            ),
+        ),
+        Retention.UNTIL_DELETED,
+        keys=("id", "certificate_id"),
+    )
 
     id: Mapped[int] = mapped_column(PK, primary_key=True)
     certificate_id: Mapped[int] = mapped_column(ForeignKey("certificate.id", ondelete="CASCADE"), index=True)
@@ -752,6 +778,27 @@ class RegisterEntry(Base):
         UniqueConstraint("user_id", "context_id", "course_id"),
         Index("ix_register_entry_completed", "completed_at", "id"),
     )
+    __data__ = PersonalData(
+        N_("Your entry in the certification register"),
+        PARTICIPANTS,
+        (
+            group(
+                ("course_id", "completed_at", "created_at"),
+                N_(
+                    "that and when you completed the course, in which LMS course and activity (the register shows "
+                    "it with your name and e-mail address and the certificate)"
+                ),
+                N_(
+                    "so that the NaMa NRW certification office sees, checks and exports completions from every "
+                    "learning platform for the certification"
+                ),
+                TOOL,
+                (OFFICE,),
+            ),
+        ),
+        Retention.REGISTER,
+        keys=("id", "user_id", "platform_id", "context_id", "resource_link_id"),
+    )
 
     id: Mapped[int] = mapped_column(PK, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("lti_user.id", ondelete="CASCADE"))
@@ -772,6 +819,24 @@ class RegisterAudit(Base):
     """
 
     __tablename__ = "register_audit"
+    __data__ = PersonalData(
+        N_("The certification register's audit trail"),
+        frozenset({Subject.PARTICIPANT, Subject.OPERATOR}),
+        (
+            group(
+                ("at", "account", "action", "subject", "detail"),
+                N_(
+                    "every view of a register record, every export, revocation and reinstatement: when, by which "
+                    "account of the office, the certificate code or entry concerned, an export's filters"
+                ),
+                N_("an audit trail the certification office can show"),
+                TOOL,
+                (OFFICE,),
+            ),
+        ),
+        Retention.REGISTER,
+        keys=("id", "entry_id"),
+    )
 
     id: Mapped[int] = mapped_column(PK, primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
@@ -968,13 +1033,13 @@ class Operator(Base):
 
     __tablename__ = "operator"
     __data__ = PersonalData(
-        N_("Operator accounts"),
+        N_("Accounts of the operator area"),
         frozenset({Subject.OPERATOR}),
         (
             group(
-                ("username", "password_hash"),
-                N_("user name and password (stored only as a hash)"),
-                N_("to sign in to the operator area"),
+                ("username", "role", "password_hash"),
+                N_("user name, role (operator or certification office) and password (stored only as a hash)"),
+                N_("to sign in to the operator area or the certification register"),
                 OPERATOR_INPUT,
                 (OPERATOR,),
             ),

@@ -462,8 +462,8 @@ def health() -> tuple[str, int]:
 
 
 def init_app(app: Flask) -> None:
-    from ..register import views as register_views  # noqa: F401  (the certification register joins it too)
     from ..legal import admin_views as legal_views  # noqa: F401  (the record of processing activities joins it)
+    from ..register import views as register_views  # noqa: F401  (the certification register joins it too)
     from ..review import views as review_views  # noqa: F401  (the courses' review pages join this blueprint)
 
     csrf.configure(app)

@@ -64,6 +64,9 @@ STATEMENT = Statement(
             _l("Privacy notice, imprint, this statement and the data-flow description"), "test_legal_a11y.py"
         ),
         Check(_l("Guides for LMS administrators, teachers and learners"), "test_guides_a11y.py"),
+        Check(
+            _l("The certification register, searched, filtered and used by keyboard"), "test_register_a11y.py"
+        ),
     ),
     gaps=(
         (

@@ -42,7 +42,7 @@ class Subject(StrEnum):
 
     PARTICIPANT = "participant"  # learners and instructors who opened the tool from their LMS
     ROSTER_MEMBER = "roster_member"  # members of an LMS course as its participant list names them
-    OPERATOR = "operator"  # accounts of the operator area
+    OPERATOR = "operator"  # accounts of the operator area (operators and the certification office)
 
 
 class SourceKind(StrEnum):
@@ -52,6 +52,7 @@ class SourceKind(StrEnum):
     INSTRUCTOR = "instructor"  # what an instructor writes about it
     TOOL = "tool"  # made by the tool (codes, times, values derived from the above)
     OPERATOR = "operator"  # entered by an operator on the server
+    OFFICE = "office"  # entered by the certification office in its register
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ PERSON = Source(SourceKind.PERSON)
 INSTRUCTOR_INPUT = Source(SourceKind.INSTRUCTOR)
 TOOL = Source(SourceKind.TOOL)
 OPERATOR_INPUT = Source(SourceKind.OPERATOR)
+OFFICE_INPUT = Source(SourceKind.OFFICE)
 
 
 class Retention(StrEnum):
@@ -84,6 +86,7 @@ class Retention(StrEnum):
     ROSTER = "roster"  # replaced by every update of the participant list
     LAUNCH_STORE = "launch_store"  # short-lived entries with their own expiry
     OPERATOR_ACCOUNT = "operator_account"  # until `admin delete-user`
+    REGISTER = "register"  # the certification register: REGISTER_RETENTION_DAYS, or until `learner delete`
 
 
 # The settings (config/defaults.py) each rule's description names with their values.
@@ -93,6 +96,7 @@ RETENTION_SETTINGS: dict[Retention, tuple[str, ...]] = {
     Retention.ROSTER: (),
     Retention.LAUNCH_STORE: ("ADMIN_SESSION_SECONDS", "ADMIN_LOGIN_LOCKOUT_SECONDS", "HOUSEKEEPING_SECONDS"),
     Retention.OPERATOR_ACCOUNT: (),
+    Retention.REGISTER: ("REGISTER_RETENTION_DAYS", "HOUSEKEEPING_SECONDS"),
 }
 
 

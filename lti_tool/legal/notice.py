@@ -56,9 +56,8 @@ AUDIENCES: dict[Audience, LazyText] = {
     Audience.LEARNER: _l("you"),
     Audience.PEERS: _l("other learners of the same LMS course"),
     Audience.INSTRUCTOR: _l("instructors of the same LMS course"),
-    # Today the office gets what instructors hand on; a register of its own adds a way here, not a new audience.
     Audience.CERTIFICATION_OFFICE: _l(
-        "the NaMa NRW certification office (through the completion list instructors hand on)"
+        "the NaMa NRW certification office (its register in the tool, and the completion list instructors hand on)"
     ),
     Audience.PUBLIC_WITH_CODE: _l("anyone who holds the certificate's code"),
     Audience.LMS: _l("your learning platform (grades)"),
@@ -67,7 +66,7 @@ AUDIENCES: dict[Audience, LazyText] = {
 SUBJECTS: dict[Subject, LazyText] = {
     Subject.PARTICIPANT: _l("learners and instructors who opened the tool from their learning platform"),
     Subject.ROSTER_MEMBER: _l("members of an LMS course as its participant list names them"),
-    Subject.OPERATOR: _l("operators of the tool"),
+    Subject.OPERATOR: _l("operators of the tool and staff of the certification office with an account"),
 }
 
 
@@ -83,6 +82,7 @@ def source_text(source: Source) -> str:
             SourceKind.INSTRUCTOR: _l("instructors of your course"),
             SourceKind.TOOL: _l("the tool itself (from what you do in it)"),
             SourceKind.OPERATOR: _l("an operator, on the server"),
+            SourceKind.OFFICE: _l("the certification office, in its register"),
         }[source.kind]
     )
 
@@ -133,6 +133,23 @@ def retention_text(rule: Retention, config: Any) -> str:
                 hours=_number(int(config["ADMIN_SESSION_SECONDS"]) / 3600),
                 lockout=_number(int(config["ADMIN_LOGIN_LOCKOUT_SECONDS"]) / 60),
                 days=DRAFT_DAYS,
+                purge=purge,
+            )
+        )
+    if rule == Retention.REGISTER:
+        days = int(config["REGISTER_RETENTION_DAYS"])
+        if days <= 0:
+            return str(
+                _l(
+                    "Kept until the learner's data is deleted (scripts/flask learner delete): the register keeps "
+                    "no shorter time (REGISTER_RETENTION_DAYS is 0)."
+                )
+            )
+        return str(
+            _l(
+                "Removed %(days)s days after the completion (REGISTER_RETENTION_DAYS), or earlier when the "
+                "learner's data is deleted (%(purge)s).",
+                days=days,
                 purge=purge,
             )
         )
