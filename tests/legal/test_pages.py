@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +54,19 @@ def legal_file(tmp_path: Path) -> Path:
     return path
 
 
-def app_with(test_config: dict[str, Any], **settings: Any) -> Flask:
-    return create_app({**test_config, **settings})
+@pytest.fixture
+def app_with() -> Iterator[Callable[..., Flask]]:
+    """Makes apps with other settings (the same database); their connections are closed afterwards."""
+    made: list[Flask] = []
+
+    def make(test_config: dict[str, Any], **settings: Any) -> Flask:
+        application = create_app({**test_config, **settings})
+        made.append(application)
+        return application
+
+    yield make
+    for application in made:
+        application.extensions["nama_db"].dispose()
 
 
 @pytest.mark.parametrize("path", PUBLIC)
@@ -69,7 +81,9 @@ def test_pages_are_german_and_english_with_marked_placeholders(client: Any, path
         assert '<mark class="placeholder">Placeholder – not set yet' in english.text
 
 
-def test_a_legal_file_fills_the_pages(test_config: dict[str, Any], legal_file: Path) -> None:
+def test_a_legal_file_fills_the_pages(
+    test_config: dict[str, Any], legal_file: Path, app_with: Callable[..., Flask]
+) -> None:
     client = app_with(test_config, LEGAL_FILE=str(legal_file)).test_client()
     imprint = client.get("/impressum").text
     assert "placeholder" not in imprint
@@ -99,7 +113,7 @@ def test_a_legal_file_fills_the_pages(test_config: dict[str, Any], legal_file: P
     ],
 )
 def test_a_broken_legal_file_stops_the_start(
-    test_config: dict[str, Any], tmp_path: Path, content: str, problem: str
+    test_config: dict[str, Any], tmp_path: Path, content: str, problem: str, app_with: Callable[..., Flask]
 ) -> None:
     path = tmp_path / "legal.toml"
     path.write_text(content, encoding="utf-8")
@@ -107,13 +121,19 @@ def test_a_broken_legal_file_stops_the_start(
         app_with(test_config, LEGAL_FILE=str(path))
 
 
-def test_a_missing_legal_file_stops_the_start(test_config: dict[str, Any], tmp_path: Path) -> None:
+def test_a_missing_legal_file_stops_the_start(
+    test_config: dict[str, Any], tmp_path: Path, app_with: Callable[..., Flask]
+) -> None:
     with pytest.raises(LegalFileError, match="cannot be read"):
         app_with(test_config, LEGAL_FILE=str(tmp_path / "nowhere.toml"))
 
 
 def test_production_without_the_facts_warns_in_the_log_and_on_admin(
-    test_config: dict[str, Any], legal_file: Path, caplog: pytest.LogCaptureFixture, operator: str
+    test_config: dict[str, Any],
+    legal_file: Path,
+    caplog: pytest.LogCaptureFixture,
+    operator: str,
+    app_with: Callable[..., Flask],
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="lti_tool.legal.settings"):
         app = app_with(test_config)
@@ -142,7 +162,9 @@ def test_production_without_the_facts_warns_in_the_log_and_on_admin(
     assert "unvollständig" not in admin.get("/admin/").text
 
 
-def test_the_privacy_notice_states_the_retention_settings_in_force(test_config: dict[str, Any]) -> None:
+def test_the_privacy_notice_states_the_retention_settings_in_force(
+    test_config: dict[str, Any], app_with: Callable[..., Flask]
+) -> None:
     client = app_with(test_config, SESSION_IDLE_SECONDS=1200, SESSION_LIFETIME_SECONDS=4 * 3600).test_client()
     page = text(client.get("/datenschutz").text)
     assert "endet 20 Minuten nach ihrer letzten Anfrage und spätestens 4 Stunden nach dem Start" in page
