@@ -80,6 +80,6 @@ def test_scripts_flask_works_from_another_folder_without_an_activated_venv(tmp_p
     assert created.stdout == "Operator anna created. Sign in at /admin/login\n"
     assert created.stderr == ""  # no migration or library lines around the command's own output
     listed = run("admin", "list-users")
-    assert listed.returncode == 0 and listed.stdout.startswith("anna  created ")
+    assert listed.returncode == 0 and listed.stdout.startswith("anna  role operator  created ")
     refused = run("admin", "create-user", "ben", "--password-stdin", input="short\n")
     assert refused.returncode != 0 and "at least 12 characters" in refused.stderr
