@@ -17,6 +17,11 @@ REDIS_URL = ""
 # Number of reverse proxies in front of the tool that set X-Forwarded-For/-Proto/-Host (werkzeug ProxyFix).
 PROXY_FIX = 0
 
+# Where every erasure of a learner (`scripts/flask learner delete`) is also appended: one line each, a keyed hash
+# and the time, no personal data. Empty: erasures.jsonl in the instance folder. Keep it (and back it up) apart
+# from the database: after a restore, `scripts/flask learner reapply-erasures` reads it.
+ERASURE_LOG = ""
+
 # Where course folders live; the default course for resource links without a "course" custom parameter.
 CONTENT_DIR = ""
 DEFAULT_COURSE = "grundlagenkurs"

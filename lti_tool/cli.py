@@ -46,6 +46,21 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"database at revision {revision}")
 
 
+@db_cli.command("checkpoint")
+def db_checkpoint() -> None:
+    """SQLite: move the write-ahead log into the database file and empty it (after a deletion, before a copy)."""
+    done = db.checkpoint()
+    if done is None:
+        click.echo('not SQLite: nothing to do (PostgreSQL: README "Backups and restore" on VACUUM)')
+        return
+    if not done.complete:
+        raise click.ClickException(
+            "another process kept reading during the whole busy timeout: the log is not empty yet; try again "
+            "when the tool is quiet (or stopped)"
+        )
+    click.echo(f"write-ahead log moved into the database file ({done.frames} frame(s)) and emptied")
+
+
 @platform_cli.command("add")
 @click.option("--issuer", required=True, help="Platform ID (iss), e.g. https://moodle.example.org")
 @click.option("--client-id", required=True, help="Client ID the platform assigned to the tool.")

@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
+            # Deleted rows are overwritten with zeros, not left in free pages (a learner's deletion is a
+            # deletion in the file too; `checkpoint` then empties the WAL).
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
             # SQLite's lower() folds ASCII letters only: searches with umlauts use this (lti_tool/register).
             dbapi_conn.create_function("nama_fold", 1, _fold, deterministic=True)
@@ -237,6 +241,32 @@ def auto_upgrade_sqlite(app: Flask) -> None:
                 upgrade(db.url, key_secrets=configured_secrets(app.config))
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    complete: bool  # the whole WAL is in the database file and the WAL is empty
+    frames: int  # WAL frames there were (-1: SQLite could not say)
+
+
+def checkpoint(app: Flask | None = None) -> Checkpoint | None:
+    """SQLite: copy the WAL into the database file and truncate the WAL to nothing (PRAGMA wal_checkpoint
+    (TRUNCATE)), so that rows a deletion overwrote are gone from both files. Waits for readers up to the busy
+    timeout; `complete` is False when one still held an older snapshot. None on other databases (PostgreSQL
+    keeps dead rows until VACUUM: README "Backups and restore")."""
+    db = get_db(app)
+    if db.dialect != "sqlite":
+        return None
+    # The DBAPI connection itself: SQLAlchemy's would open a transaction first, and a checkpoint cannot run
+    # inside one.
+    raw = db.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        busy, frames, _copied = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        cursor.close()
+    finally:
+        raw.close()
+    return Checkpoint(complete=not busy, frames=int(frames))
 
 
 def ping(s: Session) -> bool:

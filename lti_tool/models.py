@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -212,6 +213,16 @@ class User(Base):
                 TOOL,
                 (INSTRUCTOR,),
             ),
+            group(
+                "grades_held",
+                N_("whether your grades are held back because you came back after your data was deleted"),
+                N_(
+                    "so that a fresh start after a deletion does not overwrite the grades your learning platform "
+                    "holds, until the operator allows sending them"
+                ),
+                TOOL,
+                (OPERATOR,),
+            ),
         ),
         Retention.UNTIL_DELETED,
         keys=("id", "platform_id"),
@@ -227,6 +238,10 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_launch_at: Mapped[dt.datetime | None]
+    # Came back after their data was erased (an `Erasure` names them): the tool sends no grades for them, so a
+    # fresh start does not overwrite the grades the LMS holds, until the operator allows it
+    # (`scripts/flask learner send-grades`).
+    grades_held: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     @property
     def real_name(self) -> str | None:
@@ -1026,6 +1041,29 @@ class RosterEntry(Base):
     is_learner: Mapped[bool] = mapped_column(Boolean, default=True)
     status: Mapped[str] = mapped_column(String(20), default="Active")
     fetched_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Erasure(Base):
+    """A person whose data was erased at their request, as a keyed hash of (issuer, client id, sub) and nothing
+    else: a roster refresh does not bring their name back, a restore from an older backup can erase them again,
+    and their grades are held if they come back (lti_tool/privacy/erasure.py)."""
+
+    __tablename__ = "erasure"
+    __data__ = NoPersonalData(
+        N_(
+            "What a deletion on request leaves: a keyed hash (HMAC) of the platform and the user id, whose key is "
+            "not in the database, and the time; it names no one and only lets the tool recognise that user id "
+            "again."
+        )
+    )
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    # HMAC-SHA256 (hex) under a key derived from the key secret; `key_id` says which one.
+    subject: Mapped[str] = mapped_column(String(64), unique=True)
+    key_id: Mapped[str] = mapped_column(String(16))
+    erased_at: Mapped[dt.datetime]
+    # If they come back: send their grades as for anyone else (True) or hold them (False, the default).
+    send_grades: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Operator(Base):

@@ -11,7 +11,7 @@ refusal page always shows the text to copy as well.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -20,6 +20,7 @@ from .. import db
 from ..cache import get_store
 from ..lti.provision import token_hash
 from ..models import ToolSession, utcnow
+from .model import Catalog
 
 DRAFT_DAYS = 14
 MAX_DRAFT_LENGTH = 100_000
@@ -65,3 +66,34 @@ def kept_text(
 
 def forget(user_id: int, context_id: int, course_id: str, module_id: str) -> None:
     get_store().delete(_key(user_id, context_id, course_id, module_id))
+
+
+def drafts_of(user_id: int, context_ids: Iterable[int], catalog: Catalog) -> list[dict[str, Any]]:
+    """Every kept text of the learner in these contexts (for their data export), any course, any module."""
+    found = []
+    for context_id in sorted(set(context_ids)):
+        for course in catalog.courses.values():
+            for module in course.modules:
+                kept = kept_text(user_id, context_id, course.id, module.id)
+                if kept is not None:
+                    found.append(
+                        {
+                            "context_id": context_id,
+                            "course_id": course.id,
+                            "module_id": module.id,
+                            "module_title": module.title,
+                            "text": kept[0],
+                            "kept_at": kept[1].isoformat(),
+                        }
+                    )
+    return found
+
+
+def forget_all(user_id: int, context_ids: Iterable[int], catalog: Catalog) -> int:
+    """Delete every kept text of the learner in these contexts (their data's deletion); returns how many there were.
+
+    The launch store writes in transactions of its own: call it outside any open write transaction."""
+    drafts = drafts_of(user_id, context_ids, catalog)
+    for draft in drafts:
+        forget(user_id, draft["context_id"], draft["course_id"], draft["module_id"])
+    return len(drafts)

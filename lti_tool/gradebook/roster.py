@@ -35,6 +35,7 @@ from ..http import OutboundRefused, shared_session, short_reason
 from ..i18n import lazy_gettext as _l
 from ..lti.roles import is_learner
 from ..models import Context, Deployment, Platform, RosterEntry, utcnow
+from ..privacy.subjects import erased_subs
 from ..urls import http_url, origin_of
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,7 @@ class RosterRefresh:
     pages: int
     removed: int  # entries deleted because the platform no longer lists them
     fetched_at: dt.datetime
+    erased: int = 0  # listed, but not stored: erased at their request (lti_tool/privacy/erasure.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,18 +156,22 @@ def refresh_roster(s: Session, context: Context) -> RosterRefresh:
 
     now = utcnow()
     advisory_lock(s, f"roster:{context_pk}")  # one refresh of a context at a time (SQLite: the write lock)
+    # People erased at their request stay erased: their names and e-mail addresses are not stored again.
+    erased = erased_subs(s, app.config, platform, [m.sub for m in members])
+    members = [m for m in members if m.sub not in erased]
     removed = store_roster(s, context_pk, members, now)
     s.execute(update(Context).where(Context.id == context_pk).values(roster_fetched_at=now))
     learners = sum(1 for m in members if m.is_learner)
     log.info(
-        "roster of context %s: %d members (%d learners), %d removed, %d page(s)",
+        "roster of context %s: %d members (%d learners), %d removed, %d not stored (erased), %d page(s)",
         context_pk,
         len(members),
         learners,
         removed,
+        len(erased),
         fetch.pages,
     )
-    return RosterRefresh(len(members), learners, fetch.pages, removed, now)
+    return RosterRefresh(len(members), learners, fetch.pages, removed, now, len(erased))
 
 
 def store_roster(s: Session, context_pk: int, members: list[Member], now: dt.datetime) -> int:

@@ -265,7 +265,7 @@ def enqueue_grades(
     rows added: none for instructors, none for a target whose newest row already carries the same score.
     """
     found = s.execute(
-        select(Context, Deployment.platform_id, User.sub, Membership.is_instructor)
+        select(Context, Deployment.platform_id, User.sub, User.grades_held, Membership.is_instructor)
         .join(Deployment, Context.deployment_id == Deployment.id)
         .join(User, User.id == user_id)
         .outerjoin(Membership, (Membership.user_id == user_id) & (Membership.context_id == Context.id))
@@ -273,8 +273,8 @@ def enqueue_grades(
     ).one_or_none()
     if found is None:
         raise ValueError(f"no context {context_id} or user {user_id}")
-    context, platform_id, sub, instructor = found
-    if instructor:
+    context, platform_id, sub, grades_held, instructor = found
+    if instructor or grades_held:  # held: came back after an erasure (lti_tool/privacy/erasure.py)
         return []
     targets = _targets(s, context, user_id, course, set(changed_module_ids))
     if not targets:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -30,6 +31,7 @@ from ..models import (
     User,
     utcnow,
 )
+from ..privacy.subjects import hold_grades_if_erased
 from .launch import DEEP_LINKING_REQUEST, DL, LTI
 from .roles import is_instructor
 
@@ -123,6 +125,7 @@ def provision(
     target: LaunchTarget,
     languages: list[str],
     session_lifetime: int,
+    config: Mapping[str, Any],
 ) -> ProvisionedLaunch:
     now = utcnow()
     message_type = claims[LTI + "message_type"]
@@ -139,6 +142,7 @@ def provision(
             "last_launch_at": now,
         },
     )
+    hold_grades_if_erased(s, config, platform, claims["sub"], user_id)
     ctx = claims[LTI + "context"]
     ags: dict[str, Any] = claims.get(AGS) or {}
     nrps: dict[str, Any] = claims.get(NRPS) or {}

@@ -106,6 +106,7 @@ def launch() -> WerkzeugResponse:
         target=target,
         languages=list(cfg["LANGUAGES"]),
         session_lifetime=int(cfg["SESSION_LIFETIME_SECONDS"]),
+        config=cfg,
     )
     s.commit()
     if result.message_type == DEEP_LINKING_REQUEST:

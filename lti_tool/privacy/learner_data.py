@@ -4,13 +4,15 @@ A person is (platform, LTI `sub`): the same `sub` on another platform is someone
 their user row and every row that points at it (memberships, link launches, tool sessions, lesson visits, quiz
 attempts, practice submissions, module and course progress, certificates and their revocation history, grade
 outbox rows, entries of the certification register), plus the roster entries (NRPS) with their `sub` in that
-platform's courses. Lines of the register's audit trail about their entries stay (an office account's actions),
-but no longer name the entry. Practice submissions of others they reviewed stay;
-only the link to them as reviewer goes.
+platform's courses. Someone the participant list names who never launched the tool has roster entries and no
+user row: they are a person all the same. Lines of the register's audit trail about their entries stay (an office
+account's actions), but no longer name the entry. Practice submissions of others they reviewed stay; only the
+link to them as reviewer goes.
 
 Services take a session and never commit (the CLI commits: one transaction for a deletion). Rows are exported
 column by column, so a column added later is exported without touching this file; tool-session token hashes are
-left out (a credential, not information about the person).
+left out (a credential, not information about the person). Quiz attempts also carry their questions as the
+person read them (`readable.py`): question text, the options they chose, right or wrong.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from typing import Any
 from sqlalchemy import delete, func, inspect, select, update
 from sqlalchemy.orm import Session
 
+from ..course.drafts import drafts_of, forget_all
+from ..course.model import Catalog
 from ..models import (
     Base,
     Certificate,
@@ -44,6 +48,7 @@ from ..models import (
     User,
     utcnow,
 )
+from .readable import readable_rows
 
 
 class LearnerNotFound(LookupError):
@@ -88,11 +93,21 @@ def find_platform(s: Session, platform: str, client_id: str | None = None) -> Pl
     return found[0]
 
 
-def find_learner(s: Session, platform: Platform, sub: str) -> User:
+@dataclass(frozen=True, slots=True)
+class Person:
+    platform: Platform
+    sub: str
+    user: User | None  # None: known only from the participant list (enrolled, never launched)
+
+
+def find_person(s: Session, platform: Platform, sub: str) -> Person:
+    """The person with this `sub` wherever the tool stores them: a user row, or only roster entries."""
     user = s.scalars(select(User).where(User.platform_id == platform.id, User.sub == sub)).one_or_none()
-    if user is None:
+    if user is None and not s.scalar(
+        select(func.count()).select_from(RosterEntry).where(_roster_query(platform, sub))
+    ):
         raise LearnerNotFound(f"no person with sub {sub!r} on platform {platform.id} ({platform.issuer})")
-    return user
+    return Person(platform, sub, user)
 
 
 def _roster_query(platform: Platform, sub: str) -> Any:
@@ -122,26 +137,18 @@ def _rows(s: Session, model: type[Base], where: Any) -> list[dict[str, Any]]:
     return [_row(obj) for obj in s.scalars(select(model).where(where).order_by(primary))]
 
 
-def export_learner(s: Session, platform: Platform, user: User) -> dict[str, Any]:
-    """Everything stored about the person, as JSON-ready data (contexts named, so the export reads alone)."""
-    context_ids = set(s.scalars(select(Membership.context_id).where(Membership.user_id == user.id)))
-    roster = _rows(s, RosterEntry, _roster_query(platform, user.sub))
-    context_ids |= {r["context_id"] for r in roster}
+def export_learner(s: Session, person: Person, catalog: Catalog) -> dict[str, Any]:
+    """Everything stored about the person, as JSON-ready data (contexts and courses named, quiz answers as the
+    person read them, so the export reads alone)."""
+    platform, user = person.platform, person.user
+    roster = _rows(s, RosterEntry, _roster_query(platform, person.sub))
+    context_ids = {r["context_id"] for r in roster}
+    if user is not None:
+        context_ids |= set(s.scalars(select(Membership.context_id).where(Membership.user_id == user.id)))
     contexts = [
         {"id": c.id, "context_id": c.context_id, "title": c.title, "label": c.label}
         for c in s.scalars(select(Context).where(Context.id.in_(context_ids)).order_by(Context.id))
     ]
-    reviews = s.execute(
-        select(
-            PracticeSubmission.id,
-            PracticeSubmission.context_id,
-            PracticeSubmission.course_id,
-            PracticeSubmission.module_id,
-            PracticeSubmission.reviewed_at,
-        )
-        .where(PracticeSubmission.reviewer_id == user.id, PracticeSubmission.user_id != user.id)
-        .order_by(PracticeSubmission.id)
-    ).all()
     data: dict[str, Any] = {
         "exported_at": utcnow().isoformat(),
         "platform": {
@@ -150,14 +157,38 @@ def export_learner(s: Session, platform: Platform, user: User) -> dict[str, Any]
             "client_id": platform.client_id,
             "name": platform.name,
         },
-        "user": _row(user),
+        "sub": person.sub,
+        # None: the participant list names them, but they never opened the tool.
+        "user": _row(user) if user is not None else None,
         "contexts": contexts,
     }
     for model in reversed(OWNED_BY_USER):
-        data[str(model.__tablename__)] = _rows(s, model, model.user_id == user.id)  # type: ignore[attr-defined]
-    certificates = select(Certificate.id).where(Certificate.user_id == user.id)
-    data["certificate_event"] = _rows(s, CertificateEvent, CertificateEvent.certificate_id.in_(certificates))
+        rows = _rows(s, model, model.user_id == user.id) if user is not None else []  # type: ignore[attr-defined]
+        data[str(model.__tablename__)] = readable_rows(catalog, model, rows)
+    certificates = select(Certificate.id).where(Certificate.user_id == user.id) if user is not None else None
+    data["certificate_event"] = (
+        _rows(s, CertificateEvent, CertificateEvent.certificate_id.in_(certificates))
+        if certificates is not None
+        else []
+    )
     data["roster_entry"] = roster
+    # Practice texts sent after a session had ended, kept for a while to be offered again (course/drafts.py).
+    data["practice_draft"] = drafts_of(user.id, context_ids, catalog) if user is not None else []
+    reviews = (
+        s.execute(
+            select(
+                PracticeSubmission.id,
+                PracticeSubmission.context_id,
+                PracticeSubmission.course_id,
+                PracticeSubmission.module_id,
+                PracticeSubmission.reviewed_at,
+            )
+            .where(PracticeSubmission.reviewer_id == user.id, PracticeSubmission.user_id != user.id)
+            .order_by(PracticeSubmission.id)
+        ).all()
+        if user is not None
+        else []
+    )
     # Others' practice tasks this person reviewed: which ones and when (their texts belong to their authors).
     data["practice_reviews_given"] = [
         {
@@ -177,60 +208,85 @@ class Deletion:
     counts: dict[str, int]  # table -> rows deleted
     reviews_unlinked: int  # others' practice tasks that no longer name this person as reviewer
     audit_unlinked: int = 0  # lines of the register's audit trail that no longer name their entries
+    # Whose texts kept in the launch store (course/drafts.py) are to go once the deletion is committed: the
+    # deleted user id and the contexts they were in (the store writes in transactions of its own).
+    user_id: int | None = None
+    context_ids: tuple[int, ...] = ()
 
     @property
     def total(self) -> int:
         return sum(self.counts.values())
 
 
-def count_learner_rows(s: Session, platform: Platform, user: User) -> dict[str, int]:
+def count_learner_rows(s: Session, person: Person) -> dict[str, int]:
     """What `delete_learner` would delete, per table (for the confirmation prompt)."""
     counts: dict[str, int] = {}
     for model in OWNED_BY_USER:
-        where = model.user_id == user.id  # type: ignore[attr-defined]
+        if person.user is None:
+            counts[str(model.__tablename__)] = 0
+            continue
+        where = model.user_id == person.user.id  # type: ignore[attr-defined]
         counts[str(model.__tablename__)] = int(
             s.scalar(select(func.count()).select_from(model).where(where)) or 0
         )
-    roster = _roster_query(platform, user.sub)
+    roster = _roster_query(person.platform, person.sub)
     counts["roster_entry"] = int(s.scalar(select(func.count()).select_from(RosterEntry).where(roster)) or 0)
-    certificates = select(Certificate.id).where(Certificate.user_id == user.id)
-    counts["certificate_event"] = int(
-        s.scalar(
-            select(func.count())
-            .select_from(CertificateEvent)
-            .where(CertificateEvent.certificate_id.in_(certificates))
+    counts["certificate_event"] = 0
+    if person.user is not None:
+        certificates = select(Certificate.id).where(Certificate.user_id == person.user.id)
+        counts["certificate_event"] = int(
+            s.scalar(
+                select(func.count())
+                .select_from(CertificateEvent)
+                .where(CertificateEvent.certificate_id.in_(certificates))
+            )
+            or 0
         )
-        or 0
-    )
-    counts["lti_user"] = 1
+    counts["lti_user"] = 0 if person.user is None else 1
     return counts
 
 
-def delete_learner(s: Session, platform: Platform, user: User) -> Deletion:
+def delete_learner(s: Session, person: Person) -> Deletion:
     """Delete every row about the person (explicitly, table by table, so the counts are exact; never commits)."""
-    counts: dict[str, int] = {}
-    unlinked = s.execute(
-        update(PracticeSubmission)
-        .where(PracticeSubmission.reviewer_id == user.id, PracticeSubmission.user_id != user.id)
-        .values(reviewer_id=None)
-        .execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
-    # The register's audit trail keeps what office accounts did, but no longer which entry it was about.
-    audit_unlinked = s.execute(
-        update(RegisterAudit)
-        .where(RegisterAudit.entry_id.in_(select(RegisterEntry.id).where(RegisterEntry.user_id == user.id)))
-        .values(entry_id=None, subject="")
-        .execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
-    result = s.execute(
-        delete(CertificateEvent)
-        .where(
-            CertificateEvent.certificate_id.in_(select(Certificate.id).where(Certificate.user_id == user.id))
+    counts: dict[str, int] = {"certificate_event": 0}
+    unlinked = audit_unlinked = 0
+    user = person.user
+    context_ids: tuple[int, ...] = ()
+    if user is not None:
+        context_ids = tuple(
+            s.scalars(
+                select(Membership.context_id).where(Membership.user_id == user.id).order_by(Membership.id)
+            )
         )
-        .execution_options(synchronize_session=False)
-    )
-    counts["certificate_event"] = int(result.rowcount)  # type: ignore[attr-defined]
+        unlinked = s.execute(
+            update(PracticeSubmission)
+            .where(PracticeSubmission.reviewer_id == user.id, PracticeSubmission.user_id != user.id)
+            .values(reviewer_id=None)
+            .execution_options(synchronize_session=False)
+        ).rowcount  # type: ignore[attr-defined]
+        # The register's audit trail keeps what office accounts did, but no longer which entry it was about.
+        audit_unlinked = s.execute(
+            update(RegisterAudit)
+            .where(
+                RegisterAudit.entry_id.in_(select(RegisterEntry.id).where(RegisterEntry.user_id == user.id))
+            )
+            .values(entry_id=None, subject="")
+            .execution_options(synchronize_session=False)
+        ).rowcount  # type: ignore[attr-defined]
+        result = s.execute(
+            delete(CertificateEvent)
+            .where(
+                CertificateEvent.certificate_id.in_(
+                    select(Certificate.id).where(Certificate.user_id == user.id)
+                )
+            )
+            .execution_options(synchronize_session=False)
+        )
+        counts["certificate_event"] = int(result.rowcount)  # type: ignore[attr-defined]
     for model in OWNED_BY_USER:
+        if user is None:
+            counts[str(model.__tablename__)] = 0
+            continue
         result = s.execute(
             delete(model)
             .where(model.user_id == user.id)  # type: ignore[attr-defined]
@@ -239,10 +295,24 @@ def delete_learner(s: Session, platform: Platform, user: User) -> Deletion:
         counts[str(model.__tablename__)] = int(result.rowcount)  # type: ignore[attr-defined]
     result = s.execute(
         delete(RosterEntry)
-        .where(_roster_query(platform, user.sub))
+        .where(_roster_query(person.platform, person.sub))
         .execution_options(synchronize_session=False)
     )
     counts["roster_entry"] = int(result.rowcount)  # type: ignore[attr-defined]
-    result = s.execute(delete(User).where(User.id == user.id).execution_options(synchronize_session=False))
-    counts["lti_user"] = int(result.rowcount)  # type: ignore[attr-defined]
-    return Deletion(counts, int(unlinked), int(audit_unlinked))
+    deleted_users = 0
+    if user is not None:
+        result = s.execute(
+            delete(User).where(User.id == user.id).execution_options(synchronize_session=False)
+        )
+        deleted_users = int(result.rowcount)  # type: ignore[attr-defined]
+    counts["lti_user"] = deleted_users
+    return Deletion(
+        counts, int(unlinked), int(audit_unlinked), user.id if user is not None else None, context_ids
+    )
+
+
+def forget_drafts(deletion: Deletion, catalog: Catalog) -> int:
+    """After the deletion committed: the texts kept for the person after a session ended (course/drafts.py)."""
+    if deletion.user_id is None:
+        return 0
+    return forget_all(deletion.user_id, deletion.context_ids, catalog)

@@ -182,6 +182,68 @@ def test_selectors_that_match_no_one_or_more_than_one_platform(app: Flask, runne
     assert _counts(app, people["erika"].user_id)["lti_user"] == 1
 
 
+def test_a_person_known_only_from_the_participant_list_is_found_exported_and_deleted(
+    app: Flask, runner, people
+) -> None:
+    """Enrolled in the LMS course, listed by NRPS, never launched: no user row, but a name and an e-mail."""
+    with session_scope(app, write=True) as s:
+        context = s.scalars(select(Context).where(Context.context_id == "kurs-43")).one()
+        s.add(
+            RosterEntry(
+                context_id=context.id,
+                sub="77",
+                name="Nie Gestartet",
+                email="nie@example.org",
+                roles=["Learner"],
+            )
+        )
+    exported = runner.invoke(args=["learner", "export", "--platform", MOODLE, "--sub", "77"])
+    assert exported.exit_code == 0, exported.output
+    data = json.loads(exported.output)
+    assert data["sub"] == "77" and data["user"] is None
+    assert [(r["name"], r["email"]) for r in data["roster_entry"]] == [("Nie Gestartet", "nie@example.org")]
+    assert [c["title"] for c in data["contexts"]] == ["Vertiefung"]
+    assert data["quiz_attempt"] == [] and data["practice_reviews_given"] == []
+
+    asked = runner.invoke(args=["learner", "delete", "--platform", MOODLE, "--sub", "77"], input="n\n")
+    assert asked.exit_code != 0 and "roster_entry: 1" in asked.output
+    deleted = runner.invoke(args=["learner", "delete", "--platform", MOODLE, "--sub", "77", "--yes"])
+    assert deleted.exit_code == 0, deleted.output
+    assert "roster_entry: 1" in deleted.output and "lti_user: 0" in deleted.output
+    with session_scope(app) as s:
+        assert s.scalar(select(func.count()).select_from(RosterEntry).where(RosterEntry.sub == "77")) == 0
+        assert s.scalar(select(func.count()).select_from(RosterEntry).where(RosterEntry.sub == "42")) == 3
+    again = runner.invoke(args=["learner", "export", "--platform", MOODLE, "--sub", "77"])
+    assert again.exit_code != 0 and "no person with sub '77'" in again.output
+    assert "their data was deleted on 20" in again.output
+    never = runner.invoke(args=["learner", "export", "--platform", MOODLE, "--sub", "78"])
+    assert never.exit_code != 0 and "deleted" not in never.output
+
+
+def test_deleted_text_is_gone_from_the_sqlite_file_and_its_write_ahead_log(
+    app: Flask, runner, people, database_url: str
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite files; PostgreSQL keeps dead rows until VACUUM (README)")
+    erika = people["erika"]
+    database = Path(database_url.removeprefix("sqlite:///"))
+    wal = database.with_name(database.name + "-wal")
+    # Hers alone (her e-mail address is also the namesake's on the other platform: the seed makes it from the sub).
+    traces = [erika.practice_text, erika.feedback, "Erika Mustermann", erika.certificate_code]
+
+    def stored() -> bytes:
+        return database.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+    before = stored()
+    assert all(t.encode() in before for t in traces)  # the check below can see what it looks for
+    result = runner.invoke(args=["learner", "delete", "--platform", MOODLE, "--sub", "42", "--yes"])
+    assert result.exit_code == 0, result.output
+    assert not wal.exists() or wal.stat().st_size == 0
+    after = stored()
+    assert [t for t in traces if t.encode() in after] == []
+    assert people["max"].practice_text.encode() in after and b"Erika Andere" in after
+
+
 def test_every_table_pointing_at_a_user_is_exported_and_deleted() -> None:
     """A table added later with a user_id must be added to OWNED_BY_USER (or this test says why not)."""
     owned = {m.__tablename__ for m in OWNED_BY_USER}  # type: ignore[attr-defined]

@@ -1,0 +1,96 @@
+"""Erased persons' subjects: the keyed hash an `Erasure` holds, and the two questions asked about it on the way
+(at a launch: hold this person's grades?; at a roster refresh: which of these people stay out?).
+
+Kept apart from erasure.py, which deletes, so that launches and roster refreshes import only this.
+The key is derived from the key secret (`LTI_TOOL_KEY_SECRETS`, else `LTI_TOOL_SECRET_KEY`): erasure.py says why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ..lti.keystore import configured_secrets
+from ..models import Erasure, Platform, User
+
+_DERIVATION = b"nama-lti erasure subject v1"
+QUERY_CHUNK = 500  # subjects per IN (...) lookup
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectKey:
+    key_id: str
+    key: bytes
+
+
+def subject_keys(config: Mapping[str, Any]) -> tuple[SubjectKey, ...]:
+    """One HMAC key per configured key secret, newest first (the first makes new records)."""
+    keys = []
+    for secret in configured_secrets(config):
+        key = hmac.new(secret.encode(), _DERIVATION, hashlib.sha256).digest()
+        keys.append(SubjectKey(hashlib.sha256(b"key id:" + key).hexdigest()[:16], key))
+    return tuple(keys)
+
+
+def subject_of(key: SubjectKey, platform: Platform, sub: str) -> str:
+    """HMAC-SHA256 of the JSON list [issuer, client id, sub] (hex)."""
+    return subjects_of(key, platform)(sub)
+
+
+def subjects_of(key: SubjectKey, platform: Platform) -> Callable[[str], str]:
+    """`subject_of` for many subs of one platform: the HMAC of the common prefix is computed once and copied
+    (a roster of thousands hashes each member)."""
+    prefix = hmac.new(key.key, digestmod=hashlib.sha256)
+    prefix.update(json.dumps([platform.issuer, platform.client_id], ensure_ascii=False)[:-1].encode() + b", ")
+
+    def of(sub: str) -> str:
+        mac = prefix.copy()
+        mac.update(json.dumps(sub, ensure_ascii=False).encode() + b"]")
+        return mac.hexdigest()
+
+    return of
+
+
+def find_erasure(s: Session, keys: Iterable[SubjectKey], platform: Platform, sub: str) -> Erasure | None:
+    subjects = [subject_of(key, platform, sub) for key in keys]
+    return s.scalars(select(Erasure).where(Erasure.subject.in_(subjects)).limit(1)).first()
+
+
+def hold_grades_if_erased(
+    s: Session, config: Mapping[str, Any], platform: Platform, sub: str, user_id: int
+) -> None:
+    """At a launch: an erased person who came back has their grades held (unless the erasure said to send)."""
+    erasure = find_erasure(s, subject_keys(config), platform, sub)
+    if erasure is not None and not erasure.send_grades:
+        s.execute(
+            update(User)
+            .where(User.id == user_id, User.grades_held.is_(False))
+            .values(grades_held=True)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def erased_subs(s: Session, config: Mapping[str, Any], platform: Platform, subs: Collection[str]) -> set[str]:
+    """Which of `subs` (on `platform`) were erased and have not come back by launching since."""
+    hashers = [subjects_of(key, platform) for key in subject_keys(config)]
+    by_subject = {of(sub): sub for sub in subs for of in hashers}
+    subjects = list(by_subject)
+    erased: set[str] = set()
+    for start in range(0, len(subjects), QUERY_CHUNK):
+        chunk = subjects[start : start + QUERY_CHUNK]
+        erased |= {
+            by_subject[x] for x in s.scalars(select(Erasure.subject).where(Erasure.subject.in_(chunk)))
+        }
+    if not erased:
+        return erased
+    came_back = set(
+        s.scalars(select(User.sub).where(User.platform_id == platform.id, User.sub.in_(sorted(erased))))
+    )
+    return erased - came_back
