@@ -225,9 +225,11 @@ def keys_wipe_retired() -> None:
 
 @store_cli.command("purge")
 def store_purge() -> None:
-    """Delete expired launch-store entries and expired tool sessions (this also happens on its own)."""
-    entries, sessions = purge(current_app._get_current_object())  # type: ignore[attr-defined]
-    click.echo(f"{entries} expired launch-store entries and {sessions} expired sessions deleted")
+    """Delete expired launch-store entries and ended learner sessions (this also happens on its own)."""
+    purged = purge(current_app._get_current_object())  # type: ignore[attr-defined]
+    click.echo(
+        f"{purged.launch_store} expired launch-store entries and {purged.sessions} ended sessions deleted"
+    )
 
 
 def init_app(app: Flask) -> None:

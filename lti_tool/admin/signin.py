@@ -48,14 +48,21 @@ def _limits() -> tuple[float, float]:
     return absolute, idle
 
 
+def _ttl(record: dict[str, Any], now: float) -> int:
+    """Seconds the record is kept: until the sign-in ends, for inactivity or at the latest (so the launch store's
+    expiry removes it, and the housekeeping purge deletes it from the table)."""
+    absolute, idle = _limits()
+    ends = min(float(record["started"]) + absolute, float(record["seen"]) + idle)
+    return max(1, int(ends - now) + 1)
+
+
 def start(operator: Operator) -> None:
     """A fresh cookie session (no value of the signed-out one survives, not even its CSRF token)."""
     session.clear()
     sign_in_id = secrets.token_urlsafe(32)
     now = clock()
-    absolute, _idle = _limits()
     record = {"operator_id": operator.id, "started": now, "seen": now}
-    get_store().set(_key(sign_in_id), record, int(absolute) + 1)
+    get_store().set(_key(sign_in_id), record, _ttl(record, now))
     session["sign_in"] = sign_in_id
     session.permanent = True
     g.operator = operator
@@ -87,7 +94,7 @@ def current() -> Operator | None:
         g.sign_in_ended = True
         return None
     record["seen"] = now
-    store.set(key, record, max(1, int(float(record["started"]) + absolute - now) + 1))
+    store.set(key, record, _ttl(record, now))
     g.operator = operator
     return operator
 
