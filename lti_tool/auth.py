@@ -23,7 +23,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from flask import Blueprint, Flask, current_app, g, jsonify, render_template, request
 from flask.wrappers import Response
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from . import db
 from .errors import NotAllowed, SessionExpired
@@ -62,15 +62,20 @@ def idle_limit() -> dt.timedelta:
     return dt.timedelta(seconds=int(current_app.config["SESSION_IDLE_SECONDS"]))
 
 
+# Built once: every request of a session runs it, and building a statement (and its cache key) costs more than
+# running it. SQLAlchemy keeps the compiled form; only the token's hash is bound per request.
+_SESSION_BY_TOKEN = (
+    select(ToolSession, User, Context, Deployment.platform_id)
+    .join(User, ToolSession.user_id == User.id)
+    .join(Context, ToolSession.context_id == Context.id)
+    .join(Deployment, ToolSession.deployment_id == Deployment.id)
+    .where(ToolSession.token_hash == bindparam("token_hash"), Deployment.active.is_(True))
+)
+
+
 def _load(token: str) -> Visitor:
     s = db.session()
-    row = s.execute(
-        select(ToolSession, User, Context, Deployment.platform_id)
-        .join(User, ToolSession.user_id == User.id)
-        .join(Context, ToolSession.context_id == Context.id)
-        .join(Deployment, ToolSession.deployment_id == Deployment.id)
-        .where(ToolSession.token_hash == token_hash(token), Deployment.active.is_(True))
-    ).one_or_none()
+    row = s.execute(_SESSION_BY_TOKEN, {"token_hash": token_hash(token)}).one_or_none()
     now = utcnow()
     if row is None or row[0].expires_at <= now:
         raise SessionExpired(
@@ -141,8 +146,13 @@ def current_visitor() -> Visitor:
 
 def csrf_token() -> str:
     token = g.get("session_token") or ""
+    known: tuple[str, str] | None = g.get("_csrf")  # a page asks for it several times (every form)
+    if known is not None and known[0] == token:
+        return known[1]
     key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, b"csrf:" + token.encode(), hashlib.sha256).hexdigest()[:40]
+    value = hmac.new(key, b"csrf:" + token.encode(), hashlib.sha256).hexdigest()[:40]
+    g._csrf = (token, value)
+    return value
 
 
 def check_csrf() -> None:
@@ -196,10 +206,21 @@ def instructor_required(view: Callable[P, R]) -> Callable[P, R]:
 
 
 def _add_session_token(endpoint: str, values: dict[str, Any]) -> None:
-    if SESSION_ARG in values or not g.get("session_token"):
+    if SESSION_ARG in values:
         return
-    if current_app.url_map.is_endpoint_expecting(endpoint, SESSION_ARG):
-        values[SESSION_ARG] = g.session_token
+    token = g.get("session_token")
+    if token and endpoint in _session_endpoints(current_app.url_map):
+        values[SESSION_ARG] = token
+
+
+@functools.lru_cache(maxsize=8)
+def _session_endpoints_of(url_map: Any, rules: int) -> frozenset[str]:
+    return frozenset(rule.endpoint for rule in url_map.iter_rules() if SESSION_ARG in rule.arguments)
+
+
+def _session_endpoints(url_map: Any) -> frozenset[str]:
+    """Endpoints whose URL carries the session token (a page builds a dozen links; asked once per map)."""
+    return _session_endpoints_of(url_map, len(url_map._rules))
 
 
 session_bp = session_blueprint("session", __name__, "/sitzung")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy import Engine, bindparam, create_engine, event, make_url, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -177,6 +177,31 @@ def insert_for(s: Session) -> Any:
     return postgresql.insert if name == "postgresql" else sqlite.insert
 
 
+@functools.cache
+def _upsert_statement(
+    dialect: str, table: Any, keys: tuple[str, ...], values: tuple[str, ...], returning: str | None
+) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    ins = insert(table).values({name: bindparam(name, type_=table.c[name].type) for name in (*keys, *values)})
+    stmt = ins.on_conflict_do_update(
+        index_elements=list(keys), set_={name: ins.excluded[name] for name in values}
+    )
+    return stmt.returning(table.c[returning]) if returning else stmt
+
+
+def upsert(
+    s: Session, table: Any, keys: dict[str, Any], values: dict[str, Any], *, returning: str | None = None
+) -> Any:
+    """INSERT … ON CONFLICT (keys) DO UPDATE SET values, on the session's connection (its transaction).
+
+    The statement is built once per table, column set and dialect, with a bind parameter per column: hot paths
+    (launches, learner pages) run it often, and building a statement and its cache key costs more than
+    running it. Returns the result (with `returning`: that column of the row written).
+    """
+    stmt = _upsert_statement(s.get_bind().dialect.name, table, tuple(keys), tuple(values), returning)
+    return s.connection().execute(stmt, {**keys, **values})
+
+
 def _teardown(_exc: BaseException | None) -> None:
     s: Session | None = g.pop("db_session", None)
     if s is not None:
@@ -281,4 +306,4 @@ def init_app(app: Flask) -> None:
         auto_upgrade_sqlite(app)
 
 
-__all__ = ["Base", "Database", "get_db", "insert_for", "session", "session_scope", "upgrade"]
+__all__ = ["Base", "Database", "get_db", "insert_for", "session", "session_scope", "upgrade", "upsert"]

@@ -16,13 +16,14 @@ Services raise `ProgressError` subclasses with a `code`; the views turn them int
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import and_, case, delete, func, select, update
+from sqlalchemy import Float, and_, bindparam, case, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from .course import pools
@@ -37,7 +38,7 @@ from .course.completion import (
     score_passes,
 )
 from .course.model import Course, Module, Question, Quiz
-from .db import advisory_lock, insert_for
+from .db import advisory_lock, insert_for, upsert
 from .grading import enqueue_grades
 from .models import (
     CourseProgress,
@@ -185,35 +186,14 @@ def _refresh_progress(
     as the progress that caused it. Completion is sticky: a recorded `completed_at` is never cleared.
     """
     owner = _owner(learner, course.id)
-    seen = frozenset(
-        s.scalars(
-            select(LessonVisit.lesson_id).where(
-                *_owned(LessonVisit, owner), LessonVisit.module_id == module.id
-            )
-        )
-    )
-    attempts, best, passed_at = s.execute(
-        select(
-            func.count(QuizAttempt.id),
-            func.max(QuizAttempt.score),
-            # First attempt at or above the pass mark as the course file says it now (score_passes' tolerance).
-            func.min(case((QuizAttempt.score >= course.pass_mark / 100 - 1e-9, QuizAttempt.submitted_at))),
-        ).where(
-            *_owned(QuizAttempt, owner),
-            QuizAttempt.module_id == module.id,
-            QuizAttempt.submitted_at.is_not(None),
-        )
+    params = _params(learner, course.id, module.id)
+    s.flush()  # the reads below run on the connection: whatever the session holds goes first
+    seen = frozenset(_read(s, _SEEN_IN_MODULE, params).scalars())
+    attempts, best, passed_at = _read(
+        s, _QUIZ_TOTALS, {**params, "pass_threshold": course.pass_mark / 100 - 1e-9}
     ).one()
-    practice = s.execute(
-        select(PracticeSubmission.submitted_at, PracticeSubmission.reviewed_at).where(
-            *_owned(PracticeSubmission, owner), PracticeSubmission.module_id == module.id
-        )
-    ).one_or_none()
-    old = s.execute(
-        select(ModuleProgress.best_score, ModuleProgress.completed_at).where(
-            *_owned(ModuleProgress, owner), ModuleProgress.module_id == module.id
-        )
-    ).one_or_none()
+    practice = _read(s, _PRACTICE_DATES, params).one_or_none()
+    old = _read(s, _MODULE_PROGRESS, params).one_or_none()
     old_best, old_completed_at = (old.best_score, old.completed_at) if old else (None, None)
 
     snap = ModuleSnapshot(
@@ -240,14 +220,8 @@ def _refresh_progress(
         },
     )
 
-    done = s.scalars(
-        select(ModuleProgress.module_id).where(
-            *_owned(ModuleProgress, owner), ModuleProgress.completed_at.is_not(None)
-        )
-    ).all()
-    old_course_completed_at = s.scalar(
-        select(CourseProgress.completed_at).where(*_owned(CourseProgress, owner))
-    )
+    done = _read(s, _MODULES_DONE, owner).scalars().all()
+    old_course_completed_at = _read(s, _COURSE_COMPLETED_AT, owner).scalar()
     course_completed_at = old_course_completed_at or (now if course_complete_from(course, done) else None)
     _upsert(
         s,
@@ -303,8 +277,121 @@ def _owned(model: Any, owner: Mapping[str, Any]) -> list[Any]:
 
 
 def _upsert(s: Session, model: Any, keys: dict[str, Any], values: dict[str, Any]) -> None:
-    ins = insert_for(s)(model).values(**keys, **values)
-    s.execute(ins.on_conflict_do_update(index_elements=list(keys), set_=values))
+    upsert(s, model.__table__, keys, values)
+
+
+# --- Statements built once -----------------------------------------------------------------------
+# Every learner page runs a few of these. Building a statement and its cache key costs more than running it, so
+# they are built once with bind parameters: :user_id, :context_id, :course_id (one learner in one course
+# context), :module_id and what else each names. Column-only reads go through the session's connection (Core);
+# reads of whole rows (attempts, practice texts) through the session.
+
+
+def _mine(model: Any, *more: Any) -> Any:
+    """WHERE for one learner's rows in one course context (and the further conditions given)."""
+    return and_(
+        model.user_id == bindparam("user_id"),
+        model.context_id == bindparam("context_id"),
+        model.course_id == bindparam("course_id"),
+        *more,
+    )
+
+
+def _in_module(model: Any, *more: Any) -> Any:
+    return _mine(model, model.module_id == bindparam("module_id"), *more)
+
+
+def _params(learner: Learner, course_id: str, module_id: str | None = None, **more: Any) -> dict[str, Any]:
+    params = {**_owner(learner, course_id), **more}
+    if module_id is not None:
+        params["module_id"] = module_id
+    return params
+
+
+@functools.cache
+def _lesson_visit_statement(dialect: str) -> Any:
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table: Any = LessonVisit.__table__
+    names = ("user_id", "context_id", "course_id", "module_id", "lesson_id", "first_seen_at")
+    ins = insert(table).values({name: bindparam(name, type_=table.c[name].type) for name in names})
+    return ins.on_conflict_do_nothing().returning(table.c.id)
+
+
+_SEEN_IN_MODULE = select(LessonVisit.lesson_id).where(_in_module(LessonVisit))
+_QUIZ_TOTALS = select(
+    func.count(QuizAttempt.id),
+    func.max(QuizAttempt.score),
+    # First attempt at or above the pass mark as the course file says it now (score_passes' tolerance).
+    func.min(case((QuizAttempt.score >= bindparam("pass_threshold", type_=Float), QuizAttempt.submitted_at))),
+).where(_in_module(QuizAttempt, QuizAttempt.submitted_at.is_not(None)))
+_PRACTICE_DATES = select(PracticeSubmission.submitted_at, PracticeSubmission.reviewed_at).where(
+    _in_module(PracticeSubmission)
+)
+_MODULE_PROGRESS = select(
+    ModuleProgress.best_score, ModuleProgress.attempts, ModuleProgress.completed_at
+).where(_in_module(ModuleProgress))
+_MODULES_DONE = select(ModuleProgress.module_id).where(
+    _mine(ModuleProgress, ModuleProgress.completed_at.is_not(None))
+)
+_COURSE_COMPLETED_AT = select(CourseProgress.completed_at).where(_mine(CourseProgress))
+_LAST_LOCATION = select(CourseProgress.last_location).where(_mine(CourseProgress))
+_ALL_SEEN = select(LessonVisit.module_id, LessonVisit.lesson_id).where(_mine(LessonVisit))
+_ALL_MODULE_PROGRESS = select(
+    ModuleProgress.module_id, ModuleProgress.best_score, ModuleProgress.attempts, ModuleProgress.completed_at
+).where(_mine(ModuleProgress))
+_ALL_PRACTICE = select(PracticeSubmission.module_id, PracticeSubmission.reviewed_at).where(
+    _mine(PracticeSubmission)
+)
+_COURSE_ROW = select(
+    CourseProgress.last_location, CourseProgress.last_module_id, CourseProgress.completed_at
+).where(_mine(CourseProgress))
+_OPEN_ATTEMPTS = (
+    select(QuizAttempt)
+    .where(_in_module(QuizAttempt, QuizAttempt.submitted_at.is_(None)))
+    .order_by(QuizAttempt.started_at.desc(), QuizAttempt.id.desc())
+)
+_NEWEST_OPEN_ATTEMPT = _OPEN_ATTEMPTS.limit(1)
+_SUBMITTED_ATTEMPTS = (
+    select(QuizAttempt.question_ids, QuizAttempt.layout, QuizAttempt.submitted_at, QuizAttempt.passed)
+    .where(_in_module(QuizAttempt, QuizAttempt.submitted_at.is_not(None)))
+    .order_by(QuizAttempt.submitted_at, QuizAttempt.id)
+)
+_ATTEMPT_BY_PUBLIC_ID = (
+    select(QuizAttempt)
+    .where(_in_module(QuizAttempt, QuizAttempt.public_id == bindparam("public_id")))
+    .execution_options(populate_existing=True)
+)
+_PRACTICE = (
+    select(PracticeSubmission).where(_in_module(PracticeSubmission)).execution_options(populate_existing=True)
+)
+_PEERS_WHERE = and_(
+    PracticeSubmission.context_id == bindparam("context_id"),
+    PracticeSubmission.course_id == bindparam("course_id"),
+    PracticeSubmission.module_id == bindparam("module_id"),
+    PracticeSubmission.user_id != bindparam("user_id"),
+)
+_PEER_COUNT = select(func.count(PracticeSubmission.id)).where(_PEERS_WHERE)
+_PEER_ANSWERS = (
+    select(
+        User.given_name,
+        User.name,
+        PracticeSubmission.text,
+        PracticeSubmission.submitted_at,
+        PracticeSubmission.updated_at,
+    )
+    .join(User, User.id == PracticeSubmission.user_id)
+    .where(_PEERS_WHERE)
+    .order_by(PracticeSubmission.submitted_at.desc(), PracticeSubmission.id.desc())
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))
+)
+
+
+def _read(s: Session, stmt: Any, params: dict[str, Any]) -> Any:
+    """A column-only read on the session's connection (its transaction), without the ORM's statement handling."""
+    return s.connection().execute(stmt, params)
 
 
 def _lock_learner(s: Session, learner: Learner, course_id: str) -> None:
@@ -345,11 +432,9 @@ def record_lesson_view(
         raise ValueError(f"module {module.id!r} has no lesson {lesson_id!r}")
     now = utcnow()
     _lock_learner(s, learner, course.id)
-    owner = _owner(learner, course.id)
-    ins = insert_for(s)(LessonVisit).values(
-        **owner, module_id=module.id, lesson_id=lesson_id, first_seen_at=now
-    )
-    new = s.execute(ins.on_conflict_do_nothing().returning(LessonVisit.id)).first() is not None
+    visit = _lesson_visit_statement(s.get_bind().dialect.name)
+    params = _params(learner, course.id, module.id, lesson_id=lesson_id, first_seen_at=now)
+    new = s.connection().execute(visit, params).first() is not None
     result = _refresh_progress(s, learner, course, module, "lesson_seen", now) if new else None
     _set_location(s, learner, course.id, module.id, lesson_id, now)
     return result
@@ -357,9 +442,7 @@ def record_lesson_view(
 
 def last_location(s: Session, learner: Learner, course: Course) -> Location | None:
     """Where the learner last was in this course (from any device), if that page still exists."""
-    raw = s.scalar(
-        select(CourseProgress.last_location).where(*_owned(CourseProgress, _owner(learner, course.id)))
-    )
+    raw = _read(s, _LAST_LOCATION, _owner(learner, course.id)).scalar()
     return parse_location(course, raw)
 
 
@@ -389,34 +472,11 @@ def course_state(s: Session, learner: Learner, course: Course) -> CourseState:
     """The learner's progress in the whole course (four queries, whatever the number of modules)."""
     owner = _owner(learner, course.id)
     seen: dict[str, set[str]] = {}
-    for module_id, lesson_id in s.execute(
-        select(LessonVisit.module_id, LessonVisit.lesson_id).where(*_owned(LessonVisit, owner))
-    ):
+    for module_id, lesson_id in _read(s, _ALL_SEEN, owner):
         seen.setdefault(module_id, set()).add(lesson_id)
-    progress = {
-        row.module_id: row
-        for row in s.execute(
-            select(
-                ModuleProgress.module_id,
-                ModuleProgress.best_score,
-                ModuleProgress.attempts,
-                ModuleProgress.completed_at,
-            ).where(*_owned(ModuleProgress, owner))
-        )
-    }
-    practice = {
-        row.module_id: row.reviewed_at is not None
-        for row in s.execute(
-            select(PracticeSubmission.module_id, PracticeSubmission.reviewed_at).where(
-                *_owned(PracticeSubmission, owner)
-            )
-        )
-    }
-    course_row = s.execute(
-        select(
-            CourseProgress.last_location, CourseProgress.last_module_id, CourseProgress.completed_at
-        ).where(*_owned(CourseProgress, owner))
-    ).one_or_none()
+    progress = {row.module_id: row for row in _read(s, _ALL_MODULE_PROGRESS, owner)}
+    practice = {row.module_id: row.reviewed_at is not None for row in _read(s, _ALL_PRACTICE, owner)}
+    course_row = _read(s, _COURSE_ROW, owner).one_or_none()
     modules: dict[str, ModuleSnapshot] = {}
     for module in course.modules:
         row = progress.get(module.id)
@@ -438,24 +498,11 @@ def course_state(s: Session, learner: Learner, course: Course) -> CourseState:
 
 def module_snapshot(s: Session, learner: Learner, course: Course, module: Module) -> ModuleSnapshot:
     """The learner's progress in one module (three queries)."""
-    owner = _owner(learner, course.id)
-    seen = frozenset(
-        s.scalars(
-            select(LessonVisit.lesson_id).where(
-                *_owned(LessonVisit, owner), LessonVisit.module_id == module.id
-            )
-        )
-    )
-    row = s.execute(
-        select(ModuleProgress.best_score, ModuleProgress.attempts, ModuleProgress.completed_at).where(
-            *_owned(ModuleProgress, owner), ModuleProgress.module_id == module.id
-        )
-    ).one_or_none()
-    reviewed_at = s.execute(
-        select(PracticeSubmission.reviewed_at).where(
-            *_owned(PracticeSubmission, owner), PracticeSubmission.module_id == module.id
-        )
-    ).one_or_none()
+    params = _params(learner, course.id, module.id)
+    seen = frozenset(_read(s, _SEEN_IN_MODULE, params).scalars())
+    row = _read(s, _MODULE_PROGRESS, params).one_or_none()
+    practice = _read(s, _PRACTICE_DATES, params).one_or_none()
+    reviewed_at = None if practice is None else (practice.reviewed_at,)
     return ModuleSnapshot(
         seen_lessons=seen,
         best_score=row.best_score if row else None,
@@ -502,12 +549,7 @@ def _attempts(learner: Learner, course_id: str, module_id: str) -> list[Any]:
 
 def find_open_attempt(s: Session, learner: Learner, course: Course, module: Module) -> QuizAttempt | None:
     """The learner's newest unsubmitted attempt at this module's quiz, if its layout still fits the quiz."""
-    attempt = s.scalars(
-        select(QuizAttempt)
-        .where(*_attempts(learner, course.id, module.id), QuizAttempt.submitted_at.is_(None))
-        .order_by(QuizAttempt.started_at.desc(), QuizAttempt.id.desc())
-        .limit(1)
-    ).first()
+    attempt = s.scalars(_NEWEST_OPEN_ATTEMPT, _params(learner, course.id, module.id)).first()
     if attempt is None or not layout_fits(module.quiz, attempt):
         return None
     return attempt
@@ -515,13 +557,7 @@ def find_open_attempt(s: Session, learner: Learner, course: Course, module: Modu
 
 def _submitted(s: Session, learner: Learner, course: Course, module: Module) -> list[Any]:
     """The learner's submitted attempts at this module's quiz, oldest first (for the draw and the policy)."""
-    return list(
-        s.execute(
-            select(QuizAttempt.question_ids, QuizAttempt.layout, QuizAttempt.submitted_at, QuizAttempt.passed)
-            .where(*_attempts(learner, course.id, module.id), QuizAttempt.submitted_at.is_not(None))
-            .order_by(QuizAttempt.submitted_at, QuizAttempt.id)
-        )
-    )
+    return list(s.execute(_SUBMITTED_ATTEMPTS, _params(learner, course.id, module.id)))
 
 
 def attempt_gate(
@@ -545,11 +581,7 @@ def start_quiz_attempt(s: Session, learner: Learner, course: Course, module: Mod
     now = utcnow()
     _lock_learner(s, learner, course.id)
     stale: list[int] = []
-    for attempt in s.scalars(
-        select(QuizAttempt)
-        .where(*_attempts(learner, course.id, module.id), QuizAttempt.submitted_at.is_(None))
-        .order_by(QuizAttempt.started_at.desc(), QuizAttempt.id.desc())
-    ):
+    for attempt in s.scalars(_OPEN_ATTEMPTS, _params(learner, course.id, module.id)):
         if layout_fits(module.quiz, attempt):
             return attempt
         stale.append(attempt.id)
@@ -588,9 +620,7 @@ def get_attempt(s: Session, learner: Learner, course: Course, module: Module, pu
     if not _PUBLIC_ID.fullmatch(public_id):  # garbage (a NUL breaks PostgreSQL) never reaches the database
         raise AttemptNotFound(public_id[:40])
     attempt = s.scalars(
-        select(QuizAttempt)
-        .where(*_attempts(learner, course.id, module.id), QuizAttempt.public_id == public_id)
-        .execution_options(populate_existing=True)
+        _ATTEMPT_BY_PUBLIC_ID, _params(learner, course.id, module.id, public_id=public_id)
     ).first()
     if attempt is None:
         raise AttemptNotFound(public_id[:40])
@@ -610,11 +640,7 @@ def latest_submitted_attempt(
 
 def quiz_record(s: Session, learner: Learner, course: Course, module: Module) -> tuple[float | None, int]:
     """Best score and number of submitted attempts at this module's quiz (one query)."""
-    row = s.execute(
-        select(ModuleProgress.best_score, ModuleProgress.attempts).where(
-            *_owned(ModuleProgress, _owner(learner, course.id)), ModuleProgress.module_id == module.id
-        )
-    ).one_or_none()
+    row = _read(s, _MODULE_PROGRESS, _params(learner, course.id, module.id)).one_or_none()
     return (row.best_score, row.attempts) if row else (None, 0)
 
 
@@ -732,13 +758,7 @@ def check_practice_text(module: Module, text: str) -> str:
 
 
 def get_practice(s: Session, learner: Learner, course: Course, module: Module) -> PracticeSubmission | None:
-    return s.scalars(
-        select(PracticeSubmission)
-        .where(
-            *_owned(PracticeSubmission, _owner(learner, course.id)), PracticeSubmission.module_id == module.id
-        )
-        .execution_options(populate_existing=True)
-    ).first()
+    return s.scalars(_PRACTICE, _params(learner, course.id, module.id)).first()
 
 
 @dataclass(frozen=True, slots=True)
@@ -814,27 +834,9 @@ def peer_answers(
 ) -> tuple[list[PeerAnswer], int]:
     """Other people's practice answers for this module in the learner's course context, newest first, and how
     many there are. Same context only: another LMS course or platform never shows up here."""
-    where = and_(
-        PracticeSubmission.context_id == learner.context_id,
-        PracticeSubmission.course_id == course.id,
-        PracticeSubmission.module_id == module.id,
-        PracticeSubmission.user_id != learner.user_id,
-    )
-    total = int(s.scalar(select(func.count(PracticeSubmission.id)).where(where)) or 0)
-    rows = s.execute(
-        select(
-            User.given_name,
-            User.name,
-            PracticeSubmission.text,
-            PracticeSubmission.submitted_at,
-            PracticeSubmission.updated_at,
-        )
-        .join(User, User.id == PracticeSubmission.user_id)
-        .where(where)
-        .order_by(PracticeSubmission.submitted_at.desc(), PracticeSubmission.id.desc())
-        .limit(limit)
-        .offset(offset)
-    ).all()
+    params = _params(learner, course.id, module.id)
+    total = int(_read(s, _PEER_COUNT, params).scalar() or 0)
+    rows = _read(s, _PEER_ANSWERS, {**params, "limit": limit, "offset": offset}).all()
     return [PeerAnswer(*row) for row in rows], total
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import Table, insert
 from sqlalchemy.orm import Session
 
 from ..course.model import Catalog
-from ..db import insert_for
+from ..db import upsert
 from ..errors import LaunchError
 from ..i18n import lazy_gettext as _l
 from ..models import (
@@ -108,12 +108,8 @@ class ProvisionedLaunch:
 
 
 def _upsert(s: Session, model: Any, keys: dict[str, Any], values: dict[str, Any]) -> int:
-    # Core statements on the session's connection: launches are the hot path, and the ORM's bulk-insert
-    # machinery costs more than the SQL itself here.
-    table = model.__table__
-    ins = insert_for(s)(table).values(**keys, **values)
-    stmt = ins.on_conflict_do_update(index_elements=list(keys), set_=values).returning(table.c.id)
-    return int(s.connection().execute(stmt).scalar_one())
+    # Core statements on the session's connection, built once (db.upsert): launches are the hot path.
+    return int(upsert(s, model.__table__, keys, values, returning="id").scalar_one())
 
 
 def provision(

@@ -9,13 +9,28 @@ from flask import current_app
 from pylti1p3.deployment import Deployment as LtiDeployment
 from pylti1p3.registration import Registration
 from pylti1p3.tool_config.abstract import ToolConfAbstract
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..errors import LaunchError
 from ..i18n import lazy_gettext as _l
 from ..models import Deployment, Platform
 from .keys import SigningKey, signing_key
+
+# Built once (every login and launch runs them); only the values are bound per call.
+_PLATFORM = select(Platform).where(
+    Platform.issuer == bindparam("iss"), Platform.client_id == bindparam("client_id")
+)
+_PLATFORMS_OF_ISSUER = select(Platform).where(Platform.issuer == bindparam("iss")).limit(2)
+_DEPLOYMENT = (
+    select(Deployment)
+    .join(Platform, Deployment.platform_id == Platform.id)
+    .where(
+        Platform.issuer == bindparam("iss"),
+        Platform.client_id == bindparam("client_id"),
+        Deployment.deployment_id == bindparam("deployment_id"),
+    )
+)
 
 
 class ToolRegistration(Registration):
@@ -61,11 +76,10 @@ class DbToolConf(ToolConfAbstract[Any]):
         return True
 
     def platform(self, iss: str, client_id: str | None) -> Platform | None:
-        query = select(Platform).where(Platform.issuer == iss)
         if client_id:
-            return self.s.scalars(query.where(Platform.client_id == client_id)).one_or_none()
+            return self.s.scalars(_PLATFORM, {"iss": iss, "client_id": client_id}).one_or_none()
         # A login request without client_id is only unambiguous when the issuer registered us once.
-        found = self.s.scalars(query.limit(2)).all()
+        found = self.s.scalars(_PLATFORMS_OF_ISSUER, {"iss": iss}).all()
         return found[0] if len(found) == 1 else None
 
     def registered_platform(self, iss: str, client_id: str | None, *, detail: str) -> Platform:
@@ -127,13 +141,7 @@ class DbToolConf(ToolConfAbstract[Any]):
 
     def deployment(self, iss: str, client_id: str, deployment_id: str) -> Deployment | None:
         return self.s.scalars(
-            select(Deployment)
-            .join(Platform, Deployment.platform_id == Platform.id)
-            .where(
-                Platform.issuer == iss,
-                Platform.client_id == client_id,
-                Deployment.deployment_id == deployment_id,
-            )
+            _DEPLOYMENT, {"iss": iss, "client_id": client_id, "deployment_id": deployment_id}
         ).one_or_none()
 
     def find_deployment(self, iss: str, deployment_id: str) -> LtiDeployment | None:

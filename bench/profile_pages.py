@@ -1,0 +1,327 @@
+"""The tool's CPU per learner page and per launch, in-process and sequential: where the time of each page kind goes.
+
+    .venv/bin/python bench/profile_pages.py --learners 10 --rounds 2                 # CPU and SQL per page kind
+    .venv/bin/python bench/profile_pages.py --learners 10 --rounds 2 --cprofile 40    # + the top 40 functions
+    .venv/bin/python bench/profile_pages.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+
+The app runs in this process (Flask's test client, no HTTP server); a platform process (bench/pages.py
+--platform-process) signs the id_tokens. Each of N learners launches (login, launch POST, first page), then walks
+the course like bench/pages.py's learners for --rounds passes over the overview, modules, lessons, quiz and
+practice pages. Per page kind it prints the median of the tool's `X-CPU-Us` (the serving thread's CPU time inside
+the app, as bench/pages.py reports it under gunicorn; on a machine shared with other programs far steadier than
+wall time, but still not free of their effect on caches and clock) and the SQL statements per request. For instruction counts that do not depend on the machine's
+load, run it under callgrind twice with different --rounds and subtract (bench/README.md shows how).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import random
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import requests
+from werkzeug.datastructures import MultiDict
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import pages
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Walk:
+    """One learner in the test client: request, record CPU and SQL per page kind."""
+
+    def __init__(self, client: Any, cpu: dict[str, list[int]], sql: dict[str, list[int]], prof: Any) -> None:
+        self.client = client
+        self.cpu = cpu
+        self.sql = sql
+        self.prof = prof
+        self.base = ""
+        self.csrf = ""
+        self.last = ""
+
+    def request(self, kind: str, method: str, url: str, **kwargs: Any) -> Any:
+        if self.prof is not None:
+            self.prof.enable()
+        resp = self.client.open(url, method=method, **kwargs)
+        if self.prof is not None:
+            self.prof.disable()
+        assert resp.status_code < 400, (kind, url, resp.status_code, resp.get_data(as_text=True)[:300])
+        self.cpu[kind].append(int(resp.headers["X-CPU-Us"]) * 1000)
+        self.sql[kind].append(int(resp.headers.get("X-Query-Count", -1)))
+        return resp
+
+
+def launch(walk: Walk, platform_url: str, number: int, course: str) -> None:
+    sub = f"bench-learner-{number}"
+    launch_url = "http://localhost/lti/launch"
+    login = walk.request(
+        "launch: login",
+        "GET",
+        "/lti/login",
+        query_string={
+            "iss": platform_url,
+            "login_hint": sub,
+            "target_link_uri": launch_url,
+            "lti_message_hint": "bench",
+            "client_id": pages.CLIENT_ID,
+            "lti_deployment_id": pages.DEPLOYMENT_ID,
+        },
+    )
+    query = {k: v[0] for k, v in parse_qs(urlsplit(login.headers["Location"]).query).items()}
+    token = requests.post(
+        platform_url + "/sign",
+        json={
+            "sub": sub,
+            "nonce": query["nonce"],
+            "name": f"Person {number}",
+            "launch_url": launch_url,
+            "course": course,
+        },
+        timeout=30,
+    ).json()["id_token"]
+    resp = walk.request(
+        "launch: POST", "POST", "/lti/launch", data={"id_token": token, "state": query["state"]}
+    )
+    assert resp.status_code == 303, resp.status_code
+    page = walk.request("launch: first page", "GET", resp.headers["Location"])
+    walk.cpu["launch (login+launch+first page)"].append(
+        sum(walk.cpu[k][-1] for k in ("launch: login", "launch: POST", "launch: first page"))
+    )
+    walk.base = urlsplit(page.request.url).path
+    walk.base = walk.base if walk.base.endswith("/") else walk.base.rsplit("/", 1)[0] + "/"
+    walk.last = page.get_data(as_text=True)
+    found = pages.CSRF.search(walk.last)
+    assert found
+    walk.csrf = found.group(1)
+
+
+def browse(walk: Walk, steps: Any, rng: random.Random) -> None:
+    kind, path, data = next(steps)
+    url = urljoin(walk.base, path)
+    if data is None:
+        walk.last = walk.request(kind, "GET", url).get_data(as_text=True)
+        return
+    fields = pages.quiz_fields(walk.last, rng) if data == "QUIZ" else list(data.items())
+    fields.append(("csrf_token", walk.csrf))
+    resp = walk.request(kind, "POST", url, data=MultiDict(fields))
+    assert resp.status_code == 303, (kind, resp.status_code)
+    follow = "quiz result" if kind == "quiz submit" else "practice form (after save)"
+    walk.last = walk.request(follow, "GET", urljoin(url, resp.headers["Location"])).get_data(as_text=True)
+
+
+def steps_per_round(course: Any) -> int:
+    """Page requests of one pass over the course (the quiz taken once), for --rounds."""
+    per_module = [2 + len(m.lessons) + 2 + 2 + 1 for m in course.modules]
+    return 1 + sum(per_module)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--learners", type=int, default=10)
+    parser.add_argument("--rounds", type=float, default=1.0, help="passes over the course per learner")
+    parser.add_argument("--warmup", type=int, default=2, help="learners launched and walked before measuring")
+    parser.add_argument(
+        "--database-url", default="", help="a PostgreSQL server URL (a fresh database is made)"
+    )
+    parser.add_argument("--redis-url", default="")
+    parser.add_argument("--content-dir", type=Path, default=pages.default_content_dir())
+    parser.add_argument("--course", default="grundlagenkurs")
+    parser.add_argument(
+        "--cprofile", type=int, default=0, help="print the top N functions by cumulative time"
+    )
+    parser.add_argument("--sort", default="cumulative", help="pstats sort key for --cprofile (e.g. tottime)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--py-spy",
+        default="",
+        metavar="FILE",
+        help="record the measured phase with py-spy (raw format) into FILE",
+    )
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=ROOT,
+        help="the checkout whose tool to run (A/B against another worktree)",
+    )
+    parser.add_argument(
+        "--sql-of", default="", metavar="KIND", help="print the SQL of one request of this kind"
+    )
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(args.root))
+    import logging
+
+    from lti_tool import create_app
+    from lti_tool.course.loader import load_course
+    from lti_tool.db import session_scope, upgrade
+    from lti_tool.lti.platforms import PlatformSpec, add_platform
+
+    course = load_course(args.content_dir / args.course)
+    port = pages.free_port()
+    platform_url = f"http://127.0.0.1:{port}"
+    platform = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve().parent / "pages.py"), "--platform-process", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
+    dbname = f"nama_bench_profile_{os.getpid()}"
+    try:
+        with tempfile.TemporaryDirectory(prefix="nama-profile-pages-") as tmp:
+            if args.database_url:
+                admin = args.database_url.replace("postgresql+psycopg://", "postgresql://")
+                pages.database(admin, dbname, "create")
+                url = pages.db_url(admin, dbname)
+                upgrade(url)
+            else:
+                url = f"sqlite:///{tmp}/tool.db"
+            config = {
+                "INSTANCE_PATH": tmp,
+                "DATABASE_URL": url,
+                "SECRET_KEY": secrets.token_urlsafe(32),
+                "BASE_URL": "http://localhost",
+                "CONTENT_DIR": str(args.content_dir),
+                "DEFAULT_COURSE": args.course,
+                "ENV": "development",
+                "BENCH_COUNT_QUERIES": True,
+                "EMBEDDED_WORKER": False,
+                "REDIS_URL": args.redis_url,
+            }
+            app = create_app(config)
+            logging.getLogger().setLevel(logging.WARNING)
+            with session_scope(app, write=True) as s:
+                add_platform(
+                    s,
+                    PlatformSpec(
+                        issuer=platform_url,
+                        client_id=pages.CLIENT_ID,
+                        auth_login_url=platform_url + "/auth",
+                        auth_token_url=platform_url + "/token",
+                        jwks_url=platform_url + "/jwks",
+                        name="Bench platform",
+                    ),
+                    pages.DEPLOYMENT_ID,
+                )
+            pages.wait_for(platform_url + "/jwks")
+            if args.sql_of:
+                show_sql_of(app, args.sql_of)
+            prof = cProfile.Profile() if args.cprofile else None
+            spy: subprocess.Popen[bytes] | None = None
+            cpu: dict[str, list[int]] = defaultdict(list)
+            sql: dict[str, list[int]] = defaultdict(list)
+            seed = random.Random(args.seed)
+            per_learner = int(args.rounds * steps_per_round(course))
+            for number in range(args.warmup + args.learners):
+                measuring = number >= args.warmup
+                if measuring and args.py_spy and spy is None:
+                    spy = start_py_spy(args.py_spy)
+                walk = Walk(
+                    app.test_client(),
+                    cpu if measuring else defaultdict(list),
+                    sql if measuring else defaultdict(list),
+                    prof if measuring else None,
+                )
+                launch(walk, platform_url, number, course.id)
+                learner = pages.Learner(number, requests.Session())
+                steps = pages.learner_steps(learner, course, random.Random(seed.random()))
+                rng = random.Random(seed.random())
+                for _ in range(per_learner if measuring else steps_per_round(course)):
+                    browse(walk, steps, rng)
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(30)
+            report(cpu, sql)
+            if prof is not None:
+                print()
+                pstats.Stats(prof).sort_stats(args.sort).print_stats(args.cprofile)
+            app.extensions["nama_db"].dispose()
+    finally:
+        platform.terminate()
+        platform.wait(10)
+        if args.database_url:
+            pages.database(
+                args.database_url.replace("postgresql+psycopg://", "postgresql://"), dbname, "drop"
+            )
+
+
+def start_py_spy(out: str) -> subprocess.Popen[bytes]:
+    spy = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "py-spy"),
+            "record",
+            "-p",
+            str(os.getpid()),
+            "-r",
+            "400",
+            "-f",
+            "raw",
+            "-o",
+            out,
+            "--nonblocking",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1.0)  # attached
+    return spy
+
+
+def show_sql_of(app: Any, kind: str) -> None:
+    """Print the statements of the first request of `kind` (on stderr, as they run)."""
+    from flask import has_request_context, request
+    from sqlalchemy import event
+
+    state = {"kind": "", "done": False}
+    engine = app.extensions["nama_db"].engine
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _show(conn: Any, cursor: Any, statement: str, params: Any, context: Any, executemany: bool) -> None:
+        if has_request_context() and request.environ.get("bench.kind") == kind and not state["done"]:
+            print("SQL", " ".join(statement.split())[:400], file=sys.stderr)
+
+    original = Walk.request
+
+    def request_with_kind(self: Walk, k: str, method: str, url: str, **kwargs: Any) -> Any:
+        kwargs.setdefault("environ_base", {})["bench.kind"] = k
+        resp = original(self, k, method, url, **kwargs)
+        if k == kind and self.prof is None and state["kind"] == "":
+            state["kind"] = k
+        if k == kind:
+            state["done"] = True
+            print(f"-- end of {k}: {resp.status_code}", file=sys.stderr)
+        return resp
+
+    Walk.request = request_with_kind  # type: ignore[method-assign]
+
+
+def report(cpu: dict[str, list[int]], sql: dict[str, list[int]]) -> None:
+    print(f"{'page kind':34} {'count':>6} {'CPU ms p50':>10} {'CPU ms mean':>11} {'SQL/page':>9}")
+    launch_kinds = [k for k in cpu if k.startswith("launch")]
+    for kind in [*sorted(k for k in cpu if k not in launch_kinds), *launch_kinds]:
+        values = [v / 1e6 for v in cpu[kind]]
+        queries = sql.get(kind) or []
+        print(
+            f"{kind:34} {len(values):>6} {statistics.median(values):>10.2f} {statistics.mean(values):>11.2f} "
+            f"{(statistics.mean(queries) if queries else 0):>9.1f}"
+        )
+    page_values = [v / 1e6 for k, vs in cpu.items() if not k.startswith("launch") for v in vs]
+    print(f"median CPU per learner page (all kinds): {statistics.median(page_values):.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
