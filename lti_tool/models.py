@@ -923,6 +923,7 @@ class GradeOutbox(Base):
                     "sent_at",
                     "last_attempt_at",
                     "restamps",
+                    "request_id",
                 ),
                 N_(
                     "each grade for the learning platform (score, progress, a short comment, your user id) and "
@@ -966,6 +967,8 @@ class GradeOutbox(Base):
     last_attempt_at: Mapped[dt.datetime | None]
     # How often the timestamp was renewed after a 409 that our own earlier delivery caused (at most once).
     restamps: Mapped[int] = mapped_column(Integer, default=0)
+    # The id of the request that queued it (X-Request-ID): the worker's lines about this row carry it.
+    request_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class AccessToken(Base):

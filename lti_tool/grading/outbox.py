@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, aliased
 
 from ..course.model import Course
 from ..db import insert_for
+from ..logconfig import current_request_id
 from ..models import (
     Context,
     CourseProgress,
@@ -245,6 +246,7 @@ def _row(
         "created_at": now,
         "course_id": course_id,
         "module_id": module_id,
+        "request_id": current_request_id(),
     }
 
 
@@ -432,6 +434,7 @@ class Claimed:
     restamps: int
     course_id: str | None
     module_id: str | None
+    request_id: str | None = None  # of the request that queued the row (for the worker's log lines)
 
     @property
     def is_auto(self) -> bool:
@@ -520,6 +523,7 @@ def claim(
             row.restamps,
             row.course_id,
             row.module_id,
+            row.request_id,
         )
         .execution_options(synchronize_session=False)
     ).all()

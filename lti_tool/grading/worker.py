@@ -26,7 +26,7 @@ from flask import Flask, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import housekeeping, metrics
+from .. import housekeeping, logconfig, metrics
 from ..course.catalog import get_catalog
 from ..db import get_db, session_scope
 from ..http import http_session
@@ -125,10 +125,11 @@ class Worker:
                 context = contexts.get(row.context_id)
                 if context is None:  # the context was deleted meanwhile; the row went with it
                     continue
-                started = time.perf_counter()
-                outcome, url = self.deliver(row, context)
-                metrics.delivery(outcome.kind, time.perf_counter() - started)
-                delay = self._retry_delay(row, outcome) if outcome.kind == RETRY else None
+                with logconfig.bound(row.request_id):  # its lines name the learner's request that queued it
+                    started = time.perf_counter()
+                    outcome, url = self.deliver(row, context)
+                    metrics.delivery(outcome.kind, time.perf_counter() - started)
+                    delay = self._retry_delay(row, outcome) if outcome.kind == RETRY else None
                 done.append(_Done(row, outcome, url, utcnow(), delay))
                 if outcome.platform_trouble and delay is not None:
                     holdoff[row.platform_id] = utcnow() + dt.timedelta(seconds=delay)
