@@ -74,7 +74,9 @@ def test_dates_and_times_have_one_format_through_babel() -> None:
     them with Babel; no page, export or document formats a date on its own."""
     from lti_tool.i18n import berlin_when, document_date
 
-    own_formatting = re.compile(r"strftime|format_datetime\(|\|\s*(?:date|datetime|time)format\b")
+    own_formatting = re.compile(
+        r"strftime|format_(?:date|datetime|time)\(|\|\s*(?:date|datetime|time)format\b"
+    )
     offenders = [
         f"{path.relative_to(ROOT)}:{number}"
         for folder in (ROOT / "lti_tool", ROOT / "templates")
@@ -95,3 +97,45 @@ def test_dates_and_times_have_one_format_through_babel() -> None:
     Babel(app, locale_selector=lambda: "de", default_timezone="Europe/Berlin")
     with app.test_request_context():
         assert berlin_when(moment) == "06.12.2026, 14:30"
+
+
+# Words the tool's German uses for one thing each (read across all pages): Moodle's German says "Tool", a practice
+# task is "eingereicht" (the button says "Antwort einreichen") and compared with the "Musterlösung".
+OTHER_VOICES = {
+    "Werkzeug": "Tool",
+    "Start-Speicher": "Launch-Zwischenspeicher",
+    "lernende Person": "Teilnehmer*in",
+    "lernenden Person": "Teilnehmer*in",
+    "Lernende*r": "Teilnehmer*in",
+    "Musterantwort": "Musterlösung",
+}
+PRACTICE_VERBS = re.compile(r"\b(?:abgegeben|Abgabe|Abgeben)\b")
+
+
+def test_one_german_voice_in_the_catalogs_and_the_shipped_course() -> None:
+    from babel.messages.pofile import read_po
+
+    found = []
+    # The pages people work in; the legal texts (lti_tool/legal) are worded on their own and not checked here.
+    catalogs = (ROOT / "lti_tool").rglob("de/LC_MESSAGES/messages.po")
+    for path in sorted(p for p in catalogs if "legal" not in p.parts):
+        with path.open("rb") as handle:
+            for message in read_po(handle):
+                strings = message.string if isinstance(message.string, tuple) else (message.string,)
+                for text in strings:
+                    found += [
+                        f"{path.relative_to(ROOT)}: {word!r} in {text!r}"
+                        for word in OTHER_VOICES
+                        if word in text
+                    ]
+    course = ROOT / "content" / "grundlagenkurs"
+    for path in sorted(
+        [*course.rglob("module.toml"), course / "course.toml", *(course / "pages").glob("*.md")]
+    ):
+        text = path.read_text(encoding="utf-8")
+        found += [
+            f"{path.relative_to(ROOT)}: {m.group(0)!r} (say eingereicht)"
+            for m in PRACTICE_VERBS.finditer(text)
+        ]
+        found += [f"{path.relative_to(ROOT)}: 'Musterantwort'" for _ in re.finditer("Musterantwort", text)]
+    assert found == []

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from flask_babel import format_date, gettext, ngettext
+from flask_babel import gettext, ngettext
 
 from ..course.markdown import LinkBase, internal_href
 from ..course.model import Course, Module, Page, Source, Topic
 from ..course.reference import Letter, glossary_letters
-from ..i18n import BERLIN
+from ..i18n import BERLIN, berlin_date
 
 # Anchors inside the document. Identifiers never contain a dot, so "<module>.<lesson>" is unambiguous.
 COURSE_ANCHOR = "kurs"
@@ -151,7 +151,7 @@ class ReviewDocument:
 
     @property
     def made_on(self) -> str:
-        return str(format_date(self.made_at, "dd.MM.yyyy"))
+        return berlin_date(self.made_at)
 
     @property
     def counts(self) -> str:

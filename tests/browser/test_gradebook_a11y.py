@@ -71,7 +71,7 @@ def test_gradebook_learner_and_review_pages(
         # The table scrolls inside a region that is labelled by its caption and reachable by keyboard.
         region = ".table-wrap[role=region]"
         labelled_by = frame.get_attribute(region, "aria-labelledby")
-        assert frame.inner_text(f"#{labelled_by}").startswith("Lernende und ihr Fortschritt")
+        assert frame.inner_text(f"#{labelled_by}").startswith("Teilnehmer*innen und ihr Fortschritt")
         keys.tab_to(region)
         assert focus_is_visible(frame)
         if width == 360:

@@ -266,6 +266,11 @@ def test_exchange_only_after_own_answer_escaped_and_without_own(app: Flask, laun
     own = after.text.split('<details class="own-answer">', 1)[1].split("</details>", 1)[0]
     assert "Ihre Antwort zum Vergleich" in own and "Meine eigene Antwort zur Kommune." in own
     assert "1 Antwort von anderen." in after.text
+    # The task's title is quoted as it is (the Grundlagenkurs' titles begin with "Praxisaufgabe:" themselves).
+    assert (
+        'Hier lesen Sie, was andere in Ihrem Kurs zu „<span lang="de">Praxisaufgabe</span>“ geschrieben haben.'
+        in after.text
+    )
     assert re.search(r"eingereicht am \d", after.text)
     check_structure(after.text)
     # Another module's exchange is separate.

@@ -71,6 +71,11 @@ def test_an_attempt_draws_four_and_keeps_them_on_reload_and_on_another_device(
     app: Flask, launcher: Launcher
 ) -> None:
     learner = Learner.launch(launcher, **POOL)
+    # The module page says what an attempt asks, not how big the pool is.
+    module_page = learner.get("m/pool/")
+    assert module_page.status_code == 200
+    assert "4 Fragen je Versuch, jedes Mal neu aus 8 ausgewählt." in module_page.text
+    assert "8 Fragen." not in module_page.text
     page = learner.get("m/pool/quiz")
     assert page.status_code == 200
     assert "4 Fragen." in page.text and "Frage 4 von 4" in page.text and "Frage 5 von" not in page.text

@@ -196,7 +196,7 @@ def test_teacher_fetches_the_participant_list_and_sees_who_never_opened_the_cour
 
     done = teacher.post(refresh, data={"csrf_token": csrf.group(1), "sortierung": "name"})
     assert done.status_code == 200 and done.url.startswith(gradebook.url), done.url
-    assert "Die Teilnehmendenliste wurde aktualisiert: 4 Lernende." in done.text
+    assert "Die Teilnehmendenliste wurde aktualisiert: 4 Teilnehmer*innen." in done.text
     assert "Teilnehmendenliste vom" in done.text
     # Every learner of the LMS course is a row now, also the one who never opened the tool; the teacher is not.
     for name in ("Lea Schneider", "Jonas Becker", "Aylin Demir", "Murat Yilmaz"):

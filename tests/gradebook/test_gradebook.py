@@ -262,7 +262,7 @@ def test_send_all_failed_again_queues_this_contexts_failed_grades_once(
     far = add_learner(app, place(app, "course-2"), "far", name="Fiona Fern", grade_state="failed")
 
     page = teacher.get("lehrende/").text
-    assert "Fehlgeschlagene Noten von 2 Lernenden erneut senden" in page
+    assert "Fehlgeschlagene Noten von 2 Teilnehmer*innen erneut senden" in page
     done = teacher.post("lehrende/noten-senden", {"filter": "fehlgeschlagen"}, allow_redirects=False)
     assert done.status_code == 303
     assert "gesendet=2" in done.headers["Location"] and "filter=fehlgeschlagen" in done.headers["Location"]

@@ -194,3 +194,28 @@ def test_unknown_module_missing_task_and_unknown_learner_get_clear_pages(
             assert page.status_code == 404, (method, path)
             assert message in page.text and "Fehlerkennung" in page.text, (method, path)
     assert snapshot(app) == before
+
+
+def test_learners_texts_keep_the_course_language_inside_the_english_interface(
+    app: Flask, launcher: Launcher
+) -> None:
+    """WCAG 3.1.2: a German practice text in an English page is marked German, for the teacher, the learner
+    and the peers who read it (a screen reader then reads it with German pronunciation)."""
+    english = {"https://purl.imsglobal.org/spec/lti/claim/launch_presentation": {"locale": "en"}}
+    worked(app, launcher)
+    escaped = "In unserer Kommune &lt;b&gt;gibt&lt;/b&gt; es einen Klimabeirat &amp; ein Nachhaltigkeitsbüro."
+    teacher = launch_teacher(launcher, **english)
+    uid = user_id(app, "lea")
+    for path in (f"lehrende/lernende/{uid}", f"lehrende/lernende/{uid}/praxis/modul-a"):
+        page = teacher.get(path)
+        assert page.status_code == 200 and '<html lang="en">' in page.text
+        assert f'<div class="user-text" lang="de">{escaped}</div>' in page.text, path
+    review = teacher.get(f"lehrende/lernende/{uid}/praxis/modul-a")
+    assert re.search(r'<textarea id="feedback" name="feedback" rows="8" lang="de"', review.text)
+    peer = Learner.launch(launcher, sub="peer", name="Pia Peer", **english)
+    assert peer.post(
+        "m/modul-a/praxis", {"text": "Bei uns gibt es einen Nachhaltigkeitsbericht seit 2020."}
+    ).ok
+    exchange = peer.get("m/modul-a/austausch")
+    assert exchange.status_code == 200 and '<html lang="en">' in exchange.text
+    assert f'<div class="user-text" lang="de">{escaped}</div>' in exchange.text
