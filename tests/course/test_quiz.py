@@ -112,7 +112,7 @@ def test_all_right_passes_with_explanations(app: Flask, launcher: Launcher) -> N
     for question in mod.quiz.questions:
         for option in question.options:
             assert option.explanation_html in text
-    assert text.count("<summary>Erklärungen</summary>") == 5
+    assert text.count('<summary>Erklärungen<span class="visually-hidden"> (Frage ') == 5
     assert "Ihre Wahl" in text and "Platz 3" in text
     assert "(richtige Stelle)" in text
     assert "Quiz wiederholen" in text
