@@ -65,6 +65,9 @@ STATEMENT = Statement(
         ),
         Check(_l("Guides for LMS administrators, teachers and learners"), "test_guides_a11y.py"),
         Check(
+            _l("The tool's header and breadcrumbs on a phone, inside the LMS's frame"), "test_chrome_a11y.py"
+        ),
+        Check(
             _l("The certification register, searched, filtered and used by keyboard"), "test_register_a11y.py"
         ),
     ),
