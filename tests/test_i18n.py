@@ -129,9 +129,8 @@ def test_one_german_voice_in_the_catalogs_and_the_shipped_course() -> None:
                         if word in text
                     ]
     course = ROOT / "content" / "grundlagenkurs"
-    for path in sorted(
-        [*course.rglob("module.toml"), course / "course.toml", *(course / "pages").glob("*.md")]
-    ):
+    shipped = [*course.rglob("module.toml"), course / "course.toml", *(course / "pages").glob("*.md")]
+    for path in sorted([*shipped, *(ROOT / "guides" / "de").glob("*.md")]):  # and the guides at /anleitungen/
         text = path.read_text(encoding="utf-8")
         found += [
             f"{path.relative_to(ROOT)}: {m.group(0)!r} (say eingereicht)"
