@@ -287,8 +287,12 @@ class ResourceLink(Base):
     # Which course (content folder) and, optionally, which single module this activity delivers.
     course_id: Mapped[str] = mapped_column(String(100))
     module_id: Mapped[str | None] = mapped_column(String(100))
-    # The activity's own grade item (AGS `lineitem` claim): drives Moodle's activity completion.
+    # The activity's own grade item (AGS `lineitem` claim): drives Moodle's activity completion. None: the
+    # platform sent no `lineitem` (Moodle: "Accept grades from the tool" is off), so no grade goes there.
     lineitem_url: Mapped[str | None] = mapped_column(String(1024))
+    # The teacher asked for one grade item per module besides the activity's own (custom parameter
+    # `module_grade_items=true`): the tool finds or creates them through the line-items container.
+    module_grade_items: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -886,6 +890,9 @@ class LineItem(Base):
     tag: Mapped[str | None] = mapped_column(String(255))
     score_maximum: Mapped[float] = mapped_column(Float, default=100.0)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # When the platform answered 404 for it (the teacher deleted the grade item): never created again
+    # unless a teacher asks for it in the gradebook.
+    removed_at: Mapped[dt.datetime | None]
 
 
 class GradeOutbox(Base):
@@ -899,6 +906,7 @@ class GradeOutbox(Base):
     __table_args__ = (
         Index("ix_grade_outbox_due", "state", "next_attempt_at"),
         Index("ix_grade_outbox_target", "user_id", "context_id", "target"),
+        Index("ix_grade_outbox_recent", "platform_id", "last_attempt_at"),
     )
     __data__ = PersonalData(
         N_("Grades sent to the learning platform"),
@@ -969,6 +977,9 @@ class GradeOutbox(Base):
     restamps: Mapped[int] = mapped_column(Integer, default=0)
     # The id of the request that queued it (X-Request-ID): the worker's lines about this row carry it.
     request_id: Mapped[str | None] = mapped_column(String(64))
+    # How long the last delivery attempt took (the platform's answer, line item look-up included), for the
+    # operator's list of recent deliveries.
+    last_duration_ms: Mapped[int | None] = mapped_column(Integer)
 
 
 class AccessToken(Base):

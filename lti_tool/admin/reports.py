@@ -109,6 +109,7 @@ class PlatformGrades:
 def grades_by_platform(s: Session) -> list[PlatformGrades]:
     rows = s.execute(
         select(GradeOutbox.platform_id, GradeOutbox.state, func.count())
+        .where(outbox.counted())
         .group_by(GradeOutbox.platform_id, GradeOutbox.state)
         .order_by(GradeOutbox.platform_id)
     ).all()
@@ -119,6 +120,35 @@ def grades_by_platform(s: Session) -> list[PlatformGrades]:
     return [
         PlatformGrades(pid, *names.get(pid, ("?", "?")), counts=counts) for pid, counts in by_platform.items()
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformDeliveries:
+    platform_id: int
+    name: str
+    rows: list[GradeOutbox]
+
+
+def recent_deliveries(s: Session, per_platform: int = 10) -> list[PlatformDeliveries]:
+    """The last delivery attempts per platform, newest first (one indexed statement per platform): when, to
+    which line item, for which learner (the tool's user id), the outcome, HTTP status and duration."""
+    found = []
+    for platform in s.scalars(select(Platform).order_by(Platform.name, Platform.id)):
+        rows = list(
+            s.scalars(
+                select(GradeOutbox)
+                .where(
+                    GradeOutbox.platform_id == platform.id,
+                    GradeOutbox.last_attempt_at.is_not(None),
+                    GradeOutbox.state != outbox.SENDING,  # in flight: its last_attempt_at is the lease end
+                )
+                .order_by(GradeOutbox.last_attempt_at.desc(), GradeOutbox.id.desc())
+                .limit(per_platform)
+            )
+        )
+        if rows:
+            found.append(PlatformDeliveries(platform.id, platform.name, rows))
+    return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -419,6 +419,7 @@ def grades() -> str:
         by_platform=reports.grades_by_platform(s),
         failed=failed,
         failed_platforms=reports.failed_platforms(failed),
+        recent=reports.recent_deliveries(s),
     )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from . import state
 from .ags import final_grade
+from .demo_data import COURSE_ID
 from .errors import ServiceError
 from .launch import can_deep_link, login_request
 from .registration import issue_registration_token, registration_start_url
@@ -307,6 +308,92 @@ def activities() -> Response:
                 }
             )
     return jsonify(out)
+
+
+# --- what a Moodle teacher does in the course (test-only) ---------------------------------------------
+
+
+@bp.post("/activities")
+def add_activity() -> tuple[Response, int]:
+    """The teacher adds an external tool activity: {title, custom?, accept_grades?} (Moodle's "Accept grades
+    from the tool", on by default). With grades accepted the activity gets its own grade item, and launches
+    carry it as the AGS `lineitem` claim; without, launches carry no `lineitem` (the `lineitems` container
+    and the scopes stay: they belong to the tool)."""
+    _test_only()
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("title"), str) or not body["title"].strip():
+        raise ServiceError(400, "Bad Request", detail="title is required")
+    custom = body.get("custom") or {}
+    if not isinstance(custom, dict):
+        raise ServiceError(400, "Bad Request", detail="custom must be an object")
+    accept = body.get("accept_grades", True)
+    if not isinstance(accept, bool):
+        raise ServiceError(400, "Bad Request", detail="accept_grades must be true or false")
+    with state.lms().store.tx() as session:
+        tool = session.scalars(select(Tool).where(Tool.status == "active").order_by(Tool.id)).first()
+        if tool is None:
+            raise ServiceError(409, "Conflict", detail="no active tool to add an activity of")
+        activity = Activity(
+            course_id=COURSE_ID,
+            tool_id=tool.id,
+            title=body["title"].strip()[:255],
+            custom={str(k): str(v) for k, v in custom.items()},
+            presentation="iframe",
+            source="teacher",
+        )
+        session.add(activity)
+        session.flush()
+        if accept:
+            session.add(
+                LineItem(
+                    course_id=COURSE_ID,
+                    tool_id=tool.id,
+                    activity_id=activity.id,
+                    label=activity.title,
+                    score_maximum=100.0,
+                    coupled=True,
+                )
+            )
+        activity_id = activity.id
+    return jsonify({"id": activity_id, "resource_link_id": str(activity_id)}), 201
+
+
+@bp.delete("/lineitems/<int:item_id>")
+def delete_lineitem(item_id: int) -> Response:
+    """The teacher deletes a grade item in the gradebook setup: it and its grades are gone; a score posted
+    to it afterwards gets 404 "Grade item N doesn't exist", and nothing brings it back by itself."""
+    _test_only()
+    with state.lms().store.tx() as session:
+        item = session.get(LineItem, item_id)
+        if item is None:
+            raise ServiceError(404, f"Not Found: Grade item {item_id} doesn't exist")
+        for grade in session.scalars(select(Grade).where(Grade.line_item_id == item.id)):
+            session.delete(grade)
+        for event in session.scalars(select(ScoreEvent).where(ScoreEvent.line_item_id == item.id)):
+            session.delete(event)
+        session.delete(item)
+    return Response(status=204)
+
+
+@bp.get("/lineitems")
+def lineitems() -> Response:
+    """Every grade item of the course (the gradebook's columns), whoever made it."""
+    with state.lms().store.tx() as session:
+        return jsonify(
+            [
+                {
+                    "id": i.id,
+                    "url": state.lineitem_url(i.course_id, i.id, i.tool_id),
+                    "label": i.label,
+                    "resourceId": i.resource_id,
+                    "tag": i.tag,
+                    "scoreMaximum": i.score_maximum,
+                    "resource_link_id": str(i.activity_id) if i.activity_id is not None else None,
+                    "coupled": i.coupled,
+                }
+                for i in session.scalars(select(LineItem).order_by(LineItem.id))
+            ]
+        )
 
 
 @bp.get("/launch")

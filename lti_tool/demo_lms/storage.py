@@ -113,7 +113,7 @@ class Activity(Base):
     url: Mapped[str] = mapped_column(Text, default="")  # "" = the tool's target_link_uri
     custom: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     presentation: Mapped[str] = mapped_column(String(16), default="iframe")  # iframe | window
-    source: Mapped[str] = mapped_column(String(16), default="seed")  # seed | deep_linking
+    source: Mapped[str] = mapped_column(String(16), default="seed")  # seed | deep_linking | teacher
     created_at: Mapped[float] = mapped_column(Float, default=now)
 
 

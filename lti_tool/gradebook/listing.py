@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from ..course.model import Course, Module
-from ..grading.outbox import APPLIED, FAILED, PENDING, SENDING, SENT, SUPERSEDED
+from ..grading.outbox import APPLIED, FAILED, PENDING, REMOVED, SENDING, SENT, SUPERSEDED, grade_columns
 from ..models import (
     CourseProgress,
     GradeOutbox,
@@ -54,7 +54,7 @@ FILTERS = ("alle", "nicht-begonnen", "in-bearbeitung", "abgeschlossen", "zu-prue
 PER_PAGE = 50
 
 PracticeState = Literal["none", "submitted", "reviewed"]
-DeliveryState = Literal["none", "sent", "pending", "failed"]
+DeliveryState = Literal["none", "sent", "pending", "missing", "removed", "failed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +109,8 @@ class Delivery:
     def group(self) -> DeliveryState:
         if self.state == FAILED:
             return "failed"
+        if self.state == REMOVED:
+            return "removed"
         if self.state in (PENDING, SENDING):
             return "pending"
         if self.state in (SENT, APPLIED):
@@ -157,16 +159,25 @@ class Row:
     person: Person
     modules: list[ModuleCell]
     deliveries: list[Delivery] = field(default_factory=list)
+    # Grade items (activities, or modules) that should hold a result of this learner but were never sent one.
+    missing: int = 0
 
     @property
     def failed(self) -> list[Delivery]:
         return [d for d in self.deliveries if d.group == "failed"]
 
     @property
+    def removed(self) -> list[Delivery]:
+        return [d for d in self.deliveries if d.group == "removed"]
+
+    @property
     def delivery(self) -> DeliveryState:
-        """Failed if any grade failed, else pending if any waits, else sent if any arrived."""
+        """Failed if any grade failed, else removed (its grade item was deleted in the LMS), pending if any
+        waits, missing if an activity lacks the learner's result, sent if all arrived."""
         groups = {d.group for d in self.deliveries}
-        for state in ("failed", "pending", "sent"):
+        if self.missing:
+            groups.add("missing")
+        for state in ("failed", "removed", "pending", "missing", "sent"):
             if state in groups:
                 return state
         return "none"
@@ -389,13 +400,19 @@ def fill_rows(s: Session, scope: Scope, persons: Sequence[Person]) -> list[Row]:
             practice[(submitted.user_id, submitted.module_id)] = submitted
         for delivery_user, delivery in newest_deliveries(s, scope, ids):
             deliveries.setdefault(delivery_user, []).append(delivery)
+    columns = grade_columns(s, scope.context_id, course) if ids else None
     rows = []
     for person in persons:
         cells = []
         for module in course.modules:
             key = (person.user_id or 0, module.id)
             cells.append(module_cell(module, progress.get(key), practice.get(key)))
-        rows.append(Row(person, cells, deliveries.get(person.user_id or 0, [])))
+        newest = deliveries.get(person.user_id or 0, [])
+        missing = 0
+        if columns is not None and person.user_id is not None:
+            with_result = [c.module.id for c in cells if c.attempts or c.practice != "none" or c.completed_at]
+            missing = len(columns.expected(with_result) - {d.target for d in newest})
+        rows.append(Row(person, cells, newest, missing))
     return rows
 
 
@@ -433,6 +450,23 @@ def failed_delivery_ids(s: Session, scope: Scope) -> list[int]:
         s.scalars(
             select(GradeOutbox.id)
             .where(GradeOutbox.id.in_(newest), GradeOutbox.state == FAILED)
+            .order_by(GradeOutbox.id)
+        )
+    )
+
+
+def removed_delivery_ids(s: Session, scope: Scope) -> list[int]:
+    """Ids of the grade rows of this course context whose grade item was deleted in the LMS (newest of their
+    target): what "create the grade items again" sends."""
+    newest = (
+        select(func.max(GradeOutbox.id))
+        .where(GradeOutbox.context_id == scope.context_id, GradeOutbox.course_id == scope.course.id)
+        .group_by(GradeOutbox.user_id, GradeOutbox.target)
+    )
+    return list(
+        s.scalars(
+            select(GradeOutbox.id)
+            .where(GradeOutbox.id.in_(newest), GradeOutbox.state == REMOVED)
             .order_by(GradeOutbox.id)
         )
     )

@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Flask, Response, redirect, render_template, request, stream_with_context, url_for
 from flask_babel import format_percent
+from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
 from .. import db, progress
@@ -22,10 +23,10 @@ from ..auth import current_visitor, instructor_required, session_blueprint
 from ..course.catalog import get_catalog
 from ..course.model import Module
 from ..errors import NotFound
-from ..grading import resend
+from ..grading import reconcile, resend
 from ..i18n import BERLIN
 from ..i18n import lazy_gettext as _l
-from ..models import PracticeSubmission, utcnow
+from ..models import ModuleProgress, PracticeSubmission, ResourceLink, utcnow
 from ..progress import Learner as ProgressLearner
 from . import detail as details
 from . import export, listing
@@ -132,11 +133,39 @@ def start() -> str:
         visitor=visitor,
         book=shown,
         args=args,
+        grades_off=_grades_off(),
+        removed=len(listing.removed_delivery_ids(db.session(), where)),
         resent=_resent(),
         refreshed=_refreshed(),
         roster_fetched_at=visitor.context.roster_fetched_at,
         roster_available=bool(visitor.context.nrps_url),
     )
+
+
+def _grades_off() -> bool:
+    """The launched activity takes no grades from the tool: its launch carried no AGS `lineitem` (Moodle:
+    "Accept grades from the tool" is off), or the platform grants no score scope."""
+    visitor = current_visitor()
+    link_id = visitor.session.resource_link_id
+    if link_id is None:
+        return False
+    scopes = visitor.context.ags_scopes
+    if scopes is not None and "https://purl.imsglobal.org/spec/lti-ags/scope/score" not in scopes:
+        return True
+    url = db.session().scalar(select(ResourceLink.lineitem_url).where(ResourceLink.id == link_id))
+    return url is None
+
+
+def _send_missing(where: Scope, user_ids: list[int]) -> int:
+    """Queue what each of these learners' grade items should hold but was never sent (every activity of the
+    course context, launched by the learner or not)."""
+    s = db.session()
+    added = 0
+    for user_id in user_ids:
+        added += len(
+            reconcile(s, user_id=user_id, context_id=where.context_id, course=where.course, unlaunched=True)
+        )
+    return added
 
 
 @bp.post("/teilnehmerliste")
@@ -169,14 +198,41 @@ def _refreshed() -> int | None:
 @bp.post("/noten-senden")
 @instructor_required
 def resend_all_failed() -> BaseResponse:
-    """Send every failed grade of this course context again (the newest failed row of each learner's target)."""
+    """Send every failed grade of this course context again (the newest failed row of each learner's target),
+    and what any activity's grade item lacks of a learner with results."""
     where = scope()
     s = db.write_session()
     failed = listing.failed_delivery_ids(s, where)
-    added = resend(s, failed, context_id=where.context_id) if failed else []
+    added = len(resend(s, failed, context_id=where.context_id)) if failed else 0
+    with_results = s.scalars(
+        select(ModuleProgress.user_id)
+        .where(ModuleProgress.context_id == where.context_id, ModuleProgress.course_id == where.course.id)
+        .distinct()
+        .order_by(ModuleProgress.user_id)
+    ).all()
+    added += _send_missing(where, list(with_results))
     s.commit()
     log.info(
-        "instructor %s sent %d failed grade(s) of context %s again",
+        "instructor %s sent %d failed or missing grade(s) of context %s",
+        current_visitor().user.id,
+        added,
+        where.context_id,
+    )
+    return redirect(url_for("instructor.start", **view_args(request.form), gesendet=added), code=303)
+
+
+@bp.post("/spalten-neu-anlegen")
+@instructor_required
+def recreate_removed() -> BaseResponse:
+    """The teacher's explicit decision: grade items deleted in the LMS are created (or found) again and their
+    grades sent. Never done without this button."""
+    where = scope()
+    s = db.write_session()
+    removed = listing.removed_delivery_ids(s, where)
+    added = resend(s, removed, context_id=where.context_id, removed=True) if removed else []
+    s.commit()
+    log.info(
+        "instructor %s re-created grade items for %d grade(s) of context %s",
         current_visitor().user.id,
         len(added),
         where.context_id,
@@ -187,20 +243,20 @@ def resend_all_failed() -> BaseResponse:
 @bp.post("/lernende/<int:user_id>/noten-senden")
 @instructor_required
 def resend_grades(user_id: int) -> BaseResponse:
-    """Send this learner's failed grades of this course context again (the newest failed row of each target)."""
+    """Send this learner's failed grades of this course context again (the newest failed row of each target),
+    and whatever their activities' grade items lack."""
     where = scope()
     s = db.write_session()
     learner = find_learner(where, user_id)
     failed = [d.id for _, d in listing.newest_deliveries(s, where, [learner.user.id]) if d.group == "failed"]
-    added = resend(s, failed, context_id=where.context_id, user_id=learner.user.id) if failed else []
+    added = len(resend(s, failed, context_id=where.context_id, user_id=learner.user.id)) if failed else 0
+    added += _send_missing(where, [learner.user.id])
     s.commit()
-    log.info(
-        "instructor %s sent %d grade(s) of user %s again", current_visitor().user.id, len(added), user_id
-    )
+    log.info("instructor %s sent %d grade(s) of user %s", current_visitor().user.id, added, user_id)
     back = request.form.get("zurueck")
     if back == "lernende":
-        return redirect(url_for("instructor.learner", user_id=user_id, gesendet=len(added)), code=303)
-    return redirect(url_for("instructor.start", **view_args(request.form), gesendet=len(added)), code=303)
+        return redirect(url_for("instructor.learner", user_id=user_id, gesendet=added), code=303)
+    return redirect(url_for("instructor.start", **view_args(request.form), gesendet=added), code=303)
 
 
 # --- One learner -----------------------------------------------------------------------------------------

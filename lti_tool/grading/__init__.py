@@ -3,18 +3,21 @@
 Whatever changes a learner's grade calls `enqueue_grades(s, user_id=…, context_id=…, course=…,
 changed_module_ids=…)` in the same transaction as the progress it records; a worker delivers the rows.
 
-What is sent (per learner and context; instructors' own activity is never queued):
+What is sent (per learner and context; instructors' own activity is never queued). Only activities that accept
+grades get any: a resource link whose launch carried the AGS `lineitem` claim (ResourceLink.lineitem_url). A
+launch without it (Moodle: "Accept grades from the tool" off; the `lineitems` container and the scopes still
+come, they belong to the tool) means no grade for that activity and no line item created for it.
 - Course result -> the `lineitem` of each resource link the learner launched that delivers the whole course
-  (ResourceLink.module_id None, lineitem_url set): scoreGiven = 100 × completed required modules ÷ required
-  modules, scoreMaximum 100; activityProgress Completed when the course is complete (CourseProgress
-  .completed_at, or every required module completed), InProgress once anything was done, else Started;
-  comment "3 von 8 Modulen abgeschlossen".
+  (ResourceLink.module_id None): scoreGiven = 100 × completed required modules ÷ required modules, scoreMaximum
+  100; activityProgress Completed when the course is complete (CourseProgress.completed_at, or every required
+  module completed), InProgress once anything was done, else Started; comment "3 von 8 Modulen abgeschlossen".
 - Module result (for each changed module) -> the `lineitem` of every resource link that delivers just that
-  module (deep-linked activity, custom module=X), and, when the platform granted the line-item scope and
-  gave a line-items URL and no such link exists in the context, a per-module line item found by
-  resourceId = module id (GET lineitems?resource_id=…&tag=…) or created (label "<n>. <title>", tag = course
-  id, scoreMaximum 100), remembered in `line_item`. scoreGiven = best quiz score × 100; activityProgress
-  Completed when the module is complete, else InProgress.
+  module (deep-linked activity, custom module=X). Per-module line items through the container only where the
+  teacher asked for them: a whole-course link launched with the custom parameter `module_grade_items=true`
+  (ResourceLink.module_grade_items), when the platform granted the line-item scope and no link of the module
+  exists in the context: found by resourceId = module id (GET lineitems?resource_id=…&tag=…) or created
+  (label "<n>. <title>", tag = course id, scoreMaximum 100), remembered in `line_item`. scoreGiven = best quiz
+  score × 100; activityProgress Completed when the module is complete, else InProgress.
 - gradingProgress FullyGraded, except Pending while the course requires reviewed practice tasks
   (`practice_review_required`) and a submitted one awaits review (for the course: any module's; for a
   module: its own). Moodle drops scoreGiven unless FullyGraded, so the grade shows again once the review is
@@ -23,12 +26,21 @@ What is sent (per learner and context; instructors' own activity is never queued
   German comment and a timestamp: ISO 8601 UTC with microseconds, max(now, previous + 1 µs) per (user,
   context, target), so strictly increasing.
 
+Reconcile (`reconcile`): a learner's launch queues, in the launch's transaction, what the launched link's grade
+items should hold but were never sent (or not the current value): an activity added after the learner's
+results exist, a module placed later. Only for a learner with a result (an empty launch sends nothing: Moodle's
+"receive a grade" completion would count a 0). The teacher's "send" in the gradebook does the same for every
+activity of the context, launched by the learner or not.
+
 Outbox states (GradeOutbox.state):
   pending     waiting to be sent (next_attempt_at says when)
   sending     leased to a worker until lease_until; claimed again after that (the worker died)
   sent        the platform answered 2xx
   applied     the platform answered 409: it already had this score or a newer one; never retried
   failed      the platform refused it (other 4xx), reason in last_error; `resend` queues it again
+  removed     the platform answered 404: the teacher deleted the grade item. Nothing more is queued for the
+              target, a per-module line item is marked removed (LineItem.removed_at) and never created again
+              unless a teacher asks for it (`resend(..., removed=True)`, the gradebook's button)
   superseded  a newer score for the same user, context and target was queued first; never sent
 A new score supersedes the older pending ones of its target; a row that is sending when a newer one arrives
 is superseded instead of retried, and a row with a newer sibling is superseded when claimed. A score whose
@@ -48,6 +60,6 @@ of their target are picked). Pending rows waiting for a retry become due at once
 
 from __future__ import annotations
 
-from .outbox import enqueue_grades, resend
+from .outbox import enqueue_grades, reconcile, resend
 
-__all__ = ["enqueue_grades", "resend"]
+__all__ = ["enqueue_grades", "reconcile", "resend"]

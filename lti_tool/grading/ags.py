@@ -1,7 +1,8 @@
 """Assignment and Grade Services over HTTP: post one score, find or create a line item, and say what the
 platform's answer means for the outbox.
 
-Outcomes: 2xx sent; 409 applied (Moodle: the score is not newer than the stored one); 401 drops the access
+Outcomes: 2xx sent; 409 applied (Moodle: the score is not newer than the stored one); 404 removed (Moodle: the
+teacher deleted the grade item, "Grade item N doesn't exist"); 401 drops the access
 token and tries once more with a fresh one; 408, 425, 429, 5xx, time-outs and connection errors are retried
 later (with the platform's Retry-After, if any); every other answer fails the row with the platform's status
 and a short, sanitised excerpt of what it said as the reason (`lti_tool.http.short_reason`, never the body).
@@ -30,7 +31,7 @@ SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
 LINEITEM_TYPE = "application/vnd.ims.lis.v2.lineitem+json"
 CONTAINER_TYPE = "application/vnd.ims.lis.v2.lineitemcontainer+json"
 
-SENT, APPLIED, RETRY, FAILED = "sent", "applied", "retry", "failed"
+SENT, APPLIED, RETRY, FAILED, REMOVED = "sent", "applied", "retry", "failed", "removed"
 RETRYABLE = frozenset({408, 425, 429})
 REASON_LIMIT = 500
 MAX_PAGES = 20
@@ -80,6 +81,8 @@ def classify(response: requests.Response) -> Outcome:
     if status == 409:
         return Outcome(APPLIED, status, "409: the platform already had this or a newer score")
     reason = short_reason(response)
+    if status == 404:
+        return Outcome(REMOVED, status, reason)
     if status in RETRYABLE or status >= 500:
         return Outcome(RETRY, status, reason, response.headers.get("Retry-After"))
     return Outcome(FAILED, status, reason)

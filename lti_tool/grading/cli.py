@@ -66,6 +66,15 @@ def status_command(context_id: int | None) -> None:
                 f"  #{row.id} context {row.context_id} user {row.user_id} {row.target}: "
                 f"{row.last_error or '?'}"
             )
+        removed = outbox.failed_rows(s, context_id=context_id, state=outbox.REMOVED)
+        if removed:
+            click.echo(
+                "removed: the grade item was deleted in the LMS (a teacher creates it again in the gradebook):"
+            )
+        for row in removed:
+            click.echo(
+                f"  #{row.id} context {row.context_id} user {row.user_id} {row.target}: {row.lineitem_url or '?'}"
+            )
 
 
 @grades_cli.command("resend")

@@ -20,12 +20,23 @@ def label(module: Module) -> str:
     return f"{module.position}. {module.title}"
 
 
+class LineItemRemoved(Exception):
+    """The platform said this line item no longer exists (the teacher deleted it): it is not created again."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__("the grade item was deleted in the LMS (404); a teacher can create it again")
+        self.url = url
+
+
 def module_lineitem(
     app: Flask, client: AgsClient, *, context_id: int, lineitems_url: str, course_id: str, module: Module
 ) -> str:
     def cached() -> str | None:
         with session_scope(app) as s:
-            return outbox.known_lineitem(s, context_id, course_id, module.id)
+            known = outbox.known_lineitem(s, context_id, course_id, module.id)
+        if known is not None and known[1]:
+            raise LineItemRemoved(known[0])
+        return known[0] if known else None
 
     def fetch() -> str:
         url = client.find_lineitem(lineitems_url, resource_id=module.id, tag=course_id)

@@ -38,15 +38,16 @@ from .payloads import course_result, module_result, next_timestamp, parse_timest
 
 log = logging.getLogger(__name__)
 
-PENDING, SENDING, SENT, APPLIED, FAILED, SUPERSEDED = (
+PENDING, SENDING, SENT, APPLIED, FAILED, REMOVED, SUPERSEDED = (
     "pending",
     "sending",
     "sent",
     "applied",
     "failed",
+    "removed",
     "superseded",
 )
-STATES = (PENDING, SENDING, SENT, APPLIED, FAILED, SUPERSEDED)
+STATES = (PENDING, SENDING, SENT, APPLIED, FAILED, REMOVED, SUPERSEDED)
 
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 LINEITEM_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
@@ -111,8 +112,24 @@ def _serialize_per_learner(s: Session, user_id: int, context_id: int) -> None:
 
 
 def _targets(
-    s: Session, context: Context, user_id: int, course: Course, modules: Collection[str]
+    s: Session,
+    context: Context,
+    user_id: int,
+    course: Course,
+    modules: Collection[str],
+    *,
+    link_ids: Collection[int] | None = None,
+    unlaunched: bool = False,
 ) -> list[Target]:
+    """Where the learner's grades go: the activities (resource links) of this course that accept grades.
+
+    A link accepts grades when its launch carried a `lineitem` (Moodle: "Accept grades from the tool" on). The
+    course result goes to the whole-course links the learner launched (all of them with `unlaunched`, the
+    teacher's "send" action), a module's result to the links that deliver just that module. Per-module line
+    items through the container only for a whole-course link whose teacher asked for them
+    (`module_grade_items`), never for a module that has its own link, and never again once removed.
+    `link_ids` keeps only the targets of those links.
+    """
     scopes = context.ags_scopes
     if scopes is not None and SCORE_SCOPE not in scopes:
         return []  # the platform does not accept scores from us here
@@ -122,7 +139,13 @@ def _targets(
         .exists()
     )
     links = s.execute(
-        select(ResourceLink.id, ResourceLink.module_id, ResourceLink.lineitem_url, launched)
+        select(
+            ResourceLink.id,
+            ResourceLink.module_id,
+            ResourceLink.lineitem_url,
+            ResourceLink.module_grade_items,
+            launched,
+        )
         .where(
             ResourceLink.context_id == context.id,
             ResourceLink.course_id == course.id,
@@ -130,39 +153,39 @@ def _targets(
         )
         .order_by(ResourceLink.id)
     ).all()
+    chosen = [link for link in links if link_ids is None or link.id in link_ids]
     targets: list[Target] = []
-    for link_id, module_id, url, learner_launched in links:
-        if module_id is None and learner_launched:
+    wants_module_items = False
+    for link_id, module_id, url, module_items, learner_launched in chosen:
+        if module_id is None and (learner_launched or unlaunched):
             targets.append(Target(f"course:{course.id}@link:{link_id}", None, url, link_id))
-    with_own_link = {module_id for _, module_id, _, _ in links if module_id is not None}
+            wants_module_items = wants_module_items or module_items
+    with_own_link = {link.module_id for link in links if link.module_id is not None}
     for module in course.modules:
         if module.id in modules:
-            for link_id, module_id, url, _ in links:
+            for link_id, module_id, url, _, _ in chosen:
                 if module_id == module.id:
                     targets.append(
                         Target(f"module:{course.id}/{module.id}@link:{link_id}", module.id, url, link_id)
                     )
-    # A deep-linked module activity already is the module's grade column; else the tool's own line item.
-    auto = [
-        m.id
-        for m in course.modules
-        if m.id in modules and m.id not in with_own_link and scopes and LINEITEM_SCOPE in scopes
-    ]
-    if auto and context.lineitems_url:
-        known = known_lineitems(s, context.id, course.id, auto)
-        for module_id in auto:
-            targets.append(
-                Target(f"module:{course.id}/{module_id}{AUTO}", module_id, known.get(module_id), None)
-            )
+    if not (wants_module_items and context.lineitems_url and scopes and LINEITEM_SCOPE in scopes):
+        return targets
+    auto = [m.id for m in course.modules if m.id in modules and m.id not in with_own_link]
+    known = known_lineitems(s, context.id, course.id, auto) if auto else {}
+    for module_id in auto:
+        url, removed = known.get(module_id, (None, False))
+        if not removed:
+            targets.append(Target(f"module:{course.id}/{module_id}{AUTO}", module_id, url, None))
     return targets
 
 
 def known_lineitems(
     s: Session, context_id: int, course_id: str, module_ids: Collection[str]
-) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for module_id, url in s.execute(
-        select(LineItem.resource_id, LineItem.url)
+) -> dict[str, tuple[str, bool]]:
+    """The tool's per-module line items of a context: module id -> (URL, removed in the LMS)."""
+    found: dict[str, tuple[str, bool]] = {}
+    for module_id, url, removed_at in s.execute(
+        select(LineItem.resource_id, LineItem.url, LineItem.removed_at)
         .where(
             LineItem.context_id == context_id,
             LineItem.resource_id.in_(list(module_ids)),
@@ -171,13 +194,14 @@ def known_lineitems(
         )
         .order_by(LineItem.id.desc())
     ):
-        found[str(module_id)] = url  # the oldest wins
+        found[str(module_id)] = (url, removed_at is not None)  # the oldest wins
     return found
 
 
-def known_lineitem(s: Session, context_id: int, course_id: str, module_id: str) -> str | None:
-    return s.scalars(
-        select(LineItem.url)
+def known_lineitem(s: Session, context_id: int, course_id: str, module_id: str) -> tuple[str, bool] | None:
+    """The per-module line item of a context (URL, removed in the LMS); None: find or create it."""
+    found = s.execute(
+        select(LineItem.url, LineItem.removed_at)
         .where(
             LineItem.context_id == context_id,
             LineItem.resource_id == module_id,
@@ -187,6 +211,39 @@ def known_lineitem(s: Session, context_id: int, course_id: str, module_id: str) 
         .order_by(LineItem.id)
         .limit(1)
     ).first()
+    return (found.url, found.removed_at is not None) if found else None
+
+
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """The grade items of one course context that take results: the course's and each module's targets."""
+
+    course: frozenset[str]
+    modules: dict[str, frozenset[str]]
+
+    def expected(self, modules_with_result: Collection[str]) -> set[str]:
+        """The target keys that should hold a value for a learner with results in these modules."""
+        if not modules_with_result:
+            return set()
+        keys = set(self.course)
+        for module_id in modules_with_result:
+            keys |= self.modules.get(module_id, frozenset())
+        return keys
+
+
+def grade_columns(s: Session, context_id: int, course: Course) -> Columns | None:
+    """Every grade target of the context's activities, launched by the learner or not (two statements)."""
+    context = s.get(Context, context_id)
+    if context is None:
+        return None
+    modules: dict[str, set[str]] = {}
+    course_keys: set[str] = set()
+    for target in _targets(s, context, 0, course, {m.id for m in course.modules}, unlaunched=True):
+        if target.module_id is None:
+            course_keys.add(target.key)
+        else:
+            modules.setdefault(target.module_id, set()).add(target.key)
+    return Columns(frozenset(course_keys), {m: frozenset(keys) for m, keys in modules.items()})
 
 
 def _newest(s: Session, user_id: int, context_id: int, targets: Collection[str]) -> dict[str, GradeOutbox]:
@@ -266,6 +323,50 @@ def enqueue_grades(
     Call it in the transaction that recorded the progress (after the progress rows are updated). Returns the
     rows added: none for instructors, none for a target whose newest row already carries the same score.
     """
+    return _queue(s, user_id, context_id, course, set(changed_module_ids), missing_only=False)
+
+
+def reconcile(
+    s: Session,
+    *,
+    user_id: int,
+    context_id: int,
+    course: Course,
+    link_ids: Collection[int] | None = None,
+    unlaunched: bool = False,
+) -> list[GradeOutbox]:
+    """Queue what the platform should hold but was not sent (or not the current value); never commits.
+
+    Called by a learner's launch for the launched link (an activity added after the learner's results
+    exist gets them now) and by the teacher's "send" action for every activity (`unlaunched`). Only for a
+    learner who has a result (a quiz taken, a practice task submitted or a module completed): an empty
+    launch sends nothing, as "receive a grade" completion in Moodle would count even a 0. A target whose
+    newest row failed or was removed in the LMS is left to the teacher. A bounded number of statements
+    whatever the course (no platform call).
+    """
+    modules = {m.id for m in course.modules}
+    return _queue(
+        s, user_id, context_id, course, modules, missing_only=True, link_ids=link_ids, unlaunched=unlaunched
+    )
+
+
+def _has_result(progress: ModuleProgress | None) -> bool:
+    return progress is not None and bool(
+        progress.attempts or progress.practice_submitted_at is not None or progress.completed_at is not None
+    )
+
+
+def _queue(
+    s: Session,
+    user_id: int,
+    context_id: int,
+    course: Course,
+    modules: set[str],
+    *,
+    missing_only: bool,
+    link_ids: Collection[int] | None = None,
+    unlaunched: bool = False,
+) -> list[GradeOutbox]:
     found = s.execute(
         select(Context, Deployment.platform_id, User.sub, User.grades_held, Membership.is_instructor)
         .join(Deployment, Context.deployment_id == Deployment.id)
@@ -278,7 +379,7 @@ def enqueue_grades(
     context, platform_id, sub, grades_held, instructor = found
     if instructor or grades_held:  # held: came back after an erasure (lti_tool/privacy/erasure.py)
         return []
-    targets = _targets(s, context, user_id, course, set(changed_module_ids))
+    targets = _targets(s, context, user_id, course, modules, link_ids=link_ids, unlaunched=unlaunched)
     if not targets:
         return []
     _serialize_per_learner(s, user_id, context_id)
@@ -289,6 +390,15 @@ def enqueue_grades(
         & (ModuleProgress.course_id == course.id)
     )
     progress = {p.module_id: p for p in s.scalars(select(ModuleProgress).where(owner))}
+    if missing_only:
+        targets = [
+            t
+            for t in targets
+            if (t.module_id is None and any(_has_result(p) for p in progress.values()))
+            or (t.module_id is not None and _has_result(progress.get(t.module_id)))
+        ]
+        if not targets:
+            return []
     course_progress = s.scalars(
         select(CourseProgress).where(
             CourseProgress.user_id == user_id,
@@ -319,8 +429,18 @@ def enqueue_grades(
             result = module_result(course, module, progress.get(module.id), awaiting_review)
         last = newest.get(target.key)
         payload = result.payload(sub, next_timestamp(last.score_timestamp if last else None, now))
-        if last is None or not same_score(last.payload, payload):
-            rows.append((target, payload))
+        if last is not None:
+            moved = target.resource_link_id is not None and last.lineitem_url not in (
+                None,
+                target.lineitem_url,
+            )
+            if last.state == REMOVED and not moved:
+                continue  # deleted in the LMS: only the teacher brings it back
+            if missing_only and last.state == FAILED and not moved:
+                continue  # the teacher sends failed grades again, seeing why they failed
+            if same_score(last.payload, payload) and not moved:
+                continue
+        rows.append((target, payload))
     if not rows:
         return []
     _supersede_pending(s, user_id, context_id, [target.key for target, _ in rows])
@@ -368,16 +488,20 @@ def resend(
     context_id: int | None = None,
     user_id: int | None = None,
     platform_id: int | None = None,
+    removed: bool = False,
 ) -> list[GradeOutbox]:
     """Send again: failed rows (the newest of their target) are queued anew; waiting rows become due now.
 
     A failed row stays as it was (history, with its reason); a new pending row carries the same score with a
     fresh timestamp (a platform keeps only a newer one), and a per-module line item is looked up again. Rows
-    already sent, applied or superseded are left alone. Without ids or filters: every failed row. Never commits.
+    already sent, applied or superseded are left alone. Without ids or filters: every failed row.
+
+    With `removed` (the teacher's explicit "create the grade item again"): rows whose line item was deleted
+    in the LMS instead; the tool forgets the deleted per-module line items, so the worker creates them anew.
+    Never commits.
     """
-    query: Select[GradeOutbox] = select(GradeOutbox).where(
-        GradeOutbox.state.in_([FAILED, PENDING]), _is_newest()
-    )
+    states = [REMOVED] if removed else [FAILED, PENDING]
+    query: Select[GradeOutbox] = select(GradeOutbox).where(GradeOutbox.state.in_(states), _is_newest())
     if ids is not None:
         query = query.where(GradeOutbox.id.in_(list(ids)))
     if context_id is not None:
@@ -392,6 +516,9 @@ def resend(
         if row.state == PENDING:
             row.next_attempt_at = now
             continue
+        auto = row.target.endswith(AUTO)
+        if removed and auto and row.lineitem_url is not None:
+            forget_lineitem(s, context_id=row.context_id, url=row.lineitem_url)
         _serialize_per_learner(s, row.user_id, row.context_id)
         payload = dict(row.payload)
         payload["timestamp"] = next_timestamp(row.score_timestamp, now)
@@ -401,7 +528,7 @@ def resend(
                 user_id=row.user_id,
                 context_id=row.context_id,
                 target=row.target,
-                lineitem_url=None if row.target.endswith(AUTO) else row.lineitem_url,
+                lineitem_url=None if auto else row.lineitem_url,
                 resource_link_id=row.resource_link_id,
                 course_id=row.course_id,
                 module_id=row.module_id,
@@ -574,8 +701,22 @@ def _has_newer(s: Session, row_id: int) -> bool:
     )
 
 
-def _finish(s: Session, row_id: int, worker_id: str, values: dict[str, Any], *, now: dt.datetime) -> bool:
-    values = {"claimed_by": None, "lease_until": None, "last_attempt_at": now, **values}
+def _finish(
+    s: Session,
+    row_id: int,
+    worker_id: str,
+    values: dict[str, Any],
+    *,
+    now: dt.datetime,
+    duration_ms: int | None = None,
+) -> bool:
+    values = {
+        "claimed_by": None,
+        "lease_until": None,
+        "last_attempt_at": now,
+        "last_duration_ms": duration_ms,
+        **values,
+    }
     result = s.execute(
         update(GradeOutbox)
         .where(_held(row_id, worker_id))
@@ -597,6 +738,7 @@ def record_delivered(
     status: int,
     lineitem_url: str,
     now: dt.datetime | None = None,
+    duration_ms: int | None = None,
 ) -> bool:
     """2xx: sent. 409: applied (the platform already holds this score or a newer one)."""
     now = now or utcnow()
@@ -607,7 +749,7 @@ def record_delivered(
         "lineitem_url": lineitem_url,
         "last_error": "the platform already had this or a newer score (409)" if applied else None,
     }
-    return _finish(s, row_id, worker_id, values, now=now)
+    return _finish(s, row_id, worker_id, values, now=now, duration_ms=duration_ms)
 
 
 def record_failed(
@@ -619,12 +761,42 @@ def record_failed(
     reason: str,
     lineitem_url: str | None = None,
     now: dt.datetime | None = None,
+    duration_ms: int | None = None,
 ) -> bool:
     now = now or utcnow()
     values: dict[str, Any] = {"state": FAILED, "last_status": status, "last_error": reason[:2000]}
     if lineitem_url is not None:
         values["lineitem_url"] = lineitem_url
-    return _finish(s, row_id, worker_id, values, now=now)
+    return _finish(s, row_id, worker_id, values, now=now, duration_ms=duration_ms)
+
+
+def record_removed(
+    s: Session,
+    row_id: int,
+    worker_id: str,
+    *,
+    status: int | None,
+    reason: str,
+    lineitem_url: str | None,
+    now: dt.datetime | None = None,
+    duration_ms: int | None = None,
+) -> bool:
+    """The platform says the line item does not exist (404: the teacher deleted the grade item). The row is
+    removed, and a per-module line item is marked removed, so no score goes there and it is never created
+    again unless a teacher asks for it (`resend(..., removed=True)`)."""
+    now = now or utcnow()
+    values: dict[str, Any] = {"state": REMOVED, "last_status": status, "last_error": reason[:2000]}
+    if lineitem_url is not None:
+        values["lineitem_url"] = lineitem_url
+        row = s.get(GradeOutbox, row_id)
+        if row is not None and row.target.endswith(AUTO):
+            s.execute(
+                update(LineItem)
+                .where(LineItem.context_id == row.context_id, LineItem.url == lineitem_url)
+                .values(removed_at=func.coalesce(LineItem.removed_at, now))
+                .execution_options(synchronize_session=False)
+            )
+    return _finish(s, row_id, worker_id, values, now=now, duration_ms=duration_ms)
 
 
 def record_retry(
@@ -637,6 +809,7 @@ def record_retry(
     reason: str,
     lineitem_url: str | None = None,
     now: dt.datetime | None = None,
+    duration_ms: int | None = None,
 ) -> bool:
     """Try again after `delay` seconds, unless a newer score for the target arrived meanwhile."""
     now = now or utcnow()
@@ -648,7 +821,7 @@ def record_retry(
     }
     if lineitem_url is not None:
         values["lineitem_url"] = lineitem_url
-    return _finish(s, row_id, worker_id, values, now=now)
+    return _finish(s, row_id, worker_id, values, now=now, duration_ms=duration_ms)
 
 
 def record_restamp(
@@ -660,6 +833,7 @@ def record_restamp(
     send_at: dt.datetime,
     lineitem_url: str,
     now: dt.datetime | None = None,
+    duration_ms: int | None = None,
 ) -> bool:
     """409 caused by our own earlier delivery (see `conflict_is_ours`): send once more with a newer timestamp."""
     now = now or utcnow()
@@ -675,7 +849,7 @@ def record_restamp(
         "last_error": "409 right after our previous score for this line item; sending again with a newer timestamp",
         "lineitem_url": lineitem_url,
     }
-    return _finish(s, row.id, worker_id, values, now=now)
+    return _finish(s, row.id, worker_id, values, now=now, duration_ms=duration_ms)
 
 
 def conflict_is_ours(s: Session, row: Claimed, lineitem_url: str) -> bool:
@@ -781,16 +955,23 @@ class Summary:
     workers: list[WorkerHeartbeat]
 
 
+def counted() -> Any:
+    """SQL condition: the rows a count of states includes. A failed or removed row counts only while it is the
+    newest of its target (what the gradebook shows and "send again" picks up); one sent again since then is
+    history. The operator pages, `grades status` and the gradebook count the same way."""
+    return or_(GradeOutbox.state.not_in([FAILED, REMOVED]), _is_newest())
+
+
 def summary(
     s: Session, *, alive_within: float, states: Collection[str] = STATES, now: dt.datetime | None = None
 ) -> Summary:
-    """Rows per state (only `states` are counted: sent and superseded rows pile up, the others stay few),
-    the age of the oldest waiting row, and the workers' heartbeats."""
+    """Rows per state (only `states` are counted: sent and superseded rows pile up, the others stay few; failed
+    and removed ones as `counted` says), the age of the oldest waiting row, and the workers' heartbeats."""
     now = now or utcnow()
     counts = dict.fromkeys(states, 0)
     for state, n in s.execute(
         select(GradeOutbox.state, func.count())
-        .where(GradeOutbox.state.in_(list(states)))
+        .where(GradeOutbox.state.in_(list(states)), counted())
         .group_by(GradeOutbox.state)
     ):
         counts[state] = int(n)
@@ -811,9 +992,12 @@ def summary(
     )
 
 
-def failed_rows(s: Session, *, context_id: int | None = None, limit: int = 50) -> list[GradeOutbox]:
-    """Failed rows that are still the newest of their target (what "send again" would pick up)."""
-    query = select(GradeOutbox).where(GradeOutbox.state == FAILED, _is_newest())
+def failed_rows(
+    s: Session, *, context_id: int | None = None, limit: int = 50, state: str = FAILED
+) -> list[GradeOutbox]:
+    """Failed (or removed) rows that are still the newest of their target (what "send again", or the teacher's
+    "create again", would pick up)."""
+    query = select(GradeOutbox).where(GradeOutbox.state == state, _is_newest())
     if context_id is not None:
         query = query.where(GradeOutbox.context_id == context_id)
     return list(s.scalars(query.order_by(GradeOutbox.id.desc()).limit(limit)))

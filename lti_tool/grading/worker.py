@@ -32,9 +32,9 @@ from ..db import get_db, session_scope
 from ..http import http_session
 from ..models import Context, Deployment, Platform, utcnow
 from . import outbox
-from .ags import APPLIED, FAILED, RETRY, SENT, AgsClient, Outcome, classify_exception
+from .ags import APPLIED, FAILED, REMOVED, RETRY, SENT, AgsClient, Outcome, classify_exception
 from .backoff import parse_retry_after, retry_delay
-from .lineitems import module_lineitem
+from .lineitems import LineItemRemoved, module_lineitem
 from .payloads import next_timestamp
 from .tokens import AccessTokens, PlatformInfo
 
@@ -83,8 +83,6 @@ class Worker:
         self._last_beat = 0.0
         self.housekeeping_every = float(cfg["HOUSEKEEPING_SECONDS"])
         self._last_housekeeping = time.monotonic()  # the first purge one interval after the start
-        # (context, course, module) -> the per-module line item URL, once found (line items do not move)
-        self._lineitems: dict[tuple[int, str, str], str] = {}
 
     # --- one batch ---------------------------------------------------------------------------------
 
@@ -128,9 +126,11 @@ class Worker:
                 with logconfig.bound(row.request_id):  # its lines name the learner's request that queued it
                     started = time.perf_counter()
                     outcome, url = self.deliver(row, context)
-                    metrics.delivery(outcome.kind, time.perf_counter() - started)
+                    seconds = time.perf_counter() - started
+                    metrics.delivery(outcome.kind, seconds)
                     delay = self._retry_delay(row, outcome) if outcome.kind == RETRY else None
-                done.append(_Done(row, outcome, url, utcnow(), delay))
+                    log_attempt(row, outcome, url, seconds, delay)
+                done.append(_Done(row, outcome, url, utcnow(), delay, round(seconds * 1000)))
                 if outcome.platform_trouble and delay is not None:
                     holdoff[row.platform_id] = utcnow() + dt.timedelta(seconds=delay)
                 if len(done) >= self.record_every:
@@ -144,7 +144,6 @@ class Worker:
         delay = retry_delay(
             row.attempts, wanted, base=self.base, cap=self.cap, retry_after_max=self.retry_after_max
         )
-        log.info("grade %s: attempt %d: %s; next in %.1f s", row.id, row.attempts, outcome.reason, delay)
         return delay
 
     def _contexts(self, ids: set[int]) -> dict[int, ContextInfo]:
@@ -167,6 +166,8 @@ class Worker:
         if url is None:
             try:
                 url = self._module_lineitem(row, context, client)
+            except LineItemRemoved as exc:
+                return Outcome(REMOVED, None, str(exc)), exc.url
             except _Unusable as exc:
                 return Outcome(FAILED, None, str(exc)), None
             except Exception as exc:  # platform trouble while finding the line item: retried like a score
@@ -176,10 +177,6 @@ class Worker:
     def _module_lineitem(self, row: outbox.Claimed, context: ContextInfo, client: AgsClient) -> str:
         if not row.is_auto or not context.lineitems_url or not row.course_id or not row.module_id:
             raise _Unusable("no line item to send this score to")
-        key = (row.context_id, row.course_id, row.module_id)
-        known = self._lineitems.get(key)
-        if known is not None:
-            return known
         course = get_catalog(self.app).get(row.course_id)
         module = course.module(row.module_id) if course else None
         if module is None:
@@ -192,7 +189,6 @@ class Worker:
             course_id=row.course_id,
             module=module,
         )
-        self._lineitems[key] = url
         return url
 
     def _record(self, done: list[_Done]) -> None:
@@ -217,18 +213,33 @@ class Worker:
                 status=outcome.status or 200,
                 lineitem_url=url,
                 now=at,
+                duration_ms=item.duration_ms,
             )
         if outcome.kind == APPLIED and url is not None:
             if outbox.conflict_is_ours(s, row, url):
                 send_at = utcnow().replace(microsecond=0) + dt.timedelta(seconds=1, milliseconds=1)
                 stamp = next_timestamp(row.score_timestamp, send_at)
-                log.info("grade %s: 409 after our own previous score; resending at %s", row.id, stamp)
+                log.debug("grade %s: 409 after our own previous score; resending at %s", row.id, stamp)
                 outbox.record_restamp(
-                    s, row, self.worker_id, timestamp=stamp, send_at=send_at, lineitem_url=url, now=at
+                    s,
+                    row,
+                    self.worker_id,
+                    timestamp=stamp,
+                    send_at=send_at,
+                    lineitem_url=url,
+                    now=at,
+                    duration_ms=item.duration_ms,
                 )
                 return False
             return outbox.record_delivered(
-                s, row.id, self.worker_id, applied=True, status=409, lineitem_url=url, now=at
+                s,
+                row.id,
+                self.worker_id,
+                applied=True,
+                status=409,
+                lineitem_url=url,
+                now=at,
+                duration_ms=item.duration_ms,
             )
         if outcome.kind == RETRY:
             outbox.record_retry(
@@ -240,14 +251,30 @@ class Worker:
                 reason=outcome.reason,
                 lineitem_url=url,
                 now=at,
+                duration_ms=item.duration_ms,
             )
             return False
-        log.warning("grade %s failed: %s", row.id, outcome.reason)
-        if outcome.status == 404 and row.is_auto and url is not None:
-            outbox.forget_lineitem(s, context_id=row.context_id, url=url)  # found again on "send again"
-            self._lineitems.pop((row.context_id, row.course_id or "", row.module_id or ""), None)
+        if outcome.kind == REMOVED:
+            outbox.record_removed(
+                s,
+                row.id,
+                self.worker_id,
+                status=outcome.status,
+                reason=outcome.reason,
+                lineitem_url=url,
+                now=at,
+                duration_ms=item.duration_ms,
+            )
+            return False
         outbox.record_failed(
-            s, row.id, self.worker_id, status=outcome.status, reason=outcome.reason, lineitem_url=url, now=at
+            s,
+            row.id,
+            self.worker_id,
+            status=outcome.status,
+            reason=outcome.reason,
+            lineitem_url=url,
+            now=at,
+            duration_ms=item.duration_ms,
         )
         return False
 
@@ -331,6 +358,33 @@ class _Done:
     url: str | None
     at: dt.datetime
     delay: float | None
+    duration_ms: int | None = None
+
+
+def log_attempt(
+    row: outbox.Claimed, outcome: Outcome, url: str | None, seconds: float, delay: float | None
+) -> None:
+    """One INFO line per delivery attempt: platform, line item, learner (the tool's user id, not the LTI sub),
+    outcome, HTTP status, latency, and the platform's reason when it was not sent. Never a token: the line
+    item URL carries none, and reasons are sanitised excerpts (`lti_tool.http.short_reason`)."""
+    extra = ""
+    if outcome.kind not in (SENT, APPLIED) and outcome.reason:
+        extra = f" reason={outcome.reason!r}"
+    if delay is not None:
+        extra += f" retry_in={delay:.1f}s"
+    log.info(
+        "grade delivery: platform=%s lineitem=%s user=%s grade=%s attempt=%s outcome=%s status=%s "
+        "latency_ms=%.0f%s",
+        row.platform_id,
+        url or row.lineitem_url or "-",
+        row.user_id,
+        row.id,
+        row.attempts,
+        outcome.kind,
+        outcome.status if outcome.status is not None else "-",
+        seconds * 1000,
+        extra,
+    )
 
 
 class _Unusable(Exception):

@@ -97,6 +97,18 @@ def choose_course(claims: dict[str, Any], catalog: Catalog, default_course: str)
     return LaunchTarget(course.id, module_id)
 
 
+MODULE_GRADE_ITEMS = "module_grade_items"
+_YES = frozenset({"1", "true", "yes", "on", "ja"})
+
+
+def wants_module_grade_items(claims: dict[str, Any]) -> bool:
+    """The link's custom parameter `module_grade_items=true`: the teacher wants one grade item per module in
+    the LMS besides the activity's own (README, "Grade items in Moodle")."""
+    custom = claims.get(LTI + "custom")
+    value = custom.get(MODULE_GRADE_ITEMS) if isinstance(custom, dict) else None
+    return isinstance(value, str) and value.strip().lower() in _YES
+
+
 @dataclass(frozen=True)
 class ProvisionedLaunch:
     session_token: str
@@ -169,8 +181,9 @@ def provision(
             "module_id": target.module_id,
             "updated_at": now,
         }
-        # The activity's own grade item; Moodle sends it when the activity accepts grades.
+        # The activity's own grade item; Moodle sends it only when the activity accepts grades.
         link_values["lineitem_url"] = ags["lineitem"][:1024] if isinstance(ags.get("lineitem"), str) else None
+        link_values["module_grade_items"] = wants_module_grade_items(claims)
         link_id = _upsert(
             s,
             ResourceLink,

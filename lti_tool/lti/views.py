@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from .. import db
 from ..cache import get_store
 from ..course.catalog import get_catalog
+from ..grading import reconcile
 from ..housekeeping import maybe_purge
 from ..http import shared_session
 from ..security import frame_platform
@@ -108,6 +109,18 @@ def launch() -> WerkzeugResponse:
         session_lifetime=int(cfg["SESSION_LIFETIME_SECONDS"]),
         config=cfg,
     )
+    if result.resource_link_id is not None and not result.is_instructor:
+        # What this activity's grade item should hold but was never sent (an activity added after the
+        # learner's results exist, a module placed later): queued with the launch, sent by the worker.
+        course = get_catalog().get(target.course_id)
+        assert course is not None
+        reconcile(
+            s,
+            user_id=result.user_id,
+            context_id=result.context_id,
+            course=course,
+            link_ids=[result.resource_link_id],
+        )
     s.commit()
     if result.message_type == DEEP_LINKING_REQUEST:
         endpoint = "deeplinking.picker"

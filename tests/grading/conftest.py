@@ -219,7 +219,12 @@ def lms(tool: ServerThread, lms_key_pem: str) -> Iterator[Lms]:
 class Classroom:
     """The tool's side of the demo course: platform registration, context, the course activity, people."""
 
-    def __init__(self, app: Flask, lms: Lms, *, scopes: list[str] | None = None) -> None:
+    def __init__(
+        self, app: Flask, lms: Lms, *, scopes: list[str] | None = None, module_grade_items: bool = True
+    ) -> None:
+        """`module_grade_items`: the course activity asks for one grade item per module (custom parameter
+        `module_grade_items=true`), so these tests also exercise the per-module items; off by default in the
+        product (tests/grading/test_moodle_gradebook.py)."""
         self.app = app
         self.lms = lms
         self.course: Course = get_catalog(app).get(COURSE)  # type: ignore[assignment]
@@ -250,6 +255,7 @@ class Classroom:
                 course_id=COURSE,
                 module_id=None,
                 lineitem_url=lms.activity_lineitem(1),
+                module_grade_items=module_grade_items,
             )
             s.add(link)
             s.flush()
@@ -257,7 +263,7 @@ class Classroom:
             self.context_id, self.link_id = context.id, link.id
         self.users: dict[str, int] = {}
 
-    def add_link(self, resource_link_id: str, *, module_id: str | None, lineitem_url: str) -> int:
+    def add_link(self, resource_link_id: str, *, module_id: str | None, lineitem_url: str | None) -> int:
         with session_scope(self.app, write=True) as s:
             link = ResourceLink(
                 deployment_id=self.deployment_id,

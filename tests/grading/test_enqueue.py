@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import event, select
+from sqlalchemy import delete, event, select, update
 
 from lti_tool.db import get_db, session_scope
-from lti_tool.grading import enqueue_grades, resend
+from lti_tool.grading import enqueue_grades, reconcile, resend
 from lti_tool.grading.outbox import claim, record_failed
 from lti_tool.grading.payloads import parse_timestamp
-from lti_tool.models import GradeOutbox, LinkLaunch, PracticeSubmission, utcnow
+from lti_tool.models import GradeOutbox, LinkLaunch, PracticeSubmission, ResourceLink, utcnow
 
 from .conftest import AGS, COURSE, Classroom, Lms
 
@@ -169,10 +169,29 @@ def test_course_result_goes_only_to_course_links_the_learner_launched(classroom:
     with session_scope(classroom.app, write=True) as s:
         s.add(LinkLaunch(resource_link_id=other_course_link, user_id=never))
     rows = classroom.record(never, "modul-b", score=1.0)
-    assert sorted(r.target for r in rows) == [
-        f"course:{COURSE}@link:{other_course_link}",
-        f"module:{COURSE}/modul-b@lineitems",
-    ]
+    # per-module items only through a launched link that asks for them (link 1 does, link 2 does not)
+    assert [r.target for r in rows] == [f"course:{COURSE}@link:{other_course_link}"]
+
+
+def test_by_default_the_course_activity_is_the_only_grade_column(app: Flask, lms: Lms) -> None:
+    classroom = Classroom(app, lms, module_grade_items=False)
+    lea = classroom.person("4")
+    rows = classroom.record(lea, "modul-a", score=1.0, completed=True)
+    assert [r.target for r in rows] == [f"course:{COURSE}@link:{classroom.link_id}"]
+
+
+def test_a_link_without_a_line_item_gets_no_grades_and_asks_for_no_module_items(app: Flask, lms: Lms) -> None:
+    classroom = Classroom(app, lms)
+    off = classroom.add_link("2", module_id=None, lineitem_url=None)
+    lea = classroom.person("4")
+    with session_scope(app, write=True) as s:
+        s.execute(
+            update(ResourceLink).values(module_grade_items=False).where(ResourceLink.id == classroom.link_id)
+        )
+        s.execute(update(ResourceLink).values(module_grade_items=True).where(ResourceLink.id == off))
+        s.add(LinkLaunch(resource_link_id=off, user_id=lea))
+    rows = classroom.record(lea, "modul-a", score=1.0, completed=True)
+    assert [r.target for r in rows] == [f"course:{COURSE}@link:{classroom.link_id}"]
 
 
 def test_no_score_scope_no_grades(app: Flask, lms: Lms) -> None:
@@ -257,3 +276,47 @@ def test_enqueue_takes_a_constant_number_of_statements(classroom: Classroom) -> 
     two = enqueue(ben, ["modul-a", "modul-b"])  # course + deep-linked modul-a + the tool's modul-b item
     postgres = get_db(classroom.app).dialect == "postgresql"  # + advisory lock + NOTIFY
     assert one == two == (10 if postgres else 8), statements
+
+
+def test_reconcile_takes_a_bounded_number_of_statements(classroom: Classroom) -> None:
+    """What a launch adds: nothing to send costs a few reads; results for every link and module cost the same
+    statements whatever their number (the INSERTs of the rows aside)."""
+    for n in range(2, 6):
+        classroom.add_link(str(n), module_id=None, lineitem_url=f"{classroom.lms.url}/li/{n}")
+    classroom.add_link("9", module_id="modul-a", lineitem_url=classroom.lms.url + "/li/9")
+    idle, lea, ben = classroom.person("3"), classroom.person("4"), classroom.person("5")
+    classroom.record(lea, "modul-a", score=1.0, completed=True)
+    classroom.record(ben, "modul-b", score=0.5)
+    with session_scope(
+        classroom.app, write=True
+    ) as s:  # queued, never sent: reconcile must not add them again
+        s.execute(update(GradeOutbox).values(state="sent"))
+    engine = get_db(classroom.app).engine
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    def reconciled(user: int) -> tuple[int, int]:
+        with session_scope(classroom.app, write=True) as s:
+            s.connection()
+            statements.clear()
+            event.listen(engine, "before_cursor_execute", count)
+            try:
+                rows = reconcile(
+                    s, user_id=user, context_id=classroom.context_id, course=classroom.course, unlaunched=True
+                )
+            finally:
+                event.remove(engine, "before_cursor_execute", count)
+        return len([x for x in statements if not x.lstrip().upper().startswith("INSERT")]), len(rows)
+
+    postgres = get_db(classroom.app).dialect == "postgresql"
+    # no result: context, links, the tool's module items, progress (+ the lock); nothing written
+    assert reconciled(idle) == (4 + postgres, 0)
+    with session_scope(classroom.app, write=True) as s:
+        s.execute(delete(GradeOutbox))
+    lea_cost, lea_rows = reconciled(lea)  # 5 course links + modul-a's own link (so no tool item for modul-a)
+    ben_cost, ben_rows = reconciled(ben)  # 5 course links + the tool's modul-b item
+    assert (lea_rows, ben_rows) == (6, 6)
+    assert lea_cost == ben_cost == (10 if postgres else 8), statements
+    assert reconciled(lea) == (7 + postgres, 0)  # all there now: reads only (+ the lock)
