@@ -932,6 +932,7 @@ class GradeOutbox(Base):
                     "last_attempt_at",
                     "restamps",
                     "request_id",
+                    "last_duration_ms",
                 ),
                 N_(
                     "each grade for the learning platform (score, progress, a short comment, your user id) and "

@@ -71,7 +71,7 @@ def test_the_workers_lines_about_a_grade_name_the_request_that_queued_it(app: Fl
     finally:
         grading.removeHandler(lines)
         grading.setLevel(level)
-    about_rows = [r for r in lines.records if re.match(r"grade \d+", r.getMessage())]
+    about_rows = [r for r in lines.records if re.match(r"grade \d+|grade delivery: ", r.getMessage())]
     assert about_rows, [r.getMessage() for r in lines.records]
     assert {r.request_id for r in about_rows} == {request_id}  # type: ignore[attr-defined]
     assert len(lms.scores()) == len(queued)
