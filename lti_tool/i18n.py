@@ -125,6 +125,14 @@ def document_date(value: dt.datetime | str) -> str:
     return str(babel_format_date(moment.astimezone(BERLIN).date(), "medium", locale="de"))
 
 
+def spreadsheet_time(value: dt.datetime) -> str:
+    """Date and time for spreadsheet downloads, Europe/Berlin: "2026-12-06 14:30". Excel and LibreOffice read this
+    ISO order as that date and time whatever their language (06.12.2026 would be 12 June in an English Excel); the
+    column headers name the time zone."""
+    moment = value.astimezone(BERLIN)
+    return f"{moment:%Y-%m-%d %H:%M}"
+
+
 def berlin_time(value: dt.datetime) -> str:
     """The one time format of the tool (Babel's "short": 14:30 in German), Europe/Berlin."""
     from flask_babel import format_time

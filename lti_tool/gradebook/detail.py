@@ -30,7 +30,7 @@ from ..models import (
     User,
 )
 from ..progress import layout_fits
-from .listing import Delivery, ModuleCell, Scope, learner_label, module_cell
+from .listing import Delivery, ModuleCell, Scope, delivery_from, learner_label, module_cell
 
 
 class LearnerNotFound(LookupError):
@@ -167,14 +167,17 @@ class Detail:
 
 
 def _delivery(row: GradeOutbox) -> Delivery:
-    return Delivery(
+    return delivery_from(
         row.id,
         row.target,
         row.module_id,
         row.state,
         row.last_status,
         row.last_error,
-        row.sent_at or row.last_attempt_at or row.created_at,
+        row.payload,
+        row.sent_at,
+        row.last_attempt_at,
+        row.created_at,
     )
 
 

@@ -1,9 +1,14 @@
 """CSV exports for spreadsheets (Excel, LibreOffice) in Germany: the gradebook and the completion list.
 
 UTF-8 with a byte order mark (so Excel reads the umlauts), `;` between fields (`,` is the decimal mark here),
-CRLF line ends, dates as DD.MM.YYYY in Europe/Berlin. A cell that starts with = + - @ tab or CR would be read
-as a formula: it gets a leading apostrophe (OWASP "CSV injection"). Learners' names come from the LMS, so this
-matters.
+CRLF line ends. A spreadsheet guesses each cell's type, so every cell is written to be guessed right:
+- counts and scores are plain numbers (a decimal comma: 12,5); progress is two numbers ("Abgeschlossene Module",
+  "Module im Kurs"; lessons seen under a header "… (von 3)"), never "1/8", which Excel turns into 1 August;
+- dates and times in ISO order, Europe/Berlin, "2026-04-01 14:30" (read as that date in any language; the headers
+  name the time zone);
+- text from the LMS (names, e-mail addresses, user ids; `Text`) that a spreadsheet would read as a number, a
+  date or a truth value ("1/8", "März 2026", "0049 221", "WAHR") gets a leading apostrophe, and so does any cell
+  that starts with = + - @ tab or CR, which would be read as a formula (OWASP "CSV injection").
 
 The rows are produced lazily (generators, `listing.all_rows` reads them in batches), so a course of thousands of
 learners is never held in memory; the view streams them.
@@ -24,35 +29,72 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..i18n import document_date
+from ..i18n import spreadsheet_time
 from ..models import Certificate
 from .listing import Row, Scope, people
 
 BOM = "\ufeff"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
+# Words a spreadsheet reads as part of a date (German and English months, Excel's "Mrz") or as a truth value.
+_DATE_WORDS = re.compile(
+    r"(?i)\b(?:jan(?:uar|uary)?|j[äa]n(?:ner)?|feb(?:ruar|ruary)?|m[äa]r(?:z|ch)?|mrz|apr(?:il)?|mai|may|"
+    r"jun[ie]?|jul[iy]?|aug(?:ust)?|sep(?:t|tember)?|o[ck]t(?:ober)?|nov(?:ember)?|de[cz](?:ember)?|am|pm)\b\.?"
+)
+_VALUE_CHARACTERS = re.compile(r"[\d\s.,:/+\-%()€$]*")
+_SAME_NUMBER = re.compile(r"0|[1-9]\d{0,14}")  # read as a number that shows just as written
+_TRUTH = frozenset({"wahr", "falsch", "true", "false"})
+
+
+class Text(str):
+    """Free text from the LMS (a name, an e-mail address, a user id): written so that it stays text."""
+
+    __slots__ = ()
+
+
+def reads_as_value(text: str) -> bool:
+    """Would a spreadsheet read this text as a number, date, time or truth value that shows differently?
+    (On the safe side: it may say yes to a few texts a spreadsheet would leave alone.)"""
+    bare = text.strip()
+    if not bare or _SAME_NUMBER.fullmatch(bare):
+        return False
+    if bare.lower() in _TRUTH:
+        return True
+    rest = _DATE_WORDS.sub(" ", bare)
+    rest = re.sub(r"(?<=\d)[eE](?=[+-]?\d)", "", rest)  # 1E5
+    return any(c.isdigit() for c in rest) and _VALUE_CHARACTERS.fullmatch(rest) is not None
+
 
 def cell(value: Any) -> str:
-    """One field as text, neutralised against formula injection."""
+    """One field as text, neutralised against formula injection (and, for `Text`, against type guessing)."""
     if value.__class__ is str:  # most cells: the quick way (exports write 50,000 rows x 12 cells)
         return "'" + value if value.startswith(FORMULA_START) else value
     if value is None:
         return ""
+    if value.__class__ is Text:
+        text = str(value)
+        return "'" + text if text.startswith(FORMULA_START) or reads_as_value(text) else text
     if isinstance(value, dt.datetime):
-        return german_date(value)
+        return spreadsheet_time(value)
+    if isinstance(value, float):
+        return number(value)
     text = str(value)
     if text.startswith(FORMULA_START):
         return "'" + text
     return text
 
 
-def german_date(value: dt.datetime | None) -> str:
-    return "" if value is None else document_date(value)
+def number(value: float) -> str:
+    """A number as German spreadsheets read it: 12,5 and 100 (no thousands separator, at most 2 decimals)."""
+    rounded = round(value, 2)
+    if rounded == int(rounded):
+        return str(int(rounded))
+    return f"{rounded:.2f}".rstrip("0").replace(".", ",")
 
 
-def percent(score: float | None) -> str:
+def percent(score: float | None) -> int | None:
     """A quiz score as whole percent, rounded down (as the pages show it)."""
-    return "" if score is None else str(math.floor(score * 100 + 1e-9))
+    return None if score is None else math.floor(score * 100 + 1e-9)
 
 
 def lines(records: Iterable[Sequence[Any]]) -> Iterator[str]:
@@ -87,6 +129,8 @@ def _words() -> dict[str, str]:
         "module:in_progress": _("in progress"),
         "module:not_started": _("not started"),
         "delivery:failed": _("failed"),
+        "delivery:removed": _("grade item deleted in the LMS"),
+        "delivery:missing": _("missing in the LMS"),
         "delivery:pending": _("waiting"),
         "delivery:sent": _("sent"),
         "delivery:none": "",
@@ -96,25 +140,34 @@ def _words() -> dict[str, str]:
 
 
 def gradebook_header(scope: Scope) -> list[str]:
+    zone = _("German time")
+
+    def timed(label: str) -> str:
+        return f"{label} ({zone})"
+
     header = [
         _("Name"),
         _("E-mail"),
         _("LTI user id"),
         _("In the course's participant list"),
-        _("Course completed on"),
+        timed(_("Course completed on")),
         _("Modules completed"),
-        _("Last activity"),
+        _("Modules in the course"),
+        timed(_("Last activity")),
         _("Grades in the LMS"),
-    ]
-    columns = [
-        _("State"),
-        _("Lessons seen"),
-        _("Best quiz score (%)"),
-        _("Quiz attempts"),
-        _("Practice task"),
-        _("Completed on"),
+        _("Course grade sent"),
+        _("Course grade: maximum"),
+        timed(_("Course grade sent on")),
     ]
     for module in scope.course.modules:
+        columns = [
+            _("State"),
+            _("Lessons seen (of %(total)s)", total=len(module.lessons)),
+            _("Best quiz score (%)"),
+            _("Quiz attempts"),
+            _("Practice task"),
+            timed(_("Completed on")),
+        ]
         header += [f"{module.position}. {module.title}: {column}" for column in columns]
     return header
 
@@ -126,20 +179,25 @@ def gradebook_records(scope: Scope, batches: Iterable[list[Row]]) -> Iterator[li
     for batch in batches:
         for row in batch:
             person = row.person
+            grade = row.course_grade
             record: list[Any] = [
-                person.name,
-                person.email,
-                person.sub,
+                Text(person.name) if person.name else None,
+                Text(person.email) if person.email else None,
+                Text(person.sub),
                 words["yes" if person.in_roster else "no"],
                 person.course_completed_at,
-                f"{person.modules_done}/{total}",
+                person.modules_done,
+                total,
                 person.last_activity,
                 words["delivery:" + row.delivery],
+                None if grade is None else grade.score_given,
+                None if grade is None else grade.score_maximum,
+                None if grade is None else grade.sent_at,
             ]
             for module in row.modules:
                 record += [
                     words["module:" + module.state],
-                    f"{module.lessons_seen}/{module.lessons_total}",
+                    module.lessons_seen,
                     percent(module.best_score),
                     module.attempts,
                     words["practice:" + module.practice],
@@ -153,7 +211,8 @@ def gradebook_records(scope: Scope, batches: Iterable[list[Row]]) -> Iterator[li
 
 def completion_records(s: Session, scope: Scope, *, batch: int) -> Iterator[list[Any]]:
     """Everyone listed who completed the course: name, e-mail, completion date, certificate code (if issued)."""
-    yield [_("Name"), _("E-mail"), _("LTI user id"), _("Course completed on"), _("Certificate code")]
+    completed, zone = _("Course completed on"), _("German time")
+    yield [_("Name"), _("E-mail"), _("LTI user id"), f"{completed} ({zone})", _("Certificate code")]
     crowd = people(scope)
     query = (
         select(crowd.c.name, crowd.c.email, crowd.c.sub, crowd.c.course_completed_at, Certificate.code)
@@ -171,4 +230,10 @@ def completion_records(s: Session, scope: Scope, *, batch: int) -> Iterator[list
     )
     for part in s.execute(query).partitions():
         for name, email, sub, completed_at, code in part:
-            yield [name, email, sub, completed_at, code]
+            yield [
+                Text(name) if name else None,
+                Text(email) if email else None,
+                Text(sub),
+                completed_at,
+                code,
+            ]

@@ -104,6 +104,10 @@ class Delivery:
     last_status: int | None
     last_error: str | None
     at: dt.datetime | None
+    # The score as sent (AGS scoreGiven / scoreMaximum); None while grading is pending (a review awaited)
+    score_given: float | None = None
+    score_maximum: float | None = None
+    sent_at: dt.datetime | None = None
 
     @property
     def group(self) -> DeliveryState:
@@ -116,6 +120,29 @@ class Delivery:
         if self.state in (SENT, APPLIED):
             return "sent"
         return "none"
+
+
+def delivery_from(
+    row_id: int,
+    target: str,
+    module_id: str | None,
+    state: str,
+    last_status: int | None,
+    last_error: str | None,
+    payload: Any,
+    sent_at: dt.datetime | None,
+    last_attempt_at: dt.datetime | None,
+    created_at: dt.datetime | None,
+) -> Delivery:
+    """A Delivery from one grade row's columns. The score counts only when the payload says it is graded
+    (`gradingProgress` FullyGraded; Moodle ignores `scoreGiven` otherwise)."""
+    given = maximum = None
+    if isinstance(payload, dict) and payload.get("gradingProgress", "FullyGraded") == "FullyGraded":
+        raw_given, raw_max = payload.get("scoreGiven"), payload.get("scoreMaximum")
+        if isinstance(raw_given, int | float) and isinstance(raw_max, int | float):
+            given, maximum = float(raw_given), float(raw_max)
+    at = sent_at or last_attempt_at or created_at
+    return Delivery(row_id, target, module_id, state, last_status, last_error, at, given, maximum, sent_at)
 
 
 def learner_label(name: str | None, email: str | None, sub: str) -> str:
@@ -181,6 +208,12 @@ class Row:
             if state in groups:
                 return state
         return "none"
+
+    @property
+    def course_grade(self) -> Delivery | None:
+        """The newest grade of the course result (of any activity that takes it): what the LMS was sent."""
+        course = [d for d in self.deliveries if d.module_id is None]
+        return max(course, key=lambda d: d.id) if course else None
 
     @property
     def awaiting_review(self) -> list[ModuleCell]:
@@ -493,6 +526,7 @@ def newest_deliveries(s: Session, scope: Scope, user_ids: Sequence[int]) -> list
             GradeOutbox.state,
             GradeOutbox.last_status,
             GradeOutbox.last_error,
+            GradeOutbox.payload,
             GradeOutbox.sent_at,
             GradeOutbox.last_attempt_at,
             GradeOutbox.created_at,
@@ -500,11 +534,21 @@ def newest_deliveries(s: Session, scope: Scope, user_ids: Sequence[int]) -> list
         .where(GradeOutbox.id.in_(newest), GradeOutbox.state != SUPERSEDED)
         .order_by(GradeOutbox.user_id, GradeOutbox.module_id.is_not(None), GradeOutbox.module_id)
     ):
-        at = row.sent_at or row.last_attempt_at or row.created_at
         found.append(
             (
                 row.user_id,
-                Delivery(row.id, row.target, row.module_id, row.state, row.last_status, row.last_error, at),
+                delivery_from(
+                    row.id,
+                    row.target,
+                    row.module_id,
+                    row.state,
+                    row.last_status,
+                    row.last_error,
+                    row.payload,
+                    row.sent_at,
+                    row.last_attempt_at,
+                    row.created_at,
+                ),
             )
         )
     return found

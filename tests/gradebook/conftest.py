@@ -75,6 +75,7 @@ def add_learner(
     course_completed: bool = False,
     grade_state: str | None = None,
     grade_error: str = "Incorrect score received",
+    score: float = 50,
     at: dt.datetime | None = None,
 ) -> int | None:
     """One learner: roster entry and/or launch (user + membership), progress in modules, practice texts, a grade
@@ -143,8 +144,10 @@ def add_learner(
                     lineitem_url="https://lms.example/lineitem/1",
                     payload={
                         "userId": sub,
-                        "scoreGiven": 50,
+                        "scoreGiven": score,
                         "scoreMaximum": 100,
+                        "activityProgress": "InProgress",
+                        "gradingProgress": "FullyGraded",
                         "timestamp": now.isoformat(),
                     },
                     score_timestamp=now.isoformat(),
