@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import create_engine, text
 
 from lti_tool import create_app
@@ -140,12 +141,12 @@ def app(test_config: dict[str, Any]) -> Iterator[Flask]:
 
 
 @pytest.fixture
-def client(app: Flask) -> Any:
+def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
 @pytest.fixture
-def runner(app: Flask) -> Any:
+def runner(app: Flask) -> FlaskCliRunner:
     return app.test_cli_runner()
 
 

@@ -27,6 +27,11 @@ LEARNER = ["http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"]
 INSTRUCTOR = ["http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"]
 
 
+def claim(name: str, value: Any) -> dict[str, Any]:
+    """One LTI claim as keyword overrides for a launch: `launcher.launch(**claim("version", "1.1"))`."""
+    return {LTI + name: value}
+
+
 class ServerThread:
     """A WSGI app on 127.0.0.1:<free port> in a daemon thread (threaded: requests may call back)."""
 
@@ -57,7 +62,7 @@ class SigningKey:
         )
 
     def public_jwk(self) -> dict[str, Any]:
-        jwk = json.loads(RSAAlgorithm.to_jwk(self.private.public_key()))
+        jwk: dict[str, Any] = json.loads(RSAAlgorithm.to_jwk(self.private.public_key()))
         jwk.update({"kid": self.kid, "alg": "RS256", "use": "sig"})
         return jwk
 

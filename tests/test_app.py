@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select
 
 from lti_tool import create_app
@@ -31,7 +35,7 @@ ADD = [
 ]
 
 
-def test_config_comes_from_prefixed_environment(monkeypatch, tmp_path) -> None:
+def test_config_comes_from_prefixed_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("LTI_TOOL_BASE_URL", "https://lti.example.org/")
     monkeypatch.setenv("LTI_TOOL_SESSION_LIFETIME_SECONDS", "1234")
     monkeypatch.setenv("LTI_TOOL_DATABASE_URL", f"sqlite:///{tmp_path / 'env.db'}")
@@ -51,7 +55,7 @@ def test_config_comes_from_prefixed_environment(monkeypatch, tmp_path) -> None:
         app.extensions["nama_db"].dispose()
 
 
-def test_proxy_fix_by_setting(tmp_path) -> None:
+def test_proxy_fix_by_setting(tmp_path: Path) -> None:
     app = create_app(
         {
             "TESTING": True,
@@ -79,7 +83,7 @@ def test_proxy_fix_by_setting(tmp_path) -> None:
         app.extensions["nama_db"].dispose()
 
 
-def test_registration_values_page_and_json(client) -> None:
+def test_registration_values_page_and_json(client: FlaskClient) -> None:
     page = client.get("/lti/config")
     assert page.status_code == 200
     assert "http://localhost/lti/login" in page.text and "module=modul-a" in page.text
@@ -88,7 +92,7 @@ def test_registration_values_page_and_json(client) -> None:
     assert "LtiDeepLinkingRequest" in info["messages"]
 
 
-def test_healthz(client) -> None:
+def test_healthz(client: FlaskClient) -> None:
     resp = client.get("/healthz")
     assert resp.status_code == 200
     body = resp.get_json()
@@ -96,7 +100,9 @@ def test_healthz(client) -> None:
     assert body == {"status": "ok", "checks": {"database": "ok", "launch_store": "ok"}}  # no counts in public
 
 
-def test_public_pages_may_be_framed_by_the_tool_only(app: Flask, client, runner) -> None:
+def test_public_pages_may_be_framed_by_the_tool_only(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner
+) -> None:
     """No public response lists the registered platforms (frame-ancestors names them per session)."""
     runner.invoke(args=ADD)
     app.extensions["nama_platform_origins"].invalidate()
@@ -116,7 +122,7 @@ def test_public_pages_may_be_framed_by_the_tool_only(app: Flask, client, runner)
     assert "frame-ancestors 'self';" in stranger.headers["Content-Security-Policy"]
 
 
-def test_platform_add_is_idempotent_and_listed(app: Flask, runner) -> None:
+def test_platform_add_is_idempotent_and_listed(app: Flask, runner: FlaskCliRunner) -> None:
     assert runner.invoke(args=ADD).exit_code == 0
     result = runner.invoke(args=[*ADD[:-2], "--name", "Moodle Renamed"])
     assert result.exit_code == 0, result.output
@@ -128,39 +134,39 @@ def test_platform_add_is_idempotent_and_listed(app: Flask, runner) -> None:
     assert "https://moodle.example.org" in listing and "deployment 7: active" in listing
 
 
-def test_platform_add_rejects_bad_urls(runner) -> None:
+def test_platform_add_rejects_bad_urls(runner: FlaskCliRunner) -> None:
     args = list(ADD)
     args[args.index("--jwks-url") + 1] = "not a url"
     result = runner.invoke(args=args)
     assert result.exit_code != 0 and "--jwks-url" in result.output
 
 
-def test_platform_add_help_explains_the_options(runner) -> None:
+def test_platform_add_help_explains_the_options(runner: FlaskCliRunner) -> None:
     out = runner.invoke(args=["platform", "add", "--help"]).output
     assert "mod/lti/auth.php" in out and "--deployment-id" in out
 
 
-def test_registration_link_needs_a_base_url(runner) -> None:
+def test_registration_link_needs_a_base_url(runner: FlaskCliRunner) -> None:
     result = runner.invoke(args=["platform", "registration-link"])
     assert result.exit_code != 0 and "LTI_TOOL_BASE_URL" in result.output
 
 
-def test_db_upgrade_command(runner) -> None:
+def test_db_upgrade_command(runner: FlaskCliRunner) -> None:
     result = runner.invoke(args=["db", "upgrade"])
     assert result.exit_code == 0 and "head" in result.output
 
 
-def test_unknown_page_is_a_german_404(client) -> None:
+def test_unknown_page_is_a_german_404(client: FlaskClient) -> None:
     resp = client.get("/nope")
     assert resp.status_code == 404 and "Seite nicht gefunden" in resp.text
 
 
-def test_session_page_with_a_made_up_token(client) -> None:
+def test_session_page_with_a_made_up_token(client: FlaskClient) -> None:
     resp = client.get("/s/made-up-token/")
     assert resp.status_code == 401 and "session_expired" in resp.text
 
 
-def test_purge_removes_expired_launch_data_and_sessions(app: Flask, runner) -> None:
+def test_purge_removes_expired_launch_data_and_sessions(app: Flask, runner: FlaskCliRunner) -> None:
     import datetime as dt
 
     from lti_tool.cache import get_store
@@ -173,7 +179,9 @@ def test_purge_removes_expired_launch_data_and_sessions(app: Flask, runner) -> N
         assert store.get("long") == {"b": 2}
     else:
         with session_scope(app, write=True) as s:
-            s.get(LaunchCache, "short").expires_at = utcnow() - dt.timedelta(seconds=5)
+            short = s.get(LaunchCache, "short")
+            assert short is not None
+            short.expires_at = utcnow() - dt.timedelta(seconds=5)
         result = runner.invoke(args=["launch-store", "purge"])
         assert result.exit_code == 0 and "1 expired launch-store entries" in result.output
         assert store.get("long") == {"b": 2} and store.get("short") is None

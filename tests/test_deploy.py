@@ -73,7 +73,7 @@ def test_systemd_units_verify_without_a_warning(tmp_path: Path) -> None:
 def test_systemd_units_are_sandboxed(tmp_path: Path) -> None:
     for path in _units_here(tmp_path):
         result = subprocess.run(
-            [SYSTEMD_ANALYZE, "security", "--offline=yes", "--no-pager", str(path)],
+            [str(SYSTEMD_ANALYZE), "security", "--offline=yes", "--no-pager", str(path)],
             capture_output=True,
             text=True,
             timeout=60,
@@ -192,13 +192,12 @@ def proxied(test_config: dict[str, Any], tmp_path: Path) -> Iterator[dict[str, A
 
 def test_nginx_in_front_of_the_tool(proxied: dict[str, Any]) -> None:
     host = {"Host": "lti.example.org"}
-    get = lambda path, **kw: requests.get(  # noqa: E731
-        proxied["https"] + path,
-        headers={**host, **kw.pop("headers", {})},
-        verify=proxied["verify"],
-        timeout=10,
-        **kw,
-    )
+
+    def get(path: str, headers: dict[str, str] | None = None) -> requests.Response:
+        return requests.get(
+            proxied["https"] + path, headers={**host, **(headers or {})}, verify=proxied["verify"], timeout=10
+        )
+
     # Plain http is sent to https.
     plain = requests.get(proxied["http"] + "/lti/config", headers=host, allow_redirects=False, timeout=10)
     assert plain.status_code == 301 and plain.headers["Location"] == "https://lti.example.org/lti/config"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -78,7 +79,9 @@ def test_login_reflects_the_issuer_as_text(launcher: Launcher) -> None:
         ({LTI + "custom": {"course": "grundlagenkurs", "module": MARKUP}}, "unknown_module"),
     ],
 )
-def test_launch_refusals_reflect_claims_as_text(launcher: Launcher, claims: dict, code: str) -> None:
+def test_launch_refusals_reflect_claims_as_text(
+    launcher: Launcher, claims: dict[str, Any], code: str
+) -> None:
     resp = launcher.launch(**claims)
     assert resp.status_code in (400, 403, 404) and code in resp.text, resp.text[:500]
     assert_escaped(resp.text)

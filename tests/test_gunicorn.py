@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -35,7 +36,7 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def gunicorn(app: Flask, test_config: dict, tmp_path: Path) -> Iterator[str]:
+def gunicorn(app: Flask, test_config: dict[str, Any], tmp_path: Path) -> Iterator[str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
     env.update(

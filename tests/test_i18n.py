@@ -8,6 +8,7 @@ from pathlib import Path
 
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po
+from flask.testing import FlaskClient
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None}
@@ -35,6 +36,7 @@ def german() -> dict[str, str]:
                 if not m.id or m.fuzzy:
                     continue
                 if isinstance(m.id, tuple):  # plural: every form translated; keyed by the singular
+                    assert isinstance(m.string, tuple)
                     if all(m.string):
                         for msgid, text in zip(m.id, m.string, strict=False):
                             merged[str(msgid)] = str(text)
@@ -60,7 +62,7 @@ def test_translations_keep_their_placeholders() -> None:
     assert not broken
 
 
-def test_public_pages_are_german_by_default_and_english_on_request(client) -> None:
+def test_public_pages_are_german_by_default_and_english_on_request(client: FlaskClient) -> None:
     page = client.get("/lti/config")
     assert '<html lang="de">' in page.text and "Manuelle Registrierung" in page.text
     page = client.get("/lti/config?lang=en")
@@ -121,7 +123,7 @@ def test_one_german_voice_in_the_catalogs_and_the_shipped_course() -> None:
     for path in sorted(p for p in catalogs if "legal" not in p.parts):
         with path.open("rb") as handle:
             for message in read_po(handle):
-                strings = message.string if isinstance(message.string, tuple) else (message.string,)
+                strings = message.string if isinstance(message.string, tuple) else (message.string or "",)
                 for text in strings:
                     found += [
                         f"{path.relative_to(ROOT)}: {word!r} in {text!r}"

@@ -42,7 +42,7 @@ def test_every_named_command_exists(app: Flask, runner: FlaskCliRunner) -> None:
             named.add(tuple(match.group(1).split()))
     assert ("admin", "create-user") in named and ("grades", "worker") in named  # the scan finds them
     for words in sorted(named):
-        group = app.cli.commands.get(words[0])  # type: ignore[attr-defined]
+        group = app.cli.commands.get(words[0])
         assert group is not None, f"scripts/flask {words[0]} is named but does not exist"
         args = list(words[:1])
         if len(words) == 2 and isinstance(group, click.Group):
@@ -66,15 +66,18 @@ def test_scripts_flask_works_from_another_folder_without_an_activated_venv(tmp_p
     }
     env["PATH"] = "/usr/bin:/bin"  # no venv on PATH
     env["LTI_TOOL_INSTANCE_PATH"] = str(tmp_path / "instance")
-    run = lambda *args, **kw: subprocess.run(  # noqa: E731
-        [str(ROOT / "scripts" / "flask"), *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        **kw,
-    )
+
+    def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(ROOT / "scripts" / "flask"), *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            input=input,
+        )
+
     created = run("admin", "create-user", "anna", "--password-stdin", input="a long enough passphrase\n")
     assert created.returncode == 0, created.stderr
     assert created.stdout == "Operator anna created. Sign in at /admin/login\n"

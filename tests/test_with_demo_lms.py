@@ -11,6 +11,7 @@ from xml.etree import ElementTree
 import pytest
 import requests
 from flask import Flask
+from flask.testing import FlaskCliRunner
 
 from lti_tool.demo_lms import close_demo_lms, create_demo_lms, serve_in_thread
 
@@ -37,7 +38,7 @@ def launch(browser: requests.Session, page_url: str, params: dict[str, Any]) -> 
 
 
 def test_register_activate_launch_and_deep_link(
-    app: Flask, tool_server: ServerThread, runner, lms: str
+    app: Flask, tool_server: ServerThread, runner: FlaskCliRunner, lms: str
 ) -> None:
     # The operator issues a one-time link; the LMS admin pastes it into the LMS (Moodle: "Tool URL").
     link = runner.invoke(

@@ -44,6 +44,11 @@ class AdminClient:
     def get(self, path: str, **kwargs: Any) -> Any:
         return self.client.get(path, **kwargs)
 
+    def session_cookie(self) -> str:
+        cookie = self.client.get_cookie("nama_lti_admin", path="/admin")
+        assert cookie is not None, "not signed in"
+        return cookie.value
+
     def token(self, page: str = "/admin/login") -> str:
         return csrf_from(self.client.get(page).text)
 

@@ -89,7 +89,7 @@ def snapshot(app: Flask) -> dict[str, Any]:
         }
 
 
-def test_every_route_of_the_operator_area_is_covered_here(app: Flask, world) -> None:
+def test_every_route_of_the_operator_area_is_covered_here(app: Flask, world: dict[str, Any]) -> None:
     routes = {
         (rule.rule, method)
         for rule in app.url_map.iter_rules()
@@ -122,7 +122,7 @@ def test_pages_send_signed_out_visitors_to_the_sign_in(anonymous: AdminClient, p
 
 
 def test_actions_refuse_signed_out_visitors_and_change_nothing(
-    app: Flask, anonymous: AdminClient, world
+    app: Flask, anonymous: AdminClient, world: dict[str, Any]
 ) -> None:
     before = snapshot(app)
     for path, data in actions(world):
@@ -134,7 +134,7 @@ def test_actions_refuse_signed_out_visitors_and_change_nothing(
 
 @pytest.mark.parametrize("token", [None, "", "forged-token", "from-another-session"])
 def test_actions_refuse_a_missing_or_wrong_csrf_token(
-    app: Flask, admin: AdminClient, world, token: str | None
+    app: Flask, admin: AdminClient, world: dict[str, Any], token: str | None
 ) -> None:
     if token == "from-another-session":
         other = AdminClient(app)
@@ -158,7 +158,7 @@ def test_the_sign_in_form_needs_its_csrf_token_too(anonymous: AdminClient) -> No
 
 
 def test_an_expired_sign_in_opens_nothing(
-    app: Flask, admin: AdminClient, world, monkeypatch: pytest.MonkeyPatch
+    app: Flask, admin: AdminClient, world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     token = admin.token("/admin/")
     later = time.time() + app.config["ADMIN_SESSION_SECONDS"] + 1
@@ -173,7 +173,7 @@ def test_an_expired_sign_in_opens_nothing(
     assert snapshot(app) == before
 
 
-def test_an_lti_tool_session_gives_no_access(app: Flask, launcher: Launcher, world) -> None:
+def test_an_lti_tool_session_gives_no_access(app: Flask, launcher: Launcher, world: dict[str, Any]) -> None:
     # A teacher's launch: the most a platform can grant.
     page = launcher.launch_and_follow(
         **{
@@ -207,7 +207,9 @@ def test_lti_posts_are_not_held_to_the_operator_areas_csrf(launcher: Launcher) -
     assert resp.status_code == 303 and resp.headers["Location"].startswith("/s/")
 
 
-def test_operators_see_no_names_texts_or_answers(app: Flask, admin: AdminClient, world) -> None:
+def test_operators_see_no_names_texts_or_answers(
+    app: Flask, admin: AdminClient, world: dict[str, Any]
+) -> None:
     learner = world["learner"]
     with session_scope(app, write=True) as s:
         s.add(
@@ -256,9 +258,10 @@ def test_operator_passwords_are_never_stored_in_the_clear(app: Flask, operator: 
 
 
 def test_the_cookie_names_a_sign_in_the_store_knows_only_by_its_hash(app: Flask, admin: AdminClient) -> None:
-    cookie = admin.client.get_cookie("nama_lti_admin", path="/admin").value
+    cookie = admin.session_cookie()
     data = app.session_interface.get_signing_serializer(app).loads(cookie)  # type: ignore[attr-defined]
     assert set(data) <= {"sign_in", "csrf_token", "lang", "_permanent", "_flashes"}
     store = get_store(app)
     assert store.get(signin.KEY + data["sign_in"]) is None
-    assert store.get(signin.KEY + hashlib.sha256(data["sign_in"].encode()).hexdigest())["operator_id"]
+    stored = store.get(signin.KEY + hashlib.sha256(data["sign_in"].encode()).hexdigest())
+    assert stored is not None and stored["operator_id"]

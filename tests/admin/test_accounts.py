@@ -4,6 +4,7 @@ checked before the repetition, prompts twice."""
 from __future__ import annotations
 
 from flask import Flask
+from flask.testing import FlaskCliRunner
 from sqlalchemy import select
 
 from lti_tool.admin.accounts import PASSWORD_RULE, authenticate
@@ -13,7 +14,7 @@ from lti_tool.models import Operator
 GOOD = "a long enough passphrase"
 
 
-def test_create_user_prompts_twice_and_stores_a_scrypt_hash(app: Flask, runner) -> None:
+def test_create_user_prompts_twice_and_stores_a_scrypt_hash(app: Flask, runner: FlaskCliRunner) -> None:
     result = runner.invoke(args=["admin", "create-user", "Anna"], input=f"{GOOD}\n{GOOD}\n")
     assert result.exit_code == 0, result.output
     assert "Repeat the password" in result.output and GOOD not in result.output
@@ -26,7 +27,9 @@ def test_create_user_prompts_twice_and_stores_a_scrypt_hash(app: Flask, runner) 
         assert authenticate(s, "anna", GOOD + "x") is None
 
 
-def test_create_user_refuses_mismatched_repetition_short_passwords_and_duplicates(app: Flask, runner) -> None:
+def test_create_user_refuses_mismatched_repetition_short_passwords_and_duplicates(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
     mismatch = runner.invoke(args=["admin", "create-user", "anna"], input=f"{GOOD}\nsomething else!!\n" * 1)
     assert mismatch.exit_code != 0
     short = runner.invoke(args=["admin", "create-user", "anna", "--password-stdin"], input="elevenchars\n")
@@ -43,7 +46,9 @@ def test_create_user_refuses_mismatched_repetition_short_passwords_and_duplicate
         assert len(s.scalars(select(Operator)).all()) == 1
 
 
-def test_create_user_says_the_rule_first_and_asks_again_before_the_repetition(app: Flask, runner) -> None:
+def test_create_user_says_the_rule_first_and_asks_again_before_the_repetition(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
     result = runner.invoke(args=["admin", "create-user", "anna"], input=f"elevenchars\n{GOOD}\n{GOOD}\n")
     assert result.exit_code == 0, result.output
     lines = [line.strip() for line in result.output.splitlines() if line.strip()]
@@ -58,7 +63,7 @@ def test_create_user_says_the_rule_first_and_asks_again_before_the_repetition(ap
         assert authenticate(s, "anna", GOOD) is not None
 
 
-def test_list_and_delete_users(app: Flask, runner) -> None:
+def test_list_and_delete_users(app: Flask, runner: FlaskCliRunner) -> None:
     assert "no operator accounts" in runner.invoke(args=["admin", "list-users"]).output
     runner.invoke(args=["admin", "create-user", "anna", "--password-stdin"], input=f"{GOOD}\n")
     runner.invoke(args=["admin", "create-user", "ben", "--password-stdin"], input=f"{GOOD}\n")
@@ -73,7 +78,7 @@ def test_list_and_delete_users(app: Flask, runner) -> None:
 
 
 def test_the_password_rule_is_said_before_asking_and_common_or_guessable_passwords_are_refused(
-    app: Flask, runner
+    app: Flask, runner: FlaskCliRunner
 ) -> None:
     prompted = runner.invoke(args=["admin", "create-user", "anna"], input=f"{GOOD}\n{GOOD}\n")
     assert prompted.exit_code == 0

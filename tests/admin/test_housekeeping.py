@@ -17,11 +17,12 @@ from lti_tool.lti.provision import token_hash
 from lti_tool.models import LaunchCache, ToolSession, utcnow
 
 from ..conftest import CLIENT_ID, DEPLOYMENT_ID
+from ..peer import PeerPlatform
 from . import seed
 
 
 def test_an_lti_login_purges_expired_entries_now_and_then(
-    app: Flask, registered, monkeypatch: pytest.MonkeyPatch
+    app: Flask, registered: PeerPlatform, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with session_scope(app, write=True) as s:
         deployment = seed.platform(s, "https://moodle.example.org")

@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 
+from lti_tool import cache
 from lti_tool.admin import reports
 from lti_tool.db import session_scope
 from lti_tool.lti.registration import _hash
@@ -27,7 +29,7 @@ from lti_tool.models import (
 )
 from lti_tool.security import platform_origins
 
-from ..peer import LTI, Launcher
+from ..peer import Launcher, claim
 from . import seed
 from .conftest import AdminClient
 
@@ -51,7 +53,7 @@ def _deployment(app: Flask, deployment_id: str) -> Deployment:
 def test_a_new_deployment_is_approved_in_the_operator_area_and_can_launch(
     app: Flask, admin: AdminClient, launcher: Launcher
 ) -> None:
-    refused = launcher.launch(**{LTI + "deployment_id": "deployment-new"})
+    refused = launcher.launch(**claim("deployment_id", "deployment-new"))
     assert refused.status_code == 403 and "deployment_unknown" in refused.text
     page = admin.get("/admin/platforms")
     assert "deployment-new" in page.text and "inaktiv: Starts werden abgewiesen" in page.text
@@ -61,11 +63,11 @@ def test_a_new_deployment_is_approved_in_the_operator_area_and_can_launch(
     assert resp.status_code == 303 and resp.headers["Location"].endswith(f"#platform-{new.platform_id}")
     assert "Deployment deployment-new von Peer platform ist aktiv" in admin.get("/admin/platforms").text
     assert _deployment(app, "deployment-new").active
-    assert launcher.launch_and_follow(**{LTI + "deployment_id": "deployment-new"}).status_code == 200
+    assert launcher.launch_and_follow(**claim("deployment_id", "deployment-new")).status_code == 200
 
     resp = admin.post(f"/admin/deployments/{new.id}/deactivate", page="/admin/platforms")
     assert resp.status_code == 303 and not _deployment(app, "deployment-new").active
-    again = launcher.launch(**{LTI + "deployment_id": "deployment-new"})
+    again = launcher.launch(**claim("deployment_id", "deployment-new"))
     assert again.status_code == 403 and "deployment_inactive" in again.text
 
 
@@ -114,7 +116,7 @@ def test_adding_a_platform_by_hand(app: Flask, admin: AdminClient) -> None:
     ],
 )
 def test_adding_a_platform_checks_what_the_cli_checks(
-    app: Flask, admin: AdminClient, runner, field: str, value: str, message: str
+    app: Flask, admin: AdminClient, runner: FlaskCliRunner, field: str, value: str, message: str
 ) -> None:
     resp = admin.post("/admin/platforms/new", {**PLATFORM_FORM, field: value}, page="/admin/platforms/new")
     assert resp.status_code == 400 and message in resp.text
@@ -201,7 +203,7 @@ def test_rotating_keys_asks_first_and_happens_once(
     after = _keys(app)
     assert after["current"] == before["next"] and before["current"][0] in after["retired"]
     assert f"Ab jetzt signiert Schlüssel {before['next'][0]}" in admin.get("/admin/keys").text
-    jwks = {k["kid"] for k in app.test_client().get("/.well-known/jwks.json").json["keys"]}
+    jwks = {k["kid"] for k in app.test_client().get("/.well-known/jwks.json").get_json()["keys"]}
     assert before["current"][0] in jwks and after["next"][0] in jwks
     # The same confirmation sent again (double click, back button) changes nothing.
     assert admin.post("/admin/keys/rotate", form, page="/admin/keys/rotate").status_code == 303
@@ -229,7 +231,7 @@ def _pending(app: Flask) -> list[GradeOutbox]:
 
 
 def test_the_grade_outbox_by_state_and_platform_with_failed_rows(
-    app: Flask, admin: AdminClient, failing
+    app: Flask, admin: AdminClient, failing: dict[str, Any]
 ) -> None:
     with session_scope(app, write=True) as s:
         s.add(
@@ -260,7 +262,9 @@ def test_the_grade_outbox_by_state_and_platform_with_failed_rows(
     assert page.count("Alle fehlgeschlagenen Bewertungen von") == 2
 
 
-def test_send_again_one_row_then_a_whole_platform(app: Flask, admin: AdminClient, failing) -> None:
+def test_send_again_one_row_then_a_whole_platform(
+    app: Flask, admin: AdminClient, failing: dict[str, Any]
+) -> None:
     a, b, c = failing["a"], failing["b"], failing["c"]
     resp = admin.post("/admin/grades/resend", {"row": a.failed_grade_id}, page="/admin/grades")
     assert resp.status_code == 303
@@ -276,7 +280,7 @@ def test_send_again_one_row_then_a_whole_platform(app: Flask, admin: AdminClient
     assert f"#{c.failed_grade_id}" in failed and f"#{b.failed_grade_id}" not in failed
 
 
-def test_send_again_needs_exactly_one_target(admin: AdminClient, failing) -> None:
+def test_send_again_needs_exactly_one_target(admin: AdminClient, failing: dict[str, Any]) -> None:
     assert admin.post("/admin/grades/resend", {}, page="/admin/grades").status_code == 400
     both = {"row": failing["a"].failed_grade_id, "platform": failing["a"].platform_id}
     assert admin.post("/admin/grades/resend", both, page="/admin/grades").status_code == 400
@@ -305,7 +309,7 @@ def test_health_says_when_the_launch_store_is_down(
         def get(self, key: str) -> Any:
             raise ConnectionError("store down")
 
-    real = reports.get_store
+    real = cache.get_store
     monkeypatch.setattr(reports, "get_store", lambda app=None: Broken())
     page = admin.get("/admin/health")
     assert page.status_code == 503 and "nicht erreichbar: Starts schlagen fehl" in page.text

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskCliRunner
 from sqlalchemy import ForeignKey, func, select
 
 from lti_tool.db import session_scope
@@ -51,14 +52,19 @@ def people(app: Flask) -> dict[str, seed.Seeded]:
 def _counts(app: Flask, user_id: int) -> dict[str, int]:
     with session_scope(app) as s:
         counts = {
-            m.__tablename__: s.scalar(select(func.count()).select_from(m).where(m.user_id == user_id))  # type: ignore[attr-defined]
+            m.__tablename__: s.scalar(
+                select(func.count()).select_from(m).where(m.__table__.c.user_id == user_id)
+            )
+            or 0
             for m in OWNED_BY_USER
         }
-        counts["lti_user"] = s.scalar(select(func.count()).select_from(User).where(User.id == user_id))
+        counts["lti_user"] = s.scalar(select(func.count()).select_from(User).where(User.id == user_id)) or 0
     return counts
 
 
-def test_export_writes_everything_about_the_person_as_json(app: Flask, runner, people) -> None:
+def test_export_writes_everything_about_the_person_as_json(
+    app: Flask, runner: FlaskCliRunner, people: dict[str, seed.Seeded]
+) -> None:
     erika = people["erika"]
     result = runner.invoke(args=["learner", "export", "--platform", MOODLE, "--sub", "42"])
     assert result.exit_code == 0, result.output
@@ -93,14 +99,18 @@ def test_export_writes_everything_about_the_person_as_json(app: Flask, runner, p
     assert "Max Muster" not in text and "Erika Andere" not in text and people["max"].practice_text not in text
 
 
-def test_export_names_the_tasks_a_reviewer_reviewed_without_their_texts(app: Flask, runner, people) -> None:
+def test_export_names_the_tasks_a_reviewer_reviewed_without_their_texts(
+    app: Flask, runner: FlaskCliRunner, people: dict[str, seed.Seeded]
+) -> None:
     result = runner.invoke(args=["learner", "export", "--platform", MOODLE, "--sub", "43"])
     data = json.loads(result.output)
     assert len(data["practice_reviews_given"]) == 1
     assert people["erika"].practice_text not in result.output and "Erika" not in result.output
 
 
-def test_export_to_a_file_only_the_owner_can_read(app: Flask, runner, people, tmp_path: Path) -> None:
+def test_export_to_a_file_only_the_owner_can_read(
+    app: Flask, runner: FlaskCliRunner, people: dict[str, seed.Seeded], tmp_path: Path
+) -> None:
     out = tmp_path / "erika.json"
     result = runner.invoke(
         args=[
@@ -119,7 +129,9 @@ def test_export_to_a_file_only_the_owner_can_read(app: Flask, runner, people, tm
     assert os.stat(out).st_mode & 0o777 == 0o600
 
 
-def test_delete_removes_everything_in_one_go_and_says_what(app: Flask, runner, people) -> None:
+def test_delete_removes_everything_in_one_go_and_says_what(
+    app: Flask, runner: FlaskCliRunner, people: dict[str, seed.Seeded]
+) -> None:
     erika, max_, namesake = people["erika"], people["max"], people["namesake"]
     before_max, before_namesake = _counts(app, max_.user_id), _counts(app, namesake.user_id)
     result = runner.invoke(args=["learner", "delete", "--platform", MOODLE, "--sub", "42", "--yes"])
@@ -143,7 +155,9 @@ def test_delete_removes_everything_in_one_go_and_says_what(app: Flask, runner, p
     assert client.get(f"/s/{erika.session_token}/").status_code == 401
 
 
-def test_deleting_a_reviewer_keeps_the_tasks_they_reviewed(app: Flask, runner, people) -> None:
+def test_deleting_a_reviewer_keeps_the_tasks_they_reviewed(
+    app: Flask, runner: FlaskCliRunner, people: dict[str, seed.Seeded]
+) -> None:
     result = runner.invoke(args=["learner", "delete", "--platform", MOODLE, "--sub", "43", "--yes"])
     assert result.exit_code == 0 and "reviewer links removed" in result.output
     with session_scope(app) as s:
@@ -153,7 +167,9 @@ def test_deleting_a_reviewer_keeps_the_tasks_they_reviewed(app: Flask, runner, p
         assert task.reviewer_id is None and task.text == people["erika"].practice_text
 
 
-def test_delete_asks_first_and_warns_about_certificates(app: Flask, runner, people) -> None:
+def test_delete_asks_first_and_warns_about_certificates(
+    app: Flask, runner: FlaskCliRunner, people: dict[str, seed.Seeded]
+) -> None:
     declined = runner.invoke(args=["learner", "delete", "--platform", MOODLE, "--sub", "42"], input="n\n")
     assert declined.exit_code != 0
     assert "certificate" in declined.output and "not found" in declined.output
@@ -163,7 +179,9 @@ def test_delete_asks_first_and_warns_about_certificates(app: Flask, runner, peop
     assert accepted.exit_code == 0 and _counts(app, people["erika"].user_id)["lti_user"] == 0
 
 
-def test_selectors_that_match_no_one_or_more_than_one_platform(app: Flask, runner, people) -> None:
+def test_selectors_that_match_no_one_or_more_than_one_platform(
+    app: Flask, runner: FlaskCliRunner, people: dict[str, seed.Seeded]
+) -> None:
     unknown = runner.invoke(args=["learner", "export", "--platform", MOODLE, "--sub", "999"])
     assert unknown.exit_code != 0 and "no person with sub '999'" in unknown.output
     no_platform = runner.invoke(
@@ -183,7 +201,7 @@ def test_selectors_that_match_no_one_or_more_than_one_platform(app: Flask, runne
 
 
 def test_a_person_known_only_from_the_participant_list_is_found_exported_and_deleted(
-    app: Flask, runner, people
+    app: Flask, runner: FlaskCliRunner, people: dict[str, seed.Seeded]
 ) -> None:
     """Enrolled in the LMS course, listed by NRPS, never launched: no user row, but a name and an e-mail."""
     with session_scope(app, write=True) as s:
@@ -221,7 +239,7 @@ def test_a_person_known_only_from_the_participant_list_is_found_exported_and_del
 
 
 def test_deleted_text_is_gone_from_the_sqlite_file_and_its_write_ahead_log(
-    app: Flask, runner, people, database_url: str
+    app: Flask, runner: FlaskCliRunner, people: dict[str, seed.Seeded], database_url: str
 ) -> None:
     if not database_url.startswith("sqlite"):
         pytest.skip("SQLite files; PostgreSQL keeps dead rows until VACUUM (README)")
@@ -246,7 +264,7 @@ def test_deleted_text_is_gone_from_the_sqlite_file_and_its_write_ahead_log(
 
 def test_every_table_pointing_at_a_user_is_exported_and_deleted() -> None:
     """A table added later with a user_id must be added to OWNED_BY_USER (or this test says why not)."""
-    owned = {m.__tablename__ for m in OWNED_BY_USER}  # type: ignore[attr-defined]
+    owned = {m.__tablename__ for m in OWNED_BY_USER}
     pointing = {
         (table.name, column.name)
         for table in Base.metadata.sorted_tables

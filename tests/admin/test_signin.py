@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskCliRunner
 from sqlalchemy import select
 
-from lti_tool.admin import signin, views
+from lti_tool.admin import accounts, signin, views
 from lti_tool.cache import get_store
 from lti_tool.db import session_scope
 from lti_tool.models import Operator
@@ -145,7 +146,7 @@ def test_parallel_guesses_check_at_most_five_passwords(
     app: Flask, anonymous: AdminClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     checked: list[str] = []
-    real = views.authenticate
+    real = accounts.authenticate
 
     def counting(s: Any, username: str, password: str) -> Any:
         checked.append(password)
@@ -159,7 +160,7 @@ def test_parallel_guesses_check_at_most_five_passwords(
         client = app.test_client()
         client.set_cookie(
             "nama_lti_admin",
-            anonymous.client.get_cookie("nama_lti_admin", path="/admin").value,
+            anonymous.session_cookie(),
             path="/admin",
         )
         resp = client.post(
@@ -211,7 +212,7 @@ def test_a_session_ends_after_the_absolute_time_however_active(
 
 
 def test_signing_out_ends_the_session_on_the_server(app: Flask, admin: AdminClient) -> None:
-    copied = admin.client.get_cookie("nama_lti_admin", path="/admin").value
+    copied = admin.session_cookie()
     resp = admin.post("/admin/logout")
     assert resp.status_code == 303 and resp.headers["Location"] == "/admin/login"
     assert "Sie sind abgemeldet" in admin.get("/admin/login").text
@@ -221,7 +222,7 @@ def test_signing_out_ends_the_session_on_the_server(app: Flask, admin: AdminClie
     assert replay.get("/admin/").status_code == 303
 
 
-def test_deleting_the_account_ends_its_sessions(admin: AdminClient, runner) -> None:
+def test_deleting_the_account_ends_its_sessions(admin: AdminClient, runner: FlaskCliRunner) -> None:
     assert admin.get("/admin/").status_code == 200
     assert runner.invoke(args=["admin", "delete-user", USERNAME, "--yes"]).exit_code == 0
     assert admin.get("/admin/").status_code == 303

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from lti_tool.admin.throttle import LoginThrottle
 
 
@@ -23,7 +25,7 @@ class ClockStore:
     def set(self, key: str, value: Any, ttl: int) -> None:
         self.data[key] = (value, self.now + ttl)
 
-    def add(self, key: str, value: Any, ttl: int) -> bool:
+    def add(self, key: str, value: Any, ttl: int, *, session: Session | None = None) -> bool:
         if self._live(key):
             return False
         self.set(key, value, ttl)

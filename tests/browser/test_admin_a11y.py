@@ -70,7 +70,7 @@ def page_at(chromium: Any, tool_server: ServerThread) -> Iterator[Any]:
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(15000)
-        page.base_url = tool_server.url  # type: ignore[attr-defined]
+        page.base_url = tool_server.url
         return page
 
     yield open_page

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.browser
 
 
 def _base(frame: Any) -> str:
-    return frame.url.split("/s/")[0] + "/s/" + frame.url.split("/s/")[1].split("/")[0]
+    url = str(frame.url)
+    return url.split("/s/")[0] + "/s/" + url.split("/s/")[1].split("/")[0]
 
 
 def _go(frame: Any, url: str) -> None:

@@ -15,7 +15,7 @@ from lti_tool.models import PracticeSubmission
 
 from ..course.learner import Learner, take_quiz
 from ..gradebook.conftest import add_learner, place, user_id
-from ..peer import INSTRUCTOR, LTI
+from ..peer import INSTRUCTOR, claim
 from . import test_learner_a11y as learner_a11y
 from .conftest import EmbeddingLms, assert_no_axe_violations, open_in_lms
 
@@ -63,7 +63,7 @@ def test_gradebook_learner_and_review_pages(
     try:
         page = context.new_page()
         page.set_default_timeout(15000)
-        frame = open_in_lms(page, lms, "teacher-1", name="Tanja Lehrerin", **{LTI + "roles": INSTRUCTOR})
+        frame = open_in_lms(page, lms, "teacher-1", name="Tanja Lehrerin", **claim("roles", INSTRUCTOR))
         assert frame.url.endswith("/lehrende/")
         keys = learner_a11y.Keyboard(page, frame)
         check_page(frame, "gradebook", width)

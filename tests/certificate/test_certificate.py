@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+from typing import Any
 
 import requests
 from flask import Flask
@@ -18,7 +19,7 @@ from lti_tool.models import Certificate, CourseProgress, Membership, ModuleProgr
 from ..peer import Launcher
 
 
-def launched(launcher: Launcher, **claims) -> tuple[str, requests.Response]:
+def launched(launcher: Launcher, **claims: Any) -> tuple[str, requests.Response]:
     page = launcher.launch_and_follow(**claims)
     assert page.status_code == 200
     base = page.url.split("/s/")[0] + "/s/" + page.url.split("/s/")[1].split("/")[0]

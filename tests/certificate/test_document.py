@@ -57,7 +57,7 @@ def page_text(pdf: bytes) -> str:
 
 def structure(pdf: bytes) -> list[str]:
     """The structure types of the PDF's tag tree, depth first."""
-    root = PdfReader(io.BytesIO(pdf)).trailer["/Root"]
+    root: Any = PdfReader(io.BytesIO(pdf)).trailer["/Root"]
     found: list[str] = []
 
     def walk(element: Any) -> None:
@@ -120,7 +120,7 @@ def test_certificate_fits_its_page_when_rendered(app: Flask, launcher: Launcher)
 def test_certificate_is_a_tagged_pdf(app: Flask, launcher: Launcher) -> None:
     pdf, code = certificate(app, launcher, name="Lea Schneider")
     reader = PdfReader(io.BytesIO(pdf))
-    root = reader.trailer["/Root"]
+    root: Any = reader.trailer["/Root"]
     assert root["/MarkInfo"]["/Marked"]
     assert root["/Lang"] == "de"
     assert root["/ViewerPreferences"]["/DisplayDocTitle"]
@@ -129,7 +129,8 @@ def test_certificate_is_a_tagged_pdf(app: Flask, launcher: Launcher) -> None:
     for tag in ("/Document", "/H1", "/H2", "/P", "/L", "/LI", "/LBody", "/Table", "/TH", "/Link", "/Figure"):
         assert tag in tags, (tag, tags)
     assert tags.count("/LI") == 2  # the two modules, as a list
-    links = [a.get_object() for a in reader.pages[0]["/Annots"]]
+    annotations: Any = reader.pages[0]["/Annots"]
+    links = [a.get_object() for a in annotations]
     uris = [str(a["/A"]["/URI"]) for a in links if a.get("/Subtype") == "/Link"]
     assert any(uri.endswith(f"/verify/{code}") for uri in uris), uris
 

@@ -19,7 +19,7 @@ from flask import Flask
 from lti_tool import create_app
 
 from ..conftest import CLIENT_ID, CONTENT_DIR, DEPLOYMENT_ID
-from ..peer import INSTRUCTOR, LTI, Launcher, PeerPlatform, ServerThread
+from ..peer import INSTRUCTOR, Launcher, PeerPlatform, ServerThread, claim
 from .learner import Learner, take_quiz
 
 NEW_QUIZ = """\
@@ -87,7 +87,7 @@ def _best(item: str) -> str:
 def _result_url(page: Any) -> str:
     assert page.status_code == 200, page.text[:500]
     assert "/ergebnis?versuch=" in page.url, page.url
-    return page.url.split("/s/", 1)[1].split("/", 1)[1]
+    return str(page.url).split("/s/", 1)[1].split("/", 1)[1]
 
 
 def test_attempts_under_old_question_ids_stay_readable_and_count(
@@ -126,7 +126,7 @@ def test_attempts_under_old_question_ids_stay_readable_and_count(
     quiz = again.get("m/modul-b/quiz")
     assert quiz.status_code == 200 and "Neue Frage" in quiz.text
 
-    teacher = Learner.launch(new, sub="teacher-1", name="Tanja Lehrerin", **{LTI + "roles": INSTRUCTOR})
+    teacher = Learner.launch(new, sub="teacher-1", name="Tanja Lehrerin", **claim("roles", INSTRUCTOR))
     book = teacher.page
     assert book.status_code == 200 and "Lea Schneider" in book.text
     assert re.search(r"100\s*%", book.text)

@@ -26,7 +26,7 @@ from lti_tool.models import GradeOutbox
 
 from ..conftest import CLIENT_ID, DEPLOYMENT_ID
 from ..grading.test_migration import empty_database  # noqa: F401  (the fixture)
-from ..peer import INSTRUCTOR, LEARNER, LTI, Launcher, PeerPlatform, ServerThread
+from ..peer import INSTRUCTOR, LEARNER, Launcher, PeerPlatform, ServerThread, claim
 from .learner import Learner, attempt_id, module, questions_of, quiz_answers
 
 CONTENT = Path(__file__).resolve().parents[2] / "content"
@@ -355,7 +355,7 @@ def test_first_edition_attempts_and_grades_survive_the_upgrade(upgraded: tuple[F
     )
 
     # The teacher's gradebook: Lea with her result, the grade the LMS holds still sent, nothing failed.
-    teacher = Learner.launch(launcher, sub="teacher-1", name="Tanja Lehrerin", **{LTI + "roles": INSTRUCTOR})
+    teacher = Learner.launch(launcher, sub="teacher-1", name="Tanja Lehrerin", **claim("roles", INSTRUCTOR))
     book = teacher.page
     assert book.status_code == 200 and "Lea Schneider" in book.text
     row = book.text.split("Lea Schneider</a>")[1].split("</tr>")[0]

@@ -222,8 +222,11 @@ def test_every_source_is_cited_and_the_unofficial_one_is_not_there(course: Cours
     cited = {
         source.id
         for module in course.modules
-        for item in (*module.lessons, *module.quiz.questions)
-        for source in item.sources
+        for sources in (
+            *(lesson.sources for lesson in module.lessons),
+            *(question.sources for question in module.quiz.questions),
+        )
+        for source in sources
     }
     assert cited == set(course.sources)
     assert "S41" not in course.sources  # the non-official 14,8 bn figure's source

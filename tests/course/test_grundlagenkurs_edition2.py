@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from lti_tool.course.loader import Course, load_course
+from lti_tool.course.loader import load_course
+from lti_tool.course.model import Course
 
 COURSE_DIR = Path(__file__).resolve().parents[2] / "content" / "grundlagenkurs"
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from lti_tool.db import session_scope
 from lti_tool.models import CourseProgress, LessonVisit, PracticeSubmission, QuizAttempt
 
-from ..peer import INSTRUCTOR, LTI, Launcher
+from ..peer import INSTRUCTOR, Launcher, claim
 from .learner import (
     Learner,
     check_structure,
@@ -312,7 +312,7 @@ def test_csrf_is_required_on_every_learner_form(app: Flask, launcher: Launcher) 
 
 
 def test_instructor_can_go_through_the_course_like_a_learner(app: Flask, launcher: Launcher) -> None:
-    teacher = Learner.launch(launcher, **{LTI + "roles": INSTRUCTOR})
+    teacher = Learner.launch(launcher, **claim("roles", INSTRUCTOR))
     assert "/lehrende/" in teacher.page.url
     page = teacher.get("m/modul-a/01-einstieg")
     assert page.status_code == 200
@@ -379,7 +379,7 @@ def test_overview_shows_the_way_to_completion(app: Flask, launcher: Launcher) ->
 
 
 def test_overview_in_english_and_with_optional_practice(app: Flask, launcher: Launcher) -> None:
-    learner = Learner.launch(launcher, **{LTI + "launch_presentation": {"locale": "en"}})
+    learner = Learner.launch(launcher, **claim("launch_presentation", {"locale": "en"}))
     page = learner.page.text
     assert "0 of 2 modules completed" in page and "about 20 min. left" in page
     assert "How to complete the course" in page

@@ -20,7 +20,7 @@ from lti_tool.models import CourseProgress, LessonVisit, ModuleProgress, Practic
 from lti_tool.progress import Learner as ProgressLearner
 from lti_tool.progress import ProgressUpdate
 
-from ..peer import INSTRUCTOR, LTI, Launcher
+from ..peer import INSTRUCTOR, Launcher, claim
 from .learner import Learner, attempt_id, count, course, module, progress_learner, quiz_answers, take_quiz
 
 TEXT = "Unsere Kommune hat einen Nachhaltigkeitsbeirat."
@@ -286,7 +286,7 @@ def test_concurrent_requests_of_one_learner_do_not_fail(app: Flask, launcher: La
 
 
 def test_instructor_activity_is_recorded_like_a_learners(app: Flask, launcher: Launcher) -> None:
-    teacher = Learner.launch(launcher, sub="teacher", **{LTI + "roles": INSTRUCTOR})
+    teacher = Learner.launch(launcher, sub="teacher", **claim("roles", INSTRUCTOR))
     take_quiz(app, teacher, "modul-a")
     with session_scope(app) as s:
         assert s.scalars(select(ModuleProgress.best_score)).one() == 1.0

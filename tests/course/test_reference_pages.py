@@ -9,7 +9,7 @@ from urllib.parse import urljoin, urlsplit
 
 from flask import Flask
 
-from ..peer import LTI, Launcher
+from ..peer import Launcher, claim
 from .learner import Learner, check_structure, module_claim
 
 HREF = re.compile(r'<a href="([^"]+)"[^>]*>')
@@ -105,7 +105,7 @@ def test_a_lesson_links_to_the_glossary_term_and_the_page(app: Flask, launcher: 
 
 
 def test_reference_pages_in_english_keep_the_course_text_german(app: Flask, launcher: Launcher) -> None:
-    learner = Learner.launch(launcher, **{LTI + "launch_presentation": {"locale": "en"}})
+    learner = Learner.launch(launcher, **claim("launch_presentation", {"locale": "en"}))
     text = learner.get("glossar").text
     assert '<html lang="en">' in text and "<h1>Glossary</h1>" in text
     assert '<dl class="glossary" lang="de">' in text
@@ -202,7 +202,7 @@ def test_exchange_round_prompt_in_german_and_english(app: Flask, launcher: Launc
     second.post("m/modul-a/praxis", {"text": "Wir haben einen Nachhaltigkeitshaushalt beschlossen."})
     assert "Bisher hat eine Person geantwortet." not in me.get("m/modul-a/austausch").text
 
-    english = Learner.launch(launcher, **{LTI + "launch_presentation": {"locale": "en"}})
+    english = Learner.launch(launcher, **claim("launch_presentation", {"locale": "en"}))
     english_text = english.get("m/modul-a/austausch").text
     assert "Exchange round" in english_text and "read the answers of at least two colleagues" in english_text
     assert "Which idea could you take over for your own municipality?" in english_text

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
+from typing import Any
 
 from flask import Flask
 from sqlalchemy import select, update
@@ -22,7 +24,7 @@ PRACTICE = "m/modul-a/praxis"
 def _age(
     app: Flask, learner: Learner, *, seen: dt.timedelta | None = None, expires: dt.timedelta | None = None
 ) -> None:
-    values: dict = {}
+    values: dict[str, Any] = {}
     if seen is not None:
         values["last_seen_at"] = utcnow() - seen
     if expires is not None:
@@ -123,7 +125,7 @@ def test_a_text_for_an_unknown_session_is_shown_to_copy(launcher: Launcher) -> N
     assert "Mein Text &lt;b&gt;bleibt&lt;/b&gt;" in page.text
 
 
-def test_the_migration_gives_existing_sessions_their_start_as_last_request(tmp_path) -> None:
+def test_the_migration_gives_existing_sessions_their_start_as_last_request(tmp_path: Path) -> None:
     from alembic import command
     from sqlalchemy import create_engine, text
 

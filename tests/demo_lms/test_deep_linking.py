@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from .conftest import AGS, DL, LTI, Lms
 
-ITEMS = [
+ITEMS: list[dict[str, Any]] = [
     {
         "type": "ltiResourceLink",
         "title": "Modul 2: Agenda 2030",
@@ -101,13 +101,14 @@ def test_wrong_data_is_refused(lms: Lms) -> None:
 
 def test_other_claim_errors(lms: Lms) -> None:
     data = request_data(lms)
-    for overrides, fragment in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"aud": "https://other.example"}, "aud"),
         ({f"{LTI}/claim/message_type": "LtiResourceLinkRequest"}, "message_type"),
         ({f"{LTI}/claim/deployment_id": "99"}, "deployment_id"),
         ({f"{LTI}/claim/version": "1.1"}, "version"),
         ({"exp": int(time.time()) - 120}, "expired"),
-    ]:
+    ]
+    for overrides, fragment in cases:
         response = post(lms, lms.tool.sign(dl_response(lms, data, **overrides)))
         assert response.status_code == 400, overrides
         assert fragment in response.text, overrides

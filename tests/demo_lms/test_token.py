@@ -141,7 +141,7 @@ def test_tool_jwks_is_cached_and_refetched_once_on_unknown_kid(
     tool.extra_keys = [tool.public_jwk(other_key, "tool-key-2")]
     try:
         now = int(time.time())
-        claims = {"iss": tool.client_id, "sub": tool.client_id, "aud": f"{lms.url}/token"}
+        claims: dict[str, Any] = {"iss": tool.client_id, "sub": tool.client_id, "aud": f"{lms.url}/token"}
         claims.update(iat=now, exp=now + 60, jti="rotated")
         rotated = tool.sign(claims, key=other_key, kid="tool-key-2")
         assert request_token(lms, rotated).status_code == 200

@@ -113,7 +113,7 @@ def test_export_reads_in_batches_while_it_streams(
         client = app.test_client()
         resp = client.get(f"/s/{teacher.sid}/lehrende/export/notenliste.csv", buffered=False)
         assert resp.status_code == 200 and resp.is_streamed
-        chunks = iter(resp.response)
+        chunks: Iterator[str | bytes] = iter(resp.response)
         first = next(chunks)
         at_first_byte = len(issued)
         rest = b"".join(c if isinstance(c, bytes) else c.encode() for c in chunks)

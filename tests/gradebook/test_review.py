@@ -15,7 +15,7 @@ from lti_tool.gradebook import views
 from lti_tool.models import PracticeSubmission
 
 from ..course.learner import Learner, take_quiz
-from ..peer import Launcher
+from ..peer import Launcher, claim
 from .conftest import add_learner, launch_teacher, place, snapshot, user_id
 
 STAND = re.compile(r'name="stand" value="([^"]+)"')
@@ -201,7 +201,7 @@ def test_learners_texts_keep_the_course_language_inside_the_english_interface(
 ) -> None:
     """WCAG 3.1.2: a German practice text in an English page is marked German, for the teacher, the learner
     and the peers who read it (a screen reader then reads it with German pronunciation)."""
-    english = {"https://purl.imsglobal.org/spec/lti/claim/launch_presentation": {"locale": "en"}}
+    english = claim("launch_presentation", {"locale": "en"})
     worked(app, launcher)
     escaped = "In unserer Kommune &lt;b&gt;gibt&lt;/b&gt; es einen Klimabeirat &amp; ein Nachhaltigkeitsbüro."
     teacher = launch_teacher(launcher, **english)

@@ -321,7 +321,7 @@ def test_after_a_real_launch_the_stored_nrps_url_serves_the_refresh(
 ) -> None:
     register(app, lms.url, lms.url + "/mod/lti/token.php")
     browser = requests.Session()
-    start = lms.http.get(lms.url + "/api/launch", params={"activity": 1, "user": "3"}, timeout=5).json()
+    start = lms.http.get(lms.url + "/api/launch", params={"activity": "1", "user": "3"}, timeout=5).json()
     login = browser.get(start["url"], allow_redirects=False, timeout=5)
     auth = browser.get(login.headers["Location"], timeout=5)
     form = find_form(auth, "id_token")

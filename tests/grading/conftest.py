@@ -405,26 +405,26 @@ def assert_platform_has_exactly_the_newest(classroom: Classroom, *, failed_ok: b
 
     held = {(r["line_item_url"], r["user_id"]): r for r in classroom.lms.scores()}
     assert set(held) == set(expected), sorted(set(held) ^ set(expected))
-    for key, payload in expected.items():
-        got = held[key]
-        assert got["timestamp"] == payload["timestamp"], key
-        assert got["activityProgress"] == payload["activityProgress"], key
-        assert got["gradingProgress"] == payload["gradingProgress"], key
-        assert got["comment"] == payload["comment"], key
+    for held_key, payload in expected.items():
+        got = held[held_key]
+        assert got["timestamp"] == payload["timestamp"], held_key
+        assert got["activityProgress"] == payload["activityProgress"], held_key
+        assert got["gradingProgress"] == payload["gradingProgress"], held_key
+        assert got["comment"] == payload["comment"], held_key
         if payload["gradingProgress"] == "FullyGraded":
-            assert got["scoreGiven"] == payload["scoreGiven"], key
+            assert got["scoreGiven"] == payload["scoreGiven"], held_key
 
     ours = {(r.lineitem_url, subs[r.user_id], r.payload["timestamp"]): r for r in rows if r.lineitem_url}
     seen: set[tuple[str, str, str]] = set()
     for event in classroom.lms.history():
-        key = (event["line_item_url"], event["user_id"], event["timestamp"])
-        assert key in ours, f"the platform accepted a score the tool did not send: {key}"
-        assert key not in seen, f"accepted twice: {key}"
-        assert ours[key].state in ("sent", "applied"), (ours[key].id, ours[key].state)
-        seen.add(key)
-    for key, row in ours.items():
+        score = (event["line_item_url"], event["user_id"], event["timestamp"])
+        assert score in ours, f"the platform accepted a score the tool did not send: {score}"
+        assert score not in seen, f"accepted twice: {score}"
+        assert ours[score].state in ("sent", "applied"), (ours[score].id, ours[score].state)
+        seen.add(score)
+    for score, row in ours.items():
         if row.state == "sent":
-            assert key in seen, f"row {row.id} marked sent but the platform has no such score"
+            assert score in seen, f"row {row.id} marked sent but the platform has no such score"
 
 
 def launch_via_lms(lms: Lms, *, activity: int, user: str) -> requests.Response:

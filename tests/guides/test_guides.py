@@ -267,7 +267,7 @@ def test_the_tools_own_texts_quote_moodles_labels_in_the_language_they_are_in() 
         with po.open("rb") as f:
             for message in read_po(f):
                 msgid = message.id if isinstance(message.id, str) else message.id[0]
-                msgstr = message.string if isinstance(message.string, str) else message.string[0]
+                msgstr = message.string if isinstance(message.string, str) else (message.string or [""])[0]
                 for label in re.findall(r"“([^”]+)”", msgid):
                     if _flat(label) in german:
                         quoted += 1

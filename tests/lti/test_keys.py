@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
+from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
 from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import select, update
 
@@ -14,13 +18,14 @@ from lti_tool.lti import keys
 from lti_tool.models import ToolKey, utcnow
 
 
-def jwks(client) -> list[dict]:
+def jwks(client: FlaskClient) -> list[dict[str, Any]]:
     resp = client.get("/.well-known/jwks.json")
     assert resp.status_code == 200 and resp.headers["Content-Type"].startswith("application/json")
-    return resp.get_json()["keys"]
+    published: list[dict[str, Any]] = resp.get_json()["keys"]
+    return published
 
 
-def test_fresh_database_gets_a_current_and_a_next_key(tmp_path) -> None:
+def test_fresh_database_gets_a_current_and_a_next_key(tmp_path: Path) -> None:
     from lti_tool import create_app
 
     from ..conftest import CONTENT_DIR
@@ -43,15 +48,19 @@ def test_fresh_database_gets_a_current_and_a_next_key(tmp_path) -> None:
         app.extensions["nama_db"].dispose()
 
 
-def test_signing_key_matches_a_published_key(app: Flask, client) -> None:
+def test_signing_key_matches_a_published_key(app: Flask, client: FlaskClient) -> None:
     with session_scope(app) as s:
         signing = keys.signing_key(s, app)
     token = jwt.encode({"x": 1}, signing.private_pem, algorithm="RS256", headers={"kid": signing.kid})
     [jwk] = [k for k in jwks(client) if k["kid"] == signing.kid]
-    assert jwt.decode(token, RSAAlgorithm.from_jwk(jwk), algorithms=["RS256"]) == {"x": 1}
+    public = RSAAlgorithm.from_jwk(jwk)
+    assert isinstance(public, rsa.RSAPublicKey)
+    assert jwt.decode(token, public, algorithms=["RS256"]) == {"x": 1}
 
 
-def test_rotation_promotes_the_published_next_key(app: Flask, client, runner) -> None:
+def test_rotation_promotes_the_published_next_key(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner
+) -> None:
     with session_scope(app) as s:
         before_current = keys.signing_key(s, app).kid
         before_next = s.scalars(select(ToolKey.kid).where(ToolKey.state == "next")).one()
@@ -64,7 +73,9 @@ def test_rotation_promotes_the_published_next_key(app: Flask, client, runner) ->
     assert published == {before_next, new_next, before_current}  # old key still published in the grace period
 
 
-def test_retired_key_leaves_the_jwks_after_the_grace_period(app: Flask, client, runner) -> None:
+def test_retired_key_leaves_the_jwks_after_the_grace_period(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner
+) -> None:
     with session_scope(app) as s:
         old = keys.signing_key(s, app).kid
     runner.invoke(args=["keys", "rotate"])

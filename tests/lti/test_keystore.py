@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import stat
 from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
@@ -25,9 +26,11 @@ from lti_tool.models import ToolKey
 from ..conftest import CONTENT_DIR, TEST_KEY_SECRET
 
 
-def _published(app: Flask, kid: str) -> dict:
+def _published(app: Flask, kid: str) -> rsa.RSAPublicKey:
     [jwk] = [k for k in app.test_client().get("/.well-known/jwks.json").get_json()["keys"] if k["kid"] == kid]
-    return jwk
+    public = RSAAlgorithm.from_jwk(jwk)
+    assert isinstance(public, rsa.RSAPublicKey)
+    return public
 
 
 def test_private_keys_are_stored_encrypted(app: Flask) -> None:
@@ -39,15 +42,15 @@ def test_private_keys_are_stored_encrypted(app: Flask) -> None:
     with pytest.raises(KeyLocked):
         KeyBox(["another secret"]).open(stored[0].private_key_sealed)
     token = jwt.encode({"x": 1}, signing.private_pem, algorithm="RS256", headers={"kid": signing.kid})
-    assert jwt.decode(token, RSAAlgorithm.from_jwk(_published(app, signing.kid)), algorithms=["RS256"])
+    assert jwt.decode(token, _published(app, signing.kid), algorithms=["RS256"])
 
 
-def test_a_wrong_secret_stops_the_start(test_config: dict) -> None:
+def test_a_wrong_secret_stops_the_start(test_config: dict[str, Any]) -> None:
     with pytest.raises(KeyLocked, match="LTI_TOOL_KEY_SECRETS"):
         create_app({**test_config, "KEY_SECRETS": ["not the secret"]})
 
 
-def _reencrypt(test_config: dict, secrets: list[str]) -> str:
+def _reencrypt(test_config: dict[str, Any], secrets: list[str]) -> str:
     made = create_app({**test_config, "KEY_SECRETS": secrets})
     try:
         result = made.test_cli_runner().invoke(args=["keys", "reencrypt"])
@@ -57,7 +60,7 @@ def _reencrypt(test_config: dict, secrets: list[str]) -> str:
         made.extensions["nama_db"].dispose()
 
 
-def test_rotating_the_key_secret(app: Flask, test_config: dict) -> None:
+def test_rotating_the_key_secret(app: Flask, test_config: dict[str, Any]) -> None:
     with session_scope(app) as s:
         kid = keys.signing_key(s, app).kid
     try:
@@ -105,13 +108,13 @@ def test_the_migration_encrypts_plain_keys_of_the_previous_schema(tmp_path: Path
         upgrade(url, key_secrets=())  # keys exist: the secret is needed
     upgrade(url, key_secrets=[TEST_KEY_SECRET])
     with engine.connect() as conn:
-        rows = dict(conn.execute(text("SELECT kid, private_key_sealed FROM tool_key")).all())
+        rows: dict[str, str] = dict(conn.execute(text("SELECT kid, private_key_sealed FROM tool_key")).all())
     box = KeyBox([TEST_KEY_SECRET])
     assert box.open(rows["k-current"]) == current and box.open(rows["k-retired"]) == retired
     assert rows["k-wiped"] == "" and "PRIVATE KEY" not in "".join(rows.values())
     command.downgrade(alembic_config(url, [TEST_KEY_SECRET]), "0005")
     with engine.connect() as conn:
-        back = dict(conn.execute(text("SELECT kid, private_pem FROM tool_key")).all())
+        back: dict[str, str] = dict(conn.execute(text("SELECT kid, private_pem FROM tool_key")).all())
     assert back == {"k-current": current, "k-retired": retired, "k-wiped": ""}
     engine.dispose()
 
@@ -120,7 +123,10 @@ def test_the_instance_folder_and_database_are_private(tmp_path: Path) -> None:
     instance = tmp_path / "fresh-instance"
     app = create_app({"TESTING": True, "INSTANCE_PATH": str(instance), "CONTENT_DIR": CONTENT_DIR})
     try:
-        mode = lambda p: stat.S_IMODE(p.stat().st_mode)  # noqa: E731
+
+        def mode(p: Path) -> int:
+            return stat.S_IMODE(p.stat().st_mode)
+
         assert mode(instance) == 0o700
         assert mode(instance / "nama-lti.db") == 0o600
         assert mode(instance / "secret_key") == 0o600

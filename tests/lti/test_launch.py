@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from lti_tool.db import session_scope
 from lti_tool.models import Context, Membership, ResourceLink, ToolSession, User
 
-from ..peer import INSTRUCTOR, LTI, Launcher
+from ..peer import INSTRUCTOR, Launcher, claim
 
 
 def count(app: Flask, model: type) -> int:
@@ -35,7 +35,7 @@ def test_learner_launch_lands_on_course_start(app: Flask, launcher: Launcher) ->
 
 
 def test_instructor_lands_on_instructor_page(app: Flask, launcher: Launcher) -> None:
-    page = launcher.launch_and_follow(**{LTI + "roles": INSTRUCTOR})
+    page = launcher.launch_and_follow(**claim("roles", INSTRUCTOR))
     assert page.status_code == 200
     assert "/lehrende/" in page.url
     assert count(app, Membership) == 1
@@ -48,7 +48,7 @@ def test_session_pages_may_be_framed_by_their_platform_only(
     csp = page.headers["Content-Security-Policy"]
     assert f"frame-ancestors 'self' {launcher.peer.issuer};" in csp
     assert other_launcher.peer.issuer not in csp  # another registered platform is not named
-    refused = other_launcher.launch(**{LTI + "version": "1.1"})
+    refused = other_launcher.launch(**claim("version", "1.1"))
     assert refused.status_code == 400
     refused_csp = refused.headers["Content-Security-Policy"]
     assert f"frame-ancestors 'self' {other_launcher.peer.issuer};" in refused_csp

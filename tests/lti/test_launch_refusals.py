@@ -12,13 +12,14 @@ import time
 import pytest
 import requests
 from flask import Flask
+from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 
 from lti_tool.db import session_scope
 from lti_tool.models import Context, Deployment, Membership, ResourceLink, ToolSession, User
 
 from ..conftest import CLIENT_ID, DEPLOYMENT_ID
-from ..peer import DROP, LTI, Launcher, SigningKey
+from ..peer import DROP, LTI, Launcher, SigningKey, claim
 
 DOMAIN_TABLES = (User, Context, ResourceLink, Membership, ToolSession)
 
@@ -193,9 +194,9 @@ def test_nonce_not_from_this_login(app: Flask, launcher: Launcher) -> None:
 
 
 def test_unknown_deployment_is_recorded_inactive_then_approved(
-    app: Flask, launcher: Launcher, runner
+    app: Flask, launcher: Launcher, runner: FlaskCliRunner
 ) -> None:
-    resp = launcher.launch(**{LTI + "deployment_id": "deployment-new"})
+    resp = launcher.launch(**claim("deployment_id", "deployment-new"))
     assert_refused(app, resp, "deployment_unknown", status=403)
     assert "platform approve" in resp.text
     with session_scope(app) as s:
@@ -214,10 +215,10 @@ def test_unknown_deployment_is_recorded_inactive_then_approved(
         ]
     )
     assert result.exit_code == 0, result.output
-    assert launcher.launch_and_follow(**{LTI + "deployment_id": "deployment-new"}).status_code == 200
+    assert launcher.launch_and_follow(**claim("deployment_id", "deployment-new")).status_code == 200
 
 
-def test_deactivated_deployment(app: Flask, launcher: Launcher, runner) -> None:
+def test_deactivated_deployment(app: Flask, launcher: Launcher, runner: FlaskCliRunner) -> None:
     result = runner.invoke(
         args=[
             "platform",
@@ -237,13 +238,13 @@ def test_deactivated_deployment(app: Flask, launcher: Launcher, runner) -> None:
 def test_unsupported_message_type(app: Flask, launcher: Launcher) -> None:
     assert_refused(
         app,
-        launcher.launch(**{LTI + "message_type": "LtiSubmissionReviewRequest"}),
+        launcher.launch(**claim("message_type", "LtiSubmissionReviewRequest")),
         "message_type_unsupported",
     )
 
 
 def test_wrong_version(app: Flask, launcher: Launcher) -> None:
-    assert_refused(app, launcher.launch(**{LTI + "version": "1.1"}), "version_unsupported")
+    assert_refused(app, launcher.launch(**claim("version", "1.1")), "version_unsupported")
 
 
 @pytest.mark.parametrize(
@@ -262,7 +263,7 @@ def test_required_lti_claims(app: Flask, launcher: Launcher, claim: str, code: s
 
 
 def test_target_link_uri_differs_from_login(app: Flask, launcher: Launcher) -> None:
-    resp = launcher.launch(**{LTI + "target_link_uri": launcher.tool_url + "/elsewhere"})
+    resp = launcher.launch(**claim("target_link_uri", launcher.tool_url + "/elsewhere"))
     assert_refused(app, resp, "target_link_uri_mismatch")
 
 
@@ -289,7 +290,7 @@ def test_unsigned_and_symmetric_algorithms_are_refused(app: Flask, launcher: Lau
 
     login = launcher.login()
     claims = launcher.claims(login.nonce)
-    unsigned = pyjwt.encode(claims, None, algorithm="none", headers={"kid": launcher.peer.keys[0].kid})
+    unsigned = pyjwt.encode(claims, "", algorithm="none", headers={"kid": launcher.peer.keys[0].kid})
     assert_refused(app, launcher.post_launch(unsigned, login.state), "alg_refused")
     login = launcher.login()
     claims = launcher.claims(login.nonce)
@@ -303,12 +304,12 @@ def test_unsigned_and_symmetric_algorithms_are_refused(app: Flask, launcher: Lau
 
 
 def test_unknown_course_in_custom_parameters(app: Flask, launcher: Launcher) -> None:
-    resp = launcher.launch(**{LTI + "custom": {"course": "no-such-course"}})
+    resp = launcher.launch(**claim("custom", {"course": "no-such-course"}))
     assert_refused(app, resp, "unknown_course", status=404)
 
 
 def test_unknown_module_in_custom_parameters(app: Flask, launcher: Launcher) -> None:
-    resp = launcher.launch(**{LTI + "custom": {"course": "grundlagenkurs", "module": "nope"}})
+    resp = launcher.launch(**claim("custom", {"course": "grundlagenkurs", "module": "nope"}))
     assert_refused(app, resp, "unknown_module", status=404)
 
 

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from flask import Flask
+from flask.testing import FlaskCliRunner
 from sqlalchemy import select
 
 from lti_tool.db import session_scope
@@ -27,7 +28,7 @@ def moodle() -> Iterator[MoodleRegistrar]:
     registrar.stop()
 
 
-def new_link(runner, tool_url: str) -> str:
+def new_link(runner: FlaskCliRunner, tool_url: str) -> str:
     result = runner.invoke(args=["platform", "registration-link", "--expires", "1h", "--base-url", tool_url])
     assert result.exit_code == 0, result.output
     url = result.output.strip().splitlines()[0]
@@ -49,7 +50,7 @@ def register(
 
 
 def test_dynamic_registration_like_moodle(
-    app: Flask, tool_server: ServerThread, runner, moodle: MoodleRegistrar
+    app: Flask, tool_server: ServerThread, runner: FlaskCliRunner, moodle: MoodleRegistrar
 ) -> None:
     token = new_link(runner, tool_server.url)
     resp = register(tool_server.url, token, moodle)
@@ -89,7 +90,9 @@ def test_dynamic_registration_like_moodle(
         assert link.used_at is not None and link.platform_id == platform.id
 
 
-def test_a_used_link_is_refused(tool_server: ServerThread, runner, moodle: MoodleRegistrar) -> None:
+def test_a_used_link_is_refused(
+    tool_server: ServerThread, runner: FlaskCliRunner, moodle: MoodleRegistrar
+) -> None:
     token = new_link(runner, tool_server.url)
     assert register(tool_server.url, token, moodle).status_code == 200
     again = register(tool_server.url, token, moodle)
@@ -113,7 +116,7 @@ def test_unknown_or_missing_link(tool_server: ServerThread, moodle: MoodleRegist
 
 
 def test_opening_the_link_in_a_browser_explains_and_keeps_it(
-    app: Flask, tool_server: ServerThread, runner
+    app: Flask, tool_server: ServerThread, runner: FlaskCliRunner
 ) -> None:
     token = new_link(runner, tool_server.url)
     resp = requests.get(tool_server.url + "/lti/register", params={"t": token})
@@ -122,7 +125,9 @@ def test_opening_the_link_in_a_browser_explains_and_keeps_it(
         assert s.scalars(select(RegistrationLink)).one().used_at is None
 
 
-def test_issuer_must_match_the_configuration_url(app: Flask, tool_server: ServerThread, runner) -> None:
+def test_issuer_must_match_the_configuration_url(
+    app: Flask, tool_server: ServerThread, runner: FlaskCliRunner
+) -> None:
     impostor = MoodleRegistrar(issuer_override="https://moodle.example.org")
     try:
         token = new_link(runner, tool_server.url)
@@ -136,7 +141,7 @@ def test_issuer_must_match_the_configuration_url(app: Flask, tool_server: Server
         impostor.stop()
 
 
-def test_moodle_in_a_subdirectory(app: Flask, tool_server: ServerThread, runner) -> None:
+def test_moodle_in_a_subdirectory(app: Flask, tool_server: ServerThread, runner: FlaskCliRunner) -> None:
     moodle = MoodleRegistrar(path="/moodle")
     try:
         resp = register(tool_server.url, new_link(runner, tool_server.url), moodle)
@@ -148,7 +153,7 @@ def test_moodle_in_a_subdirectory(app: Flask, tool_server: ServerThread, runner)
 
 
 def test_platform_refusal_releases_the_link(
-    app: Flask, tool_server: ServerThread, runner, moodle: MoodleRegistrar
+    app: Flask, tool_server: ServerThread, runner: FlaskCliRunner, moodle: MoodleRegistrar
 ) -> None:
     reg_token = moodle.registration_token()
     first = register(tool_server.url, new_link(runner, tool_server.url), moodle, reg_token)
@@ -164,7 +169,7 @@ def test_platform_refusal_releases_the_link(
     assert register(tool_server.url, token, moodle).status_code == 200  # retry with a fresh token works
 
 
-def test_unreachable_platform(tool_server: ServerThread, runner) -> None:
+def test_unreachable_platform(tool_server: ServerThread, runner: FlaskCliRunner) -> None:
     token = new_link(runner, tool_server.url)
     resp = requests.get(
         tool_server.url + "/lti/register",
@@ -177,7 +182,7 @@ def test_unreachable_platform(tool_server: ServerThread, runner) -> None:
     assert resp.status_code == 502 and "registration_config_unreachable" in resp.text
 
 
-def test_openid_configuration_must_be_a_url(tool_server: ServerThread, runner) -> None:
+def test_openid_configuration_must_be_a_url(tool_server: ServerThread, runner: FlaskCliRunner) -> None:
     token = new_link(runner, tool_server.url)
     resp = requests.get(
         tool_server.url + "/lti/register", params={"t": token, "openid_configuration": "javascript:alert(1)"}
@@ -196,7 +201,7 @@ def attempt(tool_url: str, token: str, openid_configuration: str) -> requests.Re
     "address", ["http://[::1", "http://127.0.0.1:99999/mod/lti/x", "http://127.0.0.1:abc/", "http:///nohost"]
 )
 def test_a_malformed_openid_configuration_is_a_clear_400(
-    app: Flask, tool_server: ServerThread, runner, address: str
+    app: Flask, tool_server: ServerThread, runner: FlaskCliRunner, address: str
 ) -> None:
     token = new_link(runner, tool_server.url)
     resp = attempt(tool_server.url, token, address)
@@ -207,7 +212,7 @@ def test_a_malformed_openid_configuration_is_a_clear_400(
 
 
 def test_the_registration_endpoint_must_be_on_the_issuers_origin(
-    app: Flask, tool_server: ServerThread, runner, moodle: MoodleRegistrar
+    app: Flask, tool_server: ServerThread, runner: FlaskCliRunner, moodle: MoodleRegistrar
 ) -> None:
     hostile = MoodleRegistrar(endpoint_override=moodle.wwwroot + "/mod/lti/openid-registration.php")
     try:
@@ -219,7 +224,7 @@ def test_the_registration_endpoint_must_be_on_the_issuers_origin(
 
 
 def test_a_redirect_to_another_origin_is_not_followed(
-    tool_server: ServerThread, runner, moodle: MoodleRegistrar
+    tool_server: ServerThread, runner: FlaskCliRunner, moodle: MoodleRegistrar
 ) -> None:
     from flask import Flask as App
     from flask import redirect
@@ -243,7 +248,9 @@ def test_a_redirect_to_another_origin_is_not_followed(
         server.stop()
 
 
-def test_a_huge_configuration_is_cut_off(app: Flask, tool_server: ServerThread, runner) -> None:
+def test_a_huge_configuration_is_cut_off(
+    app: Flask, tool_server: ServerThread, runner: FlaskCliRunner
+) -> None:
     from flask import Flask as App
     from flask import Response
 
@@ -267,7 +274,7 @@ def test_a_huge_configuration_is_cut_off(app: Flask, tool_server: ServerThread, 
 
 
 def test_a_link_is_used_up_after_three_failed_attempts_and_each_use_is_logged(
-    app: Flask, tool_server: ServerThread, runner, caplog: pytest.LogCaptureFixture
+    app: Flask, tool_server: ServerThread, runner: FlaskCliRunner, caplog: pytest.LogCaptureFixture
 ) -> None:
     token = new_link(runner, tool_server.url)
     closed = "http://127.0.0.1:9/mod/lti/openid-configuration.php"  # nothing listens on port 9

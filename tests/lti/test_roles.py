@@ -16,7 +16,7 @@ from lti_tool.demo_lms.launch import uri_roles
 from lti_tool.demo_lms.storage import User as DemoUser
 from lti_tool.lti.roles import context_role, is_instructor, is_learner
 
-from ..peer import LTI, Launcher
+from ..peer import Launcher, claim
 
 LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
 
@@ -74,7 +74,7 @@ def test_moodle_site_admin_roles_make_an_instructor() -> None:
 def test_a_learner_with_an_institution_or_system_role_gets_the_learner_pages(
     launcher: Launcher, extra: str
 ) -> None:
-    page = launcher.launch_and_follow(**{LTI + "roles": [LIS + "membership#Learner", extra]})
+    page = launcher.launch_and_follow(**claim("roles", [LIS + "membership#Learner", extra]))
     assert page.status_code == 200
     assert "/lehrende/" not in page.url
     session_base = re.match(r"^(.*/s/[^/]+/)", page.url)
@@ -85,5 +85,5 @@ def test_a_learner_with_an_institution_or_system_role_gets_the_learner_pages(
 
 def test_moodle_site_admin_launch_reaches_the_gradebook(app: Flask, launcher: Launcher) -> None:
     roles = uri_roles(DemoUser(course_role="Learner", is_admin=True))
-    page = launcher.launch_and_follow(sub="admin-2", **{LTI + "roles": roles})
+    page = launcher.launch_and_follow(sub="admin-2", **claim("roles", roles))
     assert page.status_code == 200 and "/lehrende/" in page.url

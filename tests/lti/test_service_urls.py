@@ -35,7 +35,9 @@ def ags(lineitems: str, lineitem: str | None = None) -> dict[str, Any]:
         {NRPS: {"context_memberships_url": "http://localhost:6379/", "service_versions": ["2.0"]}},
     ],
 )
-def test_services_on_another_origin_refuse_the_launch(app: Flask, launcher: Launcher, claims: dict) -> None:
+def test_services_on_another_origin_refuse_the_launch(
+    app: Flask, launcher: Launcher, claims: dict[str, Any]
+) -> None:
     claims = {k: _peer(v, launcher) for k, v in claims.items()}
     resp = launcher.launch(**claims)
     assert_refused(app, resp, "service_url_foreign")
@@ -50,19 +52,17 @@ def test_malformed_service_urls_are_a_clear_400(app: Flask, launcher: Launcher, 
 
 
 def test_deep_linking_return_url_on_another_origin(app: Flask, launcher: Launcher) -> None:
-    resp = launcher.launch(
-        **{
-            LTI + "message_type": "LtiDeepLinkingRequest",
-            LTI + "roles": INSTRUCTOR,
-            LTI + "resource_link": None,
-            DL + "deep_linking_settings": {
-                "deep_link_return_url": "https://evil.example/collect",
-                "accept_types": ["ltiResourceLink"],
-                "accept_presentation_document_targets": ["iframe", "window"],
-            },
-        }
-    )
-    assert_refused(app, resp, "service_url_foreign")
+    deep_linking: dict[str, Any] = {
+        LTI + "message_type": "LtiDeepLinkingRequest",
+        LTI + "roles": INSTRUCTOR,
+        LTI + "resource_link": None,
+        DL + "deep_linking_settings": {
+            "deep_link_return_url": "https://evil.example/collect",
+            "accept_types": ["ltiResourceLink"],
+            "accept_presentation_document_targets": ["iframe", "window"],
+        },
+    }
+    assert_refused(app, launcher.launch(**deep_linking), "service_url_foreign")
 
 
 def test_services_on_the_platforms_origin_are_kept(launcher: Launcher) -> None:

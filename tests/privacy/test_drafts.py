@@ -7,6 +7,7 @@ import datetime as dt
 import json
 
 from flask import Flask
+from flask.testing import FlaskCliRunner
 from sqlalchemy import select
 
 from lti_tool.course.drafts import kept_text
@@ -18,7 +19,9 @@ from ..course.test_session_time import PRACTICE, _age
 from ..peer import Launcher
 
 
-def test_a_kept_practice_text_is_exported_and_deleted(app: Flask, runner, launcher: Launcher) -> None:
+def test_a_kept_practice_text_is_exported_and_deleted(
+    app: Flask, runner: FlaskCliRunner, launcher: Launcher
+) -> None:
     lea = Learner.launch(launcher, sub="lea-d", name="Lea Schneider")
     lea.get(PRACTICE)
     text = "Unsere Gemeinde plant ein Klimaschutzkonzept mit Bürgerbeteiligung, sagt Lea. " * 2

@@ -9,7 +9,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask
+from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select, update
 
 from lti_tool import create_app
@@ -36,7 +38,9 @@ def delete(runner: Any, *extra: str) -> Any:
     return runner.invoke(args=["learner", "delete", "--platform", MOODLE, "--sub", "42", "--yes", *extra])
 
 
-def test_the_log_holds_a_keyed_hash_and_the_time_and_nothing_about_the_person(app: Flask, runner) -> None:
+def test_the_log_holds_a_keyed_hash_and_the_time_and_nothing_about_the_person(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
     person = erika(app)
     assert delete(runner).exit_code == 0
     log = Path(app.instance_path) / "erasures.jsonl"
@@ -54,7 +58,9 @@ def test_the_log_holds_a_keyed_hash_and_the_time_and_nothing_about_the_person(ap
         assert (row.subject, row.key_id, row.send_grades) == (record["subject"], record["key_id"], False)
 
 
-def test_a_log_that_cannot_be_written_stops_the_deletion(app: Flask, runner, tmp_path: Path) -> None:
+def test_a_log_that_cannot_be_written_stops_the_deletion(
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
+) -> None:
     erika(app)
     (tmp_path / "not-a-folder").write_text("")
     app.config["ERASURE_LOG"] = str(tmp_path / "not-a-folder" / "erasures.jsonl")
@@ -66,7 +72,7 @@ def test_a_log_that_cannot_be_written_stops_the_deletion(app: Flask, runner, tmp
         assert s.scalar(select(func.count()).select_from(Erasure)) == 0
 
 
-def test_a_broken_log_is_named_with_its_line(app: Flask, runner, tmp_path: Path) -> None:
+def test_a_broken_log_is_named_with_its_line(app: Flask, runner: FlaskCliRunner, tmp_path: Path) -> None:
     erika(app)
     bad = tmp_path / "erasures.jsonl"
     bad.write_text(
@@ -82,7 +88,7 @@ def test_a_broken_log_is_named_with_its_line(app: Flask, runner, tmp_path: Path)
 
 
 def test_records_of_a_key_secret_no_longer_configured_are_reported(
-    app: Flask, runner, tmp_path: Path
+    app: Flask, runner: FlaskCliRunner, tmp_path: Path
 ) -> None:
     """The tool cannot start without the secret its keys were sealed with, but a log may come from a time
     when another secret was configured (a backup of the log older than a rotation): its records are named."""
@@ -102,7 +108,7 @@ def test_records_of_a_key_secret_no_longer_configured_are_reported(
 
 
 def test_after_a_key_secret_rotation_older_records_still_match(
-    app: Flask, runner, test_config: dict[str, Any]
+    app: Flask, runner: FlaskCliRunner, test_config: dict[str, Any]
 ) -> None:
     erika(app)
     assert delete(runner).exit_code == 0
@@ -113,7 +119,7 @@ def test_after_a_key_secret_rotation_older_records_still_match(
     )
     try:
         with session_scope(rotated, write=True) as s:
-            s.execute(Erasure.__table__.delete())
+            s.execute(sa.delete(Erasure))
             seed.learner(s, seed.platform(s, MOODLE), "42")
             # as the backup holds her: known since before her erasure
             s.execute(update(User).values(created_at=utcnow() - dt.timedelta(days=30)))
@@ -125,7 +131,7 @@ def test_after_a_key_secret_rotation_older_records_still_match(
         rotated.extensions["nama_db"].dispose()
 
 
-def test_send_grades_for_someone_never_deleted_or_unknown(app: Flask, runner) -> None:
+def test_send_grades_for_someone_never_deleted_or_unknown(app: Flask, runner: FlaskCliRunner) -> None:
     erika(app)
     never = runner.invoke(args=["learner", "send-grades", "--platform", MOODLE, "--sub", "42"])
     assert never.exit_code == 0 and "was never deleted" in never.output

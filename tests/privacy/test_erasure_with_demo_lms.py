@@ -13,6 +13,7 @@ from urllib.parse import urljoin
 import pytest
 import requests
 from flask import Flask
+from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 
 from lti_tool.db import session_scope
@@ -95,7 +96,7 @@ def delete(runner: Any, lms: Lms, *extra: str) -> str:
 
 
 def test_a_deleted_learner_who_comes_back_does_not_overwrite_the_lms_grade(
-    app: Flask, runner, lms: Lms
+    app: Flask, runner: FlaskCliRunner, lms: Lms
 ) -> None:
     quiz(app, lms, "4", right=None)
     deliver_all(app)
@@ -146,7 +147,9 @@ def test_a_deleted_learner_who_comes_back_does_not_overwrite_the_lms_grade(
         assert s.scalars(select(Erasure.send_grades)).one()
 
 
-def test_a_deletion_that_says_send_lets_the_fresh_start_reach_the_lms(app: Flask, runner, lms: Lms) -> None:
+def test_a_deletion_that_says_send_lets_the_fresh_start_reach_the_lms(
+    app: Flask, runner: FlaskCliRunner, lms: Lms
+) -> None:
     quiz(app, lms, "4", right=None)
     deliver_all(app)
     assert lea_in_lms(lms)["scoreGiven"] == 100.0

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 
 from flask import Flask
+from flask.testing import FlaskCliRunner
 
 from ..course.learner import Learner, module, take_quiz
 from ..peer import Launcher
 
 
 def test_quiz_answers_read_as_questions_answers_and_right_or_wrong(
-    app: Flask, runner, launcher: Launcher
+    app: Flask, runner: FlaskCliRunner, launcher: Launcher
 ) -> None:
     lea = Learner.launch(launcher, sub="lea-7", name="Lea Schneider")
     assert lea.get("m/modul-a/01-einstieg").status_code == 200

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import requests
 from flask import Flask
+from flask.testing import FlaskCliRunner
 from sqlalchemy import make_url, select
 
 from lti_tool.db import session_scope
@@ -51,7 +52,7 @@ def libpq(url: str) -> str:
 
 
 def test_restore_then_reapply_erasures(
-    app: Flask, runner, launcher: Launcher, database_url: str, tmp_path: Path
+    app: Flask, runner: FlaskCliRunner, launcher: Launcher, database_url: str, tmp_path: Path
 ) -> None:
     lea = Learner.launch(launcher, sub="lea", name="Lea Schneider", given_name="Lea")
     code = complete_course(app, lea)

@@ -19,7 +19,7 @@ from lti_tool.progress import Learner as ProgressLearner
 
 from ..admin.conftest import AdminClient
 from ..course.learner import Learner, context_claim, course, module
-from ..peer import LTI, Launcher
+from ..peer import Launcher, claim
 
 OFFICE, OFFICE_PASSWORD = "pruefstelle", "Zertifizierung im Rheinland 2026!"
 OPERATOR, OPERATOR_PASSWORD = "betrieb", "correct horse battery staple"
@@ -56,7 +56,7 @@ def complete(
         family_name=family,
         email=email or f"{sub}@example.org",
         **context_claim(context, context_title),
-        **{LTI + "resource_link": {"id": link, "title": link_title}},
+        **claim("resource_link", {"id": link, "title": link_title}),
     )
     with session_scope(app) as s:
         row = s.execute(

@@ -12,6 +12,7 @@ from flask import Flask
 from sqlalchemy import select, update
 
 from lti_tool.db import session_scope
+from lti_tool.i18n import BERLIN
 from lti_tool.models import CourseProgress, RegisterAudit, RegisterEntry
 from lti_tool.register import entries
 
@@ -171,7 +172,7 @@ def test_export_is_german_excel_csv_of_all_pages_and_is_audited(
     lea_row = by_name["'=HYPERLINK(1)"]
     assert lea_row[8] == code and lea_row[9] == "gültig" and lea_row[6] == "1,5" and lea_row[7] == "2"
     assert by_name["Max Öztürk"][9] == "noch keine Bescheinigung"
-    today = dt.datetime.now(dt.UTC).astimezone(entries.BERLIN).strftime("%d.%m.%Y")
+    today = dt.datetime.now(dt.UTC).astimezone(BERLIN).strftime("%d.%m.%Y")
     assert by_name["Max Öztürk"][5] == today
     with session_scope(app) as s:
         line = s.scalars(select(RegisterAudit)).one()
