@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import ColumnElement, Select, false, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, false, func, literal, or_, select, union
 from sqlalchemy.orm import Session
 
 from ..certificate.service import ALPHABET, normalise_code
@@ -211,6 +211,20 @@ def _contains(s: Session, column: Any, q: str) -> ColumnElement[bool]:
     )
 
 
+def learner_matches(s: Session, q: str) -> ColumnElement[bool]:
+    """The learner's name or e-mail contains the search. On PostgreSQL two trigram indexes serve exactly these
+    expressions (migration register_search_index; change both together, tests/register/test_search_index.py)."""
+    full_name = func.coalesce(
+        User.name, func.coalesce(User.given_name, "") + literal(" ") + func.coalesce(User.family_name, "")
+    )
+    return or_(_contains(s, full_name, q), _contains(s, User.email, q))
+
+
+def certificate_matches(s: Session, q: str) -> ColumnElement[bool]:
+    """The certificate's holder name contains the search (a trigram index on PostgreSQL, as above)."""
+    return _contains(s, Certificate.holder_name, q)
+
+
 def _search(s: Session, q: str) -> ColumnElement[bool]:
     """Name, e-mail or certificate code contains the search (case-insensitive, umlauts too).
 
@@ -218,10 +232,7 @@ def _search(s: Session, q: str) -> ColumnElement[bool]:
     the entries are found through the ids that matched: a scan of the entries joined to users and certificates
     costs several times more at 50,000 entries.
     """
-    full_name = func.coalesce(
-        User.name, func.coalesce(User.given_name, "") + literal(" ") + func.coalesce(User.family_name, "")
-    )
-    users = select(User.id).where(or_(_contains(s, full_name, q), _contains(s, User.email, q)))
+    users = select(User.id).where(learner_matches(s, q))
     code = normalise_code(q)
     part = q.upper().strip()
     if code is not None:
@@ -233,9 +244,10 @@ def _search(s: Session, q: str) -> ColumnElement[bool]:
     certified = (
         select(RegisterEntry.id)
         .join(Certificate, _certificate_join())
-        .where(or_(_contains(s, Certificate.holder_name, q), by_code))
+        .where(or_(certificate_matches(s, q), by_code))
     )
-    return or_(RegisterEntry.user_id.in_(users), RegisterEntry.id.in_(certified))
+    by_user = select(RegisterEntry.id).where(RegisterEntry.user_id.in_(users))
+    return RegisterEntry.id.in_(union(by_user, certified))
 
 
 def _filtered(s: Session, f: Filters) -> Select[Any]:

@@ -1,0 +1,130 @@
+"""Migration register_search_index: on PostgreSQL three trigram indexes that the register's own search query uses
+(the index expression must be the query's expression, or PostgreSQL ignores it); down and up again; a database
+role that may not create the extension gets the migration done without them. SQLite: nothing changes."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from alembic import command
+from sqlalchemy import create_engine, inspect, select, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from lti_tool.db import alembic_config, upgrade
+from lti_tool.models import Certificate, User
+from lti_tool.register import entries
+
+from ..conftest import TEST_DATABASE_URL
+from ..grading.test_migration import _diff, empty_database  # noqa: F401  (the fixture)
+
+INDEXES = {"ix_lti_user_name_trgm", "ix_lti_user_email_trgm", "ix_certificate_holder_name_trgm"}
+BEFORE = "0012"
+
+
+def _trigram_indexes(url: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        names = {
+            ix["name"] for table in ("lti_user", "certificate") for ix in inspect(engine).get_indexes(table)
+        }
+    finally:
+        engine.dispose()
+    return {name for name in names if name and name.endswith("_trgm")}
+
+
+def _plans(url: str, q: str) -> str:
+    """PostgreSQL's plans for the register's learner and certificate searches for `q`, with sequential scans
+    priced out (a test database is too small for the planner to prefer an index on its own)."""
+    engine = create_engine(url)
+    try:
+        with Session(engine) as s:
+            s.execute(text("SET LOCAL enable_seqscan = off"))
+            plans = []
+            for query in (
+                select(User.id).where(entries.learner_matches(s, q)),
+                select(Certificate.id).where(entries.certificate_matches(s, q)),
+            ):
+                sql = str(query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+                plans += [row[0] for row in s.execute(text("EXPLAIN " + sql))]
+            return "\n".join(plans)
+    finally:
+        engine.dispose()
+
+
+def test_trigram_indexes_serve_the_register_search_and_go_down_and_up(empty_database: str) -> None:  # noqa: F811
+    command.upgrade(alembic_config(empty_database), BEFORE)
+    engine = create_engine(empty_database)
+    with engine.begin() as conn:  # data written by the previous revision
+        conn.execute(
+            text(
+                "INSERT INTO platform (issuer, client_id, name, auth_login_url, auth_token_url, jwks_url, "
+                "registered_via, created_at) VALUES ('https://lms.example', 'c', 'LMS', 'https://lms.example/a', "
+                "'https://lms.example/t', 'https://lms.example/j', 'cli', CURRENT_TIMESTAMP)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO lti_user (platform_id, sub, name, email, created_at) SELECT id, 's1', 'Jürgen Krüger', "
+                "'j.krueger@kreis-unna.example', CURRENT_TIMESTAMP FROM platform"
+            )
+        )
+        if conn.dialect.name == "postgresql":  # enough learners for the planner to weigh an index at all
+            conn.execute(
+                text(
+                    "INSERT INTO lti_user (platform_id, sub, name, email, created_at) SELECT p.id, 'n' || n, "
+                    "'Person ' || n, 'p' || n || '@example.org', CURRENT_TIMESTAMP FROM platform p, "
+                    "generate_series(1, 20000) AS n"
+                )
+            )
+    engine.dispose()
+    upgrade(empty_database)
+    assert _diff(empty_database) == []
+    if make_url(empty_database).get_backend_name() != "postgresql":
+        assert _trigram_indexes(empty_database) == set()
+        return
+    assert _trigram_indexes(empty_database) == INDEXES
+    engine = create_engine(empty_database)
+    with engine.begin() as conn:
+        conn.execute(text("ANALYZE"))
+    engine.dispose()
+    by_name = _plans(empty_database, "krüger")
+    assert "ix_lti_user_name_trgm" in by_name and "ix_lti_user_email_trgm" in by_name, by_name
+    assert "ix_certificate_holder_name_trgm" in by_name, by_name
+    command.downgrade(alembic_config(empty_database), BEFORE)
+    assert _trigram_indexes(empty_database) == set()
+    upgrade(empty_database)
+    assert _trigram_indexes(empty_database) == INDEXES
+
+
+@pytest.mark.skipif(not TEST_DATABASE_URL, reason="needs TEST_DATABASE_URL (PostgreSQL)")
+def test_without_the_right_to_create_the_extension_the_migration_goes_on_without_the_indexes(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    admin_url = make_url(TEST_DATABASE_URL)
+    database, role = f"nama_noext_{uuid.uuid4().hex[:8]}", f"nama_noext_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE ROLE "{role}" LOGIN'))
+        conn.execute(text(f'CREATE DATABASE "{database}"'))
+    try:
+        owner = create_engine(admin_url.set(database=database), isolation_level="AUTOCOMMIT")
+        with owner.connect() as conn:  # the role may make tables in its schema, and nothing else
+            conn.execute(text(f'CREATE SCHEMA "{role}" AUTHORIZATION "{role}"'))
+            conn.execute(text(f'REVOKE CREATE ON DATABASE "{database}" FROM PUBLIC'))
+        owner.dispose()
+        url = admin_url.set(database=database, username=role, password=None).render_as_string(
+            hide_password=False
+        )
+        with caplog.at_level("WARNING"):
+            upgrade(url)
+        assert "pg_trgm could not be created" in caplog.text
+        assert _trigram_indexes(url) == set()
+        assert _diff(url) == []
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+            conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
+        admin.dispose()
