@@ -9,7 +9,6 @@ import uuid
 import pytest
 from alembic import command
 from sqlalchemy import create_engine, inspect, select, text
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -47,7 +46,7 @@ def _plans(url: str, q: str) -> str:
                 select(User.id).where(entries.learner_matches(s, q)),
                 select(Certificate.id).where(entries.certificate_matches(s, q)),
             ):
-                sql = str(query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+                sql = str(query.compile(dialect=s.get_bind().dialect, compile_kwargs={"literal_binds": True}))
                 plans += [row[0] for row in s.execute(text("EXPLAIN " + sql))]
             return "\n".join(plans)
     finally:
