@@ -2,7 +2,7 @@
 the record of processing activities (Art. 30 GDPR) and the data-flow description for an LMS's data-protection
 officer.
 
-Every model in lti_tool/models.py sets `__data__`: `NoPersonalData(reason)`, or `PersonalData(...)` whose
+Every model in lti_tool/models/ sets `__data__`: `NoPersonalData(reason)`, or `PersonalData(...)` whose
 groups name every column of the table (row and foreign keys listed as `keys`), each group with what it is,
 why it is kept, where it comes from and who sees it; the table says how long its rows are kept. `problems()`
 lists every table or column without a declaration: tests/legal/test_inventory.py fails on any, so a column

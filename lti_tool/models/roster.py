@@ -1,0 +1,95 @@
+"""The participant list as NRPS gives it, and the erasures that keep an erased person from coming back
+through it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..legal.inventory import (
+    N_,
+    NoPersonalData,
+    PersonalData,
+    Retention,
+    Subject,
+    group,
+    roster,
+)
+from .base import INSTRUCTOR, PK, Base, utcnow
+
+
+class RosterEntry(Base):
+    """A context member as NRPS lists it (also learners who never launched the tool)."""
+
+    __tablename__ = "roster_entry"
+    __table_args__ = (UniqueConstraint("context_id", "sub"),)
+    __data__ = PersonalData(
+        N_("The participant list of an LMS course"),
+        frozenset({Subject.ROSTER_MEMBER}),
+        (
+            group(
+                "sub",
+                N_("the member's user id in the learning platform"),
+                N_("to match the participant list with the people who opened the tool"),
+                roster("user_id"),
+                (INSTRUCTOR,),
+            ),
+            group(
+                ("name", "email"),
+                N_("the member's name and e-mail address, as far as the learning platform sends them"),
+                N_("so that instructors see everyone enrolled, also those who have not opened the tool yet"),
+                roster("name", "given_name", "family_name", "email"),
+                (INSTRUCTOR,),
+            ),
+            group(
+                ("roles", "is_learner", "status", "fetched_at"),
+                N_("the member's roles and status in the course, and when the list was fetched"),
+                N_("to list learners only, and to say how current the list is"),
+                roster("roles", "status"),
+                (INSTRUCTOR,),
+            ),
+        ),
+        Retention.ROSTER,
+        keys=("id", "context_id"),
+    )
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    context_id: Mapped[int] = mapped_column(ForeignKey("context.id", ondelete="CASCADE"))
+    sub: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str | None] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(255))
+    roles: Mapped[list[Any]]
+    is_learner: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(20), default="Active")
+    fetched_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Erasure(Base):
+    """A person whose data was erased at their request, as a keyed hash of (issuer, client id, sub) and nothing
+    else: a roster refresh does not bring their name back, a restore from an older backup can erase them again,
+    and their grades are held if they come back (lti_tool/privacy/erasure.py)."""
+
+    __tablename__ = "erasure"
+    __data__ = NoPersonalData(
+        N_(
+            "What a deletion on request leaves: a keyed hash (HMAC) of the platform and the user id, whose key is "
+            "not in the database, and the time; it names no one and only lets the tool recognise that user id "
+            "again."
+        )
+    )
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    # HMAC-SHA256 (hex) under a key derived from the key secret; `key_id` says which one.
+    subject: Mapped[str] = mapped_column(String(64), unique=True)
+    key_id: Mapped[str] = mapped_column(String(16))
+    erased_at: Mapped[dt.datetime]
+    # If they come back: send their grades as for anyone else (True) or hold them (False, the default).
+    send_grades: Mapped[bool] = mapped_column(Boolean, default=False)
