@@ -1,4 +1,4 @@
-"""lti_tool.progress: what each write records, what `_refresh_progress` (the grades seam) reports, and that
+"""lti_tool.progress: what each write records, what `refresh_progress` (the grades seam) reports, and that
 concurrent requests of one learner neither fail nor count twice."""
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ from lti_tool.db import session_scope
 from lti_tool.models import CourseProgress, LessonVisit, ModuleProgress, PracticeSubmission, QuizAttempt
 from lti_tool.progress import Learner as ProgressLearner
 from lti_tool.progress import ProgressUpdate
+from lti_tool.progress import practice as progress_practice
+from lti_tool.progress import quiz as progress_quiz
+from lti_tool.progress import writes as progress_writes
 
 from ..peer import INSTRUCTOR, Launcher, claim
 from .learner import Learner, attempt_id, count, course, module, progress_learner, quiz_answers, take_quiz
@@ -36,14 +39,15 @@ def who(app: Flask, launcher: Launcher) -> ProgressLearner:
 def seam(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[ProgressUpdate]]:
     """Every call of the grades seam, with what it returned."""
     calls: list[ProgressUpdate] = []
-    original = progress._refresh_progress
+    original = progress_writes.refresh_progress
 
     def recording(*args: Any, **kwargs: Any) -> ProgressUpdate:
         update = original(*args, **kwargs)
         calls.append(update)
         return update
 
-    monkeypatch.setattr(progress, "_refresh_progress", recording)
+    for caller in (progress_writes, progress_quiz, progress_practice):
+        monkeypatch.setattr(caller, "refresh_progress", recording)
     yield calls
 
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from lti_tool import progress
 from lti_tool.models import utcnow
+from lti_tool.progress import quiz as progress_quiz
 
 from ..peer import LTI, Launcher
 from .learner import Learner, attempt_id, check_structure, module, questions_of, quiz_answers
@@ -118,7 +118,7 @@ def test_wait_after_a_failed_attempt(app: Flask, launcher: Launcher, monkeypatch
     check_structure(locked.text)
     # 31 minutes later the quiz opens again.
     later = utcnow() + dt.timedelta(minutes=31)
-    monkeypatch.setattr(progress, "utcnow", lambda: later)
+    monkeypatch.setattr(progress_quiz, "utcnow", lambda: later)
     assert 'name="versuch"' in learner.get("m/takt/quiz").text
 
 
@@ -126,14 +126,14 @@ def test_attempts_per_day(app: Flask, launcher: Launcher, monkeypatch: pytest.Mo
     learner = Learner.launch(launcher, **TAKT)
     start = utcnow()
     _fail(app, learner)
-    monkeypatch.setattr(progress, "utcnow", lambda: start + dt.timedelta(minutes=40))
+    monkeypatch.setattr(progress_quiz, "utcnow", lambda: start + dt.timedelta(minutes=40))
     _fail(app, learner)
-    monkeypatch.setattr(progress, "utcnow", lambda: start + dt.timedelta(minutes=80))
+    monkeypatch.setattr(progress_quiz, "utcnow", lambda: start + dt.timedelta(minutes=80))
     page = learner.get("m/takt/quiz")
     assert "Sie haben heute alle Versuche für dieses Quiz genutzt." in page.text
     assert 'name="versuch"' not in page.text
     assert ", 00:00 Uhr" in page.text  # from midnight in Berlin
-    monkeypatch.setattr(progress, "utcnow", lambda: start + dt.timedelta(days=1, minutes=80))
+    monkeypatch.setattr(progress_quiz, "utcnow", lambda: start + dt.timedelta(days=1, minutes=80))
     assert 'name="versuch"' in learner.get("m/takt/quiz").text
 
 

@@ -1,0 +1,119 @@
+"""The practice task: the learner's text (submitted, edited until reviewed), the instructor's review, and what
+peers in the same course context wrote."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import func, update
+from sqlalchemy.orm import Session
+
+from ..course.model import Course, Module
+from ..db import insert_for
+from ..models import PracticeSubmission, utcnow
+from .learner import Learner, PracticeLocked, PracticeNotFound, PracticeTextInvalid
+from .statements import PEER_ANSWERS, PEER_COUNT, PRACTICE, owner, params, read
+from .writes import ProgressUpdate, lock_learner, refresh_progress, set_location
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def normalize_text(text: str) -> str:
+    """Line breaks as \\n, no control characters (a NUL breaks PostgreSQL), no surrounding whitespace."""
+    return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n")).strip()
+
+
+def check_practice_text(module: Module, text: str) -> str:
+    """The normalised text, or PracticeTextInvalid when too short or too long."""
+    clean = normalize_text(text)
+    task = module.practice
+    if len(clean) < task.min_length:
+        raise PracticeTextInvalid("too_short", len(clean), task.min_length, task.max_length)
+    if len(clean) > task.max_length:
+        raise PracticeTextInvalid("too_long", len(clean), task.min_length, task.max_length)
+    return clean
+
+
+def get_practice(s: Session, learner: Learner, course: Course, module: Module) -> PracticeSubmission | None:
+    return s.scalars(PRACTICE, params(learner, course.id, module.id)).first()
+
+
+@dataclass(frozen=True, slots=True)
+class PracticeSave:
+    submission: PracticeSubmission
+    first: bool  # the first submission (grade-affecting); later saves are edits
+    update: ProgressUpdate | None
+
+
+def save_practice(s: Session, learner: Learner, course: Course, module: Module, text: str) -> PracticeSave:
+    """Submit or edit the learner's practice text; refused once an instructor has reviewed it."""
+    clean = check_practice_text(module, text)
+    now = utcnow()
+    lock_learner(s, learner, course.id)
+    existing = get_practice(s, learner, course, module)
+    if existing is not None and existing.reviewed_at is not None:
+        raise PracticeLocked(module.id)
+    keys = {**owner(learner, course.id), "module_id": module.id}
+    ins = insert_for(s)(PracticeSubmission).values(**keys, text=clean, submitted_at=now, updated_at=now)
+    saved = s.execute(
+        ins.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={"text": clean, "updated_at": now},
+            where=PracticeSubmission.reviewed_at.is_(None),
+        ).returning(PracticeSubmission.id)
+    ).first()
+    if saved is None:
+        raise PracticeLocked(module.id)
+    submission = s.get_one(PracticeSubmission, saved[0])
+    s.refresh(submission)
+    result = None
+    if existing is None:
+        result = refresh_progress(s, learner, course, module, "practice_submitted", now)
+    set_location(s, learner, course.id, module.id, "praxis", now)
+    return PracticeSave(submission, first=existing is None, update=result)
+
+
+def review_practice(
+    s: Session, learner: Learner, course: Course, module: Module, *, reviewer_id: int, feedback: str
+) -> ProgressUpdate:
+    """An instructor's review: feedback saved, the text is read-only from now on (reviewing again updates the
+    feedback; the first review time stays)."""
+    now = utcnow()
+    lock_learner(s, learner, course.id)
+    existing = get_practice(s, learner, course, module)
+    if existing is None:
+        raise PracticeNotFound(module.id)
+    s.execute(
+        update(PracticeSubmission)
+        .where(PracticeSubmission.id == existing.id)
+        .values(
+            reviewed_at=func.coalesce(PracticeSubmission.reviewed_at, now),
+            reviewer_id=reviewer_id,
+            feedback=normalize_text(feedback),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    s.refresh(existing)
+    return refresh_progress(s, learner, course, module, "practice_reviewed", now)
+
+
+@dataclass(frozen=True, slots=True)
+class PeerAnswer:
+    given_name: str | None
+    name: str | None
+    text: str
+    submitted_at: dt.datetime
+    updated_at: dt.datetime
+
+
+def peer_answers(
+    s: Session, learner: Learner, course: Course, module: Module, *, limit: int, offset: int = 0
+) -> tuple[list[PeerAnswer], int]:
+    """Other people's practice answers for this module in the learner's course context, newest first, and how
+    many there are. Same context only: another LMS course or platform never shows up here."""
+    bound = params(learner, course.id, module.id)
+    total = int(read(s, PEER_COUNT, bound).scalar() or 0)
+    rows = read(s, PEER_ANSWERS, {**bound, "limit": limit, "offset": offset}).all()
+    return [PeerAnswer(*row) for row in rows], total

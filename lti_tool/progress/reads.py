@@ -1,0 +1,110 @@
+"""What the learner's pages show: where they were, and their progress in a module or the whole course, each
+read in a fixed number of queries."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from ..course.completion import ModuleSnapshot, Snapshot
+from ..course.model import Course, Module
+from .learner import Learner
+from .statements import (
+    ALL_MODULE_PROGRESS,
+    ALL_PRACTICE,
+    ALL_SEEN,
+    COURSE_ROW,
+    LAST_LOCATION,
+    MODULE_PROGRESS,
+    PRACTICE_DATES,
+    SEEN_IN_MODULE,
+    owner,
+    params,
+    read,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A page of the course: a module's page ("" = its start page), a lesson id, "quiz" or "praxis"."""
+
+    module_id: str
+    page: str
+
+
+def last_location(s: Session, learner: Learner, course: Course) -> Location | None:
+    """Where the learner last was in this course (from any device), if that page still exists."""
+    raw = read(s, LAST_LOCATION, owner(learner, course.id)).scalar()
+    return parse_location(course, raw)
+
+
+def parse_location(course: Course, raw: str | None) -> Location | None:
+    if not raw or "/" not in raw:
+        return None
+    module_id, page = raw.split("/", 1)
+    module = course.module(module_id)
+    if module is None:
+        return None
+    if page in ("", "quiz", "praxis", "austausch") or module.lesson(page) is not None:
+        return Location(module_id, page)
+    return None
+
+
+def snapshot_of(seen: Iterable[str], quiz: Any | None, practice_reviewed: bool | None) -> ModuleSnapshot:
+    """The one way rows become a `ModuleSnapshot`, so every reader and the writes decide completion alike.
+
+    `quiz` has `best_score`, `attempts` and `completed_at` (a module_progress row; None: no row yet);
+    `practice_reviewed` is None when no practice text was submitted.
+    """
+    return ModuleSnapshot(
+        seen_lessons=frozenset(seen),
+        best_score=quiz.best_score if quiz else None,
+        attempts=quiz.attempts if quiz else 0,
+        practice_submitted=practice_reviewed is not None,
+        practice_reviewed=bool(practice_reviewed),
+        completed_at=quiz.completed_at if quiz else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CourseState:
+    """Everything the course overview needs, read in a fixed number of queries."""
+
+    snapshot: Snapshot
+    last: Location | None
+    last_module_id: str | None
+    completed_at: dt.datetime | None
+
+
+def course_state(s: Session, learner: Learner, course: Course) -> CourseState:
+    """The learner's progress in the whole course (four queries, whatever the number of modules)."""
+    mine = owner(learner, course.id)
+    seen: dict[str, set[str]] = {}
+    for module_id, lesson_id in read(s, ALL_SEEN, mine):
+        seen.setdefault(module_id, set()).add(lesson_id)
+    progress = {row.module_id: row for row in read(s, ALL_MODULE_PROGRESS, mine)}
+    reviewed = {row.module_id: row.reviewed_at is not None for row in read(s, ALL_PRACTICE, mine)}
+    course_row = read(s, COURSE_ROW, mine).one_or_none()
+    modules = {
+        module.id: snapshot_of(seen.get(module.id, ()), progress.get(module.id), reviewed.get(module.id))
+        for module in course.modules
+    }
+    return CourseState(
+        snapshot=Snapshot(modules),
+        last=parse_location(course, course_row.last_location) if course_row else None,
+        last_module_id=course_row.last_module_id if course_row else None,
+        completed_at=course_row.completed_at if course_row else None,
+    )
+
+
+def module_snapshot(s: Session, learner: Learner, course: Course, module: Module) -> ModuleSnapshot:
+    """The learner's progress in one module (three queries)."""
+    bound = params(learner, course.id, module.id)
+    seen = read(s, SEEN_IN_MODULE, bound).scalars().all()
+    row = read(s, MODULE_PROGRESS, bound).one_or_none()
+    practice = read(s, PRACTICE_DATES, bound).one_or_none()
+    return snapshot_of(seen, row, None if practice is None else practice.reviewed_at is not None)

@@ -1,0 +1,139 @@
+"""The queries of the progress service, built once, and how they are run.
+
+Every learner page runs a few of these. Building a statement and its cache key costs more than running it, so
+they are built once with bind parameters: :user_id, :context_id, :course_id (one learner in one course context),
+:module_id and what else each names. Column-only reads go through the session's connection (`read`, Core);
+reads of whole rows (attempts, practice texts) through the session.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from sqlalchemy import Float, and_, bindparam, case, func, select
+from sqlalchemy.orm import Session
+
+from ..models import CourseProgress, LessonVisit, ModuleProgress, PracticeSubmission, QuizAttempt, User
+from .learner import Learner
+
+
+def owner(learner: Learner, course_id: str) -> dict[str, Any]:
+    """The key of one learner's rows in one course context and course."""
+    return {"user_id": learner.user_id, "context_id": learner.context_id, "course_id": course_id}
+
+
+def params(learner: Learner, course_id: str, module_id: str | None = None, **more: Any) -> dict[str, Any]:
+    """The bind parameters of the statements below."""
+    found = {**owner(learner, course_id), **more}
+    if module_id is not None:
+        found["module_id"] = module_id
+    return found
+
+
+def read(s: Session, stmt: Any, bound: dict[str, Any]) -> Any:
+    """A column-only read on the session's connection (its transaction), without the ORM's statement handling."""
+    return s.connection().execute(stmt, bound)
+
+
+def _mine(model: Any, *more: Any) -> Any:
+    """WHERE for one learner's rows in one course context (and the further conditions given)."""
+    return and_(
+        model.user_id == bindparam("user_id"),
+        model.context_id == bindparam("context_id"),
+        model.course_id == bindparam("course_id"),
+        *more,
+    )
+
+
+def _in_module(model: Any, *more: Any) -> Any:
+    return _mine(model, model.module_id == bindparam("module_id"), *more)
+
+
+@functools.cache
+def lesson_visit_statement(dialect: str) -> Any:
+    """INSERT of a first visit (nothing on a later one), returning the id only when it inserted."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table: Any = LessonVisit.__table__
+    names = ("user_id", "context_id", "course_id", "module_id", "lesson_id", "first_seen_at")
+    ins = insert(table).values({name: bindparam(name, type_=table.c[name].type) for name in names})
+    return ins.on_conflict_do_nothing().returning(table.c.id)
+
+
+SEEN_IN_MODULE = select(LessonVisit.lesson_id).where(_in_module(LessonVisit))
+QUIZ_TOTALS = select(
+    func.count(QuizAttempt.id),
+    func.max(QuizAttempt.score),
+    # First attempt at or above the pass mark as the course file says it now (score_passes' tolerance).
+    func.min(case((QuizAttempt.score >= bindparam("pass_threshold", type_=Float), QuizAttempt.submitted_at))),
+).where(_in_module(QuizAttempt, QuizAttempt.submitted_at.is_not(None)))
+PRACTICE_DATES = select(PracticeSubmission.submitted_at, PracticeSubmission.reviewed_at).where(
+    _in_module(PracticeSubmission)
+)
+MODULE_PROGRESS = select(
+    ModuleProgress.best_score, ModuleProgress.attempts, ModuleProgress.completed_at
+).where(_in_module(ModuleProgress))
+MODULES_DONE = select(ModuleProgress.module_id).where(
+    _mine(ModuleProgress, ModuleProgress.completed_at.is_not(None))
+)
+COURSE_COMPLETED_AT = select(CourseProgress.completed_at).where(_mine(CourseProgress))
+LAST_LOCATION = select(CourseProgress.last_location).where(_mine(CourseProgress))
+ALL_SEEN = select(LessonVisit.module_id, LessonVisit.lesson_id).where(_mine(LessonVisit))
+ALL_MODULE_PROGRESS = select(
+    ModuleProgress.module_id, ModuleProgress.best_score, ModuleProgress.attempts, ModuleProgress.completed_at
+).where(_mine(ModuleProgress))
+ALL_PRACTICE = select(PracticeSubmission.module_id, PracticeSubmission.reviewed_at).where(
+    _mine(PracticeSubmission)
+)
+COURSE_ROW = select(
+    CourseProgress.last_location, CourseProgress.last_module_id, CourseProgress.completed_at
+).where(_mine(CourseProgress))
+OPEN_ATTEMPTS = (
+    select(QuizAttempt)
+    .where(_in_module(QuizAttempt, QuizAttempt.submitted_at.is_(None)))
+    .order_by(QuizAttempt.started_at.desc(), QuizAttempt.id.desc())
+)
+NEWEST_OPEN_ATTEMPT = OPEN_ATTEMPTS.limit(1)
+SUBMITTED_ATTEMPTS = (
+    select(QuizAttempt.question_ids, QuizAttempt.layout, QuizAttempt.submitted_at, QuizAttempt.passed)
+    .where(_in_module(QuizAttempt, QuizAttempt.submitted_at.is_not(None)))
+    .order_by(QuizAttempt.submitted_at, QuizAttempt.id)
+)
+ATTEMPT_BY_PUBLIC_ID = (
+    select(QuizAttempt)
+    .where(_in_module(QuizAttempt, QuizAttempt.public_id == bindparam("public_id")))
+    .execution_options(populate_existing=True)
+)
+PRACTICE = (
+    select(PracticeSubmission).where(_in_module(PracticeSubmission)).execution_options(populate_existing=True)
+)
+PEERS_WHERE = and_(
+    PracticeSubmission.context_id == bindparam("context_id"),
+    PracticeSubmission.course_id == bindparam("course_id"),
+    PracticeSubmission.module_id == bindparam("module_id"),
+    PracticeSubmission.user_id != bindparam("user_id"),
+)
+PEER_COUNT = select(func.count(PracticeSubmission.id)).where(PEERS_WHERE)
+PEER_ANSWERS = (
+    select(
+        User.given_name,
+        User.name,
+        PracticeSubmission.text,
+        PracticeSubmission.submitted_at,
+        PracticeSubmission.updated_at,
+    )
+    .join(User, User.id == PracticeSubmission.user_id)
+    .where(PEERS_WHERE)
+    .order_by(PracticeSubmission.submitted_at.desc(), PracticeSubmission.id.desc())
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))
+)
+
+LATEST_SUBMITTED_ATTEMPT = (
+    select(QuizAttempt)
+    .where(_in_module(QuizAttempt, QuizAttempt.submitted_at.is_not(None)))
+    .order_by(QuizAttempt.submitted_at.desc(), QuizAttempt.id.desc())
+    .limit(1)
+)

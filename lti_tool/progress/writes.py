@@ -1,0 +1,246 @@
+"""The seam every grade-affecting write ends in (`refresh_progress`), the lock that serialises one learner's
+writes, and the lesson visit.
+
+Every write starts with `lock_learner`, which serialises the writes of one learner in one course context (a
+transaction-level advisory lock on PostgreSQL, BEGIN IMMEDIATE on SQLite), so two tabs or a double click queue
+up instead of failing or counting twice; rows are written with INSERT … ON CONFLICT all the same.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
+
+from sqlalchemy.orm import Session
+
+from ..course.completion import (
+    ModuleSnapshot,
+    ModuleStatus,
+    course_complete_from,
+    module_complete,
+    module_status,
+)
+from ..course.model import Course, Module
+from ..db import advisory_lock, upsert
+from ..grading import enqueue_grades
+from ..models import CourseProgress, ModuleProgress, utcnow
+from ..register.entries import record_completion
+from .learner import Learner
+from .reads import snapshot_of
+from .statements import (
+    COURSE_COMPLETED_AT,
+    MODULE_PROGRESS,
+    MODULES_DONE,
+    PRACTICE_DATES,
+    QUIZ_TOTALS,
+    SEEN_IN_MODULE,
+    lesson_visit_statement,
+    owner,
+    params,
+    read,
+)
+
+
+def lock_learner(s: Session, learner: Learner, course_id: str) -> None:
+    """Serialise this learner's progress writes in this course context until the transaction ends."""
+    advisory_lock(s, f"progress:{learner.user_id}:{learner.context_id}:{course_id}")
+
+
+def set_location(
+    s: Session, learner: Learner, course_id: str, module_id: str, page: str, now: dt.datetime
+) -> None:
+    """Remember the page as the learner's place in the course (the overview offers to go back there)."""
+    upsert(
+        s,
+        CourseProgress.__table__,
+        owner(learner, course_id),
+        {"last_module_id": module_id, "last_location": f"{module_id}/{page}", "updated_at": now},
+    )
+
+
+Cause = Literal["lesson_seen", "quiz_submitted", "practice_submitted", "practice_reviewed"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressUpdate:
+    """What one grade-affecting write changed for one learner in one module (and the course)."""
+
+    learner: Learner
+    course_id: str
+    module_id: str
+    cause: Cause
+    old_best_score: float | None
+    new_best_score: float | None
+    module_completed_now: bool
+    course_completed_now: bool
+    module_completed_at: dt.datetime | None
+    course_completed_at: dt.datetime | None
+    status: ModuleStatus
+    at: dt.datetime
+
+    @property
+    def best_score_changed(self) -> bool:
+        return self.old_best_score != self.new_best_score
+
+    @property
+    def grade_affected(self) -> bool:
+        """Anything a gradebook or the LMS would show differently after this write."""
+        return (
+            self.best_score_changed
+            or self.module_completed_now
+            or self.course_completed_now
+            or self.cause in ("practice_submitted", "practice_reviewed")
+        )
+
+
+class _Recount(NamedTuple):
+    """The module's quiz record recounted from the attempts, with the completion recorded before this write."""
+
+    best_score: float | None
+    attempts: int
+    passed_at: dt.datetime | None
+    completed_at: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class _ModuleSources:
+    """What the module's derived progress is computed from, read under the learner's lock."""
+
+    seen: frozenset[str]
+    quiz: _Recount
+    practice: Any | None  # submitted_at, reviewed_at; None: no practice text
+    old_best_score: float | None
+
+    def snapshot(self) -> ModuleSnapshot:
+        reviewed = None if self.practice is None else self.practice.reviewed_at is not None
+        return snapshot_of(self.seen, self.quiz, reviewed)
+
+
+def refresh_progress(
+    s: Session, learner: Learner, course: Course, module: Module, cause: Cause, now: dt.datetime
+) -> ProgressUpdate:
+    """Recompute the learner's ModuleProgress (from the source rows) and CourseProgress, return what changed.
+
+    The seam for grades: every grade-affecting write calls this, under `lock_learner`, in the transaction that
+    made the change, and this queues the grades for the LMS (`enqueue_grades`) and, when the course is completed
+    now, writes the certification register's entry, so both travel in the same commit as the progress that
+    caused them. Completion is sticky: a recorded `completed_at` is never cleared.
+    """
+    s.flush()  # the reads below run on the connection: whatever the session holds goes first
+    sources = _read_module_sources(s, learner, course, module)
+    snap = sources.snapshot()
+    old_completed_at = sources.quiz.completed_at
+    completed_at = old_completed_at or (now if module_complete(course, module, snap) else None)
+    _write_module_progress(s, learner, course, module, sources, completed_at, now)
+    old_course_completed_at, course_completed_at = _write_course_progress(s, learner, course, now)
+    update = ProgressUpdate(
+        learner=learner,
+        course_id=course.id,
+        module_id=module.id,
+        cause=cause,
+        old_best_score=sources.old_best_score,
+        new_best_score=sources.quiz.best_score,
+        module_completed_now=old_completed_at is None and completed_at is not None,
+        course_completed_now=old_course_completed_at is None and course_completed_at is not None,
+        module_completed_at=completed_at,
+        course_completed_at=course_completed_at,
+        status=module_status(course, module, snap),
+        at=now,
+    )
+    _record_consequences(s, learner, course, update)
+    return update
+
+
+def _read_module_sources(s: Session, learner: Learner, course: Course, module: Module) -> _ModuleSources:
+    bound = params(learner, course.id, module.id)
+    seen = frozenset(read(s, SEEN_IN_MODULE, bound).scalars())
+    attempts, best, passed_at = read(
+        s, QUIZ_TOTALS, {**bound, "pass_threshold": course.pass_mark / 100 - 1e-9}
+    ).one()
+    practice = read(s, PRACTICE_DATES, bound).one_or_none()
+    old = read(s, MODULE_PROGRESS, bound).one_or_none()
+    return _ModuleSources(
+        seen=seen,
+        quiz=_Recount(best, int(attempts), passed_at, old.completed_at if old else None),
+        practice=practice,
+        old_best_score=old.best_score if old else None,
+    )
+
+
+def _write_module_progress(
+    s: Session,
+    learner: Learner,
+    course: Course,
+    module: Module,
+    sources: _ModuleSources,
+    completed_at: dt.datetime | None,
+    now: dt.datetime,
+) -> None:
+    upsert(
+        s,
+        ModuleProgress.__table__,
+        {**owner(learner, course.id), "module_id": module.id},
+        {
+            "lessons_seen": sum(1 for lesson in module.lessons if lesson.id in sources.seen),
+            "attempts": sources.quiz.attempts,
+            "best_score": sources.quiz.best_score,
+            "quiz_passed_at": sources.quiz.passed_at,
+            "practice_submitted_at": sources.practice.submitted_at if sources.practice else None,
+            "completed_at": completed_at,
+            "updated_at": now,
+        },
+    )
+
+
+def _write_course_progress(
+    s: Session, learner: Learner, course: Course, now: dt.datetime
+) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The course's completion (recorded before, and now), from the modules completed so far."""
+    mine = owner(learner, course.id)
+    done = read(s, MODULES_DONE, mine).scalars().all()
+    old_completed_at = read(s, COURSE_COMPLETED_AT, mine).scalar()
+    completed_at = old_completed_at or (now if course_complete_from(course, done) else None)
+    upsert(s, CourseProgress.__table__, mine, {"completed_at": completed_at, "updated_at": now})
+    return old_completed_at, completed_at
+
+
+def _record_consequences(s: Session, learner: Learner, course: Course, update: ProgressUpdate) -> None:
+    """The certification register's entry and the grades for the LMS, in the transaction of the change."""
+    if update.course_completed_now:
+        record_completion(
+            s,
+            user_id=learner.user_id,
+            platform_id=learner.platform_id,
+            context_id=learner.context_id,
+            course_id=course.id,
+            resource_link_id=learner.resource_link_id,
+            completed_at=update.at,
+        )
+    if update.grade_affected:
+        enqueue_grades(
+            s,
+            user_id=learner.user_id,
+            context_id=learner.context_id,
+            course=course,
+            changed_module_ids=[update.module_id],
+        )
+
+
+def record_lesson_view(
+    s: Session, learner: Learner, course: Course, module: Module, lesson_id: str
+) -> ProgressUpdate | None:
+    """Mark the lesson seen (first visit only) and remember it as the learner's place.
+
+    Returns the ProgressUpdate when this was the first visit (it may complete the module), else None.
+    """
+    if module.lesson(lesson_id) is None:
+        raise ValueError(f"module {module.id!r} has no lesson {lesson_id!r}")
+    now = utcnow()
+    lock_learner(s, learner, course.id)
+    visit = lesson_visit_statement(s.get_bind().dialect.name)
+    bound = params(learner, course.id, module.id, lesson_id=lesson_id, first_seen_at=now)
+    new = s.connection().execute(visit, bound).first() is not None
+    result = refresh_progress(s, learner, course, module, "lesson_seen", now) if new else None
+    set_location(s, learner, course.id, module.id, lesson_id, now)
+    return result
