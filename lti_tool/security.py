@@ -17,66 +17,61 @@ invalidate the cache at once).
 
 from __future__ import annotations
 
-import threading
-import time
+from dataclasses import dataclass
 
 from flask import Flask, current_app, g, request
 from flask.wrappers import Response
 from sqlalchemy import select
 
 from .db import get_db
+from .localcache import LocalCache
 from .models import Platform
 from .urls import origin_of
 
 _ORIGINS_TTL = 60.0
 
 
+@dataclass(frozen=True, slots=True)
+class _Origins:
+    by_platform: dict[int, frozenset[str]]
+    all: frozenset[str]
+
+
 class _PlatformOrigins:
     """platform id -> its origins (issuer, login, token and key set URLs), for all platforms at once."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._expires = 0.0
-        self._by_platform: dict[int, frozenset[str]] = {}
-        self._all: frozenset[str] = frozenset()
+        self._cache: LocalCache[str, _Origins] = LocalCache(_ORIGINS_TTL, maxsize=1)
 
-    def load(self, app: Flask) -> None:
-        """Read the origins unless the cached ones are fresh."""
-        now = time.monotonic()
-        if now < self._expires:
-            return
-        with self._lock:
-            if now < self._expires:
-                return
-            with get_db(app).sessionmaker() as s:
-                rows = s.execute(
-                    select(
-                        Platform.id,
-                        Platform.issuer,
-                        Platform.auth_login_url,
-                        Platform.auth_token_url,
-                        Platform.jwks_url,
-                    )
-                ).all()
-            by_platform: dict[int, frozenset[str]] = {}
-            for platform_id, *urls in rows:
-                by_platform[platform_id] = frozenset(
-                    str(o) for o in (origin_of(u) for u in urls) if o is not None
-                )
-            self._by_platform = by_platform
-            self._all = frozenset().union(*by_platform.values()) if by_platform else frozenset()
-            self._expires = now + _ORIGINS_TTL
+    def load(self, app: Flask) -> _Origins:
+        """The origins, read from the database unless the cached ones are fresh."""
+        return self._cache.get_or_load("origins", lambda: _read_origins(app))
 
     def of(self, app: Flask, platform_id: int) -> frozenset[str]:
-        self.load(app)
-        return self._by_platform.get(platform_id, frozenset())
+        return self.load(app).by_platform.get(platform_id, frozenset())
 
     def registered(self, app: Flask, origin: str) -> bool:
-        self.load(app)
-        return origin in self._all
+        return origin in self.load(app).all
 
     def invalidate(self) -> None:
-        self._expires = 0.0
+        self._cache.clear()
+
+
+def _read_origins(app: Flask) -> _Origins:
+    with get_db(app).sessionmaker() as s:
+        rows = s.execute(
+            select(
+                Platform.id,
+                Platform.issuer,
+                Platform.auth_login_url,
+                Platform.auth_token_url,
+                Platform.jwks_url,
+            )
+        ).all()
+    by_platform: dict[int, frozenset[str]] = {}
+    for platform_id, *urls in rows:
+        by_platform[platform_id] = frozenset(str(o) for o in (origin_of(u) for u in urls) if o is not None)
+    return _Origins(by_platform, frozenset().union(*by_platform.values()) if by_platform else frozenset())
 
 
 def platform_origins(app: Flask) -> _PlatformOrigins:

@@ -16,7 +16,6 @@ import datetime as dt
 import hashlib
 import logging
 import math
-import threading
 import time
 import uuid
 from collections.abc import Collection
@@ -32,6 +31,7 @@ from .. import metrics
 from ..cache import LaunchStore, get_store
 from ..db import insert_for, session_scope
 from ..http import Allowed, GuardedClient, platform_allowed, short_reason
+from ..localcache import LocalCache
 from ..lti.keys import signing_key
 from ..models import AccessToken, Platform, utcnow
 from .singleflight import single_flight
@@ -186,15 +186,14 @@ class AccessTokens:
         self.margin = float(app.config["GRADE_TOKEN_MARGIN_SECONDS"])
         timeouts = float(app.config["HTTP_CONNECT_TIMEOUT"]) + float(app.config["HTTP_READ_TIMEOUT"])
         self.lock_ttl = int(timeouts) + 5
-        # In front of the shared cache, this process's copy: no database or Redis round trip per score.
-        self._local: dict[tuple[int, str], CachedToken] = {}
-        self._local_lock = threading.Lock()
+        # In front of the shared cache, this process's copy: no database or Redis round trip per score. Each
+        # token is kept until its own end of use (no default ttl).
+        self._local: LocalCache[tuple[int, str], CachedToken] = LocalCache(ttl=0, maxsize=256)
 
     def get(self, platform: PlatformInfo, scopes: Collection[str], http: GuardedClient) -> str:
         key = scope_key(scopes)
-        with self._local_lock:
-            mine = self._local.get((platform.id, key))
-        if mine is not None and mine.use_until > utcnow():
+        mine = self._local.get((platform.id, key))
+        if mine is not None:
             return mine.token
 
         def cached() -> CachedToken | None:
@@ -215,17 +214,13 @@ class AccessTokens:
         found = single_flight(
             self.store, f"access-token:{platform.id}:{key}", ttl=self.lock_ttl, cached=cached, fetch=fetch
         )
-        with self._local_lock:
-            self._local[(platform.id, key)] = found
+        self._local.set((platform.id, key), found, ttl=(found.use_until - utcnow()).total_seconds())
         return found.token
 
     def drop(self, platform: PlatformInfo, scopes: Collection[str], token: str) -> None:
         """The platform refused `token` (401): forget it here and in the shared cache (if still there)."""
         key = scope_key(scopes)
-        with self._local_lock:
-            mine = self._local.get((platform.id, key))
-            if mine is not None and mine.token == token:
-                del self._local[(platform.id, key)]
+        self._local.discard((platform.id, key), when=lambda mine: mine.token == token)
         self.cache.drop(platform.id, key, token)
 
     def assertion(self, platform: PlatformInfo) -> str:
