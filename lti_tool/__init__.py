@@ -101,7 +101,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .course import catalog
     from .course import views as course_views
     from .gradebook import views as gradebook_views
-    from .grading import worker as grading_worker
+    from .grading import processes as grading_processes
     from .legal import views as legal_views
     from .lti import keys
     from .lti import views as lti_views
@@ -127,7 +127,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     health.init_app(app)
     cli.init_app(app)
     keys.init_app(app)
-    grading_worker.init_app(app)
+    grading_processes.init_app(app)
 
     if app.config.get("DEMO_LMS") and app.config["ENV"] == "production":
         raise ValueError(

@@ -70,7 +70,18 @@ class ModuleStatus:
 
     @property
     def started(self) -> bool:
-        return bool(self.lessons_seen or self.attempts or self.practice != "open")
+        return module_started(
+            lessons_seen=self.lessons_seen,
+            attempts=self.attempts,
+            practice_submitted=self.practice != "open",
+            completed=self.complete,
+        )
+
+
+def module_started(*, lessons_seen: int, attempts: int, practice_submitted: bool, completed: bool) -> bool:
+    """Started: a lesson seen, a quiz attempt or the practice task submitted, or the module recorded complete.
+    The one rule for the pages ("In progress"), the gradebook and the grades (activityProgress InProgress)."""
+    return bool(lessons_seen or attempts or practice_submitted or completed)
 
 
 def pass_mark(course: Course) -> int:

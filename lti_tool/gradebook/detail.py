@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..course.model import Module, Option, Question, Quiz
-from ..grading.outbox import SUPERSEDED
+from ..grading.outbox import RowState
 from ..models import (
     Certificate,
     CourseProgress,
@@ -210,7 +210,7 @@ def detail(s: Session, scope: Scope, user_id: int) -> Detail:
     grade_rows = list(
         s.scalars(
             select(GradeOutbox)
-            .where(*mine(GradeOutbox), GradeOutbox.state != SUPERSEDED)
+            .where(*mine(GradeOutbox), GradeOutbox.state != RowState.SUPERSEDED)
             .order_by(GradeOutbox.id)
         )
     )

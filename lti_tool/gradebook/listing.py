@@ -26,7 +26,6 @@ from sqlalchemy import (
     Subquery,
     and_,
     case,
-    exists,
     func,
     or_,
     select,
@@ -35,8 +34,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from ..course.completion import module_started
 from ..course.model import Course, Module
-from ..grading.outbox import APPLIED, FAILED, PENDING, REMOVED, SENDING, SENT, SUPERSEDED, grade_columns
+from ..grading.outbox import DELIVERED, WAITING, RowState, grade_columns, newest_rows
+from ..grading.payloads import has_result
 from ..models import (
     CourseProgress,
     GradeOutbox,
@@ -111,13 +112,13 @@ class Delivery:
 
     @property
     def group(self) -> DeliveryState:
-        if self.state == FAILED:
+        if self.state == RowState.FAILED:
             return "failed"
-        if self.state == REMOVED:
+        if self.state == RowState.REMOVED:
             return "removed"
-        if self.state in (PENDING, SENDING):
+        if self.state in WAITING:
             return "pending"
-        if self.state in (SENT, APPLIED):
+        if self.state in DELIVERED:
             return "sent"
         return "none"
 
@@ -248,20 +249,9 @@ def _progress_columns(scope: Scope, query: Select[Any]) -> Select[Any]:
         .subquery("mp")
     )
     # A failed grade that is still the newest of its target (failed rows are few: `ix_grade_outbox_due`).
-    newer = aliased(GradeOutbox)
     failed = (
-        select(GradeOutbox.user_id.label("user_id"))
-        .where(
-            GradeOutbox.state == FAILED,
-            GradeOutbox.context_id == c,
-            GradeOutbox.course_id == course_id,
-            ~exists().where(
-                newer.user_id == GradeOutbox.user_id,
-                newer.context_id == GradeOutbox.context_id,
-                newer.target == GradeOutbox.target,
-                newer.id > GradeOutbox.id,
-            ),
-        )
+        newest_rows(context_id=c, course_id=course_id, states=[RowState.FAILED])
+        .with_only_columns(GradeOutbox.user_id.label("user_id"))
         .group_by(GradeOutbox.user_id)
         .subquery("failed")
     )
@@ -292,6 +282,8 @@ def _progress_columns(scope: Scope, query: Select[Any]) -> Select[Any]:
             cp.completed_at.label("course_completed_at"),
             func.coalesce(mp.c.done, 0).label("modules_done"),
             func.coalesce(mp.c.lessons, 0).label("lessons_seen"),
+            # started (completion.module_started) in some module: progress recomputes a module's row at the
+            # first lesson seen, quiz attempt or practice task, so having a row is having started
             case((mp.c.user_id.is_(None), 0), else_=1).label("started"),
             case((failed.c.user_id.is_(None), 0), else_=1).label("failed"),
             case((to_review.c.user_id.is_(None), 0), else_=1).label("to_review"),
@@ -443,7 +435,15 @@ def fill_rows(s: Session, scope: Scope, persons: Sequence[Person]) -> list[Row]:
         newest = deliveries.get(person.user_id or 0, [])
         missing = 0
         if columns is not None and person.user_id is not None:
-            with_result = [c.module.id for c in cells if c.attempts or c.practice != "none" or c.completed_at]
+            with_result = [
+                c.module.id
+                for c in cells
+                if has_result(
+                    attempts=c.attempts,
+                    practice_submitted=c.practice != "none",
+                    completed=c.completed_at is not None,
+                )
+            ]
             missing = len(columns.expected(with_result) - {d.target for d in newest})
         rows.append(Row(person, cells, newest, missing))
     return rows
@@ -458,7 +458,9 @@ def module_cell(module: Module, progress: Any | None, practice: Any | None) -> M
             module,
             practice=state,
             practice_submitted_at=practice.submitted_at if practice else None,
-            started=practice is not None,
+            started=module_started(
+                lessons_seen=0, attempts=0, practice_submitted=practice is not None, completed=False
+            ),
         )
     return ModuleCell(
         module,
@@ -468,57 +470,37 @@ def module_cell(module: Module, progress: Any | None, practice: Any | None) -> M
         practice=state,
         practice_submitted_at=practice.submitted_at if practice else None,
         completed_at=progress.completed_at,
-        started=bool(progress.lessons_seen or progress.attempts or practice is not None),
+        started=module_started(
+            lessons_seen=progress.lessons_seen,
+            attempts=progress.attempts,
+            practice_submitted=practice is not None,
+            completed=progress.completed_at is not None,
+        ),
     )
 
 
 def failed_delivery_ids(s: Session, scope: Scope) -> list[int]:
     """Ids of the grade rows of this course context that failed and are still the newest of their target."""
-    newest = (
-        select(func.max(GradeOutbox.id))
-        .where(GradeOutbox.context_id == scope.context_id, GradeOutbox.course_id == scope.course.id)
-        .group_by(GradeOutbox.user_id, GradeOutbox.target)
-    )
-    return list(
-        s.scalars(
-            select(GradeOutbox.id)
-            .where(GradeOutbox.id.in_(newest), GradeOutbox.state == FAILED)
-            .order_by(GradeOutbox.id)
-        )
-    )
+    return _newest_ids(s, scope, RowState.FAILED)
 
 
 def removed_delivery_ids(s: Session, scope: Scope) -> list[int]:
     """Ids of the grade rows of this course context whose grade item was deleted in the LMS (newest of their
     target): what "create the grade items again" sends."""
-    newest = (
-        select(func.max(GradeOutbox.id))
-        .where(GradeOutbox.context_id == scope.context_id, GradeOutbox.course_id == scope.course.id)
-        .group_by(GradeOutbox.user_id, GradeOutbox.target)
-    )
-    return list(
-        s.scalars(
-            select(GradeOutbox.id)
-            .where(GradeOutbox.id.in_(newest), GradeOutbox.state == REMOVED)
-            .order_by(GradeOutbox.id)
-        )
-    )
+    return _newest_ids(s, scope, RowState.REMOVED)
+
+
+def _newest_ids(s: Session, scope: Scope, state: RowState) -> list[int]:
+    query = newest_rows(context_id=scope.context_id, course_id=scope.course.id, states=[state])
+    return list(s.scalars(query.with_only_columns(GradeOutbox.id).order_by(GradeOutbox.id)))
 
 
 def newest_deliveries(s: Session, scope: Scope, user_ids: Sequence[int]) -> list[tuple[int, Delivery]]:
     """(user id, newest row of each of their grade targets) for this course context (one statement)."""
-    newest = (
-        select(func.max(GradeOutbox.id))
-        .where(
-            GradeOutbox.context_id == scope.context_id,
-            GradeOutbox.course_id == scope.course.id,
-            GradeOutbox.user_id.in_(list(user_ids)),
-        )
-        .group_by(GradeOutbox.user_id, GradeOutbox.target)
-    )
+    newest = newest_rows(context_id=scope.context_id, course_id=scope.course.id, user_ids=user_ids)
     found = []
     for row in s.execute(
-        select(
+        newest.with_only_columns(
             GradeOutbox.id,
             GradeOutbox.user_id,
             GradeOutbox.target,
@@ -531,7 +513,7 @@ def newest_deliveries(s: Session, scope: Scope, user_ids: Sequence[int]) -> list
             GradeOutbox.last_attempt_at,
             GradeOutbox.created_at,
         )
-        .where(GradeOutbox.id.in_(newest), GradeOutbox.state != SUPERSEDED)
+        .where(GradeOutbox.state != RowState.SUPERSEDED)
         .order_by(GradeOutbox.user_id, GradeOutbox.module_id.is_not(None), GradeOutbox.module_id)
     ):
         found.append(

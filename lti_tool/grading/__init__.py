@@ -32,7 +32,8 @@ results exist, a module placed later. Only for a learner with a result (an empty
 "receive a grade" completion would count a 0). The teacher's "send" in the gradebook does the same for every
 activity of the context, launched by the learner or not.
 
-Outbox states (GradeOutbox.state):
+Outbox states (GradeOutbox.state, `outbox.RowState`; the platform's answers are `ags.OutcomeKind`, mapped to
+these in outbox/record.py):
   pending     waiting to be sent (next_attempt_at says when)
   sending     leased to a worker until lease_until; claimed again after that (the worker died)
   sent        the platform answered 2xx
@@ -60,6 +61,6 @@ of their target are picked). Pending rows waiting for a retry become due at once
 
 from __future__ import annotations
 
-from .outbox import enqueue_grades, reconcile, resend
+from .outbox.enqueue import enqueue_grades, reconcile, resend
 
 __all__ = ["enqueue_grades", "reconcile", "resend"]

@@ -16,6 +16,7 @@ import json
 import logging
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -31,15 +32,24 @@ SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
 LINEITEM_TYPE = "application/vnd.ims.lis.v2.lineitem+json"
 CONTAINER_TYPE = "application/vnd.ims.lis.v2.lineitemcontainer+json"
 
-SENT, APPLIED, RETRY, FAILED, REMOVED = "sent", "applied", "retry", "failed", "removed"
 RETRYABLE = frozenset({408, 425, 429})
 REASON_LIMIT = 500
 MAX_PAGES = 20
 
 
+class OutcomeKind(StrEnum):
+    """What a platform's answer means for a score (the outbox turns it into a row state: outbox/record.py)."""
+
+    SENT = "sent"  # 2xx
+    APPLIED = "applied"  # 409: the platform already holds this score or a newer one
+    RETRY = "retry"  # worth trying again later
+    FAILED = "failed"  # refused for good
+    REMOVED = "removed"  # 404: the grade item no longer exists
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    kind: str
+    kind: OutcomeKind
     status: int | None = None
     reason: str = ""
     retry_after: str | None = None  # the raw Retry-After header
@@ -48,7 +58,7 @@ class Outcome:
     def platform_trouble(self) -> bool:
         """The platform is unreachable, down or asks us to slow down (not a problem with one score): the
         worker gives it a rest instead of trying the rest of its batch. A plain 500 may be about one score."""
-        return self.kind == RETRY and self.status in (None, 429, 502, 503, 504)
+        return self.kind == OutcomeKind.RETRY and self.status in (None, 429, 502, 503, 504)
 
 
 class AgsError(Exception):
@@ -77,33 +87,33 @@ def lineitem_body(*, resource_id: str, tag: str, label: str) -> dict[str, Any]:
 def classify(response: requests.Response) -> Outcome:
     status = response.status_code
     if 200 <= status < 300:
-        return Outcome(SENT, status)
+        return Outcome(OutcomeKind.SENT, status)
     if status == 409:
-        return Outcome(APPLIED, status, "409: the platform already had this or a newer score")
+        return Outcome(OutcomeKind.APPLIED, status, "409: the platform already had this or a newer score")
     reason = short_reason(response)
     if status == 404:
-        return Outcome(REMOVED, status, reason)
+        return Outcome(OutcomeKind.REMOVED, status, reason)
     if status in RETRYABLE or status >= 500:
-        return Outcome(RETRY, status, reason, response.headers.get("Retry-After"))
-    return Outcome(FAILED, status, reason)
+        return Outcome(OutcomeKind.RETRY, status, reason, response.headers.get("Retry-After"))
+    return Outcome(OutcomeKind.FAILED, status, reason)
 
 
 def classify_exception(exc: Exception) -> Outcome:
     if isinstance(exc, TokenError):
-        return Outcome(RETRY, exc.status, f"no access token: {exc}", exc.retry_after)
+        return Outcome(OutcomeKind.RETRY, exc.status, f"no access token: {exc}", exc.retry_after)
     if isinstance(exc, Busy):
-        return Outcome(RETRY, None, str(exc))
+        return Outcome(OutcomeKind.RETRY, None, str(exc))
     if isinstance(exc, requests.Timeout):
-        return Outcome(RETRY, None, f"the platform did not answer in time ({type(exc).__name__})")
+        return Outcome(OutcomeKind.RETRY, None, f"the platform did not answer in time ({type(exc).__name__})")
     if isinstance(exc, OutboundRefused):
-        return Outcome(FAILED, None, f"refused by the tool: {exc}"[:REASON_LIMIT])
+        return Outcome(OutcomeKind.FAILED, None, f"refused by the tool: {exc}"[:REASON_LIMIT])
     if isinstance(exc, requests.ConnectionError):
-        return Outcome(RETRY, None, "the platform could not be reached (connection failed)")
+        return Outcome(OutcomeKind.RETRY, None, "the platform could not be reached (connection failed)")
     if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):
-        return Outcome(FAILED, None, f"the line item URL is not usable: {exc}")
+        return Outcome(OutcomeKind.FAILED, None, f"the line item URL is not usable: {exc}")
     if isinstance(exc, AgsError):
         return exc.outcome
-    return Outcome(RETRY, None, f"unexpected error: {type(exc).__name__}")
+    return Outcome(OutcomeKind.RETRY, None, f"unexpected error: {type(exc).__name__}")
 
 
 class AgsClient:
@@ -159,12 +169,14 @@ class AgsClient:
                 break
             response = self._call("GET", url, {"Accept": CONTAINER_TYPE})
             outcome = classify(response)
-            if outcome.kind != SENT:
+            if outcome.kind != OutcomeKind.SENT:
                 raise AgsError(outcome)
             try:
                 items = response.json()
             except ValueError as exc:
-                raise AgsError(Outcome(RETRY, response.status_code, "line items: no JSON")) from exc
+                raise AgsError(
+                    Outcome(OutcomeKind.RETRY, response.status_code, "line items: no JSON")
+                ) from exc
             for item in items if isinstance(items, list) else []:
                 if (
                     isinstance(item, dict)
@@ -185,10 +197,12 @@ class AgsClient:
             data=json.dumps(body),
         )
         outcome = classify(response)
-        if outcome.kind != SENT:
+        if outcome.kind != OutcomeKind.SENT:
             raise AgsError(outcome)
         try:
             created = response.json()
             return str(created["id"])
         except (ValueError, KeyError, TypeError) as exc:
-            raise AgsError(Outcome(FAILED, response.status_code, "created line item has no id")) from exc
+            raise AgsError(
+                Outcome(OutcomeKind.FAILED, response.status_code, "created line item has no id")
+            ) from exc

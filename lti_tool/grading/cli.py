@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 
 from .. import db, metrics
 from . import outbox
-from .worker import run_workers
+from .processes import run_workers
 
 grades_cli = AppGroup("grades", help="Grade delivery to the LMS gradebooks (the outbox and its workers).")
 
@@ -66,7 +66,7 @@ def status_command(context_id: int | None) -> None:
                 f"  #{row.id} context {row.context_id} user {row.user_id} {row.target}: "
                 f"{row.last_error or '?'}"
             )
-        removed = outbox.failed_rows(s, context_id=context_id, state=outbox.REMOVED)
+        removed = outbox.failed_rows(s, context_id=context_id, state=outbox.RowState.REMOVED)
         if removed:
             click.echo(
                 "removed: the grade item was deleted in the LMS (a teacher creates it again in the gradebook):"

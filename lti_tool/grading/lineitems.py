@@ -11,8 +11,8 @@ from flask import Flask
 from ..cache import get_store
 from ..course.model import Module
 from ..db import session_scope
-from . import outbox
 from .ags import AgsClient
+from .outbox.targets import known_lineitem, remember_lineitem
 from .singleflight import single_flight
 
 
@@ -33,7 +33,7 @@ def module_lineitem(
 ) -> str:
     def cached() -> str | None:
         with session_scope(app) as s:
-            known = outbox.known_lineitem(s, context_id, course_id, module.id)
+            known = known_lineitem(s, context_id, course_id, module.id)
         if known is not None and known[1]:
             raise LineItemRemoved(known[0])
         return known[0] if known else None
@@ -45,7 +45,7 @@ def module_lineitem(
                 lineitems_url, resource_id=module.id, tag=course_id, label=label(module)
             )
         with session_scope(app, write=True) as s:
-            outbox.remember_lineitem(
+            remember_lineitem(
                 s,
                 context_id=context_id,
                 url=url,

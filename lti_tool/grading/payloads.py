@@ -11,6 +11,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..course.completion import course_complete_from, module_started
 from ..course.model import Course, Module
 from ..models import CourseProgress, ModuleProgress
 
@@ -45,13 +46,20 @@ def _percent(value: float) -> float:
     return round(min(max(value, 0.0), 100.0), 2)
 
 
-def _anything_done(progress: ModuleProgress) -> bool:
-    return bool(
-        progress.lessons_seen
-        or progress.attempts
-        or progress.practice_submitted_at is not None
-        or progress.completed_at is not None
+def _started(progress: ModuleProgress) -> bool:
+    return module_started(
+        lessons_seen=progress.lessons_seen,
+        attempts=progress.attempts,
+        practice_submitted=progress.practice_submitted_at is not None,
+        completed=progress.completed_at is not None,
     )
+
+
+def has_result(*, attempts: int, practice_submitted: bool, completed: bool) -> bool:
+    """A module result worth sending: a quiz attempt, a submitted practice task or a completion. Lessons alone
+    are not (Moodle's "receive a grade" completion would count the 0); `reconcile` and the gradebook's
+    "missing" count both ask this."""
+    return bool(attempts or practice_submitted or completed)
 
 
 def course_result(
@@ -60,17 +68,18 @@ def course_result(
     course_progress: CourseProgress | None,
     awaiting_review: Collection[str],
 ) -> Result:
-    """The whole course: share of required modules completed, in percent."""
+    """The whole course: share of required modules completed (as recorded, `course/completion.py` decides when
+    they are), in percent; complete when recorded so or every required module is complete."""
     required = [m.id for m in course.modules if m.id in course.required_module_ids]
-    done = sum(1 for module_id in required if modules.get(module_id) and modules[module_id].completed_at)
+    completed = [module_id for module_id, p in modules.items() if p.completed_at is not None]
+    done = sum(1 for module_id in required if module_id in completed)
     total = len(required)
-    all_done = done == total
     complete = (course_progress is not None and course_progress.completed_at is not None) or (
-        total > 0 and all_done
+        total > 0 and course_complete_from(course, completed)
     )
     if complete:
         activity = COMPLETED
-    elif any(_anything_done(p) for p in modules.values()):
+    elif any(_started(p) for p in modules.values()):
         activity = IN_PROGRESS
     else:
         activity = STARTED

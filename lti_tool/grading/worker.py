@@ -2,40 +2,33 @@
 
 Each batch: claim (one short transaction) -> for each row, outside any transaction: find the line item if
 needed, post the score -> record the outcome (one short transaction, only if this worker still holds the
-row). Modes: embedded (a daemon thread in each app process; the default on SQLite) and scale-out
-(`scripts/flask grades worker [--concurrency N]`: N threads in one process; any number of processes).
+row). How workers are started (their own processes, or a thread in each app process): processes.py.
 """
 
 from __future__ import annotations
 
-import atexit
 import datetime as dt
 import logging
 import os
-import signal
 import socket
 import threading
 import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import FrameType
-from typing import Any
 
-from flask import Flask, request
+from flask import Flask
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from .. import housekeeping, logconfig, metrics
 from ..course.catalog import get_catalog
-from ..db import get_db, session_scope
+from ..db import session_scope
 from ..http import http_session
 from ..models import Context, Deployment, Platform, utcnow
 from . import outbox
-from .ags import APPLIED, FAILED, REMOVED, RETRY, SENT, AgsClient, Outcome, classify_exception
+from .ags import AgsClient, Outcome, OutcomeKind, classify_exception
 from .backoff import parse_retry_after, retry_delay
 from .lineitems import LineItemRemoved, module_lineitem
-from .payloads import next_timestamp
 from .tokens import AccessTokens, PlatformInfo
 
 log = logging.getLogger(__name__)
@@ -128,7 +121,7 @@ class Worker:
                     outcome, url = self.deliver(row, context)
                     seconds = time.perf_counter() - started
                     metrics.delivery(outcome.kind, seconds)
-                    delay = self._retry_delay(row, outcome) if outcome.kind == RETRY else None
+                    delay = self._retry_delay(row, outcome) if outcome.kind == OutcomeKind.RETRY else None
                     log_attempt(row, outcome, url, seconds, delay)
                 done.append(_Done(row, outcome, url, utcnow(), delay, round(seconds * 1000)))
                 if outcome.platform_trouble and delay is not None:
@@ -167,9 +160,9 @@ class Worker:
             try:
                 url = self._module_lineitem(row, context, client)
             except LineItemRemoved as exc:
-                return Outcome(REMOVED, None, str(exc)), exc.url
+                return Outcome(OutcomeKind.REMOVED, None, str(exc)), exc.url
             except _Unusable as exc:
-                return Outcome(FAILED, None, str(exc)), None
+                return Outcome(OutcomeKind.FAILED, None, str(exc)), None
             except Exception as exc:  # platform trouble while finding the line item: retried like a score
                 return classify_exception(exc), None
         return client.post_score(url, row.payload), url
@@ -197,86 +190,18 @@ class Worker:
             return
         with session_scope(self.app, write=True) as s:
             for item in done:
-                if self._record_one(s, item):
+                if outbox.record_outcome(
+                    s,
+                    item.row,
+                    self.worker_id,
+                    item.outcome,
+                    item.url,
+                    at=item.at,
+                    delay=item.delay,
+                    duration_ms=item.duration_ms,
+                ):
                     self.delivered += 1
         done.clear()
-
-    def _record_one(self, s: Session, item: _Done) -> bool:
-        """Store one outcome; True when the row now counts as delivered (sent or applied)."""
-        row, outcome, url, at = item.row, item.outcome, item.url, item.at
-        if outcome.kind == SENT and url is not None:
-            return outbox.record_delivered(
-                s,
-                row.id,
-                self.worker_id,
-                applied=False,
-                status=outcome.status or 200,
-                lineitem_url=url,
-                now=at,
-                duration_ms=item.duration_ms,
-            )
-        if outcome.kind == APPLIED and url is not None:
-            if outbox.conflict_is_ours(s, row, url):
-                send_at = utcnow().replace(microsecond=0) + dt.timedelta(seconds=1, milliseconds=1)
-                stamp = next_timestamp(row.score_timestamp, send_at)
-                log.debug("grade %s: 409 after our own previous score; resending at %s", row.id, stamp)
-                outbox.record_restamp(
-                    s,
-                    row,
-                    self.worker_id,
-                    timestamp=stamp,
-                    send_at=send_at,
-                    lineitem_url=url,
-                    now=at,
-                    duration_ms=item.duration_ms,
-                )
-                return False
-            return outbox.record_delivered(
-                s,
-                row.id,
-                self.worker_id,
-                applied=True,
-                status=409,
-                lineitem_url=url,
-                now=at,
-                duration_ms=item.duration_ms,
-            )
-        if outcome.kind == RETRY:
-            outbox.record_retry(
-                s,
-                row.id,
-                self.worker_id,
-                delay=item.delay or 0.0,
-                status=outcome.status,
-                reason=outcome.reason,
-                lineitem_url=url,
-                now=at,
-                duration_ms=item.duration_ms,
-            )
-            return False
-        if outcome.kind == REMOVED:
-            outbox.record_removed(
-                s,
-                row.id,
-                self.worker_id,
-                status=outcome.status,
-                reason=outcome.reason,
-                lineitem_url=url,
-                now=at,
-                duration_ms=item.duration_ms,
-            )
-            return False
-        outbox.record_failed(
-            s,
-            row.id,
-            self.worker_id,
-            status=outcome.status,
-            reason=outcome.reason,
-            lineitem_url=url,
-            now=at,
-            duration_ms=item.duration_ms,
-        )
-        return False
 
     def _release(self, ids: list[int], due: dt.datetime | None = None) -> None:
         with session_scope(self.app, write=True) as s:
@@ -368,7 +293,7 @@ def log_attempt(
     outcome, HTTP status, latency, and the platform's reason when it was not sent. Never a token: the line
     item URL carries none, and reasons are sanitised excerpts (`lti_tool.http.short_reason`)."""
     extra = ""
-    if outcome.kind not in (SENT, APPLIED) and outcome.reason:
+    if outcome.kind not in (OutcomeKind.SENT, OutcomeKind.APPLIED) and outcome.reason:
         extra = f" reason={outcome.reason!r}"
     if delay is not None:
         extra += f" retry_in={delay:.1f}s"
@@ -389,148 +314,3 @@ def log_attempt(
 
 class _Unusable(Exception):
     """The row cannot be sent anywhere (fails, with this as the reason)."""
-
-
-class PgWakeup:
-    """PostgreSQL only: LISTEN on its own connection and wake this process's workers when another process
-    commits new grades (enqueue_grades NOTIFYs), so a grade leaves within milliseconds instead of the next
-    poll. Polling (GRADE_POLL_SECONDS) stays as the fallback; a lost connection is retried."""
-
-    def __init__(self, app: Flask, workers: Sequence[Worker]) -> None:
-        url = get_db(app).engine.url.set(drivername="postgresql")
-        self.conninfo = url.render_as_string(hide_password=False)
-        self.workers = list(workers)
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._listen, name="grades-wakeup", daemon=True)
-
-    def start(self) -> PgWakeup:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.thread.join(5)
-
-    def _listen(self) -> None:
-        import psycopg
-
-        while not self.stopping.is_set():
-            try:
-                with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5) as conn:
-                    conn.execute(f"LISTEN {outbox.WAKE_CHANNEL}")
-                    while not self.stopping.is_set():
-                        for _ in conn.notifies(timeout=0.5, stop_after=1):
-                            for worker in self.workers:
-                                worker.nudge.set()
-            except Exception as exc:  # the database went away: poll meanwhile, listen again later
-                log.warning("grade wake-up listener: %s; retrying in 5 s", exc)
-                self.stopping.wait(5)
-
-
-def wakeup_for(app: Flask, workers: Sequence[Worker]) -> PgWakeup | None:
-    return PgWakeup(app, workers).start() if get_db(app).dialect == "postgresql" else None
-
-
-# --- scale-out: `scripts/flask grades worker` ---------------------------------------------------------------
-
-
-def run_workers(app: Flask, *, concurrency: int = 1, once: bool = False) -> int:
-    """Run N worker threads in this process until SIGTERM/SIGINT (or, with once, until nothing is due).
-
-    A stop finishes the row in flight, gives the rest of the batch back and removes the heartbeats.
-    Returns the number of scores delivered.
-    """
-    tokens = AccessTokens(app)
-    workers = [Worker(app, label=f"t{i}", tokens=tokens) for i in range(max(1, concurrency))]
-
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("signal %s: stopping the grade workers", signum)
-        for worker in workers:
-            worker.stop()
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    threads = [
-        threading.Thread(target=w.drain if once else w.run, name=f"grades-{i}", daemon=True)
-        for i, w in enumerate(workers)
-    ]
-    wakeup = None if once else wakeup_for(app, workers)
-    try:
-        for thread in threads:
-            thread.start()
-        while any(t.is_alive() for t in threads):
-            for thread in threads:
-                thread.join(timeout=0.2)
-    finally:
-        if wakeup is not None:
-            wakeup.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return sum(w.delivered for w in workers)
-
-
-# --- embedded: a thread in each app process ------------------------------------------------------------
-
-
-class EmbeddedWorker:
-    """The zero-set-up mode: one daemon thread per app process (under gunicorn, one per web process)."""
-
-    def __init__(self, app: Flask) -> None:
-        self.app = app
-        self.worker: Worker | None = None
-        self.thread: threading.Thread | None = None
-        self.wakeup: PgWakeup | None = None
-        self._lock = threading.Lock()
-
-    def start(self) -> None:
-        with self._lock:
-            if self.thread is not None:
-                return
-            self.worker = Worker(self.app, label="embedded")
-            self.thread = threading.Thread(target=self.worker.run, name="grades-embedded", daemon=True)
-            self.thread.start()
-            self.wakeup = wakeup_for(self.app, [self.worker])
-        atexit.register(self.stop)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        with self._lock:
-            worker, thread, wakeup = self.worker, self.thread, self.wakeup
-        if worker is None or thread is None:
-            return
-        worker.stop()
-        if wakeup is not None:
-            wakeup.stop()
-        thread.join(timeout)
-
-    @property
-    def running(self) -> bool:
-        return self.thread is not None and self.thread.is_alive()
-
-
-def embedded_enabled(app: Flask) -> bool:
-    value: Any = app.config.get("EMBEDDED_WORKER", "auto")
-    if isinstance(value, str):
-        value = value.strip().lower()
-        if value in ("true", "1", "yes", "on"):
-            return True
-        if value != "auto":
-            return False
-        return get_db(app).dialect == "sqlite" and not app.config.get("TESTING")
-    return bool(value)
-
-
-def init_app(app: Flask) -> None:
-    """Start the embedded worker when configured. Under the `flask` command (`flask run`, and every other
-    command such as `grades worker` or `db upgrade`) it starts with the first request instead, so CLI
-    commands never run one."""
-    embedded = EmbeddedWorker(app)
-    app.extensions["nama_grade_worker"] = embedded
-    if not embedded_enabled(app):
-        return
-    if os.environ.get("FLASK_RUN_FROM_CLI") != "true":
-        embedded.start()
-        return
-
-    @app.before_request
-    def _start_embedded_worker() -> None:
-        if not embedded.running and request.endpoint != "static":
-            embedded.start()

@@ -24,7 +24,7 @@ from lti_tool.demo_lms.keys import generate_private_pem
 from lti_tool.demo_lms.state import EXTENSION
 from lti_tool.demo_lms.storage import User as LmsUser
 from lti_tool.grading import enqueue_grades
-from lti_tool.grading.outbox import PENDING, SENDING, SUPERSEDED
+from lti_tool.grading.outbox import WAITING, RowState
 from lti_tool.lti.platforms import PlatformSpec, add_platform
 from lti_tool.models import (
     Base,
@@ -361,7 +361,7 @@ def deliver_all(app: Flask, *, timeout: float = 20.0, worker: Any = None) -> Any
         worker.drain()
         with session_scope(app) as s:
             waiting = s.scalar(
-                select(func.count()).select_from(GradeOutbox).where(GradeOutbox.state.in_([PENDING, SENDING]))
+                select(func.count()).select_from(GradeOutbox).where(GradeOutbox.state.in_(list(WAITING)))
             )
         if not waiting:
             return worker
@@ -382,7 +382,7 @@ def assert_platform_has_exactly_the_newest(classroom: Classroom, *, failed_ok: b
     """The platform holds, for every (line item, user), the newest score the tool meant to send, each
     accepted score was one of ours and arrived once, and superseded scores never arrived."""
     rows = classroom.rows()
-    waiting = [r.id for r in rows if r.state in (PENDING, SENDING)]
+    waiting = [r.id for r in rows if r.state in WAITING]
     assert not waiting, f"rows still waiting: {waiting}"
     if not failed_ok:
         assert not [r for r in rows if r.state == "failed"], [(r.id, r.last_error) for r in rows]
@@ -399,7 +399,7 @@ def assert_platform_has_exactly_the_newest(classroom: Classroom, *, failed_ok: b
     for row in newest.values():
         # a later row of the same target that failed or was superseded would make this one not the newest
         later = [r for r in rows if (r.user_id, r.target) == (row.user_id, row.target) and r.id > row.id]
-        assert all(r.state in (SUPERSEDED, "failed") for r in later)
+        assert all(r.state in (RowState.SUPERSEDED, RowState.FAILED) for r in later)
         assert row.lineitem_url
         expected[(row.lineitem_url, subs[row.user_id])] = row.payload
 

@@ -32,14 +32,18 @@ def test_deliveries_token_requests_and_the_outbox(app: Flask, lms: Lms, tool: Se
     for user in users:
         classroom.record(user, "modul-a", score=0.5)
     waiting = scrape(tool.url)
-    pending = classroom.count(outbox.PENDING)
-    assert pending >= 3 and value(waiting, "nama_lti_outbox_rows", state=outbox.PENDING) == pending
-    assert value(waiting, "nama_lti_outbox_oldest_age_seconds", state=outbox.PENDING) >= 0
+    pending = classroom.count(outbox.RowState.PENDING)
+    assert pending >= 3 and value(waiting, "nama_lti_outbox_rows", state=outbox.RowState.PENDING) == pending
+    assert value(waiting, "nama_lti_outbox_oldest_age_seconds", state=outbox.RowState.PENDING) >= 0
     assert value(waiting, "nama_lti_grade_workers_alive") == 0
     deliver_all(app)
     after = scrape(tool.url)
-    assert value(after, "nama_lti_outbox_rows", state=outbox.PENDING) == 0
-    assert value(after, "nama_lti_outbox_rows", state=outbox.SENT) == classroom.count(outbox.SENT) == pending
+    assert value(after, "nama_lti_outbox_rows", state=outbox.RowState.PENDING) == 0
+    assert (
+        value(after, "nama_lti_outbox_rows", state=outbox.RowState.SENT)
+        == classroom.count(outbox.RowState.SENT)
+        == pending
+    )
     sent = value(after, "nama_lti_grade_deliveries_total", outcome="sent") - value(
         before, "nama_lti_grade_deliveries_total", outcome="sent"
     )

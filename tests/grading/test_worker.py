@@ -19,8 +19,9 @@ from lti_tool.demo_lms.storage import AccessToken as LmsAccessToken
 from lti_tool.grading import outbox
 from lti_tool.grading.ags import scores_url, with_query
 from lti_tool.grading.payloads import format_timestamp, parse_timestamp
+from lti_tool.grading.processes import embedded_enabled
 from lti_tool.grading.tokens import AccessTokens, PlatformInfo
-from lti_tool.grading.worker import Worker, embedded_enabled
+from lti_tool.grading.worker import Worker
 from lti_tool.http import http_session
 from lti_tool.models import GradeOutbox, LineItem, Platform, WorkerHeartbeat, utcnow
 

@@ -1,0 +1,303 @@
+"""What became of a delivery attempt, written to its row: sent, applied (409), removed (404), failed, or to be
+tried again (later, or at once with a newer timestamp after a 409 our own previous score caused).
+
+Each function writes only if this worker still holds the row (its lease was not lost meanwhile), in the
+caller's transaction; the caller commits. `record_outcome` maps the platform's answer (`ags.OutcomeKind`) to a
+row state (`RowState`): the two vocabularies meet only here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from ...models import GradeOutbox, LineItem, utcnow
+from ..ags import Outcome, OutcomeKind
+from ..payloads import next_timestamp, parse_timestamp
+from .lease import Claimed
+from .rows import RowState, is_newest
+from .targets import AUTO
+
+log = logging.getLogger(__name__)
+
+
+def _held(row_id: int, worker_id: str) -> Any:
+    return and_(
+        GradeOutbox.id == row_id, GradeOutbox.state == RowState.SENDING, GradeOutbox.claimed_by == worker_id
+    )
+
+
+def _has_newer(s: Session, row_id: int) -> bool:
+    """A newer score for the row's target was queued (so this one is superseded rather than retried)."""
+    return s.scalar(select(GradeOutbox.id).where(GradeOutbox.id == row_id, ~is_newest())) is not None
+
+
+def _finish(
+    s: Session,
+    row_id: int,
+    worker_id: str,
+    values: dict[str, Any],
+    *,
+    now: dt.datetime,
+    duration_ms: int | None = None,
+) -> bool:
+    values = {
+        "claimed_by": None,
+        "lease_until": None,
+        "last_attempt_at": now,
+        "last_duration_ms": duration_ms,
+        **values,
+    }
+    result = s.execute(
+        update(GradeOutbox)
+        .where(_held(row_id, worker_id))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    done = bool(result.rowcount)  # type: ignore[attr-defined]
+    if not done:
+        log.warning("grade %s: lease lost before the outcome was recorded", row_id)
+    return done
+
+
+def record_delivered(
+    s: Session,
+    row_id: int,
+    worker_id: str,
+    *,
+    applied: bool,
+    status: int,
+    lineitem_url: str,
+    now: dt.datetime | None = None,
+    duration_ms: int | None = None,
+) -> bool:
+    """2xx: sent. 409: applied (the platform already holds this score or a newer one)."""
+    now = now or utcnow()
+    values: dict[str, Any] = {
+        "state": RowState.APPLIED if applied else RowState.SENT,
+        "sent_at": now,
+        "last_status": status,
+        "lineitem_url": lineitem_url,
+        "last_error": "the platform already had this or a newer score (409)" if applied else None,
+    }
+    return _finish(s, row_id, worker_id, values, now=now, duration_ms=duration_ms)
+
+
+def record_failed(
+    s: Session,
+    row_id: int,
+    worker_id: str,
+    *,
+    status: int | None,
+    reason: str,
+    lineitem_url: str | None = None,
+    now: dt.datetime | None = None,
+    duration_ms: int | None = None,
+) -> bool:
+    now = now or utcnow()
+    values: dict[str, Any] = {"state": RowState.FAILED, "last_status": status, "last_error": reason[:2000]}
+    if lineitem_url is not None:
+        values["lineitem_url"] = lineitem_url
+    return _finish(s, row_id, worker_id, values, now=now, duration_ms=duration_ms)
+
+
+def record_removed(
+    s: Session,
+    row_id: int,
+    worker_id: str,
+    *,
+    status: int | None,
+    reason: str,
+    lineitem_url: str | None,
+    now: dt.datetime | None = None,
+    duration_ms: int | None = None,
+) -> bool:
+    """The platform says the line item does not exist (404: the teacher deleted the grade item). The row is
+    removed, and a per-module line item is marked removed, so no score goes there and it is never created
+    again unless a teacher asks for it (`resend(..., removed=True)`)."""
+    now = now or utcnow()
+    values: dict[str, Any] = {"state": RowState.REMOVED, "last_status": status, "last_error": reason[:2000]}
+    if lineitem_url is not None:
+        values["lineitem_url"] = lineitem_url
+        row = s.get(GradeOutbox, row_id)
+        if row is not None and row.target.endswith(AUTO):
+            s.execute(
+                update(LineItem)
+                .where(LineItem.context_id == row.context_id, LineItem.url == lineitem_url)
+                .values(removed_at=func.coalesce(LineItem.removed_at, now))
+                .execution_options(synchronize_session=False)
+            )
+    return _finish(s, row_id, worker_id, values, now=now, duration_ms=duration_ms)
+
+
+def record_retry(
+    s: Session,
+    row_id: int,
+    worker_id: str,
+    *,
+    delay: float,
+    status: int | None,
+    reason: str,
+    lineitem_url: str | None = None,
+    now: dt.datetime | None = None,
+    duration_ms: int | None = None,
+) -> bool:
+    """Try again after `delay` seconds, unless a newer score for the target arrived meanwhile."""
+    now = now or utcnow()
+    values: dict[str, Any] = {
+        "state": RowState.SUPERSEDED if _has_newer(s, row_id) else RowState.PENDING,
+        "next_attempt_at": now + dt.timedelta(seconds=delay),
+        "last_status": status,
+        "last_error": reason[:2000],
+    }
+    if lineitem_url is not None:
+        values["lineitem_url"] = lineitem_url
+    return _finish(s, row_id, worker_id, values, now=now, duration_ms=duration_ms)
+
+
+def record_restamp(
+    s: Session,
+    row: Claimed,
+    worker_id: str,
+    *,
+    timestamp: str,
+    send_at: dt.datetime,
+    lineitem_url: str,
+    now: dt.datetime | None = None,
+    duration_ms: int | None = None,
+) -> bool:
+    """409 caused by our own earlier delivery (see `conflict_is_ours`): send once more with a newer timestamp."""
+    now = now or utcnow()
+    payload = dict(row.payload)
+    payload["timestamp"] = timestamp
+    values: dict[str, Any] = {
+        "state": RowState.SUPERSEDED if _has_newer(s, row.id) else RowState.PENDING,
+        "payload": payload,
+        "score_timestamp": timestamp,
+        "restamps": row.restamps + 1,
+        "next_attempt_at": send_at,
+        "last_status": 409,
+        "last_error": "409 right after our previous score for this line item; sending again with a newer timestamp",
+        "lineitem_url": lineitem_url,
+    }
+    return _finish(s, row.id, worker_id, values, now=now, duration_ms=duration_ms)
+
+
+def conflict_is_ours(s: Session, row: Claimed, lineitem_url: str) -> bool:
+    """Could a 409 for `row` come from our own previous score for the same user and line item?
+
+    Moodle compares a score's timestamp with the time it *saved* the previous grade (whole seconds, its own
+    clock), so a score created while the previous one was on its way, or in the same second, is refused
+    although it is newer. That is the case when another row of ours for this user and line item finished
+    (or was still in flight) less than a second before this row's timestamp, or later.
+    """
+    if row.restamps > 0:
+        return False
+    since = parse_timestamp(row.score_timestamp) - dt.timedelta(seconds=1)
+    other = GradeOutbox
+    return bool(
+        s.scalar(
+            select(
+                exists().where(
+                    other.id != row.id,
+                    other.user_id == row.user_id,
+                    other.context_id == row.context_id,
+                    or_(other.target == row.target, other.lineitem_url == lineitem_url),
+                    other.attempts > 0,
+                    other.last_attempt_at >= since,
+                )
+            )
+        )
+    )
+
+
+def record_outcome(
+    s: Session,
+    row: Claimed,
+    worker_id: str,
+    outcome: Outcome,
+    url: str | None,
+    *,
+    at: dt.datetime,
+    delay: float | None = None,
+    duration_ms: int | None = None,
+) -> bool:
+    """Store what the platform answered for a claimed row; True when the row now counts as delivered (sent or
+    applied). A 409 that our own previous score explains (`conflict_is_ours`) is sent again instead."""
+    if outcome.kind == OutcomeKind.SENT and url is not None:
+        return record_delivered(
+            s,
+            row.id,
+            worker_id,
+            applied=False,
+            status=outcome.status or 200,
+            lineitem_url=url,
+            now=at,
+            duration_ms=duration_ms,
+        )
+    if outcome.kind == OutcomeKind.APPLIED and url is not None:
+        if conflict_is_ours(s, row, url):
+            send_at = utcnow().replace(microsecond=0) + dt.timedelta(seconds=1, milliseconds=1)
+            stamp = next_timestamp(row.score_timestamp, send_at)
+            log.debug("grade %s: 409 after our own previous score; resending at %s", row.id, stamp)
+            record_restamp(
+                s,
+                row,
+                worker_id,
+                timestamp=stamp,
+                send_at=send_at,
+                lineitem_url=url,
+                now=at,
+                duration_ms=duration_ms,
+            )
+            return False
+        return record_delivered(
+            s,
+            row.id,
+            worker_id,
+            applied=True,
+            status=409,
+            lineitem_url=url,
+            now=at,
+            duration_ms=duration_ms,
+        )
+    if outcome.kind == OutcomeKind.RETRY:
+        record_retry(
+            s,
+            row.id,
+            worker_id,
+            delay=delay or 0.0,
+            status=outcome.status,
+            reason=outcome.reason,
+            lineitem_url=url,
+            now=at,
+            duration_ms=duration_ms,
+        )
+        return False
+    if outcome.kind == OutcomeKind.REMOVED:
+        record_removed(
+            s,
+            row.id,
+            worker_id,
+            status=outcome.status,
+            reason=outcome.reason,
+            lineitem_url=url,
+            now=at,
+            duration_ms=duration_ms,
+        )
+        return False
+    record_failed(
+        s,
+        row.id,
+        worker_id,
+        status=outcome.status,
+        reason=outcome.reason,
+        lineitem_url=url,
+        now=at,
+        duration_ms=duration_ms,
+    )
+    return False
