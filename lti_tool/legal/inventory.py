@@ -87,6 +87,7 @@ class Retention(StrEnum):
     LAUNCH_STORE = "launch_store"  # short-lived entries with their own expiry
     OPERATOR_ACCOUNT = "operator_account"  # until `admin delete-user`
     REGISTER = "register"  # the certification register: REGISTER_RETENTION_DAYS, or until `learner delete`
+    ERASURE = "erasure"  # records of deletions: as long as the tool runs (a restore must delete again)
 
 
 # The settings (config/defaults.py) each rule's description names with their values.
@@ -97,6 +98,7 @@ RETENTION_SETTINGS: dict[Retention, tuple[str, ...]] = {
     Retention.LAUNCH_STORE: ("ADMIN_SESSION_SECONDS", "ADMIN_LOGIN_LOCKOUT_SECONDS", "HOUSEKEEPING_SECONDS"),
     Retention.OPERATOR_ACCOUNT: (),
     Retention.REGISTER: ("REGISTER_RETENTION_DAYS", "HOUSEKEEPING_SECONDS"),
+    Retention.ERASURE: (),
 }
 
 

@@ -153,6 +153,14 @@ def retention_text(rule: Retention, config: Any) -> str:
                 purge=purge,
             )
         )
+    if rule == Retention.ERASURE:
+        return str(
+            _l(
+                "Kept as long as the tool is operated, so that a deletion also holds after a restore from an older "
+                "backup (the erasure log outside the database keeps the same records for that). Without the key, "
+                "which is not stored in the database, the hash names nobody."
+            )
+        )
     assert rule == Retention.OPERATOR_ACCOUNT
     return str(_l("Until the account is deleted (scripts/flask admin delete-user)."))
 

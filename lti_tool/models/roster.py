@@ -16,14 +16,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..legal.inventory import (
     N_,
-    NoPersonalData,
+    OPERATOR_INPUT,
+    TOOL,
     PersonalData,
     Retention,
     Subject,
     group,
     roster,
 )
-from .base import INSTRUCTOR, PK, Base, utcnow
+from .base import INSTRUCTOR, OPERATOR, PK, Base, utcnow
 
 
 class RosterEntry(Base):
@@ -78,12 +79,35 @@ class Erasure(Base):
     and their grades are held if they come back (lti_tool/privacy/erasure.py)."""
 
     __tablename__ = "erasure"
-    __data__ = NoPersonalData(
-        N_(
-            "What a deletion on request leaves: a keyed hash (HMAC) of the platform and the user id, whose key is "
-            "not in the database, and the time; it names no one and only lets the tool recognise that user id "
-            "again."
-        )
+    # Pseudonymous, not anonymous (GDPR Recital 26): the tool holds the key and recognises the person when their
+    # platform sends the same user id again, which is the record's purpose. So it is declared and described.
+    __data__ = PersonalData(
+        N_("Record of a deletion on request"),
+        frozenset({Subject.PARTICIPANT, Subject.ROSTER_MEMBER}),
+        (
+            group(
+                ("subject", "key_id"),
+                N_(
+                    "a keyed hash (HMAC) of the learning platform and the person's user id there, whose key is not "
+                    "in the database: not the user id itself, no name, no e-mail address"
+                ),
+                N_(
+                    "so that the deletion holds: an update of the participant list does not store the person "
+                    "again, the grades of a person who comes back do not overwrite those the learning platform "
+                    "keeps, and a restore from an older backup deletes the person again"
+                ),
+                TOOL,
+                (OPERATOR,),
+            ),
+            group(
+                ("erased_at", "send_grades"),
+                N_("when the data was deleted, and whether grades are sent if the person comes back"),
+                N_("to apply the deletion in the order it was made, and to send or hold grades as decided"),
+                OPERATOR_INPUT,
+                (OPERATOR,),
+            ),
+        ),
+        Retention.ERASURE,
     )
 
     id: Mapped[int] = mapped_column(PK, primary_key=True)
