@@ -15,7 +15,7 @@ from typing import NamedTuple
 import pytest
 import requests
 
-from .nojs import iframes, submit
+from .forms import iframes, submit
 from .test_gunicorn import free_port
 
 ROOT = Path(__file__).resolve().parent.parent

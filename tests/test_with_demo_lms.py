@@ -15,7 +15,7 @@ from flask.testing import FlaskCliRunner
 
 from lti_tool.demo_lms import close_demo_lms, create_demo_lms, serve_in_thread
 
-from .nojs import iframes, submit
+from .forms import iframes, submit
 from .peer import ServerThread
 
 

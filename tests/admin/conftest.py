@@ -3,8 +3,6 @@ CSRF token, as a browser does."""
 
 from __future__ import annotations
 
-import re
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -13,25 +11,10 @@ from flask import Flask
 from lti_tool.admin.accounts import create_operator
 from lti_tool.db import session_scope
 
-from ..nojs import forms
+from ..forms import csrf_token, form_token
 
 USERNAME = "ops"
 PASSWORD = "correct horse battery staple"
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def csrf_from(html: str) -> str:
-    found = TOKEN.search(html)
-    assert found, html[:2000]
-    return found.group(1)
-
-
-def form_token(html: str, action: str) -> str | None:
-    """The CSRF token in the page's form that posts to `action` (what a browser would send)."""
-    for form in forms(SimpleNamespace(text=html)):  # type: ignore[arg-type]
-        if form.method == "post" and form.action == action:
-            return dict(form.fields).get("csrf_token")
-    return None
 
 
 class AdminClient:
@@ -50,7 +33,7 @@ class AdminClient:
         return cookie.value
 
     def token(self, page: str = "/admin/login") -> str:
-        return csrf_from(self.client.get(page).text)
+        return csrf_token(self.client.get(page).text)
 
     def post(
         self,
@@ -69,7 +52,7 @@ class AdminClient:
         token = form_token(html, path)
         if token is None:
             assert any_token, f"no form on {page} posts to {path} with a CSRF token"
-            token = csrf_from(html)
+            token = csrf_token(html)
         return self.client.post(path, data={"csrf_token": token, **(data or {})}, **kwargs)
 
     def login(self, username: str = USERNAME, password: str = PASSWORD, **kwargs: Any) -> Any:

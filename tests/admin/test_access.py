@@ -16,9 +16,10 @@ from lti_tool.cache import get_store
 from lti_tool.db import session_scope
 from lti_tool.models import Deployment, GradeOutbox, Operator, Platform, RegistrationLink, ToolKey
 
+from ..forms import csrf_token
 from ..peer import Launcher
 from . import seed
-from .conftest import PASSWORD, USERNAME, AdminClient, csrf_from
+from .conftest import PASSWORD, USERNAME, AdminClient
 
 PAGES = [
     "/admin/",
@@ -185,7 +186,7 @@ def test_an_lti_tool_session_gives_no_access(app: Flask, launcher: Launcher, wor
     assert page.status_code == 200 and "/s/" in page.url
     browser = launcher.browser
     session_token = page.url.split("/s/", 1)[1].split("/", 1)[0]
-    tool_csrf = csrf_from(page.text)
+    tool_csrf = csrf_token(page.text)
     for path in PAGES:
         for url in (launcher.tool_url + path, f"{launcher.tool_url}{path}?sid={session_token}"):
             resp = browser.get(url, allow_redirects=False)

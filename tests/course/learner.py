@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin
 
@@ -18,10 +17,9 @@ from lti_tool.db import session_scope
 from lti_tool.models import Context, Membership, QuizAttempt, User
 from lti_tool.progress import Learner as ProgressLearner
 
+from ..forms import csrf_token, field, parse
 from ..peer import LTI, Launcher
 
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-ATTEMPT = re.compile(r'name="versuch" value="([^"]+)"')
 SESSION_BASE = re.compile(r"^(https?://[^/]+/s/[^/]+/)")
 
 
@@ -45,9 +43,7 @@ class Learner:
         match = SESSION_BASE.match(first.url)
         assert match, first.url
         self.base = match.group(1)
-        found = CSRF.search(first.text)
-        assert found, "no CSRF token on the landing page"
-        self.csrf = found.group(1)
+        self.csrf = csrf_token(first.text)
 
     @classmethod
     def launch(cls, launcher: Launcher, sub: str = "user-1", **claims: Any) -> Learner:
@@ -98,9 +94,7 @@ def module(app: Flask, module_id: str = "modul-a", course_id: str = "grundlagenk
 
 
 def attempt_id(html: str) -> str:
-    match = ATTEMPT.search(html)
-    assert match, "no attempt id in the quiz page"
-    return match.group(1)
+    return field(html, "versuch")
 
 
 def layout_of(app: Flask, public_id: str) -> dict[str, list[str]]:
@@ -192,42 +186,20 @@ def review(app: Flask, learner: ProgressLearner, module_id: str, feedback: str, 
         )
 
 
-class _Structure(HTMLParser):
-    """Counts what the accessibility checks below need from a page."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.h1 = 0
-        self.ids: list[str] = []
-        self.label_for: set[str] = set()
-        self.controls: list[str] = []  # ids of visible form controls
-        self.unlabelled_wrapped = 0
-        self.main = 0
-        self.html_lang = ""
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if "id" in a:
-            self.ids.append(a["id"])
-        if tag == "html":
-            self.html_lang = a.get("lang", "")
-        if tag == "h1":
-            self.h1 += 1
-        if tag == "main":
-            self.main += 1
-        if tag == "label" and "for" in a:
-            self.label_for.add(a["for"])
-        if tag in ("input", "select", "textarea") and a.get("type") not in ("hidden", "submit"):
-            self.controls.append(a.get("id", ""))
-
-
 def check_structure(html: str) -> None:
     """One h1, one main, lang set, unique ids, every visible control with an id and a <label for>."""
-    page = _Structure()
-    page.feed(html)
-    assert page.h1 == 1, f"{page.h1} h1 elements"
-    assert page.main == 1
-    assert page.html_lang in ("de", "en")
-    assert len(page.ids) == len(set(page.ids)), "duplicate ids"
-    for control in page.controls:
-        assert control and control in page.label_for, f"control without label: {control!r}"
+    tags = parse(html).tags
+    h1 = sum(tag == "h1" for tag, _ in tags)
+    assert h1 == 1, f"{h1} h1 elements"
+    assert sum(tag == "main" for tag, _ in tags) == 1
+    assert [a.get("lang") for tag, a in tags if tag == "html"] in (["de"], ["en"])
+    ids = [a["id"] for _, a in tags if "id" in a]
+    assert len(ids) == len(set(ids)), "duplicate ids"
+    label_for = {a["for"] for tag, a in tags if tag == "label" and "for" in a}
+    controls = [  # ids of visible form controls
+        a.get("id", "")
+        for tag, a in tags
+        if tag in ("input", "select", "textarea") and a.get("type") not in ("hidden", "submit")
+    ]
+    for control in controls:
+        assert control and control in label_for, f"control without label: {control!r}"

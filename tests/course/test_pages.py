@@ -14,6 +14,7 @@ from lti_tool.models import CourseProgress, LessonVisit, PracticeSubmission, Qui
 from ..peer import INSTRUCTOR, Launcher, claim
 from .learner import (
     Learner,
+    attempt_id,
     check_structure,
     count,
     module_claim,
@@ -295,10 +296,9 @@ def test_exchange_pages(app: Flask, launcher: Launcher) -> None:
 def test_csrf_is_required_on_every_learner_form(app: Flask, launcher: Launcher) -> None:
     learner = Learner.launch(launcher)
     quiz = learner.get("m/modul-a/quiz")
-    public_id = re.search(r'name="versuch" value="([^"]+)"', quiz.text)
-    assert public_id
+    public_id = attempt_id(quiz.text)
     for path, data in [
-        ("m/modul-a/quiz", {"versuch": public_id.group(1), "q1": "1"}),
+        ("m/modul-a/quiz", {"versuch": public_id, "q1": "1"}),
         ("m/modul-a/praxis", {"text": "Ein ausreichend langer Text ohne Token."}),
         ("sprache/", {"lang": "en"}),
     ]:

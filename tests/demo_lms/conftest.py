@@ -9,7 +9,6 @@ import secrets
 import time
 import uuid
 from collections.abc import Iterator
-from html.parser import HTMLParser
 from typing import Any
 
 import jwt
@@ -21,6 +20,8 @@ from jwt.algorithms import RSAAlgorithm
 
 from lti_tool.demo_lms import close_demo_lms, create_demo_lms, serve_in_thread
 from lti_tool.demo_lms.keys import generate_private_pem
+
+from ..forms import Form, field, forms
 
 LTI = "https://purl.imsglobal.org/spec/lti"
 AGS = "https://purl.imsglobal.org/spec/lti-ags"
@@ -95,32 +96,6 @@ class FakeTool:
         return self.sign({k: v for k, v in claims.items() if v is not None})
 
 
-class FormParser(HTMLParser):
-    """The first <form>: its action and its inputs."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.action: str | None = None
-        self.method: str | None = None
-        self.fields: dict[str, str] = {}
-        self.iframes: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form" and self.action is None:
-            self.action, self.method = a.get("action"), a.get("method")
-        elif tag == "input" and a.get("name"):
-            self.fields[a["name"]] = a.get("value", "")
-        elif tag == "iframe":
-            self.iframes.append(a.get("src", ""))
-
-
-def parse_html(text: str) -> FormParser:
-    parser = FormParser()
-    parser.feed(text)
-    return parser
-
-
 class Lms:
     """A served demo LMS plus helpers that act like the tool would."""
 
@@ -159,13 +134,13 @@ class Lms:
         params.update(overrides)  # type: ignore[arg-type]
         return {k: v for k, v in params.items() if v is not None}
 
-    def launch(self, **query: str) -> tuple[FormParser, dict[str, Any], dict[str, str]]:
+    def launch(self, **query: str) -> tuple[Form, dict[str, Any], dict[str, str]]:
         """Login initiation -> /auth; returns the form, the verified id_token claims and the auth params."""
         params = self.auth_params(self.login_params(**query))
         response = self.http.get(f"{self.url}/auth", params=params, timeout=5)
         assert response.status_code == 200, response.text
-        form = parse_html(response.text)
-        claims = self.verify_id_token(form.fields["id_token"])
+        form = forms(response.text)[0]
+        claims = self.verify_id_token(field(response.text, "id_token"))
         return form, claims, params
 
     def verify_id_token(self, token: str) -> dict[str, Any]:

@@ -7,7 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from .conftest import AGS, DL, LTI, NRPS, SCOPES, FakeTool, Lms, parse_html
+from ..forms import forms, parse
+from .conftest import AGS, DL, LTI, NRPS, SCOPES, FakeTool, Lms
 
 
 def test_resource_link_launch_id_token(lms: Lms) -> None:
@@ -15,7 +16,7 @@ def test_resource_link_launch_id_token(lms: Lms) -> None:
 
     assert form.action == f"{lms.tool.base}/lti/launch"
     assert form.method == "post"
-    assert form.fields["state"] == params["state"]
+    assert form.value("state") == params["state"]
     assert claims["nonce"] == params["nonce"]
     assert claims["aud"] == lms.tool.client_id  # a string, like Moodle
     assert claims["sub"] == "4"
@@ -109,7 +110,7 @@ def test_login_initiation_parameters(lms: Lms) -> None:
 def test_launch_page_embeds_the_tool_login_in_an_iframe(lms: Lms) -> None:
     page = lms.http.get(f"{lms.url}/launch/1", params={"user": "4"}, timeout=5)
     assert page.status_code == 200
-    src = parse_html(page.text).iframes[0]
+    src = parse(page.text).iframes[0]
     assert src.startswith(f"{lms.tool.base}/lti/login?")
     query = {k: v[0] for k, v in parse_qs(urlsplit(src).query).items()}
     assert query["login_hint"] == "4"
@@ -131,14 +132,14 @@ def test_launch_page_embeds_the_tool_login_in_an_iframe(lms: Lms) -> None:
 def test_login_by_post_like_moodle(make_lms: object) -> None:
     lms: Lms = make_lms(LOGIN_METHOD="post")  # type: ignore[operator]
     page = lms.http.get(f"{lms.url}/launch/1", params={"user": "4"}, timeout=5)
-    src = parse_html(page.text).iframes[0]
+    src = parse(page.text).iframes[0]
     assert src.startswith("/launch/1/start?")
     start = lms.http.get(lms.url + src, timeout=5)
     assert start.headers["Content-Type"].startswith("text/html")
-    form = parse_html(start.text)
+    form = forms(start.text)[0]
     assert form.action == f"{lms.tool.base}/lti/login"
     assert form.method == "post"
-    assert form.fields["login_hint"] == "4"
+    assert form.value("login_hint") == "4"
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ import requests
 
 from lti_tool.demo_lms import close_demo_lms, create_demo_lms, serve_in_thread
 
-from .conftest import SCOPES, FakeTool, Lms, parse_html
+from ..forms import parse
+from .conftest import SCOPES, FakeTool, Lms
 
 
 def test_course_page(lms: Lms) -> None:
@@ -31,7 +32,7 @@ def test_course_page(lms: Lms) -> None:
 def test_deep_linking_page(lms: Lms) -> None:
     page = lms.http.get(f"{lms.url}/deep-linking", params={"tool": "1", "user": "3"}, timeout=5)
     assert page.status_code == 200
-    assert parse_html(page.text).iframes[0].startswith(f"{lms.tool.base}/lti/login?")
+    assert parse(page.text).iframes[0].startswith(f"{lms.tool.base}/lti/login?")
     assert (
         lms.http.get(f"{lms.url}/deep-linking", params={"tool": "1", "user": "4"}, timeout=5).status_code
         == 403

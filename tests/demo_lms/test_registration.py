@@ -9,7 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 import pytest
 
-from .conftest import SCOPES, Lms, parse_html
+from ..forms import field, parse
+from .conftest import SCOPES, Lms
 
 TOOL_CONFIG = "https://purl.imsglobal.org/spec/lti-tool-configuration"
 
@@ -182,7 +183,7 @@ def test_admin_page_opens_the_tool_registration_url(lms: Lms) -> None:
     page = lms.http.get(f"{lms.url}/admin/tools/register", params={"url": "http://localhost:5099/lti/register"},
                         timeout=5)  # fmt: skip
     assert page.status_code == 200
-    src = parse_html(page.text).iframes[0]
+    src = parse(page.text).iframes[0]
     assert src.startswith("http://localhost:5099/lti/register?")
     query = {k: v[0] for k, v in parse_qs(urlsplit(src).query).items()}
     assert query["openid_configuration"] == f"{lms.url}/mod/lti/openid-configuration.php"
@@ -228,7 +229,7 @@ def test_newcomer_path_register_activate_token_launch(make_lms: Any, tool: Any) 
     login = lms.login_params(activity=str(activity["id"]), user="4")
     assert (login["client_id"], login["lti_deployment_id"]) == (client_id, deployment_id)
     auth = lms.http.get(f"{lms.url}/auth", params=lms.auth_params(login), timeout=5)
-    id_token = parse_html(auth.text).fields["id_token"]
+    id_token = field(auth.text, "id_token")
     claims = jwt.decode(id_token, options={"verify_signature": False})
     assert claims["aud"] == client_id
     assert claims["https://purl.imsglobal.org/spec/lti/claim/deployment_id"] == deployment_id

@@ -24,13 +24,12 @@ from lti_tool.demo_lms.keys import generate_private_pem
 from lti_tool.lti.platforms import PlatformSpec, add_platform
 
 from ..conftest import CONTENT_DIR
+from ..forms import csrf_token, field
 from ..grading.conftest import ALL_SCOPES, CLIENT_ID, DEPLOYMENT_ID, Lms, deliver_all
 from ..grading.test_end_to_end import launch_page, take_quiz
 from ..peer import ServerThread
 from .conftest import listed_names
 
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-STAND = re.compile(r'name="stand" value="([^"]+)"')
 COURSE_ITEM = "Grundlagenkurs Kommunales Nachhaltigkeitsmanagement"  # the activity's own grade item
 
 
@@ -105,13 +104,12 @@ def learner_works(app: Flask, lms: Lms, user: str, *, practice: bool) -> tuple[r
     take_quiz(app, browser, landing, "modul-a")
     if practice:
         page = browser.get(f"{base}m/modul-a/praxis")
-        csrf = CSRF.search(page.text)
-        assert csrf
+        csrf = csrf_token(page.text)
         saved = browser.post(
             f"{base}m/modul-a/praxis",
             data={
                 "text": "Unsere Kommune hat einen Klimabeirat <und> ein Leitbild.",
-                "csrf_token": csrf.group(1),
+                "csrf_token": csrf,
             },
         )
         assert saved.status_code == 200, saved.text[:500]
@@ -145,11 +143,10 @@ def test_teacher_reviews_in_the_gradebook_and_the_lms_gets_the_full_grade(app: F
     assert review_link, lea_row
     review = teacher.get(urljoin(gradebook.url, review_link.group(1)))
     assert "Unsere Kommune hat einen Klimabeirat &lt;und&gt; ein Leitbild." in review.text
-    csrf, stand = CSRF.search(review.text), STAND.search(review.text)
-    assert csrf and stand
+    csrf, stand = csrf_token(review.text), field(review.text, "stand")
     saved = teacher.post(
         review.url,
-        data={"feedback": "Danke, sehr anschaulich.", "stand": stand.group(1), "csrf_token": csrf.group(1)},
+        data={"feedback": "Danke, sehr anschaulich.", "stand": stand, "csrf_token": csrf},
     )
     assert saved.status_code == 200 and "Ihre Prüfung wurde gespeichert." in saved.text
 
@@ -180,13 +177,12 @@ def test_teacher_fetches_the_participant_list_and_sees_who_never_opened_the_cour
     assert "noch nicht von der Lernplattform abgerufen" in gradebook.text
     assert "Teilnehmendenliste von der Lernplattform abrufen" in gradebook.text
     assert "Lea Schneider" in gradebook.text and "Murat Yilmaz" not in gradebook.text
-    csrf = CSRF.search(gradebook.text)
-    assert csrf
+    csrf = csrf_token(gradebook.text)
     refresh = urljoin(gradebook.url, "teilnehmerliste")
 
     # The platform's NRPS endpoint fails: a clear page, and the gradebook is as it was.
     lms.faults({"nrps": {"status": 500}})
-    failed = teacher.post(refresh, data={"csrf_token": csrf.group(1)})
+    failed = teacher.post(refresh, data={"csrf_token": csrf})
     assert failed.status_code == 502, failed.text[:500]
     assert "Die Teilnehmendenliste des Kurses konnte nicht geladen werden" in failed.text
     assert "Murat Yilmaz" not in teacher.get(gradebook.url).text
@@ -196,7 +192,7 @@ def test_teacher_fetches_the_participant_list_and_sees_who_never_opened_the_cour
     assert teacher.post(refresh, data={}).status_code in (400, 403)
     assert "Murat Yilmaz" not in teacher.get(gradebook.url).text
 
-    done = teacher.post(refresh, data={"csrf_token": csrf.group(1), "sortierung": "name"})
+    done = teacher.post(refresh, data={"csrf_token": csrf, "sortierung": "name"})
     assert done.status_code == 200 and done.url.startswith(gradebook.url), done.url
     assert "Die Teilnehmendenliste wurde aktualisiert: 4 Teilnehmer*innen." in done.text
     assert "Teilnehmendenliste vom" in done.text
@@ -208,11 +204,8 @@ def test_teacher_fetches_the_participant_list_and_sees_who_never_opened_the_cour
     # A learner cannot ask for it.
     lea = requests.Session()
     page = launch_page(lea, lms.url + "/launch/1", {"user": "4"})
-    lea_csrf = CSRF.search(lea.get(session_base(page) + "m/modul-a/praxis").text)
-    assert lea_csrf
-    refused = lea.post(
-        session_base(page) + "lehrende/teilnehmerliste", data={"csrf_token": lea_csrf.group(1)}
-    )
+    lea_csrf = csrf_token(lea.get(session_base(page) + "m/modul-a/praxis").text)
+    refused = lea.post(session_base(page) + "lehrende/teilnehmerliste", data={"csrf_token": lea_csrf})
     assert refused.status_code == 403
 
 
@@ -231,9 +224,8 @@ def test_without_names_from_the_lms_nobody_is_greeted_by_number_and_the_teacher_
         gradebook = launch_page(teacher, lms.url + "/launch/1", {"user": "3"})
         assert gradebook.url.endswith("/lehrende/") and '<p class="welcome">Willkommen.</p>' in gradebook.text
         assert listed_names(gradebook.text) == ["Teilnehmer*in ohne Namen (LTI-Benutzerkennung 5)"]
-        csrf = CSRF.search(gradebook.text)
-        assert csrf
-        done = teacher.post(urljoin(gradebook.url, "teilnehmerliste"), data={"csrf_token": csrf.group(1)})
+        csrf = csrf_token(gradebook.text)
+        done = teacher.post(urljoin(gradebook.url, "teilnehmerliste"), data={"csrf_token": csrf})
         assert done.status_code == 200, done.text[:500]
         assert listed_names(done.text) == [
             f"Teilnehmer*in ohne Namen (LTI-Benutzerkennung {user})" for user in ("4", "5", "6", "7")

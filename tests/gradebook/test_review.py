@@ -15,10 +15,10 @@ from lti_tool.gradebook import views
 from lti_tool.models import PracticeSubmission
 
 from ..course.learner import Learner, take_quiz
+from ..forms import field
 from ..peer import Launcher, claim
 from .conftest import add_learner, launch_teacher, place, snapshot, user_id
 
-STAND = re.compile(r'name="stand" value="([^"]+)"')
 TEXT = "In unserer Kommune <b>gibt</b> es einen Klimabeirat & ein Nachhaltigkeitsbüro."
 
 
@@ -68,9 +68,7 @@ def test_learner_page_shows_attempts_with_answers_practice_and_timeline(
 def review_page(teacher: Learner, uid: int, module: str = "modul-a") -> tuple[Any, str]:
     page = teacher.get(f"lehrende/lernende/{uid}/praxis/{module}")
     assert page.status_code == 200, page.text[:500]
-    found = STAND.search(page.text)
-    assert found
-    return page, found.group(1)
+    return page, field(page.text, "stand")
 
 
 def test_review_saves_feedback_locks_the_text_and_the_learner_reads_it(
@@ -151,11 +149,9 @@ def test_a_text_changed_while_the_teacher_reads_is_shown_again(app: Flask, launc
     page = teacher.post(f"lehrende/lernende/{uid}/praxis/modul-a", {"feedback": "Prima.", "stand": stand})
     assert page.status_code == 409
     assert "Ganz neu geschrieben" in page.text and ">Prima.</textarea>" in page.text
-    new_stand = STAND.search(page.text)
-    assert new_stand and new_stand.group(1) != stand
-    ok = teacher.post(
-        f"lehrende/lernende/{uid}/praxis/modul-a", {"feedback": "Prima.", "stand": new_stand.group(1)}
-    )
+    new_stand = field(page.text, "stand")
+    assert new_stand != stand
+    ok = teacher.post(f"lehrende/lernende/{uid}/praxis/modul-a", {"feedback": "Prima.", "stand": new_stand})
     assert ok.status_code == 200 and "Ihre Prüfung wurde gespeichert." in ok.text
 
 

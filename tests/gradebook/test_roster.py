@@ -27,9 +27,9 @@ from lti_tool.lti.platforms import PlatformSpec, add_platform
 from lti_tool.lti.roles import is_learner
 from lti_tool.models import Context, Platform, RosterEntry, utcnow
 
+from ..forms import find_form
 from ..grading.conftest import CLIENT_ID, DEPLOYMENT_ID
 from ..grading.conftest import Lms as GradingLms
-from ..nojs import find_form
 from ..peer import ServerThread
 
 LMS_COURSE = "demo-course-1"

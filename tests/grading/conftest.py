@@ -41,7 +41,7 @@ from lti_tool.models import (
 )
 
 from ..conftest import KEEP_TABLES
-from ..nojs import find_form
+from ..forms import find_form
 from ..peer import ServerThread
 
 CLIENT_ID = "nama-tool"

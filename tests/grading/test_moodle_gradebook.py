@@ -25,11 +25,10 @@ from lti_tool.models import Operator, User
 
 from ..admin.conftest import PASSWORD, USERNAME, AdminClient
 from ..course.learner import attempt_id, quiz_answers
-from ..nojs import iframes, submit
+from ..forms import csrf_token, iframes, submit
 from .conftest import CLIENT_ID, DEPLOYMENT_ID, Lms, deliver_all
 
 COURSE_ITEM = "Grundlagenkurs Kommunales Nachhaltigkeitsmanagement"  # activity 1's own grade item
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @pytest.fixture
@@ -76,11 +75,11 @@ class Browser:
 
     def quiz(self, app: Flask, module_id: str, right: int | None = None) -> None:
         page = self.http.get(f"{self.base}m/{module_id}/quiz", timeout=10)
-        csrf = CSRF.search(page.text)
-        assert page.status_code == 200 and csrf, page.text[:500]
+        assert page.status_code == 200, page.text[:500]
+        csrf = csrf_token(page.text)
         answers = quiz_answers(app, module_id, attempt_id(page.text), right)
         done = self.http.post(
-            f"{self.base}m/{module_id}/quiz", data=[*answers, ("csrf_token", csrf.group(1))], timeout=10
+            f"{self.base}m/{module_id}/quiz", data=[*answers, ("csrf_token", csrf)], timeout=10
         )
         assert done.status_code == 200, done.text[:500]
 
@@ -88,10 +87,10 @@ class Browser:
         """Press the button of the form posting to `action_path` on the current (or given) page."""
         page = page or self.page
         assert page is not None
-        csrf = CSRF.search(page.text)
-        assert csrf and action_path in page.text, page.text[:800]
+        assert action_path in page.text, page.text[:800]
+        csrf = csrf_token(page.text)
         done = self.http.post(
-            f"{self.base}{action_path}", data={"csrf_token": csrf.group(1)}, timeout=10, allow_redirects=True
+            f"{self.base}{action_path}", data={"csrf_token": csrf}, timeout=10, allow_redirects=True
         )
         assert done.status_code == 200, done.text[:500]
         self.page = done

@@ -7,7 +7,7 @@ from __future__ import annotations
 import requests
 from flask import Flask
 
-from ..nojs import submit
+from ..forms import submit
 from ..peer import Launcher
 from .test_launch_refusals import assert_refused
 
@@ -65,7 +65,7 @@ def test_no_origin_is_left_to_the_other_checks(launcher: Launcher) -> None:
 
 
 def test_the_platforms_auto_submit_form_carries_its_origin(launcher: Launcher) -> None:
-    """The test browser (tests/nojs.py) sends Origin like Chromium: the origin of the page holding the form."""
+    """The test browser (tests/forms.py) sends Origin like Chromium: the origin of the page holding the form."""
     login = launcher.login()
     token = launcher.peer.sign(launcher.claims(login.nonce))
     form_page = requests.Response()

@@ -21,7 +21,7 @@ from lti_tool.db import session_scope
 from lti_tool.lti.platforms import PlatformSpec, add_platform
 from lti_tool.models import Context, Deployment, Membership, ResourceLink, ToolSession, User
 
-from ..nojs import find_form, submit
+from ..forms import find_form, submit
 from ..peer import ServerThread
 from .lti1p3platform_peer import INSTRUCTOR, LEARNER, LtiPlatformPeer
 

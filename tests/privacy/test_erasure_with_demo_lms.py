@@ -22,13 +22,13 @@ from lti_tool.lti.platforms import PlatformSpec, add_platform
 from lti_tool.models import Erasure, GradeOutbox, RosterEntry, User
 
 from ..course.learner import attempt_id, quiz_answers
+from ..forms import csrf_token
 from ..grading.conftest import ALL_SCOPES, CLIENT_ID, DEPLOYMENT_ID, Lms, deliver_all
 from ..grading.test_end_to_end import launch_page
 from ..peer import ServerThread
 
 NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
 MODULE_A = "1. Modul a"
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 ACTIVITY: dict[str, int] = {}  # the LMS's activity with module grade items, by LMS URL
 
 
@@ -75,10 +75,10 @@ def quiz(app: Flask, lms: Lms, user: str, *, right: int | None) -> requests.Resp
     assert landing.status_code == 200 and "/s/" in landing.url, landing.text[:500]
     base = re.match(r"^(https?://[^/]+/s/[^/]+/)", landing.url).group(1)  # type: ignore[union-attr]
     page = browser.get(base + "m/modul-a/quiz")
-    csrf = CSRF.search(page.text)
-    assert page.status_code == 200 and csrf, page.text[:500]
+    assert page.status_code == 200, page.text[:500]
+    csrf = csrf_token(page.text)
     answers = quiz_answers(app, "modul-a", attempt_id(page.text), right)
-    done = browser.post(base + "m/modul-a/quiz", data=[*answers, ("csrf_token", csrf.group(1))])
+    done = browser.post(base + "m/modul-a/quiz", data=[*answers, ("csrf_token", csrf)])
     assert done.status_code == 200, done.text[:500]
     return landing
 
@@ -111,9 +111,9 @@ def test_a_deleted_learner_who_comes_back_does_not_overwrite_the_lms_grade(
     # The teacher updates the participant list: Lea is enrolled in the LMS, but her name does not come back.
     teacher = requests.Session()
     gradebook = launch_page(teacher, lms.url + "/launch/1", {"user": "3"})
-    csrf = CSRF.search(gradebook.text)
-    assert gradebook.status_code == 200 and csrf, gradebook.text[:500]
-    done = teacher.post(urljoin(gradebook.url, "teilnehmerliste"), data={"csrf_token": csrf.group(1)})
+    assert gradebook.status_code == 200, gradebook.text[:500]
+    csrf = csrf_token(gradebook.text)
+    done = teacher.post(urljoin(gradebook.url, "teilnehmerliste"), data={"csrf_token": csrf})
     assert done.status_code == 200, done.text[:500]
     assert "Jonas Becker" in done.text and "Murat Yilmaz" in done.text and "Lea Schneider" not in done.text
     with session_scope(app) as s:
@@ -134,7 +134,7 @@ def test_a_deleted_learner_who_comes_back_does_not_overwrite_the_lms_grade(
     # The updated participant list now keeps her: she came back by herself.
     assert (
         "Lea Schneider"
-        in teacher.post(urljoin(gradebook.url, "teilnehmerliste"), data={"csrf_token": csrf.group(1)}).text
+        in teacher.post(urljoin(gradebook.url, "teilnehmerliste"), data={"csrf_token": csrf}).text
     )
 
     # The operator allows it (e.g. Lea asked to start over in the LMS too): her current result goes out.
