@@ -4,10 +4,12 @@ processes because OIDC state and sessions live in the shared store, not in a pro
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,8 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 from flask import Flask
+from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from lti_tool.db import session_scope
 from lti_tool.lti import keys
@@ -35,12 +39,34 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def metrics_dir(tmp_path: Path) -> Path:
+    """Where each gunicorn process keeps its own metrics file (prometheus_client's multi-process mode)."""
+    folder = tmp_path / "metrics"
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def launches_per_process(folder: Path) -> dict[str, float]:
+    """Launches counted by each process, read from that process's own counter file (named after its pid)."""
+    counted: dict[str, float] = {}
+    for path in folder.glob("counter_*.db"):
+        with tempfile.TemporaryDirectory() as alone:
+            shutil.copy(path, alone)
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry, path=alone)  # type: ignore[no-untyped-call]
+            counted[path.stem] = (
+                registry.get_sample_value("nama_lti_launches_total", {"outcome": "ok"}) or 0.0
+            )
+    return counted
+
+
 @pytest.fixture
 def gunicorn(app: Flask, test_config: dict[str, Any], tmp_path: Path) -> Iterator[str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
     env.update(
         {
+            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir(tmp_path)),
             "LTI_TOOL_DATABASE_URL": test_config["DATABASE_URL"],
             "LTI_TOOL_SECRET_KEY": test_config["SECRET_KEY"],
             "LTI_TOOL_KEY_SECRETS": TEST_KEY_SECRET,
@@ -130,6 +156,9 @@ def test_launches_across_gunicorn_processes(
         )
         assert launch_posts == 12
     assert requests.get(gunicorn + "/metrics").status_code == 401
+    # More than one process served the launches (each counts its own in a file of its own).
+    served = launches_per_process(metrics_dir(tmp_path))
+    assert sum(served.values()) == 12 and len([n for n in served.values() if n]) >= 2, served
 
 
 def test_no_log_line_carries_a_token(

@@ -8,11 +8,44 @@ from email.utils import format_datetime
 
 from lti_tool.grading.backoff import backoff_seconds, parse_retry_after, retry_delay
 
+# The documented schedule (config/defaults.py, README "Grades"): with a base of 2 s and a cap of 600 s, retry n
+# waits a random time up to 2, 4, 8, … seconds, never more than 600.
+CEILINGS = {
+    1: 2.0,
+    2: 4.0,
+    3: 8.0,
+    4: 16.0,
+    5: 32.0,
+    6: 64.0,
+    7: 128.0,
+    8: 256.0,
+    9: 512.0,
+    10: 600.0,
+    29: 600.0,
+}
+
+
+class Highest(random.Random):
+    """The jitter at its largest: the wait is the ceiling itself."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+class Lowest(random.Random):
+    def uniform(self, a: float, b: float) -> float:
+        return a
+
+
+def test_retry_n_waits_at_most_the_documented_ceiling() -> None:
+    for attempt, ceiling in CEILINGS.items():
+        assert backoff_seconds(attempt, base=2.0, cap=600.0, rng=Highest()) == ceiling, attempt
+        assert backoff_seconds(attempt, base=2.0, cap=600.0, rng=Lowest()) == 0.0, attempt
+
 
 def test_full_jitter_stays_under_the_exponential_ceiling_and_the_cap() -> None:
     rng = random.Random(7)
-    for attempt in range(1, 30):
-        ceiling = min(600.0, 2.0 * 2 ** (attempt - 1))
+    for attempt, ceiling in CEILINGS.items():
         for _ in range(50):
             delay = backoff_seconds(attempt, base=2.0, cap=600.0, rng=rng)
             assert 0.0 <= delay <= ceiling
