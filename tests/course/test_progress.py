@@ -1,11 +1,11 @@
-"""lti_tool.progress: what each write records, what `refresh_progress` (the grades seam) reports, and that
-concurrent requests of one learner neither fail nor count twice."""
+"""lti_tool.progress: what each write records and reports, that every grade-affecting write queues the grade
+(read from the outbox), and that concurrent requests of one learner neither fail nor count twice."""
 
 from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,13 +16,18 @@ from sqlalchemy import select
 from lti_tool import progress
 from lti_tool.course.model import Course, Module
 from lti_tool.db import session_scope
-from lti_tool.models import CourseProgress, LessonVisit, ModuleProgress, PracticeSubmission, QuizAttempt
+from lti_tool.models import (
+    CourseProgress,
+    GradeOutbox,
+    LessonVisit,
+    ModuleProgress,
+    PracticeSubmission,
+    QuizAttempt,
+)
 from lti_tool.progress import Learner as ProgressLearner
 from lti_tool.progress import ProgressUpdate
-from lti_tool.progress import practice as progress_practice
-from lti_tool.progress import quiz as progress_quiz
-from lti_tool.progress import writes as progress_writes
 
+from ..lti.test_service_urls import ags as claim_ags
 from ..peer import INSTRUCTOR, Launcher, claim
 from .learner import Learner, attempt_id, count, course, module, progress_learner, quiz_answers, take_quiz
 
@@ -36,19 +41,21 @@ def who(app: Flask, launcher: Launcher) -> ProgressLearner:
 
 
 @pytest.fixture
-def seam(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[ProgressUpdate]]:
-    """Every call of the grades seam, with what it returned."""
-    calls: list[ProgressUpdate] = []
-    original = progress_writes.refresh_progress
+def graded(app: Flask, launcher: Launcher) -> ProgressLearner:
+    """A learner launched from an activity with a grade column per module (AGS): grade-affecting writes queue
+    scores."""
+    lineitems = launcher.peer.issuer + "/lineitems"
+    Learner.launch(
+        launcher, **claim_ags(lineitems, lineitems + "/1"), **claim("custom", {"module_grade_items": "true"})
+    )
+    return progress_learner(app)
 
-    def recording(*args: Any, **kwargs: Any) -> ProgressUpdate:
-        update = original(*args, **kwargs)
-        calls.append(update)
-        return update
 
-    for caller in (progress_writes, progress_quiz, progress_practice):
-        monkeypatch.setattr(caller, "refresh_progress", recording)
-    yield calls
+def queued(app: Flask) -> list[tuple[str | None, Any, str]]:
+    """The grade outbox as the worker would find it: (module or None for the course, score given, progress)."""
+    with session_scope(app) as s:
+        rows = s.scalars(select(GradeOutbox).order_by(GradeOutbox.id))
+        return [(r.module_id, r.payload.get("scoreGiven"), r.payload["activityProgress"]) for r in rows]
 
 
 def write(app: Flask, action: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -78,22 +85,22 @@ def quiz(app: Flask, who: ProgressLearner, crs: Course, mod: Module, right: int 
         return progress.submit_quiz_attempt(s, who, crs, mod, attempt.public_id, answers(mod, right))
 
 
-def complete_module(app: Flask, who: ProgressLearner, crs: Course, mod: Module) -> None:
-    for lesson in mod.lessons:
-        write(app, progress.record_lesson_view, who, crs, mod, lesson.id)
-    quiz(app, who, crs, mod)
-    write(app, progress.save_practice, who, crs, mod, TEXT)
+def complete_module(app: Flask, who: ProgressLearner, crs: Course, mod: Module) -> list[ProgressUpdate]:
+    """Every lesson read, the quiz passed, the practice task submitted; what each write reported."""
+    updates = [write(app, progress.record_lesson_view, who, crs, mod, lesson.id) for lesson in mod.lessons]
+    updates += [
+        quiz(app, who, crs, mod).update,
+        write(app, progress.save_practice, who, crs, mod, TEXT).update,
+    ]
+    return [u for u in updates if u is not None]
 
 
-def test_lesson_view_records_once_and_remembers_the_place(
-    app: Flask, who: ProgressLearner, seam: list[ProgressUpdate]
-) -> None:
+def test_lesson_view_records_once_and_remembers_the_place(app: Flask, who: ProgressLearner) -> None:
     crs, mod = course(app), module(app, "modul-a")
     first = write(app, progress.record_lesson_view, who, crs, mod, "01-einstieg")
     assert first is not None and first.cause == "lesson_seen" and first.status.lessons_seen == 1
     assert not first.grade_affected
     assert write(app, progress.record_lesson_view, who, crs, mod, "01-einstieg") is None
-    assert len(seam) == 1
     assert count(app, LessonVisit) == 1
     with session_scope(app) as s:
         assert s.scalars(select(ModuleProgress.lessons_seen)).one() == 1
@@ -102,9 +109,7 @@ def test_lesson_view_records_once_and_remembers_the_place(
         write(app, progress.record_lesson_view, who, crs, mod, "99-unknown")
 
 
-def test_seam_reports_scores_and_completion_once(
-    app: Flask, who: ProgressLearner, seam: list[ProgressUpdate]
-) -> None:
+def test_writes_report_scores_and_completion_once(app: Flask, who: ProgressLearner) -> None:
     crs, a, b = course(app), module(app, "modul-a"), module(app, "modul-b")
     write(app, progress.record_lesson_view, who, crs, a, "01-einstieg")
 
@@ -127,10 +132,10 @@ def test_seam_reports_scores_and_completion_once(
     assert last.module_completed_now and last.module_completed_at is not None
     assert not last.course_completed_now and last.grade_affected
 
-    complete_module(app, who, crs, b)
-    course_done = [u for u in seam if u.course_completed_now]
+    updates = complete_module(app, who, crs, b)
+    course_done = [u for u in updates if u.course_completed_now]
     assert len(course_done) == 1 and course_done[0].module_id == "modul-b"
-    assert sum(u.module_completed_now for u in seam) == 2
+    assert sum(u.module_completed_now for u in updates) == 1
     with session_scope(app) as s:
         rows = {r.module_id: r for r in s.scalars(select(ModuleProgress))}
         assert rows["modul-a"].completed_at == last.module_completed_at
@@ -139,19 +144,41 @@ def test_seam_reports_scores_and_completion_once(
         assert s.scalars(select(CourseProgress.completed_at)).one() == course_done[0].course_completed_at
 
 
-def test_every_grade_affecting_write_goes_through_the_seam(
-    app: Flask, who: ProgressLearner, seam: list[ProgressUpdate]
-) -> None:
-    crs, mod = course(app), module(app, "modul-a")
-    quiz(app, who, crs, mod)
-    assert [u.cause for u in seam] == ["quiz_submitted"]
-    write(app, progress.save_practice, who, crs, mod, TEXT)
-    edit = write(app, progress.save_practice, who, crs, mod, TEXT + " Mehr.")
+def test_every_grade_affecting_write_queues_the_grade(app: Flask, graded: ProgressLearner) -> None:
+    """Each kind of write that can change what the LMS shows queues the new course grade with the progress that
+    caused it (read here from the outbox, as the worker finds it), and the writes that change nothing queue
+    nothing."""
+    crs, a, b = course(app), module(app, "modul-a"), module(app, "modul-b")
+    write(app, progress.record_lesson_view, graded, crs, a, "01-einstieg")
+    assert queued(app) == []  # reading a lesson changes no grade
+    first = quiz(app, graded, crs, a, right=2).update
+    assert first.cause == "quiz_submitted"
+    started = [(None, 0.0, "InProgress")]
+    assert queued(app) == started  # the first quiz: the course is under way in the LMS
+    quiz(app, graded, crs, a, right=1)
+    saved = write(app, progress.save_practice, graded, crs, a, TEXT)
+    edit = write(app, progress.save_practice, graded, crs, a, TEXT + " Mehr.")
     assert not edit.first and edit.update is None  # an edit changes no grade
-    write(app, progress.review_practice, who, crs, mod, reviewer_id=who.user_id, feedback="Gut.")
-    assert [u.cause for u in seam] == ["quiz_submitted", "practice_submitted", "practice_reviewed"]
-    reviewed = seam[-1]
-    assert reviewed.status.practice == "reviewed"
+    reviewed = write(
+        app, progress.review_practice, graded, crs, a, reviewer_id=graded.user_id, feedback="Gut."
+    )
+    assert (saved.update.cause, reviewed.cause, reviewed.status.practice) == (
+        "practice_submitted",
+        "practice_reviewed",
+        "reviewed",
+    )
+    quiz(app, graded, crs, a)
+    assert queued(app) == started  # the same course grade: nothing new to send
+    last = write(app, progress.record_lesson_view, graded, crs, a, "02-vertiefung")
+    assert last.cause == "lesson_seen" and last.module_completed_now
+    assert queued(app) == [*started, (None, 50.0, "InProgress")]  # the lesson that completes a module
+    for lesson in b.lessons:
+        write(app, progress.record_lesson_view, graded, crs, b, lesson.id)
+    quiz(app, graded, crs, b)
+    assert len(queued(app)) == 2
+    done = write(app, progress.save_practice, graded, crs, b, TEXT).update
+    assert done.cause == "practice_submitted" and done.course_completed_now
+    assert queued(app)[2:] == [(None, 100.0, "Completed")]  # the practice text that completes the course
 
 
 def test_practice_edit_until_reviewed(app: Flask, who: ProgressLearner) -> None:
