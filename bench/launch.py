@@ -43,6 +43,7 @@ from typing import Any
 from urllib.error import URLError
 from urllib.request import urlopen
 
+import benchenv
 import driver
 import procinfo
 
@@ -271,7 +272,7 @@ class Bench:
 
     @contextlib.contextmanager
     def serve_ours(self, spec: TargetSpec, run: Path) -> Iterator[Served]:
-        dbname = f"nama_bench_{secrets.token_hex(4)}"
+        dbname = benchenv.db_name("launch", secrets.token_hex(4))
         prefix = f"nama-bench-{secrets.token_hex(4)}:"
         env = self.ours_env(run, spec, dbname, prefix)
         setup: list[str] = []

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
+import benchenv
 import procinfo
 import psycopg
 import requests
@@ -59,12 +60,7 @@ FIRST_LEARNER = 1000
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+free_port = benchenv.free_port
 
 
 def wait_for(url: str, timeout: float = 90.0) -> None:
@@ -657,7 +653,7 @@ def schedule_faults(args: argparse.Namespace) -> list[tuple[str, float]]:
 
 def run(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="nama-load-"))
-    stack = Stack(args, workdir, f"nama_bench_load_{os.getpid()}")
+    stack = Stack(args, workdir, benchenv.db_name("load", str(os.getpid())))
     recorder = Recorder()
     faults: list[Fault] = []
     memory: dict[str, list[tuple[float, float, float]]] = defaultdict(list)

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
+import benchenv
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -108,12 +109,7 @@ def run_platform(port: int) -> None:
 # --- Processes and the database -----------------------------------------------------------------------
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+free_port = benchenv.free_port
 
 
 def wait_for(url: str, timeout: float = 30.0) -> None:
@@ -517,7 +513,7 @@ def run(args: argparse.Namespace) -> None:
     from lti_tool.course.loader import load_course
 
     course = load_course(Path(args.content_dir) / args.course)
-    name = f"nama_bench_pages_{os.getpid()}"
+    name = benchenv.db_name("pages", str(os.getpid()))
     if not args.sqlite:
         database(args.admin_url, name, "create")
     stack: Stack | None = None

@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     ours = f"http://127.0.0.1:{args.ours_port}"
     platform_url = f"http://127.0.0.1:{args.platform_port}"
     run = Path(tempfile.mkdtemp(prefix="nama-profile-"))
-    dbname = f"nama_profile_{secrets.token_hex(4)}"
+    dbname = bench_launch.benchenv.db_name("profile_launch", secrets.token_hex(4))
     prefix = f"nama-profile-{secrets.token_hex(4)}:"
     env = {
         "LTI_TOOL_INSTANCE_PATH": str(run / "instance"),

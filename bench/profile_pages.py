@@ -180,7 +180,7 @@ def main() -> None:
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
     )
-    dbname = f"nama_bench_profile_{os.getpid()}"
+    dbname = pages.benchenv.db_name("profile", str(os.getpid()))
     try:
         with tempfile.TemporaryDirectory(prefix="nama-profile-pages-") as tmp:
             if args.database_url:

@@ -14,6 +14,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import logconfig
+from .links import ToolFlask
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,7 +62,7 @@ def _configure(app: Flask, test_config: dict[str, Any] | None) -> None:
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    app = Flask(
+    app = ToolFlask(
         __name__,
         instance_path=(test_config or {}).get("INSTANCE_PATH") or os.environ.get("LTI_TOOL_INSTANCE_PATH"),
         instance_relative_config=True,

@@ -26,6 +26,7 @@ from .lti.platforms import (
     spec_problems,
 )
 from .lti.registration import issue_link
+from .lti.toolconf import registrations_changed
 from .models import Platform
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
@@ -124,7 +125,7 @@ def _set_active(issuer: str, client_id: str, deployment_id: str, active: bool) -
         if platform is None:
             raise click.ClickException(f"no platform with issuer {issuer!r} and client id {client_id!r}")
         set_deployment_active(s, platform, deployment_id, active)
-    current_app.extensions["nama_platform_origins"].invalidate()
+    registrations_changed(current_app._get_current_object())  # type: ignore[attr-defined]
     click.echo(f"deployment {deployment_id} of {issuer} is now {'active' if active else 'inactive'}")
 
 

@@ -179,27 +179,44 @@ def insert_for(s: Session) -> Any:
 
 @functools.cache
 def _upsert_statement(
-    dialect: str, table: Any, keys: tuple[str, ...], values: tuple[str, ...], returning: str | None
+    dialect: str,
+    table: Any,
+    keys: tuple[str, ...],
+    values: tuple[str, ...],
+    inserted: tuple[str, ...],
+    returning: tuple[str, ...],
 ) -> Any:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    ins = insert(table).values({name: bindparam(name, type_=table.c[name].type) for name in (*keys, *values)})
+    names = (*keys, *values, *inserted)
+    ins = insert(table).values({name: bindparam(name, type_=table.c[name].type) for name in names})
     stmt = ins.on_conflict_do_update(
         index_elements=list(keys), set_={name: ins.excluded[name] for name in values}
     )
-    return stmt.returning(table.c[returning]) if returning else stmt
+    return stmt.returning(*(table.c[name] for name in returning)) if returning else stmt
 
 
 def upsert(
-    s: Session, table: Any, keys: dict[str, Any], values: dict[str, Any], *, returning: str | None = None
+    s: Session,
+    table: Any,
+    keys: dict[str, Any],
+    values: dict[str, Any],
+    *,
+    inserted: dict[str, Any] | None = None,
+    returning: str | tuple[str, ...] | None = None,
 ) -> Any:
     """INSERT … ON CONFLICT (keys) DO UPDATE SET values, on the session's connection (its transaction).
 
-    The statement is built once per table, column set and dialect, with a bind parameter per column: hot paths
-    (launches, learner pages) run it often, and building a statement and its cache key costs more than
-    running it. Returns the result (with `returning`: that column of the row written).
+    `inserted`: columns written only when the row is new (a row that exists keeps its value). The statement is
+    built once per table, column set and dialect, with a bind parameter per column: hot paths (launches, learner
+    pages) run it often, and building a statement and its cache key costs more than running it. Returns the
+    result (with `returning`: those columns of the row written).
     """
-    stmt = _upsert_statement(s.get_bind().dialect.name, table, tuple(keys), tuple(values), returning)
-    return s.connection().execute(stmt, {**keys, **values})
+    inserted = inserted or {}
+    names = (returning,) if isinstance(returning, str) else tuple(returning or ())
+    stmt = _upsert_statement(
+        s.get_bind().dialect.name, table, tuple(keys), tuple(values), tuple(inserted), names
+    )
+    return s.connection().execute(stmt, {**keys, **values, **inserted})
 
 
 def _teardown(_exc: BaseException | None) -> None:

@@ -22,6 +22,7 @@ upstream answer is summarised for people: the status, and a short, single-line, 
 from __future__ import annotations
 
 import contextlib
+import functools
 import http
 import ipaddress
 import json as jsonlib
@@ -109,6 +110,7 @@ def private_hosts(value: object) -> frozenset[str]:
     return frozenset(str(v).strip().lower().rstrip(".") for v in value if str(v).strip())
 
 
+@functools.lru_cache(maxsize=128)  # every launch asks twice; the answer depends only on the four URLs
 def platform_allowed(*, issuer: str, auth_login_url: str, auth_token_url: str, jwks_url: str) -> Allowed:
     """A platform's registered origins: those of its issuer, login, token and key set URLs."""
     return Allowed.of((issuer, auth_login_url, auth_token_url, jwks_url))

@@ -51,9 +51,9 @@ from ..lti.platforms import (
     spec_problems,
 )
 from ..lti.registration import issue_link
+from ..lti.toolconf import registrations_changed
 from ..lti.views import external_url
 from ..models import Deployment, Platform, ToolKey
-from ..security import platform_origins
 from . import reports, signin
 from .accounts import Role, authenticate, normalize_username
 from .csrf import BlueprintCSRF
@@ -274,7 +274,7 @@ def platform_new() -> Response | tuple[str, int]:
             existed = find_platform(s, spec.issuer, spec.client_id) is not None
             platform, deployment = add_platform(s, spec, deployment_id, via="admin")
             s.commit()
-            platform_origins(current_app._get_current_object()).invalidate()  # type: ignore[attr-defined]
+            registrations_changed(current_app._get_current_object())  # type: ignore[attr-defined]
             log.info(
                 "operator %s %s platform %s (%s, client %s), deployment %s active",
                 g.operator.username,
@@ -303,7 +303,7 @@ def _set_active(deployment_pk: int, active: bool) -> Response:
     assert platform is not None
     set_deployment_active(s, platform, deployment.deployment_id, active)
     s.commit()
-    platform_origins(current_app._get_current_object()).invalidate()  # type: ignore[attr-defined]
+    registrations_changed(current_app._get_current_object())  # type: ignore[attr-defined]
     log.info(
         "operator %s %s deployment %s of platform %s (%s)",
         g.operator.username,

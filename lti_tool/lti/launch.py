@@ -16,6 +16,7 @@ Outbound HTTP goes through a session with timeouts (pylti1p3 sets none).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -42,11 +43,11 @@ from ..db import get_db, insert_for
 from ..errors import LaunchError
 from ..http import Allowed, GuardedClient, NoHttp, platform_allowed
 from ..i18n import lazy_gettext as _l
-from ..models import Deployment, Platform
+from ..models import Deployment
 from ..urls import http_url
 from .keys import signing_key
 from .login import hash_browser, state_signer
-from .toolconf import DbToolConf, ToolRegistration
+from .toolconf import ActiveDeployment, DbToolConf, RegisteredPlatform, RegistrationCache, ToolRegistration
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,12 @@ def _key_for(jwks: Mapping[str, Any] | None, kid: str) -> dict[str, Any] | None:
     return None
 
 
+@functools.lru_cache(maxsize=64)
+def _public_key(jwk: str) -> Any:
+    """The RSA public key of a JWK (parsed once per process: every launch of a platform uses the same few)."""
+    return RSAAlgorithm.from_jwk(jwk)
+
+
 class ToolMessageLaunch(MessageLaunch[FormRequest, DbToolConf, SessionService, CookieService]):
     def __init__(
         self,
@@ -147,12 +154,13 @@ class ToolMessageLaunch(MessageLaunch[FormRequest, DbToolConf, SessionService, C
         http: GuardedClient,
         config: Mapping[str, Any],
         jwks: JwksCache,
+        registrations: RegistrationCache | None = None,
         origin: str | None = None,
     ) -> None:
         request = FormRequest(form, cookies, secure)
         super().__init__(
             request,
-            DbToolConf(s),
+            DbToolConf(s, registrations),
             session_service=SessionService(request),
             cookie_service=_UnusedCookies(),
             requests_session=NoHttp(),
@@ -166,8 +174,8 @@ class ToolMessageLaunch(MessageLaunch[FormRequest, DbToolConf, SessionService, C
         self._origin = origin
         self._browser_bound = False  # the browser-binding cookie was sent and matched the state
         self._client_id: str | None = None
-        self.platform: Platform | None = None
-        self.deployment: Deployment | None = None
+        self.platform: RegisteredPlatform | None = None
+        self.deployment: ActiveDeployment | None = None
 
     def _get_request_param(self, key: str) -> str:
         return self._request.get_param(key)
@@ -449,7 +457,7 @@ class ToolMessageLaunch(MessageLaunch[FormRequest, DbToolConf, SessionService, C
                 code="alg_mismatch",
             )
         try:
-            public_key = RSAAlgorithm.from_jwk(json.dumps(key))
+            public_key = _public_key(json.dumps(key, sort_keys=True))
         except (ValueError, KeyError, TypeError) as exc:
             raise LaunchError(
                 _l("The learning platform's public key set is malformed."),
@@ -583,7 +591,7 @@ class ToolMessageLaunch(MessageLaunch[FormRequest, DbToolConf, SessionService, C
                 code="deployment_unknown",
                 status=403,
             )
-        if not row.active:
+        if not isinstance(row, ActiveDeployment):
             raise LaunchError(
                 _l("This deployment of the tool (%(id)s) is not active.", id=deployment_id),
                 hint=_l(

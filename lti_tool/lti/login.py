@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from ..errors import LaunchError
 from ..i18n import lazy_gettext as _l
 from ..urls import http_url, same_origin
-from .toolconf import DbToolConf
+from .toolconf import DbToolConf, RegistrationCache
 
 BROWSER_COOKIE = "nama_lti_browser"
 
@@ -49,6 +49,7 @@ def begin_login(
     secret_key: str,
     launch_url: str,
     browser_id: str | None,
+    registrations: RegistrationCache | None = None,
 ) -> LoginRedirect:
     """Check a login initiation request and build the redirect to the platform's authorisation endpoint."""
     iss = (params.get("iss") or "").strip()
@@ -78,7 +79,7 @@ def begin_login(
             code="target_link_uri_malformed",
             detail=f"target_link_uri {target_link_uri[:300]!r}",
         )
-    conf = DbToolConf(s)
+    conf = DbToolConf(s, registrations)
     platform = conf.registered_platform(
         iss, client_id, detail=f"login from unknown issuer {iss!r} client_id={client_id!r}"
     )

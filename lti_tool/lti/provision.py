@@ -22,10 +22,8 @@ from ..errors import LaunchError
 from ..i18n import lazy_gettext as _l
 from ..models import (
     Context,
-    Deployment,
     LinkLaunch,
     Membership,
-    Platform,
     ResourceLink,
     ToolSession,
     User,
@@ -34,6 +32,7 @@ from ..models import (
 from ..privacy.subjects import hold_grades_if_erased
 from .launch import DEEP_LINKING_REQUEST, DL, LTI
 from .roles import is_instructor
+from .toolconf import ActiveDeployment, RegisteredPlatform
 
 AGS = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 NRPS = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
@@ -117,6 +116,7 @@ class ProvisionedLaunch:
     resource_link_id: int | None
     is_instructor: bool
     message_type: str
+    new_learner: bool  # this launch made the person's row: nothing of theirs exists yet (no results)
 
 
 def _upsert(s: Session, model: Any, keys: dict[str, Any], values: dict[str, Any]) -> int:
@@ -127,8 +127,8 @@ def _upsert(s: Session, model: Any, keys: dict[str, Any], values: dict[str, Any]
 def provision(
     s: Session,
     *,
-    platform: Platform,
-    deployment: Deployment,
+    platform: RegisteredPlatform,
+    deployment: ActiveDeployment,
     claims: dict[str, Any],
     target: LaunchTarget,
     languages: list[str],
@@ -137,9 +137,9 @@ def provision(
 ) -> ProvisionedLaunch:
     now = utcnow()
     message_type = claims[LTI + "message_type"]
-    user_id = _upsert(
+    user_id, created_at = upsert(
         s,
-        User,
+        cast(Table, User.__table__),
         {"platform_id": platform.id, "sub": claims["sub"]},
         {
             # Only what the platform sends now: if it stops sending names, the tool forgets them.
@@ -149,7 +149,9 @@ def provision(
             "email": _text(claims.get("email")),
             "last_launch_at": now,
         },
-    )
+        inserted={"created_at": now},
+        returning=("id", "created_at"),
+    ).one()
     hold_grades_if_erased(s, config, platform, claims["sub"], user_id)
     ctx = claims[LTI + "context"]
     ags: dict[str, Any] = claims.get(AGS) or {}
@@ -227,4 +229,6 @@ def provision(
             expires_at=now + dt.timedelta(seconds=session_lifetime),
         )
     )
-    return ProvisionedLaunch(token, user_id, context_id, link_id, instructor, message_type)
+    return ProvisionedLaunch(
+        token, user_id, context_id, link_id, instructor, message_type, new_learner=created_at == now
+    )

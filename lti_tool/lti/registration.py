@@ -29,8 +29,8 @@ from ..errors import RegistrationError
 from ..http import Allowed, GuardedClient, NoHttp, shared_session, short_reason
 from ..i18n import lazy_gettext as _l
 from ..models import Deployment, Platform, RegistrationLink, utcnow
-from ..security import platform_origins
 from ..urls import http_url, origin_of
+from .toolconf import registrations_changed
 from .toolinfo import CLAIMS, SCOPES, TOOL_DESCRIPTION, TOOL_NAME, tool_info
 
 log = logging.getLogger(__name__)
@@ -440,7 +440,7 @@ def register() -> tuple[str, int] | str:
     except Exception:
         _attempt_failed(claim, max_attempts, "internal_error")
         raise
-    platform_origins(app).invalidate()
+    registrations_changed(app)
     log.info("registration link %s: registered issuer=%s client_id=%s deployment=%s", claim.link_id, *names)
     return render_template(
         "lti/register_done.html", issuer=names[0], client_id=names[1], deployment_id=names[2]

@@ -1,11 +1,22 @@
-"""pylti1p3's tool configuration, backed by the database instead of a JSON file."""
+"""pylti1p3's tool configuration, backed by the database instead of a JSON file.
+
+Every login and launch asks for its platform registration and every launch for its deployment. Both change
+rarely (an operator adds a platform, approves or deactivates a deployment), so each process keeps what it read
+for REGISTRATION_CACHE_SECONDS (`RegistrationCache`): a launch then reads neither. Only what was found (and, for
+deployments, found active) is kept, so a new platform or a newly approved deployment works at once everywhere.
+A change made in the operator area, by the CLI or by dynamic registration empties the cache of the process that
+made it at once (`registrations_changed`); other processes see it within the TTL. A deactivated deployment is
+refused sooner than that for everything but the launch itself: every session request checks it
+(lti_tool/auth.py).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app
+from flask import Flask, current_app
 from pylti1p3.deployment import Deployment as LtiDeployment
 from pylti1p3.registration import Registration
 from pylti1p3.tool_config.abstract import ToolConfAbstract
@@ -14,8 +25,12 @@ from sqlalchemy.orm import Session
 
 from ..errors import LaunchError
 from ..i18n import lazy_gettext as _l
+from ..localcache import LocalCache
 from ..models import Deployment, Platform
+from ..security import platform_origins
 from .keys import SigningKey, signing_key
+
+REGISTRATION_CACHE_SECONDS = 60.0
 
 # Built once (every login and launch runs them); only the values are bound per call.
 _PLATFORM = select(Platform).where(
@@ -33,10 +48,87 @@ _DEPLOYMENT = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class RegisteredPlatform:
+    """A platform registration as logins and launches read it: a copy of the row, kept between requests."""
+
+    id: int
+    issuer: str
+    client_id: str
+    name: str
+    auth_login_url: str
+    auth_token_url: str
+    jwks_url: str
+    auth_audience: str | None
+
+    @classmethod
+    def of(cls, row: Platform) -> RegisteredPlatform:
+        return cls(
+            id=row.id,
+            issuer=row.issuer,
+            client_id=row.client_id,
+            name=row.name,
+            auth_login_url=row.auth_login_url,
+            auth_token_url=row.auth_token_url,
+            jwks_url=row.jwks_url,
+            auth_audience=row.auth_audience,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveDeployment:
+    """An approved deployment (`deployment.active`), as a launch reads it."""
+
+    id: int
+    platform_id: int
+    deployment_id: str
+
+
+class RegistrationCache:
+    """Per process: (issuer, client_id) -> platform and (issuer, client_id, deployment_id) -> active deployment,
+    each for REGISTRATION_CACHE_SECONDS (lti_tool/localcache.py); see the module docstring."""
+
+    def __init__(self, ttl: float = REGISTRATION_CACHE_SECONDS) -> None:
+        self._platforms: LocalCache[tuple[str, str | None], RegisteredPlatform] = LocalCache(ttl, maxsize=256)
+        self._deployments: LocalCache[tuple[str, str, str], ActiveDeployment] = LocalCache(ttl, maxsize=1024)
+
+    def platform(self, key: tuple[str, str | None]) -> RegisteredPlatform | None:
+        return self._platforms.get(key)
+
+    def keep_platform(self, key: tuple[str, str | None], value: RegisteredPlatform) -> None:
+        self._platforms.set(key, value)
+
+    def deployment(self, key: tuple[str, str, str]) -> ActiveDeployment | None:
+        return self._deployments.get(key)
+
+    def keep_deployment(self, key: tuple[str, str, str], value: ActiveDeployment) -> None:
+        self._deployments.set(key, value)
+
+    def clear(self) -> None:
+        self._platforms.clear()
+        self._deployments.clear()
+
+
+def registration_cache(app: Flask) -> RegistrationCache:
+    cache = app.extensions.get("nama_registrations")
+    if cache is None:
+        cache = app.extensions.setdefault("nama_registrations", RegistrationCache())
+    assert isinstance(cache, RegistrationCache)
+    return cache
+
+
+def registrations_changed(app: Flask) -> None:
+    """After committing a change to platforms or deployments: this process forgets what it kept of them."""
+    registration_cache(app).clear()
+    platform_origins(app).invalidate()
+
+
 class ToolRegistration(Registration):
     """A pylti1p3 Registration that knows our key id directly (pylti1p3 would derive it from a PEM)."""
 
-    def __init__(self, platform: Platform, key: SigningKey | Callable[[], SigningKey]) -> None:
+    def __init__(
+        self, platform: Platform | RegisteredPlatform, key: SigningKey | Callable[[], SigningKey]
+    ) -> None:
         super().__init__()
         self.platform_pk = platform.id
         self._key = key
@@ -64,9 +156,10 @@ class ToolRegistration(Registration):
 class DbToolConf(ToolConfAbstract[Any]):
     """Registrations are (issuer, client_id) pairs: one issuer may register the tool several times."""
 
-    def __init__(self, s: Session) -> None:
+    def __init__(self, s: Session, cache: RegistrationCache | None = None) -> None:
         super().__init__()
         self.s = s
+        self.cache = cache if cache is not None else RegistrationCache(ttl=0)
 
     # pylti1p3 asks these to choose between its two lookup styles; we always use (iss, client_id).
     def check_iss_has_one_client(self, iss: str) -> bool:
@@ -75,14 +168,24 @@ class DbToolConf(ToolConfAbstract[Any]):
     def check_iss_has_many_clients(self, iss: str) -> bool:
         return True
 
-    def platform(self, iss: str, client_id: str | None) -> Platform | None:
+    def platform(self, iss: str, client_id: str | None) -> RegisteredPlatform | None:
+        key = (iss, client_id or None)
+        kept = self.cache.platform(key)
+        if kept is not None:
+            return kept
         if client_id:
-            return self.s.scalars(_PLATFORM, {"iss": iss, "client_id": client_id}).one_or_none()
-        # A login request without client_id is only unambiguous when the issuer registered us once.
-        found = self.s.scalars(_PLATFORMS_OF_ISSUER, {"iss": iss}).all()
-        return found[0] if len(found) == 1 else None
+            row = self.s.scalars(_PLATFORM, {"iss": iss, "client_id": client_id}).one_or_none()
+        else:
+            # A login request without client_id is only unambiguous when the issuer registered us once.
+            found = self.s.scalars(_PLATFORMS_OF_ISSUER, {"iss": iss}).all()
+            row = found[0] if len(found) == 1 else None
+        if row is None:
+            return None
+        platform = RegisteredPlatform.of(row)
+        self.cache.keep_platform(key, platform)
+        return platform
 
-    def registered_platform(self, iss: str, client_id: str | None, *, detail: str) -> Platform:
+    def registered_platform(self, iss: str, client_id: str | None, *, detail: str) -> RegisteredPlatform:
         """The platform of a login or launch; refused with a clear page when it is not registered."""
         platform = self.platform(iss, client_id)
         if platform is not None:
@@ -139,10 +242,22 @@ class DbToolConf(ToolConfAbstract[Any]):
             return None
         return ToolRegistration(platform, lambda: signing_key(self.s, current_app._get_current_object()))  # type: ignore[attr-defined]
 
-    def deployment(self, iss: str, client_id: str, deployment_id: str) -> Deployment | None:
-        return self.s.scalars(
+    def deployment(
+        self, iss: str, client_id: str, deployment_id: str
+    ) -> ActiveDeployment | Deployment | None:
+        """The deployment: an `ActiveDeployment` when approved, else the row (inactive) or None (unknown)."""
+        key = (iss, client_id, deployment_id)
+        kept = self.cache.deployment(key)
+        if kept is not None:
+            return kept
+        row = self.s.scalars(
             _DEPLOYMENT, {"iss": iss, "client_id": client_id, "deployment_id": deployment_id}
         ).one_or_none()
+        if row is None or not row.active:
+            return row
+        active = ActiveDeployment(id=row.id, platform_id=row.platform_id, deployment_id=row.deployment_id)
+        self.cache.keep_deployment(key, active)
+        return active
 
     def find_deployment(self, iss: str, deployment_id: str) -> LtiDeployment | None:
         return None  # never used: check_iss_has_one_client() is always False
@@ -151,6 +266,6 @@ class DbToolConf(ToolConfAbstract[Any]):
         self, iss: str, deployment_id: str, client_id: str, *args: Any, **kwargs: Any
     ) -> LtiDeployment | None:
         row = self.deployment(iss, client_id, deployment_id)
-        if row is None or not row.active:
+        if not isinstance(row, ActiveDeployment):
             return None
         return LtiDeployment().set_deployment_id(row.deployment_id)

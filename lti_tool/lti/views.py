@@ -28,6 +28,7 @@ from . import keys
 from .launch import DEEP_LINKING_REQUEST, ToolMessageLaunch, jwks_cache
 from .login import BROWSER_COOKIE, begin_login
 from .provision import choose_course, provision
+from .toolconf import registration_cache
 from .toolinfo import tool_info
 
 bp = Blueprint("lti", __name__)
@@ -65,6 +66,7 @@ def login() -> WerkzeugResponse:
         secret_key=current_app.config["SECRET_KEY"],
         launch_url=external_url("lti.launch"),
         browser_id=request.cookies.get(BROWSER_COOKIE),
+        registrations=registration_cache(current_app._get_current_object()),  # type: ignore[attr-defined]
     )
     maybe_purge(current_app._get_current_object())  # type: ignore[attr-defined]
     resp = redirect(result.url, code=302)
@@ -86,6 +88,7 @@ def launch() -> WerkzeugResponse:
         http=shared_session(),
         config=cfg,
         jwks=jwks_cache(current_app._get_current_object()),  # type: ignore[attr-defined]
+        registrations=registration_cache(current_app._get_current_object()),  # type: ignore[attr-defined]
         origin=request.headers.get("Origin"),
     )
     try:
@@ -109,9 +112,10 @@ def launch() -> WerkzeugResponse:
         session_lifetime=int(cfg["SESSION_LIFETIME_SECONDS"]),
         config=cfg,
     )
-    if result.resource_link_id is not None and not result.is_instructor:
+    if result.resource_link_id is not None and not result.is_instructor and not result.new_learner:
         # What this activity's grade item should hold but was never sent (an activity added after the
-        # learner's results exist, a module placed later): queued with the launch, sent by the worker.
+        # learner's results exist, a module placed later): queued with the launch, sent by the worker. A
+        # learner launching for the first time has no results, so there is nothing to look for.
         course = get_catalog().get(target.course_id)
         assert course is not None
         reconcile(

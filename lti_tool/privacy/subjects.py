@@ -12,16 +12,27 @@ import hmac
 import json
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..lti.keystore import configured_secrets
-from ..models import Erasure, Platform, User
+from ..models import Erasure, User
 
 _DERIVATION = b"nama-lti erasure subject v1"
 QUERY_CHUNK = 500  # subjects per IN (...) lookup
+
+
+class PlatformIdentity(Protocol):
+    """What names a platform here: a `Platform` row, or the copy a launch reads (lti/toolconf.py)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def issuer(self) -> str: ...
+    @property
+    def client_id(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,12 +50,12 @@ def subject_keys(config: Mapping[str, Any]) -> tuple[SubjectKey, ...]:
     return tuple(keys)
 
 
-def subject_of(key: SubjectKey, platform: Platform, sub: str) -> str:
+def subject_of(key: SubjectKey, platform: PlatformIdentity, sub: str) -> str:
     """HMAC-SHA256 of the JSON list [issuer, client id, sub] (hex)."""
     return subjects_of(key, platform)(sub)
 
 
-def subjects_of(key: SubjectKey, platform: Platform) -> Callable[[str], str]:
+def subjects_of(key: SubjectKey, platform: PlatformIdentity) -> Callable[[str], str]:
     """`subject_of` for many subs of one platform: the HMAC of the common prefix is computed once and copied
     (a roster of thousands hashes each member)."""
     prefix = hmac.new(key.key, digestmod=hashlib.sha256)
@@ -58,13 +69,15 @@ def subjects_of(key: SubjectKey, platform: Platform) -> Callable[[str], str]:
     return of
 
 
-def find_erasure(s: Session, keys: Iterable[SubjectKey], platform: Platform, sub: str) -> Erasure | None:
+def find_erasure(
+    s: Session, keys: Iterable[SubjectKey], platform: PlatformIdentity, sub: str
+) -> Erasure | None:
     subjects = [subject_of(key, platform, sub) for key in keys]
     return s.scalars(select(Erasure).where(Erasure.subject.in_(subjects)).limit(1)).first()
 
 
 def hold_grades_if_erased(
-    s: Session, config: Mapping[str, Any], platform: Platform, sub: str, user_id: int
+    s: Session, config: Mapping[str, Any], platform: PlatformIdentity, sub: str, user_id: int
 ) -> None:
     """At a launch: an erased person who came back has their grades held (unless the erasure said to send)."""
     erasure = find_erasure(s, subject_keys(config), platform, sub)
@@ -77,7 +90,9 @@ def hold_grades_if_erased(
         )
 
 
-def erased_subs(s: Session, config: Mapping[str, Any], platform: Platform, subs: Collection[str]) -> set[str]:
+def erased_subs(
+    s: Session, config: Mapping[str, Any], platform: PlatformIdentity, subs: Collection[str]
+) -> set[str]:
     """Which of `subs` (on `platform`) were erased and have not come back by launching since."""
     hashers = [subjects_of(key, platform) for key in subject_keys(config)]
     by_subject = {of(sub): sub for sub in subs for of in hashers}
