@@ -30,7 +30,7 @@ from ..models import (
     utcnow,
 )
 from ..privacy.subjects import hold_grades_if_erased
-from .launch import DEEP_LINKING_REQUEST, DL, LTI
+from .claims import DEEP_LINKING_REQUEST, DL, LTI
 from .roles import is_instructor
 from .toolconf import ActiveDeployment, RegisteredPlatform
 

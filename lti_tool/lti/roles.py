@@ -6,7 +6,7 @@ role is the part before `#`), and the deprecated simple names that stand for con
 `Instructor`). Institution and system roles (`…/institution/person#Instructor`, `…/system/person#Administrator`)
 describe someone's job at the institution, not in this course: a learner of the course who is a teacher
 elsewhere, or an administrator of the platform, does not see the course's gradebook through them. Moodle always
-sends a context role (DESIGN.md "Roles": `membership#Instructor` for anyone who may manage the activity, site
+sends a context role (docs/launch.md "Roles": `membership#Instructor` for anyone who may manage the activity, site
 administrators included), so its site administrators still reach the gradebook.
 """
 

@@ -25,7 +25,9 @@ from ..housekeeping import maybe_purge
 from ..http import shared_session
 from ..security import frame_platform
 from . import keys
-from .launch import DEEP_LINKING_REQUEST, ToolMessageLaunch, jwks_cache
+from .claims import DEEP_LINKING_REQUEST
+from .keysets import jwks_cache
+from .launch import ToolMessageLaunch
 from .login import BROWSER_COOKIE, begin_login
 from .provision import choose_course, provision
 from .toolconf import registration_cache

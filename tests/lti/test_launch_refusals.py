@@ -1,6 +1,6 @@
 """Every bad launch is refused with a clear page, an error id in the log, and nothing written.
 
-Several of these are gaps in pylti1p3 (DESIGN.md "Known gaps"): a plain pylti1p3 MessageLaunch accepts the
+Several of these are gaps in pylti1p3 (docs/launch.md "What pylti1p3 leaves open"): a plain pylti1p3 MessageLaunch accepts the
 foreign-azp token, the replayed token, and refuses the slightly-early iat; it never re-fetches keys on an unknown kid.
 """
 
