@@ -70,6 +70,59 @@ class Learner:
         return self.base.rstrip("/").rsplit("/", 1)[1]
 
 
+def answers(mod: Module, right: int | None = None) -> dict[str, list[str]]:
+    """Answers to the module's quiz for the progress service: the first `right` questions (all: None) right, the
+    rest wrong."""
+    result: dict[str, list[str]] = {}
+    for number, question in enumerate(mod.quiz.questions, start=1):
+        if right is not None and number > right:
+            if question.kind == "ordering":
+                order = list(question.correct_order)
+                result[question.id] = [order[1], order[0], *order[2:]]
+            else:
+                result[question.id] = [next(o.id for o in question.options if not o.correct)]
+        elif question.kind == "ordering":
+            result[question.id] = list(question.correct_order)
+        else:
+            result[question.id] = sorted(question.correct_option_ids)
+    return result
+
+
+def work(
+    app: Flask,
+    learner: ProgressLearner,
+    crs: Course,
+    module_id: str,
+    *,
+    score: float | None = None,
+    completed: bool = False,
+    text: str = "Unsere Kommune hat einen Nachhaltigkeitsbeirat.",
+) -> None:
+    """A learner's work in a module through the progress services, one transaction a step as the learner pages
+    do it: a lesson read (with `completed`: every lesson and the practice text submitted), then with `score` a
+    quiz attempt that scores it (the best score counts). `completed` asserts that the module is complete after."""
+    mod = crs.module(module_id)
+    assert mod is not None, module_id
+    lessons = mod.lessons if completed else mod.lessons[:1]
+    for lesson in lessons:
+        with session_scope(app, write=True) as s:
+            progress.record_lesson_view(s, learner, crs, mod, lesson.id)
+    if completed:
+        with session_scope(app, write=True) as s:
+            if progress.get_practice(s, learner, crs, mod) is None:
+                progress.save_practice(s, learner, crs, mod, text)
+    if score is not None:
+        questions = len(mod.quiz.questions)
+        right = round(score * questions)
+        assert right == score * questions, f"no score {score} in {module_id} ({questions} questions)"
+        with session_scope(app, write=True) as s:
+            attempt = progress.start_quiz_attempt(s, learner, crs, mod)
+            progress.submit_quiz_attempt(s, learner, crs, mod, attempt.public_id, answers(mod, right))
+    if completed:
+        with session_scope(app) as s:
+            assert progress.module_snapshot(s, learner, crs, mod).completed_at, f"{module_id} not complete"
+
+
 def context_claim(context_id: str, title: str = "Anderer Kurs") -> dict[str, Any]:
     return {LTI + "context": {"id": context_id, "label": context_id, "title": title}}
 

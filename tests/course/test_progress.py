@@ -29,7 +29,17 @@ from lti_tool.progress import ProgressUpdate
 
 from ..lti.test_service_urls import ags as claim_ags
 from ..peer import INSTRUCTOR, Launcher, claim
-from .learner import Learner, attempt_id, count, course, module, progress_learner, quiz_answers, take_quiz
+from .learner import (
+    Learner,
+    answers,
+    attempt_id,
+    count,
+    course,
+    module,
+    progress_learner,
+    quiz_answers,
+    take_quiz,
+)
 
 TEXT = "Unsere Kommune hat einen Nachhaltigkeitsbeirat."
 
@@ -61,22 +71,6 @@ def queued(app: Flask) -> list[tuple[str | None, Any, str]]:
 def write(app: Flask, action: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     with session_scope(app, write=True) as s:
         return action(s, *args, **kwargs)
-
-
-def answers(mod: Module, right: int | None = None) -> dict[str, list[str]]:
-    result: dict[str, list[str]] = {}
-    for number, question in enumerate(mod.quiz.questions, start=1):
-        if right is not None and number > right:
-            if question.kind == "ordering":
-                order = list(question.correct_order)
-                result[question.id] = [order[1], order[0], *order[2:]]
-            else:
-                result[question.id] = [next(o.id for o in question.options if not o.correct)]
-        elif question.kind == "ordering":
-            result[question.id] = list(question.correct_order)
-        else:
-            result[question.id] = sorted(question.correct_option_ids)
-    return result
 
 
 def quiz(app: Flask, who: ProgressLearner, crs: Course, mod: Module, right: int | None = None) -> Any:

@@ -5,6 +5,7 @@ compare what the platform holds with what the tool meant to send.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -16,31 +17,29 @@ import requests
 from flask import Flask
 from sqlalchemy import create_engine, func, select
 
+from lti_tool import progress
 from lti_tool.course.catalog import get_catalog
 from lti_tool.course.model import Course
-from lti_tool.db import insert_for, session_scope
+from lti_tool.db import session_scope
 from lti_tool.demo_lms import close_demo_lms, create_demo_lms, serve_in_thread
 from lti_tool.demo_lms.keys import generate_private_pem
 from lti_tool.demo_lms.state import EXTENSION
 from lti_tool.demo_lms.storage import User as LmsUser
-from lti_tool.grading import enqueue_grades
 from lti_tool.grading.outbox import WAITING, RowState
 from lti_tool.lti.platforms import PlatformSpec, add_platform
 from lti_tool.models import (
     Base,
     Context,
-    CourseProgress,
     Deployment,
     GradeOutbox,
     LinkLaunch,
     Membership,
-    ModuleProgress,
     ResourceLink,
     User,
-    utcnow,
 )
 
 from ..conftest import KEEP_TABLES
+from ..course.learner import work
 from ..forms import find_form
 from ..peer import ServerThread
 
@@ -307,35 +306,43 @@ class Classroom:
         completed: bool = False,
         course_completed: bool = False,
     ) -> list[GradeOutbox]:
-        """What progress.py will do: update the progress rows and enqueue, in one transaction."""
-        now = utcnow()
-        with session_scope(self.app, write=True) as s:
-            values: dict[str, Any] = {"lessons_seen": 1, "updated_at": now, "attempts": 1 if score else 0}
-            if score is not None:
-                values["best_score"] = score
-            if completed:
-                values["completed_at"] = now
-            ins = insert_for(s)(ModuleProgress).values(
-                user_id=user_id, context_id=self.context_id, course_id=COURSE, module_id=module_id, **values
+        """The learner's work through the progress services (tests/course/learner.py `work`), which queue the
+        grades themselves when the work changes one. Returns the rows it queued that are still current (a later
+        step of the same work supersedes an earlier one's). `course_completed` asserts the course completed."""
+        learner = self.learner(user_id)
+        with self.queueing() as queued:
+            work(self.app, learner, self.course, module_id, score=score, completed=completed)
+        if course_completed:
+            with session_scope(self.app) as s:
+                assert progress.course_state(s, learner, self.course).completed_at, "course not complete"
+        return queued
+
+    def review(
+        self, user_id: int, module_id: str, *, reviewer: int, feedback: str = "Gut."
+    ) -> list[GradeOutbox]:
+        """The teacher's review of the learner's practice text (the service the gradebook calls)."""
+        module = self.course.module(module_id)
+        assert module is not None
+        with self.queueing() as queued, session_scope(self.app, write=True) as s:
+            progress.review_practice(
+                s, self.learner(user_id), self.course, module, reviewer_id=reviewer, feedback=feedback
             )
-            s.execute(
-                ins.on_conflict_do_update(
-                    index_elements=["user_id", "context_id", "course_id", "module_id"], set_=values
-                )
-            )
-            if course_completed:
-                s.add(
-                    CourseProgress(
-                        user_id=user_id, context_id=self.context_id, course_id=COURSE, completed_at=now
-                    )
-                )
-            return enqueue_grades(
-                s,
-                user_id=user_id,
-                context_id=self.context_id,
-                course=self.course,
-                changed_module_ids=[module_id],
-            )
+        return queued
+
+    def learner(self, user_id: int) -> progress.Learner:
+        return progress.Learner(user_id, self.context_id, self.platform_id, self.link_id)
+
+    @contextlib.contextmanager
+    def queueing(self) -> Iterator[list[GradeOutbox]]:
+        """The grade rows queued inside the block that are still current after it (a later step of the same
+        work supersedes an earlier one's)."""
+        with session_scope(self.app) as s:
+            before = s.scalar(select(func.max(GradeOutbox.id))) or 0
+        queued: list[GradeOutbox] = []
+        yield queued
+        with session_scope(self.app) as s:
+            added = s.scalars(select(GradeOutbox).where(GradeOutbox.id > before).order_by(GradeOutbox.id))
+            queued += [row for row in added if row.state != RowState.SUPERSEDED]
 
     # --- looking at the outbox ---
 

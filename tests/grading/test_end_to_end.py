@@ -9,22 +9,20 @@ import requests
 from flask import Flask
 from sqlalchemy import func, select
 
+from lti_tool import progress
 from lti_tool.course.catalog import get_catalog
-from lti_tool.db import insert_for, session_scope
-from lti_tool.grading import enqueue_grades
+from lti_tool.db import session_scope
 from lti_tool.lti.platforms import PlatformSpec, add_platform
 from lti_tool.models import (
     Context,
     GradeOutbox,
     LinkLaunch,
     Membership,
-    ModuleProgress,
     ResourceLink,
     User,
-    utcnow,
 )
 
-from ..course.learner import attempt_id, quiz_answers
+from ..course.learner import attempt_id, quiz_answers, work
 from ..forms import csrf_token, iframes, submit
 from .conftest import ALL_SCOPES, CLIENT_ID, COURSE, DEPLOYMENT_ID, Lms, deliver_all, launch_via_lms
 
@@ -49,27 +47,14 @@ def test_launched_learners_grades_reach_the_lms_and_the_teachers_do_not(app: Fla
         assert len(s.scalars(select(LinkLaunch)).all()) == 3
         teacher = s.scalars(select(Membership).where(Membership.user_id == users["3"])).one()
         assert teacher.is_instructor
-        context_id = context.id
+        context_id, link_id = context.id, link.id
+        platform_id = s.scalars(select(User.platform_id).where(User.sub == "4")).one()
 
     course = get_catalog(app).get(COURSE)
     assert course is not None
-    for sub, score in (("4", 1.0), ("5", 0.5), ("3", 1.0)):
-        with session_scope(app, write=True) as s:
-            s.execute(
-                insert_for(s)(ModuleProgress).values(
-                    user_id=users[sub],
-                    context_id=context_id,
-                    course_id=COURSE,
-                    module_id="modul-a",
-                    lessons_seen=2,
-                    attempts=1,
-                    best_score=score,
-                    completed_at=utcnow() if score == 1.0 else None,
-                )
-            )
-            enqueue_grades(
-                s, user_id=users[sub], context_id=context_id, course=course, changed_module_ids=["modul-a"]
-            )
+    for sub, completed in (("4", True), ("5", False), ("3", True)):
+        learner = progress.Learner(users[sub], context_id, platform_id, link_id)
+        work(app, learner, course, "modul-a", score=1.0 if completed else 0.4, completed=completed)
     deliver_all(app)
 
     held = {(r["label"], r["user_id"]): r for r in lms.scores()}

@@ -30,7 +30,7 @@ def test_deliveries_token_requests_and_the_outbox(app: Flask, lms: Lms, tool: Se
     users = classroom.learners(LEARNERS[:3])
     before = scrape(tool.url)
     for user in users:
-        classroom.record(user, "modul-a", score=0.5)
+        classroom.record(user, "modul-a", score=0.4)
     waiting = scrape(tool.url)
     pending = classroom.count(outbox.RowState.PENDING)
     assert pending >= 3 and value(waiting, "nama_lti_outbox_rows", state=outbox.RowState.PENDING) == pending
@@ -62,7 +62,7 @@ def test_worker_serves_its_metrics_on_its_own_port(app: Flask, lms: Lms) -> None
     port = free_port()
     server = metrics.serve(f"127.0.0.1:{port}")
     classroom = Classroom(app, lms)
-    classroom.record(classroom.person(LEARNERS[3]), "modul-a", score=0.9)
+    classroom.record(classroom.person(LEARNERS[3]), "modul-a", score=0.8)
     before = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
     deliver_all(app, worker=Worker(app, label="metrics"))
     after = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text

@@ -16,11 +16,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from lti_tool.db import insert_for, session_scope
-from lti_tool.grading import enqueue_grades
-from lti_tool.models import ModuleProgress, WorkerHeartbeat
+from lti_tool import progress
+from lti_tool.db import session_scope
+from lti_tool.models import WorkerHeartbeat
 
 from ..conftest import TEST_DATABASE_URL, TEST_KEY_SECRET, TEST_REDIS_URL
+from ..course.learner import answers
 from ..test_gunicorn import free_port
 from .conftest import LEARNERS, Classroom, Lms, assert_platform_has_exactly_the_newest, wait_until
 
@@ -173,23 +174,12 @@ def heartbeats(classroom: Classroom) -> int:
 
 
 def classroom_record(s: Any, classroom: Classroom, user: int) -> None:
-    ins = insert_for(s)(ModuleProgress).values(
-        user_id=user,
-        context_id=classroom.context_id,
-        course_id=classroom.course.id,
-        module_id="modul-a",
-        lessons_seen=1,
-        attempts=1,
-        best_score=0.75,
-    )
-    s.execute(ins)
-    enqueue_grades(
-        s,
-        user_id=user,
-        context_id=classroom.context_id,
-        course=classroom.course,
-        changed_module_ids=["modul-a"],
-    )
+    """A quiz taken (4 of 5 answers right) through the progress service, in the caller's transaction."""
+    learner, course = classroom.learner(user), classroom.course
+    module = course.module("modul-a")
+    assert module is not None
+    attempt = progress.start_quiz_attempt(s, learner, course, module)
+    progress.submit_quiz_attempt(s, learner, course, module, attempt.public_id, answers(module, right=4))
 
 
 @pytest.fixture
@@ -203,7 +193,7 @@ def test_a_waiting_worker_process_is_woken_by_notify(classroom: Classroom, spawn
     wait_until(lambda: heartbeats(classroom) == 1, timeout=30)
     time.sleep(0.5)  # the worker has polled once and now waits (up to 60 s)
     started = time.monotonic()
-    classroom.record(classroom.person("4"), "modul-a", score=0.5)
+    classroom.record(classroom.person("4"), "modul-a", score=0.4)
     wait_until(lambda: classroom.count("sent") == 2, timeout=10)
     assert time.monotonic() - started < 5
     assert worker.terminate() == 0
@@ -244,7 +234,7 @@ def test_embedded_workers_under_gunicorn_deliver_each_row_once(
     try:
         wait_until(lambda: heartbeats(classroom) == 2, timeout=30)
         for user in users:
-            classroom.record(user, "modul-a", score=0.7)
+            classroom.record(user, "modul-a", score=0.8)
         wait_until(lambda: classroom.count("pending", "sending") == 0, timeout=30)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

@@ -52,7 +52,7 @@ def test_urls_keep_moodles_query() -> None:
 
 def test_every_learner_gets_the_newest_grade_with_one_token(classroom: Classroom) -> None:
     users = classroom.learners(LEARNERS)
-    for step, score in enumerate((0.2, 0.6, 0.9)):
+    for step, score in enumerate((0.2, 0.6, 1.0)):
         for user in users:
             classroom.record(user, "modul-a", score=score, completed=step == 2)
     for user in users[:2]:
@@ -79,7 +79,7 @@ def test_every_learner_gets_the_newest_grade_with_one_token(classroom: Classroom
 
 def test_a_409_means_applied_and_is_not_retried(classroom: Classroom) -> None:
     lea = classroom.person("4")
-    classroom.record(lea, "modul-a", score=0.5)
+    classroom.record(lea, "modul-a", score=0.4)
     deliver_all(classroom.app)
     # a worker that died after the platform took the score but before it recorded that sends it again
     with session_scope(classroom.app, write=True) as s:
@@ -96,10 +96,10 @@ def test_moodles_whole_second_409_after_our_own_score_is_sent_once_more(classroo
     """Moodle stamps the stored grade with its clock at save time (whole seconds): a newer score created
     before that moment is refused. The worker renews the timestamp once, and the newest value arrives."""
     lea = classroom.person("4")
-    classroom.record(lea, "modul-a", score=0.5)
+    classroom.record(lea, "modul-a", score=0.4)
     deliver_all(classroom.app)
     [course_row] = [r for r in classroom.rows() if r.module_id is None]
-    [newer] = [r for r in classroom.record(lea, "modul-a", score=0.7, completed=True) if r.module_id is None]
+    [newer] = [r for r in classroom.record(lea, "modul-a", score=1.0, completed=True) if r.module_id is None]
     # As if it had been created right after the first one, while that was on its way: its timestamp's second
     # is not after the second in which the LMS saved the first (which lies between that one's timestamp and
     # its delivery).
@@ -131,7 +131,7 @@ def test_a_user_the_platform_cannot_grade_fails_with_its_reason_and_no_retry(
     classroom: Classroom, sub: str
 ) -> None:
     user = classroom.person(sub)  # a learner to the tool, but not gradable in the LMS course
-    classroom.record(user, "modul-a", score=0.5)
+    classroom.record(user, "modul-a", score=0.4)
     deliver_all(classroom.app)
     rows = classroom.rows()
     assert {r.state for r in rows} == {"failed"}
@@ -143,12 +143,12 @@ def test_a_user_the_platform_cannot_grade_fails_with_its_reason_and_no_retry(
 
 def test_a_401_gets_one_fresh_token(classroom: Classroom) -> None:
     lea = classroom.person("4")
-    classroom.record(lea, "modul-a", score=0.5)
+    classroom.record(lea, "modul-a", score=0.4)
     deliver_all(classroom.app)
     with classroom.lms.app.extensions[EXTENSION].store.tx() as session:  # the LMS forgets its tokens
         for token in session.scalars(select(LmsAccessToken)):
             session.delete(token)
-    classroom.record(lea, "modul-a", score=0.9)
+    classroom.record(lea, "modul-a", score=0.8)
     deliver_all(classroom.app)
     stats = classroom.lms.stats()
     assert stats["token_requests"] == 2
@@ -162,7 +162,7 @@ def test_a_401_gets_one_fresh_token(classroom: Classroom) -> None:
 def test_module_line_item_found_or_created_once_by_concurrent_workers(classroom: Classroom) -> None:
     users = classroom.learners(LEARNERS)
     for user in users:
-        classroom.record(user, "modul-a", score=0.5)
+        classroom.record(user, "modul-a", score=0.4)
     with session_scope(classroom.app, write=True) as s:  # four workers, one row each, at once
         batches = [outbox.claim(s, f"w{i}", limit=1, lease_seconds=30) for i in range(8)]
     module_rows = [b[0] for b in batches if b and b[0].is_auto]
@@ -205,7 +205,7 @@ def test_deep_linked_module_item_is_found_not_duplicated(classroom: Classroom) -
         timeout=5,
     ).json()
     lea = classroom.person("4")
-    classroom.record(lea, "modul-a", score=0.5)
+    classroom.record(lea, "modul-a", score=0.4)
     deliver_all(classroom.app)
     module_rows = [r for r in classroom.rows() if r.module_id == "modul-a"]
     assert [r.lineitem_url for r in module_rows] == [created["id"]]
@@ -214,11 +214,11 @@ def test_deep_linked_module_item_is_found_not_duplicated(classroom: Classroom) -
 
 def test_a_row_waits_while_an_older_one_of_its_target_is_in_flight(classroom: Classroom) -> None:
     lea = classroom.person("4")
-    classroom.record(lea, "modul-a", score=0.5)
+    classroom.record(lea, "modul-a", score=0.4)
     with session_scope(classroom.app, write=True) as s:
         first = outbox.claim(s, "w1", limit=10, lease_seconds=30)
     assert len(first) == 2
-    classroom.record(lea, "modul-a", score=0.8)  # the module row in flight is not superseded...
+    classroom.record(lea, "modul-a", score=0.6)  # the module row in flight is not superseded...
     with session_scope(classroom.app, write=True) as s:
         assert outbox.claim(s, "w2", limit=10, lease_seconds=30) == []  # ...and the newer one waits
     module = next(r for r in first if r.module_id)
@@ -233,14 +233,14 @@ def test_a_row_waits_while_an_older_one_of_its_target_is_in_flight(classroom: Cl
 
 def test_an_expired_lease_is_claimed_again_and_a_stale_row_superseded(classroom: Classroom) -> None:
     lea = classroom.person("4")
-    classroom.record(lea, "modul-a", score=0.5)
+    classroom.record(lea, "modul-a", score=0.4)
     with session_scope(classroom.app, write=True) as s:
         dead = outbox.claim(s, "dead-worker", limit=10, lease_seconds=1.5)  # and then it died
     assert len(dead) == 2
     with session_scope(classroom.app, write=True) as s:
         assert outbox.claim(s, "w2", limit=10, lease_seconds=30) == []
     time.sleep(1.6)
-    classroom.record(lea, "modul-a", score=0.9)  # newer module row; the dead worker's module row is stale
+    classroom.record(lea, "modul-a", score=0.8)  # newer module row; the dead worker's module row is stale
     with session_scope(classroom.app, write=True) as s:
         again = outbox.claim(s, "w2", limit=10, lease_seconds=30)
     course = next(r for r in dead if r.module_id is None)
@@ -254,7 +254,7 @@ def test_an_expired_lease_is_claimed_again_and_a_stale_row_superseded(classroom:
 def test_stop_finishes_the_score_in_flight_and_gives_back_the_rest(classroom: Classroom) -> None:
     users = classroom.learners([*LEARNERS, *classroom.lms.add_learners(4)])
     for user in users:
-        classroom.record(user, "modul-a", score=0.5)
+        classroom.record(user, "modul-a", score=0.4)
     classroom.lms.faults({"scores": {"delay": 0.25}})
     worker = Worker(classroom.app, label="stopping")
     thread = threading.Thread(target=worker.run)
@@ -277,8 +277,8 @@ def test_stop_finishes_the_score_in_flight_and_gives_back_the_rest(classroom: Cl
 def test_heartbeat_status_and_resend_commands(classroom: Classroom, app: Flask) -> None:
     runner = app.test_cli_runner()
     lea, admin = classroom.person("4"), classroom.person("2")
-    classroom.record(lea, "modul-a", score=0.5)
-    classroom.record(admin, "modul-a", score=0.5)
+    classroom.record(lea, "modul-a", score=0.4)
+    classroom.record(admin, "modul-a", score=0.4)
     worker = deliver_all(app)
     worker.beat(force=True)
     result = runner.invoke(args=["grades", "status"])
@@ -297,7 +297,7 @@ def test_heartbeat_status_and_resend_commands(classroom: Classroom, app: Flask) 
 
 def test_worker_command_once(classroom: Classroom, app: Flask) -> None:
     for user in classroom.learners(LEARNERS):
-        classroom.record(user, "modul-a", score=0.5)
+        classroom.record(user, "modul-a", score=0.4)
     result = app.test_cli_runner().invoke(args=["grades", "worker", "--once", "--concurrency", "2"])
     assert result.exit_code == 0, result.output
     assert "8 score(s) delivered" in result.output
@@ -310,7 +310,7 @@ def test_embedded_worker_delivers_on_its_own(lms: Lms, test_config: dict[str, An
     embedded = create_app({**test_config, "EMBEDDED_WORKER": True})
     try:
         assert embedded.extensions["nama_grade_worker"].running
-        classroom.record(lea, "modul-a", score=0.5)
+        classroom.record(lea, "modul-a", score=0.4)
         wait_until(lambda: classroom.count("sent") == 2, timeout=10)
     finally:
         embedded.extensions["nama_grade_worker"].stop()
