@@ -14,13 +14,16 @@ registration (dynamic registration), jwks, pages (German UI), api (JSON for test
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 import secrets
 import time
 from collections.abc import Mapping
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_datetime
 from flask import Flask, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from itsdangerous import URLSafeTimedSerializer
@@ -32,6 +35,8 @@ from .faults import Faults
 from .keys import PlatformKeys, ToolKeyCache, ensure_platform_key
 from .server import RunningServer, serve_in_thread
 from .storage import Store, bump, get_setting, set_setting
+
+BERLIN = ZoneInfo("Europe/Berlin")
 
 __all__ = ["DEFAULTS", "RunningServer", "close_demo_lms", "create_demo_lms", "serve_in_thread"]
 
@@ -77,6 +82,19 @@ _CHOICES = {
 }
 
 
+def berlin_time(iso: str | None) -> str:
+    """An AGS timestamp as people in NRW read it ("06.12.2026, 14:05:03 MEZ"); unreadable values as they came."""
+    if not iso:
+        return ""
+    try:
+        moment = dt.datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return iso
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return format_datetime(moment, "dd.MM.yyyy, HH:mm:ss zzz", tzinfo=BERLIN, locale="de_DE")
+
+
 def create_demo_lms(config: Mapping[str, Any] | None = None) -> Flask:
     """Build a demo LMS app. Its state lives in STATE_DB; call close_demo_lms(app) when done with it."""
     app = Flask(__name__)
@@ -91,6 +109,7 @@ def create_demo_lms(config: Mapping[str, Any] | None = None) -> Flask:
             raise ValueError(f"{key} must be one of {choices}")
     app.config["ISSUER"] = str(app.config["ISSUER"]).rstrip("/")
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.jinja_env.filters["berlin_time"] = berlin_time
 
     store = Store(app.config["STATE_DB"])
     with store.tx() as session:

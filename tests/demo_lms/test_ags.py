@@ -41,6 +41,17 @@ def test_score_is_stored(lms: Lms) -> None:
     assert lms.stats()["by_status"]["score_posts"] == {"200": 1}
 
 
+def test_scores_page_shows_the_timestamp_in_german_time(lms: Lms) -> None:
+    token = lms.token(SCOPES["score"])
+    assert (
+        lms.post_score(lms.lineitem_url(), token, timestamp="2026-12-06T13:05:03.250+00:00").status_code
+        == 200
+    )
+    assert lms.post_score(lms.lineitem_url(), token, timestamp="2026-07-01T08:00:00Z").status_code == 409
+    page = lms.http.get(f"{lms.url}/scores", timeout=5).text
+    assert '<time datetime="2026-12-06T13:05:03.250+00:00">06.12.2026, 14:05:03 MEZ</time>' in page
+
+
 def test_same_or_older_timestamp_is_409(lms: Lms) -> None:
     token = lms.token(SCOPES["score"])
     url = lms.lineitem_url()
