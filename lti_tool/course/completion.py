@@ -24,7 +24,8 @@ from typing import Literal
 
 from .model import Course, Module
 
-PracticeState = Literal["open", "submitted", "reviewed"]
+# "reviewed": accepted by an instructor; "revision": an instructor asked for a revision (progress.review).
+PracticeState = Literal["open", "submitted", "revision", "reviewed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +36,8 @@ class ModuleSnapshot:
     best_score: float | None = None  # 0.0 .. 1.0 over submitted attempts; None: no attempt submitted
     attempts: int = 0  # submitted quiz attempts
     practice_submitted: bool = False
-    practice_reviewed: bool = False
+    practice_reviewed: bool = False  # accepted by an instructor
+    practice_revision: bool = False  # an instructor asked for a revision the learner has not saved yet
     completed_at: dt.datetime | None = None  # as recorded; completion is sticky
 
 
@@ -134,6 +136,8 @@ def course_complete_from(course: Course, complete_module_ids: Iterable[str]) -> 
 def practice_state(snap: ModuleSnapshot) -> PracticeState:
     if snap.practice_reviewed:
         return "reviewed"
+    if snap.practice_revision:
+        return "revision"
     return "submitted" if snap.practice_submitted else "open"
 
 

@@ -1,5 +1,6 @@
-"""The practice task (write, edit until a teacher reviewed it, then read-only with the feedback) and the
-exchange page where learners of the same course context read each other's answers after submitting their own."""
+"""The practice task (write, edit until a teacher accepted it, revise when a teacher asks for it, then read-only
+with the feedback of every review round) and the exchange page where learners of the same course context read
+each other's answers after submitting their own."""
 
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ from .model import Course, Module
 from .views import bp, find_module, here
 
 PEERS_PER_PAGE = 20
+
+
+def _reviewed_before(submission: PracticeSubmission) -> bool:
+    """Has the answer any review round (every round leaves its feedback, at least ""; saves the query if not)."""
+    return submission.feedback is not None or submission.reviewed_at is not None
 
 
 def _render(
@@ -33,6 +39,11 @@ def _render(
         module=module,
         task=module.practice,
         submission=submission,
+        rounds=(
+            progress.review_rounds(db.session(), submission.id)
+            if submission is not None and _reviewed_before(submission)
+            else []
+        ),
         text=text,
         problem=problem,
         length=length,
@@ -60,7 +71,7 @@ def practice(module_id: str) -> tuple[str, int]:
         module,
         submission,
         text=text,
-        saved=saved if saved in ("neu", "geaendert") else None,
+        saved=saved if saved in ("neu", "geaendert", "ueberarbeitet") else None,
         kept_at=kept_at,
     )
 
@@ -93,7 +104,7 @@ def save_practice(module_id: str) -> Response | tuple[str, int]:
         )
     s.commit()
     drafts.forget(where.learner.user_id, where.learner.context_id, where.course.id, module.id)
-    state = "neu" if saved.first else "geaendert"
+    state = "neu" if saved.first else "ueberarbeitet" if saved.revised else "geaendert"
     return redirect(url_for("learner.practice", module_id=module.id, gespeichert=state), code=303)
 
 

@@ -168,8 +168,8 @@ def _refused(exc: progress.ProgressError) -> ResponseReturnValue:
         ),
         "practice_locked": (
             409,
-            _l("Already reviewed"),
-            _l("Your practice task has been reviewed by a teacher and cannot be changed any more."),
+            _l("Already accepted"),
+            _l("Your practice task has been accepted by a teacher and cannot be changed any more."),
             None,
         ),
     }

@@ -124,6 +124,7 @@ def _words() -> dict[str, str]:
     return {
         "practice:submitted": _("submitted"),
         "practice:reviewed": _("reviewed"),
+        "practice:revision": _("revision asked for"),
         "practice:none": "",
         "module:completed": _("completed"),
         "module:in_progress": _("in progress"),

@@ -48,13 +48,15 @@ from ..models import (
     User,
     UTCDateTime,
 )
+from ..progress import waiting_for_review
 
 # URL values (German, as the addresses people see) -> what they mean.
 SORTS = ("name", "fortschritt", "aktivitaet")
 FILTERS = ("alle", "nicht-begonnen", "in-bearbeitung", "abgeschlossen", "zu-pruefen", "fehlgeschlagen")
 PER_PAGE = 50
 
-PracticeState = Literal["none", "submitted", "reviewed"]
+# "reviewed": accepted by an instructor; "revision": an instructor asked for a revision (progress.review).
+PracticeState = Literal["none", "submitted", "revision", "reviewed"]
 DeliveryState = Literal["none", "sent", "pending", "missing", "removed", "failed"]
 
 
@@ -260,7 +262,7 @@ def _progress_columns(scope: Scope, query: Select[Any]) -> Select[Any]:
         .where(
             PracticeSubmission.context_id == c,
             PracticeSubmission.course_id == course_id,
-            PracticeSubmission.reviewed_at.is_(None),
+            waiting_for_review(),
         )
         .group_by(PracticeSubmission.user_id)
         .subquery("to_review")
@@ -416,6 +418,7 @@ def fill_rows(s: Session, scope: Scope, persons: Sequence[Person]) -> list[Row]:
                 PracticeSubmission.module_id,
                 PracticeSubmission.submitted_at,
                 PracticeSubmission.reviewed_at,
+                PracticeSubmission.revision_requested_at,
             ).where(
                 PracticeSubmission.context_id == scope.context_id,
                 PracticeSubmission.course_id == course.id,
@@ -452,7 +455,12 @@ def fill_rows(s: Session, scope: Scope, persons: Sequence[Person]) -> list[Row]:
 def module_cell(module: Module, progress: Any | None, practice: Any | None) -> ModuleCell:
     state: PracticeState = "none"
     if practice is not None:
-        state = "reviewed" if practice.reviewed_at is not None else "submitted"
+        if practice.reviewed_at is not None:
+            state = "reviewed"
+        elif practice.revision_requested_at is not None:
+            state = "revision"
+        else:
+            state = "submitted"
     if progress is None:
         return ModuleCell(
             module,

@@ -1,5 +1,5 @@
 """Instructor pages under /s/<sid>/lehrende/: the gradebook of the launched course context, one learner's detail,
-reviewing a practice task, sending failed grades again, and the CSV exports.
+sending failed grades again, and the CSV exports (reviewing practice tasks: review_views.py, same blueprint).
 
 Every route needs an instructor session (`instructor_required`); the session blueprint checks CSRF on POST. A
 learner is only ever looked up through a membership of the session's own course context (`detail.find_learner`),
@@ -18,7 +18,7 @@ from flask_babel import format_percent
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
-from .. import db, progress
+from .. import db
 from ..auth import current_visitor, instructor_required, session_blueprint
 from ..course.catalog import get_catalog
 from ..course.model import Module
@@ -26,11 +26,10 @@ from ..errors import NotFound
 from ..grading import reconcile, resend
 from ..i18n import BERLIN
 from ..i18n import lazy_gettext as _l
-from ..models import ModuleProgress, PracticeSubmission, ResourceLink, utcnow
-from ..progress import Learner as ProgressLearner
+from ..models import ModuleProgress, ResourceLink, utcnow
 from . import detail as details
 from . import export, listing
-from .detail import LearnerNotFound, PracticeMissing
+from .detail import LearnerNotFound
 from .listing import FILTERS, SORTS, Scope
 from .roster import refresh_roster
 
@@ -38,7 +37,6 @@ log = logging.getLogger(__name__)
 
 bp = session_blueprint("instructor", __name__, "/lehrende")
 
-FEEDBACK_MAX = 5000  # characters, after normalising line breaks
 EXPORT_BATCH = 500  # learners per database round trip while streaming a CSV
 
 
@@ -273,118 +271,6 @@ def learner(user_id: int) -> str:
     return render_template("gradebook/learner.html", course=where.course, detail=shown, resent=_resent())
 
 
-# --- Reviewing a practice task ---------------------------------------------------------------------------
-
-
-def _render_review(
-    where: Scope,
-    learner: details.Learner,
-    module: Module,
-    submission: PracticeSubmission,
-    *,
-    feedback: str,
-    problem: str | None = None,
-    length: int = 0,
-    saved: bool = False,
-    status: int = 200,
-) -> tuple[str, int]:
-    html = render_template(
-        "gradebook/review.html",
-        course=where.course,
-        learner=learner,
-        module=module,
-        submission=submission,
-        feedback=feedback,
-        problem=problem,
-        length=length,
-        saved=saved,
-        feedback_max=FEEDBACK_MAX,
-    )
-    return html, status
-
-
-def _practice(where: Scope, learner: details.Learner, module: Module) -> PracticeSubmission:
-    try:
-        return details.find_practice(db.session(), where, learner, module)
-    except PracticeMissing:
-        raise NotFound(
-            _l("This learner has not submitted this practice task."),
-            hint=_l("Please choose a submitted practice task from the learner's page."),
-            code="practice_not_found",
-        ) from None
-
-
-@bp.get("/lernende/<int:user_id>/praxis/<module_id>")
-@instructor_required
-def review(user_id: int, module_id: str) -> tuple[str, int]:
-    where = scope()
-    learner = find_learner(where, user_id)
-    module = find_module(where, module_id)
-    submission = _practice(where, learner, module)
-    return _render_review(
-        where,
-        learner,
-        module,
-        submission,
-        feedback=submission.feedback or "",
-        saved=request.args.get("gespeichert") == "1",
-    )
-
-
-@bp.post("/lernende/<int:user_id>/praxis/<module_id>")
-@instructor_required
-def save_review(user_id: int, module_id: str) -> BaseResponse | tuple[str, int]:
-    """Feedback saved and the task marked reviewed (`progress.review_practice`, which also queues the grades).
-
-    Refused, with nothing changed: no or empty feedback, feedback over FEEDBACK_MAX characters, and a text the
-    learner changed after the page was opened (the teacher reads it again first).
-    """
-    where = scope()
-    s = db.write_session()
-    learner = find_learner(where, user_id)
-    module = find_module(where, module_id)
-    submission = _practice(where, learner, module)
-    raw = request.form.get("feedback")
-    feedback = progress.normalize_text(raw or "")
-    problem = None
-    if raw is None:
-        problem = "missing"
-    elif not feedback:
-        problem = "empty"
-    elif len(feedback) > FEEDBACK_MAX:
-        problem = "too_long"
-    elif request.form.get("stand", "") != _version(submission):
-        problem = "changed"
-    if problem is not None:
-        s.rollback()
-        status = 409 if problem == "changed" else 422
-        return _render_review(
-            where,
-            learner,
-            module,
-            submission,
-            feedback=feedback,
-            problem=problem,
-            length=len(feedback),
-            status=status,
-        )
-    owner = ProgressLearner(
-        user_id=learner.user.id, context_id=where.context_id, platform_id=where.platform_id
-    )
-    progress.review_practice(
-        s, owner, where.course, module, reviewer_id=current_visitor().user.id, feedback=feedback
-    )
-    s.commit()
-    return redirect(
-        url_for("instructor.review", user_id=learner.user.id, module_id=module.id, gespeichert=1), code=303
-    )
-
-
-def _version(submission: PracticeSubmission) -> str:
-    """Which version of the learner's text the review form was opened on."""
-    return submission.updated_at.isoformat()
-
-
 # --- Exports -----------------------------------------------------------------------------------------------
 
 
@@ -426,4 +312,6 @@ def export_completions() -> Response:
 
 
 def init_app(app: Flask) -> None:
+    from . import review_views  # noqa: F401  (its routes join this blueprint)
+
     app.register_blueprint(bp)

@@ -58,6 +58,13 @@ STATEMENT = Statement(
             _l("Gradebook, a learner's page and the review of a practice task (instructors)"),
             "test_gradebook_a11y.py",
         ),
+        Check(
+            _l(
+                "The review of a practice task as a dialogue (asking for a revision, revising, accepting) and "
+                "the list of tasks waiting for review, by keyboard only, for instructors and learners"
+            ),
+            "test_review_dialogue_a11y.py",
+        ),
         Check(_l("Operator area, with its main tasks done by keyboard only"), "test_admin_a11y.py"),
         Check(_l("The warning before a session ends, answered by keyboard"), "test_session_a11y.py"),
         Check(

@@ -16,7 +16,15 @@ from .base import PK, Base, UTCDateTime, utcnow
 from .platforms import Deployment, Platform, RegistrationLink, ToolKey
 from .people import Context, LinkLaunch, Membership, ResourceLink, User
 from .sessions import LaunchCache, ToolSession
-from .progress import CourseProgress, LessonVisit, ModuleProgress, PracticeSubmission, QuizAttempt
+from .progress import (
+    CourseProgress,
+    LessonVisit,
+    ModuleProgress,
+    PracticeReviewRound,
+    PracticeSubmission,
+    QuizAttempt,
+    ReviewDecision,
+)
 from .certification import Certificate, CertificateEvent, RegisterAudit, RegisterEntry
 from .grades import AccessToken, GradeOutbox, LineItem, WorkerHeartbeat
 from .roster import Erasure, RosterEntry
@@ -42,12 +50,14 @@ __all__ = [
     "ModuleProgress",
     "Operator",
     "Platform",
+    "PracticeReviewRound",
     "PracticeSubmission",
     "QuizAttempt",
     "RegisterAudit",
     "RegisterEntry",
     "RegistrationLink",
     "ResourceLink",
+    "ReviewDecision",
     "RosterEntry",
     "ToolKey",
     "ToolSession",

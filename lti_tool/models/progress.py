@@ -4,6 +4,7 @@ and per-course rows `lti_tool.progress` keeps up to date in the same transaction
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -145,9 +146,12 @@ class PracticeSubmission(Base):
                 (LEARNER, PEERS, INSTRUCTOR),
             ),
             group(
-                ("reviewed_at", "feedback"),
-                N_("the instructor's feedback and when it was given"),
-                N_("so that you can read the review of your answer"),
+                ("reviewed_at", "revision_requested_at", "feedback"),
+                N_(
+                    "the instructor's latest feedback, when your answer was accepted, and whether you were asked "
+                    "to revise it"
+                ),
+                N_("so that you can read the review of your answer and revise it when asked"),
                 INSTRUCTOR_INPUT,
                 (LEARNER, INSTRUCTOR),
             ),
@@ -164,9 +168,69 @@ class PracticeSubmission(Base):
     text: Mapped[str] = mapped_column(Text)
     submitted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # When an instructor accepted the answer (the text is read-only from then on and a grade waiting for the
+    # review is final); None while it waits for a review or for the learner's revision.
     reviewed_at: Mapped[dt.datetime | None]
     reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("lti_user.id", ondelete="SET NULL"))
+    # The latest feedback (every round's: PracticeReviewRound).
     feedback: Mapped[str | None] = mapped_column(Text)
+    # An instructor asked for a revision and the learner has not saved a new version since (the text is open).
+    revision_requested_at: Mapped[dt.datetime | None]
+
+
+class ReviewDecision(StrEnum):
+    """What an instructor decided in one review round of a practice answer."""
+
+    ACCEPTED = "accepted"  # the answer is accepted: read-only, a grade waiting for the review is final
+    REVISION = "revision"  # please revise: the text opens again for the learner
+
+
+class PracticeReviewRound(Base):
+    """One round of the review dialogue on a practice answer: the text version the instructor read, the decision,
+    the feedback, who and when. Never changed; a later round (also a changed feedback after acceptance) is a new
+    row, so the history stays as both sides saw it."""
+
+    __tablename__ = "practice_review_round"
+    __table_args__ = (UniqueConstraint("submission_id", "number"),)
+    __data__ = PersonalData(
+        N_("The review rounds of your practice tasks"),
+        PARTICIPANTS,
+        (
+            group(
+                ("course_id", "module_id", "number", "text", "text_updated_at"),
+                N_("each version of your answer that an instructor reviewed"),
+                N_("so that you and your instructors can follow the review from round to round"),
+                PERSON,
+                (LEARNER, INSTRUCTOR),
+            ),
+            group(
+                ("decision", "feedback", "reviewed_at"),
+                N_("the instructor's decision (accepted or please revise), feedback and when it was given"),
+                N_("so that you can read every review of your answer and revise it when asked"),
+                INSTRUCTOR_INPUT,
+                (LEARNER, INSTRUCTOR),
+            ),
+        ),
+        Retention.UNTIL_DELETED,
+        keys=("id", "submission_id", "user_id", "context_id", "reviewer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("practice_submission.id", ondelete="CASCADE"), index=True
+    )
+    # The learner whose answer it is (the submission's user), so that export and deletion find the rounds.
+    user_id: Mapped[int] = mapped_column(ForeignKey("lti_user.id", ondelete="CASCADE"), index=True)
+    context_id: Mapped[int] = mapped_column(ForeignKey("context.id", ondelete="CASCADE"))
+    course_id: Mapped[str] = mapped_column(String(100))
+    module_id: Mapped[str] = mapped_column(String(100))
+    number: Mapped[int] = mapped_column(Integer)  # 1, 2, … per submission
+    decision: Mapped[str] = mapped_column(String(12))  # ReviewDecision
+    text: Mapped[str] = mapped_column(Text)  # the learner's text as the instructor read it
+    text_updated_at: Mapped[dt.datetime]  # when that version was saved
+    feedback: Mapped[str] = mapped_column(Text)
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("lti_user.id", ondelete="SET NULL"))
+    reviewed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class ModuleProgress(Base):

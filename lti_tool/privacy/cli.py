@@ -148,7 +148,7 @@ def delete_command(platform: str, client_id: str | None, sub: str, yes: bool, gr
         )
     if deletion.reviews_unlinked:
         click.echo(
-            f"  practice_submission reviewer links removed (others' tasks kept): {deletion.reviews_unlinked}"
+            f"  practice review reviewer links removed (others' tasks kept): {deletion.reviews_unlinked}"
         )
     click.echo(
         f"erasure recorded (a keyed hash, no personal data) in the database and in {log_path(app)}; "

@@ -2,12 +2,12 @@
 
 A person is (platform, LTI `sub`): the same `sub` on another platform is someone else. What belongs to them:
 their user row and every row that points at it (memberships, link launches, tool sessions, lesson visits, quiz
-attempts, practice submissions, module and course progress, certificates and their revocation history, grade
+attempts, practice submissions and their review rounds, module and course progress, certificates and their revocation history, grade
 outbox rows, entries of the certification register), plus the roster entries (NRPS) with their `sub` in that
 platform's courses. Someone the participant list names who never launched the tool has roster entries and no
 user row: they are a person all the same. Lines of the register's audit trail about their entries stay (an office
-account's actions), but no longer name the entry. Practice submissions of others they reviewed stay; only the
-link to them as reviewer goes.
+account's actions), but no longer name the entry. Practice submissions of others they reviewed, and those review
+rounds, stay; only the link to them as reviewer goes.
 
 Services take a session and never commit (the CLI commits: one transaction for a deletion). Rows are exported
 column by column, so a column added later is exported without touching this file; tool-session token hashes are
@@ -39,6 +39,7 @@ from ..models import (
     Membership,
     ModuleProgress,
     Platform,
+    PracticeReviewRound,
     PracticeSubmission,
     QuizAttempt,
     RegisterAudit,
@@ -62,6 +63,7 @@ OWNED_BY_USER: tuple[type[Base], ...] = (
     Certificate,
     CourseProgress,
     ModuleProgress,
+    PracticeReviewRound,
     PracticeSubmission,
     QuizAttempt,
     LessonVisit,
@@ -200,13 +202,33 @@ def export_learner(s: Session, person: Person, catalog: Catalog) -> dict[str, An
         }
         for r in reviews
     ]
+    rounds = (
+        s.execute(
+            select(
+                PracticeReviewRound.submission_id,
+                PracticeReviewRound.number,
+                PracticeReviewRound.decision,
+                PracticeReviewRound.reviewed_at,
+            )
+            .where(PracticeReviewRound.reviewer_id == user.id, PracticeReviewRound.user_id != user.id)
+            .order_by(PracticeReviewRound.id)
+        ).all()
+        if user is not None
+        else []
+    )
+    # Their review rounds on others' tasks: which round, what they decided, when.
+    data["practice_review_rounds_given"] = [
+        {"submission_id": r[0], "number": r[1], "decision": r[2], "reviewed_at": _plain(r[3])} for r in rounds
+    ]
     return data
 
 
 @dataclass(frozen=True, slots=True)
 class Deletion:
     counts: dict[str, int]  # table -> rows deleted
-    reviews_unlinked: int  # others' practice tasks that no longer name this person as reviewer
+    reviews_unlinked: (
+        int  # others' practice tasks and review rounds that no longer name this person as reviewer
+    )
     audit_unlinked: int = 0  # lines of the register's audit trail that no longer name their entries
     # Whose texts kept in the launch store (course/drafts.py) are to go once the deletion is committed: the
     # deleted user id and the contexts they were in (the store writes in transactions of its own).
@@ -261,6 +283,12 @@ def delete_learner(s: Session, person: Person) -> Deletion:
         unlinked = s.execute(
             update(PracticeSubmission)
             .where(PracticeSubmission.reviewer_id == user.id, PracticeSubmission.user_id != user.id)
+            .values(reviewer_id=None)
+            .execution_options(synchronize_session=False)
+        ).rowcount  # type: ignore[attr-defined]
+        unlinked += s.execute(
+            update(PracticeReviewRound)
+            .where(PracticeReviewRound.reviewer_id == user.id, PracticeReviewRound.user_id != user.id)
             .values(reviewer_id=None)
             .execution_options(synchronize_session=False)
         ).rowcount  # type: ignore[attr-defined]

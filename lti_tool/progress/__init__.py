@@ -8,7 +8,8 @@ Services take a session and never commit; the view (the edge) commits. Completio
   practice task submitted or reviewed, a lesson visit that completes a module) ends in: it recomputes the
   derived progress and queues the grades for the LMS in the same transaction;
 - `reads`: what the pages show (where the learner was, module and course progress);
-- `quiz` and `practice`: the module quiz and the practice task;
+- `quiz` and `practice`: the module quiz and the practice task; `review`: the instructor's review rounds of a
+  practice answer (accept, or ask for a revision);
 - `statements`: the queries, built once.
 """
 
@@ -19,6 +20,8 @@ from .learner import (
     AttemptNotFound,
     InvalidAnswers,
     Learner,
+    PracticeAlreadyAccepted,
+    PracticeChanged,
     PracticeLocked,
     PracticeNotFound,
     PracticeTextInvalid,
@@ -32,7 +35,6 @@ from .practice import (
     get_practice,
     normalize_text,
     peer_answers,
-    review_practice,
     save_practice,
 )
 from .quiz import (
@@ -49,6 +51,14 @@ from .quiz import (
     submit_quiz_attempt,
 )
 from .reads import CourseState, Location, course_state, last_location, module_snapshot, parse_location
+from .review import (
+    ReviewRound,
+    practice_version,
+    review_practice,
+    review_rounds,
+    waiting_for_review,
+    waiting_for_revision,
+)
 from .writes import Cause, ProgressUpdate, record_lesson_view
 
 __all__ = [
@@ -60,6 +70,8 @@ __all__ = [
     "Learner",
     "Location",
     "PeerAnswer",
+    "PracticeAlreadyAccepted",
+    "PracticeChanged",
     "PracticeLocked",
     "PracticeNotFound",
     "PracticeSave",
@@ -68,6 +80,7 @@ __all__ = [
     "ProgressUpdate",
     "QuizChanged",
     "QuizSubmission",
+    "ReviewRound",
     "attempt_gate",
     "attempt_questions",
     "check_answers",
@@ -83,10 +96,14 @@ __all__ = [
     "normalize_text",
     "parse_location",
     "peer_answers",
+    "practice_version",
     "quiz_record",
     "record_lesson_view",
     "review_practice",
+    "review_rounds",
     "save_practice",
     "start_quiz_attempt",
     "submit_quiz_attempt",
+    "waiting_for_review",
+    "waiting_for_revision",
 ]

@@ -75,7 +75,7 @@ class AttemptLocked(ProgressError):
 
 
 class PracticeLocked(ProgressError):
-    """The practice task was reviewed by an instructor and cannot be changed any more."""
+    """The practice task was accepted by an instructor and cannot be changed any more."""
 
     code = "practice_locked"
 
@@ -95,3 +95,15 @@ class PracticeTextInvalid(ProgressError):
 
 class PracticeNotFound(ProgressError):
     code = "practice_not_found"
+
+
+class PracticeChanged(ProgressError):
+    """The learner saved another version after the instructor opened the review (read it again first)."""
+
+    code = "practice_changed"
+
+
+class PracticeAlreadyAccepted(ProgressError):
+    """A revision was asked for an answer that is already accepted (its grade may have counted)."""
+
+    code = "practice_already_accepted"

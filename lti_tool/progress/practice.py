@@ -1,5 +1,5 @@
-"""The practice task: the learner's text (submitted, edited until reviewed), the instructor's review, and what
-peers in the same course context wrote."""
+"""The practice task: the learner's text (submitted, edited until accepted, revised when an instructor asks for
+it), and what peers in the same course context wrote. The instructor's review rounds: `review`."""
 
 from __future__ import annotations
 
@@ -7,13 +7,12 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import func, update
 from sqlalchemy.orm import Session
 
 from ..course.model import Course, Module
 from ..db import insert_for
 from ..models import PracticeSubmission, utcnow
-from .learner import Learner, PracticeLocked, PracticeNotFound, PracticeTextInvalid
+from .learner import Learner, PracticeLocked, PracticeTextInvalid
 from .statements import PEER_ANSWERS, PEER_COUNT, PRACTICE, owner, params, read
 from .writes import ProgressUpdate, lock_learner, refresh_progress, set_location
 
@@ -45,22 +44,26 @@ class PracticeSave:
     submission: PracticeSubmission
     first: bool  # the first submission (grade-affecting); later saves are edits
     update: ProgressUpdate | None
+    revised: bool = False  # this save made the revision an instructor asked for (it waits for review again)
 
 
 def save_practice(s: Session, learner: Learner, course: Course, module: Module, text: str) -> PracticeSave:
-    """Submit or edit the learner's practice text; refused once an instructor has reviewed it."""
+    """Submit or edit the learner's practice text; refused once an instructor has accepted it. Saving after an
+    instructor asked for a revision makes the revision: the answer waits for a review again."""
     clean = check_practice_text(module, text)
     now = utcnow()
     lock_learner(s, learner, course.id)
     existing = get_practice(s, learner, course, module)
     if existing is not None and existing.reviewed_at is not None:
         raise PracticeLocked(module.id)
+    revised = existing is not None and existing.revision_requested_at is not None
     keys = {**owner(learner, course.id), "module_id": module.id}
     ins = insert_for(s)(PracticeSubmission).values(**keys, text=clean, submitted_at=now, updated_at=now)
     saved = s.execute(
         ins.on_conflict_do_update(
             index_elements=list(keys),
-            set_={"text": clean, "updated_at": now},
+            # A revision asked for is made by saving: the answer waits for a review again.
+            set_={"text": clean, "updated_at": now, "revision_requested_at": None},
             where=PracticeSubmission.reviewed_at.is_(None),
         ).returning(PracticeSubmission.id)
     ).first()
@@ -72,31 +75,7 @@ def save_practice(s: Session, learner: Learner, course: Course, module: Module, 
     if existing is None:
         result = refresh_progress(s, learner, course, module, "practice_submitted", now)
     set_location(s, learner, course.id, module.id, "praxis", now)
-    return PracticeSave(submission, first=existing is None, update=result)
-
-
-def review_practice(
-    s: Session, learner: Learner, course: Course, module: Module, *, reviewer_id: int, feedback: str
-) -> ProgressUpdate:
-    """An instructor's review: feedback saved, the text is read-only from now on (reviewing again updates the
-    feedback; the first review time stays)."""
-    now = utcnow()
-    lock_learner(s, learner, course.id)
-    existing = get_practice(s, learner, course, module)
-    if existing is None:
-        raise PracticeNotFound(module.id)
-    s.execute(
-        update(PracticeSubmission)
-        .where(PracticeSubmission.id == existing.id)
-        .values(
-            reviewed_at=func.coalesce(PracticeSubmission.reviewed_at, now),
-            reviewer_id=reviewer_id,
-            feedback=normalize_text(feedback),
-        )
-        .execution_options(synchronize_session=False)
-    )
-    s.refresh(existing)
-    return refresh_progress(s, learner, course, module, "practice_reviewed", now)
+    return PracticeSave(submission, first=existing is None, update=result, revised=revised)
 
 
 @dataclass(frozen=True, slots=True)

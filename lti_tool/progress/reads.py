@@ -54,18 +54,19 @@ def parse_location(course: Course, raw: str | None) -> Location | None:
     return None
 
 
-def snapshot_of(seen: Iterable[str], quiz: Any | None, practice_reviewed: bool | None) -> ModuleSnapshot:
+def snapshot_of(seen: Iterable[str], quiz: Any | None, practice: Any | None) -> ModuleSnapshot:
     """The one way rows become a `ModuleSnapshot`, so every reader and the writes decide completion alike.
 
     `quiz` has `best_score`, `attempts` and `completed_at` (a module_progress row; None: no row yet);
-    `practice_reviewed` is None when no practice text was submitted.
+    `practice` has `reviewed_at` and `revision_requested_at` (None when no practice text was submitted).
     """
     return ModuleSnapshot(
         seen_lessons=frozenset(seen),
         best_score=quiz.best_score if quiz else None,
         attempts=quiz.attempts if quiz else 0,
-        practice_submitted=practice_reviewed is not None,
-        practice_reviewed=bool(practice_reviewed),
+        practice_submitted=practice is not None,
+        practice_reviewed=practice is not None and practice.reviewed_at is not None,
+        practice_revision=practice is not None and practice.revision_requested_at is not None,
         completed_at=quiz.completed_at if quiz else None,
     )
 
@@ -87,10 +88,10 @@ def course_state(s: Session, learner: Learner, course: Course) -> CourseState:
     for module_id, lesson_id in read(s, ALL_SEEN, mine):
         seen.setdefault(module_id, set()).add(lesson_id)
     progress = {row.module_id: row for row in read(s, ALL_MODULE_PROGRESS, mine)}
-    reviewed = {row.module_id: row.reviewed_at is not None for row in read(s, ALL_PRACTICE, mine)}
+    practice = {row.module_id: row for row in read(s, ALL_PRACTICE, mine)}
     course_row = read(s, COURSE_ROW, mine).one_or_none()
     modules = {
-        module.id: snapshot_of(seen.get(module.id, ()), progress.get(module.id), reviewed.get(module.id))
+        module.id: snapshot_of(seen.get(module.id, ()), progress.get(module.id), practice.get(module.id))
         for module in course.modules
     }
     return CourseState(
@@ -107,4 +108,4 @@ def module_snapshot(s: Session, learner: Learner, course: Course, module: Module
     seen = read(s, SEEN_IN_MODULE, bound).scalars().all()
     row = read(s, MODULE_PROGRESS, bound).one_or_none()
     practice = read(s, PRACTICE_DATES, bound).one_or_none()
-    return snapshot_of(seen, row, None if practice is None else practice.reviewed_at is not None)
+    return snapshot_of(seen, row, practice)

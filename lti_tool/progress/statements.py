@@ -69,9 +69,9 @@ QUIZ_TOTALS = select(
     # First attempt at or above the pass mark as the course file says it now (score_passes' tolerance).
     func.min(case((QuizAttempt.score >= bindparam("pass_threshold", type_=Float), QuizAttempt.submitted_at))),
 ).where(_in_module(QuizAttempt, QuizAttempt.submitted_at.is_not(None)))
-PRACTICE_DATES = select(PracticeSubmission.submitted_at, PracticeSubmission.reviewed_at).where(
-    _in_module(PracticeSubmission)
-)
+PRACTICE_DATES = select(
+    PracticeSubmission.submitted_at, PracticeSubmission.reviewed_at, PracticeSubmission.revision_requested_at
+).where(_in_module(PracticeSubmission))
 MODULE_PROGRESS = select(
     ModuleProgress.best_score, ModuleProgress.attempts, ModuleProgress.completed_at
 ).where(_in_module(ModuleProgress))
@@ -84,9 +84,9 @@ ALL_SEEN = select(LessonVisit.module_id, LessonVisit.lesson_id).where(_mine(Less
 ALL_MODULE_PROGRESS = select(
     ModuleProgress.module_id, ModuleProgress.best_score, ModuleProgress.attempts, ModuleProgress.completed_at
 ).where(_mine(ModuleProgress))
-ALL_PRACTICE = select(PracticeSubmission.module_id, PracticeSubmission.reviewed_at).where(
-    _mine(PracticeSubmission)
-)
+ALL_PRACTICE = select(
+    PracticeSubmission.module_id, PracticeSubmission.reviewed_at, PracticeSubmission.revision_requested_at
+).where(_mine(PracticeSubmission))
 COURSE_ROW = select(
     CourseProgress.last_location, CourseProgress.last_module_id, CourseProgress.completed_at
 ).where(_mine(CourseProgress))

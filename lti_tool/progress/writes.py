@@ -109,12 +109,11 @@ class _ModuleSources:
 
     seen: frozenset[str]
     quiz: _Recount
-    practice: Any | None  # submitted_at, reviewed_at; None: no practice text
+    practice: Any | None  # submitted_at, reviewed_at, revision_requested_at; None: no practice text
     old_best_score: float | None
 
     def snapshot(self) -> ModuleSnapshot:
-        reviewed = None if self.practice is None else self.practice.reviewed_at is not None
-        return snapshot_of(self.seen, self.quiz, reviewed)
+        return snapshot_of(self.seen, self.quiz, self.practice)
 
 
 def refresh_progress(

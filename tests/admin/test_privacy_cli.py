@@ -272,6 +272,62 @@ def test_every_table_pointing_at_a_user_is_exported_and_deleted() -> None:
         for fk in column.foreign_keys
         if isinstance(fk, ForeignKey) and fk.column.table.name == "lti_user"
     }
-    unlinked_only = {("practice_submission", "reviewer_id")}
+    unlinked_only = {("practice_submission", "reviewer_id"), ("practice_review_round", "reviewer_id")}
     assert {name for name, column in pointing - unlinked_only} <= owned
     assert ToolSession.__tablename__ in owned
+
+
+def _review_rounds(app: Flask, people: dict[str, seed.Seeded]) -> None:
+    """Max reviews Erika's practice task twice through the service: a revision, then the acceptance."""
+    from lti_tool import progress
+    from lti_tool.course.catalog import get_catalog
+    from lti_tool.models import ReviewDecision
+
+    course = get_catalog(app).get("grundlagenkurs")
+    assert course is not None
+    module = course.module("modul-a")
+    assert module is not None
+    erika = people["erika"]
+    owner = progress.Learner(erika.user_id, erika.context_id, erika.platform_id)
+    for decision, feedback in (
+        (ReviewDecision.REVISION, "Runde eins"),
+        (ReviewDecision.ACCEPTED, "Runde zwei"),
+    ):
+        with session_scope(app, write=True) as s:
+            progress.review_practice(
+                s,
+                owner,
+                course,
+                module,
+                reviewer_id=people["max"].user_id,
+                feedback=feedback,
+                decision=decision,
+            )
+
+
+def test_review_rounds_are_exported_and_deleted_with_the_learner_and_unlinked_from_the_reviewer(
+    app: Flask, runner: FlaskCliRunner, people: dict[str, seed.Seeded]
+) -> None:
+    from lti_tool.models import PracticeReviewRound
+
+    _review_rounds(app, people)
+    erika = json.loads(runner.invoke(args=["learner", "export", "--platform", MOODLE, "--sub", "42"]).output)
+    assert [(r["number"], r["decision"], r["feedback"]) for r in erika["practice_review_round"]] == [
+        (1, "revision", "Runde eins"),
+        (2, "accepted", "Runde zwei"),
+    ]
+    assert erika["practice_review_round"][0]["text"] == people["erika"].practice_text
+    assert erika["practice_review_round"][0]["module_title"]  # readable: the module named
+    reviewer = runner.invoke(args=["learner", "export", "--platform", MOODLE, "--sub", "43"]).output
+    given = json.loads(reviewer)["practice_review_rounds_given"]
+    assert [(r["number"], r["decision"]) for r in given] == [(1, "revision"), (2, "accepted")]
+    assert people["erika"].practice_text not in reviewer and "Runde eins" not in reviewer
+
+    deleted = runner.invoke(args=["learner", "delete", "--platform", MOODLE, "--sub", "43", "--yes"])
+    assert deleted.exit_code == 0 and "reviewer links removed (others' tasks kept): 3" in deleted.output
+    with session_scope(app) as s:
+        assert s.scalars(select(PracticeReviewRound.reviewer_id)).all() == [None, None]
+    deleted = runner.invoke(args=["learner", "delete", "--platform", MOODLE, "--sub", "42", "--yes"])
+    assert deleted.exit_code == 0 and "practice_review_round: 2" in deleted.output
+    with session_scope(app) as s:
+        assert s.scalar(select(func.count()).select_from(PracticeReviewRound)) == 0

@@ -113,7 +113,7 @@ def test_gradebook_learner_and_review_pages(
         keys.tab_to("#feedback")
         assert focus_is_visible(frame)
         page.keyboard.type("Sehr konkret, danke!")
-        go(keys, "main form button[type=submit]", "gespeichert=1")
+        go(keys, "main form button[value=annehmen]", "gespeichert=annehmen")
         frame.wait_for_function(
             "s => document.activeElement && document.activeElement.matches(s)", arg=".notice[data-autofocus]"
         )
@@ -123,7 +123,7 @@ def test_gradebook_learner_and_review_pages(
             assert submission.reviewed_at is not None and submission.feedback == "Sehr konkret, danke!"
 
         # In English too.
-        go(keys, ".language-switch button[value=en]", "gespeichert=1")
+        go(keys, ".language-switch button[value=en]", "gespeichert=annehmen")
         assert frame.evaluate("() => document.documentElement.lang") == "en"
         check_page(frame, "review page in English", width)
         go(keys, ".site-nav a[href$='/lehrende/']", "/lehrende/")

@@ -169,7 +169,7 @@ def test_model_answer_and_checklist_only_after_submitting(app: Flask, launcher: 
         "Die Kommune ist genannt.",
         "Ein überprüfbares Ziel ist genannt.",
     ]
-    assert "bis eine Lehrperson sie kommentiert hat" in section
+    assert "bis eine Lehrperson sie angenommen hat" in section
     glossary, fragment = follow(learner, section, "Glossar")
     assert fragment == "begriff-sdg" and "<dfn>SDG</dfn>" in glossary
     # The answer form is still there (the text can be changed until a teacher reviewed it).

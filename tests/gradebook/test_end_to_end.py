@@ -144,9 +144,41 @@ def test_teacher_reviews_in_the_gradebook_and_the_lms_gets_the_full_grade(app: F
     review = teacher.get(urljoin(gradebook.url, review_link.group(1)))
     assert "Unsere Kommune hat einen Klimabeirat &lt;und&gt; ein Leitbild." in review.text
     csrf, stand = csrf_token(review.text), field(review.text, "stand")
+    # First a revision: the text opens again for Lea, and the grade stays Pending (nothing new is sent).
+    asked = teacher.post(
+        review.url,
+        data={
+            "feedback": "Bitte noch ein Beispiel.",
+            "stand": stand,
+            "entscheidung": "ueberarbeiten",
+            "csrf_token": csrf,
+        },
+    )
+    assert asked.status_code == 200 and "Sie haben um eine Überarbeitung gebeten." in asked.text
+    page = lea.get(f"{lea_base}m/modul-a/praxis")
+    assert "Bitte noch ein Beispiel." in page.text and 'name="text"' in page.text
+    revised = lea.post(
+        f"{lea_base}m/modul-a/praxis",
+        data={
+            "text": "Klimabeirat, Leitbild und ein Energiebericht 2025.",
+            "csrf_token": csrf_token(page.text),
+        },
+    )
+    assert revised.status_code == 200 and "überarbeitete Antwort ist gespeichert" in revised.text
+    deliver_all(app)
+    assert held(lms) == before  # still Pending: the revision is not the acceptance
+
+    review = teacher.get(review.url)
+    assert "Runde 1: Überarbeitung erbeten" in review.text
+    csrf, stand = csrf_token(review.text), field(review.text, "stand")
     saved = teacher.post(
         review.url,
-        data={"feedback": "Danke, sehr anschaulich.", "stand": stand, "csrf_token": csrf},
+        data={
+            "feedback": "Danke, sehr anschaulich.",
+            "stand": stand,
+            "entscheidung": "annehmen",
+            "csrf_token": csrf,
+        },
     )
     assert saved.status_code == 200 and "Ihre Prüfung wurde gespeichert." in saved.text
 

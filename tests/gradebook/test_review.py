@@ -11,7 +11,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from lti_tool.db import session_scope
-from lti_tool.gradebook import views
+from lti_tool.gradebook import review_views
 from lti_tool.models import PracticeSubmission
 
 from ..course.learner import Learner, take_quiz
@@ -78,11 +78,11 @@ def test_review_saves_feedback_locks_the_text_and_the_learner_reads_it(
     teacher = launch_teacher(launcher)
     uid = user_id(app, "lea")
     page, stand = review_page(teacher, uid)
-    assert "&lt;b&gt;gibt&lt;/b&gt;" in page.text and "Als geprüft markieren" in page.text
+    assert "&lt;b&gt;gibt&lt;/b&gt;" in page.text and ">Annehmen</button>" in page.text
 
     done = teacher.post(
         f"lehrende/lernende/{uid}/praxis/modul-a",
-        {"feedback": "Sehr konkret, <i>danke</i>!\r\nWeiter so.", "stand": stand},
+        {"feedback": "Sehr konkret, <i>danke</i>!\r\nWeiter so.", "stand": stand, "entscheidung": "annehmen"},
         allow_redirects=False,
     )
     assert done.status_code == 303
@@ -108,7 +108,8 @@ def test_review_saves_feedback_locks_the_text_and_the_learner_reads_it(
         first_review = s.scalars(select(PracticeSubmission.reviewed_at)).one()
     _, stand = review_page(teacher, uid)
     again = teacher.post(
-        f"lehrende/lernende/{uid}/praxis/modul-a", {"feedback": "Ergänzung.", "stand": stand}
+        f"lehrende/lernende/{uid}/praxis/modul-a",
+        {"feedback": "Ergänzung.", "stand": stand, "entscheidung": "annehmen"},
     )
     assert again.status_code == 200
     with session_scope(app) as s:
@@ -122,7 +123,11 @@ def test_review_saves_feedback_locks_the_text_and_the_learner_reads_it(
         ({}, 422, "Bitte schreiben Sie Ihre Rückmeldung"),
         ({"feedback": ""}, 422, "Bitte schreiben Sie Ihre Rückmeldung"),
         ({"feedback": " \r\n\t "}, 422, "Bitte schreiben Sie Ihre Rückmeldung"),
-        ({"feedback": "x" * (views.FEEDBACK_MAX + 1)}, 422, "Ihre Rückmeldung ist zu lang: 5001 Zeichen"),
+        (
+            {"feedback": "x" * (review_views.FEEDBACK_MAX + 1)},
+            422,
+            "Ihre Rückmeldung ist zu lang: 5001 Zeichen",
+        ),
         ({"feedback": "Gut.", "stand": "2001-01-01T00:00:00+00:00"}, 409, "hat den Text geändert"),
     ],
 )
@@ -134,7 +139,9 @@ def test_bad_feedback_is_refused_and_nothing_changes(
     uid = user_id(app, "lea")
     _, stand = review_page(teacher, uid)
     before = snapshot(app)
-    page = teacher.post(f"lehrende/lernende/{uid}/praxis/modul-a", {"stand": stand, **form})
+    page = teacher.post(
+        f"lehrende/lernende/{uid}/praxis/modul-a", {"stand": stand, "entscheidung": "annehmen", **form}
+    )
     assert page.status_code == status
     assert message in page.text and 'class="error-summary"' in page.text
     assert snapshot(app) == before
@@ -146,12 +153,18 @@ def test_a_text_changed_while_the_teacher_reads_is_shown_again(app: Flask, launc
     uid = user_id(app, "lea")
     _, stand = review_page(teacher, uid)
     lea.post("m/modul-a/praxis", {"text": "Ganz neu geschrieben: wir haben jetzt ein Klimaschutzkonzept."})
-    page = teacher.post(f"lehrende/lernende/{uid}/praxis/modul-a", {"feedback": "Prima.", "stand": stand})
+    page = teacher.post(
+        f"lehrende/lernende/{uid}/praxis/modul-a",
+        {"feedback": "Prima.", "stand": stand, "entscheidung": "annehmen"},
+    )
     assert page.status_code == 409
     assert "Ganz neu geschrieben" in page.text and ">Prima.</textarea>" in page.text
     new_stand = field(page.text, "stand")
     assert new_stand != stand
-    ok = teacher.post(f"lehrende/lernende/{uid}/praxis/modul-a", {"feedback": "Prima.", "stand": new_stand})
+    ok = teacher.post(
+        f"lehrende/lernende/{uid}/praxis/modul-a",
+        {"feedback": "Prima.", "stand": new_stand, "entscheidung": "annehmen"},
+    )
     assert ok.status_code == 200 and "Ihre Prüfung wurde gespeichert." in ok.text
 
 
