@@ -21,6 +21,7 @@ import os
 import pstats
 import random
 import secrets
+import shutil
 import signal
 import statistics
 import subprocess
@@ -262,7 +263,7 @@ def main() -> None:
 def start_py_spy(out: str) -> subprocess.Popen[bytes]:
     spy = subprocess.Popen(
         [
-            str(Path(sys.executable).parent / "py-spy"),
+            shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"),
             "record",
             "-p",
             str(os.getpid()),

@@ -220,7 +220,7 @@ def _session_endpoints_of(url_map: Any, rules: int) -> frozenset[str]:
 
 def _session_endpoints(url_map: Any) -> frozenset[str]:
     """Endpoints whose URL carries the session token (a page builds a dozen links; asked once per map)."""
-    return _session_endpoints_of(url_map, len(url_map._rules))
+    return _session_endpoints_of(url_map, len(url_map._rules_by_endpoint))
 
 
 session_bp = session_blueprint("session", __name__, "/sitzung")

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, current_app, g, request
+from flask.globals import _cv_app
 from flask_babel import Babel, LazyString, get_translations, gettext
 from jinja2 import pass_context
 from jinja2.runtime import Context
@@ -65,10 +66,15 @@ def compile_catalogs() -> None:
 
 
 def _request_translations() -> Any:
-    # The locale is settled before a page renders (the session is loaded before the view runs).
-    translations = g.get("_nama_translations")
+    # The locale is settled before a page renders (the session is loaded before the view runs). Read through the
+    # app context's variable itself: templates ask for every message, and the `g` proxy costs more than the rest.
+    ctx = _cv_app.get(None)
+    if ctx is None:
+        return get_translations()
+    found = ctx.g.__dict__
+    translations = found.get("_nama_translations")
     if translations is None:
-        translations = g._nama_translations = get_translations()
+        translations = found["_nama_translations"] = get_translations()
     return translations
 
 

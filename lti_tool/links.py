@@ -34,14 +34,15 @@ class ToolFlask(Flask):
         self._session_endpoints: tuple[int, frozenset[str]] = (-1, frozenset())
 
     def session_endpoints(self) -> frozenset[str]:
-        """Endpoints whose URL carries the session token (recomputed when routes were added)."""
-        rules = len(self.url_map._rules)
+        """Endpoints whose URL carries the session token (recomputed when endpoints were added: routes are
+        added before the first request; `Map._rules` would build a list of all rules on every call)."""
+        count = len(self.url_map._rules_by_endpoint)
         known, endpoints = self._session_endpoints
-        if known != rules:
+        if known != count:
             endpoints = frozenset(
                 rule.endpoint for rule in self.url_map.iter_rules() if SESSION_ARG in rule.arguments
             )
-            self._session_endpoints = (rules, endpoints)
+            self._session_endpoints = (count, endpoints)
         return endpoints
 
     def url_for(

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pyphen
+
+from lti_tool import typography
 from lti_tool.course.markdown import render_markdown
 from lti_tool.typography import SOFT_HYPHEN, hyphenate, hyphenate_html, soft_hyphens
 
@@ -45,3 +50,33 @@ def test_lesson_tables_have_a_caption_and_row_headers() -> None:
     assert "<caption" not in render_markdown("| a | b |\n|---|---|\n| 1 | 2 |\n", link_base="module")
     sneaky = render_markdown("## <b>x</b> & y\n\n| a |\n|---|\n| 1 |\n", link_base="module")
     assert '<caption class="visually-hidden">&lt;b&gt;x&lt;/b&gt; &amp; y</caption>' in sneaky
+
+
+def test_a_web_process_hyphenates_its_texts_from_the_word_table(tmp_path: Path) -> None:
+    """The table is written once per instance by a process of its own; a process that reads it hyphenates the
+    words of its texts as pyphen does without loading pyphen's patterns (~18 MB each); other words still get
+    their soft hyphens."""
+    text = tmp_path / "content" / "lesson.md"
+    text.parent.mkdir()
+    text.write_text("Nachhaltigkeitsmanagement der Verwaltungsspitze, Teilnahmebescheinigung.\n")
+    expected = {w: soft_hyphens(w) for w in ("Nachhaltigkeitsmanagement", "Verwaltungsspitze")}
+    saved = dict(typography._KNOWN)
+    try:
+        typography._KNOWN.clear()
+        table = typography._word_table(tmp_path / "instance", (text,), ("de", "en"))
+        assert [p.name.startswith("hyphenation-") for p in (tmp_path / "instance").glob("*.json")] == [True]
+        assert table[("Verwaltungsspitze", "de")] == expected["Verwaltungsspitze"]
+        assert ("Teilnahmebescheinigung", "en") in table
+        typography._KNOWN.update(table)
+        typography._dictionary.cache_clear()
+        typography._computed.cache_clear()
+        pyphen.hdcache.clear()
+        assert soft_hyphens("Nachhaltigkeitsmanagement der Verwaltungsspitze") == (
+            f"{expected['Nachhaltigkeitsmanagement']} der {expected['Verwaltungsspitze']}"
+        )
+        assert pyphen.hdcache == {}  # no patterns loaded
+        assert typography._word_table(tmp_path / "instance", (text,), ("de", "en")) == {}  # known already
+        assert SOFT_HYPHEN in soft_hyphens("Kommunalverwaltungen")  # not in the table: pyphen as before
+    finally:
+        typography._KNOWN.clear()
+        typography._KNOWN.update(saved)
