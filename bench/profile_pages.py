@@ -3,6 +3,7 @@
     .venv/bin/python bench/profile_pages.py --learners 10 --rounds 2                 # CPU and SQL per page kind
     .venv/bin/python bench/profile_pages.py --learners 10 --rounds 2 --cprofile 40    # + the top 40 functions
     .venv/bin/python bench/profile_pages.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+    .venv/bin/python bench/profile_pages.py --learners 6 --calls    # + Python function calls per page kind
 
 The app runs in this process (Flask's test client, no HTTP server); a platform process (bench/pages.py
 --platform-process) signs the id_tokens. Each of N learners launches (login, launch POST, first page), then walks
@@ -45,8 +46,16 @@ ROOT = Path(__file__).resolve().parent.parent
 class Walk:
     """One learner in the test client: request, record CPU and SQL per page kind."""
 
-    def __init__(self, client: Any, cpu: dict[str, list[int]], sql: dict[str, list[int]], prof: Any) -> None:
+    def __init__(
+        self,
+        client: Any,
+        cpu: dict[str, list[int]],
+        sql: dict[str, list[int]],
+        prof: Any,
+        calls: dict[str, list[int]] | None = None,
+    ) -> None:
         self.client = client
+        self.calls = calls
         self.cpu = cpu
         self.sql = sql
         self.prof = prof
@@ -55,9 +64,16 @@ class Walk:
         self.last = ""
 
     def request(self, kind: str, method: str, url: str, **kwargs: Any) -> Any:
+        counter = cProfile.Profile() if self.calls is not None else None
         if self.prof is not None:
             self.prof.enable()
+        if counter is not None:
+            counter.enable()
         resp = self.client.open(url, method=method, **kwargs)
+        if counter is not None:
+            counter.disable()
+            assert self.calls is not None
+            self.calls[kind].append(sum(entry.callcount for entry in counter.getstats()))
         if self.prof is not None:
             self.prof.disable()
         assert resp.status_code < 400, (kind, url, resp.status_code, resp.get_data(as_text=True)[:300])
@@ -147,6 +163,12 @@ def main() -> None:
         "--cprofile", type=int, default=0, help="print the top N functions by cumulative time"
     )
     parser.add_argument("--sort", default="cumulative", help="pstats sort key for --cprofile (e.g. tottime)")
+    parser.add_argument(
+        "--calls",
+        action="store_true",
+        help="count the Python function calls of each request (the same on a busy machine as on a quiet one; "
+        "the CPU figures are inflated by the counting)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--py-spy",
@@ -225,6 +247,7 @@ def main() -> None:
             spy: subprocess.Popen[bytes] | None = None
             cpu: dict[str, list[int]] = defaultdict(list)
             sql: dict[str, list[int]] = defaultdict(list)
+            calls: dict[str, list[int]] | None = defaultdict(list) if args.calls else None
             seed = random.Random(args.seed)
             per_learner = int(args.rounds * steps_per_round(course))
             for number in range(args.warmup + args.learners):
@@ -236,6 +259,7 @@ def main() -> None:
                     cpu if measuring else defaultdict(list),
                     sql if measuring else defaultdict(list),
                     prof if measuring else None,
+                    (calls if measuring else defaultdict(list)) if calls is not None else None,
                 )
                 launch(walk, platform_url, number, course.id)
                 learner = pages.Learner(number, requests.Session())
@@ -246,7 +270,7 @@ def main() -> None:
             if spy is not None:
                 spy.send_signal(signal.SIGINT)
                 spy.wait(30)
-            report(cpu, sql)
+            report(cpu, sql, calls)
             if prof is not None:
                 print()
                 pstats.Stats(prof).sort_stats(args.sort).print_stats(args.cprofile)
@@ -310,18 +334,33 @@ def show_sql_of(app: Any, kind: str) -> None:
     Walk.request = request_with_kind  # type: ignore[method-assign]
 
 
-def report(cpu: dict[str, list[int]], sql: dict[str, list[int]]) -> None:
-    print(f"{'page kind':34} {'count':>6} {'CPU ms p50':>10} {'CPU ms mean':>11} {'SQL/page':>9}")
+def report(cpu: dict[str, list[int]], sql: dict[str, list[int]], calls: dict[str, list[int]] | None) -> None:
+    print(
+        f"{'page kind':34} {'count':>6} {'CPU ms p50':>10} {'CPU ms mean':>11} {'SQL/page':>9}"
+        + (f" {'calls p50':>10}" if calls else "")
+    )
     launch_kinds = [k for k in cpu if k.startswith("launch")]
     for kind in [*sorted(k for k in cpu if k not in launch_kinds), *launch_kinds]:
         values = [v / 1e6 for v in cpu[kind]]
         queries = sql.get(kind) or []
+        counted = (calls or {}).get(kind)
+        if kind.startswith("launch (") and calls:
+            counted = [
+                sum(c)
+                for c in zip(*(calls[k] for k in launch_kinds if not k.startswith("launch (")), strict=True)
+            ]
         print(
             f"{kind:34} {len(values):>6} {statistics.median(values):>10.2f} {statistics.mean(values):>11.2f} "
             f"{(statistics.mean(queries) if queries else 0):>9.1f}"
+            + (f" {statistics.median(counted):>10.0f}" if counted else "")
         )
     page_values = [v / 1e6 for k, vs in cpu.items() if not k.startswith("launch") for v in vs]
     print(f"median CPU per learner page (all kinds): {statistics.median(page_values):.2f} ms")
+    if calls:
+        page_calls = [v for k, vs in calls.items() if not k.startswith("launch") for v in vs]
+        print(
+            f"median Python function calls per learner page (all kinds): {statistics.median(page_calls):.0f}"
+        )
 
 
 if __name__ == "__main__":
