@@ -140,8 +140,8 @@ def recent_deliveries(s: Session, per_platform: int = 10) -> list[PlatformDelive
                 .where(
                     GradeOutbox.platform_id == platform.id,
                     GradeOutbox.last_attempt_at.is_not(None),
-                    GradeOutbox.state
-                    != outbox.RowState.SENDING,  # in flight: its last_attempt_at is the lease end
+                    # in flight: no outcome yet (its columns still tell the previous attempt)
+                    GradeOutbox.state != outbox.RowState.SENDING,
                 )
                 .order_by(GradeOutbox.last_attempt_at.desc(), GradeOutbox.id.desc())
                 .limit(per_platform)

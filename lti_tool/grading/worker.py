@@ -168,7 +168,7 @@ class Worker:
         return client.post_score(url, row.payload), url
 
     def _module_lineitem(self, row: outbox.Claimed, context: ContextInfo, client: AgsClient) -> str:
-        if not row.is_auto or not context.lineitems_url or not row.course_id or not row.module_id:
+        if not row.to_module_item or not context.lineitems_url or not row.course_id or not row.module_id:
             raise _Unusable("no line item to send this score to")
         course = get_catalog(self.app).get(row.course_id)
         module = course.module(row.module_id) if course else None

@@ -89,6 +89,7 @@ class GradeOutbox(Base):
                     "restamps",
                     "request_id",
                     "last_duration_ms",
+                    "destination",
                 ),
                 N_(
                     "each grade for the learning platform (score, progress, a short comment, your user id) and "
@@ -128,7 +129,10 @@ class GradeOutbox(Base):
     # The course and module the grade is for (module_id None: the course result), for gradebook queries.
     course_id: Mapped[str | None] = mapped_column(String(100))
     module_id: Mapped[str | None] = mapped_column(String(100))
-    # When the last delivery attempt ended (while one is in flight: when its lease ends).
+    # Which line item the score goes to (grading.outbox.Destination): the activity's own ("link") or the tool's
+    # per-module line item, found or created through the platform's container ("module_item").
+    destination: Mapped[str] = mapped_column(String(12), default="link", server_default="link")
+    # When the last delivery attempt ended (a row in flight keeps the previous one's; its lease: lease_until).
     last_attempt_at: Mapped[dt.datetime | None]
     # How often the timestamp was renewed after a 409 that our own earlier delivery caused (at most once).
     restamps: Mapped[int] = mapped_column(Integer, default=0)

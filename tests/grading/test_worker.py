@@ -165,7 +165,7 @@ def test_module_line_item_found_or_created_once_by_concurrent_workers(classroom:
         classroom.record(user, "modul-a", score=0.4)
     with session_scope(classroom.app, write=True) as s:  # four workers, one row each, at once
         batches = [outbox.claim(s, f"w{i}", limit=1, lease_seconds=30) for i in range(8)]
-    module_rows = [b[0] for b in batches if b and b[0].is_auto]
+    module_rows = [b[0] for b in batches if b and b[0].to_module_item]
     assert len(module_rows) == 4
     workers = [Worker(classroom.app, label=f"w{i}") for i in range(4)]
     start = threading.Barrier(4)
@@ -229,6 +229,32 @@ def test_a_row_waits_while_an_older_one_of_its_target_is_in_flight(classroom: Cl
     with session_scope(classroom.app, write=True) as s:
         [newer] = outbox.claim(s, "w2", limit=10, lease_seconds=30)
     assert newer.module_id == "modul-a" and newer.id > module.id
+
+
+def test_the_lease_is_in_lease_until_alone_and_a_row_in_flight_shows_no_future_attempt(
+    classroom: Classroom,
+) -> None:
+    lea = classroom.person("4")
+    classroom.record(lea, "modul-a", score=0.5)
+    before = {r.id: (r.next_attempt_at, r.last_attempt_at) for r in classroom.rows()}
+    with session_scope(classroom.app, write=True) as s:
+        claimed = outbox.claim(s, "w1", limit=10, lease_seconds=600)
+        held = outbox.extend_lease(s, "w1", [r.id for r in claimed], lease_seconds=900)
+    assert len(claimed) == 2 and held == {r.id for r in claimed}
+    now = utcnow()
+    for row in classroom.rows():
+        assert row.state == "sending" and row.lease_until is not None
+        assert row.lease_until > now + dt.timedelta(seconds=800)  # renewed
+        assert (row.next_attempt_at, row.last_attempt_at) == before[row.id]  # untouched by the lease
+        assert row.last_attempt_at is None  # no attempt has ended yet: nothing in the future
+    with session_scope(classroom.app, write=True) as s:  # given back unsent: still no attempt
+        assert outbox.release(s, "w1", [r.id for r in claimed]) == 2
+    assert all(r.last_attempt_at is None and r.attempts == 0 for r in classroom.rows())
+    deliver_all(classroom.app)
+    after = utcnow()
+    for row in classroom.rows():
+        assert row.state == "sent" and row.lease_until is None
+        assert row.last_attempt_at is not None and now <= row.last_attempt_at <= after
 
 
 def test_an_expired_lease_is_claimed_again_and_a_stale_row_superseded(classroom: Classroom) -> None:

@@ -29,8 +29,8 @@ from ...models import (
     utcnow,
 )
 from ..payloads import course_result, has_result, module_result, next_timestamp, same_score
-from .rows import RowState, newest_rows
-from .targets import AUTO, Target, forget_lineitem, targets_for
+from .rows import Destination, RowState, newest_rows
+from .targets import Target, forget_lineitem, targets_for
 
 _wake_listeners: list[Callable[[], None]] = []
 
@@ -97,6 +97,7 @@ def _row(
     resource_link_id: int | None,
     course_id: str | None,
     module_id: str | None,
+    destination: str,
     payload: dict[str, Any],
     now: dt.datetime,
 ) -> dict[str, Any]:
@@ -116,6 +117,7 @@ def _row(
         "created_at": now,
         "course_id": course_id,
         "module_id": module_id,
+        "destination": destination,
         "request_id": current_request_id(),
     }
 
@@ -273,6 +275,7 @@ def _queue(
                 resource_link_id=target.resource_link_id,
                 course_id=course.id,
                 module_id=target.module_id,
+                destination=target.destination,
                 payload=payload,
                 now=now,
             )
@@ -314,7 +317,7 @@ def resend(
         if row.state == RowState.PENDING:
             row.next_attempt_at = now
             continue
-        auto = row.target.endswith(AUTO)
+        auto = row.destination == Destination.MODULE_ITEM
         if removed and auto and row.lineitem_url is not None:
             forget_lineitem(s, context_id=row.context_id, url=row.lineitem_url)
         _lock_learner(s, row.user_id, row.context_id)
@@ -330,6 +333,7 @@ def resend(
                 resource_link_id=row.resource_link_id,
                 course_id=row.course_id,
                 module_id=row.module_id,
+                destination=row.destination,
                 payload=payload,
                 now=now,
             )

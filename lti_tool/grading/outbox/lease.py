@@ -2,7 +2,9 @@
 
 A claimed row is `sending`, held by one worker (claimed_by) until lease_until; a worker that dies leaves it
 leased, and another worker claims it again when the lease has run out (the platform answers the repeat with
-409, recorded as applied). Each function runs in the caller's short write transaction; the caller commits.
+409, recorded as applied). The lease lives in lease_until alone: next_attempt_at says when a pending row is
+due, last_attempt_at when the last attempt ended (record.py writes it), so a row in flight never shows a
+"last attempt" in the future. Each function runs in the caller's short write transaction; the caller commits.
 """
 
 from __future__ import annotations
@@ -12,12 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from ...models import GradeOutbox, utcnow
-from .rows import RowState, is_newest
-from .targets import AUTO
+from .rows import Destination, RowState, is_newest
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,11 +37,13 @@ class Claimed:
     restamps: int
     course_id: str | None
     module_id: str | None
-    request_id: str | None = None  # of the request that queued the row (for the worker's log lines)
+    destination: str
+    request_id: str | None  # of the request that queued the row (for the worker's log lines)
 
     @property
-    def is_auto(self) -> bool:
-        return self.target.endswith(AUTO)
+    def to_module_item(self) -> bool:
+        """Goes to the tool's per-module line item (found or created through the container)."""
+        return self.destination == Destination.MODULE_ITEM
 
 
 def claim(
@@ -48,7 +51,7 @@ def claim(
 ) -> list[Claimed]:
     """Lease up to `limit` due rows to `worker_id` (one short transaction; the caller commits).
 
-    Due: pending with next_attempt_at reached, or sending with an expired lease (its worker died). A row
+    Due: pending with next_attempt_at reached, or sending with lease_until passed (its worker died). A row
     waits while an older row of its target is in flight; a row with a newer sibling is superseded here.
     PostgreSQL: SELECT … FOR UPDATE SKIP LOCKED, so concurrent workers take disjoint rows. SQLite: the
     transaction is BEGIN IMMEDIATE (the caller's `begin_write`), so claims are serialised.
@@ -67,7 +70,11 @@ def claim(
     query = (
         select(row.id)
         .where(
-            row.state.in_([RowState.PENDING, RowState.SENDING]), row.next_attempt_at <= now, ~older_in_flight
+            or_(
+                and_(row.state == RowState.PENDING, row.next_attempt_at <= now),
+                and_(row.state == RowState.SENDING, row.lease_until <= now),
+            ),
+            ~older_in_flight,
         )
         .order_by(row.next_attempt_at, row.id)
         .limit(limit)
@@ -96,8 +103,6 @@ def claim(
             state=RowState.SENDING,
             claimed_by=worker_id,
             lease_until=lease,
-            next_attempt_at=lease,
-            last_attempt_at=lease,
             attempts=row.attempts + 1,
         )
         .returning(
@@ -113,6 +118,7 @@ def claim(
             row.restamps,
             row.course_id,
             row.module_id,
+            row.destination,
             row.request_id,
         )
         .execution_options(synchronize_session=False)
@@ -136,7 +142,7 @@ def extend_lease(
             GradeOutbox.state == RowState.SENDING,
             GradeOutbox.claimed_by == worker_id,
         )
-        .values(lease_until=lease, next_attempt_at=lease, last_attempt_at=lease)
+        .values(lease_until=lease)
         .returning(GradeOutbox.id)
         .execution_options(synchronize_session=False)
     ).all()

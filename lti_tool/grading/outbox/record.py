@@ -19,8 +19,7 @@ from ...models import GradeOutbox, LineItem, utcnow
 from ..ags import Outcome, OutcomeKind
 from ..payloads import next_timestamp, parse_timestamp
 from .lease import Claimed
-from .rows import RowState, is_newest
-from .targets import AUTO
+from .rows import Destination, RowState, is_newest
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +123,7 @@ def record_removed(
     if lineitem_url is not None:
         values["lineitem_url"] = lineitem_url
         row = s.get(GradeOutbox, row_id)
-        if row is not None and row.target.endswith(AUTO):
+        if row is not None and row.destination == Destination.MODULE_ITEM:
             s.execute(
                 update(LineItem)
                 .where(LineItem.context_id == row.context_id, LineItem.url == lineitem_url)
@@ -208,7 +207,10 @@ def conflict_is_ours(s: Session, row: Claimed, lineitem_url: str) -> bool:
                     other.context_id == row.context_id,
                     or_(other.target == row.target, other.lineitem_url == lineitem_url),
                     other.attempts > 0,
-                    other.last_attempt_at >= since,
+                    or_(
+                        other.last_attempt_at >= since,
+                        and_(other.state == RowState.SENDING, other.lease_until >= since),  # in flight
+                    ),
                 )
             )
         )

@@ -32,6 +32,13 @@ class RowState(StrEnum):
     SUPERSEDED = "superseded"
 
 
+class Destination(StrEnum):
+    """GradeOutbox.destination: which line item a row's score goes to."""
+
+    LINK = "link"  # the line item of the activity (resource link) itself, from its launch's `lineitem` claim
+    MODULE_ITEM = "module_item"  # the tool's per-module line item, found or created through the container
+
+
 STATES: tuple[RowState, ...] = tuple(RowState)
 WAITING = (RowState.PENDING, RowState.SENDING)
 DELIVERED = (RowState.SENT, RowState.APPLIED)

@@ -1,8 +1,10 @@
 """Where a learner's grades go: the activities (resource links) of a course context that accept grades, and the
 tool's per-module line items (table `line_item`) created through the platform's line-item container.
 
-A target is one grade column for one learner. Its key (GradeOutbox.target) identifies it among the learner's
-rows in a context; nothing parses it (the row's course_id, module_id and resource_link_id say what it is for):
+A target is one grade column for one learner, stored in the row's columns: course_id, module_id (None: the
+course result), destination (`Destination`) and resource_link_id (for a link's own line item). Its key
+(GradeOutbox.target) only identifies it among the learner's rows in a context, for the newest-row question and
+the gradebook's columns; nothing reads meaning out of it:
   course:<course>@link:<resource_link pk>            the launched whole-course link's own line item
   module:<course>/<module>@link:<resource_link pk>   a single-module link's own line item
   module:<course>/<module>@lineitems                 the tool's per-module line item (found or created)
@@ -19,18 +21,21 @@ from sqlalchemy.orm import Session
 from ...course.model import Course
 from ...db import insert_for
 from ...models import Context, LineItem, LinkLaunch, ResourceLink, utcnow
+from .rows import Destination
 
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 LINEITEM_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
-AUTO = "@lineitems"
 
 
 @dataclass(frozen=True, slots=True)
 class Target:
+    """Where one grade of a learner goes (see the module's docstring)."""
+
     key: str
-    module_id: str | None
-    lineitem_url: str | None
+    module_id: str | None  # None: the course result
+    lineitem_url: str | None  # None: a per-module line item not found or created yet
     resource_link_id: int | None
+    destination: Destination = Destination.LINK
 
 
 def targets_for(
@@ -97,7 +102,11 @@ def targets_for(
     for module_id in auto:
         url, removed = known.get(module_id, (None, False))
         if not removed:
-            targets.append(Target(f"module:{course.id}/{module_id}{AUTO}", module_id, url, None))
+            targets.append(
+                Target(
+                    f"module:{course.id}/{module_id}@lineitems", module_id, url, None, Destination.MODULE_ITEM
+                )
+            )
     return targets
 
 
