@@ -91,6 +91,9 @@ GRADE_HEARTBEAT_SECONDS = 10  # workers record that they are alive this often
 HOUSEKEEPING_SECONDS = (
     600  # each grade worker purges expired launch-store entries and sessions this often (0: never)
 )
+# Grade rows sent (or applied) longer ago than this are pruned by the grade workers' housekeeping, except the
+# newest of each grade; superseded ones after an hour (lti_tool/grading/outbox/retention.py). 0: keep sent rows.
+GRADE_HISTORY_DAYS = 180
 
 # Course roster (NRPS): members asked for per page (0: the platform decides), and limits that stop a broken
 # platform's endless `rel="next"` paging. The whole fetch must finish within NRPS_TIME_LIMIT_SECONDS (an

@@ -3,6 +3,7 @@ learner sessions, and register entries past REGISTER_RETENTION_DAYS (lti_tool/re
 
 Runs on its own, with no scheduler to set up: in every grade worker each HOUSEKEEPING_SECONDS (the embedded
 worker included), roughly one login in PURGE_EVERY, and from `scripts/flask launch-store purge`.
+The grade workers prune the grade outbox's old rows at the same time (lti_tool/grading/outbox/retention.py).
 
 What stays: a launch-store entry until its own expiry (a used-nonce marker outlives the id_token it guards, so
 a replay is still refused after a purge), and a learner session until SESSION_KEPT_AFTER_END after it ended

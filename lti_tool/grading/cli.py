@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 from .. import db, metrics
 from . import outbox
 from .processes import run_workers
+from .worker import prune_outbox
 
 grades_cli = AppGroup("grades", help="Grade delivery to the LMS gradebooks (the outbox and its workers).")
 
@@ -93,3 +94,11 @@ def resend_command(
     with db.session_scope(write=True) as s:
         added = outbox.resend(s, list(ids) if ids else None, context_id=context_id, user_id=user_id)
         click.echo(f"{len(added)} grade(s) queued again")
+
+
+@grades_cli.command("prune")
+def prune_command() -> None:
+    """Delete old sent and superseded rows now (the grade workers do it with their housekeeping): what
+    GRADE_HISTORY_DAYS and lti_tool/grading/outbox/retention.py say is no longer needed."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    click.echo(f"{prune_outbox(app)} row(s) pruned")

@@ -225,12 +225,14 @@ class Worker:
             )
 
     def housekeep(self) -> None:
-        """Purge expired launch-store entries and sessions now and then, also when nobody logs in."""
+        """Purge expired launch-store entries and sessions now and then, also when nobody logs in, and prune
+        the outbox's history (outbox/retention.py)."""
         now = time.monotonic()
         if self.housekeeping_every <= 0 or now - self._last_housekeeping < self.housekeeping_every:
             return
         self._last_housekeeping = now
         housekeeping.purge(self.app)
+        prune_outbox(self.app, rounds=PRUNE_ROUNDS)
 
     def drain(self) -> int:
         """Deliver until nothing is due (rows waiting for a retry later are left); returns rows claimed."""
@@ -272,6 +274,25 @@ class Worker:
     def stop(self) -> None:
         self.stop_event.set()
         self.nudge.set()
+
+
+PRUNE_ROUNDS = 10  # outbox batches pruned per housekeeping run: a backlog goes over several runs
+
+
+def prune_outbox(app: Flask, *, rounds: int | None = None) -> int:
+    """Prune the outbox's history, a batch per transaction, until nothing is left or after `rounds` batches;
+    returns the rows deleted."""
+    days = int(app.config["GRADE_HISTORY_DAYS"])
+    total, done = 0, 0
+    while rounds is None or done < rounds:
+        with session_scope(app, write=True) as s:
+            pruned = outbox.prune(s, history_days=days)
+        total, done = total + pruned, done + 1
+        if pruned < outbox.PRUNE_BATCH:
+            break
+    if total:
+        log.info("grade outbox: %d old sent or superseded rows pruned", total)
+    return total
 
 
 @dataclass(frozen=True, slots=True)

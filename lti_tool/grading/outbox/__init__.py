@@ -7,6 +7,7 @@ One module per job; the rules the rows follow are in lti_tool/grading/__init__.p
   lease.py     the worker's lease: `claim`, `extend_lease`, `release`
   record.py    what became of a delivery attempt: `record_outcome` and the `record_*` it calls
   monitor.py   heartbeats, rows per state, failed rows (operator pages, `grades status`)
+  retention.py which old rows go (`prune`, from the grade workers' housekeeping)
 
 Services here take a session and never commit; the edge (the request, the worker loop, the CLI) commits.
 """
@@ -32,6 +33,7 @@ from .record import (
     record_restamp,
     record_retry,
 )
+from .retention import PRUNE_BATCH, prune
 from .rows import DELIVERED, STATES, WAITING, RowState, is_newest, newest_rows
 from .targets import (
     LINEITEM_SCOPE,
@@ -49,6 +51,7 @@ from .targets import (
 __all__ = [
     "DELIVERED",
     "LINEITEM_SCOPE",
+    "PRUNE_BATCH",
     "SCORE_SCOPE",
     "STATES",
     "WAITING",
@@ -73,6 +76,7 @@ __all__ = [
     "known_lineitem",
     "known_lineitems",
     "newest_rows",
+    "prune",
     "reconcile",
     "record_delivered",
     "record_failed",
