@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..course.model import Module, Option, Question, Quiz
-from ..grading.outbox import RowState
+from ..grading.outbox import RowState, is_newest
 from ..models import (
     Certificate,
     CourseProgress,
@@ -207,13 +207,11 @@ def detail(s: Session, scope: Scope, user_id: int) -> Detail:
     certificate = s.scalars(
         select(Certificate).where(*mine(Certificate), Certificate.revoked_at.is_(None))
     ).one_or_none()
-    grade_rows = list(
-        s.scalars(
-            select(GradeOutbox)
-            .where(*mine(GradeOutbox), GradeOutbox.state != RowState.SUPERSEDED)
-            .order_by(GradeOutbox.id)
-        )
-    )
+    grade_rows = s.execute(  # each with whether it is the newest row of its target
+        select(GradeOutbox, is_newest().label("newest"))
+        .where(*mine(GradeOutbox), GradeOutbox.state != RowState.SUPERSEDED)
+        .order_by(GradeOutbox.id)
+    ).all()
 
     events: list[Event] = [Event(learner.membership.created_at, "launch")]
     modules: list[ModuleDetail] = []
@@ -247,10 +245,11 @@ def detail(s: Session, scope: Scope, user_id: int) -> Detail:
         events.append(Event(course_progress.completed_at, "course"))
     if certificate is not None:
         events.append(Event(certificate.issued_at, "certificate", title=certificate.code))
-    newest: dict[str, Delivery] = {}
-    for grade in grade_rows:
+    newest: list[Delivery] = []
+    for grade, is_newest_row in grade_rows:
         delivery = _delivery(grade)
-        newest[grade.target] = delivery
+        if is_newest_row:
+            newest.append(delivery)
         graded = course.module(grade.module_id) if grade.module_id else None
         events.append(Event(delivery.at or grade.created_at, "grade", graded, delivery=delivery))
     events.sort(key=lambda e: (e.at, _KIND_ORDER.get(e.kind, 99)), reverse=True)
@@ -260,7 +259,7 @@ def detail(s: Session, scope: Scope, user_id: int) -> Detail:
         course_started_at=course_progress.started_at if course_progress else None,
         course_completed_at=course_progress.completed_at if course_progress else None,
         certificate=certificate,
-        deliveries=sorted(newest.values(), key=_target_order),
+        deliveries=sorted(newest, key=_target_order),
         timeline=events,
     )
 

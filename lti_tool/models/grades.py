@@ -54,8 +54,9 @@ class LineItem(Base):
 class GradeOutbox(Base):
     """One score to deliver. Written in the transaction that changed the grade; sent by a worker.
 
-    States: pending -> sending (leased) -> sent | applied (409: platform had it) | failed | superseded
-    (a newer row for the same user, context and target exists; never sent). lti_tool/grading documents them.
+    States (grading.outbox.RowState): pending -> sending (leased) -> sent | applied (409: platform had it) |
+    failed | removed (404: grade item deleted) | superseded (a newer row for the same user, context and target
+    exists; never sent). lti_tool/grading/__init__.py documents them.
     """
 
     __tablename__ = "grade_outbox"
@@ -112,7 +113,9 @@ class GradeOutbox(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("lti_user.id", ondelete="CASCADE"))
     context_id: Mapped[int] = mapped_column(ForeignKey("context.id", ondelete="CASCADE"))
     resource_link_id: Mapped[int | None] = mapped_column(ForeignKey("resource_link.id", ondelete="SET NULL"))
-    # What the grade is for: "course:<course_id>" or "module:<course_id>/<module_id>" + where it goes.
+    # Which grade of the learner this is, as a key: rows with the same (user, context, target) are the scores
+    # of one grade over time (grading/outbox/targets.py). What it is for is in course_id, module_id and
+    # destination; nothing parses the key.
     target: Mapped[str] = mapped_column(String(255))
     lineitem_url: Mapped[str | None] = mapped_column(String(1024))
     payload: Mapped[dict[str, Any]]
