@@ -1,4 +1,4 @@
-"""Migration 0014 (the destination in a column, the lease in lease_until alone) on a database holding grades
+"""Migration 0015 (the destination in a column, the lease in lease_until alone) on a database holding grades
 written under the previous revision: the schema matches the models; rows for the tool's per-module line items
 say 'module_item', the others 'link'; the lease end the previous code wrote as the "last attempt" of a row in
 flight or given back unsent is cleared, every real last attempt stays; down and up again. SQLite always;
@@ -149,7 +149,7 @@ def _write_previous_revision_rows(url: str) -> None:
 def test_destination_column_and_lease_migration_keeps_real_attempts(
     empty_database: str,  # noqa: F811
 ) -> None:
-    command.upgrade(alembic_config(empty_database), "0013")
+    command.upgrade(alembic_config(empty_database), "0014")
     _write_previous_revision_rows(empty_database)
     upgrade(empty_database)
     assert _diff(empty_database) == []
@@ -178,7 +178,7 @@ def test_destination_column_and_lease_migration_keeps_real_attempts(
             }
     finally:
         engine.dispose()
-    command.downgrade(alembic_config(empty_database), "0013")
+    command.downgrade(alembic_config(empty_database), "0014")
     engine = create_engine(empty_database)
     try:
         assert "destination" not in {c["name"] for c in inspect(engine).get_columns("grade_outbox")}

@@ -11,8 +11,8 @@ is cleared (the gradebook then shows when the row was queued, until the next att
 after an earlier real attempt are recognised by a last attempt later than their next one; the earlier
 attempt's end is not known any more, so it is cleared too.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-06 13:45:00
 """
 
@@ -24,8 +24,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = '0014'
-down_revision: str | None = '0013'
+revision: str = '0015'
+down_revision: str | None = '0014'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
