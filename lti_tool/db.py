@@ -135,11 +135,12 @@ def session_scope(app: Flask | None = None, *, write: bool = False) -> Iterator[
 
 
 def begin_write(s: Session) -> Session:
-    """Start the session's transaction as a writer.
+    """Start the session's transaction as a writer: the edge's call (a view, CLI command or worker loop).
 
     On SQLite this is BEGIN IMMEDIATE: a deferred transaction that reads and then writes fails with
     SQLITE_BUSY when another writer got in between (busy_timeout cannot help there). Elsewhere a no-op.
-    Call it before the transaction's first statement; a read-only transaction already open is ended first.
+    Call it before the transaction's first statement; a read-only transaction already open is committed first,
+    which only the edge may do (services take the lock with `advisory_lock`, which never commits).
     """
     if s.get_bind().dialect.name != "sqlite":
         return s
@@ -159,16 +160,23 @@ def write_session() -> Session:
 
 
 def advisory_lock(s: Session, name: str) -> None:
-    """Serialise a critical section across processes for the rest of the transaction.
+    """Serialise a critical section across processes for the rest of the transaction; never commits.
 
     PostgreSQL: a transaction-level advisory lock. SQLite: the write transaction (BEGIN IMMEDIATE) already
-    excludes every other writer, so `begin_write` is all it takes.
+    excludes every other writer, so the session must be a writer (the edge began it with `begin_write`) or have
+    no transaction open yet (it is begun as a writer here). Inside a read transaction SQLite cannot take the
+    lock without ending that transaction, which would commit the caller's work: RuntimeError.
     """
     if s.get_bind().dialect.name == "postgresql":
         key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
         s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
-    else:
-        begin_write(s)
+        return
+    if s.in_transaction() and not s.connection().get_execution_options().get("sqlite_immediate"):
+        raise RuntimeError(
+            f"advisory_lock({name!r}) in a read transaction: begin the write at the edge "
+            "(db.write_session(), session_scope(write=True) or db.begin_write) before the first read"
+        )
+    begin_write(s)
 
 
 def insert_for(s: Session) -> Any:

@@ -1,9 +1,12 @@
 """The course roster from the platform (LTI Names and Role Provisioning Services 2.0).
 
-`refresh_roster(s, context)` fetches every page of the context's membership container (the URL the launch's
-NRPS claim carried), checks it, and only then replaces the context's `roster_entry` rows in one write
-transaction: members upserted, members no longer listed deleted, `Context.roster_fetched_at` set. Any
-failure raises `RosterError` before anything is written. Like every service it never commits: the caller does.
+A refresh takes three steps, so that no database transaction stays open while the platform answers and the
+service never commits the caller's session (the edge, a view or CLI command, commits between them):
+`roster_source(s, context)` reads where the roster comes from; `fetch_roster(source)` fetches every page of
+the context's membership container (the URL the launch's NRPS claim carried) and checks it, without the database;
+`store_roster_refresh(s, source, fetched)` then replaces the context's `roster_entry` rows in the caller's write
+transaction: members upserted, members no longer listed deleted, `Context.roster_fetched_at` set. Any failure
+raises `RosterError` before anything is written.
 
 Limits (settings): NRPS_PAGE_SIZE (asked for with `limit=`; the platform may page differently),
 NRPS_MAX_PAGES and NRPS_MAX_MEMBERS (a platform whose `rel="next"` never ends is refused, not followed for
@@ -122,13 +125,25 @@ def access_tokens(app: Flask) -> AccessTokens:
     return tokens
 
 
-def refresh_roster(s: Session, context: Context) -> RosterRefresh:
-    """Fetch the whole roster of `context`, then store it in `s` (the caller commits; nothing on RosterError).
+@dataclass(frozen=True, slots=True)
+class RosterSource:
+    """Where a context's roster comes from, read before the platform is asked."""
 
-    Call it before writing anything else in `s`: the transaction that loaded `context` is ended before the
-    platform is asked (as `db.begin_write` does), so no database transaction waits on HTTP; the writes then
-    run in one write transaction."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    context_pk: int
+    lti_context_id: str
+    nrps_url: str
+    platform: Platform
+    info: PlatformInfo
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedRoster:
+    members: list[Member]
+    pages: int
+
+
+def roster_source(s: Session, context: Context) -> RosterSource:
+    """The context's membership URL and platform; RosterError when the platform shares no roster."""
     if not context.nrps_url:
         raise _error(
             "roster_no_service",
@@ -146,32 +161,38 @@ def refresh_roster(s: Session, context: Context) -> RosterRefresh:
         .join(Deployment, Deployment.platform_id == Platform.id)
         .where(Deployment.id == context.deployment_id)
     ).scalar_one()
-    info = PlatformInfo.of(platform)
-    context_pk, lti_context_id, nrps_url = context.id, context.context_id, context.nrps_url
-    if s.in_transaction() and not (s.new or s.dirty or s.deleted):
-        s.commit()  # end the read transaction: no database transaction stays open while the platform answers
+    return RosterSource(context.id, context.context_id, context.nrps_url, platform, PlatformInfo.of(platform))
 
-    fetch = RosterFetch(app, info, Limits.of(app))
-    members = fetch.all_members(nrps_url, lti_context_id)
 
+def fetch_roster(source: RosterSource, app: Flask | None = None) -> FetchedRoster:
+    """Every member the platform lists (no database: call it outside any transaction)."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    fetch = RosterFetch(app, source.info, Limits.of(app))
+    members = fetch.all_members(source.nrps_url, source.lti_context_id)
+    return FetchedRoster(members, fetch.pages)
+
+
+def store_roster_refresh(s: Session, source: RosterSource, fetched: FetchedRoster) -> RosterRefresh:
+    """Replace the context's roster with the fetched one in `s` (the caller commits)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     now = utcnow()
-    advisory_lock(s, f"roster:{context_pk}")  # one refresh of a context at a time (SQLite: the write lock)
+    advisory_lock(s, f"roster:{source.context_pk}")  # one refresh of a context at a time
     # People erased at their request stay erased: their names and e-mail addresses are not stored again.
-    erased = erased_subs(s, app.config, platform, [m.sub for m in members])
-    members = [m for m in members if m.sub not in erased]
-    removed = store_roster(s, context_pk, members, now)
-    s.execute(update(Context).where(Context.id == context_pk).values(roster_fetched_at=now))
+    erased = erased_subs(s, app.config, source.platform, [m.sub for m in fetched.members])
+    members = [m for m in fetched.members if m.sub not in erased]
+    removed = store_roster(s, source.context_pk, members, now)
+    s.execute(update(Context).where(Context.id == source.context_pk).values(roster_fetched_at=now))
     learners = sum(1 for m in members if m.is_learner)
     log.info(
         "roster of context %s: %d members (%d learners), %d removed, %d not stored (erased), %d page(s)",
-        context_pk,
+        source.context_pk,
         len(members),
         learners,
         removed,
         len(erased),
-        fetch.pages,
+        fetched.pages,
     )
-    return RosterRefresh(len(members), learners, fetch.pages, removed, now, len(erased))
+    return RosterRefresh(len(members), learners, fetched.pages, removed, now, len(erased))
 
 
 def store_roster(s: Session, context_pk: int, members: list[Member], now: dt.datetime) -> int:

@@ -31,7 +31,7 @@ from . import detail as details
 from . import export, listing
 from .detail import LearnerNotFound
 from .listing import FILTERS, SORTS, Scope
-from .roster import refresh_roster
+from .roster import fetch_roster, roster_source, store_roster_refresh
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +173,10 @@ def refresh_participants() -> BaseResponse:
     written)."""
     visitor = current_visitor()
     s = db.session()
-    fetched = refresh_roster(s, visitor.context)  # asks the platform outside any database transaction
+    source = roster_source(s, visitor.context)
+    s.commit()  # no database transaction stays open while the platform answers
+    roster = fetch_roster(source)
+    fetched = store_roster_refresh(db.write_session(), source, roster)
     s.commit()
     log.info(
         "instructor %s refreshed the roster of context %s: %d members, %d learners",

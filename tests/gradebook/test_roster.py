@@ -21,7 +21,15 @@ from lti_tool.demo_lms.demo_data import SERVICE_SCOPES
 from lti_tool.demo_lms.keys import generate_private_pem
 from lti_tool.demo_lms.state import EXTENSION
 from lti_tool.demo_lms.storage import User as LmsUser
-from lti_tool.gradebook.roster import NRPS_SCOPE, RosterError, RosterRefresh, access_tokens, refresh_roster
+from lti_tool.gradebook.roster import (
+    NRPS_SCOPE,
+    RosterError,
+    RosterRefresh,
+    access_tokens,
+    fetch_roster,
+    roster_source,
+    store_roster_refresh,
+)
 from lti_tool.grading.tokens import CachedToken, scope_key
 from lti_tool.lti.platforms import PlatformSpec, add_platform
 from lti_tool.lti.roles import is_learner
@@ -128,11 +136,16 @@ def course(app: Flask, lms: Lms) -> int:
 
 
 def refresh(app: Flask, context_pk: int) -> RosterRefresh:
-    """What the gradebook view will do: refresh in a unit of work that commits on success."""
-    with app.app_context(), session_scope(app) as s:
-        context = s.get(Context, context_pk)
-        assert context is not None
-        return refresh_roster(s, context)
+    """What the gradebook view does: read the source, ask the platform outside any transaction, then store in a
+    write transaction that commits on success."""
+    with app.app_context():
+        with session_scope(app) as s:
+            context = s.get(Context, context_pk)
+            assert context is not None
+            source = roster_source(s, context)
+        fetched = fetch_roster(source, app)
+        with session_scope(app, write=True) as s:
+            return store_roster_refresh(s, source, fetched)
 
 
 def refused(app: Flask, context_pk: int) -> RosterError:
