@@ -12,8 +12,8 @@ instructor (user 3) launches activity 1, through OIDC login and the id_token POS
 
 Then, through Flask's test client (in-process: no HTTP in the figures): gradebook page 1 and a middle page
 (median and p95 over --repeat renders after one warm-up, SQL statements per render), the two CSV exports
-(time and bytes), and `refresh_roster()` against the demo LMS (paged by NRPS_PAGE_SIZE), then peak RSS of
-this process (tool, demo LMS and seeding together). Not a test: numbers depend on the machine and on what
+(time and bytes), and a roster refresh (`gradebook/roster.py`) against the demo LMS (paged by NRPS_PAGE_SIZE),
+then peak RSS of this process (tool, demo LMS and seeding together). Not a test: numbers depend on the machine and on what
 else runs on it (the load average is printed).
 """
 
@@ -61,7 +61,9 @@ from lti_tool.gradebook.roster import (  # noqa: E402
     NRPS_SCOPE,
     RosterError,
     access_tokens,
-    refresh_roster,
+    fetch_roster,
+    roster_source,
+    store_roster_refresh,
     with_page_size,
 )
 from lti_tool.grading.tokens import PlatformInfo  # noqa: E402
@@ -715,16 +717,19 @@ def run(app: Any, lms_url: str, lms_app: Any, args: argparse.Namespace) -> None:
 
     print(f"roster refresh: NRPS_PAGE_SIZE {app.config['NRPS_PAGE_SIZE']}, demo LMS on loopback")
     for label in ("first (token request)", "again (token cached)"):
-        with app.app_context(), session_scope(app) as s:
-            context = s.get(Context, seeded.context_id)
-            assert context is not None
+        with app.app_context():
             started = time.perf_counter()
             try:
-                result = refresh_roster(s, context)
+                with session_scope(app) as s:
+                    context = s.get(Context, seeded.context_id)
+                    assert context is not None
+                    source = roster_source(s, context)
+                fetched = fetch_roster(source, app)
+                with session_scope(app, write=True) as s:
+                    result = store_roster_refresh(s, source, fetched)
             except RosterError as exc:
                 print(f"  {label}: RosterError {exc.code}: {exc.detail}")
                 continue
-            s.commit()
             took = time.perf_counter() - started
         print(
             f"  {label:<22} {took * 1000:7.0f} ms  members {result.members}, learners {result.learners}, "
