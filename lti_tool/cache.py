@@ -1,4 +1,7 @@
-"""The short-lived launch store: OIDC state and nonce, used-nonce markers, platform key sets, access tokens.
+"""The one store of short-lived values, shared by every process: used-up nonces, platform key sets, access tokens
+for the LTI services, operators' sign-ins and failed sign-in counts, practice texts kept after a session ended,
+and the locks that let one process fetch a token or key set while the others wait. (The OIDC state is signed, not
+stored: lti/login.py.)
 
 A table (`launch_cache`) by default, Redis when LTI_TOOL_REDIS_URL is set. Values are JSON. Every operation runs
 in its own short transaction: consuming a state must stick even if the launch that consumed it is refused.

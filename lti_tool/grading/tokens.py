@@ -1,8 +1,8 @@
 """OAuth 2 access tokens for LTI services: client_credentials with a signed JWT client assertion (RFC 7523).
 
-Tokens are cached per platform and sorted scope set where every process sees them (the `access_token`
-table, or Redis when LTI_TOOL_REDIS_URL is set), reused until GRADE_TOKEN_MARGIN_SECONDS before they expire,
-and so survive restarts. One process fetches while the others wait (`single_flight`). A 401 from a service
+Tokens are cached per platform and sorted scope set where every process sees them (the launch store,
+`lti_tool/cache.py`: its table, or Redis when LTI_TOOL_REDIS_URL is set), reused until
+GRADE_TOKEN_MARGIN_SECONDS before they expire, and so survive restarts. One process fetches while the others wait (`single_flight`). A 401 from a service
 drops the token (only if it is still the cached one) and the caller fetches a fresh one once.
 
 Not pylti1p3's ServiceConnector: its get_access_token() checks the cache and fetches with nothing in
@@ -20,20 +20,19 @@ import time
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import jwt
 import requests
 from flask import Flask
-from sqlalchemy import delete, select
 
 from .. import metrics
 from ..cache import LaunchStore, get_store
-from ..db import insert_for, session_scope
+from ..db import session_scope
 from ..http import Allowed, GuardedClient, platform_allowed, short_reason
 from ..localcache import LocalCache
 from ..lti.keys import signing_key
-from ..models import AccessToken, Platform, utcnow
+from ..models import Platform, utcnow
 from .singleflight import single_flight
 
 log = logging.getLogger(__name__)
@@ -91,58 +90,8 @@ class CachedToken:
     use_until: dt.datetime
 
 
-class TokenCache(Protocol):
-    def get(self, platform_id: int, key: str) -> CachedToken | None: ...
-
-    def put(self, platform_id: int, key: str, token: CachedToken) -> None: ...
-
-    def drop(self, platform_id: int, key: str, token: str) -> None:
-        """Forget `token` if it is still the cached one (a fresher one stays)."""
-        ...
-
-
-class DbTokenCache:
-    """The `access_token` table; `expires_at` holds the time we stop using the token (expiry minus margin)."""
-
-    def __init__(self, app: Flask) -> None:
-        self.app = app
-
-    def get(self, platform_id: int, key: str) -> CachedToken | None:
-        with session_scope(self.app) as s:
-            row = s.execute(
-                select(AccessToken.token, AccessToken.expires_at).where(
-                    AccessToken.platform_id == platform_id,
-                    AccessToken.scope_key == key,
-                    AccessToken.expires_at > utcnow(),
-                )
-            ).first()
-        return None if row is None else CachedToken(row[0], row[1])
-
-    def put(self, platform_id: int, key: str, token: CachedToken) -> None:
-        with session_scope(self.app, write=True) as s:
-            ins = insert_for(s)(AccessToken).values(
-                platform_id=platform_id, scope_key=key, token=token.token, expires_at=token.use_until
-            )
-            s.execute(
-                ins.on_conflict_do_update(
-                    index_elements=[AccessToken.platform_id, AccessToken.scope_key],
-                    set_={"token": ins.excluded.token, "expires_at": ins.excluded.expires_at},
-                )
-            )
-
-    def drop(self, platform_id: int, key: str, token: str) -> None:
-        with session_scope(self.app, write=True) as s:
-            s.execute(
-                delete(AccessToken).where(
-                    AccessToken.platform_id == platform_id,
-                    AccessToken.scope_key == key,
-                    AccessToken.token == token,
-                )
-            )
-
-
-class StoreTokenCache:
-    """The launch store (Redis in scale-out set-ups); entries expire with the token."""
+class TokenCache:
+    """Tokens in the launch store, shared by every process; an entry expires when the token is no longer used."""
 
     def __init__(self, store: LaunchStore) -> None:
         self.store = store
@@ -165,15 +114,14 @@ class StoreTokenCache:
             self.store.set(self._key(platform_id, key), value, ttl)
 
     def drop(self, platform_id: int, key: str, token: str) -> None:
+        """Forget `token` if it is still the cached one (a fresher one stays)."""
         current = self.get(platform_id, key)
         if current is not None and current.token == token:
             self.store.delete(self._key(platform_id, key))
 
 
 def token_cache(app: Flask) -> TokenCache:
-    if app.config.get("REDIS_URL"):
-        return StoreTokenCache(get_store(app))
-    return DbTokenCache(app)
+    return TokenCache(get_store(app))
 
 
 class AccessTokens:

@@ -26,14 +26,13 @@ from .progress import (
     ReviewDecision,
 )
 from .certification import Certificate, CertificateEvent, RegisterAudit, RegisterEntry
-from .grades import AccessToken, GradeOutbox, LineItem, WorkerHeartbeat
+from .grades import GradeOutbox, LineItem, WorkerHeartbeat
 from .roster import Erasure, RosterEntry
 from .operators import Operator
 # isort: on
 
 __all__ = [
     "PK",
-    "AccessToken",
     "Base",
     "Certificate",
     "CertificateEvent",

@@ -1,4 +1,5 @@
-"""Grades on their way to the LMS: line items, the grade outbox, access tokens and the workers' heartbeats."""
+"""Grades on their way to the LMS: line items, the grade outbox and the workers' heartbeats
+(access tokens live in the launch store, `lti_tool/cache.py`)."""
 
 from __future__ import annotations
 
@@ -144,20 +145,6 @@ class GradeOutbox(Base):
     # How long the last delivery attempt took (the platform's answer, line item look-up included), for the
     # operator's list of recent deliveries.
     last_duration_ms: Mapped[int | None] = mapped_column(Integer)
-
-
-class AccessToken(Base):
-    """OAuth2 access tokens per platform and scope set, shared by every process (unless Redis holds them)."""
-
-    __tablename__ = "access_token"
-    __table_args__ = (UniqueConstraint("platform_id", "scope_key"),)
-    __data__ = NoPersonalData(N_("Access tokens the learning platforms issued to the tool."))
-
-    id: Mapped[int] = mapped_column(PK, primary_key=True)
-    platform_id: Mapped[int] = mapped_column(ForeignKey("platform.id", ondelete="CASCADE"))
-    scope_key: Mapped[str] = mapped_column(String(64))
-    token: Mapped[str] = mapped_column(Text)
-    expires_at: Mapped[dt.datetime]
 
 
 class WorkerHeartbeat(Base):

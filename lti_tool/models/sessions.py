@@ -88,8 +88,8 @@ class ToolSession(Base):
 
 
 class LaunchCache(Base):
-    """Short-lived entries with their own expiry (used-up nonces, platform JWKS, operator sign-ins and login
-    throttles, practice drafts) when Redis is not configured."""
+    """Short-lived entries with their own expiry (used-up nonces, platform JWKS, access tokens, operator sign-ins
+    and login throttles, practice drafts) when Redis is not configured."""
 
     __tablename__ = "launch_cache"
     __data__ = PersonalData(
