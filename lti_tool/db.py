@@ -205,20 +205,22 @@ def _upsert_statement(
 
 def upsert(
     s: Session,
-    table: Any,
+    model: Any,
     keys: dict[str, Any],
     values: dict[str, Any],
     *,
     inserted: dict[str, Any] | None = None,
     returning: str | tuple[str, ...] | None = None,
 ) -> Any:
-    """INSERT … ON CONFLICT (keys) DO UPDATE SET values, on the session's connection (its transaction).
+    """INSERT … ON CONFLICT (keys) DO UPDATE SET values into a model's table (or a Table), on the session's
+    connection (its transaction).
 
     `inserted`: columns written only when the row is new (a row that exists keeps its value). The statement is
     built once per table, column set and dialect, with a bind parameter per column: hot paths (launches, learner
     pages) run it often, and building a statement and its cache key costs more than running it. Returns the
     result (with `returning`: those columns of the row written).
     """
+    table = getattr(model, "__table__", model)
     inserted = inserted or {}
     names = (returning,) if isinstance(returning, str) else tuple(returning or ())
     stmt = _upsert_statement(

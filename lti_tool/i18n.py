@@ -140,6 +140,16 @@ def _current_locale() -> str:
     return locale.language if locale else "de"
 
 
+def percent(score: float | None) -> str:
+    """A quiz score (0.0..1.0) as the pages show it: whole percent, rounded down (completion.whole_percent), in the
+    interface language ("80 %", "80%"); "" for no score."""
+    from flask_babel import format_percent
+
+    from .course.completion import whole_percent
+
+    return "" if score is None else str(format_percent(whole_percent(score) / 100))
+
+
 def berlin_date(value: dt.datetime | str) -> str:
     """A date as people in NRW read it (Europe/Berlin), in the interface language: the one date format of the
     tool (Babel's "medium": 06.12.2026 in German)."""

@@ -17,6 +17,7 @@ gains a lesson; the learner keeps what they earned.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -91,9 +92,25 @@ def pass_mark(course: Course) -> int:
     return course.pass_mark
 
 
+# A score is a fraction (correct / asked): 0.29 * 100 is 28.999999999999996 in floating point. This much below a
+# whole percent still counts as reaching it, in the pass mark and in every percent shown; no real score is closer
+# to a whole percent without being on it.
+_TOLERANCE = 1e-9
+
+
+def pass_threshold(course: Course) -> float:
+    """The lowest quiz score (0.0..1.0) that passes, tolerance included (for queries that compare in SQL)."""
+    return course.pass_mark / 100 - _TOLERANCE
+
+
 def score_passes(course: Course, score: float | None) -> bool:
-    """Does a quiz score (0.0..1.0) reach the pass mark? Rounded so that 4/5 = 0.8 passes 80 %."""
-    return score is not None and round(score * 100, 6) >= course.pass_mark
+    """Does a quiz score (0.0..1.0) reach the pass mark? 4/5 = 0.8 passes 80 %."""
+    return score is not None and score >= pass_threshold(course)
+
+
+def whole_percent(score: float) -> int:
+    """A quiz score (0.0..1.0) as whole percent, rounded down, so that 79.6 % never reads as a pass mark of 80 %."""
+    return math.floor((score + _TOLERANCE) * 100)
 
 
 def required_module_ids(course: Course) -> frozenset[str]:

@@ -13,13 +13,14 @@ from flask import redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from .. import db, progress
+from ..i18n import percent
 from ..models import QuizAttempt
 from . import quizform
 from .attempt_policy import Gate
 from .completion import next_step_in_module, score_passes
 from .model import Course, Module
 from .review import review_questions
-from .views import bp, find_module, here, percent, step_title, step_url
+from .views import bp, find_module, here, step_title, step_url
 
 ATTEMPT_FIELD = "versuch"
 

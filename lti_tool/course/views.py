@@ -10,18 +10,18 @@ Views read with `db.session()`; a view that writes starts its transaction with `
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 
 from flask import Flask, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import format_decimal, format_percent
+from flask_babel import format_decimal
 from werkzeug.wrappers import Response
 
 from .. import db, progress
 from ..auth import Visitor, current_visitor, session_blueprint
 from ..errors import NotFound, error_response
 from ..i18n import lazy_gettext as _l
+from ..i18n import percent
 from ..progress import Learner, Location
 from .catalog import get_catalog
 from .completion import ModuleStatus, Step, module_status, next_step, next_step_in_module
@@ -141,13 +141,6 @@ def duration(minutes: int) -> str:
 def hours(value: float) -> str:
     """A workload in hours as a number in the interface language (4, 4,5)."""
     return str(format_decimal(value, format="#,##0.#"))
-
-
-def percent(score: float | None) -> str:
-    """A score as a whole percentage, rounded down (so that 79.6 % never reads as a pass mark of 80 %)."""
-    if score is None:
-        return ""
-    return str(format_percent(math.floor(score * 100 + 1e-9) / 100))
 
 
 @bp.errorhandler(progress.ProgressError)

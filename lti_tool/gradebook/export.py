@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import math
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
@@ -29,6 +28,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..course.completion import whole_percent
 from ..i18n import spreadsheet_time
 from ..models import Certificate
 from .listing import Row, Scope, people
@@ -94,7 +94,7 @@ def number(value: float) -> str:
 
 def percent(score: float | None) -> int | None:
     """A quiz score as whole percent, rounded down (as the pages show it)."""
-    return None if score is None else math.floor(score * 100 + 1e-9)
+    return None if score is None else whole_percent(score)
 
 
 def lines(records: Iterable[Sequence[Any]]) -> Iterator[str]:

@@ -10,11 +10,9 @@ so ids of other courses or platforms find nothing. Views read with `db.session()
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any
 
 from flask import Flask, Response, redirect, render_template, request, stream_with_context, url_for
-from flask_babel import format_percent
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -24,7 +22,7 @@ from ..course.catalog import get_catalog
 from ..course.model import Module
 from ..errors import NotFound
 from ..grading import reconcile, resend
-from ..i18n import BERLIN
+from ..i18n import BERLIN, percent
 from ..i18n import lazy_gettext as _l
 from ..models import ModuleProgress, ResourceLink, utcnow
 from . import detail as details
@@ -91,13 +89,6 @@ def view_args(args: Any) -> dict[str, Any]:
         "filter": only if only in FILTERS else FILTERS[0],
         "seite": max(1, number),
     }
-
-
-def percent(score: float | None) -> str:
-    """A score as a whole percentage, rounded down (as the learner pages show it)."""
-    if score is None:
-        return ""
-    return str(format_percent(math.floor(score * 100 + 1e-9) / 100))
 
 
 def _resent() -> int | None:

@@ -119,11 +119,6 @@ class ProvisionedLaunch:
     new_learner: bool  # this launch made the person's row: nothing of theirs exists yet (no results)
 
 
-def _upsert(s: Session, model: Any, keys: dict[str, Any], values: dict[str, Any]) -> int:
-    # Core statements on the session's connection, built once (db.upsert): launches are the hot path.
-    return int(upsert(s, model.__table__, keys, values, returning="id").scalar_one())
-
-
 def provision(
     s: Session,
     *,
@@ -169,9 +164,13 @@ def provision(
         context_values["lineitems_url"] = ags["lineitems"][:1024]
     if isinstance(ags.get("scope"), list):
         context_values["ags_scopes"] = [x for x in ags["scope"] if isinstance(x, str)]
-    context_id = _upsert(
-        s, Context, {"deployment_id": deployment.id, "context_id": ctx["id"][:255]}, context_values
-    )
+    context_id: int = upsert(
+        s,
+        Context,
+        {"deployment_id": deployment.id, "context_id": ctx["id"][:255]},
+        context_values,
+        returning="id",
+    ).scalar_one()
 
     link_id: int | None = None
     if message_type != DEEP_LINKING_REQUEST:
@@ -186,18 +185,19 @@ def provision(
         # The activity's own grade item; Moodle sends it only when the activity accepts grades.
         link_values["lineitem_url"] = ags["lineitem"][:1024] if isinstance(ags.get("lineitem"), str) else None
         link_values["module_grade_items"] = wants_module_grade_items(claims)
-        link_id = _upsert(
+        link_id = upsert(
             s,
             ResourceLink,
             {"deployment_id": deployment.id, "resource_link_id": link["id"][:255]},
             link_values,
-        )
+            returning="id",
+        ).scalar_one()
         # Remembered for grading: a course result goes to the links its learner launched.
-        _upsert(s, LinkLaunch, {"resource_link_id": link_id, "user_id": user_id}, {"last_launch_at": now})
+        upsert(s, LinkLaunch, {"resource_link_id": link_id, "user_id": user_id}, {"last_launch_at": now})
 
     roles = [r for r in claims.get(LTI + "roles", []) if isinstance(r, str)]
     instructor = is_instructor(roles)
-    _upsert(
+    upsert(
         s,
         Membership,
         {"user_id": user_id, "context_id": context_id},

@@ -66,7 +66,7 @@ SEEN_IN_MODULE = select(LessonVisit.lesson_id).where(_in_module(LessonVisit))
 QUIZ_TOTALS = select(
     func.count(QuizAttempt.id),
     func.max(QuizAttempt.score),
-    # First attempt at or above the pass mark as the course file says it now (score_passes' tolerance).
+    # First attempt at or above the pass mark as the course file says it now (completion.pass_threshold).
     func.min(case((QuizAttempt.score >= bindparam("pass_threshold", type_=Float), QuizAttempt.submitted_at))),
 ).where(_in_module(QuizAttempt, QuizAttempt.submitted_at.is_not(None)))
 PRACTICE_DATES = select(

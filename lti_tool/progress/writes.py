@@ -20,6 +20,7 @@ from ..course.completion import (
     course_complete_from,
     module_complete,
     module_status,
+    pass_threshold,
 )
 from ..course.model import Course, Module
 from ..db import advisory_lock, upsert
@@ -53,7 +54,7 @@ def set_location(
     """Remember the page as the learner's place in the course (the overview offers to go back there)."""
     upsert(
         s,
-        CourseProgress.__table__,
+        CourseProgress,
         owner(learner, course_id),
         {"last_module_id": module_id, "last_location": f"{module_id}/{page}", "updated_at": now},
     )
@@ -155,7 +156,7 @@ def _read_module_sources(s: Session, learner: Learner, course: Course, module: M
     bound = params(learner, course.id, module.id)
     seen = frozenset(read(s, SEEN_IN_MODULE, bound).scalars())
     attempts, best, passed_at = read(
-        s, QUIZ_TOTALS, {**bound, "pass_threshold": course.pass_mark / 100 - 1e-9}
+        s, QUIZ_TOTALS, {**bound, "pass_threshold": pass_threshold(course)}
     ).one()
     practice = read(s, PRACTICE_DATES, bound).one_or_none()
     old = read(s, MODULE_PROGRESS, bound).one_or_none()
@@ -178,7 +179,7 @@ def _write_module_progress(
 ) -> None:
     upsert(
         s,
-        ModuleProgress.__table__,
+        ModuleProgress,
         {**owner(learner, course.id), "module_id": module.id},
         {
             "lessons_seen": sum(1 for lesson in module.lessons if lesson.id in sources.seen),
@@ -200,7 +201,7 @@ def _write_course_progress(
     done = read(s, MODULES_DONE, mine).scalars().all()
     old_completed_at = read(s, COURSE_COMPLETED_AT, mine).scalar()
     completed_at = old_completed_at or (now if course_complete_from(course, done) else None)
-    upsert(s, CourseProgress.__table__, mine, {"completed_at": completed_at, "updated_at": now})
+    upsert(s, CourseProgress, mine, {"completed_at": completed_at, "updated_at": now})
     return old_completed_at, completed_at
 
 

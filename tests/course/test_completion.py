@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +20,9 @@ from lti_tool.course.completion import (
     module_status,
     next_step,
     next_step_in_module,
+    pass_threshold,
     score_passes,
+    whole_percent,
 )
 from lti_tool.course.loader import load_course
 from lti_tool.course.model import Course
@@ -64,6 +67,26 @@ def test_pass_mark_defaults_to_80(course_dir: Path, edit: Callable[[str, str, st
     course = _course(course_dir, edit, "pass_mark = 80\n", "")
     assert course.pass_mark == 80
     assert score_passes(course, 0.8) and not score_passes(course, 0.75)
+
+
+@pytest.mark.parametrize(
+    ("score", "shown"), [(0.29, 29), (0.796, 79), (4 / 5, 80), (2 / 3, 66), (0.0, 0), (1.0, 100)]
+)
+def test_a_score_shows_as_whole_percent_rounded_down(score: float, shown: int) -> None:
+    assert whole_percent(score) == shown  # 0.29 * 100 is 28.999999999999996 in floating point
+
+
+def test_a_score_passes_exactly_when_the_percent_shown_reaches_the_pass_mark(course: Course) -> None:
+    """One tolerance for the pass mark, its SQL threshold and the percent the pages show: a learner never reads
+    "80 %" beside "not passed" at a pass mark of 80, nor "79 %" beside "passed"."""
+    for mark in range(1, 101):
+        marked = dataclasses.replace(course, pass_mark=mark)
+        for total in range(1, 41):
+            for correct in range(total + 1):
+                score = correct / total
+                passes = score_passes(marked, score)
+                assert passes is (whole_percent(score) >= mark), (correct, total, mark)
+                assert passes is (score >= pass_threshold(marked)), (correct, total, mark)
 
 
 def test_module_needs_every_lesson_the_quiz_and_the_practice_task(course: Course) -> None:
