@@ -1,8 +1,10 @@
-"""A teacher launched into the peer's course context, and learners written straight to the database (quicker
-than launching hundreds of them), with progress, practice texts and grade rows in chosen states."""
+"""A teacher launched into the peer's course context, and learners built through the tool's services (launch
+provisioning, progress, roster, the grade worker's steps; `add_learners` writes many rows at once for the
+statement-count tests), with progress, practice texts and grade rows in chosen states."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -12,20 +14,32 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from lti_tool import progress
+from lti_tool.course.catalog import get_catalog
+from lti_tool.course.model import Course
 from lti_tool.db import session_scope
+from lti_tool.gradebook.roster import Member, store_roster
+from lti_tool.grading.outbox import RowState, claim, record_delivered, record_failed, release
+from lti_tool.lti.provision import AGS, LaunchTarget, provision
+from lti_tool.lti.toolconf import ActiveDeployment, RegisteredPlatform
 from lti_tool.models import (
     Context,
     CourseProgress,
+    Deployment,
     GradeOutbox,
     Membership,
     ModuleProgress,
+    Platform,
     PracticeSubmission,
+    ResourceLink,
     RosterEntry,
     User,
     utcnow,
 )
+from lti_tool.privacy.learner_data import OWNED_BY_USER
+from lti_tool.progress import Learner as ProgressLearner
 
-from ..course.learner import Learner
+from ..course.learner import Learner, work
 from ..peer import INSTRUCTOR, LTI, Launcher
 
 COURSE = "grundlagenkurs"
@@ -75,92 +89,189 @@ def add_learner(
     course_completed: bool = False,
     grade_state: str | None = None,
     grade_error: str = "Incorrect score received",
-    score: float = 50,
+    score: float | None = None,
     at: dt.datetime | None = None,
 ) -> int | None:
-    """One learner: roster entry and/or launch (user + membership), progress in modules, practice texts, a grade
-    row for the course result in `grade_state`. Returns the user id (None: roster only)."""
-    now = at or utcnow()
+    """One learner, built through the services the tool itself uses (no row written by hand): a roster entry as a
+    roster refresh stores it, a launch of the course's activity as the LTI launch provisions it, progress through
+    the progress services (a module `done`: every lesson read, the quiz passed, the practice text submitted;
+    `started`: its first lesson read), `practice` texts submitted and `reviewed` by the context's teacher.
+
+    `grade_state`: the activity has a grade column (AGS), the learner's course grade is queued by their progress
+    (a first quiz attempt is taken when nothing else is graded) and a worker's steps bring it to that state
+    ("failed" with `grade_error` as the platform's answer); `score` replaces the queued score given, as a course
+    with more modules would send it (this course's two modules give 0, 50 or 100). `at`: the learner's rows moved
+    back in time, as if it all began then. Returns the user id (None: roster only)."""
+    course = get_catalog(app).get(COURSE)
+    assert course is not None
     with session_scope(app, write=True) as s:
+        context = s.get(Context, where.context_id)
+        assert context is not None
         if roster:
-            s.add(
-                RosterEntry(
-                    context_id=where.context_id,
-                    sub=sub,
-                    name=name,
-                    email=email,
-                    roles=["http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"],
-                    is_learner=True,
-                )
-            )
+            listed = [
+                Member(r.sub, r.name, r.email, list(r.roles), r.status, r.is_learner)
+                for r in s.scalars(select(RosterEntry).where(RosterEntry.context_id == context.id))
+            ]
+            member = Member(sub, name, email, [LEARNER_ROLE], "Active", True)
+            store_roster(s, context.id, [*listed, member], utcnow())
         if not launched:
             return None
-        user = User(platform_id=where.platform_id, sub=sub, name=name, email=email, last_launch_at=now)
-        s.add(user)
-        s.flush()
-        s.add(
-            Membership(
-                user_id=user.id,
-                context_id=where.context_id,
-                roles=["Learner"],
-                created_at=now,
-                last_launch_at=now,
-            )
+        link = s.scalars(
+            select(ResourceLink).where(ResourceLink.context_id == context.id).order_by(ResourceLink.id)
+        ).first()
+        activity = (
+            {"id": link.resource_link_id, "title": link.title}
+            if link
+            else {"id": f"{context.context_id}-kurs"}
         )
-        owner = {"user_id": user.id, "context_id": where.context_id, "course_id": COURSE}
-        for module_id in (*done, *started):
-            s.add(
-                ModuleProgress(
-                    **owner,
-                    module_id=module_id,
-                    lessons_seen=2 if module_id in done else 1,
-                    attempts=1 if module_id in done else 0,
-                    best_score=1.0 if module_id in done else None,
-                    completed_at=now if module_id in done else None,
-                    updated_at=now,
-                )
-            )
-        for module_id, text in (practice or {}).items():
-            s.add(
-                PracticeSubmission(
-                    **owner,
-                    module_id=module_id,
-                    text=text,
-                    submitted_at=now,
-                    updated_at=now,
-                    reviewed_at=now if module_id in reviewed else None,
-                    feedback="Gut gemacht." if module_id in reviewed else None,
-                )
-            )
-        if done or started or practice or course_completed:
-            s.add(CourseProgress(**owner, completed_at=now if course_completed else None, updated_at=now))
+        claims: dict[str, Any] = {
+            "sub": sub,
+            "name": name,
+            "email": email,
+            LTI + "message_type": "LtiResourceLinkRequest",
+            LTI + "roles": [LEARNER_ROLE],
+            LTI + "context": {"id": context.context_id, "title": context.title, "label": context.label},
+            LTI + "resource_link": activity,
+        }
         if grade_state is not None:
-            s.add(
-                GradeOutbox(
-                    platform_id=where.platform_id,
-                    user_id=user.id,
-                    context_id=where.context_id,
-                    target=f"course:{COURSE}@link:1",
-                    lineitem_url="https://lms.example/lineitem/1",
-                    payload={
-                        "userId": sub,
-                        "scoreGiven": score,
-                        "scoreMaximum": 100,
-                        "activityProgress": "InProgress",
-                        "gradingProgress": "FullyGraded",
-                        "timestamp": now.isoformat(),
-                    },
-                    score_timestamp=now.isoformat(),
-                    state=grade_state,
-                    attempts=1,
-                    last_status=400 if grade_state == "failed" else 200,
-                    last_error=grade_error if grade_state == "failed" else None,
-                    course_id=COURSE,
-                    module_id=None,
-                    sent_at=now if grade_state == "sent" else None,
+            claims[AGS] = {"scope": [AGS_SCORE], "lineitems": LINEITEMS, "lineitem": LINEITEMS + "/1"}
+        deployment = s.get(Deployment, context.deployment_id)
+        assert deployment is not None
+        launched_as = provision(
+            s,
+            platform=RegisteredPlatform.of(s.get_one(Platform, deployment.platform_id)),
+            deployment=ActiveDeployment(deployment.id, deployment.platform_id, deployment.deployment_id),
+            claims=claims,
+            target=LaunchTarget(COURSE, None),
+            languages=list(app.config["LANGUAGES"]),
+            session_lifetime=int(app.config["SESSION_LIFETIME_SECONDS"]),
+            config=app.config,
+        )
+        user_id = launched_as.user_id
+        teacher = s.scalars(
+            select(Membership.user_id).where(Membership.context_id == context.id, Membership.is_instructor)
+        ).first()
+    learner = ProgressLearner(user_id, where.context_id, where.platform_id, launched_as.resource_link_id)
+    texts = practice or {}
+    for module_id in done:
+        work(app, learner, course, module_id, score=1.0, completed=True, **_text(texts, module_id))
+    for module_id in started:
+        work(app, learner, course, module_id)
+    for module_id, text in texts.items():
+        if module_id not in done:
+            _write(app, progress.save_practice, learner, _edition_with(course, module_id), module_id, text)
+    for module_id in reviewed:
+        assert teacher is not None, "a review needs the context's teacher: launch the teacher first"
+        _write(
+            app,
+            progress.review_practice,
+            learner,
+            course,
+            module_id,
+            reviewer_id=teacher,
+            feedback="Gut gemacht.",
+        )
+    if grade_state is not None:
+        _grade(app, learner, course, (*done, *started, *texts, "modul-a")[0], grade_state, grade_error, score)
+    with session_scope(app) as s:
+        assert bool(progress.course_state(s, learner, course).completed_at) == course_completed
+    if at is not None:
+        _move_back(app, user_id, at)
+    return user_id
+
+
+LEARNER_ROLE = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
+AGS_SCORE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
+LINEITEMS = "https://lms.example/lineitems"
+
+
+def _edition_with(course: Course, module_id: str) -> Course:
+    """The course, or an earlier edition of it that still had `module_id` (a module removed since: a copy of the
+    first module under that id), for work done before the module went."""
+    if course.module(module_id) is not None:
+        return course
+    gone = dataclasses.replace(course.modules[0], id=module_id, position=len(course.modules) + 1)
+    return dataclasses.replace(course, modules=(*course.modules, gone))
+
+
+def _text(texts: dict[str, str], module_id: str) -> dict[str, str]:
+    return {"text": texts[module_id]} if module_id in texts else {}
+
+
+def _write(
+    app: Flask,
+    service: Any,
+    learner: ProgressLearner,
+    course: Course,
+    module_id: str,
+    *args: Any,
+    **kwargs: Any,
+) -> Any:
+    module = course.module(module_id)
+    assert module is not None, module_id
+    with session_scope(app, write=True) as s:
+        return service(s, learner, course, module, *args, **kwargs)
+
+
+def _grade(
+    app: Flask,
+    learner: ProgressLearner,
+    course: Course,
+    module_id: str,
+    state: str,
+    error: str,
+    score: float | None,
+) -> None:
+    """The learner's course grade queued by their progress, then taken by a worker to `state`."""
+    mine = GradeOutbox.user_id == learner.user_id
+    with session_scope(app) as s:
+        queued = s.scalar(select(func.count()).select_from(GradeOutbox).where(mine))
+    if not queued:  # nothing graded yet: a first quiz attempt (one answer right)
+        module = course.module(module_id)
+        assert module is not None
+        work(app, learner, course, module_id, score=1 / len(module.quiz.questions))
+    if score is not None:
+        with session_scope(app, write=True) as s:
+            pending = s.scalars(select(GradeOutbox).where(mine, GradeOutbox.state == RowState.PENDING)).one()
+            pending.payload = {**pending.payload, "scoreGiven": score}
+    if state == RowState.PENDING:
+        return
+    with session_scope(app, write=True) as s:
+        claimed = claim(s, "tests", limit=1000, lease_seconds=60)
+        for row in claimed:
+            if row.user_id != learner.user_id:
+                continue
+            if state == RowState.FAILED:
+                record_failed(s, row.id, "tests", status=400, reason=error)
+            else:
+                assert state == RowState.SENT, state
+                record_delivered(
+                    s,
+                    row.id,
+                    "tests",
+                    applied=False,
+                    status=200,
+                    lineitem_url=row.lineitem_url or LINEITEMS + "/1",
                 )
-            )
-        return user.id
+        release(s, "tests", [row.id for row in claimed if row.user_id != learner.user_id])
+
+
+def _move_back(app: Flask, user_id: int, to: dt.datetime) -> None:
+    """The same rows, reached earlier: every time in the learner's rows moved by one amount, so that the earliest
+    is `to` (the rest follow within the seconds the building took)."""
+    with session_scope(app, write=True) as s:
+        rows: list[Any] = [s.get(User, user_id)]
+        for model in OWNED_BY_USER:
+            rows += s.scalars(select(model).where(model.__table__.c.user_id == user_id))
+        times = [
+            (row, column.key)
+            for row in rows
+            for column in row.__table__.columns
+            if isinstance(getattr(row, column.key), dt.datetime)
+        ]
+        by = min(getattr(row, key) for row, key in times) - to
+        for row, key in times:
+            setattr(row, key, getattr(row, key) - by)
 
 
 def add_learners(app: Flask, where: Place, count: int, *, prefix: str = "bulk") -> None:

@@ -62,7 +62,7 @@ def test_gradebook_csv(app: Flask, launcher: Launcher) -> None:
         name="Jörg Müller; Sohn",
         email="joerg@example.org",
         done=("modul-a", "modul-b"),
-        practice={"modul-a": "x"},
+        practice={"modul-a": "Unsere Kommune hat einen Klimabeirat."},
         reviewed=("modul-a",),
         course_completed=True,
         grade_state="sent",
@@ -122,14 +122,22 @@ def test_gradebook_csv(app: Flask, launcher: Launcher) -> None:
         when(*IN_BERLIN),
     ]
     assert done[12:18] == [text("abgeschlossen"), num(2), num(100), num(1), text("geprüft"), when(*IN_BERLIN)]
-    assert done[18:24] == [text("abgeschlossen"), num(2), num(100), num(1), EMPTY, when(*IN_BERLIN)]
+    # a completed module has its practice text submitted (here not yet reviewed)
+    assert done[18:24] == [
+        text("abgeschlossen"),
+        num(2),
+        num(100),
+        num(1),
+        text("eingereicht"),
+        when(*IN_BERLIN),
+    ]
     evil = cells["evil"]
     assert evil[:2] == [text('\'=HYPERLINK("http://evil")'), text("'@evil")]
     assert evil[5:7] == [num(0), num(2)] and evil[9:12] == [EMPTY, EMPTY, EMPTY]
     assert evil[12:18] == [text("in Bearbeitung"), num(1), EMPTY, num(0), EMPTY, EMPTY]
     assert cells["roster"][:4] == [text("'-Rita"), EMPTY, text("roster"), text("ja")]
     assert cells["tab"][0] == text("'\tTabea") and cells["tab"][8] == text("fehlgeschlagen")
-    assert cells["tab"][9:12] == [num(50), num(100), EMPTY]  # the value sent, though it was refused
+    assert cells["tab"][9:12] == [num(0), num(100), EMPTY]  # the value sent (a first quiz: 0), though refused
 
 
 def test_gradebook_csv_keeps_text_from_the_lms_as_text(app: Flask, launcher: Launcher) -> None:
@@ -192,7 +200,7 @@ def test_completion_list(app: Flask, launcher: Launcher) -> None:
         "done",
         name="Jörg Müller",
         email="joerg@example.org",
-        done=("modul-a",),
+        done=("modul-a", "modul-b"),
         course_completed=True,
         at=COMPLETED,
     )
@@ -202,7 +210,7 @@ def test_completion_list(app: Flask, launcher: Launcher) -> None:
         "done2",
         name="+Anna",
         course_completed=True,
-        done=("modul-a",),
+        done=("modul-a", "modul-b"),
         at=COMPLETED + dt.timedelta(days=2),
     )
     add_learner(app, where, "busy", name="Bo Busy", started=("modul-a",))

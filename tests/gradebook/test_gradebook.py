@@ -148,8 +148,23 @@ def test_filters_count_and_select_learners(app: Flask, launcher: Launcher) -> No
     where = place(app)
     add_learner(app, where, "new", name="Nina Neu", roster=True, launched=False)
     add_learner(app, where, "idle", name="Ida Idle")  # launched, did nothing
-    add_learner(app, where, "busy", name="Bo Busy", started=("modul-a",), practice={"modul-a": "Text"})
-    add_learner(app, where, "done", name="Doro Done", done=("modul-a", "modul-b"), course_completed=True)
+    add_learner(
+        app,
+        where,
+        "busy",
+        name="Bo Busy",
+        started=("modul-a",),
+        practice={"modul-a": "Unsere Kommune hat einen Klimabeirat."},
+    )
+    add_learner(
+        app,
+        where,
+        "done",
+        name="Doro Done",
+        done=("modul-a", "modul-b"),
+        reviewed=("modul-a", "modul-b"),  # nothing left to review
+        course_completed=True,
+    )
     add_learner(app, where, "fail", name="Fay Fail", started=("modul-b",), grade_state="failed")
     add_learner(
         app,
@@ -157,7 +172,7 @@ def test_filters_count_and_select_learners(app: Flask, launcher: Launcher) -> No
         "ok",
         name="Otto Okay",
         started=("modul-b",),
-        practice={"modul-b": "x"},
+        practice={"modul-b": "Unsere Kommune hat ein Leitbild."},
         reviewed=("modul-b",),
     )
 

@@ -85,7 +85,10 @@ def test_learner_page_statements_do_not_grow_with_the_work(app: Flask, launcher:
         "much",
         name="Max Viel",
         done=("modul-a", "modul-b"),
-        practice={"modul-a": "Text eins", "modul-b": "Text zwei"},
+        practice={
+            "modul-a": "Der erste Text über die Kommune.",
+            "modul-b": "Der zweite Text über die Kommune.",
+        },
         reviewed=("modul-a",),
         course_completed=True,
         grade_state="failed",
