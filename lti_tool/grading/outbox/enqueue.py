@@ -55,7 +55,7 @@ WAKE_CHANNEL = "nama_grades"
 
 def _announce(s: Session) -> None:
     """Wake workers when this transaction commits: in this process at once, elsewhere through PostgreSQL's
-    NOTIFY (sent at commit, never for a rolled-back transaction; see worker.PgWakeup)."""
+    NOTIFY (sent at commit, never for a rolled-back transaction; see processes.PgWakeup)."""
     if not event.contains(s, "after_commit", _wake):
         event.listen(s, "after_commit", _wake, once=True)
     if s.get_bind().dialect.name == "postgresql":

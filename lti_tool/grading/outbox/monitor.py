@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from ...db import insert_for
 from ...models import GradeOutbox, WorkerHeartbeat, utcnow
-from .rows import STATES, RowState, is_newest
+from .rows import STATES, RowState, is_newest, newest_rows
 
 
 def heartbeat(
@@ -94,18 +94,5 @@ def failed_rows(
 ) -> list[GradeOutbox]:
     """Failed (or removed) rows that are still the newest of their target (what "send again", or the teacher's
     "create again", would pick up)."""
-    query = select(GradeOutbox).where(GradeOutbox.state == state, is_newest())
-    if context_id is not None:
-        query = query.where(GradeOutbox.context_id == context_id)
+    query = newest_rows(context_id=context_id, states=[state])
     return list(s.scalars(query.order_by(GradeOutbox.id.desc()).limit(limit)))
-
-
-def latest_rows(s: Session, context_id: int) -> list[GradeOutbox]:
-    """The newest row per (user, target) of a context: what the gradebook shows as each grade's sync state."""
-    return list(
-        s.scalars(
-            select(GradeOutbox)
-            .where(GradeOutbox.context_id == context_id, is_newest())
-            .order_by(GradeOutbox.user_id, GradeOutbox.target)
-        )
-    )
