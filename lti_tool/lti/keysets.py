@@ -15,7 +15,6 @@ import functools
 import hashlib
 import json
 import threading
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,6 +26,7 @@ from ..cache import LaunchStore
 from ..errors import LaunchError
 from ..http import Allowed, GuardedClient
 from ..i18n import lazy_gettext as _l
+from ..localcache import LocalCache
 from .claims import ASK_ADMIN
 
 ALLOWED_ALGS = ("RS256", "RS384", "RS512")
@@ -37,8 +37,7 @@ class JwksCache:
     with one fetch lock per key-set URL so concurrent first launches make one request, not one each."""
 
     def __init__(self, ttl: float = 60.0) -> None:
-        self.ttl = ttl
-        self._data: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._data: LocalCache[str, dict[str, Any]] = LocalCache(ttl, maxsize=256)
         self._lock = threading.Lock()
         self._fetch_locks: dict[str, threading.Lock] = {}
 
@@ -47,15 +46,10 @@ class JwksCache:
             return self._fetch_locks.setdefault(url, threading.Lock())
 
     def get(self, url: str) -> dict[str, Any] | None:
-        with self._lock:
-            hit = self._data.get(url)
-        if hit and hit[0] > time.monotonic():
-            return hit[1]
-        return None
+        return self._data.get(url)
 
     def put(self, url: str, jwks: dict[str, Any]) -> None:
-        with self._lock:
-            self._data[url] = (time.monotonic() + self.ttl, jwks)
+        self._data.set(url, jwks)
 
 
 def jwks_cache(app: Any) -> JwksCache:
