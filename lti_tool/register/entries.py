@@ -5,26 +5,22 @@ Services take a session and never commit. A page costs two statements whatever t
 and one query that picks the page's entry ids (ordered by completion, newest first, through the index on
 `completed_at, id`) and joins the learner, context, platform and certificate to those ids only.
 
-Search (`q`): part of the name (the certificate's, or as the LMS sent it), of the e-mail address, or a certificate
-code (typed as people type codes: lower case, without dashes). Case does not matter, umlauts included: PostgreSQL's
-ILIKE folds every letter; SQLite's LIKE only ASCII ones, so a search with other letters uses `nama_fold`, a Python
-function the engine registers (lti_tool/db.py), which is slower, but right.
+The filters and the search (`Filters`, what a search matches) are in search.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import ColumnElement, Select, false, func, literal, or_, select, union
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from ..certificate.service import ALPHABET, normalise_code
+from ..certificate.service import normalise_code
 from ..db import insert_for
-from ..i18n import BERLIN
 from ..models import (
     Certificate,
     CertificateEvent,
@@ -37,9 +33,9 @@ from ..models import (
     ResourceLink,
     User,
 )
+from .search import Filters, certificate_join, filtered_entries
 
 PAGE_SIZE = 50
-SEARCH_MAX = 200  # characters of a search that are used
 
 
 class CertificateState(StrEnum):
@@ -81,189 +77,6 @@ def record_completion(
         created_at=completed_at,
     )
     s.execute(ins.on_conflict_do_nothing(index_elements=["user_id", "context_id", "course_id"]))
-
-
-# --- Filters ------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Filters:
-    """What the office asked for; `problems` names the fields whose value was not understood (not applied)."""
-
-    q: str = ""
-    platform_id: int | None = None
-    course_id: str | None = None
-    date_from: dt.date | None = None
-    date_to: dt.date | None = None
-    page: int = 1
-    problems: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def active(self) -> bool:
-        return bool(self.q or self.platform_id or self.course_id or self.date_from or self.date_to)
-
-    def query_args(self, **changes: Any) -> dict[str, Any]:
-        """The filters as query-string arguments (for links to other pages and the export)."""
-        args: dict[str, Any] = {
-            "q": self.q,
-            "plattform": self.platform_id or "",
-            "kurs": self.course_id or "",
-            "von": self.date_from.isoformat() if self.date_from else "",
-            "bis": self.date_to.isoformat() if self.date_to else "",
-            "seite": self.page,
-        }
-        args.update(changes)
-        if args.get("seite") == 1:
-            args["seite"] = None
-        return {key: value for key, value in args.items() if value not in ("", None)}
-
-    def describe(self) -> str:
-        """For the audit trail: which filters an export used (ASCII keys, the values as given)."""
-        parts = [f"{key}={value}" for key, value in self.query_args(seite=None).items()]
-        return ", ".join(parts) or "all"
-
-
-PROBLEM_DATE = "date"
-PROBLEM_PLATFORM = "platform"
-PROBLEM_COURSE = "course"
-PROBLEM_PERIOD = "period"
-
-
-def _date(raw: str) -> dt.date | None:
-    if len(raw) != 10:
-        raise ValueError(raw)
-    return dt.date.fromisoformat(raw)
-
-
-def parse_filters(args: Mapping[str, str], platform_ids: set[int], course_ids: set[str]) -> Filters:
-    """Filters from the query string; a value that is not understood is reported in `problems`, not applied."""
-    problems: dict[str, str] = {}
-    q = " ".join((args.get("q") or "").split())[:SEARCH_MAX]
-    platform_id: int | None = None
-    raw = (args.get("plattform") or "").strip()
-    if raw:
-        if raw.isascii() and raw.isdigit() and len(raw) < 19 and int(raw) in platform_ids:
-            platform_id = int(raw)
-        else:
-            problems["plattform"] = PROBLEM_PLATFORM
-    course_id: str | None = None
-    raw = (args.get("kurs") or "").strip()
-    if raw:
-        if raw in course_ids:
-            course_id = raw
-        else:
-            problems["kurs"] = PROBLEM_COURSE
-    dates: dict[str, dt.date | None] = {}
-    for key in ("von", "bis"):
-        raw = (args.get(key) or "").strip()
-        dates[key] = None
-        if raw:
-            try:
-                dates[key] = _date(raw)
-            except ValueError:
-                problems[key] = PROBLEM_DATE
-    if dates["von"] and dates["bis"] and dates["von"] > dates["bis"]:
-        problems["bis"] = PROBLEM_PERIOD
-        dates["bis"] = None
-    raw = args.get("seite") or ""
-    page = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 7 else 1
-    return Filters(
-        q=q,
-        platform_id=platform_id,
-        course_id=course_id,
-        date_from=dates["von"],
-        date_to=dates["bis"],
-        page=max(1, page),
-        problems=problems,
-    )
-
-
-def _berlin_midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), tzinfo=BERLIN).astimezone(dt.UTC)
-
-
-def _certificate_join() -> ColumnElement[bool]:
-    return (
-        (Certificate.user_id == RegisterEntry.user_id)
-        & (Certificate.context_id == RegisterEntry.context_id)
-        & (Certificate.course_id == RegisterEntry.course_id)
-    )
-
-
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def _contains(s: Session, column: Any, q: str) -> ColumnElement[bool]:
-    """`column` contains `q`, case-insensitively: PostgreSQL's ILIKE folds every letter; SQLite's LIKE folds
-    ASCII letters by itself, and a search with other letters goes through `nama_fold` (lti_tool/db.py)."""
-    pattern = _like(q.lower())
-    if s.get_bind().dialect.name != "sqlite":
-        return cast("ColumnElement[bool]", column.ilike(pattern, escape="\\"))
-    if q.isascii():
-        return cast("ColumnElement[bool]", column.like(pattern, escape="\\"))
-    # SQLite's own LIKE first, with `_` for each letter beyond ASCII, so that Python folds only the few rows left.
-    rough = "".join(c if c.isascii() else "_" for c in pattern)
-    return cast(
-        "ColumnElement[bool]",
-        column.like(rough, escape="\\") & func.nama_fold(column).like(pattern, escape="\\"),
-    )
-
-
-def learner_matches(s: Session, q: str) -> ColumnElement[bool]:
-    """The learner's name or e-mail contains the search. On PostgreSQL two trigram indexes serve exactly these
-    expressions (migration register_search_index; change both together, tests/register/test_search_index.py)."""
-    full_name = func.coalesce(
-        User.name, func.coalesce(User.given_name, "") + literal(" ") + func.coalesce(User.family_name, "")
-    )
-    return or_(_contains(s, full_name, q), _contains(s, User.email, q))
-
-
-def certificate_matches(s: Session, q: str) -> ColumnElement[bool]:
-    """The certificate's holder name contains the search (a trigram index on PostgreSQL, as above)."""
-    return _contains(s, Certificate.holder_name, q)
-
-
-def _search(s: Session, q: str) -> ColumnElement[bool]:
-    """Name, e-mail or certificate code contains the search (case-insensitive, umlauts too).
-
-    Each table is scanned once on its own (users by name and e-mail, certificates by holder name and code) and
-    the entries are found through the ids that matched: a scan of the entries joined to users and certificates
-    costs several times more at 50,000 entries.
-    """
-    users = select(User.id).where(learner_matches(s, q))
-    code = normalise_code(q)
-    part = q.upper().strip()
-    if code is not None:
-        by_code: ColumnElement[bool] = Certificate.code == code
-    elif part and all(c in ALPHABET or c == "-" for c in part):  # part of a code, as printed
-        by_code = Certificate.code.like(_like(part), escape="\\")
-    else:  # a letter no code has (I, L, O, U, umlauts, spaces): no code can contain it
-        by_code = false()
-    certified = (
-        select(RegisterEntry.id)
-        .join(Certificate, _certificate_join())
-        .where(or_(certificate_matches(s, q), by_code))
-    )
-    by_user = select(RegisterEntry.id).where(RegisterEntry.user_id.in_(users))
-    return RegisterEntry.id.in_(union(by_user, certified))
-
-
-def _filtered(s: Session, f: Filters) -> Select[Any]:
-    """The ids and completion times of the entries the filters keep (joins only where a filter needs them)."""
-    query = cast("Select[Any]", select(RegisterEntry.id, RegisterEntry.completed_at))
-    if f.q:
-        query = query.where(_search(s, f.q))
-    if f.platform_id:
-        query = query.where(RegisterEntry.platform_id == f.platform_id)
-    if f.course_id:
-        query = query.where(RegisterEntry.course_id == f.course_id)
-    if f.date_from:
-        query = query.where(RegisterEntry.completed_at >= _berlin_midnight(f.date_from))
-    if f.date_to:
-        query = query.where(RegisterEntry.completed_at < _berlin_midnight(f.date_to + dt.timedelta(days=1)))
-    return query
 
 
 # --- Rows ---------------------------------------------------------------------------------------------------
@@ -319,7 +132,7 @@ def _base(*extra: Any) -> Select[Any]:
         .join(User, User.id == RegisterEntry.user_id)
         .join(Context, Context.id == RegisterEntry.context_id)
         .join(Platform, Platform.id == RegisterEntry.platform_id)
-        .outerjoin(Certificate, _certificate_join())
+        .outerjoin(Certificate, certificate_join())
     )
     return cast("Select[Any]", query)
 
@@ -394,7 +207,7 @@ def page(s: Session, f: Filters, courses: Mapping[str, CourseFacts]) -> Register
     itself (a window), so that a search scans the tables once, not once for the count and once for the page.
     """
     size = PAGE_SIZE
-    filtered = _filtered(s, f)
+    filtered = filtered_entries(s, f)
     order = (RegisterEntry.completed_at.desc(), RegisterEntry.id.desc())
 
     def rows_of(number: int, with_total: bool) -> list[Any]:
@@ -421,7 +234,7 @@ def all_rows(
     s: Session, f: Filters, courses: Mapping[str, CourseFacts], *, batch: int
 ) -> Iterator[RegisterRow]:
     """Every entry the filters keep, newest first, read `batch` rows at a time (for the export)."""
-    ids = _filtered(s, f).subquery()
+    ids = filtered_entries(s, f).subquery()
     query = _base().join(ids, ids.c.id == RegisterEntry.id)
     query = query.order_by(RegisterEntry.completed_at.desc(), RegisterEntry.id.desc())
     # Core rows (no ORM loading step), `batch` at a time from a server-side cursor where the database has one.
@@ -475,7 +288,7 @@ def find_entry_id_by_code(s: Session, code: str) -> int | None:
     if normal is None:
         return None
     found = s.execute(
-        select(RegisterEntry.id).join(Certificate, _certificate_join()).where(Certificate.code == normal)
+        select(RegisterEntry.id).join(Certificate, certificate_join()).where(Certificate.code == normal)
     ).first()
     return int(found[0]) if found else None
 

@@ -34,10 +34,11 @@ from ..gradebook.export import filename, lines
 from ..i18n import BERLIN
 from ..i18n import lazy_gettext as _l
 from ..models import Certificate, RegisterEntry, utcnow
-from . import audit, entries, export, revocation
+from . import audit, entries, export, revocation, search
 from .audit import AuditAction
-from .entries import CertificateState, CourseFacts, Filters
+from .entries import CertificateState, CourseFacts
 from .revocation import REASON_MAX, RevocationError
+from .search import Filters
 
 log = logging.getLogger(__name__)
 EXPORT_BATCH = 1000  # entries per database round trip while the CSV streams
@@ -69,17 +70,17 @@ def _hours(value: float | None) -> str:
 
 def _problem_text(problem: str) -> str:
     texts: dict[str, str] = {
-        entries.PROBLEM_DATE: _("Please enter a date (e.g. 31.12.2026)."),
-        entries.PROBLEM_PLATFORM: _("Please choose a platform from the list."),
-        entries.PROBLEM_COURSE: _("Please choose a course from the list."),
-        entries.PROBLEM_PERIOD: _("The end of the period lies before its start."),
+        search.PROBLEM_DATE: _("Please enter a date (e.g. 31.12.2026)."),
+        search.PROBLEM_PLATFORM: _("Please choose a platform from the list."),
+        search.PROBLEM_COURSE: _("Please choose a course from the list."),
+        search.PROBLEM_PERIOD: _("The end of the period lies before its start."),
     }
     return texts[problem]
 
 
 def _filters() -> tuple[Filters, list[tuple[int, str]]]:
     platforms = entries.platforms(db.session())
-    filters = entries.parse_filters(request.args, {pid for pid, _name in platforms}, set(_courses()))
+    filters = search.parse_filters(request.args, {pid for pid, _name in platforms}, set(_courses()))
     return filters, platforms
 
 

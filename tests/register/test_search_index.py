@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from lti_tool.db import alembic_config, upgrade
 from lti_tool.models import Certificate, User
-from lti_tool.register import entries
+from lti_tool.register import search
 
 from ..conftest import TEST_DATABASE_URL
 from ..grading.test_migration import _diff, empty_database  # noqa: F401  (the fixture)
@@ -43,8 +43,8 @@ def _plans(url: str, q: str) -> str:
             s.execute(text("SET LOCAL enable_seqscan = off"))
             plans = []
             for query in (
-                select(User.id).where(entries.learner_matches(s, q)),
-                select(Certificate.id).where(entries.certificate_matches(s, q)),
+                select(User.id).where(search.learner_matches(s, q)),
+                select(Certificate.id).where(search.certificate_matches(s, q)),
             ):
                 sql = str(query.compile(dialect=s.get_bind().dialect, compile_kwargs={"literal_binds": True}))
                 plans += [row[0] for row in s.execute(text("EXPLAIN " + sql))]
