@@ -275,64 +275,39 @@ def _move_back(app: Flask, user_id: int, to: dt.datetime) -> None:
 
 
 def add_learners(app: Flask, where: Place, count: int, *, prefix: str = "bulk") -> None:
-    """`count` learners with a bit of everything (a third roster-only, some done, some failed grades), written in
-    one transaction."""
-    now = utcnow()
+    """`count` learners with a bit of everything, built as `add_learner` builds one: a third only on the roster
+    (one roster refresh for all), the others launched with both modules under way (their texts submitted; a grade
+    sent, or failed), done, or done and reviewed (their course grade sent)."""
+    kinds = {f"{prefix}-{n:05d}": (n, n % 6) for n in range(count)}
     with session_scope(app, write=True) as s:
-        for n in range(count):
-            sub = f"{prefix}-{n:05d}"
-            kind = n % 6
-            s.add(
-                RosterEntry(
-                    context_id=where.context_id,
-                    sub=sub,
-                    name=f"Lernende {n:05d}",
-                    email=f"{sub}@example.org",
-                    roles=["Learner"],
-                    is_learner=True,
-                )
-            )
-            if kind in (0, 1):
-                continue  # never launched
-            user = User(platform_id=where.platform_id, sub=sub, name=f"Lernende {n:05d}", last_launch_at=now)
-            s.add(user)
-            s.flush()
-            s.add(Membership(user_id=user.id, context_id=where.context_id, roles=["Learner"]))
-            owner = {"user_id": user.id, "context_id": where.context_id, "course_id": COURSE}
-            for module_id in MODULES:
-                complete = kind >= 4
-                s.add(
-                    ModuleProgress(
-                        **owner,
-                        module_id=module_id,
-                        lessons_seen=2,
-                        attempts=kind,
-                        best_score=0.2 * kind,
-                        completed_at=now if complete else None,
-                    )
-                )
-                s.add(
-                    PracticeSubmission(
-                        **owner,
-                        module_id=module_id,
-                        text=f"Text {sub}",
-                        reviewed_at=now if kind == 5 else None,
-                    )
-                )
-            s.add(CourseProgress(**owner, completed_at=now if kind >= 4 else None, updated_at=now))
-            s.add(
-                GradeOutbox(
-                    platform_id=where.platform_id,
-                    user_id=user.id,
-                    context_id=where.context_id,
-                    target=f"course:{COURSE}@link:1",
-                    payload={},
-                    score_timestamp=now.isoformat(),
-                    state="failed" if kind == 3 else "sent",
-                    last_status=400 if kind == 3 else 200,
-                    last_error="Incorrect score received" if kind == 3 else None,
-                    course_id=COURSE,
-                )
+        listed = [
+            Member(r.sub, r.name, r.email, list(r.roles), r.status, r.is_learner)
+            for r in s.scalars(select(RosterEntry).where(RosterEntry.context_id == where.context_id))
+        ]
+        listed += [
+            Member(sub, f"Lernende {n:05d}", f"{sub}@example.org", [LEARNER_ROLE], "Active", True)
+            for sub, (n, _) in kinds.items()
+        ]
+        store_roster(s, where.context_id, listed, utcnow())
+    texts = {module_id: "Ein Text über unsere Kommune und ihr Leitbild." for module_id in MODULES}
+    for sub, (n, kind) in kinds.items():
+        if kind in (0, 1):
+            continue  # never launched
+        name = f"Lernende {n:05d}"
+        if kind in (2, 3):
+            state = "failed" if kind == 3 else "sent"
+            add_learner(app, where, sub, name=name, started=MODULES, practice=texts, grade_state=state)
+        else:
+            reviewed = MODULES if kind == 5 else ()
+            add_learner(
+                app,
+                where,
+                sub,
+                name=name,
+                done=MODULES,
+                reviewed=reviewed,
+                course_completed=True,
+                grade_state="sent",
             )
 
 
