@@ -87,6 +87,9 @@ class Retention(StrEnum):
     LAUNCH_STORE = "launch_store"  # short-lived entries with their own expiry
     OPERATOR_ACCOUNT = "operator_account"  # until `admin delete-user`
     REGISTER = "register"  # the certification register: REGISTER_RETENTION_DAYS, or until `learner delete`
+    GRADE_HISTORY = (
+        "grade_history"  # grade outbox rows: GRADE_HISTORY_DAYS, the newest until `learner delete`
+    )
     ERASURE = "erasure"  # records of deletions: as long as the tool runs (a restore must delete again)
 
 
@@ -98,6 +101,7 @@ RETENTION_SETTINGS: dict[Retention, tuple[str, ...]] = {
     Retention.LAUNCH_STORE: ("ADMIN_SESSION_SECONDS", "ADMIN_LOGIN_LOCKOUT_SECONDS", "HOUSEKEEPING_SECONDS"),
     Retention.OPERATOR_ACCOUNT: (),
     Retention.REGISTER: ("REGISTER_RETENTION_DAYS", "HOUSEKEEPING_SECONDS"),
+    Retention.GRADE_HISTORY: ("GRADE_HISTORY_DAYS",),
     Retention.ERASURE: (),
 }
 

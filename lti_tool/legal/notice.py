@@ -153,6 +153,25 @@ def retention_text(rule: Retention, config: Any) -> str:
                 purge=purge,
             )
         )
+    if rule == Retention.GRADE_HISTORY:
+        days = int(config["GRADE_HISTORY_DAYS"])
+        if days <= 0:
+            return str(
+                _l(
+                    "Kept until the person's data is deleted (scripts/flask learner delete); a grade replaced "
+                    "before it was sent is removed an hour after it was queued. Grades already in the learning "
+                    "platform stay there."
+                )
+            )
+        return str(
+            _l(
+                "The newest grade for each grade item, and grades not yet delivered or refused, are kept until "
+                "the person's data is deleted (scripts/flask learner delete). Earlier grades are removed by the "
+                "grade workers %(days)s days after they arrived (GRADE_HISTORY_DAYS), a grade replaced before it "
+                "was sent an hour after it was queued. Grades already in the learning platform stay there.",
+                days=days,
+            )
+        )
     if rule == Retention.ERASURE:
         return str(
             _l(

@@ -105,7 +105,7 @@ class GradeOutbox(Base):
                 (LMS, INSTRUCTOR, OPERATOR),
             ),
         ),
-        Retention.UNTIL_DELETED,
+        Retention.GRADE_HISTORY,
         keys=("id", "platform_id", "user_id", "context_id", "resource_link_id"),
     )
 
