@@ -18,7 +18,7 @@ from flask import Flask, current_app
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from .db import get_db, insert_for, session_scope
+from .db import insert_for, session_scope
 from .models import LaunchCache, utcnow
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ class DbLaunchStore:
         self.app = app
 
     def get(self, key: str) -> Any | None:
-        with get_db(self.app).sessionmaker() as s:
+        with session_scope(self.app) as s:
             row = s.execute(
                 select(LaunchCache.value).where(LaunchCache.key == key, LaunchCache.expires_at > utcnow())
             ).scalar_one_or_none()

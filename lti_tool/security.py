@@ -23,7 +23,7 @@ from flask import Flask, current_app, g, request
 from flask.wrappers import Response
 from sqlalchemy import select
 
-from .db import get_db
+from .db import session_scope
 from .localcache import LocalCache
 from .models import Platform
 from .urls import origin_of
@@ -58,7 +58,7 @@ class _PlatformOrigins:
 
 
 def _read_origins(app: Flask) -> _Origins:
-    with get_db(app).sessionmaker() as s:
+    with session_scope(app) as s:
         rows = s.execute(
             select(
                 Platform.id,
