@@ -226,7 +226,7 @@ def test_resend_queues_failed_rows_once_with_a_fresh_timestamp(classroom: Classr
 
 def test_enqueue_takes_a_constant_number_of_statements(classroom: Classroom) -> None:
     """The course row, a deep-linked module, the tool's own module items: besides one INSERT per row, the
-    statement count does not grow with the number of targets (progress.py calls this in a request)."""
+    statement count does not grow with the number of targets (progress.writes calls this in a request)."""
     classroom.add_link("2", module_id="modul-a", lineitem_url=classroom.lms.url + "/li/2")
     lea, ben = classroom.person("4"), classroom.person("5")
     engine = get_db(classroom.app).engine
