@@ -6,26 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import (
-    Float,
-    ForeignKey,
-    Index,
-    String,
-    Text,
-    UniqueConstraint,
-)
+from sqlalchemy import Float, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..legal.inventory import (
-    N_,
-    OFFICE_INPUT,
-    TOOL,
-    PersonalData,
-    Retention,
-    Subject,
-    group,
-    launch,
-)
+from ..legal.inventory import N_, OFFICE_INPUT, TOOL, PersonalData, Retention, Subject, group, launch
 from .base import INSTRUCTOR, LEARNER, OFFICE, PARTICIPANTS, PK, PUBLIC, Base, utcnow
 
 

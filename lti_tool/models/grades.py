@@ -6,25 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import (
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-)
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..legal.inventory import (
-    N_,
-    TOOL,
-    NoPersonalData,
-    PersonalData,
-    Retention,
-    group,
-)
+from ..legal.inventory import N_, TOOL, NoPersonalData, PersonalData, Retention, group
 from .base import INSTRUCTOR, LMS, OPERATOR, PARTICIPANTS, PK, Base, utcnow
 
 

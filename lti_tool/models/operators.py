@@ -4,20 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (
-    String,
-)
+from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..legal.inventory import (
-    N_,
-    OPERATOR_INPUT,
-    TOOL,
-    PersonalData,
-    Retention,
-    Subject,
-    group,
-)
+from ..legal.inventory import N_, OPERATOR_INPUT, TOOL, PersonalData, Retention, Subject, group
 from .base import OPERATOR, PK, Base, utcnow
 
 

@@ -6,24 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import (
-    Boolean,
-    ForeignKey,
-    String,
-    UniqueConstraint,
-    false,
-)
+from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..legal.inventory import (
-    N_,
-    TOOL,
-    NoPersonalData,
-    PersonalData,
-    Retention,
-    group,
-    launch,
-)
+from ..legal.inventory import N_, TOOL, NoPersonalData, PersonalData, Retention, group, launch
 from .base import INSTRUCTOR, LEARNER, LMS, OFFICE, OPERATOR, PARTICIPANTS, PEERS, PK, Base, utcnow
 
 

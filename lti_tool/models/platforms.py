@@ -6,20 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import (
-    Boolean,
-    ForeignKey,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-)
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..legal.inventory import (
-    N_,
-    NoPersonalData,
-)
+from ..legal.inventory import N_, NoPersonalData
 from .base import PK, Base, utcnow
 
 

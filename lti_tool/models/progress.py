@@ -7,28 +7,10 @@ import datetime as dt
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-)
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..legal.inventory import (
-    INSTRUCTOR_INPUT,
-    N_,
-    PERSON,
-    TOOL,
-    PersonalData,
-    Retention,
-    group,
-)
+from ..legal.inventory import INSTRUCTOR_INPUT, N_, PERSON, TOOL, PersonalData, Retention, group
 from .base import INSTRUCTOR, LEARNER, LMS, OFFICE, PARTICIPANTS, PEERS, PK, Base, utcnow
 
 

@@ -6,24 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import (
-    Boolean,
-    ForeignKey,
-    String,
-    UniqueConstraint,
-)
+from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..legal.inventory import (
-    N_,
-    OPERATOR_INPUT,
-    TOOL,
-    PersonalData,
-    Retention,
-    Subject,
-    group,
-    roster,
-)
+from ..legal.inventory import N_, OPERATOR_INPUT, TOOL, PersonalData, Retention, Subject, group, roster
 from .base import INSTRUCTOR, OPERATOR, PK, Base, utcnow
 
 

@@ -6,23 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import (
-    Boolean,
-    ForeignKey,
-    String,
-    Text,
-)
+from sqlalchemy import Boolean, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..legal.inventory import (
-    N_,
-    TOOL,
-    PersonalData,
-    Retention,
-    Subject,
-    group,
-    launch,
-)
+from ..legal.inventory import N_, TOOL, PersonalData, Retention, Subject, group, launch
 from .base import LEARNER, OPERATOR, PARTICIPANTS, PK, Base, utcnow
 
 
