@@ -283,12 +283,14 @@ def prune_outbox(app: Flask, *, rounds: int | None = None) -> int:
     """Prune the outbox's history, a batch per transaction, until nothing is left or after `rounds` batches;
     returns the rows deleted."""
     days = int(app.config["GRADE_HISTORY_DAYS"])
-    total, done = 0, 0
+    total = done = 0
     while rounds is None or done < rounds:
+        with session_scope(app) as s:  # the search reads; only the delete takes the write lock
+            ids = outbox.prunable(s, history_days=days)
         with session_scope(app, write=True) as s:
-            pruned = outbox.prune(s, history_days=days)
-        total, done = total + pruned, done + 1
-        if pruned < outbox.PRUNE_BATCH:
+            total += outbox.delete_rows(s, ids)
+        done += 1
+        if len(ids) < outbox.PRUNE_BATCH:
             break
     if total:
         log.info("grade outbox: %d old sent or superseded rows pruned", total)

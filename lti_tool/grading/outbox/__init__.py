@@ -33,7 +33,7 @@ from .record import (
     record_restamp,
     record_retry,
 )
-from .retention import PRUNE_BATCH, prune
+from .retention import PRUNE_BATCH, delete_rows, prunable, prune
 from .rows import DELIVERED, STATES, WAITING, RowState, is_newest, newest_rows
 from .targets import (
     LINEITEM_SCOPE,
@@ -65,6 +65,7 @@ __all__ = [
     "claim",
     "conflict_is_ours",
     "counted",
+    "delete_rows",
     "enqueue_grades",
     "extend_lease",
     "failed_rows",
@@ -76,6 +77,7 @@ __all__ = [
     "known_lineitem",
     "known_lineitems",
     "newest_rows",
+    "prunable",
     "prune",
     "reconcile",
     "record_delivered",

@@ -18,6 +18,7 @@ PRUNE_BATCH rows per transaction.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 
 from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session
@@ -29,9 +30,13 @@ SUPERSEDED_KEPT = dt.timedelta(hours=1)
 PRUNE_BATCH = 1000
 
 
-def prune(s: Session, *, history_days: int, now: dt.datetime | None = None, limit: int = PRUNE_BATCH) -> int:
-    """Delete up to `limit` rows that the rules above no longer keep (oldest first); returns how many.
-    `history_days` 0 keeps sent and applied rows (superseded ones are pruned all the same). Never commits."""
+def prunable(
+    s: Session, *, history_days: int, now: dt.datetime | None = None, limit: int = PRUNE_BATCH
+) -> list[int]:
+    """Ids of up to `limit` rows that the rules above no longer keep. A read: on SQLite run it outside the write
+    transaction that deletes them (`delete_rows`), so that learners' writes never wait for the search. A row once
+    prunable stays so (sent, applied and superseded rows never change, and a row with a newer one keeps it).
+    `history_days` 0 keeps sent and applied rows (superseded ones are pruned all the same)."""
     now = now or utcnow()
     row = GradeOutbox
     superseded_before = now - SUPERSEDED_KEPT
@@ -40,7 +45,7 @@ def prune(s: Session, *, history_days: int, now: dt.datetime | None = None, limi
         row.created_at < superseded_before,
         or_(row.last_attempt_at.is_(None), row.last_attempt_at < superseded_before),
     )
-    prunable = superseded
+    old = superseded
     if history_days > 0:
         delivered_before = now - dt.timedelta(days=history_days)
         delivered = and_(
@@ -49,10 +54,21 @@ def prune(s: Session, *, history_days: int, now: dt.datetime | None = None, limi
                 row.sent_at < delivered_before, and_(row.sent_at.is_(None), row.created_at < delivered_before)
             ),
         )
-        prunable = or_(superseded, delivered)
-    doomed = select(row.id).where(prunable, ~is_newest(row)).order_by(row.id).limit(limit)
-    ids = list(s.scalars(doomed))
+        old = or_(superseded, delivered)
+    # No ORDER BY: the search stops at `limit` rows found (by state through ix_grade_outbox_due, old rows first).
+    return sorted(s.scalars(select(row.id).where(old, ~is_newest(row)).limit(limit)))
+
+
+def delete_rows(s: Session, ids: Collection[int]) -> int:
+    """Delete these rows (ids from `prunable`); returns how many were still there. Never commits."""
     if not ids:
         return 0
-    s.execute(delete(row).where(row.id.in_(ids)).execution_options(synchronize_session=False))
-    return len(ids)
+    result = s.execute(
+        delete(GradeOutbox).where(GradeOutbox.id.in_(list(ids))).execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def prune(s: Session, *, history_days: int, now: dt.datetime | None = None, limit: int = PRUNE_BATCH) -> int:
+    """`prunable` and `delete_rows` in the caller's transaction; returns the rows deleted. Never commits."""
+    return delete_rows(s, prunable(s, history_days=history_days, now=now, limit=limit))
