@@ -4,10 +4,14 @@ each other's answers after submitting their own."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from .. import db, progress
+from .. import db, exchange, progress
+from ..errors import NotFound
+from ..i18n import lazy_gettext as _l
 from ..models import PracticeSubmission
 from . import drafts
 from .model import Course, Module
@@ -114,33 +118,114 @@ def _page_number(raw: str | None) -> int:
     return 1
 
 
-@bp.get("/m/<module_id>/austausch")
-def exchange(module_id: str) -> str:
-    where = here()
-    module = find_module(where.course, module_id)
+def _render_exchange(
+    where: Any,
+    module: Module,
+    *,
+    page: int = 1,
+    problem: tuple[str, int, exchange.TextInvalid | None] | None = None,
+    reply_text: str = "",
+    municipality_text: str | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    """The exchange page; `problem` is (which form: "reply" or "municipality", the answer id, the error)."""
     s = db.session()
-    own = progress.get_practice(s, where.learner, where.course, module)
-    page = _page_number(request.args.get("seite"))
-    answers: list[progress.PeerAnswer] = []
-    total = 0
-    if own is not None:
-        answers, total = progress.peer_answers(
-            s, where.learner, where.course, module, limit=PEERS_PER_PAGE, offset=(page - 1) * PEERS_PER_PAGE
-        )
-    pages = max(1, -(-total // PEERS_PER_PAGE))
-    if own is not None and page > pages:
-        page = pages
-        answers, total = progress.peer_answers(
-            s, where.learner, where.course, module, limit=PEERS_PER_PAGE, offset=(page - 1) * PEERS_PER_PAGE
-        )
-    return render_template(
+    shown = exchange.read_page(s, where.learner, where.course, module, per_page=PEERS_PER_PAGE, page=page)
+    if shown.own is not None and shown.new_replies:
+        # Shown now: from the next visit on these are no longer new (one write, only when there were new ones).
+        s = db.write_session()
+        exchange.mark_replies_seen(s, where.learner, shown.own.answer.id)
+        s.commit()
+    html = render_template(
         "course/exchange.html",
         course=where.course,
         module=module,
-        own=own,
-        answers=answers,
-        total=total,
-        page=page,
-        pages=pages,
+        shown=shown,
+        problem=problem,
+        reply_text=reply_text,
+        municipality_text=shown.municipality if municipality_text is None else municipality_text,
+        reply_max=exchange.REPLY_MAX,
+        municipality_max=exchange.MUNICIPALITY_MAX,
+        saved=request.args.get("gespeichert") if status == 200 else None,
         single=where.single_module,
     )
+    return html, status
+
+
+@bp.get("/m/<module_id>/austausch", endpoint="exchange")
+def exchange_page(module_id: str) -> tuple[str, int]:
+    where = here()
+    module = find_module(where.course, module_id)
+    return _render_exchange(where, module, page=_page_number(request.args.get("seite")))
+
+
+def _answer_id(raw: str | None) -> int:
+    if raw and raw.isascii() and raw.isdigit() and len(raw) < 19:
+        return int(raw)
+    return 0  # found by nobody: a clear "not found"
+
+
+@bp.post("/m/<module_id>/austausch/antworten")
+def reply(module_id: str) -> Response | tuple[str, int]:
+    """A reply to an answer on this exchange page (field `antwort`: the answer's id, `text`: the reply)."""
+    where = here()
+    module = find_module(where.course, module_id)
+    answer_id = _answer_id(request.form.get("antwort"))
+    text = request.form.get("text")
+    s = db.write_session()
+    try:
+        exchange.add_reply(s, where.learner, where.course, module, answer_id, text)
+    except exchange.TextInvalid as exc:
+        s.rollback()
+        return _render_exchange(
+            where,
+            module,
+            page=_page_number(request.form.get("seite")),
+            problem=("reply", answer_id, exc),
+            reply_text=progress.normalize_text(text or ""),
+            status=422,
+        )
+    except exchange.NoOwnAnswer:
+        s.rollback()
+        raise NotFound(
+            _l("You can reply once you have submitted your own answer."),
+            hint=_l("Please write your answer to the practice task first."),
+            code="no_own_answer",
+        ) from None
+    except exchange.AnswerNotFound:
+        s.rollback()
+        raise NotFound(
+            _l("There is no such answer on this exchange page."),
+            hint=_l("Please open the exchange page again and reply to an answer shown there."),
+            code="answer_not_found",
+        ) from None
+    s.commit()
+    # No fragment: the notice at the top takes the focus and says what happened (a fragment would move it away).
+    return redirect(url_for("learner.exchange", module_id=module.id, gespeichert="antwort"), code=303)
+
+
+@bp.post("/m/<module_id>/austausch/kommune")
+def municipality(module_id: str) -> Response | tuple[str, int]:
+    """Show (field `kommune`) or, with `aktion=entfernen`, no longer show the learner's municipality."""
+    where = here()
+    module = find_module(where.course, module_id)
+    s = db.write_session()
+    if request.form.get("aktion") == "entfernen":
+        exchange.remove_municipality(s, where.learner)
+        state = "kommune-entfernt"
+    else:
+        raw = request.form.get("kommune")
+        try:
+            exchange.set_municipality(s, where.learner, raw)
+        except exchange.TextInvalid as exc:
+            s.rollback()
+            return _render_exchange(
+                where,
+                module,
+                problem=("municipality", 0, exc),
+                municipality_text=progress.normalize_text(raw or ""),
+                status=422,
+            )
+        state = "kommune"
+    s.commit()
+    return redirect(url_for("learner.exchange", module_id=module.id, gespeichert=state), code=303)

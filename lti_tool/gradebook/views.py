@@ -306,6 +306,6 @@ def export_completions() -> Response:
 
 
 def init_app(app: Flask) -> None:
-    from . import review_views  # noqa: F401  (its routes join this blueprint)
+    from . import exchange_views, review_views  # noqa: F401  (their routes join this blueprint)
 
     app.register_blueprint(bp)

@@ -65,6 +65,13 @@ STATEMENT = Statement(
             ),
             "test_review_dialogue_a11y.py",
         ),
+        Check(
+            _l(
+                "The exchange with replies and the municipality, and hiding a post as an instructor, by keyboard "
+                "only"
+            ),
+            "test_exchange_a11y.py",
+        ),
         Check(_l("Operator area, with its main tasks done by keyboard only"), "test_admin_a11y.py"),
         Check(_l("The warning before a session ends, answered by keyboard"), "test_session_a11y.py"),
         Check(

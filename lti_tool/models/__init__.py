@@ -25,6 +25,7 @@ from .progress import (
     QuizAttempt,
     ReviewDecision,
 )
+from .exchange import ExchangeProfile, ExchangeReply
 from .certification import Certificate, CertificateEvent, RegisterAudit, RegisterEntry
 from .grades import GradeOutbox, LineItem, WorkerHeartbeat
 from .roster import Erasure, RosterEntry
@@ -40,6 +41,8 @@ __all__ = [
     "CourseProgress",
     "Deployment",
     "Erasure",
+    "ExchangeProfile",
+    "ExchangeReply",
     "GradeOutbox",
     "LaunchCache",
     "LessonVisit",

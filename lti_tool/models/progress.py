@@ -137,9 +137,25 @@ class PracticeSubmission(Base):
                 INSTRUCTOR_INPUT,
                 (LEARNER, INSTRUCTOR),
             ),
+            group(
+                ("hidden_at", "hidden_reason"),
+                N_(
+                    "whether an instructor hid your answer from the others on the exchange page, when and why"
+                ),
+                N_("so that instructors can keep the exchange fair, and you see why your answer is hidden"),
+                INSTRUCTOR_INPUT,
+                (LEARNER, INSTRUCTOR),
+            ),
+            group(
+                "replies_seen_at",
+                N_("when you last read the replies to your answer"),
+                N_("to mark the replies that are new to you"),
+                TOOL,
+                (LEARNER,),
+            ),
         ),
         Retention.UNTIL_DELETED,
-        keys=("id", "user_id", "context_id", "reviewer_id"),
+        keys=("id", "user_id", "context_id", "reviewer_id", "hidden_by"),
     )
 
     id: Mapped[int] = mapped_column(PK, primary_key=True)
@@ -158,6 +174,12 @@ class PracticeSubmission(Base):
     feedback: Mapped[str | None] = mapped_column(Text)
     # An instructor asked for a revision and the learner has not saved a new version since (the text is open).
     revision_requested_at: Mapped[dt.datetime | None]
+    # Hidden from the other learners on the exchange page by an instructor (the author still sees it, and why).
+    hidden_at: Mapped[dt.datetime | None]
+    hidden_by: Mapped[int | None] = mapped_column(ForeignKey("lti_user.id", ondelete="SET NULL"))
+    hidden_reason: Mapped[str | None] = mapped_column(Text)
+    # When the author last read the replies to it (later replies are marked new).
+    replies_seen_at: Mapped[dt.datetime | None]
 
 
 class ReviewDecision(StrEnum):

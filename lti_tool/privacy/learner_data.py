@@ -2,7 +2,8 @@
 
 A person is (platform, LTI `sub`): the same `sub` on another platform is someone else. What belongs to them:
 their user row and every row that points at it (memberships, link launches, tool sessions, lesson visits, quiz
-attempts, practice submissions and their review rounds, module and course progress, certificates and their revocation history, grade
+attempts, practice submissions and their review rounds, replies on the exchange page (also others' replies to
+their answers, which go with the answers) and the municipality shown there, module and course progress, certificates and their revocation history, grade
 outbox rows, entries of the certification register), plus the roster entries (NRPS) with their `sub` in that
 platform's courses. Someone the participant list names who never launched the tool has roster entries and no
 user row: they are a person all the same. Lines of the register's audit trail about their entries stay (an office
@@ -33,6 +34,8 @@ from ..models import (
     Context,
     CourseProgress,
     Deployment,
+    ExchangeProfile,
+    ExchangeReply,
     GradeOutbox,
     LessonVisit,
     LinkLaunch,
@@ -63,6 +66,8 @@ OWNED_BY_USER: tuple[type[Base], ...] = (
     Certificate,
     CourseProgress,
     ModuleProgress,
+    ExchangeReply,
+    ExchangeProfile,
     PracticeReviewRound,
     PracticeSubmission,
     QuizAttempt,
@@ -72,6 +77,17 @@ OWNED_BY_USER: tuple[type[Base], ...] = (
     Membership,
 )
 LEFT_OUT: dict[type[Base], set[str]] = {ToolSession: {"token_hash"}}
+
+
+def _deleted_with(model: type[Base], user_id: int) -> Any:
+    """WHERE for the rows of `model` that go when the user is deleted: theirs, and for exchange replies also the
+    others' replies to their answers (a reply without its answer means nothing; the exports leave those out,
+    they belong to their authors)."""
+    mine = model.user_id == user_id  # type: ignore[attr-defined]
+    if model is ExchangeReply:
+        answers = select(PracticeSubmission.id).where(PracticeSubmission.user_id == user_id)
+        return mine | ExchangeReply.submission_id.in_(answers)
+    return mine
 
 
 def find_platform(s: Session, platform: str, client_id: str | None = None) -> Platform:
@@ -247,7 +263,7 @@ def count_learner_rows(s: Session, person: Person) -> dict[str, int]:
         if person.user is None:
             counts[str(model.__tablename__)] = 0
             continue
-        where = model.user_id == person.user.id  # type: ignore[attr-defined]
+        where = _deleted_with(model, person.user.id)
         counts[str(model.__tablename__)] = int(
             s.scalar(select(func.count()).select_from(model).where(where)) or 0
         )
@@ -286,6 +302,14 @@ def delete_learner(s: Session, person: Person) -> Deletion:
             .values(reviewer_id=None)
             .execution_options(synchronize_session=False)
         ).rowcount  # type: ignore[attr-defined]
+        # Posts of others they hid as an instructor stay hidden, with the reason, but no longer name them.
+        for post in (PracticeSubmission, ExchangeReply):
+            unlinked += s.execute(
+                update(post)
+                .where(post.hidden_by == user.id, post.user_id != user.id)
+                .values(hidden_by=None)
+                .execution_options(synchronize_session=False)
+            ).rowcount  # type: ignore[attr-defined]
         unlinked += s.execute(
             update(PracticeReviewRound)
             .where(PracticeReviewRound.reviewer_id == user.id, PracticeReviewRound.user_id != user.id)
@@ -316,9 +340,7 @@ def delete_learner(s: Session, person: Person) -> Deletion:
             counts[str(model.__tablename__)] = 0
             continue
         result = s.execute(
-            delete(model)
-            .where(model.user_id == user.id)  # type: ignore[attr-defined]
-            .execution_options(synchronize_session=False)
+            delete(model).where(_deleted_with(model, user.id)).execution_options(synchronize_session=False)
         )
         counts[str(model.__tablename__)] = int(result.rowcount)  # type: ignore[attr-defined]
     result = s.execute(

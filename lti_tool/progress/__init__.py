@@ -29,12 +29,10 @@ from .learner import (
     QuizChanged,
 )
 from .practice import (
-    PeerAnswer,
     PracticeSave,
     check_practice_text,
     get_practice,
     normalize_text,
-    peer_answers,
     save_practice,
 )
 from .quiz import (
@@ -69,7 +67,6 @@ __all__ = [
     "InvalidAnswers",
     "Learner",
     "Location",
-    "PeerAnswer",
     "PracticeAlreadyAccepted",
     "PracticeChanged",
     "PracticeLocked",
@@ -95,7 +92,6 @@ __all__ = [
     "module_snapshot",
     "normalize_text",
     "parse_location",
-    "peer_answers",
     "practice_version",
     "quiz_record",
     "record_lesson_view",

@@ -1,9 +1,8 @@
 """The practice task: the learner's text (submitted, edited until accepted, revised when an instructor asks for
-it), and what peers in the same course context wrote. The instructor's review rounds: `review`."""
+it). The instructor's review rounds: `review`; what peers in the same course context wrote: `lti_tool.exchange`."""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass
 
@@ -13,7 +12,7 @@ from ..course.model import Course, Module
 from ..db import insert_for
 from ..models import PracticeSubmission, utcnow
 from .learner import Learner, PracticeLocked, PracticeTextInvalid
-from .statements import PEER_ANSWERS, PEER_COUNT, PRACTICE, owner, params, read
+from .statements import PRACTICE, owner, params
 from .writes import ProgressUpdate, lock_learner, refresh_progress, set_location
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -76,23 +75,3 @@ def save_practice(s: Session, learner: Learner, course: Course, module: Module, 
         result = refresh_progress(s, learner, course, module, "practice_submitted", now)
     set_location(s, learner, course.id, module.id, "praxis", now)
     return PracticeSave(submission, first=existing is None, update=result, revised=revised)
-
-
-@dataclass(frozen=True, slots=True)
-class PeerAnswer:
-    given_name: str | None
-    name: str | None
-    text: str
-    submitted_at: dt.datetime
-    updated_at: dt.datetime
-
-
-def peer_answers(
-    s: Session, learner: Learner, course: Course, module: Module, *, limit: int, offset: int = 0
-) -> tuple[list[PeerAnswer], int]:
-    """Other people's practice answers for this module in the learner's course context, newest first, and how
-    many there are. Same context only: another LMS course or platform never shows up here."""
-    bound = params(learner, course.id, module.id)
-    total = int(read(s, PEER_COUNT, bound).scalar() or 0)
-    rows = read(s, PEER_ANSWERS, {**bound, "limit": limit, "offset": offset}).all()
-    return [PeerAnswer(*row) for row in rows], total

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Float, and_, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
-from ..models import CourseProgress, LessonVisit, ModuleProgress, PracticeSubmission, QuizAttempt, User
+from ..models import CourseProgress, LessonVisit, ModuleProgress, PracticeSubmission, QuizAttempt
 from .learner import Learner
 
 
@@ -109,28 +109,6 @@ ATTEMPT_BY_PUBLIC_ID = (
 PRACTICE = (
     select(PracticeSubmission).where(_in_module(PracticeSubmission)).execution_options(populate_existing=True)
 )
-PEERS_WHERE = and_(
-    PracticeSubmission.context_id == bindparam("context_id"),
-    PracticeSubmission.course_id == bindparam("course_id"),
-    PracticeSubmission.module_id == bindparam("module_id"),
-    PracticeSubmission.user_id != bindparam("user_id"),
-)
-PEER_COUNT = select(func.count(PracticeSubmission.id)).where(PEERS_WHERE)
-PEER_ANSWERS = (
-    select(
-        User.given_name,
-        User.name,
-        PracticeSubmission.text,
-        PracticeSubmission.submitted_at,
-        PracticeSubmission.updated_at,
-    )
-    .join(User, User.id == PracticeSubmission.user_id)
-    .where(PEERS_WHERE)
-    .order_by(PracticeSubmission.submitted_at.desc(), PracticeSubmission.id.desc())
-    .limit(bindparam("limit"))
-    .offset(bindparam("offset"))
-)
-
 LATEST_SUBMITTED_ATTEMPT = (
     select(QuizAttempt)
     .where(_in_module(QuizAttempt, QuizAttempt.submitted_at.is_not(None)))

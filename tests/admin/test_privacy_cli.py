@@ -272,7 +272,12 @@ def test_every_table_pointing_at_a_user_is_exported_and_deleted() -> None:
         for fk in column.foreign_keys
         if isinstance(fk, ForeignKey) and fk.column.table.name == "lti_user"
     }
-    unlinked_only = {("practice_submission", "reviewer_id"), ("practice_review_round", "reviewer_id")}
+    unlinked_only = {
+        ("practice_submission", "reviewer_id"),
+        ("practice_review_round", "reviewer_id"),
+        ("practice_submission", "hidden_by"),
+        ("exchange_reply", "hidden_by"),
+    }
     assert {name for name, column in pointing - unlinked_only} <= owned
     assert ToolSession.__tablename__ in owned
 
@@ -331,3 +336,57 @@ def test_review_rounds_are_exported_and_deleted_with_the_learner_and_unlinked_fr
     assert deleted.exit_code == 0 and "practice_review_round: 2" in deleted.output
     with session_scope(app) as s:
         assert s.scalar(select(func.count()).select_from(PracticeReviewRound)) == 0
+
+
+def test_exchange_posts_are_exported_and_deleted_with_their_answer_and_author(
+    app: Flask, runner: FlaskCliRunner, people: dict[str, seed.Seeded]
+) -> None:
+    """Max replies to Erika's answer and she to his; she shows her municipality; Max (as an instructor) hides her
+    answer. Her export holds her reply and municipality, not his text. Deleting Max deletes his reply and the
+    replies to his answer (hers too: a reply goes with its answer) and leaves her answer hidden without naming
+    him; deleting Erika deletes her municipality."""
+    from lti_tool import exchange, progress
+    from lti_tool.course.catalog import get_catalog
+    from lti_tool.models import ExchangeProfile, ExchangeReply
+
+    course = get_catalog(app).get("grundlagenkurs")
+    assert course is not None
+    module = course.module("modul-a")
+    assert module is not None
+    erika, max_ = people["erika"], people["max"]
+    as_erika = progress.Learner(erika.user_id, erika.context_id, erika.platform_id)
+    as_max = progress.Learner(max_.user_id, max_.context_id, max_.platform_id)
+    with session_scope(app, write=True) as s:
+        answers = {
+            row.user_id: row.id
+            for row in s.execute(select(PracticeSubmission.user_id, PracticeSubmission.id))
+        }
+        exchange.add_reply(s, as_max, course, module, answers[erika.user_id], "Max antwortet Erika.")
+        exchange.add_reply(s, as_erika, course, module, answers[max_.user_id], "Erika antwortet Max.")
+        exchange.set_municipality(s, as_erika, "Kreis Düren")
+        exchange.set_hidden(
+            s,
+            context_id=erika.context_id,
+            course=course,
+            module=module,
+            kind="answer",
+            post_id=answers[erika.user_id],
+            instructor_id=max_.user_id,
+            reason="Test",
+            hidden=True,
+        )
+    data = json.loads(runner.invoke(args=["learner", "export", "--platform", MOODLE, "--sub", "42"]).output)
+    assert [r["text"] for r in data["exchange_reply"]] == ["Erika antwortet Max."]
+    assert [r["municipality"] for r in data["exchange_profile"]] == ["Kreis Düren"]
+    assert "Max antwortet Erika." not in json.dumps(data)
+
+    deleted = runner.invoke(args=["learner", "delete", "--platform", MOODLE, "--sub", "43", "--yes"])
+    assert deleted.exit_code == 0 and "exchange_reply: 2" in deleted.output, deleted.output
+    with session_scope(app) as s:
+        assert s.scalar(select(func.count()).select_from(ExchangeReply)) == 0
+        hers = s.get_one(PracticeSubmission, answers[erika.user_id])
+        assert (hers.hidden_by, hers.hidden_reason) == (None, "Test") and hers.hidden_at is not None
+    deleted = runner.invoke(args=["learner", "delete", "--platform", MOODLE, "--sub", "42", "--yes"])
+    assert deleted.exit_code == 0 and "exchange_profile: 1" in deleted.output
+    with session_scope(app) as s:
+        assert s.scalar(select(func.count()).select_from(ExchangeProfile)) == 0

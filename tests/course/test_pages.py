@@ -262,7 +262,7 @@ def test_exchange_only_after_own_answer_escaped_and_without_own(app: Flask, laun
     after = me.get("m/modul-a/austausch")
     assert "Jonas" in after.text and "Weber" not in after.text  # first name only
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in after.text and "<script>alert" not in after.text
-    peers = after.text.split('<ul class="peer-answers">', 1)[1].split("</ul>", 1)[0]
+    peers = after.text.split('<ul class="peer-answers"', 1)[1].split("</ul>", 1)[0]
     assert "Klimabeirat" in peers and "Meine eigene Antwort" not in peers  # own answer not among the others'
     own = after.text.split('<details class="own-answer">', 1)[1].split("</details>", 1)[0]
     assert "Ihre Antwort zum Vergleich" in own and "Meine eigene Antwort zur Kommune." in own
