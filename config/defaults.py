@@ -133,3 +133,7 @@ REGISTER_RETENTION_DAYS = 0
 # statement: a TOML file, e.g. /etc/nama-lti/legal.toml (every key in config/legal.example.toml). Without it the
 # pages show marked placeholders, and in production the log (first request of each process) and /admin warn.
 LEGAL_FILE = ""
+
+# A web process serves its first this many requests one at a time (lti_tool/warmup.py): a cold start served by
+# several threads at once leaves the process with ~50 MB more memory. 0: no such turn-taking.
+WARMUP_SERIAL_REQUESTS = 150

@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import logconfig
 from .links import ToolFlask
+from .warmup import WarmUp
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,6 +82,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_port=proxies, x_prefix=proxies
         )
     logconfig.init_app(app)  # a request id for every request's log lines (X-Request-ID)
+    warm = int(app.config.get("WARMUP_SERIAL_REQUESTS") or 0)
+    if warm > 0:  # a cold process's first requests one at a time (lti_tool/warmup.py)
+        app.wsgi_app = WarmUp(app.wsgi_app, requests=warm)  # type: ignore[method-assign]
 
     from . import (
         auth,
