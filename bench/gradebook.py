@@ -66,6 +66,7 @@ from lti_tool.gradebook.roster import (  # noqa: E402
     store_roster_refresh,
     with_page_size,
 )
+from lti_tool.gradebook.summary import rebuild as rebuild_summary  # noqa: E402
 from lti_tool.grading.tokens import PlatformInfo  # noqa: E402
 from lti_tool.http import shared_session  # noqa: E402
 from lti_tool.lti import keys  # noqa: E402
@@ -694,6 +695,12 @@ def run(app: Any, lms_url: str, lms_app: Any, args: argparse.Namespace) -> None:
         f"seeded in {time.perf_counter() - started:.1f} s: "
         + ", ".join(f"{k} {v}" for k, v in seeded.counts.items())
     )
+    # The rows were written in bulk, not through the progress service: fill the gradebook's per-learner summary
+    # from them as migration 0018 and `flask gradebook rebuild-summary` do.
+    started = time.perf_counter()
+    with session_scope(app, write=True) as s:
+        summarised = rebuild_summary(s)
+    print(f"summary rebuilt in {time.perf_counter() - started:.1f} s: {summarised} learners")
     # A database that grew over months has planner statistics (autovacuum's ANALYZE); a bulk load just done has
     # none yet, and PostgreSQL then plans the gradebook query badly (seconds instead of milliseconds).
     started = time.perf_counter()

@@ -236,9 +236,21 @@ def store_purge() -> None:
 def init_app(app: Flask) -> None:
     from .admin.cli import admin_cli
     from .course.cli import course_cli
+    from .gradebook.cli import gradebook_cli
     from .grading.cli import grades_cli
     from .privacy.cli import learner_cli
     from .review import cli as review_cli  # noqa: F401  (adds `course export-review`)
 
-    for group in (db_cli, platform_cli, keys_cli, store_cli, course_cli, grades_cli, admin_cli, learner_cli):
+    groups = (
+        db_cli,
+        platform_cli,
+        keys_cli,
+        store_cli,
+        course_cli,
+        grades_cli,
+        gradebook_cli,
+        admin_cli,
+        learner_cli,
+    )
+    for group in groups:
         app.cli.add_command(group)

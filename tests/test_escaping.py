@@ -138,7 +138,9 @@ def test_admin_pages_show_a_platform_name_as_text(app: Flask) -> None:
 
 def test_gradebook_shows_the_platforms_reason_as_text(app: Flask, launcher: Launcher) -> None:
     teacher = launch_teacher(launcher)
-    add_learner(app, place(app), "learner-x", name="Lea", grade_state="failed", grade_error=MARKUP)
-    page = teacher.get("lehrende/")
+    lea = add_learner(app, place(app), "learner-x", name="Lea", grade_state="failed", grade_error=MARKUP)
+    page = teacher.get(
+        f"lehrende/lernende/{lea}"
+    )  # the gradebook's list names the failure, this page its reason
     assert page.status_code == 200
     assert_escaped(page.text)

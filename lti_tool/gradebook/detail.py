@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
-from ..course.model import Module, Option, Question, Quiz
+from ..course.model import Course, Module, Option, Question, Quiz
 from ..grading.outbox import RowState, is_newest
+from ..lti.roles import context_role
 from ..models import (
     Certificate,
     CourseProgress,
@@ -24,12 +25,15 @@ from ..models import (
     LessonVisit,
     Membership,
     ModuleProgress,
+    PracticeReviewRound,
     PracticeSubmission,
     QuizAttempt,
+    ReviewDecision,
     RosterEntry,
     User,
 )
 from ..progress import layout_fits
+from ..progress.review import ReviewRound
 from .listing import Delivery, ModuleCell, Scope, delivery_from, learner_label, module_cell
 
 
@@ -136,6 +140,8 @@ class ModuleDetail:
     attempts: list[Attempt]
     practice: PracticeSubmission | None
     lessons_seen: list[tuple[str, dt.datetime]]  # lesson title, first seen
+    deliveries: list[Delivery]  # the newest grade of each of the module's grade items
+    rounds: list[ReviewRound]  # the practice text's review rounds, oldest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +171,17 @@ class Detail:
     def modules_done(self) -> int:
         return sum(1 for m in self.modules if m.cell.completed_at is not None)
 
+    @property
+    def course_deliveries(self) -> list[Delivery]:
+        """The newest grade of each course-result grade item (one per activity that takes the course result)."""
+        return [d for d in self.deliveries if d.module_id is None]
+
+    @property
+    def roles(self) -> list[str]:
+        """The learner's roles in the LMS course, as principal LIS context role names ("Learner", "Mentor")."""
+        names = [context_role(str(role)) for role in self.learner.membership.roles or []]
+        return sorted({name for name in names if name})
+
 
 def _delivery(row: GradeOutbox) -> Delivery:
     return delivery_from(
@@ -190,9 +207,30 @@ def detail(s: Session, scope: Scope, user_id: int) -> Detail:
         return [getattr(model, key) == value for key, value in owner.items()]
 
     progress = {row.module_id: row for row in s.scalars(select(ModuleProgress).where(*mine(ModuleProgress)))}
-    practice = {
-        row.module_id: row for row in s.scalars(select(PracticeSubmission).where(*mine(PracticeSubmission)))
-    }
+    # The practice texts with every review round and its reviewer's name (one statement).
+    reviewer = aliased(User, name="reviewer")
+    practice: dict[str, PracticeSubmission] = {}
+    rounds: dict[str, list[ReviewRound]] = {}
+    for text, review, by in s.execute(
+        select(PracticeSubmission, PracticeReviewRound, reviewer)
+        .outerjoin(PracticeReviewRound, PracticeReviewRound.submission_id == PracticeSubmission.id)
+        .outerjoin(reviewer, reviewer.id == PracticeReviewRound.reviewer_id)
+        .where(*mine(PracticeSubmission))
+        .order_by(PracticeSubmission.module_id, PracticeReviewRound.number)
+    ):
+        practice[text.module_id] = text
+        if review is not None:
+            rounds.setdefault(text.module_id, []).append(
+                ReviewRound(
+                    number=review.number,
+                    decision=ReviewDecision(review.decision),
+                    text=review.text,
+                    text_updated_at=review.text_updated_at,
+                    feedback=review.feedback,
+                    reviewed_at=review.reviewed_at,
+                    reviewer_name=by.real_name if by is not None else None,
+                )
+            )
     visits: dict[str, list[LessonVisit]] = {}
     for visit in s.scalars(select(LessonVisit).where(*mine(LessonVisit)).order_by(LessonVisit.first_seen_at)):
         visits.setdefault(visit.module_id, []).append(visit)
@@ -240,7 +278,7 @@ def detail(s: Session, scope: Scope, user_id: int) -> Detail:
                 events.append(Event(submission.reviewed_at, "review", module))
         if cell.completed_at is not None:
             events.append(Event(cell.completed_at, "module", module))
-        modules.append(ModuleDetail(module, cell, shown, submission, seen))
+        modules.append(ModuleDetail(module, cell, shown, submission, seen, [], rounds.get(module.id, [])))
     if course_progress is not None and course_progress.completed_at is not None:
         events.append(Event(course_progress.completed_at, "course"))
     if certificate is not None:
@@ -253,13 +291,20 @@ def detail(s: Session, scope: Scope, user_id: int) -> Detail:
         graded = course.module(grade.module_id) if grade.module_id else None
         events.append(Event(delivery.at or grade.created_at, "grade", graded, delivery=delivery))
     events.sort(key=lambda e: (e.at, _KIND_ORDER.get(e.kind, 99)), reverse=True)
+    for shown_module in modules:
+        shown_module.deliveries.extend(
+            sorted(
+                (d for d in newest if d.module_id == shown_module.module.id),
+                key=lambda d: d.target,
+            )
+        )
     return Detail(
         learner=learner,
         modules=modules,
         course_started_at=course_progress.started_at if course_progress else None,
         course_completed_at=course_progress.completed_at if course_progress else None,
         certificate=certificate,
-        deliveries=sorted(newest, key=_target_order),
+        deliveries=sorted(newest, key=lambda d: _target_order(course, d)),
         timeline=events,
     )
 
@@ -279,8 +324,12 @@ _KIND_ORDER = {
 }
 
 
-def _target_order(delivery: Delivery) -> tuple[bool, str]:
-    return (delivery.module_id is not None, delivery.module_id or "")
+def _target_order(course: Course, delivery: Delivery) -> tuple[int, str]:
+    """The course result first, then the modules in the course's order."""
+    if delivery.module_id is None:
+        return (0, delivery.target)
+    module = course.module(delivery.module_id)
+    return (module.position if module else 999, delivery.target)
 
 
 def failed_ids(deliveries: Sequence[Delivery]) -> list[int]:

@@ -22,11 +22,14 @@ from typing import Any, Literal
 
 from flask_babel import gettext as _
 from sqlalchemy import (
+    JSON,
     Select,
     Subquery,
     and_,
     case,
     func,
+    literal,
+    null,
     or_,
     select,
     type_coerce,
@@ -39,8 +42,8 @@ from ..course.model import Course, Module
 from ..grading.outbox import DELIVERED, WAITING, RowState, grade_columns, newest_rows
 from ..grading.payloads import has_result
 from ..models import (
-    CourseProgress,
     GradeOutbox,
+    LearnerSummary,
     Membership,
     ModuleProgress,
     PracticeSubmission,
@@ -48,7 +51,6 @@ from ..models import (
     User,
     UTCDateTime,
 )
-from ..progress import waiting_for_review
 
 # URL values (German, as the addresses people see) -> what they mean.
 SORTS = ("name", "fortschritt", "aktivitaet")
@@ -158,7 +160,7 @@ def learner_label(name: str | None, email: str | None, sub: str) -> str:
     if email:
         return str(_("Participant without a name (%(email)s)", email=email))
     reference = sub if len(sub) <= 20 else f"{sub[:6]}…{sub[-6:]}"
-    return str(_("Participant without a name (LTI user id %(id)s)", id=reference))
+    return str(_("Participant without a name (id %(id)s in the learning platform)", id=reference))
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,66 +236,38 @@ def _real_name(name: Any, given: Any, family: Any, *fallbacks: Any) -> Any:
 
 
 def _progress_columns(scope: Scope, query: Select[Any]) -> Select[Any]:
-    """Add a learner's course progress and flags to one branch of the people query, joined on
+    """Add a learner's course progress and flags to one branch of the people query: their row of the summary
+    (`LearnerSummary`, one per learner, kept with the progress and the grade outbox), joined on
     Membership.user_id (a real column: the planner knows it is unique per context, so PostgreSQL estimates
     these joins right; joined on the union's column instead it overestimates them a hundredfold and
     JIT-compiles the statement, which then takes longer than running it)."""
     c, course_id = scope.context_id, scope.course.id
-    cp = aliased(CourseProgress, name="cp")
-    mp = (
-        select(
-            ModuleProgress.user_id.label("user_id"),
-            func.count(ModuleProgress.completed_at).label("done"),
-            func.sum(ModuleProgress.lessons_seen).label("lessons"),
-        )
-        .where(ModuleProgress.context_id == c, ModuleProgress.course_id == course_id)
-        .group_by(ModuleProgress.user_id)
-        .subquery("mp")
-    )
-    # A failed grade that is still the newest of its target (failed rows are few: `ix_grade_outbox_due`).
-    failed = (
-        newest_rows(context_id=c, course_id=course_id, states=[RowState.FAILED])
-        .with_only_columns(GradeOutbox.user_id.label("user_id"))
-        .group_by(GradeOutbox.user_id)
-        .subquery("failed")
-    )
-    to_review = (
-        select(PracticeSubmission.user_id.label("user_id"))
-        .where(
-            PracticeSubmission.context_id == c,
-            PracticeSubmission.course_id == course_id,
-            waiting_for_review(),
-        )
-        .group_by(PracticeSubmission.user_id)
-        .subquery("to_review")
-    )
+    summary = aliased(LearnerSummary, name="summary")
     launch = Membership.last_launch_at
+    progress_at = summary.last_activity
     last_activity = type_coerce(
         case(
-            (cp.updated_at.is_(None), launch),
-            (launch.is_(None), cp.updated_at),
-            (cp.updated_at > launch, cp.updated_at),
+            (progress_at.is_(None), launch),
+            (launch.is_(None), progress_at),
+            (progress_at > launch, progress_at),
             else_=launch,
         ),
         UTCDateTime(),
     )
     user = Membership.user_id
-    return (
-        query.add_columns(
-            last_activity.label("last_activity"),
-            cp.completed_at.label("course_completed_at"),
-            func.coalesce(mp.c.done, 0).label("modules_done"),
-            func.coalesce(mp.c.lessons, 0).label("lessons_seen"),
-            # started (completion.module_started) in some module: progress recomputes a module's row at the
-            # first lesson seen, quiz attempt or practice task, so having a row is having started
-            case((mp.c.user_id.is_(None), 0), else_=1).label("started"),
-            case((failed.c.user_id.is_(None), 0), else_=1).label("failed"),
-            case((to_review.c.user_id.is_(None), 0), else_=1).label("to_review"),
-        )
-        .outerjoin(cp, and_(cp.user_id == user, cp.context_id == c, cp.course_id == course_id))
-        .outerjoin(mp, mp.c.user_id == user)
-        .outerjoin(failed, failed.c.user_id == user)
-        .outerjoin(to_review, to_review.c.user_id == user)
+    return query.add_columns(
+        last_activity.label("last_activity"),
+        summary.completed_at.label("course_completed_at"),
+        func.coalesce(summary.modules_done, 0).label("modules_done"),
+        func.coalesce(summary.lessons_seen, 0).label("lessons_seen"),
+        # started (completion.module_started) in some module: progress recomputes a module's row at the
+        # first lesson seen, quiz attempt or practice task, so having a row is having started
+        case((summary.started.is_(True), 1), else_=0).label("started"),
+        case((summary.delivery_failed.is_(True), 1), else_=0).label("failed"),
+        case((summary.review_waiting > 0, 1), else_=0).label("to_review"),
+        func.coalesce(summary.review_waiting, 0).label("review_waiting"),
+    ).outerjoin(
+        summary, and_(summary.user_id == user, summary.context_id == c, summary.course_id == course_id)
     )
 
 
@@ -349,12 +323,29 @@ def _conditions(crowd: Subquery) -> dict[str, Any]:
 def count_by_filter(s: Session, scope: Scope) -> dict[str, int]:
     """How many learners each filter shows ("alle": everyone), in one statement."""
     crowd = people(scope)
-    columns = [func.count().label("alle")] + [
+    columns = [
+        func.count().label("alle"),
+        func.coalesce(func.sum(crowd.c.review_waiting), 0).label("texts"),
+    ] + [
         func.coalesce(func.sum(case((condition, 1), else_=0)), 0).label(name)
         for name, condition in _conditions(crowd).items()
     ]
     row = s.execute(select(*columns).select_from(crowd)).one()
-    return {name: int(row._mapping[name] or 0) for name in FILTERS}
+    return {name: int(row._mapping[name] or 0) for name in (*FILTERS, "texts")}
+
+
+def _order(crowd: Subquery, sort: str) -> list[Any]:
+    by_name = (func.lower(crowd.c.name).nulls_last(), crowd.c.sub)  # the nameless after the named, by id
+    if sort == "fortschritt":
+        return [
+            crowd.c.course_completed_at.is_(None),
+            crowd.c.modules_done.desc(),
+            crowd.c.lessons_seen.desc(),
+            *by_name,
+        ]
+    if sort == "aktivitaet":
+        return [crowd.c.last_activity.desc().nulls_last(), *by_name]
+    return list(by_name)
 
 
 def listing_query(scope: Scope, *, sort: str, only: str) -> Select[Any]:
@@ -364,19 +355,26 @@ def listing_query(scope: Scope, *, sort: str, only: str) -> Select[Any]:
     conditions = _conditions(crowd)
     if only in conditions:
         query = query.where(conditions[only])
-    by_name = (func.lower(crowd.c.name).nulls_last(), crowd.c.sub)  # the nameless after the named, by id
-    if sort == "fortschritt":
-        query = query.order_by(
-            crowd.c.course_completed_at.is_(None),
-            crowd.c.modules_done.desc(),
-            crowd.c.lessons_seen.desc(),
-            *by_name,
-        )
-    elif sort == "aktivitaet":
-        query = query.order_by(crowd.c.last_activity.desc().nulls_last(), *by_name)
-    else:
-        query = query.order_by(*by_name)
-    return query
+    return query.order_by(*_order(crowd, sort))
+
+
+def _page_query(scope: Scope, *, sort: str, only: str) -> Select[Any]:
+    """A page of people and the counts per filter in one statement: the counts are window sums over everyone,
+    and the people the filter selects come first (the rest after them), so that LIMIT/OFFSET pages through
+    them; a page's rows the filter does not select (at the end of the last page) are dropped by the caller."""
+    crowd = people(scope)
+    conditions = _conditions(crowd)
+    counts = [
+        func.count().over().label("n_alle"),
+        func.sum(crowd.c.review_waiting).over().label("n_texts"),
+    ] + [
+        func.sum(case((condition, 1), else_=0)).over().label("n_" + name)
+        for name, condition in conditions.items()
+    ]
+    selected = conditions.get(only)
+    first = [case((selected, 0), else_=1)] if selected is not None else []
+    matches = (selected if selected is not None else literal(True)).label("selected")
+    return select(crowd, matches, *counts).order_by(*first, *_order(crowd, sort))
 
 
 def _person(row: Any) -> Person:
@@ -516,7 +514,10 @@ def newest_deliveries(s: Session, scope: Scope, user_ids: Sequence[int]) -> list
             GradeOutbox.state,
             GradeOutbox.last_status,
             GradeOutbox.last_error,
-            GradeOutbox.payload,
+            # only the course result's value is shown: the module rows' payloads are not decoded
+            type_coerce(
+                case((GradeOutbox.module_id.is_(None), GradeOutbox.payload), else_=null()), JSON
+            ).label("payload"),
             GradeOutbox.sent_at,
             GradeOutbox.last_attempt_at,
             GradeOutbox.created_at,
@@ -562,12 +563,20 @@ class Page:
 
 
 def page(s: Session, scope: Scope, *, sort: str, only: str, number: int, per_page: int = PER_PAGE) -> Page:
-    """One page of the gradebook (a page number past the end shows the last page)."""
-    counts = count_by_filter(s, scope)
+    """One page of the gradebook (a page number past the end shows the last page): the counts per filter and
+    the page's people in one statement (`_page_query`), then their details (`fill_rows`)."""
+    query = _page_query(scope, sort=sort, only=only)
+    number = max(1, number)
+    found = s.execute(query.limit(per_page).offset((number - 1) * per_page)).all()
+    if found:
+        counts = {name: int(found[0]._mapping["n_" + name] or 0) for name in (*FILTERS, "texts")}
+    else:  # past everyone: count apart
+        counts = count_by_filter(s, scope)
     pages = max(1, -(-counts[only] // per_page))
-    number = min(max(1, number), pages)
-    query = listing_query(scope, sort=sort, only=only).limit(per_page).offset((number - 1) * per_page)
-    persons = [_person(row) for row in s.execute(query)]
+    if number > pages:  # past the end: the last page
+        number = pages
+        found = s.execute(query.limit(per_page).offset((number - 1) * per_page)).all()
+    persons = [_person(row) for row in found if row.selected]
     return Page(fill_rows(s, scope, persons), counts, sort, only, number, pages)
 
 

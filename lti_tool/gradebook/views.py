@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, redirect, render_template, request, stream_with_context, url_for
+from flask_babel import format_decimal, ngettext
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -82,7 +83,7 @@ def view_args(args: Any) -> dict[str, Any]:
     """Sort, filter and page from the query string (or a form), unknown values replaced by the defaults."""
     sort = args.get("sortierung", "")
     only = args.get("filter", "")
-    raw_page = args.get("seite", "")
+    raw_page = str(args.get("seite", ""))
     number = int(raw_page) if raw_page.isascii() and raw_page.isdigit() and len(raw_page) < 7 else 1
     return {
         "sortierung": sort if sort in SORTS else SORTS[0],
@@ -91,15 +92,36 @@ def view_args(args: Any) -> dict[str, Any]:
     }
 
 
+def kept_view(args: Any) -> dict[str, Any]:
+    """The gradebook's view (filter, sort, page) as far as it differs from the defaults: what links to a learner's
+    page and back carry in their URL, so that coming back shows the same list."""
+    shown = view_args(args)
+    defaults = {"sortierung": SORTS[0], "filter": FILTERS[0], "seite": 1}
+    return {key: value for key, value in shown.items() if value != defaults[key]}
+
+
+def score(value: float | None) -> str:
+    """A grade's value in the interface language: 12,5 (German), 12.5 (English); at most two decimals."""
+    if value is None:
+        return ""
+    return str(format_decimal(round(value, 2), format="#,##0.##"))
+
+
 def _resent() -> int | None:
     """How many grades "send again" queued (shown after its redirect), from ?gesendet=N."""
     raw = request.args.get("gesendet", "")
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 6 else None
 
 
+@bp.app_template_global("gradebook_view")
+def gradebook_view() -> dict[str, Any]:
+    """For templates (macros imported without context too): this URL's gradebook view (`kept_view`)."""
+    return kept_view(request.args)
+
+
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
-    return {"percent": percent}
+    return {"percent": percent, "score": score, "keep": kept_view(request.args)}
 
 
 # --- The gradebook ---------------------------------------------------------------------------------------
@@ -122,12 +144,27 @@ def start() -> str:
         visitor=visitor,
         book=shown,
         args=args,
+        keep=kept_view(args),
+        review_waiting=shown.counts["texts"],
+        review_waiting_text=_review_waiting_text(shown.counts["texts"]),
         grades_off=_grades_off(),
         removed=len(listing.removed_delivery_ids(db.session(), where)),
         resent=_resent(),
         refreshed=_refreshed(),
         roster_fetched_at=visitor.context.roster_fetched_at,
         roster_available=bool(visitor.context.nrps_url),
+    )
+
+
+def _review_waiting_text(answers: int) -> str:
+    """The header's link to the practice answers waiting for a review (the summary's count: the same answers
+    as `reviews.review_counts`, without a statement of its own)."""
+    return str(
+        ngettext(
+            "%(num)s practice answer waiting for review",
+            "%(num)s practice answers waiting for review",
+            answers,
+        )
     )
 
 
@@ -247,7 +284,8 @@ def resend_grades(user_id: int) -> BaseResponse:
     log.info("instructor %s sent %d grade(s) of user %s", current_visitor().user.id, added, user_id)
     back = request.form.get("zurueck")
     if back == "lernende":
-        return redirect(url_for("instructor.learner", user_id=user_id, gesendet=added), code=303)
+        view = kept_view(request.form)
+        return redirect(url_for("instructor.learner", user_id=user_id, gesendet=added, **view), code=303)
     return redirect(url_for("instructor.start", **view_args(request.form), gesendet=added), code=303)
 
 

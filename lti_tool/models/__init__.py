@@ -18,6 +18,7 @@ from .people import Context, LinkLaunch, Membership, ResourceLink, User
 from .sessions import LaunchCache, ToolSession
 from .progress import (
     CourseProgress,
+    LearnerSummary,
     LessonVisit,
     ModuleProgress,
     PracticeReviewRound,
@@ -45,6 +46,7 @@ __all__ = [
     "ExchangeReply",
     "GradeOutbox",
     "LaunchCache",
+    "LearnerSummary",
     "LessonVisit",
     "LineItem",
     "LinkLaunch",

@@ -318,3 +318,61 @@ class CourseProgress(Base):
     started_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[dt.datetime | None]
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class LearnerSummary(Base):
+    """One learner's standing in one course context, derived from the rows above and the grade outbox and kept
+    in the transaction that changes them (`lti_tool.gradebook.summary`), so that the gradebook's pages, filter
+    counts and sorting read one row per learner instead of aggregating every progress row of the context.
+    `flask gradebook rebuild-summary` recomputes it from the source rows. Whether a grade failed is also written
+    where the grade outbox changes it (a new grade queued, a delivery failed)."""
+
+    __tablename__ = "learner_summary"
+    __table_args__ = (
+        UniqueConstraint("user_id", "context_id", "course_id"),
+        Index("ix_learner_summary_context", "context_id", "course_id"),
+    )
+    __data__ = PersonalData(
+        N_("Your progress at a glance, for your teachers"),
+        PARTICIPANTS,
+        (
+            group(
+                (
+                    "course_id",
+                    "started",
+                    "modules_done",
+                    "lessons_seen",
+                    "completed_at",
+                    "last_activity",
+                    "review_waiting",
+                    "grade",
+                    "delivery_failed",
+                    "updated_at",
+                ),
+                N_(
+                    "a summary of your progress (modules completed, lessons read, completion, last activity, "
+                    "practice tasks waiting for review, the course grade sent to the learning platform and whether a "
+                    "grade failed to arrive)"
+                ),
+                N_("to show your teachers' gradebook quickly, also in large courses"),
+                TOOL,
+                (INSTRUCTOR,),
+            ),
+        ),
+        Retention.UNTIL_DELETED,
+        keys=("id", "user_id", "context_id"),
+    )
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("lti_user.id", ondelete="CASCADE"))
+    context_id: Mapped[int] = mapped_column(ForeignKey("context.id", ondelete="CASCADE"))
+    course_id: Mapped[str] = mapped_column(String(100))
+    started: Mapped[bool] = mapped_column(Boolean, default=False)
+    modules_done: Mapped[int] = mapped_column(Integer, default=0)
+    lessons_seen: Mapped[int] = mapped_column(Integer, default=0)
+    completed_at: Mapped[dt.datetime | None]
+    last_activity: Mapped[dt.datetime | None]
+    review_waiting: Mapped[int] = mapped_column(Integer, default=0)
+    grade: Mapped[float | None] = mapped_column(Float)  # the course result's value in its newest grade row
+    delivery_failed: Mapped[bool] = mapped_column(Boolean, default=False)  # a newest grade row failed
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

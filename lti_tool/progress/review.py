@@ -18,6 +18,7 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from ..course.model import Course, Module
+from ..gradebook.summary import refresh_learner
 from ..models import PracticeReviewRound, PracticeSubmission, ReviewDecision, User, utcnow
 from .learner import Learner, PracticeAlreadyAccepted, PracticeChanged, PracticeNotFound
 from .practice import get_practice, normalize_text
@@ -104,7 +105,10 @@ def review_practice(
         .execution_options(synchronize_session=False)
     )
     s.refresh(existing)
-    if not accepted:
+    if not accepted:  # the learner's turn: no longer waiting for a review in the gradebook's summary
+        refresh_learner(
+            s, user_id=learner.user_id, context_id=learner.context_id, course_id=course.id, now=now
+        )
         return None
     return refresh_progress(s, learner, course, module, "practice_reviewed", now)
 

@@ -24,6 +24,7 @@ from ..course.completion import (
 )
 from ..course.model import Course, Module
 from ..db import advisory_lock, upsert
+from ..gradebook.summary import refresh_learner, touch_learner
 from ..grading import enqueue_grades
 from ..models import CourseProgress, ModuleProgress, utcnow
 from ..register.entries import record_completion
@@ -51,13 +52,15 @@ def lock_learner(s: Session, learner: Learner, course_id: str) -> None:
 def set_location(
     s: Session, learner: Learner, course_id: str, module_id: str, page: str, now: dt.datetime
 ) -> None:
-    """Remember the page as the learner's place in the course (the overview offers to go back there)."""
+    """Remember the page as the learner's place in the course (the overview offers to go back there); it is
+    the learner's last activity in the gradebook's summary too."""
     upsert(
         s,
         CourseProgress,
         owner(learner, course_id),
         {"last_module_id": module_id, "last_location": f"{module_id}/{page}", "updated_at": now},
     )
+    touch_learner(s, user_id=learner.user_id, context_id=learner.context_id, course_id=course_id, now=now)
 
 
 Cause = Literal["lesson_seen", "quiz_submitted", "practice_submitted", "practice_reviewed"]
@@ -123,9 +126,10 @@ def refresh_progress(
     """Recompute the learner's ModuleProgress (from the source rows) and CourseProgress, return what changed.
 
     The seam for grades: every grade-affecting write calls this, under `lock_learner`, in the transaction that
-    made the change, and this queues the grades for the LMS (`enqueue_grades`) and, when the course is completed
-    now, writes the certification register's entry, so both travel in the same commit as the progress that
-    caused them. Completion is sticky: a recorded `completed_at` is never cleared.
+    made the change, and this queues the grades for the LMS (`enqueue_grades`), when the course is completed
+    now, writes the certification register's entry, and rewrites the learner's row of the gradebook's summary
+    (`gradebook.summary`), so all travel in the same commit as the progress that caused them. Completion is
+    sticky: a recorded `completed_at` is never cleared.
     """
     s.flush()  # the reads below run on the connection: whatever the session holds goes first
     sources = _read_module_sources(s, learner, course, module)
@@ -149,6 +153,7 @@ def refresh_progress(
         at=now,
     )
     _record_consequences(s, learner, course, update)
+    refresh_learner(s, user_id=learner.user_id, context_id=learner.context_id, course_id=course.id, now=now)
     return update
 
 

@@ -1,6 +1,7 @@
 """A teacher in headless Chromium, inside the LMS's iframe on another site: the gradebook, a learner's page and
-the review of a practice task without an axe-core violation (WCAG 2.1 A/AA) at desktop width and at 360 px (the
-table scrolls inside its own labelled, focusable region), and the review done with the keyboard only."""
+the review of a practice task without an axe-core violation (WCAG 2.1 A/AA) at desktop width and at 360 px (a
+table that fits at 1280 px, one card per learner at 360 px: no sideways scrolling), and filter, sort, a learner's
+page and back, the module cell's review link and the review done with the keyboard only."""
 
 from __future__ import annotations
 
@@ -68,27 +69,43 @@ def test_gradebook_learner_and_review_pages(
         keys = learner_a11y.Keyboard(page, frame)
         check_page(frame, "gradebook", width)
 
-        # The table scrolls inside a region that is labelled by its caption and reachable by keyboard.
+        # The table fits: at 1280 px as a table, at 360 px as one card per learner (the table keeps its roles).
         region = ".table-wrap[role=region]"
         labelled_by = frame.get_attribute(region, "aria-labelledby")
         assert frame.inner_text(f"#{labelled_by}").startswith("Teilnehmer*innen und ihr Fortschritt")
-        keys.tab_to(region)
-        assert focus_is_visible(frame)
-        if width == 360:
-            assert frame.evaluate(
-                "s => { const r = document.querySelector(s); return r.scrollWidth > r.clientWidth; }", region
-            )
-            page.keyboard.press("ArrowRight")
-            frame.wait_for_function("s => document.querySelector(s).scrollLeft > 0", arg=region)
+        assert frame.evaluate(
+            "s => { const r = document.querySelector(s); return r.scrollWidth <= r.clientWidth; }", region
+        )
+        layout = frame.evaluate(
+            "() => getComputedStyle(document.querySelector('.gradebook-table tbody tr')).display"
+        )
+        assert layout == ("table-row" if width == 1280 else "grid"), layout
+        # Each module cell: an icon and its meaning for screen readers (never the icon alone).
+        cell = frame.inner_text(".gradebook-table__module-cell .visually-hidden")
+        assert cell in ("abgeschlossen", "in Bearbeitung", "nicht begonnen") or cell.startswith(
+            ("abgeschlossen", "in Bearbeitung")
+        ), cell
 
         # Filter and sort with the keyboard: the form's selects and its button.
         keys.tab_to("#gradebook-filter")
         page.keyboard.press("End")  # the last option: failed deliveries
+        keys.tab_to("#gradebook-sort")
+        page.keyboard.press("End")  # the last option: last activity
         go(keys, ".gradebook-controls button[type=submit]", "filter=fehlgeschlagen")
+        assert "sortierung=aktivitaet" in frame.url
         assert "Fay Fehler" in frame.inner_text("main") and "Lea Schneider" not in frame.inner_text("main")
         check_page(frame, "gradebook, failed deliveries", width)
+        # A learner's page and back: the filter and sort stay.
+        go(keys, "tbody th a", "/lernende/")
+        assert "filter=fehlgeschlagen" in frame.url and frame.inner_text("h1") == "Fay Fehler"
+        go(keys, ".breadcrumbs a", "filter=fehlgeschlagen")
+        assert "sortierung=aktivitaet" in frame.url and "Fay Fehler" in frame.inner_text("main")
         go(keys, ".site-nav a[aria-current=page]", "/lehrende/")
         assert frame.url.endswith("/lehrende/")
+
+        # The module cell of a text waiting for review leads to the review, and back to the gradebook.
+        go(keys, "td a.module-state[href*='/praxis/modul-a']", "/praxis/modul-a")
+        go(keys, ".site-nav a[href$='/lehrende/']", "/lehrende/")
 
         go(keys, f"tbody a[href$='/lernende/{user_id(app, 'lea')}']", "/lernende/")
         assert frame.inner_text("h1") == "Lea Schneider"

@@ -344,7 +344,10 @@ def snapshot(app: Flask) -> list[Any]:
         ]
 
 
-NAMES_IN_TABLE = re.compile(r'<th scope="row">\s*(?:<a href="[^"]+">)?([^<]+?)(?:</a>)?\s*<ul', re.S)
+NAMES_IN_TABLE = re.compile(
+    r'<th scope="row"[^>]*>\s*(?:<a href="[^"]+">)?([^<]+?)(?:</a>)?\s*(?:<span class="cell-email"|<ul|</th>)',
+    re.S,
+)
 
 
 def listed_names(html: str) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from flask import Flask
 from sqlalchemy import select, update
@@ -15,14 +15,15 @@ from lti_tool.models import Context, GradeOutbox, RosterEntry, utcnow
 
 from ..course.learner import Learner, context_claim, take_quiz
 from ..peer import DROP, INSTRUCTOR, Launcher, claim
-from .conftest import add_learner, add_learners, launch_teacher, listed_names, place, snapshot
+from .conftest import add_learner, add_learners, launch_teacher, listed_names, place, snapshot, user_id
 
 
 def test_teacher_lands_on_the_gradebook_of_the_launched_context(app: Flask, launcher: Launcher) -> None:
     teacher = launch_teacher(launcher, name="Tanja Lehrerin")
     page = teacher.page
     assert page.url.endswith("/lehrende/")
-    assert "<h1>Notenübersicht</h1>" in page.text and "Willkommen, Tanja Lehrerin." in page.text
+    assert "<h1>Notenübersicht</h1>" in page.text
+    assert "Willkommen" not in page.text  # a compact head: course, participant list, what needs doing
     assert "NaMa NRW Demo" in page.text  # the LMS course's title
     assert "noch nicht von der Lernplattform abgerufen" in page.text
     assert "Noch niemand hat den Kurs geöffnet" in page.text
@@ -64,7 +65,10 @@ def test_rows_are_the_roster_and_the_launched_learners_never_teachers_or_other_c
     assert "Olaf Anderswo" not in page.text and "Ilse Lehrend" not in page.text
     assert "3 Teilnehmer*innen" in page.text
     rita = page.text.split("Rita Roster")[1].split("</tr>")[0]
-    assert "rita@example.org" in rita and "hat den Kurs noch nicht geöffnet" in rita
+    assert (
+        'title="rita@example.org">rita@example.org</span>' in rita
+        and "hat den Kurs noch nicht geöffnet" in rita
+    )
     assert f'href="{urlsplit(teacher.base).path}lehrende/lernende/' in page.text
     assert learner.sid not in page.text
 
@@ -84,20 +88,25 @@ def test_a_row_shows_progress_per_module_and_the_grade_delivery(app: Flask, laun
 
     page = teacher.get("lehrende/").text
     rows = {name: page.split(name + "</a>")[1].split("</tr>")[0] for name in listed_names(page)}
-    lea_a, lea_b = rows["Lea Schneider"].split("<td>")[4:6]
-    assert "Abgeschlossen" in lea_a and "Lektionen: 2/2" in lea_a
-    assert "Quiz: 80\xa0%" in lea_a and "2 Versuche" in lea_a
-    assert "Praxisaufgabe:" in lea_a and "/praxis/modul-a" in lea_a  # submitted: a link to review it
-    assert "Noch nicht begonnen" in lea_b and "Quiz: kein Versuch" in lea_b and "nicht eingereicht" in lea_b
-    assert "1 von 2 Modulen abgeschlossen" in rows["Lea Schneider"]
-
-    assert (
-        "fehlgeschlagen" in rows["Fritz Fehler"]
-        and "HTTP 400: Incorrect score received" in rows["Fritz Fehler"]
+    lea_a, lea_b = re.findall(
+        r'<td role="cell" class="gradebook-table__module-cell">(.*?)</td>', rows["Lea Schneider"], re.S
     )
-    assert "Kursergebnis" in rows["Fritz Fehler"] and "Erneut senden" in rows["Fritz Fehler"]
+    # One compact cell per module: an icon, its meaning for screen readers, a link when a text waits for review.
+    assert 'href="#gb-done"' in lea_a and "abgeschlossen, Quiz 80\xa0%" in lea_a
+    assert "/praxis/modul-a" in lea_a and "Praxisaufgabe von Lea Schneider prüfen, Modul 1" in lea_a
+    assert 'href="#gb-none"' in lea_b and ">nicht begonnen</span>" in lea_b and "praxis" not in lea_b
+    assert "1 von 2 Modulen" in rows["Lea Schneider"]
+
+    fritz = rows["Fritz Fehler"]
+    assert re.search(r"\d+(,\d+)? / 100", fritz)  # the course grade as sent, though refused
+    assert "fehlgeschlagen: Kursergebnis" in fritz and "Erneut senden" in fritz
+    assert "HTTP 400" not in fritz  # the platform's reason is on the learner's page
     assert "wartet auf Übermittlung" in rows["Wanda Warten"] and "Erneut senden" not in rows["Wanda Warten"]
-    assert "gesendet" in rows["Sven Gesendet"] and "Erneut senden" not in rows["Sven Gesendet"]
+    sven = rows["Sven Gesendet"]
+    assert re.search(
+        r"\d+(,\d+)? / 100</span>\s*<span class=\"cell-note\">gesendet \d\d\.\d\d\.\d{4}</span>", sven
+    )
+    assert "Erneut senden" not in sven
 
 
 def test_learners_text_is_escaped(app: Flask, launcher: Launcher) -> None:
@@ -189,20 +198,8 @@ def test_filters_count_and_select_learners(app: Flask, launcher: Launcher) -> No
         assert listed_names(page) == names, key
         assert re.search(rf'<option value="{key}" selected>[^<]*\({len(names)}\)</option>', page), key
     # A failed grade sent again is no longer "failed" once a newer row for its target exists.
-    with session_scope(app, write=True) as s:
-        failed = s.scalars(select(GradeOutbox)).one()
-        s.add(
-            GradeOutbox(
-                platform_id=failed.platform_id,
-                user_id=failed.user_id,
-                context_id=failed.context_id,
-                target=failed.target,
-                payload={},
-                score_timestamp=utcnow().isoformat(),
-                state="sent",
-                course_id=failed.course_id,
-            )
-        )
+    sent = teacher.post(f"lehrende/lernende/{user_id(app, 'fail')}/noten-senden", {}, allow_redirects=False)
+    assert sent.status_code == 303
     assert listed_names(teacher.get("lehrende/?filter=fehlgeschlagen").text) == []
 
 
@@ -221,13 +218,40 @@ def test_pages_of_fifty_and_links_keep_filter_and_sort(app: Flask, launcher: Lau
 
     page = teacher.get("lehrende/?filter=in-bearbeitung&sortierung=aktivitaet").text
     links = re.findall(r'href="([^"]*lehrende/\?[^"]*)"', page.replace("&amp;", "&"))
-    assert links and all(
-        "filter=in-bearbeitung" in link and "sortierung=aktivitaet" in link for link in links
-    )
+    assert links and all("sortierung=aktivitaet" in link for link in links)
+    # Every link keeps the filter but the head's quick filters (tasks to review, failed grades).
+    quick = ("filter=zu-pruefen", "filter=fehlgeschlagen")
+    assert all("filter=in-bearbeitung" in link for link in links if not any(q in link for q in quick))
     export = re.search(r'href="([^"]*notenliste\.csv[^"]*)"', page.replace("&amp;", "&"))
     assert (
         export and "filter=in-bearbeitung" in export.group(1) and "sortierung=aktivitaet" in export.group(1)
     )
+
+
+def test_filter_sort_and_page_survive_opening_a_learner_and_coming_back(
+    app: Flask, launcher: Launcher
+) -> None:
+    teacher = launch_teacher(launcher)
+    add_learners(app, place(app), 120)
+    view = {"filter": ["abgeschlossen"], "sortierung": ["aktivitaet"]}
+    for query, expected in (
+        ("filter=abgeschlossen&sortierung=aktivitaet", view),
+        ("seite=2", {"seite": ["2"]}),
+    ):
+        page = teacher.get(f"lehrende/?{query}").text.replace("&amp;", "&")
+        learners = re.findall(r'<a href="[^"]*/(lehrende/lernende/\d+)\?([^"]*)">', page)
+        assert learners and all(parse_qs(q) == expected for _, q in learners), learners[:2]
+        path, kept = learners[0]
+        detail = teacher.get(f"{path}?{kept}")
+        assert detail.status_code == 200
+        back = re.search(
+            r'<nav class="breadcrumbs"[^>]*>\s*<ol>\s*<li><a href="[^"]*/(lehrende/\?[^"]+)">', detail.text
+        )
+        assert back and parse_qs(urlsplit(back.group(1).replace("&amp;", "&")).query) == expected
+        again = teacher.get(back.group(1).replace("&amp;", "&")).text
+        assert listed_names(again) == listed_names(page)
+    # The default view needs no parameters: plain links.
+    assert re.search(r'<a href="[^"?]*/lehrende/lernende/\d+">', teacher.get("lehrende/").text)
 
 
 def test_send_again_queues_the_learners_failed_grades_once(app: Flask, launcher: Launcher) -> None:
@@ -277,7 +301,7 @@ def test_send_all_failed_again_queues_this_contexts_failed_grades_once(
     far = add_learner(app, place(app, "course-2"), "far", name="Fiona Fern", grade_state="failed")
 
     page = teacher.get("lehrende/").text
-    assert "Fehlgeschlagene Noten von 2 Teilnehmer*innen erneut senden" in page
+    assert "2 Teilnehmer*innen mit fehlgeschlagenen Noten" in page and "erneut senden" in page
     done = teacher.post("lehrende/noten-senden", {"filter": "fehlgeschlagen"}, allow_redirects=False)
     assert done.status_code == 303
     assert "gesendet=2" in done.headers["Location"] and "filter=fehlgeschlagen" in done.headers["Location"]
@@ -291,7 +315,7 @@ def test_send_all_failed_again_queues_this_contexts_failed_grades_once(
 
     after = teacher.get(done.headers["Location"]).text
     assert "2 Noten werden erneut gesendet." in after
-    assert "Fehlgeschlagene Noten von" not in after  # nothing failed is the newest any more
+    assert "mit fehlgeschlagenen Noten" not in after  # nothing failed is the newest any more
 
     before = snapshot(app)
     again = teacher.post("lehrende/noten-senden", {}, allow_redirects=False)
@@ -303,7 +327,8 @@ def test_english_on_request(app: Flask, launcher: Launcher) -> None:
     teacher = launch_teacher(launcher, **claim("launch_presentation", {"locale": "en-GB"}))
     add_learner(app, place(app), "x", name="Xaver", started=("modul-a",))
     page = teacher.get("lehrende/").text
-    assert '<html lang="en">' in page and "<h1>Gradebook</h1>" in page and "Lessons: 1/2" in page
+    assert '<html lang="en">' in page and "<h1>Gradebook</h1>" in page and "Course grade in the LMS" in page
+    assert '<span class="visually-hidden">in progress</span>' in page
 
 
 NAMELESS = {"name": DROP, "given_name": DROP, "family_name": DROP, "email": DROP}
@@ -321,23 +346,24 @@ def test_learners_without_names_are_greeted_neutrally_and_listed_recognisably(
     Learner.launch(launcher, sub="6", **{**NAMELESS, "email": "sechs@example.org"})
     Learner.launch(launcher, sub=LONG_SUB, **NAMELESS)
     teacher = launch_teacher(launcher, sub="teacher-9", **NAMELESS)
-    assert '<p class="welcome">Willkommen.</p>' in teacher.page.text and "teacher-9" not in teacher.page.text
+    assert "Willkommen, " not in teacher.page.text and "teacher-9" not in teacher.page.text
 
     page = teacher.get("lehrende/").text
     # The named first, then the nameless by their id.
     assert listed_names(page) == [
         "Anna Benannt",
-        "Teilnehmer*in ohne Namen (LTI-Benutzerkennung 3f2a9c…d41e07)",
-        "Teilnehmer*in ohne Namen (LTI-Benutzerkennung 5)",
+        "Teilnehmer*in ohne Namen (Kennung 3f2a9c…d41e07 in der Lernplattform)",
+        "Teilnehmer*in ohne Namen (Kennung 5 in der Lernplattform)",
         "Teilnehmer*in ohne Namen (sechs@example.org)",
     ]
     # The learner's own page: the same label as heading, the whole id to look them up in the LMS.
     link = re.search(
-        r'<a href="([^"]+)">Teilnehmer\*in ohne Namen \(LTI-Benutzerkennung 3f2a9c…d41e07\)</a>', page
+        r'<a href="([^"]+)">Teilnehmer\*in ohne Namen \(Kennung 3f2a9c…d41e07 in der Lernplattform\)</a>',
+        page,
     )
     assert link
     detail = teacher.get(link.group(1)).text
-    assert "<h1>Teilnehmer*in ohne Namen (LTI-Benutzerkennung 3f2a9c…d41e07)</h1>" in detail
+    assert "<h1>Teilnehmer*in ohne Namen (Kennung 3f2a9c…d41e07 in der Lernplattform)</h1>" in detail
     assert f"<code>{LONG_SUB}</code>" in detail
 
     # The CSV for the certification office keeps the name column empty: no made-up names in a list of people.
@@ -353,5 +379,5 @@ def test_learners_without_names_are_greeted_neutrally_and_listed_recognisably(
 
     english = launch_teacher(launcher, sub="teacher-en", **claim("launch_presentation", {"locale": "en"}))
     page = english.get("lehrende/").text
-    assert "Participant without a name (LTI user id 5)" in page
+    assert "Participant without a name (id 5 in the learning platform)" in page
     assert "Participant without a name (sechs@example.org)" in page

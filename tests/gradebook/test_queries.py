@@ -18,11 +18,11 @@ from lti_tool.security import platform_origins
 from ..peer import Launcher
 from .conftest import add_learner, add_learners, launch_teacher, place, user_id
 
-# Per gradebook page: the session (1) + the counts per filter (1) + the page of people with their course progress
-# (1) + module progress, practice tasks and newest grade rows of that page (3) + whether the launched activity
-# takes grades (1) + grades for items deleted in the LMS (1) + the context's grade items, to find missing ones
-# (1) = 9; SQLite adds its BEGIN.
-GRADEBOOK_STATEMENTS = 10
+# Per gradebook page: the session (1) + the page of people with their course progress and the counts per filter
+# (1, from the per-learner summary) + module progress, practice tasks and newest grade rows of that page (3) +
+# whether the launched activity takes grades (1) + grades for items deleted in the LMS (1) + the context's grade
+# items, to find missing ones (1) = 8; SQLite adds its BEGIN.
+GRADEBOOK_STATEMENTS = 9
 # Learner page: session, learner, module progress, practice, lesson visits, attempts, course progress,
 # certificate, grade rows = 9; + BEGIN.
 LEARNER_STATEMENTS = 10

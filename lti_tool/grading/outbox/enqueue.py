@@ -8,7 +8,7 @@ timestamps grow together. Workers are woken when the transaction commits (`_anno
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from sqlalchemy import event, insert, select, text, update
@@ -129,7 +129,19 @@ def _insert(s: Session, rows: list[dict[str, Any]]) -> list[GradeOutbox]:
     if not rows:
         return []
     inserted = s.scalars(insert(GradeOutbox).returning(GradeOutbox), rows).all()
+    _note_in_gradebook(s, inserted)
     return sorted(inserted, key=lambda row: row.id)
+
+
+def _note_in_gradebook(s: Session, rows: Sequence[GradeOutbox]) -> None:
+    """A new row is the newest of its target: the gradebook's summary learns whether a grade still fails."""
+    from ...gradebook.summary import refresh_delivery  # the gradebook imports this package
+
+    by_context: dict[int, set[int]] = {}
+    for row in rows:
+        by_context.setdefault(row.context_id, set()).add(row.user_id)
+    for context_id, user_ids in by_context.items():
+        refresh_delivery(s, user_ids=user_ids, context_id=context_id)
 
 
 def enqueue_grades(

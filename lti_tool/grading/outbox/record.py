@@ -101,7 +101,15 @@ def record_failed(
     values: dict[str, Any] = {"state": RowState.FAILED, "last_status": status, "last_error": reason[:2000]}
     if lineitem_url is not None:
         values["lineitem_url"] = lineitem_url
-    return _finish(s, row_id, worker_id, values, now=now, duration_ms=duration_ms)
+    done = _finish(s, row_id, worker_id, values, now=now, duration_ms=duration_ms)
+    if done:
+        from ...gradebook.summary import refresh_delivery  # the gradebook imports this package
+
+        owner = s.execute(
+            select(GradeOutbox.user_id, GradeOutbox.context_id).where(GradeOutbox.id == row_id)
+        ).one()
+        refresh_delivery(s, user_ids=[owner.user_id], context_id=owner.context_id)
+    return done
 
 
 def record_removed(
