@@ -48,8 +48,9 @@ LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
 def test_config(test_config: dict[str, Any]) -> dict[str, Any]:
     test_config.update(
         {
-            "HTTP_CONNECT_TIMEOUT": 1.0,
-            "HTTP_READ_TIMEOUT": 1.0,
+            # Short enough for the delayed-answer case below, long enough for a loaded CI machine (1 s was not).
+            "HTTP_CONNECT_TIMEOUT": 3.0,
+            "HTTP_READ_TIMEOUT": 3.0,
             "NRPS_PAGE_SIZE": 2,  # the demo course has 5 members: 3 pages
         }
     )
@@ -267,7 +268,7 @@ def test_a_platform_that_keeps_answering_401_gets_one_fresh_token_then_an_error(
         ({"status": 500}, "roster_unreachable"),
         ({"status": 503}, "roster_unreachable"),
         ({"status": 403}, "roster_refused"),
-        ({"delay": 1.5}, "roster_unreachable"),  # beyond HTTP_READ_TIMEOUT
+        ({"delay": 4.0}, "roster_unreachable"),  # beyond HTTP_READ_TIMEOUT
     ],
 )
 def test_a_failing_platform_changes_nothing(
