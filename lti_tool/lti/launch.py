@@ -32,7 +32,7 @@ from pylti1p3.exception import LtiException
 from sqlalchemy.orm import Session
 
 from ..cache import LaunchStore
-from ..db import get_db, insert_for
+from ..db import insert_for, session_scope
 from ..errors import LaunchError
 from ..http import Allowed, GuardedClient, platform_allowed
 from ..i18n import lazy_gettext as _l
@@ -362,13 +362,11 @@ class ToolMessageLaunch(PyltiLaunch):
 
     def _record_unknown_deployment(self, platform_pk: int, deployment_id: str) -> None:
         """Remember the deployment (inactive) so the operator can approve it; its own small transaction."""
-        with get_db().sessionmaker() as s:
-            s.connection(execution_options={"sqlite_immediate": True})
+        with session_scope(write=True) as s:
             ins = insert_for(s)(Deployment).values(
                 platform_id=platform_pk, deployment_id=deployment_id, active=False
             )
             s.execute(ins.on_conflict_do_nothing(index_elements=["platform_id", "deployment_id"]))
-            s.commit()
         log.warning(
             "new deployment %r of platform %s recorded inactive, awaiting approval",
             deployment_id,
