@@ -44,7 +44,13 @@ def test_revision_and_acceptance_with_the_keyboard(
 ) -> None:
     lea = Learner.launch(lms.http_launcher(), sub="lea", given_name="Lea", name="Lea Schneider")
     assert lea.post("m/modul-a/praxis", {"text": "In unserer Kommune <b>gibt</b> es einen Klimabeirat."}).ok
-    add_learner(app, place(app), "rita", name="Rita Revision", practice={"modul-b": "Ein Text von Rita."})
+    add_learner(
+        app,
+        place(app),
+        "rita",
+        name="Rita Revision",
+        practice={"modul-b": "Ein Text von Rita über ihre Kommune."},
+    )
     context = chromium.new_context(viewport={"width": width, "height": 900}, locale="de-DE")
     try:
         page = context.new_page()
