@@ -360,7 +360,8 @@ def test_first_edition_attempts_and_grades_survive_the_upgrade(upgraded: tuple[F
     assert book.status_code == 200 and "Lea Schneider" in book.text
     row = book.text.split("Lea Schneider</a>")[1].split("</tr>")[0]
     assert re.search(r"Quiz 100\s*%", row) and "fehlgeschlagen" not in row
-    assert "12,5 / 100" in row and "gesendet" in row  # the course grade as sent, since the gradebook of issue 13
+    # The course grade as sent (the gradebook of issue 13 shows value / maximum and the delivery).
+    assert "12,5 / 100" in row and "gesendet" in row
     detail = re.search(r'href="[^"]*/(lehrende/lernende/\d+)"', book.text)
     assert detail
     shown = teacher.get(detail.group(1))
