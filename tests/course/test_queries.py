@@ -61,13 +61,16 @@ def test_statements_per_page_are_bounded(app: Flask, launcher: Launcher) -> None
         counts[name] = queries(learner.get(path))
     # Constants, whatever the number of modules, lessons, questions or attempts (SQLite counts BEGIN IMMEDIATE).
     limits = {
-        "lesson, first visit": 14,
+        # + 5 where progress changes: the gradebook's learner summary is recomputed from the learner's rows in the
+        # same transaction (gradebook/summary.refresh_learner: 4 SELECTs and an upsert); an incremental update
+        # would be cheaper (issue 13, item 6).
+        "lesson, first visit": 19,
         "lesson, again": 6,
         "quiz, new attempt": 10,
         "quiz, open attempt": 4,
-        "quiz submit": 18,  # 16 + 2: the grade outbox looks for where scores go (no AGS in this launch)
+        "quiz submit": 24,  # 16 + 2 (the outbox looks where scores go) + 5 summary + 1 (its delivery flag)
         "quiz result": 6,
-        "practice submit": 20,  # the same, + forgetting a kept text of an ended session (BEGIN, DELETE)
+        "practice submit": 26,  # the same, + forgetting a kept text of an ended session (BEGIN, DELETE)
         "overview": 6,
         "module": 5,
         "practice": 5,  # 3 + the text kept from an ended session, if any (launch store: BEGIN, SELECT)
