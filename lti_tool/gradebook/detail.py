@@ -34,7 +34,7 @@ from ..models import (
 )
 from ..progress import layout_fits
 from ..progress.review import ReviewRound
-from .listing import Delivery, ModuleCell, Scope, delivery_from, learner_label, module_cell
+from .rows import Delivery, ModuleCell, Scope, delivery_from, learner_label, module_cell
 
 
 class LearnerNotFound(LookupError):

@@ -14,7 +14,7 @@ from ..auth import current_visitor, instructor_required
 from ..course.model import Module
 from ..errors import NotFound
 from ..i18n import lazy_gettext as _l
-from .listing import Scope
+from .rows import Scope
 from .views import bp, find_module, scope
 
 log = logging.getLogger(__name__)

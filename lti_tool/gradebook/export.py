@@ -31,7 +31,8 @@ from sqlalchemy.orm import Session
 from ..course.completion import whole_percent
 from ..i18n import spreadsheet_time
 from ..models import Certificate
-from .listing import Row, Scope, people
+from .listing import people
+from .rows import Row, Scope
 
 BOM = "\ufeff"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

@@ -22,7 +22,7 @@ from ..progress import Learner as ProgressLearner
 from . import detail as details
 from . import reviews
 from .detail import PracticeMissing
-from .listing import Scope
+from .rows import Scope
 from .views import bp, find_learner, find_module, scope
 
 log = logging.getLogger(__name__)

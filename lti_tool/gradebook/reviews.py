@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from ..course.model import Module
 from ..models import Membership, PracticeSubmission, RosterEntry, User
 from ..progress import waiting_for_review, waiting_for_revision
-from .listing import Scope, learner_label
+from .rows import Scope, learner_label
 
 PER_PAGE = 50
 

@@ -27,10 +27,11 @@ from ..i18n import BERLIN, percent
 from ..i18n import lazy_gettext as _l
 from ..models import ModuleProgress, ResourceLink, utcnow
 from . import detail as details
-from . import export, listing
+from . import export, listing, rows
 from .detail import LearnerNotFound
-from .listing import FILTERS, SORTS, Scope
+from .listing import FILTERS, SORTS
 from .roster import fetch_roster, roster_source, store_roster_refresh
+from .rows import Scope
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +149,7 @@ def start() -> str:
         review_waiting=shown.counts["texts"],
         review_waiting_text=_review_waiting_text(shown.counts["texts"]),
         grades_off=_grades_off(),
-        removed=len(listing.removed_delivery_ids(db.session(), where)),
+        removed=len(rows.removed_delivery_ids(db.session(), where)),
         resent=_resent(),
         refreshed=_refreshed(),
         roster_fetched_at=visitor.context.roster_fetched_at,
@@ -231,7 +232,7 @@ def resend_all_failed() -> BaseResponse:
     and what any activity's grade item lacks of a learner with results."""
     where = scope()
     s = db.write_session()
-    failed = listing.failed_delivery_ids(s, where)
+    failed = rows.failed_delivery_ids(s, where)
     added = len(resend(s, failed, context_id=where.context_id)) if failed else 0
     with_results = s.scalars(
         select(ModuleProgress.user_id)
@@ -257,7 +258,7 @@ def recreate_removed() -> BaseResponse:
     grades sent. Never done without this button."""
     where = scope()
     s = db.write_session()
-    removed = listing.removed_delivery_ids(s, where)
+    removed = rows.removed_delivery_ids(s, where)
     added = resend(s, removed, context_id=where.context_id, removed=True) if removed else []
     s.commit()
     log.info(
@@ -277,7 +278,7 @@ def resend_grades(user_id: int) -> BaseResponse:
     where = scope()
     s = db.write_session()
     learner = find_learner(where, user_id)
-    failed = [d.id for _, d in listing.newest_deliveries(s, where, [learner.user.id]) if d.group == "failed"]
+    failed = [d.id for _, d in rows.newest_deliveries(s, where, [learner.user.id]) if d.group == "failed"]
     added = len(resend(s, failed, context_id=where.context_id, user_id=learner.user.id)) if failed else 0
     added += _send_missing(where, [learner.user.id])
     s.commit()

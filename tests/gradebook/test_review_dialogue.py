@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from lti_tool.db import session_scope
 from lti_tool.gradebook import review_views, reviews
-from lti_tool.gradebook.listing import Scope
+from lti_tool.gradebook.rows import Scope
 from lti_tool.models import PracticeReviewRound, PracticeSubmission
 
 from ..course.learner import Learner, context_claim, course

@@ -13,7 +13,7 @@ from sqlalchemy import update
 
 from lti_tool.db import session_scope
 from lti_tool.gradebook.detail import detail
-from lti_tool.gradebook.listing import Scope
+from lti_tool.gradebook.rows import Scope
 from lti_tool.grading import outbox
 from lti_tool.grading.worker import Worker
 from lti_tool.models import GradeOutbox, utcnow

@@ -1,0 +1,209 @@
+"""Reading the exchange page: the reader's answer with its replies, a page of the others' answers with theirs,
+and which replies are new to the reader."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
+
+from ..course.model import Course, Module
+from ..models import ExchangeProfile, ExchangeReply, PracticeSubmission, User, utcnow
+from ..progress import Learner
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """An answer or a reply as the page shows it."""
+
+    id: int
+    user_id: int
+    given_name: str | None
+    name: str | None
+    municipality: str | None
+    text: str
+    at: dt.datetime  # submitted (answer) or written (reply)
+    updated_at: dt.datetime
+    hidden_at: dt.datetime | None
+    hidden_reason: str | None
+    mine: bool
+    new: bool = False  # a reply to the reader's own answer, written since they last looked
+
+
+@dataclass(frozen=True, slots=True)
+class Thread:
+    answer: Post
+    replies: list[Post] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangePage:
+    own: Thread | None  # None: the reader has not submitted an answer (and reads nothing else)
+    threads: list[Thread]  # others' answers on this page, newest first
+    total: int  # others' answers visible to the reader
+    page: int
+    pages: int
+    municipality: str | None  # the reader's own, as others see it
+    new_replies: int  # replies to the reader's answer since they last looked
+
+
+def where_page(learner: Learner, course: Course, module: Module) -> list[Any]:
+    return [
+        PracticeSubmission.context_id == learner.context_id,
+        PracticeSubmission.course_id == course.id,
+        PracticeSubmission.module_id == module.id,
+    ]
+
+
+def visible_to(model: type[PracticeSubmission] | type[ExchangeReply], learner: Learner) -> Any:
+    """Hidden posts are seen by their author only (the instructor's moderation page reads with `everything`)."""
+    return or_(model.hidden_at.is_(None), model.user_id == learner.user_id)
+
+
+def read_page(
+    s: Session, learner: Learner, course: Course, module: Module, *, per_page: int, page: int = 1
+) -> ExchangePage:
+    """The reader's answer with its replies, a page of the others' answers with theirs, and the reader's
+    municipality: four statements (two when the reader has no answer yet). Replies to the reader's answer written
+    by others since `replies_seen_at` are marked new (`mark_replies_seen` records that they were shown)."""
+    profile = aliased(ExchangeProfile, name="profile")
+    answer_columns = (
+        PracticeSubmission.id,
+        PracticeSubmission.user_id,
+        User.given_name,
+        User.name,
+        profile.municipality,
+        PracticeSubmission.text,
+        PracticeSubmission.submitted_at,
+        PracticeSubmission.updated_at,
+        PracticeSubmission.hidden_at,
+        PracticeSubmission.hidden_reason,
+        PracticeSubmission.replies_seen_at,
+    )
+
+    def answers_query() -> Any:
+        return (
+            select(*answer_columns)
+            .join(User, User.id == PracticeSubmission.user_id)
+            .outerjoin(
+                profile,
+                and_(profile.user_id == PracticeSubmission.user_id, profile.context_id == learner.context_id),
+            )
+            .where(*where_page(learner, course, module))
+        )
+
+    own_row = s.execute(answers_query().where(PracticeSubmission.user_id == learner.user_id)).first()
+    if own_row is None:
+        own_profile = s.scalar(
+            select(ExchangeProfile.municipality).where(
+                ExchangeProfile.user_id == learner.user_id, ExchangeProfile.context_id == learner.context_id
+            )
+        )
+        return ExchangePage(None, [], 0, 1, 1, own_profile, 0)
+    others = and_(PracticeSubmission.user_id != learner.user_id, visible_to(PracticeSubmission, learner))
+    total = int(
+        s.scalar(
+            select(func.count(PracticeSubmission.id)).where(*where_page(learner, course, module), others)
+        )
+        or 0
+    )
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    rows = s.execute(
+        answers_query()
+        .where(others)
+        .order_by(PracticeSubmission.submitted_at.desc(), PracticeSubmission.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    answer_ids = [own_row.id, *(row.id for row in rows)]
+    replies: dict[int, list[Post]] = {answer_id: [] for answer_id in answer_ids}
+    seen = own_row.replies_seen_at
+    reply_rows = s.execute(
+        select(
+            ExchangeReply.id,
+            ExchangeReply.submission_id,
+            ExchangeReply.user_id,
+            User.given_name,
+            User.name,
+            profile.municipality,
+            ExchangeReply.text,
+            ExchangeReply.created_at,
+            ExchangeReply.hidden_at,
+            ExchangeReply.hidden_reason,
+        )
+        .join(User, User.id == ExchangeReply.user_id)
+        .outerjoin(
+            profile, and_(profile.user_id == ExchangeReply.user_id, profile.context_id == learner.context_id)
+        )
+        .where(
+            ExchangeReply.submission_id.in_(answer_ids),
+            ExchangeReply.context_id == learner.context_id,
+            visible_to(ExchangeReply, learner),
+        )
+        .order_by(ExchangeReply.created_at, ExchangeReply.id)
+    ).all()
+    new_replies = 0
+    for r in reply_rows:
+        new = (
+            r.submission_id == own_row.id
+            and r.user_id != learner.user_id
+            and (seen is None or r.created_at > seen)
+        )
+        new_replies += new
+        replies[r.submission_id].append(
+            Post(
+                id=r.id,
+                user_id=r.user_id,
+                given_name=r.given_name,
+                name=r.name,
+                municipality=r.municipality,
+                text=r.text,
+                at=r.created_at,
+                updated_at=r.created_at,
+                hidden_at=r.hidden_at,
+                hidden_reason=r.hidden_reason if r.user_id == learner.user_id else None,
+                mine=r.user_id == learner.user_id,
+                new=new,
+            )
+        )
+
+    def thread(row: Any) -> Thread:
+        mine = row.user_id == learner.user_id
+        post = Post(
+            id=row.id,
+            user_id=row.user_id,
+            given_name=row.given_name,
+            name=row.name,
+            municipality=row.municipality,
+            text=row.text,
+            at=row.submitted_at,
+            updated_at=row.updated_at,
+            hidden_at=row.hidden_at,
+            hidden_reason=row.hidden_reason if mine else None,
+            mine=mine,
+        )
+        return Thread(post, replies[post.id])
+
+    return ExchangePage(
+        own=thread(own_row),
+        threads=[thread(row) for row in rows],
+        total=total,
+        page=page,
+        pages=pages,
+        municipality=own_row.municipality,
+        new_replies=new_replies,
+    )
+
+
+def mark_replies_seen(s: Session, learner: Learner, answer_id: int, now: dt.datetime | None = None) -> None:
+    """The reader has been shown the replies to their answer: later ones are new."""
+    s.execute(
+        update(PracticeSubmission)
+        .where(PracticeSubmission.id == answer_id, PracticeSubmission.user_id == learner.user_id)
+        .values(replies_seen_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
