@@ -18,6 +18,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from lti_tool import create_app
 from lti_tool.db import session_scope, upgrade
@@ -95,6 +96,31 @@ def postgres_url() -> Iterator[str]:
         return
     upgrade(TEST_DATABASE_URL, key_secrets=[TEST_KEY_SECRET])
     yield TEST_DATABASE_URL
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database for upgrade tests (tests/migrations.py): a SQLite file, and a fresh PostgreSQL schema
+    with TEST_DATABASE_URL (first on the search path it is an empty database to Alembic, and cheaper than one)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'migrations.db'}"
+        return
+    if not TEST_DATABASE_URL:
+        pytest.skip("needs TEST_DATABASE_URL (PostgreSQL)")
+    schema = f"migrations_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(TEST_DATABASE_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield (
+            make_url(TEST_DATABASE_URL)
+            .update_query_dict({"options": f"-csearch_path={schema}"})
+            .render_as_string(hide_password=False)
+        )
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 def _empty_postgres(url: str) -> None:

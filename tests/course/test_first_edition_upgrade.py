@@ -16,16 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
 from flask import Flask
-from sqlalchemy import MetaData, create_engine, select
+from sqlalchemy import select
 
 from lti_tool import create_app
-from lti_tool.db import alembic_config, session_scope, upgrade
+from lti_tool.db import session_scope, upgrade
 from lti_tool.models import GradeOutbox
 
 from ..conftest import CLIENT_ID, DEPLOYMENT_ID
-from ..grading.test_migration import empty_database  # noqa: F401  (the fixture)
+from ..migrations import PreviousRevision, previous_revision
 from ..peer import INSTRUCTOR, LEARNER, Launcher, PeerPlatform, ServerThread, claim
 from .learner import Learner, attempt_id, module, questions_of, quiz_answers
 
@@ -68,240 +67,235 @@ FIRST_MEHREBENEN = {
 }
 
 
-def _write_first_edition_installation(url: str, peer: PeerPlatform) -> None:
+def _write_first_edition_installation(old: PreviousRevision, peer: PeerPlatform) -> None:
     """One platform, course context and resource link; a learner who completed agenda-2030 (a failed and a
     passed attempt, the practice text, the grades sent to the LMS) and started mehrebenensystem; a teacher."""
-    engine = create_engine(url)
-    meta = MetaData()
-    meta.reflect(engine)
-    t = meta.tables
-    assert "question_ids" not in t["quiz_attempt"].c  # the schema before pools
+    assert "question_ids" not in old.columns("quiz_attempt")  # the schema before pools
     at = {"created_at": THEN}
     owner = {"user_id": 1, "context_id": 1, "course_id": "grundlagenkurs"}
-    with engine.begin() as conn:
-        conn.execute(
-            t["platform"].insert(),
-            [
-                {
-                    "id": 1,
-                    "issuer": peer.issuer,
-                    "client_id": CLIENT_ID,
-                    "name": "Moodle",
-                    "auth_login_url": peer.auth_url,
-                    "auth_token_url": peer.token_url,
-                    "jwks_url": peer.jwks_url,
-                    "registered_via": "cli",
-                    **at,
-                }
-            ],
-        )
-        conn.execute(
-            t["deployment"].insert(),
-            [{"id": 1, "platform_id": 1, "deployment_id": DEPLOYMENT_ID, "active": True, **at}],
-        )
-        conn.execute(
-            t["context"].insert(),
-            [
-                {
-                    "id": 1,
-                    "deployment_id": 1,
-                    "context_id": "course-1",
-                    "title": "NaMa NRW Demo",
-                    "label": "NaMa",
-                    "updated_at": THEN,
-                    **at,
-                }
-            ],
-        )
-        conn.execute(
-            t["lti_user"].insert(),
-            [
-                {"id": 1, "platform_id": 1, "sub": "user-1", "name": "Lea Schneider", **at},
-                {"id": 2, "platform_id": 1, "sub": "teacher-1", "name": "Tanja Lehrerin", **at},
-            ],
-        )
-        conn.execute(
-            t["membership"].insert(),
-            [
-                {
-                    "id": 1,
-                    "user_id": 1,
-                    "context_id": 1,
-                    "roles": LEARNER,
-                    "is_instructor": False,
-                    "last_launch_at": THEN,
-                    **at,
+    conn, t = old.conn, old.tables
+    conn.execute(
+        t["platform"].insert(),
+        [
+            {
+                "id": 1,
+                "issuer": peer.issuer,
+                "client_id": CLIENT_ID,
+                "name": "Moodle",
+                "auth_login_url": peer.auth_url,
+                "auth_token_url": peer.token_url,
+                "jwks_url": peer.jwks_url,
+                "registered_via": "cli",
+                **at,
+            }
+        ],
+    )
+    conn.execute(
+        t["deployment"].insert(),
+        [{"id": 1, "platform_id": 1, "deployment_id": DEPLOYMENT_ID, "active": True, **at}],
+    )
+    conn.execute(
+        t["context"].insert(),
+        [
+            {
+                "id": 1,
+                "deployment_id": 1,
+                "context_id": "course-1",
+                "title": "NaMa NRW Demo",
+                "label": "NaMa",
+                "updated_at": THEN,
+                **at,
+            }
+        ],
+    )
+    conn.execute(
+        t["lti_user"].insert(),
+        [
+            {"id": 1, "platform_id": 1, "sub": "user-1", "name": "Lea Schneider", **at},
+            {"id": 2, "platform_id": 1, "sub": "teacher-1", "name": "Tanja Lehrerin", **at},
+        ],
+    )
+    conn.execute(
+        t["membership"].insert(),
+        [
+            {
+                "id": 1,
+                "user_id": 1,
+                "context_id": 1,
+                "roles": LEARNER,
+                "is_instructor": False,
+                "last_launch_at": THEN,
+                **at,
+            },
+            {
+                "id": 2,
+                "user_id": 2,
+                "context_id": 1,
+                "roles": INSTRUCTOR,
+                "is_instructor": True,
+                "last_launch_at": THEN,
+                **at,
+            },
+        ],
+    )
+    conn.execute(
+        t["resource_link"].insert(),
+        [
+            {
+                "id": 1,
+                "deployment_id": 1,
+                "context_id": 1,
+                "resource_link_id": "rl-1",
+                "title": "Grundlagenkurs",
+                "course_id": "grundlagenkurs",
+                "updated_at": THEN,
+                **at,
+            }
+        ],
+    )
+    conn.execute(
+        t["link_launch"].insert(),
+        [{"resource_link_id": 1, "user_id": 1, "first_launch_at": THEN, "last_launch_at": THEN}],
+    )
+    conn.execute(
+        t["lesson_visit"].insert(),
+        [
+            {**owner, "module_id": module_id, "lesson_id": lesson_id, "first_seen_at": THEN}
+            for module_id, lesson_id in (
+                ("agenda-2030", "01-beschluss"),
+                ("agenda-2030", "02-leitgedanken"),
+                ("agenda-2030", "03-universell-und-lokal"),
+                ("mehrebenensystem", "01-deutsche-nachhaltigkeitsstrategie"),
+            )
+        ],
+    )
+    conn.execute(
+        t["module_progress"].insert(),
+        [
+            {
+                **owner,
+                "module_id": "agenda-2030",
+                "lessons_seen": 3,
+                "attempts": 2,
+                "best_score": 1.0,
+                "practice_submitted_at": THEN,
+                "completed_at": THEN,
+                "started_at": THEN,
+                "updated_at": THEN,
+            },
+            {
+                **owner,
+                "module_id": "mehrebenensystem",
+                "lessons_seen": 1,
+                "attempts": 0,
+                "best_score": None,
+                "practice_submitted_at": None,
+                "completed_at": None,
+                "started_at": THEN,
+                "updated_at": THEN,
+            },
+        ],
+    )
+    wrong = {**RIGHT_AGENDA, "umfang": ["b"], "fuenf-p": ["frieden"], "dimensionen": ["militaerisch"]}
+    conn.execute(
+        t["quiz_attempt"].insert(),
+        [  # no explicit ids: PostgreSQL's sequence hands out the next ones after the upgrade
+            {
+                **owner,
+                "module_id": "agenda-2030",
+                "public_id": "first-failed",
+                "layout": FIRST_AGENDA,
+                "question_count": 8,
+                "started_at": THEN,
+                "answers": wrong,
+                "correct_count": 5,
+                "score": 0.625,
+                "passed": False,
+                "submitted_at": THEN,
+            },
+            {
+                **owner,
+                "module_id": "agenda-2030",
+                "public_id": "first-passed",
+                "layout": FIRST_AGENDA,
+                "question_count": 8,
+                "started_at": THEN,
+                "answers": RIGHT_AGENDA,
+                "correct_count": 8,
+                "score": 1.0,
+                "passed": True,
+                "submitted_at": THEN,
+            },
+        ],
+    )
+    conn.execute(  # never submitted: no answers, score or verdict (SQL NULL, not JSON null)
+        t["quiz_attempt"].insert(),
+        [
+            {
+                **owner,
+                "module_id": "mehrebenensystem",
+                "public_id": "first-open",
+                "layout": FIRST_MEHREBENEN,
+                "question_count": 8,
+                "started_at": THEN,
+            },
+        ],
+    )
+    conn.execute(
+        t["practice_submission"].insert(),
+        [
+            {
+                **owner,
+                "module_id": "agenda-2030",
+                "text": "Unsere Kommune hat 2019 die Musterresolution gezeichnet.",
+                "submitted_at": THEN,
+                "updated_at": THEN,
+            }
+        ],
+    )
+    conn.execute(t["course_progress"].insert(), [{**owner, "started_at": THEN, "updated_at": THEN}])
+    stamp = THEN.isoformat()
+    conn.execute(
+        t["grade_outbox"].insert(),
+        [
+            {
+                "platform_id": 1,
+                "user_id": 1,
+                "context_id": 1,
+                "target": LINK_TARGET,
+                "lineitem_url": peer.issuer + "/lineitems/1/lineitem",
+                "payload": {
+                    "userId": "user-1",
+                    "scoreGiven": 12.5,
+                    "scoreMaximum": 100.0,
+                    "activityProgress": "InProgress",
+                    "gradingProgress": "FullyGraded",
+                    "timestamp": stamp,
+                    "comment": "1 von 8 Modulen abgeschlossen",
                 },
-                {
-                    "id": 2,
-                    "user_id": 2,
-                    "context_id": 1,
-                    "roles": INSTRUCTOR,
-                    "is_instructor": True,
-                    "last_launch_at": THEN,
-                    **at,
-                },
-            ],
-        )
-        conn.execute(
-            t["resource_link"].insert(),
-            [
-                {
-                    "id": 1,
-                    "deployment_id": 1,
-                    "context_id": 1,
-                    "resource_link_id": "rl-1",
-                    "title": "Grundlagenkurs",
-                    "course_id": "grundlagenkurs",
-                    "updated_at": THEN,
-                    **at,
-                }
-            ],
-        )
-        conn.execute(
-            t["link_launch"].insert(),
-            [{"resource_link_id": 1, "user_id": 1, "first_launch_at": THEN, "last_launch_at": THEN}],
-        )
-        conn.execute(
-            t["lesson_visit"].insert(),
-            [
-                {**owner, "module_id": module_id, "lesson_id": lesson_id, "first_seen_at": THEN}
-                for module_id, lesson_id in (
-                    ("agenda-2030", "01-beschluss"),
-                    ("agenda-2030", "02-leitgedanken"),
-                    ("agenda-2030", "03-universell-und-lokal"),
-                    ("mehrebenensystem", "01-deutsche-nachhaltigkeitsstrategie"),
-                )
-            ],
-        )
-        conn.execute(
-            t["module_progress"].insert(),
-            [
-                {
-                    **owner,
-                    "module_id": "agenda-2030",
-                    "lessons_seen": 3,
-                    "attempts": 2,
-                    "best_score": 1.0,
-                    "practice_submitted_at": THEN,
-                    "completed_at": THEN,
-                    "started_at": THEN,
-                    "updated_at": THEN,
-                },
-                {
-                    **owner,
-                    "module_id": "mehrebenensystem",
-                    "lessons_seen": 1,
-                    "attempts": 0,
-                    "best_score": None,
-                    "practice_submitted_at": None,
-                    "completed_at": None,
-                    "started_at": THEN,
-                    "updated_at": THEN,
-                },
-            ],
-        )
-        wrong = {**RIGHT_AGENDA, "umfang": ["b"], "fuenf-p": ["frieden"], "dimensionen": ["militaerisch"]}
-        conn.execute(
-            t["quiz_attempt"].insert(),
-            [  # no explicit ids: PostgreSQL's sequence hands out the next ones after the upgrade
-                {
-                    **owner,
-                    "module_id": "agenda-2030",
-                    "public_id": "first-failed",
-                    "layout": FIRST_AGENDA,
-                    "question_count": 8,
-                    "started_at": THEN,
-                    "answers": wrong,
-                    "correct_count": 5,
-                    "score": 0.625,
-                    "passed": False,
-                    "submitted_at": THEN,
-                },
-                {
-                    **owner,
-                    "module_id": "agenda-2030",
-                    "public_id": "first-passed",
-                    "layout": FIRST_AGENDA,
-                    "question_count": 8,
-                    "started_at": THEN,
-                    "answers": RIGHT_AGENDA,
-                    "correct_count": 8,
-                    "score": 1.0,
-                    "passed": True,
-                    "submitted_at": THEN,
-                },
-            ],
-        )
-        conn.execute(  # never submitted: no answers, score or verdict (SQL NULL, not JSON null)
-            t["quiz_attempt"].insert(),
-            [
-                {
-                    **owner,
-                    "module_id": "mehrebenensystem",
-                    "public_id": "first-open",
-                    "layout": FIRST_MEHREBENEN,
-                    "question_count": 8,
-                    "started_at": THEN,
-                },
-            ],
-        )
-        conn.execute(
-            t["practice_submission"].insert(),
-            [
-                {
-                    **owner,
-                    "module_id": "agenda-2030",
-                    "text": "Unsere Kommune hat 2019 die Musterresolution gezeichnet.",
-                    "submitted_at": THEN,
-                    "updated_at": THEN,
-                }
-            ],
-        )
-        conn.execute(t["course_progress"].insert(), [{**owner, "started_at": THEN, "updated_at": THEN}])
-        stamp = THEN.isoformat()
-        conn.execute(
-            t["grade_outbox"].insert(),
-            [
-                {
-                    "platform_id": 1,
-                    "user_id": 1,
-                    "context_id": 1,
-                    "target": LINK_TARGET,
-                    "lineitem_url": peer.issuer + "/lineitems/1/lineitem",
-                    "payload": {
-                        "userId": "user-1",
-                        "scoreGiven": 12.5,
-                        "scoreMaximum": 100.0,
-                        "activityProgress": "InProgress",
-                        "gradingProgress": "FullyGraded",
-                        "timestamp": stamp,
-                        "comment": "1 von 8 Modulen abgeschlossen",
-                    },
-                    "score_timestamp": stamp,
-                    "state": "sent",
-                    "attempts": 1,
-                    "last_status": 200,
-                    "next_attempt_at": THEN,
-                    "sent_at": THEN,
-                    "course_id": "grundlagenkurs",
-                    "module_id": None,
-                    **at,
-                }
-            ],
-        )
-    engine.dispose()
+                "score_timestamp": stamp,
+                "state": "sent",
+                "attempts": 1,
+                "last_status": 200,
+                "next_attempt_at": THEN,
+                "sent_at": THEN,
+                "course_id": "grundlagenkurs",
+                "module_id": None,
+                **at,
+            }
+        ],
+    )
 
 
 @pytest.fixture
 def upgraded(
-    empty_database: str,  # noqa: F811
+    empty_database: str,
     test_config: dict[str, Any],
     peer: PeerPlatform,
 ) -> Iterator[tuple[Flask, Launcher]]:
     """The first edition's database, upgraded, served by this code with the shipped course."""
-    command.upgrade(alembic_config(empty_database), "0004")
-    _write_first_edition_installation(empty_database, peer)
+    with previous_revision(empty_database, "0004") as old:
+        _write_first_edition_installation(old, peer)
     upgrade(empty_database, key_secrets=test_config["KEY_SECRETS"])
     app = create_app({**test_config, "DATABASE_URL": empty_database, "CONTENT_DIR": str(CONTENT)})
     server = ServerThread(app)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -15,6 +14,7 @@ from lti_tool.db import session_scope
 from lti_tool.lti.provision import token_hash
 from lti_tool.models import PracticeSubmission, ToolSession, utcnow
 
+from ..migrations import downgrade, previous_revision, session, upgrade_to_head
 from ..peer import Launcher
 from .learner import Learner
 
@@ -125,52 +125,19 @@ def test_a_text_for_an_unknown_session_is_shown_to_copy(launcher: Launcher) -> N
     assert "Mein Text &lt;b&gt;bleibt&lt;/b&gt;" in page.text
 
 
-def test_the_migration_gives_existing_sessions_their_start_as_last_request(tmp_path: Path) -> None:
-    from alembic import command
-    from sqlalchemy import create_engine, text
-
-    from lti_tool.db import alembic_config, upgrade
-
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    upgrade(url, "0006")
-    engine = create_engine(url)
-    started = dt.datetime(2026, 12, 1, 9, 30)
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO platform (id, issuer, client_id, name, auth_login_url, auth_token_url, jwks_url, "
-                "registered_via, created_at) VALUES (1, 'https://moodle.example', 'c', 'M', 'https://moodle.example/a', "
-                "'https://moodle.example/t', 'https://moodle.example/k', 'cli', :t)"
-            ),
-            {"t": started},
-        )
-        conn.execute(
-            text(
-                "INSERT INTO deployment (id, platform_id, deployment_id, active, created_at) VALUES (1, 1, '1', 1, :t)"
-            ),
-            {"t": started},
-        )
-        conn.execute(
-            text("INSERT INTO lti_user (id, platform_id, sub, created_at) VALUES (1, 1, 'u', :t)"),
-            {"t": started},
-        )
-        conn.execute(
-            text(
-                "INSERT INTO context (id, deployment_id, context_id, title, label, created_at, updated_at) VALUES (1, 1, 'c1', '', '', :t, :t)"
-            ),
-            {"t": started},
-        )
-        conn.execute(
-            text(
-                "INSERT INTO tool_session (token_hash, user_id, context_id, deployment_id, message_type, is_instructor, "
-                "course_id, locale, claims, created_at, expires_at) VALUES ('h', 1, 1, 1, 'LtiResourceLinkRequest', 0, "
-                "'grundlagenkurs', 'de', '{}', :t, :e)"
-            ),
-            {"t": started, "e": started + dt.timedelta(hours=8)},
-        )
-    upgrade(url)
-    with engine.connect() as conn:
-        seen = conn.execute(text("SELECT last_seen_at FROM tool_session")).scalar_one()
-    assert str(seen).startswith("2026-12-01 09:30")
-    command.downgrade(alembic_config(url), "0006")
-    engine.dispose()
+def test_the_migration_gives_existing_sessions_their_start_as_last_request(empty_database: str) -> None:
+    started = dt.datetime(2026, 12, 1, 9, 30, tzinfo=dt.UTC)
+    with previous_revision(empty_database, "0006") as old:
+        assert "last_seen_at" not in old.columns("tool_session")
+        old.course(started)
+        old.insert(
+            "tool_session",
+            {"token_hash": "h", "user_id": 1, "context_id": 1, "deployment_id": 1,
+             "message_type": "LtiResourceLinkRequest", "is_instructor": False, "course_id": "grundlagenkurs",
+             "locale": "de", "claims": {}, "created_at": started, "expires_at": started + dt.timedelta(hours=8)},
+        )  # fmt: skip
+    upgrade_to_head(empty_database)
+    with session(empty_database) as s:
+        assert s.scalars(select(ToolSession.last_seen_at)).one() == started
+    assert "last_seen_at" not in downgrade(empty_database, "0006")["tool_session"]
+    upgrade_to_head(empty_database)

@@ -9,20 +9,19 @@ import logging
 import re
 
 import requests
-from alembic import command
 from flask import Flask
-from sqlalchemy import MetaData, create_engine, select
+from sqlalchemy import select
 
-from lti_tool.db import alembic_config, session_scope, upgrade
+from lti_tool.db import session_scope
 from lti_tool.logconfig import RequestIdFilter
 from lti_tool.lti.platforms import PlatformSpec, add_platform
 from lti_tool.models import GradeOutbox
 
 from ..course.learner import attempt_id, quiz_answers
 from ..forms import csrf_token
+from ..migrations import LINK_ITEM, downgrade, outbox_row, previous_revision, session, upgrade_to_head
 from .conftest import CLIENT_ID, DEPLOYMENT_ID, Lms, deliver_all
 from .test_end_to_end import launch_page
-from .test_migration import _diff, empty_database  # noqa: F401  (the fixture)
 
 
 class Lines(logging.Handler):
@@ -78,73 +77,18 @@ def test_the_workers_lines_about_a_grade_name_the_request_that_queued_it(app: Fl
     assert len(lms.scores()) == len(queued)
 
 
-def test_migration_0011_keeps_outbox_rows_of_0010(empty_database: str) -> None:  # noqa: F811
-    command.upgrade(alembic_config(empty_database), "0010")
-    engine = create_engine(empty_database)
-    meta = MetaData()
-    meta.reflect(engine)
-    t = meta.tables
-    assert "request_id" not in t["grade_outbox"].c
+def test_migration_0011_keeps_outbox_rows_of_0010(empty_database: str) -> None:
     when = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
-    with engine.begin() as conn:
-        conn.execute(
-            t["platform"]
-            .insert()
-            .values(
-                id=1,
-                issuer="https://lms.example",
-                client_id="c",
-                name="LMS",
-                auth_login_url="https://lms.example/a",
-                auth_token_url="https://lms.example/t",
-                jwks_url="https://lms.example/j",
-                registered_via="cli",
-                created_at=when,
-            )
+    with previous_revision(empty_database, "0010") as old:
+        assert "request_id" not in old.columns("grade_outbox")
+        old.course(when)
+        old.link(when, LINK_ITEM)
+        old.insert(
+            "grade_outbox", outbox_row(1, when, "course:grundlagenkurs", "sent", attempts=1, sent_at=when)
         )
-        conn.execute(
-            t["deployment"]
-            .insert()
-            .values(id=1, platform_id=1, deployment_id="d", active=True, created_at=when)
-        )
-        conn.execute(
-            t["context"]
-            .insert()
-            .values(
-                id=1, deployment_id=1, context_id="k", title="K", label="K", created_at=when, updated_at=when
-            )
-        )
-        conn.execute(t["lti_user"].insert().values(id=1, platform_id=1, sub="u", created_at=when))
-        conn.execute(
-            t["grade_outbox"]
-            .insert()
-            .values(
-                id=1,
-                platform_id=1,
-                user_id=1,
-                context_id=1,
-                target="course:grundlagenkurs",
-                lineitem_url="https://lms.example/li/1",
-                payload={"scoreGiven": 1, "timestamp": "2026-12-01T09:00:00.000Z"},
-                score_timestamp="2026-12-01T09:00:00.000Z",
-                state="sent",
-                attempts=1,
-                restamps=0,
-                next_attempt_at=when,
-                created_at=when,
-                sent_at=when,
-            )
-        )
-    engine.dispose()
-    upgrade(empty_database)
-    assert _diff(empty_database) == []
-    engine = create_engine(empty_database)
-    try:
-        with engine.connect() as conn:
-            row = conn.execute(select(GradeOutbox.__table__)).one()
-        assert (row.id, row.state, row.request_id) == (1, "sent", None)
-    finally:
-        engine.dispose()
-    command.downgrade(alembic_config(empty_database), "0010")
-    upgrade(empty_database)
-    assert _diff(empty_database) == []
+    upgrade_to_head(empty_database)
+    with session(empty_database) as s:
+        row = s.execute(select(GradeOutbox.__table__)).one()
+    assert (row.id, row.state, row.request_id) == (1, "sent", None)
+    downgrade(empty_database, "0010")
+    upgrade_to_head(empty_database)

@@ -4,6 +4,7 @@ role that may not create the extension gets the migration done without them. SQL
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import pytest
@@ -17,7 +18,7 @@ from lti_tool.models import Certificate, User
 from lti_tool.register import search
 
 from ..conftest import TEST_DATABASE_URL
-from ..grading.test_migration import _diff, empty_database  # noqa: F401  (the fixture)
+from ..migrations import previous_revision, schema_diff, upgrade_to_head
 
 INDEXES = {"ix_lti_user_name_trgm", "ix_lti_user_email_trgm", "ix_certificate_holder_name_trgm"}
 BEFORE = "0012"
@@ -53,34 +54,23 @@ def _plans(url: str, q: str) -> str:
         engine.dispose()
 
 
-def test_trigram_indexes_serve_the_register_search_and_go_down_and_up(empty_database: str) -> None:  # noqa: F811
-    command.upgrade(alembic_config(empty_database), BEFORE)
-    engine = create_engine(empty_database)
-    with engine.begin() as conn:  # data written by the previous revision
-        conn.execute(
-            text(
-                "INSERT INTO platform (issuer, client_id, name, auth_login_url, auth_token_url, jwks_url, "
-                "registered_via, created_at) VALUES ('https://lms.example', 'c', 'LMS', 'https://lms.example/a', "
-                "'https://lms.example/t', 'https://lms.example/j', 'cli', CURRENT_TIMESTAMP)"
-            )
-        )
-        conn.execute(
-            text(
-                "INSERT INTO lti_user (platform_id, sub, name, email, created_at) SELECT id, 's1', 'Jürgen Krüger', "
-                "'j.krueger@kreis-unna.example', CURRENT_TIMESTAMP FROM platform"
-            )
-        )
-        if conn.dialect.name == "postgresql":  # enough learners for the planner to weigh an index at all
-            conn.execute(
+def test_trigram_indexes_serve_the_register_search_and_go_down_and_up(empty_database: str) -> None:
+    with previous_revision(empty_database, BEFORE) as old:
+        old.platform(dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC))
+        old.insert(
+            "lti_user",
+            {"platform_id": 1, "sub": "s1", "name": "Jürgen Krüger", "email": "j.krueger@kreis-unna.example",
+             "created_at": dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)},
+        )  # fmt: skip
+        if old.conn.dialect.name == "postgresql":  # enough learners for the planner to weigh an index at all
+            old.conn.execute(
                 text(
                     "INSERT INTO lti_user (platform_id, sub, name, email, created_at) SELECT p.id, 'n' || n, "
                     "'Person ' || n, 'p' || n || '@example.org', CURRENT_TIMESTAMP FROM platform p, "
                     "generate_series(1, 20000) AS n"
                 )
             )
-    engine.dispose()
-    upgrade(empty_database)
-    assert _diff(empty_database) == []
+    upgrade_to_head(empty_database)
     if make_url(empty_database).get_backend_name() != "postgresql":
         assert _trigram_indexes(empty_database) == set()
         return
@@ -121,7 +111,7 @@ def test_without_the_right_to_create_the_extension_the_migration_goes_on_without
             upgrade(url)
         assert "pg_trgm could not be created" in caplog.text
         assert _trigram_indexes(url) == set()
-        assert _diff(url) == []
+        assert schema_diff(url) == []
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
