@@ -6,19 +6,21 @@ commit, the edge (view, CLI command, worker loop) commits. `session_scope()` is 
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import fcntl
 import functools
 import hashlib
 import logging
 import os
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, bindparam, create_engine, event, make_url, text
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, inspect, make_url, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -252,28 +254,46 @@ def upgrade(url: str, revision: str = "head", key_secrets: Sequence[str] = ()) -
     command.upgrade(alembic_config(url, key_secrets), revision)
 
 
+_REVISION_LINE = re.compile(r"^(revision|down_revision)\b[^=\n]*=\s*(.+?)\s*$", re.MULTILINE)
+
+
 @functools.cache
 def head_revision() -> str | None:
-    """The newest migration this code brings (read from migrations/ once per process)."""
-    from alembic.script import ScriptDirectory
+    """The newest migration this code brings, read once per process from the `revision` and `down_revision` lines
+    of migrations/versions/*.py (as Alembic's ScriptDirectory.get_current_head() finds it, which
+    tests/test_startup_imports.py checks): web processes check the schema without importing Alembic (~11 MB)."""
+    revisions: set[str] = set()
+    replaced: set[str] = set()
+    for path in (ROOT / "migrations" / "versions").glob("*.py"):
+        found = dict((m[1], ast.literal_eval(m[2])) for m in _REVISION_LINE.finditer(path.read_text("utf-8")))
+        if not isinstance(found.get("revision"), str):
+            continue
+        revisions.add(found["revision"])
+        down = found.get("down_revision")
+        replaced.update([down] if isinstance(down, str) else down or ())
+    heads = revisions - replaced
+    if len(heads) > 1:
+        raise RuntimeError(f"migrations/versions has several heads: {sorted(heads)}")
+    return next(iter(heads), None)
 
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+def _version_of(conn: Connection) -> str | None:
+    if not inspect(conn).has_table("alembic_version"):
+        return None
+    versions = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    if len(versions) > 1:
+        raise RuntimeError(f"the database is at several migrations: {sorted(versions)}")
+    return versions[0] if versions else None
 
 
 def current_revision(s: Session) -> str | None:
     """The migration the database is at (None before the first one)."""
-    from alembic.runtime.migration import MigrationContext
-
-    return MigrationContext.configure(s.connection()).get_current_revision()
+    return _version_of(s.connection())
 
 
 def schema_is_current(engine: Engine) -> bool:
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-
-    head = ScriptDirectory.from_config(alembic_config(str(engine.url))).get_current_head()
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision() == head
+        return _version_of(conn) == head_revision()
 
 
 def auto_upgrade_sqlite(app: Flask) -> None:
