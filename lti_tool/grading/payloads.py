@@ -67,9 +67,14 @@ def course_result(
     modules: Mapping[str, ModuleProgress],
     course_progress: CourseProgress | None,
     awaiting_review: Collection[str],
+    revision_requested: Collection[str] = (),
 ) -> Result:
     """The whole course: share of required modules completed (as recorded, `course/completion.py` decides when
-    they are), in percent; complete when recorded so or every required module is complete."""
+    they are), in percent; complete when recorded so or every required module is complete.
+
+    `awaiting_review`: modules whose practice answer is not accepted yet; `revision_requested`: those of them
+    the instructor sent back for a revision (the learner's turn), which the comment names as such so that the
+    LMS's gradebook does not say "waiting for a review" while the text is with the learner."""
     required = [m.id for m in course.modules if m.id in course.required_module_ids]
     completed = [module_id for module_id, p in modules.items() if p.completed_at is not None]
     done = sum(1 for module_id in required if module_id in completed)
@@ -84,15 +89,39 @@ def course_result(
     else:
         activity = STARTED
     score = 100.0 * done / total if total else (100.0 if complete else 0.0)
-    pending = course.practice_review_required and any(m in awaiting_review for m in modules_of(course))
+    open_reviews = [m for m in modules_of(course) if m in awaiting_review]
+    pending = course.practice_review_required and bool(open_reviews)
     comment = f"{done} von {total} Modulen abgeschlossen"
     if pending:
-        comment += "; eine Praxisaufgabe wartet auf Durchsicht"
+        comment += _course_review_comment(open_reviews, revision_requested)
     return Result(_percent(score), activity, PENDING if pending else FULLY_GRADED, comment)
 
 
+def _course_review_comment(open_reviews: list[str], revision_requested: Collection[str]) -> str:
+    revising = sum(1 for m in open_reviews if m in revision_requested)
+    waiting = len(open_reviews) - revising
+    parts = []
+    if waiting:
+        parts.append(
+            "eine Praxisaufgabe wartet auf Durchsicht"
+            if waiting == 1
+            else f"{waiting} Praxisaufgaben warten auf Durchsicht"
+        )
+    if revising:
+        parts.append(
+            "eine Praxisaufgabe wird überarbeitet"
+            if revising == 1
+            else f"{revising} Praxisaufgaben werden überarbeitet"
+        )
+    return "; " + ", ".join(parts)
+
+
 def module_result(
-    course: Course, module: Module, progress: ModuleProgress | None, awaiting_review: Collection[str]
+    course: Course,
+    module: Module,
+    progress: ModuleProgress | None,
+    awaiting_review: Collection[str],
+    revision_requested: Collection[str] = (),
 ) -> Result:
     """One module: the best quiz score in percent."""
     best = progress.best_score if progress is not None and progress.best_score is not None else 0.0
@@ -101,7 +130,11 @@ def module_result(
     state = "abgeschlossen" if complete else "in Bearbeitung"
     comment = f"{module.position}. {module.title}: {state}"
     if pending:
-        comment += "; Praxisaufgabe wartet auf Durchsicht"
+        comment += (
+            "; Überarbeitung der Praxisaufgabe angefordert"
+            if module.id in revision_requested
+            else "; Praxisaufgabe wartet auf Durchsicht"
+        )
     return Result(
         _percent(best * 100.0),
         COMPLETED if complete else IN_PROGRESS,

@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from ..course.model import Course, Module
 from ..db import insert_for
-from ..gradebook.summary import refresh_learner
 from ..models import PracticeSubmission, utcnow
 from .learner import Learner, PracticeLocked, PracticeTextInvalid
 from .statements import PRACTICE, owner, params
@@ -72,11 +71,9 @@ def save_practice(s: Session, learner: Learner, course: Course, module: Module, 
     submission = s.get_one(PracticeSubmission, saved[0])
     s.refresh(submission)
     result = None
-    if existing is None:
+    if existing is None or revised:
+        # A revision waits for a review again: the gradebook's summary counts it, and the LMS's grade comment
+        # stops saying a revision was asked for.
         result = refresh_progress(s, learner, course, module, "practice_submitted", now)
-    elif revised:  # waits for a review again: the gradebook's summary counts it
-        refresh_learner(
-            s, user_id=learner.user_id, context_id=learner.context_id, course_id=course.id, now=now
-        )
     set_location(s, learner, course.id, module.id, "praxis", now)
     return PracticeSave(submission, first=existing is None, update=result, revised=revised)

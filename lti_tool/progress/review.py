@@ -18,7 +18,6 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from ..course.model import Course, Module
-from ..gradebook.summary import refresh_learner
 from ..models import PracticeReviewRound, PracticeSubmission, ReviewDecision, User, utcnow
 from .learner import Learner, PracticeAlreadyAccepted, PracticeChanged, PracticeNotFound
 from .practice import get_practice, normalize_text
@@ -52,16 +51,16 @@ def review_practice(
     feedback: str,
     decision: ReviewDecision = ReviewDecision.ACCEPTED,
     version: str | None = None,
-) -> ProgressUpdate | None:
+) -> ProgressUpdate:
     """One round of an instructor's review, kept as a `PracticeReviewRound` and mirrored on the submission
     (latest feedback, state).
 
     ACCEPTED: the text is read-only from now on; a grade waiting for the review becomes final (the grades are
     queued: the returned update). Accepting again records a changed feedback as a new round; the first acceptance
     time stays. REVISION: the text opens again for the learner, whose next save makes it wait for a review
-    again; the grade stays as it is (None returned). Refused: no submission (PracticeNotFound), a `version` that
-    is not the text's current one (PracticeChanged: the learner saved since the page was opened), a revision of
-    an accepted answer (PracticeAlreadyAccepted).
+    again; the grade stays Pending and its comment now says a revision was asked for. Refused: no submission
+    (PracticeNotFound), a `version` that is not the text's current one (PracticeChanged: the learner saved since
+    the page was opened), a revision of an accepted answer (PracticeAlreadyAccepted).
     """
     now = utcnow()
     lock_learner(s, learner, course.id)
@@ -105,12 +104,12 @@ def review_practice(
         .execution_options(synchronize_session=False)
     )
     s.refresh(existing)
-    if not accepted:  # the learner's turn: no longer waiting for a review in the gradebook's summary
-        refresh_learner(
-            s, user_id=learner.user_id, context_id=learner.context_id, course_id=course.id, now=now
-        )
-        return None
-    return refresh_progress(s, learner, course, module, "practice_reviewed", now)
+    # Both decisions go through refresh_progress: an acceptance may complete the module and release the
+    # Pending grade; a revision changes what the LMS's gradebook should say (the learner's turn, not waiting for
+    # a review), which enqueue_grades sends only where the course requires reviewed practice.
+    return refresh_progress(
+        s, learner, course, module, "practice_reviewed" if accepted else "practice_revision", now
+    )
 
 
 @dataclass(frozen=True, slots=True)

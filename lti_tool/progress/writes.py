@@ -63,7 +63,9 @@ def set_location(
     touch_learner(s, user_id=learner.user_id, context_id=learner.context_id, course_id=course_id, now=now)
 
 
-Cause = Literal["lesson_seen", "quiz_submitted", "practice_submitted", "practice_reviewed"]
+Cause = Literal[
+    "lesson_seen", "quiz_submitted", "practice_submitted", "practice_reviewed", "practice_revision"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +96,7 @@ class ProgressUpdate:
             self.best_score_changed
             or self.module_completed_now
             or self.course_completed_now
-            or self.cause in ("practice_submitted", "practice_reviewed")
+            or self.cause in ("practice_submitted", "practice_reviewed", "practice_revision")
         )
 
 

@@ -35,6 +35,7 @@ from lti_tool.models import (
     LinkLaunch,
     Membership,
     ResourceLink,
+    ReviewDecision,
     User,
 )
 
@@ -318,14 +319,26 @@ class Classroom:
         return queued
 
     def review(
-        self, user_id: int, module_id: str, *, reviewer: int, feedback: str = "Gut."
+        self,
+        user_id: int,
+        module_id: str,
+        *,
+        reviewer: int,
+        feedback: str = "Gut.",
+        decision: ReviewDecision = ReviewDecision.ACCEPTED,
     ) -> list[GradeOutbox]:
         """The teacher's review of the learner's practice text (the service the gradebook calls)."""
         module = self.course.module(module_id)
         assert module is not None
         with self.queueing() as queued, session_scope(self.app, write=True) as s:
             progress.review_practice(
-                s, self.learner(user_id), self.course, module, reviewer_id=reviewer, feedback=feedback
+                s,
+                self.learner(user_id),
+                self.course,
+                module,
+                reviewer_id=reviewer,
+                feedback=feedback,
+                decision=decision,
             )
         return queued
 

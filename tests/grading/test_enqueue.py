@@ -11,11 +11,12 @@ import pytest
 from flask import Flask
 from sqlalchemy import delete, event, update
 
+from lti_tool import progress
 from lti_tool.db import get_db, session_scope
 from lti_tool.grading import enqueue_grades, reconcile, resend
 from lti_tool.grading.outbox import claim, record_failed
 from lti_tool.grading.payloads import parse_timestamp
-from lti_tool.models import GradeOutbox, LinkLaunch, ResourceLink, utcnow
+from lti_tool.models import GradeOutbox, LinkLaunch, ResourceLink, ReviewDecision, utcnow
 
 from .conftest import AGS, COURSE, Classroom, Lms
 
@@ -132,6 +133,36 @@ def test_pending_while_a_practice_task_awaits_review(classroom: Classroom) -> No
     rows = by_target(classroom.review(lea, "modul-a", reviewer=classroom.person("3", instructor=True)))
     assert rows[f"course:{COURSE}"].payload["gradingProgress"] == "FullyGraded"
     assert rows[f"module:{COURSE}/modul-a"].payload["gradingProgress"] == "FullyGraded"
+
+
+def test_a_requested_revision_says_so_in_the_lms_while_the_grade_stays_pending(classroom: Classroom) -> None:
+    classroom.course = dataclasses.replace(classroom.course, practice_review_required=True)
+    lea, teacher = classroom.person("4"), classroom.person("3", instructor=True)
+    classroom.record(lea, "modul-a", score=1.0, completed=True)
+    rows = by_target(classroom.review(lea, "modul-a", reviewer=teacher, decision=ReviewDecision.REVISION))
+    module, course = rows[f"module:{COURSE}/modul-a"].payload, rows[f"course:{COURSE}"].payload
+    assert module["gradingProgress"] == course["gradingProgress"] == "Pending"
+    assert module["comment"].endswith("; Überarbeitung der Praxisaufgabe angefordert")
+    assert course["comment"].endswith("; eine Praxisaufgabe wird überarbeitet")
+    assert "Durchsicht" not in module["comment"] + course["comment"]
+    # the learner saves a new version: waiting for the teacher again
+    module_a = classroom.course.module("modul-a")
+    assert module_a is not None
+    with classroom.queueing() as queued, session_scope(classroom.app, write=True) as s:
+        text = "Überarbeitet: unser Beirat tagt jetzt vierteljährlich."
+        progress.save_practice(s, classroom.learner(lea), classroom.course, module_a, text)
+    rows = by_target(queued)
+    assert (
+        rows[f"module:{COURSE}/modul-a"].payload["comment"].endswith("; Praxisaufgabe wartet auf Durchsicht")
+    )
+    assert rows[f"course:{COURSE}"].payload["comment"].endswith("; eine Praxisaufgabe wartet auf Durchsicht")
+    assert rows[f"course:{COURSE}"].payload["gradingProgress"] == "Pending"
+
+
+def test_a_revision_queues_nothing_where_the_course_does_not_require_reviews(classroom: Classroom) -> None:
+    lea, teacher = classroom.person("4"), classroom.person("3", instructor=True)
+    classroom.record(lea, "modul-a", score=1.0, completed=True)
+    assert classroom.review(lea, "modul-a", reviewer=teacher, decision=ReviewDecision.REVISION) == []
 
 
 def test_course_result_goes_only_to_course_links_the_learner_launched(classroom: Classroom) -> None:

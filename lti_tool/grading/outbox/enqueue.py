@@ -237,27 +237,29 @@ def _queue(
             CourseProgress.course_id == course.id,
         )
     ).first()
-    awaiting_review = set(
-        s.scalars(
-            select(PracticeSubmission.module_id).where(
-                PracticeSubmission.user_id == user_id,
-                PracticeSubmission.context_id == context_id,
-                PracticeSubmission.course_id == course.id,
-                PracticeSubmission.reviewed_at.is_(None),
-            )
+    unaccepted = s.execute(
+        select(PracticeSubmission.module_id, PracticeSubmission.revision_requested_at).where(
+            PracticeSubmission.user_id == user_id,
+            PracticeSubmission.context_id == context_id,
+            PracticeSubmission.course_id == course.id,
+            PracticeSubmission.reviewed_at.is_(None),
         )
-    )
+    ).all()
+    awaiting_review = {module_id for module_id, _ in unaccepted}
+    revision_requested = {module_id for module_id, asked in unaccepted if asked is not None}
 
     now = utcnow()
     newest = _newest(s, user_id, context_id, [t.key for t in targets])
     rows: list[tuple[Target, dict[str, Any]]] = []
     for target in targets:
         if target.module_id is None:
-            result = course_result(course, progress, course_progress, awaiting_review)
+            result = course_result(course, progress, course_progress, awaiting_review, revision_requested)
         else:
             module = course.module(target.module_id)
             assert module is not None
-            result = module_result(course, module, progress.get(module.id), awaiting_review)
+            result = module_result(
+                course, module, progress.get(module.id), awaiting_review, revision_requested
+            )
         last = newest.get(target.key)
         payload = result.payload(sub, next_timestamp(last.score_timestamp if last else None, now))
         if last is not None:
