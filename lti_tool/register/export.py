@@ -1,36 +1,42 @@
-"""The register as CSV in the form of the gradebook's exports (lti_tool/gradebook/export.py: UTF-8 with BOM, `;`,
-CRLF, German dates, formula-looking cells neutralised), one row per entry, streamed batch by batch."""
+"""The register as CSV in the German-Excel form of the gradebook's exports (lti_tool/gradebook/export.py: UTF-8
+with BOM, `;`, CRLF, times in ISO order and German time, numbers with a decimal comma, text from the LMS kept as
+text and formula-looking cells neutralised), one row per entry, streamed batch by batch. The cells are that
+module's (`cell`, through `lines`): both exports read alike in a spreadsheet."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from babel.numbers import format_decimal
 from flask_babel import gettext as _
 
-from ..i18n import BERLIN, document_date
+from ..gradebook.export import Text
 from .entries import CertificateState, RegisterRow
 
 CHUNK = 64 * 1024  # characters per piece of the streamed response
 
 
 def header() -> list[str]:
+    zone = _("German time")
     return [
         _("Name"),
         _("E-mail"),
         _("Platform"),
         _("Course in the LMS"),
         _("Course"),
-        _("Completed on"),
+        f"{_('Completed on')} ({zone})",
         _("Workload (hours)"),
         _("Teaching units"),
         _("Verification code"),
         _("State"),
-        _("Revoked on"),
+        f"{_('Revoked on')} ({zone})",
         _("Reason for revocation"),
     ]
+
+
+def _text(value: str) -> Text | None:
+    """Text from the LMS or the office (names, titles, a reason): kept as text in the spreadsheet."""
+    return Text(value) if value else None
 
 
 def records(rows: Iterable[RegisterRow]) -> Iterator[list[Any]]:
@@ -39,36 +45,21 @@ def records(rows: Iterable[RegisterRow]) -> Iterator[list[Any]]:
         CertificateState.REVOKED: _("revoked"),
         CertificateState.NONE: _("no certificate yet"),
     }
-    hours: dict[float, str] = {}  # the same few workloads, formatted once
-    days: dict[dt.date, str] = {}  # and each day once (Babel's formatting is the slow part of a row)
-
-    def date(value: dt.datetime | None) -> str:
-        if value is None:
-            return ""
-        day = value.astimezone(BERLIN).date()
-        text = days.get(day)
-        if text is None:
-            text = days[day] = document_date(value)
-        return text
-
     yield header()
     for row in rows:
-        workload = row.workload_hours
-        if workload and workload not in hours:
-            hours[workload] = format_decimal(workload, format="#,##0.#", locale="de")
         yield [
-            row.name,
-            row.email,
-            row.platform_name,
-            row.context_title,
-            row.course_title,
-            date(row.completed_at),
-            hours[workload] if workload else "",
-            row.teaching_units or "",
-            row.code,
+            _text(row.name),
+            _text(row.email),
+            _text(row.platform_name),
+            _text(row.context_title),
+            _text(row.course_title),
+            row.completed_at,
+            row.workload_hours or None,
+            row.teaching_units or None,
+            _text(row.code),
             states[row.state],
-            date(row.revoked_at),
-            row.revoked_reason,
+            row.revoked_at,
+            _text(row.revoked_reason),
         ]
 
 

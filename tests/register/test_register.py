@@ -3,9 +3,7 @@ filters, pages, the CSV export, look-up by code and the full record; only comple
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 
 import pytest
 from flask import Flask
@@ -13,10 +11,13 @@ from sqlalchemy import select, update
 
 from lti_tool.db import session_scope
 from lti_tool.i18n import BERLIN
-from lti_tool.models import CourseProgress, RegisterAudit, RegisterEntry
+from lti_tool.models import Certificate, CourseProgress, RegisterAudit, RegisterEntry
 from lti_tool.register import entries
 
 from ..admin.conftest import AdminClient
+from ..gradebook import spreadsheet
+from ..gradebook.spreadsheet import Cell
+from ..gradebook.test_exports import read_csv
 from ..peer import Launcher
 from .conftest import TEXT, complete, issue_certificate, text_of
 
@@ -160,23 +161,58 @@ def test_export_is_german_excel_csv_of_all_pages_and_is_audited(
     assert resp.status_code == 200 and resp.is_streamed
     assert resp.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert 'filename="zertifizierungsregister-nama-nrw-' in resp.headers["Content-Disposition"]
-    body = resp.get_data()
-    assert body.startswith("\ufeff".encode())
-    text = body.decode("utf-8")[1:]
-    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
-    assert "\r\n" in text
-    assert rows[0][:6] == ["Name", "E-Mail", "Plattform", "Kurs im LMS", "Kurs", "Abgeschlossen am"]
+    rows = read_csv(resp.get_data())
+    assert rows[0][:6] == [
+        "Name",
+        "E-Mail",
+        "Plattform",
+        "Kurs im LMS",
+        "Kurs",
+        "Abgeschlossen am (deutsche Zeit)",
+    ]
+    assert rows[0][10] == "Widerrufen am (deutsche Zeit)"
     assert len(rows) == 3  # header + both entries, though a page shows one
     by_name = {row[0]: row for row in rows[1:]}
     assert "'=HYPERLINK(1)" in by_name  # a formula is neutralised
     lea_row = by_name["'=HYPERLINK(1)"]
     assert lea_row[8] == code and lea_row[9] == "gültig" and lea_row[6] == "1,5" and lea_row[7] == "2"
     assert by_name["Max Öztürk"][9] == "noch keine Bescheinigung"
-    today = dt.datetime.now(dt.UTC).astimezone(BERLIN).strftime("%d.%m.%Y")
-    assert by_name["Max Öztürk"][5] == today
     with session_scope(app) as s:
+        completed = s.scalars(
+            select(RegisterEntry.completed_at).where(RegisterEntry.id == lea.entry_id)
+        ).one()
         line = s.scalars(select(RegisterAudit)).one()
+    # German Excel reads the completion as that date and time in Berlin, the workload as a number.
+    berlin = completed.astimezone(BERLIN).replace(tzinfo=None, second=0, microsecond=0)
+    assert spreadsheet.read(lea_row[5]) == Cell("date", berlin)
+    assert spreadsheet.read(lea_row[6]) == Cell("number", 1.5)
     assert (line.account, line.action, line.detail) == ("pruefstelle", "export", "kurs=grundlagenkurs")
+
+
+def test_export_keeps_text_from_the_lms_as_text(app: Flask, launcher: Launcher, office: AdminClient) -> None:
+    """Names, e-mail addresses, course titles and codes that German Excel would turn into a date, a number or a
+    truth value arrive as text (as in the gradebook's export, tests/gradebook/test_exports.py); the times read as
+    dates, the workload and units as numbers, nothing as a formula."""
+    nasty = {"a": ("1/8", "3/3@example.org", "März 2026"), "b": ("WAHR", "b@example.org", "12,5")}
+    for sub, (name, email, title) in nasty.items():
+        issue_certificate(
+            complete(app, launcher, sub, name=name, email=email, context=sub, context_title=title)
+        )
+    with session_scope(app) as s:  # a reason the office typed, which Excel would read as a formula
+        s.execute(update(Certificate).values(revoked_at=dt.datetime.now(dt.UTC), revoked_reason="-1 Punkt"))
+    rows = read_csv(office.get("/admin/register/export.csv").get_data())
+    header, body = rows[0], rows[1:]
+    numbers = {6, 7}
+    times = {i for i, name in enumerate(header) if name.endswith("(deutsche Zeit)")}
+    assert times == {5, 10}
+    for row in body:
+        for i, field in enumerate(row):
+            kind = spreadsheet.read(field).kind
+            expected = "date" if i in times else "number" if i in numbers else "text"
+            assert kind == expected, (header[i], field, kind)
+    shown = {tuple(spreadsheet.shows(f).removeprefix("'") for f in (row[0], row[1], row[3])) for row in body}
+    assert shown == set(nasty.values())
+    assert {spreadsheet.shows(row[11]).removeprefix("'") for row in body} == {"-1 Punkt"}
 
 
 def test_look_up_by_code_opens_the_full_record(app: Flask, launcher: Launcher, office: AdminClient) -> None:
