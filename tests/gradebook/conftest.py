@@ -89,7 +89,6 @@ def add_learner(
     course_completed: bool = False,
     grade_state: str | None = None,
     grade_error: str = "Incorrect score received",
-    score: float | None = None,
     at: dt.datetime | None = None,
 ) -> int | None:
     """One learner, built through the services the tool itself uses (no row written by hand): a roster entry as a
@@ -99,9 +98,8 @@ def add_learner(
 
     `grade_state`: the activity has a grade column (AGS), the learner's course grade is queued by their progress
     (a first quiz attempt is taken when nothing else is graded) and a worker's steps bring it to that state
-    ("failed" with `grade_error` as the platform's answer); `score` replaces the queued score given, as a course
-    with more modules would send it (this course's two modules give 0, 50 or 100). `at`: the learner's rows moved
-    back in time, as if it all began then. Returns the user id (None: roster only)."""
+    ("failed" with `grade_error` as the platform's answer): this course's two modules give 0, 50 or 100. `at`: the
+    learner's rows moved back in time, as if it all began then. Returns the user id (None: roster only)."""
     course = get_catalog(app).get(COURSE)
     assert course is not None
     with session_scope(app, write=True) as s:
@@ -172,7 +170,7 @@ def add_learner(
             feedback="Gut gemacht.",
         )
     if grade_state is not None:
-        _grade(app, learner, course, (*done, *started, *texts, "modul-a")[0], grade_state, grade_error, score)
+        _grade(app, learner, course, (*done, *started, *texts, "modul-a")[0], grade_state, grade_error)
     with session_scope(app) as s:
         assert bool(progress.course_state(s, learner, course).completed_at) == course_completed
     if at is not None:
@@ -220,7 +218,6 @@ def _grade(
     module_id: str,
     state: str,
     error: str,
-    score: float | None,
 ) -> None:
     """The learner's course grade queued by their progress, then taken by a worker to `state`."""
     mine = GradeOutbox.user_id == learner.user_id
@@ -230,10 +227,6 @@ def _grade(
         module = course.module(module_id)
         assert module is not None
         work(app, learner, course, module_id, score=1 / len(module.quiz.questions))
-    if score is not None:
-        with session_scope(app, write=True) as s:
-            pending = s.scalars(select(GradeOutbox).where(mine, GradeOutbox.state == RowState.PENDING)).one()
-            pending.payload = {**pending.payload, "scoreGiven": score}
     if state == RowState.PENDING:
         return
     with session_scope(app, write=True) as s:

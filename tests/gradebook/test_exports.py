@@ -66,7 +66,6 @@ def test_gradebook_csv(app: Flask, launcher: Launcher) -> None:
         reviewed=("modul-a",),
         course_completed=True,
         grade_state="sent",
-        score=12.5,
         at=COMPLETED,
     )
     add_learner(app, where, "evil", name='=HYPERLINK("http://evil")', email="@evil", started=("modul-a",))
@@ -117,7 +116,7 @@ def test_gradebook_csv(app: Flask, launcher: Launcher) -> None:
         num(2),
         when(*IN_BERLIN),
         text("gesendet"),
-        num(12.5),
+        num(100),  # both modules done; sent as 100.0, written as German Excel reads a number
         num(100),
         when(*IN_BERLIN),
     ]
@@ -156,8 +155,8 @@ def test_gradebook_csv_keeps_text_from_the_lms_as_text(app: Flask, launcher: Lau
     }
     for sub, (name, email) in nasty.items():
         add_learner(
-            app, where, sub, name=name, email=email, started=("modul-a",), grade_state="sent", score=62.5
-        )
+            app, where, sub, name=name, email=email, done=("modul-a",), grade_state="sent"
+        )  # one module of two done: the course grade sent is 50.0
     rows = read_csv(teacher.get("lehrende/export/notenliste.csv").content)
     header, body = rows[0], rows[1:]
     time_columns = {i for i, name in enumerate(header) if name.endswith("(deutsche Zeit)")}
@@ -172,7 +171,7 @@ def test_gradebook_csv_keeps_text_from_the_lms_as_text(app: Flask, launcher: Lau
         row = by_sub[sub]
         shown = [spreadsheet.shows(field).removeprefix("'") for field in row[:3]]
         assert shown == [name, email or "", sub], row[:3]
-        assert spreadsheet.read(row[9]) == num(62.5)
+        assert spreadsheet.read(row[9]) == num(50)
     assert by_sub["4"][2] == "4" and by_sub["mai"][:3] == [
         "Mai Nguyen",
         "",
