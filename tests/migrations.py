@@ -27,9 +27,11 @@ MODULE_ITEM = "https://lms.example/mod/lti/services.php/k/lineitems/7/lineitem?t
 def _declared_in_models(
     obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
 ) -> bool:
-    """PostgreSQL's trigram indexes of the register's search (migration register_search_index) live only in the
-    migration: they need an extension, and the models also build SQLite databases."""
-    return not (type_ == "index" and reflected and compare_to is None and (name or "").endswith("_trgm"))
+    """The register search's indexes for one database (migrations register_search_index, register_search_scan:
+    PostgreSQL's trigram indexes, `_trgm`, SQLite's covering index, `_scan`) live only in the migrations: the
+    models build both databases, and PostgreSQL's need an extension."""
+    migration_only = (name or "").endswith(("_trgm", "_scan"))
+    return not (type_ == "index" and reflected and compare_to is None and migration_only)
 
 
 def schema_diff(url: str) -> list[object]:

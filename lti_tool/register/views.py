@@ -118,7 +118,7 @@ def register_export() -> Response:
 
     def chunks() -> Any:
         rows = entries.all_rows(db.session(), filters, courses, batch=EXPORT_BATCH)
-        yield from export.chunked(lines(export.records(rows)))
+        yield from lines(export.records(rows))
 
     today = utcnow().astimezone(BERLIN).date()
     resp = Response(stream_with_context(chunks()), mimetype="text/csv")

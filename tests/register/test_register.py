@@ -71,6 +71,23 @@ def test_search_by_name_e_mail_and_code(app: Flask, launcher: Launcher, office: 
     assert "0 Abschlüsse" in html and "Kein Abschluss passt zu diesen Filtern." in html
 
 
+def test_a_search_finds_the_person_by_any_name_and_a_code_finds_its_completion(
+    app: Flask, launcher: Launcher, office: AdminClient
+) -> None:
+    """Lea's certificate names her Schneider; the LMS calls her Müller since. A search for either name finds all
+    her completions (the person); her certificate's code finds the one completion it certifies."""
+    first = complete(app, launcher, "lea", name="Lea Schneider", context="k1", context_title="Düren")
+    code = issue_certificate(first)
+    complete(app, launcher, "lea", name="Lea Müller", context="k2", context_title="Aachen")
+    complete(app, launcher, "max", name="Max Weber", context="k2", context_title="Aachen")
+    for query in ("schneider", "müller"):
+        html = text_of(office.get("/admin/register", query_string={"q": query}))
+        assert "2 Abschlüsse" in html and "Düren" in html and "Aachen" in html, (query, html[:3000])
+        assert "Max Weber" not in html
+    html = text_of(office.get("/admin/register", query_string={"q": code}))
+    assert "1 Abschluss" in html and "Düren" in html and "Aachen" not in html
+
+
 def test_filters_by_platform_course_and_period(
     app: Flask, launcher: Launcher, other_launcher: Launcher, office: AdminClient
 ) -> None:

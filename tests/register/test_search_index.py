@@ -1,6 +1,7 @@
-"""Migration register_search_index: on PostgreSQL three trigram indexes that the register's own search query uses
-(the index expression must be the query's expression, or PostgreSQL ignores it); down and up again; a database
-role that may not create the extension gets the migration done without them. SQLite: nothing changes."""
+"""Migrations register_search_index and register_search_scan: on PostgreSQL trigram indexes that the register's own
+search query uses (the index expression must be the query's expression, or PostgreSQL ignores it); down and up
+again; a database role that may not create the extension gets the migrations done without them. SQLite: an index
+that the search scans instead of the certificates, found by SQLite's planner for the search the register runs."""
 
 from __future__ import annotations
 
@@ -15,13 +16,20 @@ from sqlalchemy.orm import Session
 
 from lti_tool.db import alembic_config, upgrade
 from lti_tool.models import Certificate, User
-from lti_tool.register import search
+from lti_tool.register import entries, search
 
 from ..conftest import TEST_DATABASE_URL
-from ..migrations import previous_revision, schema_diff, upgrade_to_head
+from ..migrations import downgrade, previous_revision, schema_diff, session, upgrade_to_head
 
-INDEXES = {"ix_lti_user_name_trgm", "ix_lti_user_email_trgm", "ix_certificate_holder_name_trgm"}
+INDEXES = {
+    "ix_lti_user_name_trgm",
+    "ix_lti_user_email_trgm",
+    "ix_certificate_holder_name_trgm",
+    "ix_certificate_code_trgm",  # migration register_search_scan
+}
 BEFORE = "0012"
+BEFORE_SCAN = "0018"
+SCAN = "ix_certificate_search_scan"
 
 
 def _trigram_indexes(url: str) -> set[str]:
@@ -33,6 +41,14 @@ def _trigram_indexes(url: str) -> set[str]:
     finally:
         engine.dispose()
     return {name for name in names if name and name.endswith("_trgm")}
+
+
+def _index_names(url: str, table: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        return {ix["name"] or "" for ix in inspect(engine).get_indexes(table)}
+    finally:
+        engine.dispose()
 
 
 def _plans(url: str, q: str) -> str:
@@ -117,3 +133,41 @@ def test_without_the_right_to_create_the_extension_the_migration_goes_on_without
             conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
             conn.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
         admin.dispose()
+
+
+def test_the_search_reads_certificates_through_an_index_after_the_upgrade(empty_database: str) -> None:
+    """Data written by revision 0018 (a learner whose LMS name changed after the certificate, and a learner
+    without a certificate); after the upgrade the register's search finds the first by the certificate's name and
+    by part of its code, the certificates read through the new index; down and up again."""
+    at = dt.datetime(2026, 11, 2, 10, 0, tzinfo=dt.UTC)
+    with previous_revision(empty_database, BEFORE_SCAN) as old:
+        old.course(at, users=(1, 2))
+        old.conn.execute(old.tables["lti_user"].update().values(name="Lea Müller"))
+        old.insert(
+            "register_entry",
+            *({"user_id": u, "platform_id": 1, "context_id": 1, "course_id": "grundlagenkurs",
+               "completed_at": at, "created_at": at} for u in (1, 2)),
+        )  # fmt: skip
+        old.insert(
+            "certificate",
+            {"code": "7KQ2-XM4P-9RBT", "user_id": 1, "context_id": 1, "course_id": "grundlagenkurs",
+             "holder_name": "Lea Schneider", "course_title": "Grundlagenkurs", "issuer_name": "NaMa NRW",
+             "modules": [], "completed_at": at, "issued_at": at},
+        )  # fmt: skip
+    upgrade_to_head(empty_database)
+    postgres = make_url(empty_database).get_backend_name() == "postgresql"
+    assert (SCAN in _index_names(empty_database, "certificate")) is not postgres
+    with session(empty_database) as s:
+        for q in ("schneider", "xm4p", "7KQ2-XM"):
+            found = entries.page(s, search.Filters(q=q), {})
+            assert [row.code for row in found.rows] == ["7KQ2-XM4P-9RBT"] and found.total == 1, q
+        if not postgres:
+            sql = search.filtered_entries(s, search.Filters(q="7KQ2-XM")).compile(
+                compile_kwargs={"literal_binds": True}
+            )
+            plan = " ".join(str(row[-1]) for row in s.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
+            assert f"SCAN certificate USING COVERING INDEX {SCAN}" in plan, plan
+    downgrade(empty_database, BEFORE_SCAN)
+    assert SCAN not in _index_names(empty_database, "certificate")
+    assert "ix_certificate_code_trgm" not in _index_names(empty_database, "certificate")
+    upgrade_to_head(empty_database)
