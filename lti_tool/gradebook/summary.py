@@ -1,11 +1,13 @@
 """The per-learner summary the gradebook lists from (`LearnerSummary`): one row per learner, course context and
 course, derived from the progress rows, the practice texts and the newest course grade.
 
-`refresh_learner` rewrites one learner's row; `lti_tool.progress` calls it in every transaction that changes
-progress (under the learner's lock), so the row is as current as the progress it summarises. `rebuild` rewrites
-every row (of one context, or all) from the same source rows with the same code: `flask gradebook
-rebuild-summary`, and migration 0018 for existing data. Both compute the values through `_values`, so a rebuild
-gives what the live writes gave.
+`refresh_learner` rewrites one learner's row in one statement (INSERT … SELECT … ON CONFLICT DO UPDATE, the figures
+as subqueries of their rows); `lti_tool.progress` calls it in every transaction that changes progress (under the
+learner's lock), so the row is as current as the progress it summarises. `touch_learner` moves the last activity
+alone, and the grade outbox writes the failed flag and the course grade where it queues grades or a delivery
+fails (`refresh_delivery`). `rebuild` rewrites every row (of one context, or all) from the source rows
+(`_values`, in Python): `flask gradebook rebuild-summary`, and migration 0018 for existing data. The two ways
+are kept apart on purpose and compared by `differences` (`--check`) and by the tests (rebuild = live).
 
 Services take a session and never commit.
 """
@@ -13,11 +15,13 @@ Services take a session and never commit.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Iterable, Sequence
+import functools
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy import Float, bindparam, case, delete, exists, func, insert, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..db import upsert
@@ -152,18 +156,86 @@ def _values(
     return found
 
 
-def refresh_learner(s: Session, *, user_id: int, context_id: int, course_id: str, now: dt.datetime) -> None:
-    """Rewrite one learner's summary from their rows (in the caller's transaction, after its writes)."""
+class Keep:
+    """`refresh_learner(grade=KEEP)`: the course grade did not change in this transaction (none was queued)."""
+
+
+KEEP = Keep()
+
+
+def course_grade(rows: Iterable[GradeOutbox]) -> float | Keep | None:
+    """The course grade the summary shows after these rows were queued: the score of the newest course-result row
+    among them (it is the newest of its target now), or KEEP when none of them is a course result."""
+    course_rows = [row for row in rows if row.module_id is None]
+    if not course_rows:
+        return KEEP
+    return _counted_score(max(course_rows, key=lambda row: row.id).payload)
+
+
+def refresh_learner(
+    s: Session,
+    *,
+    user_id: int,
+    context_id: int,
+    course_id: str,
+    now: dt.datetime,
+    grade: float | Keep | None = KEEP,
+) -> None:
+    """Rewrite one learner's summary from their rows, in one statement (in the caller's transaction, after its
+    writes): INSERT … SELECT from their course progress with the module, practice and grade-outbox figures as
+    subqueries, ON CONFLICT DO UPDATE. The course grade comes from the caller (`course_grade` of the rows it
+    queued; KEEP: unchanged), since reading it from the payload in SQL would need each dialect's JSON functions.
+    No course progress: no row (nothing to summarise)."""
     s.flush()
-    found = _values(s, context_id=context_id, user_id=user_id, course_id=course_id)
-    summary = found.get((user_id, context_id, course_id))
-    if summary is None:  # no course progress: nothing to summarise
-        return
-    upsert(
-        s,
-        LearnerSummary.__table__,
-        {"user_id": user_id, "context_id": context_id, "course_id": course_id},
-        {**summary.values(), "updated_at": now},
+    stmt = _refresh_statement(s.get_bind().dialect.name, keep_grade=isinstance(grade, Keep))
+    bound = {"user_id": user_id, "context_id": context_id, "course_id": course_id, "now": now}
+    if not isinstance(grade, Keep):
+        bound["grade"] = grade
+    s.connection().execute(stmt, bound)
+
+
+@functools.cache
+def _refresh_statement(dialect: str, *, keep_grade: bool) -> Any:
+    """The statement of `refresh_learner`, built once per dialect (bind parameters: user_id, context_id,
+    course_id, now, and grade unless kept)."""
+    from ..progress.review import waiting_for_review  # progress imports this module
+
+    user: Any = bindparam("user_id")
+    context: Any = bindparam("context_id")
+    course: Any = bindparam("course_id")
+
+    def mine(model: Any) -> list[Any]:
+        return [model.user_id == user, model.context_id == context, model.course_id == course]
+
+    def of_modules(column: Any) -> Any:
+        return select(column).where(*mine(ModuleProgress)).scalar_subquery()
+
+    modules = of_modules(func.count())
+    done = of_modules(func.count(ModuleProgress.completed_at))
+    lessons = of_modules(func.coalesce(func.sum(ModuleProgress.lessons_seen), 0))
+    waiting = select(func.count()).where(*mine(PracticeSubmission), waiting_for_review()).scalar_subquery()
+    columns: dict[str, Any] = {
+        "user_id": CourseProgress.user_id,
+        "context_id": CourseProgress.context_id,
+        "course_id": CourseProgress.course_id,
+        "started": modules > 0,
+        "modules_done": done,
+        "lessons_seen": lessons,
+        "completed_at": CourseProgress.completed_at,
+        "last_activity": CourseProgress.updated_at,
+        "review_waiting": waiting,
+        "delivery_failed": _failed_now(user, context, course),
+        "updated_at": bindparam("now", type_=LearnerSummary.__table__.c.updated_at.type),
+    }
+    if not keep_grade:
+        columns["grade"] = bindparam("grade", type_=LearnerSummary.__table__.c.grade.type)
+    source = select(*(value.label(name) for name, value in columns.items())).where(*mine(CourseProgress))
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table: Any = LearnerSummary.__table__
+    ins = insert(table).from_select(list(columns), source)
+    keys = ("user_id", "context_id", "course_id")
+    return ins.on_conflict_do_update(
+        index_elements=list(keys), set_={name: ins.excluded[name] for name in columns if name not in keys}
     )
 
 
@@ -189,16 +261,29 @@ def _failed_now(user: Any, context: Any, course: Any) -> Any:
     )
 
 
-def refresh_delivery(s: Session, *, user_ids: Collection[int], context_id: int) -> None:
-    """Whether a grade failed, for these learners' summaries (one statement): the grade outbox calls this where
-    it changes that, a new grade queued for a target (it is the newest now) or a delivery failing."""
+def refresh_delivery(
+    s: Session,
+    *,
+    user_ids: Collection[int],
+    context_id: int,
+    grades: Mapping[int, float | None] | None = None,
+) -> None:
+    """Whether a grade failed, for these learners' summaries, and the course grade of those in `grades` (one
+    statement): the grade outbox calls this where it changes that, grades queued (each is the newest of its
+    target now) or a delivery failing."""
     if not user_ids:
         return
     row = LearnerSummary
+    values: dict[str, Any] = {"delivery_failed": _failed_now(row.user_id, row.context_id, row.course_id)}
+    if grades:
+        values["grade"] = case(
+            *((row.user_id == user, literal(grade, Float())) for user, grade in sorted(grades.items())),
+            else_=row.grade,
+        )
     s.execute(
         update(row)
         .where(row.context_id == context_id, row.user_id.in_(sorted(set(user_ids))))
-        .values(delivery_failed=_failed_now(row.user_id, row.context_id, row.course_id))
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import Float, and_, bindparam, case, func, select
+from sqlalchemy import Float, and_, bindparam, case, func, null, select, union_all
 from sqlalchemy.orm import Session
 
 from ..models import CourseProgress, LessonVisit, ModuleProgress, PracticeSubmission, QuizAttempt
@@ -75,10 +75,16 @@ PRACTICE_DATES = select(
 MODULE_PROGRESS = select(
     ModuleProgress.best_score, ModuleProgress.attempts, ModuleProgress.completed_at
 ).where(_in_module(ModuleProgress))
-MODULES_DONE = select(ModuleProgress.module_id).where(
-    _mine(ModuleProgress, ModuleProgress.completed_at.is_not(None))
+# The course's completion as recorded, and the modules completed, in one read: a row (NULL, completed_at) for the
+# course progress (if any), then a row (module_id, NULL) per completed module.
+COURSE_STANDING: Any = union_all(
+    select(null().label("module_id"), CourseProgress.completed_at.label("completed_at")).where(
+        _mine(CourseProgress)
+    ),
+    select(ModuleProgress.module_id, null()).where(
+        _mine(ModuleProgress, ModuleProgress.completed_at.is_not(None))
+    ),
 )
-COURSE_COMPLETED_AT = select(CourseProgress.completed_at).where(_mine(CourseProgress))
 LAST_LOCATION = select(CourseProgress.last_location).where(_mine(CourseProgress))
 ALL_SEEN = select(LessonVisit.module_id, LessonVisit.lesson_id).where(_mine(LessonVisit))
 ALL_MODULE_PROGRESS = select(

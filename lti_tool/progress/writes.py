@@ -24,16 +24,15 @@ from ..course.completion import (
 )
 from ..course.model import Course, Module
 from ..db import advisory_lock, upsert
-from ..gradebook.summary import refresh_learner, touch_learner
+from ..gradebook.summary import course_grade, refresh_learner, touch_learner
 from ..grading import enqueue_grades
-from ..models import CourseProgress, ModuleProgress, utcnow
+from ..models import CourseProgress, GradeOutbox, ModuleProgress, utcnow
 from ..register.entries import record_completion
 from .learner import Learner
 from .reads import snapshot_of
 from .statements import (
-    COURSE_COMPLETED_AT,
+    COURSE_STANDING,
     MODULE_PROGRESS,
-    MODULES_DONE,
     PRACTICE_DATES,
     QUIZ_TOTALS,
     SEEN_IN_MODULE,
@@ -50,17 +49,26 @@ def lock_learner(s: Session, learner: Learner, course_id: str) -> None:
 
 
 def set_location(
-    s: Session, learner: Learner, course_id: str, module_id: str, page: str, now: dt.datetime
+    s: Session,
+    learner: Learner,
+    course_id: str,
+    module_id: str,
+    page: str,
+    now: dt.datetime,
+    *,
+    touch_summary: bool = True,
 ) -> None:
     """Remember the page as the learner's place in the course (the overview offers to go back there); it is
-    the learner's last activity in the gradebook's summary too."""
+    the learner's last activity in the gradebook's summary too. `touch_summary=False`: the caller rewrites the
+    summary in this transaction with the same `now` (`refresh_progress` did)."""
     upsert(
         s,
         CourseProgress,
         owner(learner, course_id),
         {"last_module_id": module_id, "last_location": f"{module_id}/{page}", "updated_at": now},
     )
-    touch_learner(s, user_id=learner.user_id, context_id=learner.context_id, course_id=course_id, now=now)
+    if touch_summary:
+        touch_learner(s, user_id=learner.user_id, context_id=learner.context_id, course_id=course_id, now=now)
 
 
 Cause = Literal[
@@ -154,8 +162,15 @@ def refresh_progress(
         status=module_status(course, module, snap),
         at=now,
     )
-    _record_consequences(s, learner, course, update)
-    refresh_learner(s, user_id=learner.user_id, context_id=learner.context_id, course_id=course.id, now=now)
+    queued = _record_consequences(s, learner, course, update)
+    refresh_learner(
+        s,
+        user_id=learner.user_id,
+        context_id=learner.context_id,
+        course_id=course.id,
+        now=now,
+        grade=course_grade(queued),
+    )
     return update
 
 
@@ -205,15 +220,22 @@ def _write_course_progress(
 ) -> tuple[dt.datetime | None, dt.datetime | None]:
     """The course's completion (recorded before, and now), from the modules completed so far."""
     mine = owner(learner, course.id)
-    done = read(s, MODULES_DONE, mine).scalars().all()
-    old_completed_at = read(s, COURSE_COMPLETED_AT, mine).scalar()
+    done, old_completed_at = [], None
+    for module_id, completed_at in read(s, COURSE_STANDING, mine):
+        if module_id is None:
+            old_completed_at = completed_at
+        else:
+            done.append(module_id)
     completed_at = old_completed_at or (now if course_complete_from(course, done) else None)
     upsert(s, CourseProgress, mine, {"completed_at": completed_at, "updated_at": now})
     return old_completed_at, completed_at
 
 
-def _record_consequences(s: Session, learner: Learner, course: Course, update: ProgressUpdate) -> None:
-    """The certification register's entry and the grades for the LMS, in the transaction of the change."""
+def _record_consequences(
+    s: Session, learner: Learner, course: Course, update: ProgressUpdate
+) -> list[GradeOutbox]:
+    """The certification register's entry and the grades for the LMS, in the transaction of the change; returns
+    the grade rows queued (the learner's summary, rewritten next, shows the course grade among them)."""
     if update.course_completed_now:
         record_completion(
             s,
@@ -224,14 +246,16 @@ def _record_consequences(s: Session, learner: Learner, course: Course, update: P
             resource_link_id=learner.resource_link_id,
             completed_at=update.at,
         )
-    if update.grade_affected:
-        enqueue_grades(
-            s,
-            user_id=learner.user_id,
-            context_id=learner.context_id,
-            course=course,
-            changed_module_ids=[update.module_id],
-        )
+    if not update.grade_affected:
+        return []
+    return enqueue_grades(
+        s,
+        user_id=learner.user_id,
+        context_id=learner.context_id,
+        course=course,
+        changed_module_ids=[update.module_id],
+        note_in_gradebook=False,
+    )
 
 
 def record_lesson_view(
@@ -249,5 +273,5 @@ def record_lesson_view(
     bound = params(learner, course.id, module.id, lesson_id=lesson_id, first_seen_at=now)
     new = s.connection().execute(visit, bound).first() is not None
     result = refresh_progress(s, learner, course, module, "lesson_seen", now) if new else None
-    set_location(s, learner, course.id, module.id, lesson_id, now)
+    set_location(s, learner, course.id, module.id, lesson_id, now, touch_summary=result is None)
     return result

@@ -88,6 +88,12 @@ def test_the_live_summary_is_what_a_rebuild_gives(app: Flask, launcher: Launcher
         allow_redirects=False,
     )
     assert asked.status_code == 303
+    with session_scope(app) as s:
+        waiting = s.scalar(select(LearnerSummary.review_waiting).where(LearnerSummary.user_id == cem_id))
+    assert waiting == 0  # a revision asked for: Cem's turn
+    # Cem revises the text: it waits for the teacher again.
+    cem = Learner.launch(launcher, sub="cem", name="Cem Idle")
+    assert cem.post("m/modul-b/praxis", {"text": "Wir fangen gerade an, mit einem Klimabeirat."}).ok
 
     live = stored(app)
     by_user = {row[0]: dict(zip(COLUMNS, row, strict=True)) for row in live}
@@ -101,7 +107,7 @@ def test_the_live_summary_is_what_a_rebuild_gives(app: Flask, launcher: Launcher
     assert lea["grade"] == 50.0  # 1 of 2 modules: the course result as queued for the LMS
     assert bo["grade"] is None  # Bo's activity takes no grades (its launch named no grade item)
     assert (bo["started"], bo["modules_done"], bo["lessons_seen"], bo["review_waiting"]) == (True, 0, 1, 1)
-    assert by_user[cem_id]["review_waiting"] == 0  # a revision asked for: Cem's turn
+    assert by_user[cem_id]["review_waiting"] == 1  # revised: waits for the teacher again
     assert user_id(app, "dora") not in by_user  # launched only: nothing to summarise (listed all the same)
     with session_scope(app) as s:
         assert differences(s) == []
@@ -110,7 +116,7 @@ def test_the_live_summary_is_what_a_rebuild_gives(app: Flask, launcher: Launcher
     assert stored(app) == live
 
     page = teacher.get("lehrende/?filter=zu-pruefen").text
-    assert listed_names(page) == ["Bo Busy"]
+    assert listed_names(page) == ["Bo Busy", "Cem Idle"]
     assert listed_names(teacher.get("lehrende/?filter=nicht-begonnen").text) == ["Dora Idle"]
 
 

@@ -122,37 +122,62 @@ def _row(
     }
 
 
-def _insert(s: Session, rows: list[dict[str, Any]]) -> list[GradeOutbox]:
+def _insert(s: Session, rows: list[dict[str, Any]], *, note_in_gradebook: bool = True) -> list[GradeOutbox]:
     """Insert the rows and return them in id order. SQLAlchemy sends them as one multi-row INSERT … VALUES …
     RETURNING (its "insertmanyvalues", on PostgreSQL and on SQLite ≥ 3.35 alike, up to 1000 rows a statement),
     which does not promise the order of the returned rows: hence the sort (ids follow the order of `rows`)."""
     if not rows:
         return []
     inserted = s.scalars(insert(GradeOutbox).returning(GradeOutbox), rows).all()
-    _note_in_gradebook(s, inserted)
+    if note_in_gradebook:
+        _note_in_gradebook(s, inserted)
     return sorted(inserted, key=lambda row: row.id)
 
 
 def _note_in_gradebook(s: Session, rows: Sequence[GradeOutbox]) -> None:
-    """A new row is the newest of its target: the gradebook's summary learns whether a grade still fails."""
-    from ...gradebook.summary import refresh_delivery  # the gradebook imports this package
+    """A new row is the newest of its target: the gradebook's summary learns whether a grade still fails, and
+    the course grade when a course result was queued."""
+    from ...gradebook.summary import (
+        Keep,
+        course_grade,
+        refresh_delivery,
+    )  # the gradebook imports this package
 
-    by_context: dict[int, set[int]] = {}
+    by_context: dict[int, dict[int, list[GradeOutbox]]] = {}
     for row in rows:
-        by_context.setdefault(row.context_id, set()).add(row.user_id)
-    for context_id, user_ids in by_context.items():
-        refresh_delivery(s, user_ids=user_ids, context_id=context_id)
+        by_context.setdefault(row.context_id, {}).setdefault(row.user_id, []).append(row)
+    for context_id, users in by_context.items():
+        grades = {
+            user: grade for user, added in users.items() if not isinstance(grade := course_grade(added), Keep)
+        }
+        refresh_delivery(s, user_ids=users, context_id=context_id, grades=grades)
 
 
 def enqueue_grades(
-    s: Session, *, user_id: int, context_id: int, course: Course, changed_module_ids: Collection[str]
+    s: Session,
+    *,
+    user_id: int,
+    context_id: int,
+    course: Course,
+    changed_module_ids: Collection[str],
+    note_in_gradebook: bool = True,
 ) -> list[GradeOutbox]:
     """Queue the learner's current course result and the results of the changed modules; never commits.
 
     Call it in the transaction that recorded the progress (after the progress rows are updated). Returns the
     rows added: none for instructors, none for a target whose newest row already carries the same score.
+    `note_in_gradebook=False`: the caller rewrites the learner's gradebook summary afterwards in this
+    transaction (`progress.refresh_progress`), so the failed flag and the course grade need no statement here.
     """
-    return _queue(s, user_id, context_id, course, set(changed_module_ids), missing_only=False)
+    return _queue(
+        s,
+        user_id,
+        context_id,
+        course,
+        set(changed_module_ids),
+        missing_only=False,
+        note_in_gradebook=note_in_gradebook,
+    )
 
 
 def reconcile(
@@ -197,6 +222,7 @@ def _queue(
     missing_only: bool,
     link_ids: Collection[int] | None = None,
     unlaunched: bool = False,
+    note_in_gradebook: bool = True,
 ) -> list[GradeOutbox]:
     found = s.execute(
         select(Context, Deployment.platform_id, User.sub, User.grades_held, Membership.is_instructor)
@@ -295,6 +321,7 @@ def _queue(
             )
             for target, payload in rows
         ],
+        note_in_gradebook=note_in_gradebook,
     )
     _announce(s)
     return added
