@@ -85,6 +85,8 @@ def cell(value: Any) -> str:
         return "'" + value if value.startswith(FORMULA_START) else value
     if value is None:
         return ""
+    if value.__class__ is int and value >= 0:  # counts, whole percent: digits only
+        return str(value)
     if value.__class__ is Text:
         text = str(value)
         return "'" + text if text.startswith(FORMULA_START) or reads_as_value(text) else text

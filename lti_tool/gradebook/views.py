@@ -26,8 +26,8 @@ from ..grading import reconcile, resend
 from ..i18n import BERLIN, percent
 from ..i18n import lazy_gettext as _l
 from ..models import ModuleProgress, ResourceLink, utcnow
+from . import cells, export, listing, rows
 from . import detail as details
-from . import export, listing, rows
 from .detail import LearnerNotFound
 from .listing import FILTERS, SORTS
 from .roster import fetch_roster, roster_source, store_roster_refresh
@@ -146,6 +146,7 @@ def start() -> str:
         book=shown,
         args=args,
         keep=kept_view(args),
+        module_cells=cells.ModuleCells(kept_view(args)),
         review_waiting=shown.counts["texts"],
         review_waiting_text=_review_waiting_text(shown.counts["texts"]),
         grades_off=_grades_off(),
