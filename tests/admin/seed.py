@@ -1,10 +1,10 @@
-"""Rows a learner leaves behind, written straight to the database (quicker than launching through a platform),
-with values that are easy to look for in pages and exports."""
+"""A learner with a bit of everything, built through the tool's own services (launches, progress, a review, the
+certificate, a roster refresh, the grade worker's steps: tests/services.py), with values that are easy to look for
+in pages and exports."""
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,35 +14,31 @@ from flask import Flask
 from sqlalchemy import delete, inspect, select
 from sqlalchemy.orm import Session
 
-from lti_tool.certificate.service import new_code
+from lti_tool import progress
+from lti_tool.certificate.service import issue
+from lti_tool.course.catalog import get_catalog
 from lti_tool.db import session_scope
+from lti_tool.gradebook.roster import Member
+from lti_tool.grading.outbox import RowState
 from lti_tool.lti.platforms import PlatformSpec, add_platform
-from lti_tool.lti.provision import token_hash
-from lti_tool.models import (
-    Certificate,
-    Context,
-    CourseProgress,
-    Deployment,
-    GradeOutbox,
-    LessonVisit,
-    LinkLaunch,
-    Membership,
-    ModuleProgress,
-    Platform,
-    PracticeSubmission,
-    QuizAttempt,
-    ResourceLink,
-    RosterEntry,
-    ToolKey,
-    ToolSession,
-    User,
-    utcnow,
-)
+from lti_tool.models import Certificate, Platform, ToolKey, User
 
-LEARNER = ["http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"]
+from ..course.learner import answers, work
+from ..services import INSTRUCTOR_ROLE, LEARNER_ROLE, add_to_roster, launch, take_grades
+
+LINEITEM = "https://lms.example/lineitems/1"
 
 
-def platform(s: Session, issuer: str, client_id: str = "client-1", deployment_id: str = "1") -> Deployment:
+@dataclass(frozen=True)
+class Deployed:
+    """A registered platform's ids: `id` is the deployment's primary key."""
+
+    id: int
+    platform_id: int
+
+
+def platform(app: Flask, issuer: str, client_id: str = "client-1", deployment_id: str = "1") -> Deployed:
+    """A platform registered from the command line, with one active deployment."""
     spec = PlatformSpec(
         issuer=issuer,
         client_id=client_id,
@@ -51,8 +47,9 @@ def platform(s: Session, issuer: str, client_id: str = "client-1", deployment_id
         jwks_url=f"{issuer}/mod/lti/certs.php",
         name=f"Moodle {urlsplit(issuer).hostname}",
     )
-    _platform, deployment = add_platform(s, spec, deployment_id)
-    return deployment
+    with session_scope(app, write=True) as s:
+        registered, deployment = add_platform(s, spec, deployment_id)
+        return Deployed(deployment.id, registered.id)
 
 
 @dataclass(frozen=True)
@@ -65,168 +62,107 @@ class Seeded:
     email: str
     practice_text: str
     feedback: str
-    answer: str
+    answers: dict[str, list[str]]
     certificate_code: str
     session_token: str
     failed_grade_id: int
 
 
 def learner(
-    s: Session,
-    deployment: Deployment,
+    app: Flask,
+    deployment: Deployed,
     sub: str,
     *,
     name: str = "Erika Mustermann",
     context_id: str = "kurs-42",
     context_title: str = "NaMa Grundlagen Düren",
+    reviewer_id: int | None = None,
 ) -> Seeded:
-    """A learner with a bit of everything: launches, progress, a quiz, a practice task, a certificate, grades."""
-    now = utcnow()
+    """A learner who did the whole course, as the tool records it: launched the activity (still without a grade
+    column), is on the course's roster, completed module a (its practice text reviewed with feedback by
+    `reviewer_id`, by default the context's teacher, launched for it), launched again once the activity had a
+    grade column (the course grade of 50 queued and sent), completed module b (the course grade of 100 queued, and
+    refused by the platform: HTTP 400) and has the certificate."""
+    course = get_catalog(app).get("grundlagenkurs")
+    assert course is not None
+    module_a = course.module("modul-a")
+    assert module_a is not None
     tag = secrets.token_hex(3)
-    context = s.scalars(
-        select(Context).where(Context.deployment_id == deployment.id, Context.context_id == context_id)
-    ).one_or_none()
-    if context is None:
-        context = Context(deployment_id=deployment.id, context_id=context_id, title=context_title)
-        s.add(context)
-        s.flush()
-    link = s.scalars(select(ResourceLink).where(ResourceLink.context_id == context.id)).first()
-    if link is None:
-        link = ResourceLink(
-            deployment_id=deployment.id,
-            context_id=context.id,
-            resource_link_id="activity-1",
-            course_id="grundlagenkurs",
-            lineitem_url="https://lms.example/lineitems/1",
-        )
-        s.add(link)
-        s.flush()
     email = f"{sub}@example.org"
-    user = User(platform_id=deployment.platform_id, sub=sub, name=name, email=email, last_launch_at=now)
-    s.add(user)
-    s.flush()
-    token = secrets.token_urlsafe(24)
     practice_text = f"Praxistext {tag}: Unsere Kommune plant ein Klimaschutzkonzept."
     feedback = f"Rückmeldung {tag}: gut begründet."
-    answer = f"antwort-{tag}"
-    code = new_code()
-    s.add_all(
-        [
-            Membership(user_id=user.id, context_id=context.id, roles=LEARNER, is_instructor=False),
-            LinkLaunch(resource_link_id=link.id, user_id=user.id),
-            ToolSession(
-                token_hash=token_hash(token),
-                user_id=user.id,
-                context_id=context.id,
-                resource_link_id=link.id,
-                deployment_id=deployment.id,
-                message_type="LtiResourceLinkRequest",
-                is_instructor=False,
-                course_id="grundlagenkurs",
-                locale="de",
-                claims={"custom": {"course": "grundlagenkurs"}},
-                expires_at=now + dt.timedelta(hours=8),
-            ),
-            LessonVisit(
-                user_id=user.id,
-                context_id=context.id,
-                course_id="grundlagenkurs",
-                module_id="modul-a",
-                lesson_id="01",
-            ),
-            QuizAttempt(
-                public_id=secrets.token_hex(8),
-                user_id=user.id,
-                context_id=context.id,
-                course_id="grundlagenkurs",
-                module_id="modul-a",
-                layout={"q1": ["a", "b"]},
-                answers={"q1": [answer]},
-                correct_count=1,
-                question_count=1,
-                score=1.0,
-                passed=True,
-                submitted_at=now,
-            ),
-            PracticeSubmission(
-                user_id=user.id,
-                context_id=context.id,
-                course_id="grundlagenkurs",
-                module_id="modul-a",
-                text=practice_text,
-                feedback=feedback,
-            ),
-            ModuleProgress(
-                user_id=user.id,
-                context_id=context.id,
-                course_id="grundlagenkurs",
-                module_id="modul-a",
-                lessons_seen=1,
-                attempts=1,
-                best_score=1.0,
-            ),
-            CourseProgress(user_id=user.id, context_id=context.id, course_id="grundlagenkurs"),
-            Certificate(
-                code=code,
-                user_id=user.id,
-                context_id=context.id,
-                course_id="grundlagenkurs",
-                holder_name=name,
-                course_title="Grundlagenkurs",
-                issuer_name="LAG 21 NRW",
-                modules=[{"position": 1, "title": "Modul A", "completed_at": now.isoformat()}],
-                completed_at=now,
-            ),
-            RosterEntry(context_id=context.id, sub=sub, name=name, email=email, roles=LEARNER),
-            GradeOutbox(
-                platform_id=deployment.platform_id,
-                user_id=user.id,
-                context_id=context.id,
-                resource_link_id=link.id,
-                target=f"course:grundlagenkurs@link:{link.id}",
-                lineitem_url=link.lineitem_url,
-                payload={"userId": sub, "scoreGiven": 50, "comment": name},
-                score_timestamp=now.isoformat(),
-                state="sent",
-                attempts=1,
-                sent_at=now,
-                course_id="grundlagenkurs",
-            ),
-        ]
+    context = {"id": context_id, "title": context_title}
+    activity = {"id": "activity-1", "title": "Grundlagenkurs"}
+    if reviewer_id is None:
+        teacher = launch(
+            app,
+            deployment.id,
+            f"teacher-{context_id}",
+            context=context,
+            link=activity,
+            roles=(INSTRUCTOR_ROLE,),
+            name="Tanja Lehrerin",
+        )
+        reviewer_id = teacher.user_id
+    first = launch(app, deployment.id, sub, context=context, link=activity, name=name, email=email)
+    add_to_roster(app, first.context_id, Member(sub, name, email, [LEARNER_ROLE], "Active", True))
+    me = progress.Learner(first.user_id, first.context_id, deployment.platform_id, first.resource_link_id)
+    work(app, me, course, "modul-a", score=1.0, completed=True, text=practice_text)
+    with session_scope(app, write=True) as s:
+        progress.review_practice(s, me, course, module_a, reviewer_id=reviewer_id, feedback=feedback)
+    again = launch(
+        app, deployment.id, sub, context=context, link=activity, name=name, email=email, lineitem=LINEITEM
     )
-    failed = GradeOutbox(
-        platform_id=deployment.platform_id,
-        user_id=user.id,
-        context_id=context.id,
-        resource_link_id=link.id,
-        target=f"module:grundlagenkurs/modul-a@link:{link.id}",
-        lineitem_url=link.lineitem_url,
-        payload={"userId": sub, "scoreGiven": 100, "comment": name},
-        score_timestamp=(now + dt.timedelta(seconds=1)).isoformat(),
-        state="failed",
-        attempts=1,
-        last_status=400,
-        last_error="Incorrect score received",
-        last_attempt_at=now,
-        course_id="grundlagenkurs",
-        module_id="modul-a",
-    )
-    s.add(failed)
-    s.flush()
+    assert len(take_grades(app, me.user_id, RowState.SENT)) == 1
+    work(app, me, course, "modul-b", score=1.0, completed=True)
+    with session_scope(app, write=True) as s:
+        certificate = issue(s, user=s.get_one(User, me.user_id), context_id=me.context_id, course=course)
+        assert isinstance(certificate, Certificate)
+        code = certificate.code
+    [failed] = take_grades(app, me.user_id, RowState.FAILED)
     return Seeded(
-        user_id=user.id,
+        user_id=me.user_id,
         platform_id=deployment.platform_id,
-        context_id=context.id,
+        context_id=me.context_id,
         sub=sub,
         name=name,
         email=email,
         practice_text=practice_text,
         feedback=feedback,
-        answer=answer,
+        answers=answers(module_a),
         certificate_code=code,
-        session_token=token,
-        failed_grade_id=failed.id,
+        session_token=again.session_token,
+        failed_grade_id=failed,
     )
+
+
+def started(
+    app: Flask,
+    deployment: Deployed,
+    sub: str,
+    *,
+    name: str | None = None,
+    email: str | None = None,
+    context_id: str = "kurs-42",
+    context_title: str = "NaMa Grundlagen Düren",
+) -> int:
+    """Someone who launched the graded activity and took a first quiz (one answer of five right): the course grade
+    it queued waits for the worker. Returns the user id."""
+    course = get_catalog(app).get("grundlagenkurs")
+    assert course is not None
+    first = launch(
+        app,
+        deployment.id,
+        sub,
+        context={"id": context_id, "title": context_title},
+        link={"id": "activity-1", "title": "Grundlagenkurs"},
+        lineitem=LINEITEM,
+        name=name,
+        email=email,
+    )
+    me = progress.Learner(first.user_id, first.context_id, deployment.platform_id, first.resource_link_id)
+    work(app, me, course, "modul-a", score=0.2)
+    return first.user_id
 
 
 @contextlib.contextmanager

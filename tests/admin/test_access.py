@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from lti_tool.admin import signin
 from lti_tool.cache import get_store
 from lti_tool.db import session_scope
+from lti_tool.lti.platforms import set_deployment_active
 from lti_tool.models import Deployment, GradeOutbox, Operator, Platform, RegistrationLink, ToolKey
 
 from ..forms import csrf_token
@@ -41,12 +42,11 @@ PAGES = [
 @pytest.fixture
 def world(app: Flask) -> dict[str, Any]:
     """One platform with an inactive deployment, a learner with a failed grade: something every action can change."""
+    deployment = seed.platform(app, "https://moodle.dueren.example")
+    learner = seed.learner(app, deployment, "sub-secret-learner")
     with session_scope(app, write=True) as s:
-        deployment = seed.platform(s, "https://moodle.dueren.example")
-        learner = seed.learner(s, deployment, "sub-secret-learner")
-        s.add(Deployment(platform_id=deployment.platform_id, deployment_id="waiting", active=False))
-        s.flush()
-        waiting = s.scalars(select(Deployment).where(Deployment.deployment_id == "waiting")).one()
+        platform = s.get_one(Platform, deployment.platform_id)
+        waiting = set_deployment_active(s, platform, "waiting", False)
         current_kid = s.scalars(select(ToolKey.kid).where(ToolKey.state == "current")).one()
         return {
             "learner": learner,
@@ -212,27 +212,26 @@ def test_operators_see_no_names_texts_or_answers(
     app: Flask, admin: AdminClient, world: dict[str, Any]
 ) -> None:
     learner = world["learner"]
-    with session_scope(app, write=True) as s:
-        s.add(
-            GradeOutbox(
-                platform_id=learner.platform_id,
-                user_id=learner.user_id,
-                context_id=learner.context_id,
-                target="course:grundlagenkurs@link:77",
-                payload={"userId": learner.sub, "comment": learner.name},
-                score_timestamp="2026-01-01T00:00:00.000000+00:00",
-                state="pending",
-            )
-        )
+    # Someone whose first quiz attempt's grade is still waiting for the worker.
+    second = seed.started(
+        app,
+        seed.platform(app, "https://moodle.dueren.example"),
+        "sub-secret-second",
+        name="Zweite Person",
+        email="zweite@example.org",
+    )
+    with session_scope(app) as s:
+        assert s.scalars(select(GradeOutbox.state).where(GradeOutbox.user_id == second)).all() == ["pending"]
     secrets = [
         learner.name,
         "Mustermann",
         learner.email,
         learner.practice_text,
         learner.feedback,
-        learner.answer,
         learner.certificate_code,
         learner.session_token,
+        "Zweite Person",
+        "zweite@example.org",
     ]
     # (The review PDF is binary: its words are checked in tests/review; here only its bytes.)
     pages = {path: admin.get(path).get_data().decode("utf-8", "replace") for path in PAGES}

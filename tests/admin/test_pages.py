@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from lti_tool import cache
 from lti_tool.admin import reports
@@ -156,8 +156,8 @@ def test_a_registration_link_is_shown_once_and_listed_with_its_state(app: Flask,
     listing = admin.get("/admin/registration-links").text
     assert token not in listing and "Kreis Düren" in listing and ">offen<" in listing
 
+    deployment = seed.platform(app, "https://moodle.aachen.example")
     with session_scope(app, write=True) as s:
-        deployment = seed.platform(s, "https://moodle.aachen.example")
         used = s.scalars(select(RegistrationLink)).one()
         used.used_at, used.platform_id = utcnow(), deployment.platform_id
         s.add(RegistrationLink(token_hash="0" * 64, note="Alt", expires_at=utcnow() - dt.timedelta(days=1)))
@@ -213,14 +213,13 @@ def test_rotating_keys_asks_first_and_happens_once(
 
 @pytest.fixture
 def failing(app: Flask) -> dict[str, Any]:
-    with session_scope(app, write=True) as s:
-        here = seed.platform(s, "https://moodle.dueren.example")
-        there = seed.platform(s, "https://moodle.aachen.example")
-        return {
-            "a": seed.learner(s, here, "sub-a"),
-            "b": seed.learner(s, here, "sub-b"),
-            "c": seed.learner(s, there, "sub-c", context_title="Kurs Aachen"),
-        }
+    here = seed.platform(app, "https://moodle.dueren.example")
+    there = seed.platform(app, "https://moodle.aachen.example")
+    return {
+        "a": seed.learner(app, here, "sub-a"),
+        "b": seed.learner(app, here, "sub-b"),
+        "c": seed.learner(app, there, "sub-c", context_title="Kurs Aachen"),
+    }
 
 
 def _pending(app: Flask) -> list[GradeOutbox]:
@@ -233,18 +232,14 @@ def _pending(app: Flask) -> list[GradeOutbox]:
 def test_the_grade_outbox_by_state_and_platform_with_failed_rows(
     app: Flask, admin: AdminClient, failing: dict[str, Any]
 ) -> None:
-    with session_scope(app, write=True) as s:
-        s.add(
-            GradeOutbox(
-                platform_id=failing["c"].platform_id,
-                user_id=failing["c"].user_id,
-                context_id=failing["c"].context_id,
-                target="course:grundlagenkurs@link:9",
-                payload={},
-                score_timestamp="2026-01-01T00:00:00.000000+00:00",
-                state="pending",
-                created_at=utcnow() - dt.timedelta(minutes=5),
-            )
+    # On the second platform someone's first quiz attempt, queued five minutes ago, waits for the worker.
+    there = seed.platform(app, "https://moodle.aachen.example")  # registered already: the same ids
+    d = seed.started(app, there, "sub-d", context_title="Kurs Aachen")
+    with session_scope(app, write=True) as s:  # five minutes pass
+        s.execute(
+            update(GradeOutbox)
+            .where(GradeOutbox.user_id == d)
+            .values(created_at=utcnow() - dt.timedelta(minutes=5))
         )
     page = admin.get("/admin/grades").text
     rows = re.findall(r"<tr><th scope=\"row\">([^<]+)</th>((?:<td>\d+</td>)+)</tr>", page)

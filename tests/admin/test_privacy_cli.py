@@ -12,6 +12,7 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import ForeignKey, func, select
 
 from lti_tool.db import session_scope
+from lti_tool.gradebook.roster import Member
 from lti_tool.models import (
     Base,
     Certificate,
@@ -24,6 +25,7 @@ from lti_tool.models import (
 )
 from lti_tool.privacy.learner_data import OWNED_BY_USER
 
+from ..services import INSTRUCTOR_ROLE, add_to_roster, launch
 from . import seed
 
 MOODLE = "https://moodle.kreis-dueren.example"
@@ -32,20 +34,22 @@ OTHER_MOODLE = "https://moodle.stadt-aachen.example"
 
 @pytest.fixture
 def people(app: Flask) -> dict[str, seed.Seeded]:
-    """Erika and Max in one course; on another platform someone with Erika's sub; Erika also in a 2nd course."""
-    with session_scope(app, write=True) as s:
-        here = seed.platform(s, MOODLE)
-        there = seed.platform(s, OTHER_MOODLE)
-        erika = seed.learner(s, here, "42", name="Erika Mustermann")
-        max_ = seed.learner(s, here, "43", name="Max Muster")
-        namesake = seed.learner(s, there, "42", name="Erika Andere")
-        # Max reviewed Erika's practice task; Erika is also on the roster of a course she never opened.
-        task = s.scalars(select(PracticeSubmission).where(PracticeSubmission.user_id == erika.user_id)).one()
-        task.reviewer_id = max_.user_id
-        unopened = Context(deployment_id=here.id, context_id="kurs-43", title="Vertiefung")
-        s.add(unopened)
-        s.flush()
-        s.add(RosterEntry(context_id=unopened.id, sub="42", name="Erika Mustermann", roles=[]))
+    """Erika and Max in one course (Max reviewed Erika's first practice text); on another platform someone with
+    Erika's sub; Erika also on the roster of a 2nd course she never opened (its teacher did)."""
+    here = seed.platform(app, MOODLE)
+    there = seed.platform(app, OTHER_MOODLE)
+    max_ = seed.learner(app, here, "43", name="Max Muster")
+    erika = seed.learner(app, here, "42", name="Erika Mustermann", reviewer_id=max_.user_id)
+    namesake = seed.learner(app, there, "42", name="Erika Andere")
+    unopened = launch(
+        app,
+        here.id,
+        "teacher-kurs-43",
+        context={"id": "kurs-43", "title": "Vertiefung"},
+        link={"id": "vertiefung-1", "title": "Vertiefung"},
+        roles=(INSTRUCTOR_ROLE,),
+    )
+    add_to_roster(app, unopened.context_id, Member("42", "Erika Mustermann", None, [], "Active", True))
     return {"erika": erika, "max": max_, "namesake": namesake}
 
 
@@ -88,7 +92,7 @@ def test_export_writes_everything_about_the_person_as_json(
         "roster_entry",
     ):
         assert data[table], table
-    assert data["quiz_attempt"][0]["answers"] == {"q1": [erika.answer]}
+    assert data["quiz_attempt"][0]["answers"] == erika.answers  # module a, every question right
     assert data["practice_submission"][0]["text"] == erika.practice_text
     assert data["practice_submission"][0]["feedback"] == erika.feedback
     assert data["certificate"][0]["code"] == erika.certificate_code
@@ -136,7 +140,7 @@ def test_delete_removes_everything_in_one_go_and_says_what(
     before_max, before_namesake = _counts(app, max_.user_id), _counts(app, namesake.user_id)
     result = runner.invoke(args=["learner", "delete", "--platform", MOODLE, "--sub", "42", "--yes"])
     assert result.exit_code == 0, result.output
-    assert "certificate: 1" in result.output and "quiz_attempt: 1" in result.output
+    assert "certificate: 1" in result.output and "quiz_attempt: 2" in result.output  # one a module
     assert (
         "grade_outbox: 2" in result.output
         and "roster_entry: 2" in result.output
@@ -162,7 +166,10 @@ def test_deleting_a_reviewer_keeps_the_tasks_they_reviewed(
     assert result.exit_code == 0 and "reviewer links removed" in result.output
     with session_scope(app) as s:
         task = s.scalars(
-            select(PracticeSubmission).where(PracticeSubmission.user_id == people["erika"].user_id)
+            select(PracticeSubmission).where(
+                PracticeSubmission.user_id == people["erika"].user_id,
+                PracticeSubmission.module_id == "modul-a",
+            )
         ).one()
         assert task.reviewer_id is None and task.text == people["erika"].practice_text
 
@@ -173,7 +180,7 @@ def test_delete_asks_first_and_warns_about_certificates(
     declined = runner.invoke(args=["learner", "delete", "--platform", MOODLE, "--sub", "42"], input="n\n")
     assert declined.exit_code != 0
     assert "certificate" in declined.output and "not found" in declined.output
-    assert "quiz_attempt: 1" in declined.output
+    assert "quiz_attempt: 2" in declined.output
     assert _counts(app, people["erika"].user_id)["lti_user"] == 1
     accepted = runner.invoke(args=["learner", "delete", "--platform", MOODLE, "--sub", "42"], input="y\n")
     assert accepted.exit_code == 0 and _counts(app, people["erika"].user_id)["lti_user"] == 0
@@ -188,9 +195,7 @@ def test_selectors_that_match_no_one_or_more_than_one_platform(
         args=["learner", "delete", "--platform", "https://nowhere.example", "--sub", "42"]
     )
     assert no_platform.exit_code != 0 and "no platform" in no_platform.output
-    with session_scope(app, write=True) as s:
-        second = seed.platform(s, MOODLE, client_id="client-2")
-        seed.learner(s, second, "42", name="Erika Mustermann")
+    seed.learner(app, seed.platform(app, MOODLE, client_id="client-2"), "42", name="Erika Mustermann")
     ambiguous = runner.invoke(args=["learner", "delete", "--platform", MOODLE, "--sub", "42", "--yes"])
     assert ambiguous.exit_code != 0 and "--client-id" in ambiguous.output
     chosen = runner.invoke(
@@ -204,17 +209,11 @@ def test_a_person_known_only_from_the_participant_list_is_found_exported_and_del
     app: Flask, runner: FlaskCliRunner, people: dict[str, seed.Seeded]
 ) -> None:
     """Enrolled in the LMS course, listed by NRPS, never launched: no user row, but a name and an e-mail."""
-    with session_scope(app, write=True) as s:
-        context = s.scalars(select(Context).where(Context.context_id == "kurs-43")).one()
-        s.add(
-            RosterEntry(
-                context_id=context.id,
-                sub="77",
-                name="Nie Gestartet",
-                email="nie@example.org",
-                roles=["Learner"],
-            )
-        )
+    with session_scope(app) as s:
+        context_id = s.scalars(select(Context.id).where(Context.context_id == "kurs-43")).one()
+    add_to_roster(
+        app, context_id, Member("77", "Nie Gestartet", "nie@example.org", ["Learner"], "Active", True)
+    )
     exported = runner.invoke(args=["learner", "export", "--platform", MOODLE, "--sub", "77"])
     assert exported.exit_code == 0, exported.output
     data = json.loads(exported.output)
@@ -283,14 +282,15 @@ def test_every_table_pointing_at_a_user_is_exported_and_deleted() -> None:
 
 
 def _review_rounds(app: Flask, people: dict[str, seed.Seeded]) -> None:
-    """Max reviews Erika's practice task twice through the service: a revision, then the acceptance."""
+    """Max reviews Erika's second practice text (module b, not reviewed yet) twice through the service: a
+    revision, then the acceptance."""
     from lti_tool import progress
     from lti_tool.course.catalog import get_catalog
     from lti_tool.models import ReviewDecision
 
     course = get_catalog(app).get("grundlagenkurs")
     assert course is not None
-    module = course.module("modul-a")
+    module = course.module("modul-b")
     assert module is not None
     erika = people["erika"]
     owner = progress.Learner(erika.user_id, erika.context_id, erika.platform_id)
@@ -318,6 +318,7 @@ def test_review_rounds_are_exported_and_deleted_with_the_learner_and_unlinked_fr
     _review_rounds(app, people)
     erika = json.loads(runner.invoke(args=["learner", "export", "--platform", MOODLE, "--sub", "42"]).output)
     assert [(r["number"], r["decision"], r["feedback"]) for r in erika["practice_review_round"]] == [
+        (1, "accepted", people["erika"].feedback),  # module a, when the seed built her
         (1, "revision", "Runde eins"),
         (2, "accepted", "Runde zwei"),
     ]
@@ -325,17 +326,23 @@ def test_review_rounds_are_exported_and_deleted_with_the_learner_and_unlinked_fr
     assert erika["practice_review_round"][0]["module_title"]  # readable: the module named
     reviewer = runner.invoke(args=["learner", "export", "--platform", MOODLE, "--sub", "43"]).output
     given = json.loads(reviewer)["practice_review_rounds_given"]
-    assert [(r["number"], r["decision"]) for r in given] == [(1, "revision"), (2, "accepted")]
+    assert [(r["number"], r["decision"]) for r in given] == [
+        (1, "accepted"),
+        (1, "revision"),
+        (2, "accepted"),
+    ]
     assert people["erika"].practice_text not in reviewer and "Runde eins" not in reviewer
 
     deleted = runner.invoke(args=["learner", "delete", "--platform", MOODLE, "--sub", "43", "--yes"])
-    assert deleted.exit_code == 0 and "reviewer links removed (others' tasks kept): 3" in deleted.output
+    # her two texts and the three rounds
+    assert deleted.exit_code == 0 and "reviewer links removed (others' tasks kept): 5" in deleted.output
+    hers = PracticeReviewRound.user_id == people["erika"].user_id
     with session_scope(app) as s:
-        assert s.scalars(select(PracticeReviewRound.reviewer_id)).all() == [None, None]
+        assert s.scalars(select(PracticeReviewRound.reviewer_id).where(hers)).all() == [None, None, None]
     deleted = runner.invoke(args=["learner", "delete", "--platform", MOODLE, "--sub", "42", "--yes"])
-    assert deleted.exit_code == 0 and "practice_review_round: 2" in deleted.output
+    assert deleted.exit_code == 0 and "practice_review_round: 3" in deleted.output
     with session_scope(app) as s:
-        assert s.scalar(select(func.count()).select_from(PracticeReviewRound)) == 0
+        assert s.scalar(select(func.count()).select_from(PracticeReviewRound).where(hers)) == 0
 
 
 def test_exchange_posts_are_exported_and_deleted_with_their_answer_and_author(
@@ -359,7 +366,11 @@ def test_exchange_posts_are_exported_and_deleted_with_their_answer_and_author(
     with session_scope(app, write=True) as s:
         answers = {
             row.user_id: row.id
-            for row in s.execute(select(PracticeSubmission.user_id, PracticeSubmission.id))
+            for row in s.execute(
+                select(PracticeSubmission.user_id, PracticeSubmission.id).where(
+                    PracticeSubmission.module_id == "modul-a"
+                )
+            )
         }
         exchange.add_reply(s, as_max, course, module, answers[erika.user_id], "Max antwortet Erika.")
         exchange.add_reply(s, as_erika, course, module, answers[max_.user_id], "Erika antwortet Max.")

@@ -14,7 +14,16 @@ from sqlalchemy import select
 
 from lti_tool.admin.accounts import create_operator
 from lti_tool.db import session_scope
-from lti_tool.models import Deployment, GradeOutbox, RegistrationLink, ToolKey, WorkerHeartbeat, utcnow
+from lti_tool.lti.platforms import set_deployment_active
+from lti_tool.models import (
+    Deployment,
+    GradeOutbox,
+    Platform,
+    RegistrationLink,
+    ToolKey,
+    WorkerHeartbeat,
+    utcnow,
+)
 
 from ..admin import seed
 from ..peer import ServerThread
@@ -49,15 +58,14 @@ def tab_to(page: Any, selector: str, *, limit: int = 60) -> None:
 @pytest.fixture
 def operated(app: Flask) -> dict[str, Any]:
     """An operator, a platform with a deployment awaiting approval, a learner whose grade failed, a worker."""
+    deployment = seed.platform(app, "https://moodle.kreis-dueren.example")
+    learner = seed.learner(app, deployment, "moodle-user-17")
     with session_scope(app, write=True) as s:
         create_operator(s, USERNAME, PASSWORD)
-        deployment = seed.platform(s, "https://moodle.kreis-dueren.example")
-        learner = seed.learner(s, deployment, "moodle-user-17")
-        s.add(Deployment(platform_id=deployment.platform_id, deployment_id="2", active=False))
+        waiting = set_deployment_active(s, s.get_one(Platform, deployment.platform_id), "2", False)
         s.add(WorkerHeartbeat(worker_id="web-1", hostname="host-a", pid=11, last_seen_at=utcnow()))
         s.add(RegistrationLink(token_hash="0" * 64, note="Alt", expires_at=utcnow() - dt.timedelta(days=1)))
         s.flush()
-        waiting = s.scalars(select(Deployment).where(Deployment.deployment_id == "2")).one()
         return {"learner": learner, "waiting_pk": waiting.id}
 
 

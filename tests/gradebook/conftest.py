@@ -18,29 +18,24 @@ from lti_tool import progress
 from lti_tool.course.catalog import get_catalog
 from lti_tool.course.model import Course
 from lti_tool.db import session_scope
-from lti_tool.gradebook.roster import Member, store_roster
-from lti_tool.grading.outbox import RowState, claim, record_delivered, record_failed, release
-from lti_tool.lti.provision import AGS, LaunchTarget, provision
-from lti_tool.lti.toolconf import ActiveDeployment, RegisteredPlatform
+from lti_tool.gradebook.roster import Member
+from lti_tool.grading.outbox import RowState
 from lti_tool.models import (
     Context,
     CourseProgress,
-    Deployment,
     GradeOutbox,
     Membership,
     ModuleProgress,
-    Platform,
     PracticeSubmission,
     ResourceLink,
-    RosterEntry,
     User,
-    utcnow,
 )
 from lti_tool.privacy.learner_data import OWNED_BY_USER
 from lti_tool.progress import Learner as ProgressLearner
 
 from ..course.learner import Learner, work
 from ..peer import INSTRUCTOR, LTI, Launcher
+from ..services import LEARNER_ROLE, add_to_roster, launch, take_grades
 
 COURSE = "grundlagenkurs"
 MODULES = ("modul-a", "modul-b")
@@ -105,15 +100,6 @@ def add_learner(
     with session_scope(app, write=True) as s:
         context = s.get(Context, where.context_id)
         assert context is not None
-        if roster:
-            listed = [
-                Member(r.sub, r.name, r.email, list(r.roles), r.status, r.is_learner)
-                for r in s.scalars(select(RosterEntry).where(RosterEntry.context_id == context.id))
-            ]
-            member = Member(sub, name, email, [LEARNER_ROLE], "Active", True)
-            store_roster(s, context.id, [*listed, member], utcnow())
-        if not launched:
-            return None
         link = s.scalars(
             select(ResourceLink).where(ResourceLink.context_id == context.id).order_by(ResourceLink.id)
         ).first()
@@ -122,33 +108,26 @@ def add_learner(
             if link
             else {"id": f"{context.context_id}-kurs"}
         )
-        claims: dict[str, Any] = {
-            "sub": sub,
-            "name": name,
-            "email": email,
-            LTI + "message_type": "LtiResourceLinkRequest",
-            LTI + "roles": [LEARNER_ROLE],
-            LTI + "context": {"id": context.context_id, "title": context.title, "label": context.label},
-            LTI + "resource_link": activity,
-        }
-        if grade_state is not None:
-            claims[AGS] = {"scope": [AGS_SCORE], "lineitems": LINEITEMS, "lineitem": LINEITEMS + "/1"}
-        deployment = s.get(Deployment, context.deployment_id)
-        assert deployment is not None
-        launched_as = provision(
-            s,
-            platform=RegisteredPlatform.of(s.get_one(Platform, deployment.platform_id)),
-            deployment=ActiveDeployment(deployment.id, deployment.platform_id, deployment.deployment_id),
-            claims=claims,
-            target=LaunchTarget(COURSE, None),
-            languages=list(app.config["LANGUAGES"]),
-            session_lifetime=int(app.config["SESSION_LIFETIME_SECONDS"]),
-            config=app.config,
-        )
-        user_id = launched_as.user_id
+        place_claim = {"id": context.context_id, "title": context.title, "label": context.label}
+        deployment_pk = context.deployment_id
         teacher = s.scalars(
             select(Membership.user_id).where(Membership.context_id == context.id, Membership.is_instructor)
         ).first()
+    if roster:
+        add_to_roster(app, where.context_id, Member(sub, name, email, [LEARNER_ROLE], "Active", True))
+    if not launched:
+        return None
+    launched_as = launch(
+        app,
+        deployment_pk,
+        sub,
+        context=place_claim,
+        link=activity,
+        lineitem=LINEITEMS + "/1" if grade_state is not None else None,
+        name=name,
+        email=email,
+    )
+    user_id = launched_as.user_id
     learner = ProgressLearner(user_id, where.context_id, where.platform_id, launched_as.resource_link_id)
     texts = practice or {}
     for module_id in done:
@@ -178,8 +157,6 @@ def add_learner(
     return user_id
 
 
-LEARNER_ROLE = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"
-AGS_SCORE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 LINEITEMS = "https://lms.example/lineitems"
 
 
@@ -227,26 +204,8 @@ def _grade(
         module = course.module(module_id)
         assert module is not None
         work(app, learner, course, module_id, score=1 / len(module.quiz.questions))
-    if state == RowState.PENDING:
-        return
-    with session_scope(app, write=True) as s:
-        claimed = claim(s, "tests", limit=1000, lease_seconds=60)
-        for row in claimed:
-            if row.user_id != learner.user_id:
-                continue
-            if state == RowState.FAILED:
-                record_failed(s, row.id, "tests", status=400, reason=error)
-            else:
-                assert state == RowState.SENT, state
-                record_delivered(
-                    s,
-                    row.id,
-                    "tests",
-                    applied=False,
-                    status=200,
-                    lineitem_url=row.lineitem_url or LINEITEMS + "/1",
-                )
-        release(s, "tests", [row.id for row in claimed if row.user_id != learner.user_id])
+    if state != RowState.PENDING:
+        take_grades(app, learner.user_id, state, error=error)
 
 
 def _move_back(app: Flask, user_id: int, to: dt.datetime) -> None:
@@ -272,16 +231,14 @@ def add_learners(app: Flask, where: Place, count: int, *, prefix: str = "bulk") 
     (one roster refresh for all), the others launched with both modules under way (their texts submitted; a grade
     sent, or failed), done, or done and reviewed (their course grade sent)."""
     kinds = {f"{prefix}-{n:05d}": (n, n % 6) for n in range(count)}
-    with session_scope(app, write=True) as s:
-        listed = [
-            Member(r.sub, r.name, r.email, list(r.roles), r.status, r.is_learner)
-            for r in s.scalars(select(RosterEntry).where(RosterEntry.context_id == where.context_id))
-        ]
-        listed += [
+    add_to_roster(
+        app,
+        where.context_id,
+        *(
             Member(sub, f"Lernende {n:05d}", f"{sub}@example.org", [LEARNER_ROLE], "Active", True)
             for sub, (n, _) in kinds.items()
-        ]
-        store_roster(s, where.context_id, listed, utcnow())
+        ),
+    )
     texts = {module_id: "Ein Text über unsere Kommune und ihr Leitbild." for module_id in MODULES}
     for sub, (n, kind) in kinds.items():
         if kind in (0, 1):

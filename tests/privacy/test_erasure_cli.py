@@ -25,13 +25,13 @@ MOODLE = "https://moodle.kreis-dueren.example"
 
 
 def erika(app: Flask) -> seed.Seeded:
-    with session_scope(app, write=True) as s:
-        return seed.learner(s, seed.platform(s, MOODLE), "42")
+    return seed.learner(app, seed.platform(app, MOODLE), "42")
 
 
 def users(app: Flask) -> int:
+    """How many people with Erika's sub the tool knows (her teacher is another)."""
     with session_scope(app) as s:
-        return int(s.scalar(select(func.count()).select_from(User)) or 0)
+        return int(s.scalar(select(func.count()).select_from(User).where(User.sub == "42")) or 0)
 
 
 def delete(runner: Any, *extra: str) -> Any:
@@ -120,8 +120,10 @@ def test_after_a_key_secret_rotation_older_records_still_match(
     try:
         with session_scope(rotated, write=True) as s:
             s.execute(sa.delete(Erasure))
-            seed.learner(s, seed.platform(s, MOODLE), "42")
-            # as the backup holds her: known since before her erasure
+        seed.learner(rotated, seed.platform(rotated, MOODLE), "42")
+        with session_scope(
+            rotated, write=True
+        ) as s:  # as the backup holds her: known since before her erasure
             s.execute(update(User).values(created_at=utcnow() - dt.timedelta(days=30)))
         result = rotated.test_cli_runner().invoke(args=["learner", "reapply-erasures"])
         assert result.exit_code == 0, result.output
