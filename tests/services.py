@@ -4,7 +4,7 @@ with the platform's answer chosen. Each step is its own transaction, as at the e
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flask import Flask
@@ -34,12 +34,16 @@ def launch(
     link: Mapping[str, str | None],
     roles: tuple[str, ...] = (LEARNER_ROLE,),
     lineitem: str | None = None,
+    lineitems: str | None = None,
+    scopes: Sequence[str] = (AGS_SCORE,),
     course_id: str = "grundlagenkurs",
+    module_id: str | None = None,
     **claims: Any,
 ) -> ProvisionedLaunch:
     """A resource-link launch as the launch view records it once the id token is valid: the person, context,
     activity and session provisioned, and for a returning learner what the activity's grade item should hold
-    queued (`reconcile`). `lineitem`: the activity has a grade column (AGS claim)."""
+    queued (`reconcile`). `lineitem`: the activity's grade column, `lineitems`: the context's line item
+    service (either sends the AGS claim with `scopes`). `module_id`: the activity opens that module."""
     claims = {
         "sub": sub,
         LTI + "message_type": "LtiResourceLinkRequest",
@@ -48,8 +52,10 @@ def launch(
         LTI + "resource_link": dict(link),
         **claims,
     }
-    if lineitem is not None:
-        claims[AGS] = {"scope": [AGS_SCORE], "lineitems": lineitem.rsplit("/", 1)[0], "lineitem": lineitem}
+    if lineitem is not None or lineitems is not None:
+        claims[AGS] = {"scope": list(scopes), "lineitems": lineitems or str(lineitem).rsplit("/", 1)[0]}
+        if lineitem is not None:
+            claims[AGS]["lineitem"] = lineitem
     course = get_catalog(app).get(course_id)
     assert course is not None, course_id
     with session_scope(app, write=True) as s:
@@ -59,7 +65,7 @@ def launch(
             platform=RegisteredPlatform.of(s.get_one(Platform, deployment.platform_id)),
             deployment=ActiveDeployment(deployment.id, deployment.platform_id, deployment.deployment_id),
             claims=claims,
-            target=LaunchTarget(course_id, None),
+            target=LaunchTarget(course_id, module_id),
             languages=list(app.config["LANGUAGES"]),
             session_lifetime=int(app.config["SESSION_LIFETIME_SECONDS"]),
             config=app.config,

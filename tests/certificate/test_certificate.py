@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import re
 from typing import Any
@@ -13,9 +12,12 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from lti_tool.certificate.service import normalise_code
+from lti_tool.course.catalog import get_catalog
 from lti_tool.db import session_scope
-from lti_tool.models import Certificate, CourseProgress, Membership, ModuleProgress, User, utcnow
+from lti_tool.models import Certificate, Membership, User
+from lti_tool.progress import Learner as ProgressLearner
 
+from ..course.learner import work
 from ..peer import Launcher
 
 
@@ -27,27 +29,16 @@ def launched(launcher: Launcher, **claims: Any) -> tuple[str, requests.Response]
 
 
 def complete_course(app: Flask, sub: str = "user-1") -> None:
-    """Mark the fixture course complete as the progress service would (both modules, then the course)."""
-    with session_scope(app, write=True) as s:
+    """The launched learner completes the fixture course through the progress services (both modules: every
+    lesson read, the quiz passed, the practice text submitted)."""
+    with session_scope(app) as s:
         user = s.scalars(select(User).where(User.sub == sub)).one()
         context_id = s.scalars(select(Membership.context_id).where(Membership.user_id == user.id)).one()
-        when = utcnow() - dt.timedelta(days=1)
-        for module_id in ("modul-a", "modul-b"):
-            s.add(
-                ModuleProgress(
-                    user_id=user.id,
-                    context_id=context_id,
-                    course_id="grundlagenkurs",
-                    module_id=module_id,
-                    completed_at=when,
-                    best_score=1.0,
-                )
-            )
-        s.add(
-            CourseProgress(
-                user_id=user.id, context_id=context_id, course_id="grundlagenkurs", completed_at=when
-            )
-        )
+        learner = ProgressLearner(user.id, context_id, user.platform_id)
+    course = get_catalog(app).get("grundlagenkurs")
+    assert course is not None
+    for module_id in ("modul-a", "modul-b"):
+        work(app, learner, course, module_id, score=1.0, completed=True)
 
 
 def test_no_certificate_before_completion(app: Flask, launcher: Launcher) -> None:

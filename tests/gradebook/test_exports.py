@@ -12,13 +12,17 @@ import io
 from flask import Flask
 from sqlalchemy import select
 
+from lti_tool.certificate.service import issue
+from lti_tool.course.catalog import get_catalog
 from lti_tool.db import session_scope
 from lti_tool.gradebook.export import Text, cell, filename
 from lti_tool.models import Certificate, CourseProgress, User
+from lti_tool.progress import Learner as ProgressLearner
 
+from ..course.learner import work
 from ..peer import Launcher
 from . import spreadsheet
-from .conftest import COURSE, add_learner, add_learners, launch_teacher, place
+from .conftest import COURSE, add_learner, add_learners, launch_teacher, place, user_id
 from .spreadsheet import Cell
 
 COMPLETED = dt.datetime(2026, 3, 31, 22, 30, tzinfo=dt.UTC)  # 1 April in Berlin
@@ -214,28 +218,28 @@ def test_completion_list(app: Flask, launcher: Launcher) -> None:
     )
     add_learner(app, where, "busy", name="Bo Busy", started=("modul-a",))
     launch_teacher(launcher, sub="teacher-2")
-    with session_scope(app, write=True) as s:
+    course = get_catalog(app).get(COURSE)
+    assert course is not None
+    with session_scope(app, write=True) as s:  # Jörg fetched his certificate, Anna did not
         joerg = s.scalars(select(User).where(User.sub == "done")).one()
-        s.add(
-            Certificate(
-                code="ABCD-EFGH-JKMN",
-                user_id=joerg.id,
-                context_id=where.context_id,
-                course_id=COURSE,
-                holder_name="Jörg Müller",
-                course_title="Testkurs",
-                issuer_name="Testträger",
-                modules=[],
-                completed_at=COMPLETED,
-            )
+        certificate = issue(s, user=joerg, context_id=where.context_id, course=course)
+        assert isinstance(certificate, Certificate)
+        code = certificate.code
+    # The teacher completed the course too (teachers can go through it): not on the list.
+    teacher_id = user_id(app, "teacher-1")
+    for module_id in ("modul-a", "modul-b"):
+        work(
+            app,
+            ProgressLearner(teacher_id, where.context_id, where.platform_id),
+            course,
+            module_id,
+            score=1.0,
+            completed=True,
         )
-        # The teacher completed the course too (teachers can go through it): not on the list.
-        teacher_id = s.scalars(select(User.id).where(User.sub == "teacher-1")).one()
-        s.add(
-            CourseProgress(
-                user_id=teacher_id, context_id=where.context_id, course_id=COURSE, completed_at=COMPLETED
-            )
-        )
+    with session_scope(app) as s:
+        assert s.scalars(
+            select(CourseProgress.completed_at).where(CourseProgress.user_id == teacher_id)
+        ).one()
 
     resp = teacher.get("lehrende/export/abschluesse.csv")
     assert resp.status_code == 200
@@ -249,7 +253,7 @@ def test_completion_list(app: Flask, launcher: Launcher) -> None:
             "Kurs abgeschlossen am (deutsche Zeit)",
             "Code der Teilnahmebescheinigung",
         ],
-        ["Jörg Müller", "joerg@example.org", "done", "2026-04-01 00:30", "ABCD-EFGH-JKMN"],
+        ["Jörg Müller", "joerg@example.org", "done", "2026-04-01 00:30", code],
         ["'+Anna", "", "done2", "2026-04-03 00:30", ""],
     ]
 

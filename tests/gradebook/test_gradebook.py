@@ -11,10 +11,12 @@ from flask import Flask
 from sqlalchemy import select, update
 
 from lti_tool.db import session_scope
-from lti_tool.models import Context, GradeOutbox, RosterEntry, utcnow
+from lti_tool.gradebook.roster import Member
+from lti_tool.models import Context, GradeOutbox, utcnow
 
 from ..course.learner import Learner, context_claim, take_quiz
 from ..peer import DROP, INSTRUCTOR, Launcher, claim
+from ..services import LEARNER_ROLE, add_to_roster
 from .conftest import add_learner, add_learners, launch_teacher, listed_names, place, snapshot, user_id
 
 
@@ -46,18 +48,13 @@ def test_rows_are_the_roster_and_the_launched_learners_never_teachers_or_other_c
         app, where, "roster-only", name="Rita Roster", email="rita@example.org", roster=True, launched=False
     )
     add_learner(app, where, "both", name="Bea Beides", roster=True)
-    with session_scope(app, write=True) as s:
-        s.add(
-            RosterEntry(
-                context_id=where.context_id,
-                sub="roster-teacher",
-                name="Ilse Lehrend",
-                roles=INSTRUCTOR,
-                is_learner=False,
-            )
-        )
-        # The launched learner's roster entry arrives later: still one row.
-        s.add(RosterEntry(context_id=where.context_id, sub="launched-1", name="L. Launch (LMS)", roles=[]))
+    # A roster refresh lists a teacher, and now also the launched learner (still one row).
+    add_to_roster(
+        app,
+        where.context_id,
+        Member("roster-teacher", "Ilse Lehrend", None, INSTRUCTOR, "Active", False),
+        Member("launched-1", "L. Launch (LMS)", None, [LEARNER_ROLE], "Active", True),
+    )
 
     page = teacher.get("lehrende/")
     assert listed_names(page.text) == ["Bea Beides", "Lea Launch", "Rita Roster"]

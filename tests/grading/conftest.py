@@ -27,14 +27,11 @@ from lti_tool.demo_lms.state import EXTENSION
 from lti_tool.demo_lms.storage import User as LmsUser
 from lti_tool.grading.outbox import WAITING, RowState
 from lti_tool.lti.platforms import PlatformSpec, add_platform
+from lti_tool.lti.provision import ProvisionedLaunch
 from lti_tool.models import (
     Base,
-    Context,
     Deployment,
     GradeOutbox,
-    LinkLaunch,
-    Membership,
-    ResourceLink,
     ReviewDecision,
     User,
 )
@@ -42,7 +39,8 @@ from lti_tool.models import (
 from ..conftest import KEEP_TABLES
 from ..course.learner import work
 from ..forms import find_form
-from ..peer import ServerThread
+from ..peer import LTI, ServerThread
+from ..services import INSTRUCTOR_ROLE, LEARNER_ROLE, launch
 
 CLIENT_ID = "nama-tool"
 DEPLOYMENT_ID = "1"
@@ -228,6 +226,7 @@ class Classroom:
         self.app = app
         self.lms = lms
         self.course: Course = get_catalog(app).get(COURSE)  # type: ignore[assignment]
+        self.scopes = list(ALL_SCOPES if scopes is None else scopes)
         spec = PlatformSpec(
             issuer=lms.url,
             client_id=CLIENT_ID,
@@ -238,62 +237,53 @@ class Classroom:
         )
         with session_scope(app, write=True) as s:
             platform, deployment = add_platform(s, spec, DEPLOYMENT_ID)
-            context = Context(
-                deployment_id=deployment.id,
-                context_id=LMS_COURSE,
-                title="Demo-Kurs",
-                lineitems_url=lms.lineitems_url,
-                ags_scopes=list(ALL_SCOPES if scopes is None else scopes),
-            )
-            s.add(context)
-            s.flush()
-            link = ResourceLink(
-                deployment_id=deployment.id,
-                context_id=context.id,
-                resource_link_id="1",
-                title="Grundlagenkurs",
-                course_id=COURSE,
-                module_id=None,
-                lineitem_url=lms.activity_lineitem(1),
-                module_grade_items=module_grade_items,
-            )
-            s.add(link)
-            s.flush()
             self.platform_id, self.deployment_id = platform.id, deployment.id
-            self.context_id, self.link_id = context.id, link.id
+        self.links: dict[str, dict[str, Any]] = {}
         self.users: dict[str, int] = {}
+        self.link_id = self.add_link(
+            "1", module_id=None, lineitem_url=lms.activity_lineitem(1), module_grade_items=module_grade_items
+        )
 
-    def add_link(self, resource_link_id: str, *, module_id: str | None, lineitem_url: str | None) -> int:
-        with session_scope(self.app, write=True) as s:
-            link = ResourceLink(
-                deployment_id=self.deployment_id,
-                context_id=self.context_id,
-                resource_link_id=resource_link_id,
-                course_id=COURSE,
-                module_id=module_id,
-                lineitem_url=lineitem_url,
-            )
-            s.add(link)
-            s.flush()
-            return link.id
+    def add_link(
+        self,
+        resource_link_id: str,
+        *,
+        module_id: str | None,
+        lineitem_url: str | None,
+        module_grade_items: bool = False,
+    ) -> int:
+        """An activity of the course (`module_id`: one module placed on its own), as its first launch (the
+        course's teacher's) records it."""
+        custom = {"module_grade_items": "true"} if module_grade_items else {}
+        self.links[resource_link_id] = {
+            "link": {"id": resource_link_id, "title": "Grundlagenkurs"},
+            "lineitem": lineitem_url,
+            "module_id": module_id,
+            LTI + "custom": custom,
+        }
+        return self._launch("teacher", resource_link_id, instructor=True).resource_link_id or 0
 
-    def person(self, sub: str, *, instructor: bool = False, launched: bool = True) -> int:
-        with session_scope(self.app, write=True) as s:
-            user = User(platform_id=self.platform_id, sub=sub, name=f"Person {sub}")
-            s.add(user)
-            s.flush()
-            s.add(
-                Membership(
-                    user_id=user.id,
-                    context_id=self.context_id,
-                    roles=["Instructor" if instructor else "Learner"],
-                    is_instructor=instructor,
-                )
-            )
-            if launched:
-                s.add(LinkLaunch(resource_link_id=self.link_id, user_id=user.id))
-            self.users[sub] = user.id
-            return user.id
+    def _launch(self, sub: str, resource_link_id: str, *, instructor: bool) -> ProvisionedLaunch:
+        launched = launch(
+            self.app,
+            self.deployment_id,
+            sub,
+            context={"id": LMS_COURSE, "title": "Demo-Kurs"},
+            roles=(INSTRUCTOR_ROLE if instructor else LEARNER_ROLE,),
+            lineitems=self.lms.lineitems_url,
+            scopes=self.scopes,
+            name=f"Person {sub}",
+            **self.links[resource_link_id],
+        )
+        self.context_id = launched.context_id
+        return launched
+
+    def person(self, sub: str, *, instructor: bool = False, via: tuple[str, ...] = ("1",)) -> int:
+        """Someone who launched the course's activities `via` (by default the course activity itself)."""
+        for resource_link_id in via:
+            user_id = self._launch(sub, resource_link_id, instructor=instructor).user_id
+        self.users[sub] = user_id
+        return user_id
 
     def learners(self, subs: list[str]) -> list[int]:
         return [self.person(sub) for sub in subs]

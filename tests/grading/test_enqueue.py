@@ -9,15 +9,16 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import delete, event, update
+from sqlalchemy import delete, event
 
 from lti_tool import progress
 from lti_tool.db import get_db, session_scope
 from lti_tool.grading import enqueue_grades, reconcile, resend
-from lti_tool.grading.outbox import claim, record_failed
+from lti_tool.grading.outbox import RowState, claim, record_failed
 from lti_tool.grading.payloads import parse_timestamp
-from lti_tool.models import GradeOutbox, LinkLaunch, ResourceLink, ReviewDecision, utcnow
+from lti_tool.models import GradeOutbox, ReviewDecision, utcnow
 
+from ..services import take_grades
 from .conftest import AGS, COURSE, Classroom, Lms
 
 
@@ -169,7 +170,7 @@ def test_course_result_goes_only_to_course_links_the_learner_launched(classroom:
     other_course_link = classroom.add_link("2", module_id=None, lineitem_url=classroom.lms.url + "/li/2")
     module_link = classroom.add_link("3", module_id="modul-a", lineitem_url=classroom.lms.url + "/li/3")
     lea = classroom.person("4")
-    never = classroom.person("5", launched=False)
+    never = classroom.person("5", via=("3",))  # only the deep-linked module so far
     rows = classroom.record(lea, "modul-a", score=1.0, completed=True)
     assert sorted(r.target for r in rows) == [
         f"course:{COURSE}@link:{classroom.link_id}",
@@ -177,11 +178,12 @@ def test_course_result_goes_only_to_course_links_the_learner_launched(classroom:
     ]
     rows = classroom.record(never, "modul-a", score=1.0, completed=True)
     assert [r.target for r in rows] == [f"module:{COURSE}/modul-a@link:{module_link}"]
-    with session_scope(classroom.app, write=True) as s:
-        s.add(LinkLaunch(resource_link_id=other_course_link, user_id=never))
-    rows = classroom.record(never, "modul-b", score=1.0)
-    # per-module items only through a launched link that asks for them (link 1 does, link 2 does not)
-    assert [r.target for r in rows] == [f"course:{COURSE}@link:{other_course_link}"]
+    with classroom.queueing() as queued:  # her launch of link 2 brings it her course result
+        classroom.person("5", via=("2",))
+    assert [r.target for r in queued] == [f"course:{COURSE}@link:{other_course_link}"]
+    # per-module items only through a launched link that asks for them (link 1 does, link 2 does not); her
+    # course result has not changed
+    assert classroom.record(never, "modul-b", score=1.0) == []
 
 
 def test_by_default_the_course_activity_is_the_only_grade_column(app: Flask, lms: Lms) -> None:
@@ -192,15 +194,9 @@ def test_by_default_the_course_activity_is_the_only_grade_column(app: Flask, lms
 
 
 def test_a_link_without_a_line_item_gets_no_grades_and_asks_for_no_module_items(app: Flask, lms: Lms) -> None:
-    classroom = Classroom(app, lms)
-    off = classroom.add_link("2", module_id=None, lineitem_url=None)
-    lea = classroom.person("4")
-    with session_scope(app, write=True) as s:
-        s.execute(
-            update(ResourceLink).values(module_grade_items=False).where(ResourceLink.id == classroom.link_id)
-        )
-        s.execute(update(ResourceLink).values(module_grade_items=True).where(ResourceLink.id == off))
-        s.add(LinkLaunch(resource_link_id=off, user_id=lea))
+    classroom = Classroom(app, lms, module_grade_items=False)
+    classroom.add_link("2", module_id=None, lineitem_url=None, module_grade_items=True)
+    lea = classroom.person("4", via=("1", "2"))
     rows = classroom.record(lea, "modul-a", score=1.0, completed=True)
     assert [r.target for r in rows] == [f"course:{COURSE}@link:{classroom.link_id}"]
 
@@ -299,10 +295,8 @@ def test_reconcile_takes_a_bounded_number_of_statements(classroom: Classroom) ->
     idle, lea, ben = classroom.person("3"), classroom.person("4"), classroom.person("5")
     classroom.record(lea, "modul-a", score=1.0, completed=True)
     classroom.record(ben, "modul-b", score=0.5)
-    with session_scope(
-        classroom.app, write=True
-    ) as s:  # queued, never sent: reconcile must not add them again
-        s.execute(update(GradeOutbox).values(state="sent"))
+    for user in (lea, ben):  # queued and sent: reconcile must not add them again
+        take_grades(classroom.app, user, RowState.SENT)
     engine = get_db(classroom.app).engine
     statements: list[str] = []
 
