@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, aliased
 
 from ..course.model import Course, Module
 from ..models import ExchangeProfile, ExchangeReply, PracticeSubmission, User, utcnow
-from .page import Post
+from .page import Post, replies_query
 from .texts import REASON_MAX, AnswerNotFound, ReplyNotFound, checked_text
 
 PostKind = Literal["answer", "reply"]
@@ -118,24 +118,7 @@ def moderation_page(
         )
         for row in rows
     }
-    for r in s.execute(
-        select(
-            ExchangeReply.id,
-            ExchangeReply.submission_id,
-            ExchangeReply.user_id,
-            User.given_name,
-            User.name,
-            profile.municipality,
-            ExchangeReply.text,
-            ExchangeReply.created_at,
-            ExchangeReply.hidden_at,
-            ExchangeReply.hidden_reason,
-        )
-        .join(User, User.id == ExchangeReply.user_id)
-        .outerjoin(profile, and_(profile.user_id == ExchangeReply.user_id, profile.context_id == context_id))
-        .where(ExchangeReply.submission_id.in_(list(threads)), ExchangeReply.context_id == context_id)
-        .order_by(ExchangeReply.created_at, ExchangeReply.id)
-    ):
+    for r in s.execute(replies_query(context_id, threads)):
         threads[r.submission_id].replies.append(
             Post(
                 r.id,

@@ -4,10 +4,11 @@ and which replies are new to the reader."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from ..course.model import Course, Module
@@ -61,6 +62,30 @@ def where_page(learner: Learner, course: Course, module: Module) -> list[Any]:
 def visible_to(model: type[PracticeSubmission] | type[ExchangeReply], learner: Learner) -> Any:
     """Hidden posts are seen by their author only (the instructor's moderation page reads with `everything`)."""
     return or_(model.hidden_at.is_(None), model.user_id == learner.user_id)
+
+
+def replies_query(context_id: int, answer_ids: Collection[int]) -> Select[*tuple[Any, ...]]:
+    """The replies to these answers in the course context, oldest first, each with its author's names and
+    municipality (read by the learner's page and the instructors' moderation page)."""
+    profile = aliased(ExchangeProfile, name="profile")
+    return (
+        select(
+            ExchangeReply.id,
+            ExchangeReply.submission_id,
+            ExchangeReply.user_id,
+            User.given_name,
+            User.name,
+            profile.municipality,
+            ExchangeReply.text,
+            ExchangeReply.created_at,
+            ExchangeReply.hidden_at,
+            ExchangeReply.hidden_reason,
+        )
+        .join(User, User.id == ExchangeReply.user_id)
+        .outerjoin(profile, and_(profile.user_id == ExchangeReply.user_id, profile.context_id == context_id))
+        .where(ExchangeReply.submission_id.in_(list(answer_ids)), ExchangeReply.context_id == context_id)
+        .order_by(ExchangeReply.created_at, ExchangeReply.id)
+    )
 
 
 def read_page(
@@ -123,28 +148,7 @@ def read_page(
     replies: dict[int, list[Post]] = {answer_id: [] for answer_id in answer_ids}
     seen = own_row.replies_seen_at
     reply_rows = s.execute(
-        select(
-            ExchangeReply.id,
-            ExchangeReply.submission_id,
-            ExchangeReply.user_id,
-            User.given_name,
-            User.name,
-            profile.municipality,
-            ExchangeReply.text,
-            ExchangeReply.created_at,
-            ExchangeReply.hidden_at,
-            ExchangeReply.hidden_reason,
-        )
-        .join(User, User.id == ExchangeReply.user_id)
-        .outerjoin(
-            profile, and_(profile.user_id == ExchangeReply.user_id, profile.context_id == learner.context_id)
-        )
-        .where(
-            ExchangeReply.submission_id.in_(answer_ids),
-            ExchangeReply.context_id == learner.context_id,
-            visible_to(ExchangeReply, learner),
-        )
-        .order_by(ExchangeReply.created_at, ExchangeReply.id)
+        replies_query(learner.context_id, answer_ids).where(visible_to(ExchangeReply, learner))
     ).all()
     new_replies = 0
     for r in reply_rows:

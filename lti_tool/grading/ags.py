@@ -128,25 +128,18 @@ class AgsClient:
         self.scopes = sorted(set(scopes))
 
     def _call(self, method: str, url: str, headers: Mapping[str, str], **kwargs: Any) -> requests.Response:
-        token = self.tokens.get(self.platform, self.scopes, self.http)
-        response = self.http.request(
-            method,
-            url,
-            headers={**headers, "Authorization": f"Bearer {token}"},
-            allowed=self.platform.allowed,
-            **kwargs,
-        )
+        def send() -> tuple[str, requests.Response]:
+            token = self.tokens.get(self.platform, self.scopes, self.http)
+            authorised = {**headers, "Authorization": f"Bearer {token}"}
+            return token, self.http.request(
+                method, url, headers=authorised, allowed=self.platform.allowed, **kwargs
+            )
+
+        token, response = send()
         if response.status_code == 401:
             log.info("platform %s answered 401: fetching a fresh access token once", self.platform.id)
             self.tokens.drop(self.platform, self.scopes, token)
-            token = self.tokens.get(self.platform, self.scopes, self.http)
-            response = self.http.request(
-                method,
-                url,
-                headers={**headers, "Authorization": f"Bearer {token}"},
-                allowed=self.platform.allowed,
-                **kwargs,
-            )
+            _token, response = send()
         return response
 
     def post_score(self, lineitem_url: str, score: Mapping[str, Any]) -> Outcome:

@@ -238,19 +238,9 @@ def record_outcome(
 ) -> bool:
     """Store what the platform answered for a claimed row; True when the row now counts as delivered (sent or
     applied). A 409 that our own previous score explains (`conflict_is_ours`) is sent again instead."""
-    if outcome.kind == OutcomeKind.SENT and url is not None:
-        return record_delivered(
-            s,
-            row.id,
-            worker_id,
-            applied=False,
-            status=outcome.status or 200,
-            lineitem_url=url,
-            now=at,
-            duration_ms=duration_ms,
-        )
-    if outcome.kind == OutcomeKind.APPLIED and url is not None:
-        if conflict_is_ours(s, row, url):
+    if outcome.kind in (OutcomeKind.SENT, OutcomeKind.APPLIED) and url is not None:
+        applied = outcome.kind == OutcomeKind.APPLIED
+        if applied and conflict_is_ours(s, row, url):
             send_at = utcnow().replace(microsecond=0) + dt.timedelta(seconds=1, milliseconds=1)
             stamp = next_timestamp(row.score_timestamp, send_at)
             log.debug("grade %s: 409 after our own previous score; resending at %s", row.id, stamp)
@@ -269,8 +259,8 @@ def record_outcome(
             s,
             row.id,
             worker_id,
-            applied=True,
-            status=409,
+            applied=applied,
+            status=409 if applied else outcome.status or 200,
             lineitem_url=url,
             now=at,
             duration_ms=duration_ms,
@@ -288,19 +278,8 @@ def record_outcome(
             duration_ms=duration_ms,
         )
         return False
-    if outcome.kind == OutcomeKind.REMOVED:
-        record_removed(
-            s,
-            row.id,
-            worker_id,
-            status=outcome.status,
-            reason=outcome.reason,
-            lineitem_url=url,
-            now=at,
-            duration_ms=duration_ms,
-        )
-        return False
-    record_failed(
+    record_final = record_removed if outcome.kind == OutcomeKind.REMOVED else record_failed
+    record_final(
         s,
         row.id,
         worker_id,
