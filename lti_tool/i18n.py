@@ -172,8 +172,7 @@ def spreadsheet_time(value: dt.datetime) -> str:
     """Date and time for spreadsheet downloads, Europe/Berlin: "2026-12-06 14:30". Excel and LibreOffice read this
     ISO order as that date and time whatever their language (06.12.2026 would be 12 June in an English Excel); the
     column headers name the time zone."""
-    moment = value.astimezone(BERLIN)
-    return f"{moment:%Y-%m-%d %H:%M}"
+    return value.astimezone(BERLIN).replace(tzinfo=None).isoformat(" ", "minutes")  # faster than strftime
 
 
 def berlin_time(value: dt.datetime) -> str:

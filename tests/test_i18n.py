@@ -140,3 +140,19 @@ def test_one_german_voice_in_the_catalogs_and_the_shipped_course() -> None:
         ]
         found += [f"{path.relative_to(ROOT)}: 'Musterantwort'" for _ in re.finditer("Musterantwort", text)]
     assert found == []
+
+
+def test_spreadsheet_times_are_berlin_minutes_in_iso_order() -> None:
+    import datetime as dt
+
+    from lti_tool.i18n import spreadsheet_time
+
+    utc = dt.UTC
+    assert (
+        spreadsheet_time(dt.datetime(2026, 3, 31, 22, 30, 59, 999, tzinfo=utc)) == "2026-04-01 00:30"
+    )  # summer
+    assert spreadsheet_time(dt.datetime(2026, 12, 6, 23, 5, tzinfo=utc)) == "2026-12-07 00:05"  # winter
+    assert (
+        spreadsheet_time(dt.datetime(2026, 10, 25, 0, 59, tzinfo=utc)) == "2026-10-25 02:59"
+    )  # before the change
+    assert spreadsheet_time(dt.datetime(2026, 10, 25, 1, 0, tzinfo=utc)) == "2026-10-25 02:00"  # after it

@@ -46,6 +46,7 @@ VIEWS = [
     "/admin/register?seite=2",
     "/admin/register?q=schneider",
     "/admin/register?q=%C3%B6zt%C3%BCrk",
+    "/admin/register?q=weber",  # could be part of a code: people and codes
     "/admin/register?plattform=1&kurs=grundlagenkurs&von=2026-01-01&bis=2030-12-31",
 ]
 
