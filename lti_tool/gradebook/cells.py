@@ -31,10 +31,15 @@ _PLAIN = _OPEN + Markup(
     '<span class="module-state" title="{position}: {meaning}">{icon}'
     '<span class="visually-hidden">{meaning}</span></span></td>'
 )
-_TO_REVIEW = _OPEN + Markup(
-    '<a class="module-state" href="{href}" title="{position}: {meaning}, {review}">{icon}{review_icon}'
-    '<span class="visually-hidden">{meaning}; {review_learner}</span></a></td>'
+# A cell to review, around its two parts that name the learner (the link's address and its screen-reader text).
+_TO_REVIEW = (
+    _OPEN + Markup('<a class="module-state" href="'),
+    Markup(
+        '" title="{position}: {meaning}, {review}">{icon}{review_icon}<span class="visually-hidden">{meaning}; '
+    ),
+    Markup("</span></a></td>"),
 )
+_ANY_USER = 2147483647  # stands for the user id in a review address built once per module
 
 
 class ModuleCells:
@@ -50,8 +55,12 @@ class ModuleCells:
             "revision": _("revision asked for"),
             "quiz": _("quiz"),
         }
+        # translated once, filled in per cell
+        self._review_text = _("review the practice task of %(name)s, module %(n)s")
         self._percents: dict[int, str] = {}
         self._cells: dict[tuple[int, str, int | None, bool], Markup] = {}
+        self._review_parts: dict[tuple[int, str, int | None, bool], tuple[Markup, Markup, Markup]] = {}
+        self._review_urls: dict[str, str] = {}
 
     def _meaning(self, cell: ModuleCell) -> str:
         """What the cell says: its state, the quiz score, a revision asked for."""
@@ -66,10 +75,15 @@ class ModuleCells:
             text += ", " + self.words["revision"]
         return str(text)
 
-    def _plain(self, cell: ModuleCell) -> Markup:
+    @staticmethod
+    def _key(cell: ModuleCell) -> tuple[int, str, int | None, bool]:
+        """What a cell's markup depends on (but for the learner of a cell to review)."""
         score = cell.best_score
         shown = (-1 if score is None else whole_percent(score)) if cell.attempts else None
-        key = (cell.module.position, cell.state, shown, cell.practice == "revision")
+        return (cell.module.position, cell.state, shown, cell.practice == "revision")
+
+    def _plain(self, cell: ModuleCell) -> Markup:
+        key = self._key(cell)
         found = self._cells.get(key)
         if found is None:
             found = _PLAIN.format(
@@ -82,16 +96,27 @@ class ModuleCells:
 
     def _to_review(self, cell: ModuleCell, user_id: int, label: str) -> Markup:
         """A cell whose practice text waits for review: a link to the review, named for its learner."""
-        position = cell.module.position
-        return _TO_REVIEW.format(
-            position=position,
-            meaning=self._meaning(cell),
-            href=url_for("instructor.review", user_id=user_id, module_id=cell.module.id, **self.keep),
-            review=self.words["review"],
-            icon=_ICON.format(ICONS[cell.state]),
-            review_icon=_ICON.format("review"),
-            review_learner=_("review the practice task of %(name)s, module %(n)s", name=label, n=position),
-        )
+        key = self._key(cell)
+        parts = self._review_parts.get(key)
+        if parts is None:
+            head, middle, tail = _TO_REVIEW
+            middle = middle.format(
+                position=cell.module.position,
+                meaning=self._meaning(cell),
+                review=self.words["review"],
+                icon=_ICON.format(ICONS[cell.state]),
+                review_icon=_ICON.format("review"),
+            )
+            parts = self._review_parts[key] = (head.format(position=cell.module.position), middle, tail)
+        module_id = cell.module.id
+        url = self._review_urls.get(module_id)
+        if url is None:
+            url = url_for("instructor.review", user_id=_ANY_USER, module_id=module_id, **self.keep)
+            self._review_urls[module_id] = url
+        href = url.replace(str(_ANY_USER), str(user_id), 1)
+        named = self._review_text % {"name": label, "n": cell.module.position}
+        found: Markup = parts[0] + href + parts[1] + named + parts[2]  # Markup + str escapes the str
+        return found
 
     def row(self, row: Row) -> Markup:
         """The markup of one learner's module cells."""
