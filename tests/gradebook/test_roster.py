@@ -23,6 +23,7 @@ from lti_tool.demo_lms.state import EXTENSION
 from lti_tool.demo_lms.storage import User as LmsUser
 from lti_tool.gradebook.roster import (
     NRPS_SCOPE,
+    Member,
     RosterError,
     RosterRefresh,
     access_tokens,
@@ -32,6 +33,7 @@ from lti_tool.gradebook.roster import (
 )
 from lti_tool.grading.tokens import CachedToken, scope_key
 from lti_tool.lti.platforms import PlatformSpec, add_platform
+from lti_tool.lti.provision import NRPS
 from lti_tool.lti.roles import is_learner
 from lti_tool.models import Context, Platform, RosterEntry, utcnow
 
@@ -39,6 +41,7 @@ from ..forms import find_form
 from ..grading.conftest import CLIENT_ID, DEPLOYMENT_ID
 from ..grading.conftest import Lms as GradingLms
 from ..peer import ServerThread
+from ..services import INSTRUCTOR_ROLE, add_to_roster, launch
 
 LMS_COURSE = "demo-course-1"
 LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
@@ -85,17 +88,7 @@ class Lms(GradingLms):
         with self.app.extensions[EXTENSION].store.tx() as session:
             user = session.get(LmsUser, user_id)
             if user is None:
-                session.add(
-                    LmsUser(
-                        id=user_id,
-                        username=f"learner{user_id}",
-                        full_name=f"Lernende {user_id}",
-                        given_name="Lernende",
-                        family_name=user_id,
-                        email=f"learner{user_id}@example.org",
-                        course_role=role,
-                    )
-                )
+                session.add(self.new_learner(user_id, role))
             else:
                 user.course_role = role
 
@@ -122,11 +115,21 @@ def register(app: Flask, issuer: str, token_url: str) -> int:
 
 
 def add_context(app: Flask, deployment_pk: int, *, context_id: str, nrps_url: str | None) -> int:
-    with session_scope(app, write=True) as s:
-        context = Context(deployment_id=deployment_pk, context_id=context_id, title="Kurs", nrps_url=nrps_url)
-        s.add(context)
-        s.flush()
-        return context.id
+    """A course context as its teacher's launch records it (with the NRPS claim's URL when the platform sends
+    one)."""
+    nrps: dict[str, Any] = (
+        {NRPS: {"context_memberships_url": nrps_url, "service_versions": ["2.0"]}} if nrps_url else {}
+    )
+    launched = launch(
+        app,
+        deployment_pk,
+        f"teacher-{context_id}",
+        context={"id": context_id, "title": "Kurs"},
+        link={"id": f"{context_id}-activity", "title": "Grundlagenkurs"},
+        roles=(INSTRUCTOR_ROLE,),
+        **nrps,
+    )
+    return launched.context_id
 
 
 @pytest.fixture
@@ -225,8 +228,7 @@ def test_rosters_of_two_contexts_stay_apart(app: Flask, lms: Lms, course: int) -
         deployment_pk = s.scalar(select(Context.deployment_id).where(Context.id == course))
     assert deployment_pk is not None
     other = add_context(app, deployment_pk, context_id="other-course", nrps_url=None)
-    with session_scope(app, write=True) as s:
-        s.add(RosterEntry(context_id=other, sub="4", roles=["Learner"]))
+    add_to_roster(app, other, Member("4", None, None, ["Learner"], "Active", True))
 
     refresh(app, course)
 

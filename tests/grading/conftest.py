@@ -169,19 +169,21 @@ class Lms:
         """Enrol more learners (the seeded course has four)."""
         ids = [str(n) for n in range(first, first + count)]
         with self.app.extensions[EXTENSION].store.tx() as session:
-            for user_id in ids:
-                session.add(
-                    LmsUser(
-                        id=user_id,
-                        username=f"learner{user_id}",
-                        full_name=f"Lernende {user_id}",
-                        given_name="Lernende",
-                        family_name=user_id,
-                        email=f"learner{user_id}@example.org",
-                        course_role="Learner",
-                    )
-                )
+            session.add_all(self.new_learner(user_id, "Learner") for user_id in ids)
         return ids
+
+    @staticmethod
+    def new_learner(user_id: str, role: str | None) -> LmsUser:
+        """A person of the demo LMS, enrolled in its course with `role` (None: not enrolled)."""
+        return LmsUser(
+            id=user_id,
+            username=f"learner{user_id}",
+            full_name=f"Lernende {user_id}",
+            given_name="Lernende",
+            family_name=user_id,
+            email=f"learner{user_id}@example.org",
+            course_role=role,
+        )
 
     @property
     def token_url(self) -> str:
