@@ -242,11 +242,7 @@ def lineitem(course_id: str, item_id: int) -> Response:
         if request.method == "DELETE":
             if item.coupled:
                 raise ServiceError(403, "Forbidden", detail="the activity's own grade item cannot be deleted")
-            for grade in session.scalars(select(Grade).where(Grade.line_item_id == item.id)):
-                session.delete(grade)
-            for event in session.scalars(select(ScoreEvent).where(ScoreEvent.line_item_id == item.id)):
-                session.delete(event)
-            session.delete(item)
+            delete_line_item(session, item)
             return Response(status=204)
         if request.mimetype != LINEITEM_TYPE:
             raise ServiceError(400, "Bad Request", detail=f"Content-Type must be {LINEITEM_TYPE}")
@@ -283,6 +279,16 @@ def parse_timestamp(value: Any) -> float | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
     return parsed.timestamp()
+
+
+def delete_line_item(session: Session, item: LineItem) -> None:
+    """A grade item goes with its grades and its score history (the gradebook setup's delete, and the service's
+    DELETE)."""
+    for grade in session.scalars(select(Grade).where(Grade.line_item_id == item.id)):
+        session.delete(grade)
+    for event in session.scalars(select(ScoreEvent).where(ScoreEvent.line_item_id == item.id)):
+        session.delete(event)
+    session.delete(item)
 
 
 def final_grade(given: float | None, maximum: float, item_maximum: float) -> float | None:

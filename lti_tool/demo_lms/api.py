@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from . import state
-from .ags import final_grade
+from .ags import delete_line_item, final_grade
 from .demo_data import COURSE_ID
 from .errors import ServiceError
 from .launch import can_deep_link, login_request
@@ -367,11 +367,7 @@ def delete_lineitem(item_id: int) -> Response:
         item = session.get(LineItem, item_id)
         if item is None:
             raise ServiceError(404, f"Not Found: Grade item {item_id} doesn't exist")
-        for grade in session.scalars(select(Grade).where(Grade.line_item_id == item.id)):
-            session.delete(grade)
-        for event in session.scalars(select(ScoreEvent).where(ScoreEvent.line_item_id == item.id)):
-            session.delete(event)
-        session.delete(item)
+        delete_line_item(session, item)
     return Response(status=204)
 
 

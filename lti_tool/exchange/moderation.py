@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import and_, func, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from ..course.model import Course, Module
-from ..models import ExchangeProfile, ExchangeReply, PracticeSubmission, User, utcnow
-from .page import Post, replies_query
+from ..models import ExchangeReply, PracticeSubmission, utcnow
+from .page import Post, answers_select, replies_query
 from .texts import REASON_MAX, AnswerNotFound, ReplyNotFound, checked_text
 
 PostKind = Literal["answer", "reply"]
@@ -68,7 +68,6 @@ def moderation_page(
 ) -> tuple[list[ModeratedThread], int, int, int]:
     """Every answer of the module in the course context with every reply, hidden ones included (with their
     reasons), newest answer first: threads, total answers, page, pages. Three statements."""
-    profile = aliased(ExchangeProfile, name="profile")
     where = [
         PracticeSubmission.context_id == context_id,
         PracticeSubmission.course_id == course.id,
@@ -78,22 +77,7 @@ def moderation_page(
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
     rows = s.execute(
-        select(
-            PracticeSubmission.id,
-            PracticeSubmission.user_id,
-            User.given_name,
-            User.name,
-            profile.municipality,
-            PracticeSubmission.text,
-            PracticeSubmission.submitted_at,
-            PracticeSubmission.updated_at,
-            PracticeSubmission.hidden_at,
-            PracticeSubmission.hidden_reason,
-        )
-        .join(User, User.id == PracticeSubmission.user_id)
-        .outerjoin(
-            profile, and_(profile.user_id == PracticeSubmission.user_id, profile.context_id == context_id)
-        )
+        answers_select(context_id)
         .where(*where)
         .order_by(PracticeSubmission.submitted_at.desc(), PracticeSubmission.id.desc())
         .limit(per_page)

@@ -64,6 +64,31 @@ def visible_to(model: type[PracticeSubmission] | type[ExchangeReply], learner: L
     return or_(model.hidden_at.is_(None), model.user_id == learner.user_id)
 
 
+def answers_select(context_id: int) -> Select[*tuple[Any, ...]]:
+    """The practice answers in the course context, each with its author's names and municipality (read by the
+    learner's page and the instructors' moderation page, which add which answers)."""
+    profile = aliased(ExchangeProfile, name="profile")
+    return (
+        select(
+            PracticeSubmission.id,
+            PracticeSubmission.user_id,
+            User.given_name,
+            User.name,
+            profile.municipality,
+            PracticeSubmission.text,
+            PracticeSubmission.submitted_at,
+            PracticeSubmission.updated_at,
+            PracticeSubmission.hidden_at,
+            PracticeSubmission.hidden_reason,
+            PracticeSubmission.replies_seen_at,
+        )
+        .join(User, User.id == PracticeSubmission.user_id)
+        .outerjoin(
+            profile, and_(profile.user_id == PracticeSubmission.user_id, profile.context_id == context_id)
+        )
+    )
+
+
 def replies_query(context_id: int, answer_ids: Collection[int]) -> Select[*tuple[Any, ...]]:
     """The replies to these answers in the course context, oldest first, each with its author's names and
     municipality (read by the learner's page and the instructors' moderation page)."""
@@ -94,31 +119,9 @@ def read_page(
     """The reader's answer with its replies, a page of the others' answers with theirs, and the reader's
     municipality: four statements (two when the reader has no answer yet). Replies to the reader's answer written
     by others since `replies_seen_at` are marked new (`mark_replies_seen` records that they were shown)."""
-    profile = aliased(ExchangeProfile, name="profile")
-    answer_columns = (
-        PracticeSubmission.id,
-        PracticeSubmission.user_id,
-        User.given_name,
-        User.name,
-        profile.municipality,
-        PracticeSubmission.text,
-        PracticeSubmission.submitted_at,
-        PracticeSubmission.updated_at,
-        PracticeSubmission.hidden_at,
-        PracticeSubmission.hidden_reason,
-        PracticeSubmission.replies_seen_at,
-    )
 
     def answers_query() -> Any:
-        return (
-            select(*answer_columns)
-            .join(User, User.id == PracticeSubmission.user_id)
-            .outerjoin(
-                profile,
-                and_(profile.user_id == PracticeSubmission.user_id, profile.context_id == learner.context_id),
-            )
-            .where(*where_page(learner, course, module))
-        )
+        return answers_select(learner.context_id).where(*where_page(learner, course, module))
 
     own_row = s.execute(answers_query().where(PracticeSubmission.user_id == learner.user_id)).first()
     if own_row is None:
