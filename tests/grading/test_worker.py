@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from lti_tool import create_app
 from lti_tool.db import session_scope
@@ -80,10 +80,17 @@ def test_every_learner_gets_the_newest_grade_with_one_token(classroom: Classroom
 def test_a_409_means_applied_and_is_not_retried(classroom: Classroom) -> None:
     lea = classroom.person("4")
     classroom.record(lea, "modul-a", score=0.4)
-    deliver_all(classroom.app)
-    # a worker that died after the platform took the score but before it recorded that sends it again
-    with session_scope(classroom.app, write=True) as s:
-        s.execute(update(GradeOutbox).values(state="pending", next_attempt_at=utcnow()))
+    # A worker claims the rows (a lease of half a second), the platform takes the scores, and the worker dies
+    # before it records that: after the lease the rows are sent again.
+    dead = Worker(classroom.app, label="dead")
+    try:
+        with session_scope(classroom.app, write=True) as s:
+            claimed = outbox.claim(s, dead.worker_id, limit=10, lease_seconds=0.5)
+        contexts = dead._contexts({row.context_id for row in claimed})
+        assert [dead.deliver(row, contexts[row.context_id])[0].kind for row in claimed] == ["sent", "sent"]
+    finally:
+        dead.http.close()
+    time.sleep(0.6)
     deliver_all(classroom.app)
     rows = classroom.rows()
     assert {r.state for r in rows} == {"applied"}
