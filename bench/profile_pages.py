@@ -53,8 +53,10 @@ class Walk:
         sql: dict[str, list[int]],
         prof: Any,
         calls: dict[str, list[int]] | None = None,
+        kind_prof: tuple[str, Any] | None = None,
     ) -> None:
         self.client = client
+        self.kind_prof = kind_prof
         self.calls = calls
         self.cpu = cpu
         self.sql = sql
@@ -65,6 +67,9 @@ class Walk:
 
     def request(self, kind: str, method: str, url: str, **kwargs: Any) -> Any:
         counter = cProfile.Profile() if self.calls is not None else None
+        only = self.kind_prof[1] if self.kind_prof is not None and self.kind_prof[0] == kind else None
+        if only is not None:
+            only.enable()
         if self.prof is not None:
             self.prof.enable()
         if counter is not None:
@@ -76,6 +81,8 @@ class Walk:
             self.calls[kind].append(sum(entry.callcount for entry in counter.getstats()))
         if self.prof is not None:
             self.prof.disable()
+        if only is not None:
+            only.disable()
         assert resp.status_code < 400, (kind, url, resp.status_code, resp.get_data(as_text=True)[:300])
         self.cpu[kind].append(int(resp.headers["X-CPU-Us"]) * 1000)
         self.sql[kind].append(int(resp.headers.get("X-Query-Count", -1)))
@@ -183,6 +190,12 @@ def main() -> None:
         help="the checkout whose tool to run (A/B against another worktree)",
     )
     parser.add_argument(
+        "--pstats-of",
+        default="",
+        metavar="KIND:FILE",
+        help="cProfile only the requests of this page kind (e.g. 'launch: POST') into FILE (pstats format; timed by the thread's CPU time, not wall time)",
+    )
+    parser.add_argument(
         "--sql-of", default="", metavar="KIND", help="print the SQL of one request of this kind"
     )
     args = parser.parse_args()
@@ -244,6 +257,10 @@ def main() -> None:
             if args.sql_of:
                 show_sql_of(app, args.sql_of)
             prof = cProfile.Profile() if args.cprofile else None
+            kind_prof: tuple[str, Any] | None = None
+            if args.pstats_of:
+                kind, _, _file = args.pstats_of.rpartition(":")
+                kind_prof = (kind, cProfile.Profile(time.thread_time))  # CPU time: steadier under load
             spy: subprocess.Popen[bytes] | None = None
             cpu: dict[str, list[int]] = defaultdict(list)
             sql: dict[str, list[int]] = defaultdict(list)
@@ -260,6 +277,7 @@ def main() -> None:
                     sql if measuring else defaultdict(list),
                     prof if measuring else None,
                     (calls if measuring else defaultdict(list)) if calls is not None else None,
+                    kind_prof if measuring else None,
                 )
                 launch(walk, platform_url, number, course.id)
                 learner = pages.Learner(number, requests.Session())
@@ -271,6 +289,8 @@ def main() -> None:
                 spy.send_signal(signal.SIGINT)
                 spy.wait(30)
             report(cpu, sql, calls)
+            if kind_prof is not None:
+                kind_prof[1].dump_stats(args.pstats_of.rpartition(":")[2])
             if prof is not None:
                 print()
                 pstats.Stats(prof).sort_stats(args.sort).print_stats(args.cprofile)

@@ -12,6 +12,7 @@ the end is kept for the learner (course/drafts.py) and shown on the refusal page
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -40,13 +41,67 @@ SESSION_ARG = "sid"
 SEEN_EVERY = dt.timedelta(seconds=60)  # last_seen_at is written at most this often per session
 
 
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """A tool session's row as a request reads it (plain values: no ORM identity to load or track)."""
+
+    id: int
+    user_id: int
+    context_id: int
+    resource_link_id: int | None
+    deployment_id: int
+    message_type: str
+    is_instructor: bool
+    course_id: str
+    module_id: str | None
+    locale: str
+    claims: dict[str, Any]
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    last_seen_at: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """The launched person's row (lti_user) as a request reads it."""
+
+    id: int
+    platform_id: int
+    sub: str
+    name: str | None
+    given_name: str | None
+    family_name: str | None
+    email: str | None
+
+    @property
+    def real_name(self) -> str | None:
+        """As `User.real_name`: `name`, else given and family name; None when the platform sent none."""
+        full = " ".join(p for p in (self.given_name, self.family_name) if p)
+        return self.name or full or None
+
+
+@dataclass(frozen=True, slots=True)
+class ContextRecord:
+    """The context's row as a request reads it."""
+
+    id: int
+    deployment_id: int
+    context_id: str
+    title: str
+    label: str
+    nrps_url: str | None
+    lineitems_url: str | None
+    ags_scopes: list[Any] | None
+    roster_fetched_at: dt.datetime | None
+
+
 @dataclass(frozen=True)
 class Visitor:
     """The launched person, in the context they launched from."""
 
-    session: ToolSession
-    user: User
-    context: Context
+    session: SessionRecord
+    user: Person
+    context: ContextRecord
     platform_id: int
 
     @property
@@ -62,10 +117,21 @@ def idle_limit() -> dt.timedelta:
     return dt.timedelta(seconds=int(current_app.config["SESSION_IDLE_SECONDS"]))
 
 
+def _columns(model: Any, record: Any) -> list[Any]:
+    table = model.__table__
+    return [table.c[f.name] for f in dataclasses.fields(record)]
+
+
 # Built once: every request of a session runs it, and building a statement (and its cache key) costs more than
-# running it. SQLAlchemy keeps the compiled form; only the token's hash is bound per request.
+# running it. SQLAlchemy keeps the compiled form; only the token's hash is bound per request. Plain columns run
+# on the session's connection: hydrating three ORM entities into the identity map cost more than the query.
+_SESSION_COLUMNS = _columns(ToolSession, SessionRecord)
+_PERSON_COLUMNS = _columns(User, Person)
+_CONTEXT_COLUMNS = _columns(Context, ContextRecord)
+_S, _P = len(_SESSION_COLUMNS), len(_SESSION_COLUMNS) + len(_PERSON_COLUMNS)
+_C = _P + len(_CONTEXT_COLUMNS)
 _SESSION_BY_TOKEN = (
-    select(ToolSession, User, Context, Deployment.platform_id)
+    select(*_SESSION_COLUMNS, *_PERSON_COLUMNS, *_CONTEXT_COLUMNS, Deployment.platform_id)
     .join(User, ToolSession.user_id == User.id)
     .join(Context, ToolSession.context_id == Context.id)
     .join(Deployment, ToolSession.deployment_id == Deployment.id)
@@ -75,14 +141,15 @@ _SESSION_BY_TOKEN = (
 
 def _load(token: str) -> Visitor:
     s = db.session()
-    row = s.execute(_SESSION_BY_TOKEN, {"token_hash": token_hash(token)}).one_or_none()
+    row = s.connection().execute(_SESSION_BY_TOKEN, {"token_hash": token_hash(token)}).first()
     now = utcnow()
-    if row is None or row[0].expires_at <= now:
+    session = None if row is None else SessionRecord(*row[:_S])
+    if session is None or session.expires_at <= now:
         raise SessionExpired(
             _l("Your session with the course has ended or the link is not valid."),
             hint=_l("Please open the activity again from your course in the learning platform."),
         )
-    session = row[0]
+    assert row is not None
     seen = session.last_seen_at or session.created_at
     if seen + idle_limit() <= now:
         raise SessionExpired(
@@ -96,7 +163,9 @@ def _load(token: str) -> Visitor:
     if now - seen >= SEEN_EVERY:
         touch(session.id, now)
         g.session_seen_at = now
-    return Visitor(session=session, user=row[1], context=row[2], platform_id=row[3])
+    return Visitor(
+        session=session, user=Person(*row[_S:_P]), context=ContextRecord(*row[_P:_C]), platform_id=row[_C]
+    )
 
 
 def touch(session_id: int, now: dt.datetime) -> None:

@@ -10,12 +10,14 @@ in its own short transaction: consuming a state must stick even if the launch th
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from flask import Flask, current_app
-from sqlalchemy import delete, select
+from sqlalchemy import Table, bindparam, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from .db import insert_for, session_scope
@@ -43,6 +45,23 @@ class LaunchStore(Protocol):
     def delete(self, key: str) -> None: ...
 
     def purge_expired(self) -> int: ...
+
+
+@functools.cache
+def _add_statement(dialect: str) -> Any:
+    """`add`'s INSERT … ON CONFLICT, built once per dialect (every launch runs it for its nonce): take over an
+    expired row, leave a live one alone. RETURNING says whether this call wrote (an INSERT's rowcount is -1 on
+    psycopg with SQLAlchemy 2.1)."""
+    table = cast(Table, LaunchCache.__table__)
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    ins = insert(table).values(
+        {name: bindparam(name, type_=table.c[name].type) for name in ("key", "value", "expires_at")}
+    )
+    return ins.on_conflict_do_update(
+        index_elements=[table.c.key],
+        set_={"value": ins.excluded.value, "expires_at": ins.excluded.expires_at},
+        where=table.c.expires_at <= bindparam("now", type_=table.c.expires_at.type),
+    ).returning(table.c.key)
 
 
 class DbLaunchStore:
@@ -76,18 +95,14 @@ class DbLaunchStore:
     @staticmethod
     def _add(s: Session, key: str, value: Any, ttl: int) -> bool:
         now = utcnow()
-        table = LaunchCache.__table__
-        ins = insert_for(s)(table).values(
-            key=key, value=json.dumps(value), expires_at=now + dt.timedelta(seconds=ttl)
-        )
-        # Take over an expired row, leave a live one alone. RETURNING says whether this call wrote (an INSERT's
-        # rowcount is -1 on psycopg with SQLAlchemy 2.1).
-        stmt = ins.on_conflict_do_update(
-            index_elements=[table.c.key],
-            set_={"value": ins.excluded.value, "expires_at": ins.excluded.expires_at},
-            where=table.c.expires_at <= now,
-        ).returning(table.c.key)
-        return s.connection().execute(stmt).scalar_one_or_none() is not None
+        stmt = _add_statement(s.get_bind().dialect.name)
+        params = {
+            "key": key,
+            "value": json.dumps(value),
+            "expires_at": now + dt.timedelta(seconds=ttl),
+            "now": now,
+        }
+        return s.connection().execute(stmt, params).scalar_one_or_none() is not None
 
     def pop(self, key: str) -> Any | None:
         with session_scope(self.app, write=True) as s:

@@ -21,8 +21,8 @@ from babel.messages.pofile import read_po
 from flask import Flask, current_app, g, request
 from flask.globals import _cv_app
 from flask_babel import Babel, LazyString, get_translations, gettext
-from jinja2 import pass_context
-from jinja2.runtime import Context
+from jinja2 import pass_eval_context
+from jinja2.nodes import EvalContext
 from markupsafe import Markup, escape
 
 log = logging.getLogger(__name__)
@@ -82,13 +82,17 @@ _RENDERED: dict[tuple[Any, str], Markup] = {}
 _MAX_RENDERED = 8192
 
 
-@pass_context
-def _template_gettext(context: Context, string: str, **variables: Any) -> str:
+@pass_eval_context
+def _template_gettext(eval_ctx: EvalContext, string: str, **variables: Any) -> str:
     """`_()` in templates: Jinja's newstyle gettext (translate, mark safe, fill in `%(name)s` with escaping),
     with a message without values translated and formatted once per catalog instead of on every call (the
-    layout alone asks for ~35 per page)."""
+    layout alone asks for ~35 per page).
+
+    It takes the evaluation context, not the template context as Jinja's own does: Jinja copies the whole
+    template context for each call of a context function inside a loop or a block with variables (two dozen
+    copies of ~100 names per overview page)."""
     translations = _request_translations()
-    autoescape = context.eval_ctx.autoescape
+    autoescape = eval_ctx.autoescape
     if variables or not autoescape:
         text = translations.ugettext(string)
         # The catalogs are the tool's own text, as for Jinja's gettext; the values are escaped by `%`.
@@ -100,6 +104,16 @@ def _template_gettext(context: Context, string: str, **variables: Any) -> str:
             _RENDERED.clear()
         rendered = _RENDERED[key] = Markup(translations.ugettext(string)) % {}  # noqa: S704
     return rendered
+
+
+@pass_eval_context
+def _template_ngettext(eval_ctx: EvalContext, singular: str, plural: str, num: int, **variables: Any) -> str:
+    """`ngettext()` in templates: Jinja's newstyle ngettext (`num` among the values), with the evaluation context
+    for the same reason as `_()`."""
+    variables.setdefault("num", num)
+    text = _request_translations().ungettext(singular, plural, num)
+    # The catalogs are the tool's own text, as for Jinja's ngettext; the values are escaped by `%`.
+    return (Markup(text) if eval_ctx.autoescape else text) % variables  # noqa: S704
 
 
 def select_locale() -> str:
@@ -130,7 +144,7 @@ def init_app(app: Flask) -> None:
         lambda singular, plural, n: _request_translations().ungettext(singular, plural, n),
         newstyle=True,
     )
-    app.jinja_env.globals.update(gettext=_template_gettext, _=_template_gettext)
+    app.jinja_env.globals.update(gettext=_template_gettext, _=_template_gettext, ngettext=_template_ngettext)
 
 
 def _current_locale() -> str:
@@ -192,10 +206,12 @@ def berlin_when(value: dt.datetime | None) -> str:
 def init_language_switch(app: Flask) -> None:
     """POST /s/<sid>/sprache: the switch on every page; stored in the tool session."""
     from flask import redirect, url_for
+    from sqlalchemy import update
     from werkzeug.wrappers import Response
 
     from . import db
     from .auth import current_visitor, session_blueprint
+    from .models import ToolSession
 
     bp = session_blueprint("language", __name__, "/sprache")
 
@@ -205,7 +221,7 @@ def init_language_switch(app: Flask) -> None:
         lang = request.form.get("lang", "")
         if lang in current_app.config["LANGUAGES"]:
             s = db.write_session()
-            visitor.session.locale = lang
+            s.execute(update(ToolSession).where(ToolSession.id == visitor.session.id).values(locale=lang))
             s.commit()
         target = request.form.get("next", "")
         prefix = url_for("learner.start")

@@ -95,6 +95,24 @@ def _started() -> None:
     g._nama_started = time.perf_counter()
 
 
+# Each request's metric children by their labels: `labels()` checks and joins them on every call.
+_CHILDREN: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+_MAX_CHILDREN = 2048  # routes x methods x status classes; a client's made-up methods cannot grow it for ever
+
+
+def _children(route: str, method: str, status_class: int) -> tuple[Any, Any]:
+    key = (route, method, status_class)
+    found = _CHILDREN.get(key)
+    if found is None:
+        if len(_CHILDREN) >= _MAX_CHILDREN:
+            _CHILDREN.clear()
+        found = _CHILDREN[key] = (
+            REQUEST_SECONDS.labels(route, method),
+            RESPONSES.labels(route, method, f"{status_class}xx"),
+        )
+    return found
+
+
 def _finished(response: Response) -> Response:
     started = g.pop("_nama_started", None)
     if started is None:
@@ -102,8 +120,9 @@ def _finished(response: Response) -> Response:
     rule = request.url_rule
     route = rule.rule if rule is not None else "unmatched"
     method = request.method
-    REQUEST_SECONDS.labels(route, method).observe(time.perf_counter() - started)
-    RESPONSES.labels(route, method, f"{response.status_code // 100}xx").inc()
+    seconds, responses = _children(route, method, response.status_code // 100)
+    seconds.observe(time.perf_counter() - started)
+    responses.inc()
     counter = _OUTCOMES.get(request.endpoint or "")
     if counter is not None and method == "POST":
         code = response.status_code

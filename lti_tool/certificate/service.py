@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,6 +19,9 @@ from sqlalchemy.orm import Session
 from ..course.model import Course
 from ..db import insert_for
 from ..models import Certificate, CourseProgress, Membership, ModuleProgress, User
+
+if TYPE_CHECKING:
+    from ..auth import Person
 
 # Crockford-style alphabet: no I, L, O, U (nothing to misread when typing a code from paper).
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -45,12 +49,12 @@ class NotYet:
     reason: str  # "incomplete" | "no_name"
 
 
-def holder_name(user: User) -> str | None:
+def holder_name(user: User | Person) -> str | None:
     """The name as the LMS sent it; None when it sent none (a certificate without a name is worthless)."""
     return user.real_name
 
 
-def issue(s: Session, *, user: User, context_id: int, course: Course) -> Certificate | NotYet:
+def issue(s: Session, *, user: User | Person, context_id: int, course: Course) -> Certificate | NotYet:
     """The learner's certificate for this course and context, issued on first call once the course is complete."""
     existing = s.scalars(
         select(Certificate).where(

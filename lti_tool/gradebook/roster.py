@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
@@ -40,6 +40,9 @@ from ..lti.roles import is_learner
 from ..models import Context, Deployment, Platform, RosterEntry, utcnow
 from ..privacy.subjects import erased_subs
 from ..urls import http_url, origin_of
+
+if TYPE_CHECKING:
+    from ..auth import ContextRecord
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +145,7 @@ class FetchedRoster:
     pages: int
 
 
-def roster_source(s: Session, context: Context) -> RosterSource:
+def roster_source(s: Session, context: Context | ContextRecord) -> RosterSource:
     """The context's membership URL and platform; RosterError when the platform shares no roster."""
     if not context.nrps_url:
         raise _error(

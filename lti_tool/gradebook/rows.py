@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from ..course.completion import module_started
 from ..course.model import Course, Module
 from ..grading.outbox import DELIVERED, WAITING, RowState, grade_columns, newest_rows
+from ..grading.outbox.targets import ContextScopes
 from ..grading.payloads import has_result
 from ..models import GradeOutbox, ModuleProgress, PracticeSubmission
 
@@ -33,6 +34,7 @@ class Scope:
     context_id: int
     platform_id: int
     course: Course
+    context: ContextScopes | None = None  # the request's copy of the context row, when it has one
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +224,7 @@ def fill_rows(s: Session, scope: Scope, persons: Sequence[Person]) -> list[Row]:
             practice[(submitted.user_id, submitted.module_id)] = submitted
         for delivery_user, delivery in newest_deliveries(s, scope, ids):
             deliveries.setdefault(delivery_user, []).append(delivery)
-    columns = grade_columns(s, scope.context_id, course) if ids else None
+    columns = grade_columns(s, scope.context or scope.context_id, course) if ids else None
     rows = []
     for person in persons:
         cells = []

@@ -51,7 +51,12 @@ def scope() -> Scope:
             _l("This course is not offered any more."),
             hint=_l("Please ask the tool operator which course to use now."),
         )
-    return Scope(context_id=visitor.context.id, platform_id=visitor.platform_id, course=course)
+    return Scope(
+        context_id=visitor.context.id,
+        platform_id=visitor.platform_id,
+        course=course,
+        context=visitor.context,
+    )
 
 
 def _no_such_learner() -> NotFound:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -38,9 +39,20 @@ class Target:
     destination: Destination = Destination.LINK
 
 
+class ContextScopes(Protocol):
+    """What the targets need of a context: a `Context` row, or the copy a request read (auth.ContextRecord)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def ags_scopes(self) -> list[Any] | None: ...
+    @property
+    def lineitems_url(self) -> str | None: ...
+
+
 def targets_for(
     s: Session,
-    context: Context,
+    context: ContextScopes,
     user_id: int,
     course: Course,
     modules: Collection[str],
@@ -162,11 +174,14 @@ class Columns:
         return keys
 
 
-def grade_columns(s: Session, context_id: int, course: Course) -> Columns | None:
-    """Every grade target of the context's activities, launched by the learner or not (two statements)."""
-    context = s.get(Context, context_id)
-    if context is None:
-        return None
+def grade_columns(s: Session, context: ContextScopes | int, course: Course) -> Columns | None:
+    """Every grade target of the context's activities, launched by the learner or not (two statements; one when
+    given the context itself rather than its id)."""
+    if isinstance(context, int):
+        found = s.get(Context, context)
+        if found is None:
+            return None
+        context = found
     modules: dict[str, set[str]] = {}
     course_keys: set[str] = set()
     for target in targets_for(s, context, 0, course, {m.id for m in course.modules}, unlaunched=True):
