@@ -92,6 +92,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         cli,
         db,
         errors,
+        fragments,
         guides,
         health,
         i18n,
@@ -118,6 +119,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     catalog.init_app(app)
     auth.init_app(app)
     i18n.init_app(app)
+    fragments.init_app(app)
     typography.init_app(app)
     errors.init_app(app)
     security.init_app(app)
