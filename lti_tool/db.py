@@ -14,13 +14,14 @@ import hashlib
 import logging
 import os
 import re
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app, g
-from sqlalchemy import Connection, Engine, bindparam, create_engine, event, inspect, make_url, text
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, exc, inspect, make_url, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -84,10 +85,45 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    return create_engine(url, **kwargs)
+    kwargs.setdefault("pool_recycle", RECYCLE_SECONDS)
+    engine = create_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        _ping_when_idle(engine)
+    return engine
+
+
+# A pooled connection is pinged (SELECT 1) before use only when it sat unused for longer than this; pool_pre_ping
+# pinged on every checkout, a round trip per request (two per launch) that a busy server spends on connections it
+# used milliseconds ago. What the ping guards against (the server restarted, an idle connection cut by a firewall
+# or idle_session_timeout, a backend terminated by an operator) strikes connections that sat idle, or strikes
+# while they are in use, where no ping helps. A connection killed in the few seconds since its last use fails its
+# request once (the learner sees the error page, nothing half-written: the transaction is rolled back); SQLAlchemy
+# then recognises the disconnect and replaces every pooled connection older than it, so the next requests get
+# fresh ones. pool_recycle bounds a connection's age besides.
+PING_AFTER_IDLE_SECONDS = 5.0
+RECYCLE_SECONDS = 3600
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+        record.info["nama_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("nama_idle_since")
+        if since is None or time.monotonic() - since <= PING_AFTER_IDLE_SECONDS:
+            return  # new (just connected) or used a moment ago
+        dialect = engine.dialect
+        try:
+            dialect.do_ping(dbapi_conn)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, dbapi_conn, None):
+                # The pool drops this connection and checks out another (a fresh one if need be).
+                raise exc.DisconnectionError(str(error)) from error
+            raise
 
 
 class Database:
