@@ -14,14 +14,14 @@ from ..course.completion import ModuleSnapshot, Snapshot
 from ..course.model import Course, Module
 from .learner import Learner
 from .statements import (
-    ALL_MODULE_PROGRESS,
-    ALL_PRACTICE,
-    ALL_SEEN,
-    COURSE_ROW,
+    COURSE_STATE,
     LAST_LOCATION,
     MODULE_PROGRESS,
     PRACTICE_DATES,
+    PRACTICE_ROW,
+    PROGRESS_ROW,
     SEEN_IN_MODULE,
+    SEEN_ROW,
     owner,
     params,
     read,
@@ -82,14 +82,20 @@ class CourseState:
 
 
 def course_state(s: Session, learner: Learner, course: Course) -> CourseState:
-    """The learner's progress in the whole course (four queries, whatever the number of modules)."""
-    mine = owner(learner, course.id)
+    """The learner's progress in the whole course (one query, whatever the number of modules)."""
     seen: dict[str, set[str]] = {}
-    for module_id, lesson_id in read(s, ALL_SEEN, mine):
-        seen.setdefault(module_id, set()).add(lesson_id)
-    progress = {row.module_id: row for row in read(s, ALL_MODULE_PROGRESS, mine)}
-    practice = {row.module_id: row for row in read(s, ALL_PRACTICE, mine)}
-    course_row = read(s, COURSE_ROW, mine).one_or_none()
+    progress: dict[str, Any] = {}
+    practice: dict[str, Any] = {}
+    course_row: Any = None
+    for row in read(s, COURSE_STATE, owner(learner, course.id)):
+        if row.kind == SEEN_ROW:
+            seen.setdefault(row.module_id, set()).add(row.lesson_id)
+        elif row.kind == PROGRESS_ROW:
+            progress[row.module_id] = row
+        elif row.kind == PRACTICE_ROW:
+            practice[row.module_id] = row
+        else:
+            course_row = row
     modules = {
         module.id: snapshot_of(seen.get(module.id, ()), progress.get(module.id), practice.get(module.id))
         for module in course.modules
@@ -97,7 +103,7 @@ def course_state(s: Session, learner: Learner, course: Course) -> CourseState:
     return CourseState(
         snapshot=Snapshot(modules),
         last=parse_location(course, course_row.last_location) if course_row else None,
-        last_module_id=course_row.last_module_id if course_row else None,
+        last_module_id=course_row.module_id if course_row else None,
         completed_at=course_row.completed_at if course_row else None,
     )
 

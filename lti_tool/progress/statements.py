@@ -11,7 +11,20 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import Float, and_, bindparam, case, func, null, select, union_all
+from sqlalchemy import (
+    Float,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from ..models import CourseProgress, LessonVisit, ModuleProgress, PracticeSubmission, QuizAttempt
@@ -86,16 +99,68 @@ COURSE_STANDING: Any = union_all(
     ),
 )
 LAST_LOCATION = select(CourseProgress.last_location).where(_mine(CourseProgress))
-ALL_SEEN = select(LessonVisit.module_id, LessonVisit.lesson_id).where(_mine(LessonVisit))
-ALL_MODULE_PROGRESS = select(
-    ModuleProgress.module_id, ModuleProgress.best_score, ModuleProgress.attempts, ModuleProgress.completed_at
-).where(_mine(ModuleProgress))
-ALL_PRACTICE = select(
-    PracticeSubmission.module_id, PracticeSubmission.reviewed_at, PracticeSubmission.revision_requested_at
-).where(_mine(PracticeSubmission))
-COURSE_ROW = select(
-    CourseProgress.last_location, CourseProgress.last_module_id, CourseProgress.completed_at
-).where(_mine(CourseProgress))
+
+
+def _course_state() -> Any:
+    """The learner's lesson visits, module progress, practice texts and course row, as one statement: the overview
+    (every launch's first page) asks for all four. One row shape, `kind` says which table a row is from
+    (SEEN_ROW …), the columns a table has not are NULL (typed, for PostgreSQL's UNION)."""
+    text, number = String(255), Float
+    moment: Any = ModuleProgress.__table__.c.completed_at.type
+
+    def none(kind: Any) -> Any:
+        return cast(null(), kind)
+
+    return union_all(
+        select(
+            literal(1).label("kind"),
+            LessonVisit.module_id,
+            LessonVisit.lesson_id,
+            none(number).label("best_score"),
+            none(Integer).label("attempts"),
+            none(moment).label("completed_at"),
+            none(moment).label("reviewed_at"),
+            none(moment).label("revision_requested_at"),
+            none(text).label("last_location"),
+        ).where(_mine(LessonVisit)),
+        select(
+            literal(2),
+            ModuleProgress.module_id,
+            none(text),
+            ModuleProgress.best_score,
+            ModuleProgress.attempts,
+            ModuleProgress.completed_at,
+            none(moment),
+            none(moment),
+            none(text),
+        ).where(_mine(ModuleProgress)),
+        select(
+            literal(3),
+            PracticeSubmission.module_id,
+            none(text),
+            none(number),
+            none(Integer),
+            none(moment),
+            PracticeSubmission.reviewed_at,
+            PracticeSubmission.revision_requested_at,
+            none(text),
+        ).where(_mine(PracticeSubmission)),
+        select(
+            literal(4),
+            CourseProgress.last_module_id,
+            none(text),
+            none(number),
+            none(Integer),
+            CourseProgress.completed_at,
+            none(moment),
+            none(moment),
+            CourseProgress.last_location,
+        ).where(_mine(CourseProgress)),
+    )
+
+
+COURSE_STATE = _course_state()
+(SEEN_ROW, PROGRESS_ROW, PRACTICE_ROW, COURSE_STATE_ROW) = (1, 2, 3, 4)
 OPEN_ATTEMPTS = (
     select(QuizAttempt)
     .where(_in_module(QuizAttempt, QuizAttempt.submitted_at.is_(None)))
