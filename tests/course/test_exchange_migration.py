@@ -5,13 +5,18 @@ can be written; down and up again. SQLite always; PostgreSQL with TEST_DATABASE_
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from sqlalchemy import func, select
 
+from lti_tool import exchange, progress
+from lti_tool.course.loader import load_course
+from lti_tool.db import begin_write
 from lti_tool.models import ExchangeProfile, ExchangeReply, PracticeSubmission
 
 from ..migrations import downgrade, previous_revision, session, upgrade_to_head, write_practice_answers
 
+COURSE = load_course(Path(__file__).resolve().parents[1] / "fixtures" / "content" / "grundlagenkurs")
 SUBMITTED = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 CHANGED = dt.datetime(2026, 11, 3, 9, 0, tzinfo=dt.UTC)
 REVIEWED = dt.datetime(2026, 11, 4, 9, 0, tzinfo=dt.UTC)
@@ -27,18 +32,15 @@ def test_exchange_migration_keeps_answers_visible_and_takes_replies(empty_databa
         assert [(a.id, a.text, a.hidden_at, a.replies_seen_at) for a in answers] == [
             (n, f"Text {n} <mit> Zeichen & so", None, None) for n in (1, 2, 3)
         ]
-        s.add(
-            ExchangeReply(
-                submission_id=1,
-                user_id=2,
-                context_id=1,
-                course_id="grundlagenkurs",
-                module_id="modul-a",
-                text="Ein Kommentar.",
-            )
-        )
-        s.add(ExchangeProfile(user_id=2, context_id=1, municipality="Stadt Aachen"))
+        # Learner 2 (who answered module a) replies to learner 1's answer and names a municipality.
+        replier = progress.Learner(user_id=2, context_id=1, platform_id=1)
+        module = COURSE.module("modul-a")
+        assert module is not None
+        begin_write(s)
+        exchange.add_reply(s, replier, COURSE, module, 1, "Ein Kommentar.")
+        exchange.set_municipality(s, replier, "Stadt Aachen")
         s.commit()
+        assert s.scalars(select(ExchangeProfile.municipality)).all() == ["Stadt Aachen"]
         assert s.scalars(select(ExchangeReply.text)).all() == ["Ein Kommentar."]
     schema = downgrade(empty_database, "0016")
     assert not {"exchange_reply", "exchange_profile"} & set(schema)

@@ -6,13 +6,18 @@ reviewed again through the service; down and up again. SQLite always; PostgreSQL
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from sqlalchemy import select
 
+from lti_tool import progress
+from lti_tool.course.loader import load_course
+from lti_tool.db import begin_write
 from lti_tool.models import PracticeReviewRound, PracticeSubmission
 
 from ..migrations import downgrade, previous_revision, session, upgrade_to_head, write_practice_answers
 
+COURSE = load_course(Path(__file__).resolve().parents[1] / "fixtures" / "content" / "grundlagenkurs")
 SUBMITTED = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 CHANGED = dt.datetime(2026, 11, 3, 9, 0, tzinfo=dt.UTC)
 REVIEWED = dt.datetime(2026, 11, 4, 9, 0, tzinfo=dt.UTC)
@@ -38,23 +43,24 @@ def test_review_rounds_migration_turns_each_review_into_an_accepted_first_round(
         tasks = {t.id: t for t in s.scalars(select(PracticeSubmission))}
         assert all(t.revision_requested_at is None for t in tasks.values())
         assert (tasks[1].reviewed_at, tasks[3].reviewed_at) == (REVIEWED, None)
-        # A later round numbers on from the migrated one.
-        s.add(
-            PracticeReviewRound(
-                submission_id=1,
-                user_id=1,
-                context_id=1,
-                course_id="grundlagenkurs",
-                module_id="modul-a",
-                number=2,
-                decision="accepted",
-                text=tasks[1].text,
-                text_updated_at=CHANGED,
-                feedback="Ergänzt.",
-                reviewer_id=3,
-            )
+        # A later round numbers on from the migrated one: the teacher (learner 3 here) accepts it again with
+        # other feedback, through the service.
+        module = COURSE.module("modul-a")
+        assert module is not None
+        begin_write(s)
+        progress.review_practice(
+            s,
+            progress.Learner(user_id=1, context_id=1, platform_id=1),
+            COURSE,
+            module,
+            reviewer_id=3,
+            feedback="Ergänzt.",
         )
         s.commit()
+        numbers = s.scalars(
+            select(PracticeReviewRound.number).where(PracticeReviewRound.submission_id == 1)
+        ).all()
+        assert sorted(numbers) == [1, 2]
     schema = downgrade(empty_database, "0013")
     assert "practice_review_round" not in schema
     assert (
