@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 from lti_tool import cache
 from lti_tool.admin import reports
 from lti_tool.db import session_scope
+from lti_tool.grading.outbox import heartbeat
 from lti_tool.lti.registration import _hash
 from lti_tool.models import (
     Deployment,
@@ -283,12 +284,13 @@ def test_send_again_needs_exactly_one_target(admin: AdminClient, failing: dict[s
 
 
 def test_health_shows_the_database_store_and_workers(app: Flask, admin: AdminClient) -> None:
-    with session_scope(app, write=True) as s:
-        s.add(WorkerHeartbeat(worker_id="web-1", hostname="host-a", pid=11, last_seen_at=utcnow()))
-        s.add(
-            WorkerHeartbeat(
-                worker_id="old-1", hostname="host-b", pid=12, last_seen_at=utcnow() - dt.timedelta(hours=1)
-            )
+    with session_scope(app, write=True) as s:  # two workers beat; one has been silent for an hour since
+        for worker_id, host, pid in (("web-1", "host-a", 11), ("old-1", "host-b", 12)):
+            heartbeat(s, worker_id, hostname=host, pid=pid, started_at=utcnow(), delivered=0)
+        s.execute(
+            update(WorkerHeartbeat)
+            .where(WorkerHeartbeat.worker_id == "old-1")
+            .values(last_seen_at=utcnow() - dt.timedelta(hours=1))
         )
     page = admin.get("/admin/health")
     assert page.status_code == 200

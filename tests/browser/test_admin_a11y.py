@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from lti_tool.admin.accounts import create_operator
 from lti_tool.db import session_scope
+from lti_tool.grading.outbox import heartbeat
 from lti_tool.lti.platforms import set_deployment_active
 from lti_tool.models import (
     Deployment,
@@ -21,7 +22,6 @@ from lti_tool.models import (
     Platform,
     RegistrationLink,
     ToolKey,
-    WorkerHeartbeat,
     utcnow,
 )
 
@@ -63,7 +63,7 @@ def operated(app: Flask) -> dict[str, Any]:
     with session_scope(app, write=True) as s:
         create_operator(s, USERNAME, PASSWORD)
         waiting = set_deployment_active(s, s.get_one(Platform, deployment.platform_id), "2", False)
-        s.add(WorkerHeartbeat(worker_id="web-1", hostname="host-a", pid=11, last_seen_at=utcnow()))
+        heartbeat(s, "web-1", hostname="host-a", pid=11, started_at=utcnow(), delivered=0)
         s.add(RegistrationLink(token_hash="0" * 64, note="Alt", expires_at=utcnow() - dt.timedelta(days=1)))
         s.flush()
         return {"learner": learner, "waiting_pk": waiting.id}
