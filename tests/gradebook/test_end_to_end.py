@@ -144,7 +144,7 @@ def test_teacher_reviews_in_the_gradebook_and_the_lms_gets_the_full_grade(app: F
     review = teacher.get(urljoin(gradebook.url, review_link.group(1)))
     assert "Unsere Kommune hat einen Klimabeirat &lt;und&gt; ein Leitbild." in review.text
     csrf, stand = csrf_token(review.text), field(review.text, "stand")
-    # First a revision: the text opens again for Lea, and the grade stays Pending (nothing new is sent).
+    # First a revision: the text opens again for Lea; the grade stays Pending, Moodle's comment says whose turn it is.
     asked = teacher.post(
         review.url,
         data={
@@ -155,6 +155,13 @@ def test_teacher_reviews_in_the_gradebook_and_the_lms_gets_the_full_grade(app: F
         },
     )
     assert asked.status_code == 200 and "Sie haben um eine Überarbeitung gebeten." in asked.text
+    deliver_all(app)
+    asking = held(lms)[(COURSE_ITEM, "4")]
+    assert (asking["gradingProgress"], asking["scoreGiven"], asking["comment"]) == (
+        "Pending",
+        None,
+        "1 von 2 Modulen abgeschlossen; eine Praxisaufgabe wird überarbeitet",
+    )
     page = lea.get(f"{lea_base}m/modul-a/praxis")
     assert "Bitte noch ein Beispiel." in page.text and 'name="text"' in page.text
     revised = lea.post(
@@ -166,7 +173,13 @@ def test_teacher_reviews_in_the_gradebook_and_the_lms_gets_the_full_grade(app: F
     )
     assert revised.status_code == 200 and "überarbeitete Antwort ist gespeichert" in revised.text
     deliver_all(app)
-    assert held(lms) == before  # still Pending: the revision is not the acceptance
+    waiting = held(lms)
+    # still Pending with the comment of before: the revision is not the acceptance
+    moving = ("history_count", "timestamp", "updated_at")
+    assert {k: v for k, v in waiting[(COURSE_ITEM, "4")].items() if k not in moving} == {
+        k: v for k, v in before[(COURSE_ITEM, "4")].items() if k not in moving
+    }
+    assert waiting[(COURSE_ITEM, "4")]["history_count"] == before[(COURSE_ITEM, "4")]["history_count"] + 2
 
     review = teacher.get(review.url)
     assert "Runde 1: Überarbeitung erbeten" in review.text
@@ -191,7 +204,7 @@ def test_teacher_reviews_in_the_gradebook_and_the_lms_gets_the_full_grade(app: F
         50.0,
         "1 von 2 Modulen abgeschlossen",
     )
-    assert grade["history_count"] == before[(COURSE_ITEM, "4")]["history_count"] + 1
+    assert grade["history_count"] == waiting[(COURSE_ITEM, "4")]["history_count"] + 1
     assert {label for label, _ in after} == {COURSE_ITEM}  # the course's one grade column
     assert after[(COURSE_ITEM, "5")] == before[(COURSE_ITEM, "5")]  # nothing new for the other learner
 
