@@ -86,6 +86,15 @@ def record_delivered(
     return _finish(s, row_id, worker_id, values, now=now, duration_ms=duration_ms)
 
 
+def _answer(state: RowState, status: int | None, reason: str, lineitem_url: str | None) -> dict[str, Any]:
+    """What an answer other than success records on the row: its new state, the platform's status and reason,
+    and the line item it went to (when known)."""
+    values: dict[str, Any] = {"state": state, "last_status": status, "last_error": reason[:2000]}
+    if lineitem_url is not None:
+        values["lineitem_url"] = lineitem_url
+    return values
+
+
 def record_failed(
     s: Session,
     row_id: int,
@@ -98,9 +107,7 @@ def record_failed(
     duration_ms: int | None = None,
 ) -> bool:
     now = now or utcnow()
-    values: dict[str, Any] = {"state": RowState.FAILED, "last_status": status, "last_error": reason[:2000]}
-    if lineitem_url is not None:
-        values["lineitem_url"] = lineitem_url
+    values = _answer(RowState.FAILED, status, reason, lineitem_url)
     done = _finish(s, row_id, worker_id, values, now=now, duration_ms=duration_ms)
     if done:
         from ...gradebook.summary import refresh_delivery  # the gradebook imports this package
@@ -127,9 +134,8 @@ def record_removed(
     removed, and a per-module line item is marked removed, so no score goes there and it is never created
     again unless a teacher asks for it (`resend(..., removed=True)`)."""
     now = now or utcnow()
-    values: dict[str, Any] = {"state": RowState.REMOVED, "last_status": status, "last_error": reason[:2000]}
+    values = _answer(RowState.REMOVED, status, reason, lineitem_url)
     if lineitem_url is not None:
-        values["lineitem_url"] = lineitem_url
         row = s.get(GradeOutbox, row_id)
         if row is not None and row.destination == Destination.MODULE_ITEM:
             s.execute(
@@ -155,14 +161,9 @@ def record_retry(
 ) -> bool:
     """Try again after `delay` seconds, unless a newer score for the target arrived meanwhile."""
     now = now or utcnow()
-    values: dict[str, Any] = {
-        "state": RowState.SUPERSEDED if _has_newer(s, row_id) else RowState.PENDING,
-        "next_attempt_at": now + dt.timedelta(seconds=delay),
-        "last_status": status,
-        "last_error": reason[:2000],
-    }
-    if lineitem_url is not None:
-        values["lineitem_url"] = lineitem_url
+    state = RowState.SUPERSEDED if _has_newer(s, row_id) else RowState.PENDING
+    values = _answer(state, status, reason, lineitem_url)
+    values["next_attempt_at"] = now + dt.timedelta(seconds=delay)
     return _finish(s, row_id, worker_id, values, now=now, duration_ms=duration_ms)
 
 
