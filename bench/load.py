@@ -247,6 +247,8 @@ class Stack:
             "LTI_TOOL_GRADE_LEASE_SECONDS": "30",
             "LTI_TOOL_MALLOC_ARENAS": str(a.malloc_arenas),
         }
+        if a.memdebug:
+            self.env["NAMA_BENCH_MEMDEBUG"] = str(Path(a.memdebug).resolve())
         flask = [sys.executable, "-m", "flask", "--app", "app"]
         subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=self.env, check=True, capture_output=True)
         wait_for(self.lms_url + "/jwks")
@@ -281,7 +283,7 @@ class Stack:
                         "-m",
                         "gunicorn",
                         "-c",
-                        "config/gunicorn.conf.py",
+                        "bench/gunicorn_memdebug.conf.py" if a.memdebug else "config/gunicorn.conf.py",
                         "--no-control-socket",
                         "app:app",
                     ],
@@ -294,7 +296,7 @@ class Stack:
         for i in range(2):
             self.start_grader(i)
         for url in self.tool_urls:
-            wait_for(url + "/healthz")
+            wait_for(url + "/healthz", timeout=600 if a.memdebug else 90)  # tracing slows the start
         for gunicorn in self.gunicorns:  # every worker booted, not only the first to answer
             procinfo.settle(lambda g=gunicorn: procinfo.tree(g.pid), timeout=60)
 
@@ -844,6 +846,12 @@ def report(
             f"  {role:28} {start:7.1f} -> {end:7.1f}   peak {peak:7.1f}   "
             f"{slope_mb_per_min(during):+6.2f} MB/min ({lived})"
         )
+    print("RSS (MB) of each process at every full minute since the first launch (does the trend level off?):")
+    for role, points in sorted(memory.items()):
+        by_minute: dict[int, float] = {}
+        for when, rss, _peak in points:
+            by_minute.setdefault(int((when - t0) // 60), rss)
+        print(f"  {role:28} " + " ".join(f"{rss:.0f}" for _, rss in sorted(by_minute.items())))
     lags = [
         (r["sent_at"] - r["created_at"]).total_seconds()
         for r in rows
@@ -892,6 +900,12 @@ def main() -> int:
     parser.add_argument("--drain-timeout", type=float, default=300.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--keep", action="store_true", help="keep the logs folder")
+    parser.add_argument(
+        "--memdebug",
+        default="",
+        metavar="DIR",
+        help="web workers write a memory census to DIR every minute (bench/gunicorn_memdebug.conf.py)",
+    )
     parser.add_argument("--lms-process", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.lms_process:
