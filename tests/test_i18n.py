@@ -73,7 +73,8 @@ def test_public_pages_are_german_by_default_and_english_on_request(client: Flask
 
 def test_dates_and_times_have_one_format_through_babel() -> None:
     """06.12.2026 and 14:30 everywhere people read a date (pages, CSV, certificate): lti_tool/i18n.py formats
-    them with Babel; no page, export or document formats a date on its own."""
+    them in Babel's formats (for the interface languages from its table, checked against Babel below); no page,
+    export or document formats a date on its own."""
     from lti_tool.i18n import berlin_when, document_date
 
     own_formatting = re.compile(
@@ -156,3 +157,35 @@ def test_spreadsheet_times_are_berlin_minutes_in_iso_order() -> None:
         spreadsheet_time(dt.datetime(2026, 10, 25, 0, 59, tzinfo=utc)) == "2026-10-25 02:59"
     )  # before the change
     assert spreadsheet_time(dt.datetime(2026, 10, 25, 1, 0, tzinfo=utc)) == "2026-10-25 02:00"  # after it
+
+
+def test_learner_page_numbers_and_dates_are_babels_without_its_locale_data() -> None:
+    """lti_tool/i18n.py writes the interface languages' numbers, percentages and dates from a small table of their
+    CLDR formats (Babel's locale data would cost every web process ~4 MB per language): the same text as Babel's."""
+    import datetime as dt
+
+    from babel.dates import format_date
+    from babel.numbers import format_decimal, format_percent
+    from flask import Flask
+    from flask_babel import Babel
+
+    from lti_tool.course.completion import whole_percent
+    from lti_tool.i18n import BERLIN, berlin_date, decimal, percent
+
+    numbers = [0, 1, 4, 4.5, 4.25, 4.35, 10.05, 12.5, 999.95, 1234.56, 12345678.9, -2.5, 0.05, 0.15]
+    scores = [0.0, 0.004, 0.5, 0.796, 0.8, 0.999, 1.0]
+    days = [dt.datetime(2026, month, day, 12, tzinfo=dt.UTC) for month in range(1, 13) for day in (1, 28)]
+    days.append(dt.datetime(2026, 12, 31, 23, 30, tzinfo=dt.UTC))  # already 1 January in Berlin
+    for language in ("de", "en"):
+        app = Flask(__name__)
+        Babel(app, locale_selector=lambda language=language: language, default_timezone="Europe/Berlin")
+        with app.test_request_context():
+            for value in numbers:
+                for digits in (1, 2):
+                    expected = format_decimal(value, format="#,##0." + "#" * digits, locale=language)
+                    assert decimal(value, digits) == expected, (language, value, digits)
+            for score in scores:
+                assert percent(score) == format_percent(whole_percent(score) / 100, locale=language)
+            for moment in days:
+                expected = format_date(moment.astimezone(BERLIN).date(), "medium", locale=language)
+                assert berlin_date(moment) == expected, (language, moment)

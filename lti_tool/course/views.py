@@ -14,14 +14,13 @@ from dataclasses import dataclass
 
 from flask import Flask, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import format_decimal
 from werkzeug.wrappers import Response
 
 from .. import db, progress
 from ..auth import Visitor, current_visitor, session_blueprint
 from ..errors import NotFound, error_response
+from ..i18n import decimal, percent
 from ..i18n import lazy_gettext as _l
-from ..i18n import percent
 from ..progress import Learner, Location
 from .catalog import get_catalog
 from .completion import ModuleStatus, Step, module_status, next_step, next_step_in_module
@@ -140,7 +139,7 @@ def duration(minutes: int) -> str:
 
 def hours(value: float) -> str:
     """A workload in hours as a number in the interface language (4, 4,5)."""
-    return str(format_decimal(value, format="#,##0.#"))
+    return decimal(value)
 
 
 @bp.errorhandler(progress.ProgressError)
