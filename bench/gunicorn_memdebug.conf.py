@@ -69,12 +69,9 @@ def _census(app) -> None:
 
 
 def post_worker_init(worker):
+    _product["post_worker_init"](worker)
     OUT.mkdir(parents=True, exist_ok=True)
     if FRAMES:
         tracemalloc.start(FRAMES)
-    app = worker.wsgi
-    while not hasattr(app, "extensions"):  # the Flask app under its WSGI middlewares
-        app = getattr(app, "__self__", None) or getattr(app, "app", None)
-        if app is None:
-            return
+    app = worker.wsgi  # the Flask app (its WSGI middlewares are inside it, on app.wsgi_app)
     threading.Thread(target=_census, args=(app,), name="memory-census", daemon=True).start()
