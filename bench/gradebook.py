@@ -11,10 +11,12 @@ database in bulk with a seeded RNG. The instructor's tool session comes from a r
 instructor (user 3) launches activity 1, through OIDC login and the id_token POST, like a browser.
 
 Then, through Flask's test client (in-process: no HTTP in the figures): gradebook page 1 and a middle page
-(median and p95 over --repeat renders after one warm-up, SQL statements per render), the two CSV exports
+(median and p95 over --repeat renders after one warm-up, the median CPU time of this process per render, SQL
+statements per render), the two CSV exports
 (time and bytes), and a roster refresh (`gradebook/roster.py`) against the demo LMS (paged by NRPS_PAGE_SIZE),
 then peak RSS of this process (tool, demo LMS and seeding together). Not a test: numbers depend on the machine and on what
-else runs on it (the load average is printed).
+else runs on it (the load average is printed). `--only csv`: the gradebook export alone (--repeat downloads),
+`--only pages`: the two pages alone.
 """
 
 from __future__ import annotations
@@ -588,18 +590,20 @@ def measure(client: Any, label: str, url: str, repeat: int) -> None:
             f"{label:<28} HTTP {first.status_code}, skipped: {shown(url)} {first.get_data(as_text=True)[:200]!r}"
         )
         return
-    times, queries, size = [], set(), 0
+    times, cpu, queries, size = [], [], set(), 0
     for _ in range(repeat):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         response = client.get(url)
         body = response.get_data()
         times.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - cpu_started) * 1000)
         queries.add(response.headers.get("X-Query-Count", "?"))
         size = len(body)
     kind = response.mimetype
     what = f"h1 {heading(body.decode())!r}" if kind == "text/html" else kind
     print(
         f"{label:<28} median {statistics.median(times):7.1f} ms  p95 {percentile(times, 0.95):7.1f} ms  "
+        f"CPU median {statistics.median(cpu):7.1f} ms  "
         f"SQL/render {','.join(sorted(queries))}  {size / 1024:8.1f} KiB  ({what})"
     )
 
@@ -622,6 +626,13 @@ def main() -> None:
         "database is created there and dropped afterwards. Default: SQLite in a temporary folder",
     )
     parser.add_argument("--content-dir", default=str(ROOT / "content"))
+    parser.add_argument(
+        "--only",
+        choices=("all", "pages", "csv"),
+        default="all",
+        help="pages: the two gradebook pages; csv: the gradebook export (noten.csv, --repeat downloads); "
+        "default: pages, both exports and the roster refresh",
+    )
     args = parser.parse_args()
 
     import logging
@@ -717,8 +728,13 @@ def run(app: Any, lms_url: str, lms_app: Any, args: argparse.Namespace) -> None:
     client = app.test_client()
     middle = args.middle_page or max(1, -(-args.learners // GRADEBOOK_PAGE_SIZE) // 2)
     page = GRADEBOOK_PAGE.format(sid=sid)
+    if args.only == "csv":
+        measure(client, "export noten.csv", GRADES_CSV.format(sid=sid), args.repeat)
+        return
     measure(client, "gradebook page 1", page, args.repeat)
     measure(client, f"gradebook page {middle}", f"{page}?{PAGE_PARAM}={middle}", args.repeat)
+    if args.only == "pages":
+        return
     measure(client, "export noten.csv", GRADES_CSV.format(sid=sid), args.export_repeat)
     measure(client, "export abschluesse.csv", COMPLETIONS_CSV.format(sid=sid), args.export_repeat)
 

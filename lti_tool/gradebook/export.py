@@ -10,8 +10,8 @@ CRLF line ends. A spreadsheet guesses each cell's type, so every cell is written
   date or a truth value ("1/8", "März 2026", "0049 221", "WAHR") gets a leading apostrophe, and so does any cell
   that starts with = + - @ tab or CR, which would be read as a formula (OWASP "CSV injection").
 
-The rows are produced lazily (generators, `listing.all_rows` reads them in batches), so a course of thousands of
-learners is never held in memory; the view streams them.
+The rows are produced lazily (generators; the gradebook's learners are read in batches through a server-side cursor
+on PostgreSQL), so a course of thousands of learners is never held in memory; the view streams them.
 """
 
 from __future__ import annotations
@@ -25,14 +25,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import JSON, case, null, select, type_coerce
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 
 from ..course.completion import whole_percent
+from ..grading.outbox import DELIVERED, WAITING, RowState, grade_columns, newest_rows
 from ..i18n import spreadsheet_time
-from ..models import Certificate
-from .listing import people
-from .rows import Row, Scope
+from ..models import Certificate, GradeOutbox, ModuleProgress, PracticeSubmission
+from .listing import listing_query, people
+from .rows import Scope
 
 BOM = "\ufeff"
 CHUNK = 64 * 1024  # characters per piece of a streamed export
@@ -113,15 +115,16 @@ def percent(score: float | None) -> int | None:
     return None if score is None else whole_percent(score)
 
 
-def lines(records: Iterable[Sequence[Any]], size: int = CHUNK) -> Iterator[str]:
+def lines(records: Iterable[Sequence[Any]], size: int = CHUNK, *, formatted: bool = False) -> Iterator[str]:
     """CSV text in pieces of about `size` characters, the BOM first (alone: the download starts at once). A
-    piece per record would cost the response a write per line, 50,000 for the register."""
+    piece per record would cost the response a write per line, 50,000 for the register. `formatted`: the
+    records hold their cells' text already (`cell` applied)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     write = writer.writerow
     yield BOM
     for record in records:
-        write([cell(value) for value in record])
+        write(record if formatted else [cell(value) for value in record])
         if buffer.tell() >= size:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -194,38 +197,223 @@ def gradebook_header(scope: Scope) -> list[str]:
     return header
 
 
-def gradebook_records(scope: Scope, batches: Iterable[list[Row]]) -> Iterator[list[Any]]:
-    total = len(scope.course.modules)
-    words = _words()
-    yield gradebook_header(scope)
-    for batch in batches:
-        for row in batch:
-            person = row.person
-            grade = row.course_grade
-            record: list[Any] = [
-                Text(person.name) if person.name else None,
-                Text(person.email) if person.email else None,
-                Text(person.sub),
-                words["yes" if person.in_roster else "no"],
-                person.course_completed_at,
-                person.modules_done,
+def gradebook_lines(s: Session, scope: Scope, *, sort: str, only: str, batch: int) -> Iterator[str]:
+    """The gradebook as CSV text in pieces (`lines`): the header, then one row per listed learner, filtered and
+    sorted as the gradebook (`listing.listing_query`, read `batch` learners at a time).
+
+    The export's own path, not the page's (`rows.fill_rows`): each batch's module progress, practice tasks and
+    newest grade rows come as plain tuples (three statements per batch), the fields are written straight to
+    text, times read raw from the database and formatted once per minute (`_Times`). The page's objects (a
+    Row, a ModuleCell per module, a Delivery per grade row) cost four fifths of the time at 5,000 learners."""
+    yield from lines(_gradebook_texts(s, scope, sort=sort, only=only, batch=batch), formatted=True)
+
+
+class _Times:
+    """Spreadsheet times (`spreadsheet_time`) of raw database values, one conversion per minute of the export.
+
+    SQLite hands the stored text ("2026-04-01 12:30:05.000000", naive UTC), PostgreSQL an aware datetime; read
+    raw (`_raw`), they skip the ORM's datetime conversion (a Python call per value: 170,000 at 5,000 learners).
+    The text shows minutes, and Berlin is a whole number of hours off UTC, so the seconds never change it."""
+
+    def __init__(self) -> None:
+        self.memo: dict[Any, str] = {}
+
+    def __call__(self, raw: Any) -> str:
+        if raw is None:
+            return ""
+        key = raw[:16] if raw.__class__ is str else raw.replace(second=0, microsecond=0)
+        text = self.memo.get(key)
+        if text is None:
+            moment: dt.datetime = dt.datetime.fromisoformat(key) if isinstance(key, str) else key
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=dt.UTC)
+            text = self.memo[key] = spreadsheet_time(moment)
+        return text
+
+
+def _raw(column: Any) -> Any:
+    """A datetime column read as the driver returns it (see `_Times`)."""
+    return type_coerce(column, NullType())
+
+
+def _whole(value: int) -> str:
+    return str(value) if value >= 0 else cell(value)
+
+
+def _sent_score(payload: Any) -> tuple[str, str]:
+    """The course grade as sent (scoreGiven, scoreMaximum) as cells; empty unless FullyGraded (`delivery_from`)."""
+    if isinstance(payload, dict) and payload.get("gradingProgress", "FullyGraded") == "FullyGraded":
+        given, maximum = payload.get("scoreGiven"), payload.get("scoreMaximum")
+        if isinstance(given, int | float) and isinstance(maximum, int | float):
+            return number(float(given)), number(float(maximum))
+    return "", ""
+
+
+def _delivery_groups() -> dict[str, str]:
+    """Grade row state -> its group (`rows.Delivery.group`)."""
+    groups = {state: "none" for state in RowState}
+    groups.update({state: "pending" for state in WAITING})
+    groups.update({state: "sent" for state in DELIVERED})
+    groups[RowState.FAILED] = "failed"
+    groups[RowState.REMOVED] = "removed"
+    return {str(state): group for state, group in groups.items()}
+
+
+_DELIVERY_ORDER = ("failed", "removed", "pending", "missing", "sent")
+
+
+def _gradebook_texts(s: Session, scope: Scope, *, sort: str, only: str, batch: int) -> Iterator[list[str]]:
+    course = scope.course
+    modules = course.modules
+    words = {key: cell(word) for key, word in _words().items()}
+    yield [cell(label) for label in gradebook_header(scope)]
+    total = str(len(modules))
+    times = _Times()
+    groups = _delivery_groups()
+    columns = None
+    expected: dict[tuple[str, ...], set[str]] = {}
+    # A module's cells for a learner with no progress and no practice text there
+    untouched = [words["module:not_started"], "0", "", "0", "", ""]
+    query = listing_query(
+        scope,
+        sort=sort,
+        only=only,
+        columns=lambda crowd: [
+            crowd.c.sub,
+            crowd.c.user_id,
+            crowd.c.name,
+            crowd.c.email,
+            crowd.c.roster_status,
+            _raw(crowd.c.course_completed_at),
+            crowd.c.modules_done,
+            _raw(crowd.c.last_activity),
+        ],
+    ).execution_options(yield_per=batch)
+    connection = s.connection()  # Core rows: the ORM's result layer is not needed for plain columns
+    for part in connection.execute(query).partitions():
+        ids = [row[1] for row in part if row[1] is not None]
+        progress: dict[tuple[int, str], Any] = {}
+        practice: dict[tuple[int, str], str] = {}
+        deliveries: dict[int, list[Any]] = {}
+        if ids:
+            if columns is None:
+                columns = grade_columns(s, scope.context_id, course)
+            progress, practice, deliveries = _details(s, scope, ids)
+        for sub, user_id, name, email, roster_status, completed_at, done, last_activity in part:
+            record = [
+                cell(Text(name)) if name else "",
+                cell(Text(email)) if email else "",
+                cell(Text(sub)),
+                words["no" if roster_status is None else "yes"],
+                times(completed_at),
+                _whole(int(done or 0)),
                 total,
-                person.last_activity,
-                words["delivery:" + row.delivery],
-                None if grade is None else grade.score_given,
-                None if grade is None else grade.score_maximum,
-                None if grade is None else grade.sent_at,
+                times(last_activity),
             ]
-            for module in row.modules:
+            user = user_id or 0
+            with_result = []
+            for module in modules:
+                key = (user, module.id)
+                done_here = progress.get(key)
+                practice_state = practice.get(key, "none")
+                if done_here is None:
+                    if practice_state == "none":
+                        record += untouched
+                        continue
+                    seen, best, attempts, module_completed = 0, None, 0, None
+                else:
+                    seen, best, attempts, module_completed = done_here
+                if attempts or practice_state != "none" or module_completed is not None:
+                    with_result.append(module.id)
+                if module_completed is not None:
+                    state = "completed"
+                elif seen or attempts or practice_state != "none":
+                    state = "in_progress"
+                else:
+                    state = "not_started"
                 record += [
-                    words["module:" + module.state],
-                    module.lessons_seen,
-                    percent(module.best_score),
-                    module.attempts,
-                    words["practice:" + module.practice],
-                    module.completed_at,
+                    words["module:" + state],
+                    _whole(min(int(seen), len(module.lessons))),
+                    "" if best is None else _whole(whole_percent(best)),
+                    _whole(int(attempts)),
+                    words["practice:" + practice_state],
+                    times(module_completed),
                 ]
+            newest = deliveries.get(user, ())
+            found = {groups.get(row[2], "none") for row in newest}
+            if columns is not None and user_id is not None and with_result:
+                wanted = tuple(with_result)
+                keys = expected.get(wanted)
+                if keys is None:
+                    keys = expected[wanted] = columns.expected(wanted)
+                if keys - {row[1] for row in newest}:
+                    found.add("missing")
+            delivery = next((state for state in _DELIVERY_ORDER if state in found), "none")
+            grade = max((row for row in newest if row[3]), key=lambda row: row[0], default=None)
+            given, maximum = ("", "") if grade is None else _sent_score(grade[4])
+            record[8:8] = [
+                words["delivery:" + delivery],
+                given,
+                maximum,
+                "" if grade is None else times(grade[5]),
+            ]
             yield record
+
+
+def _details(
+    s: Session, scope: Scope, ids: list[int]
+) -> tuple[dict[tuple[int, str], Any], dict[tuple[int, str], str], dict[int, list[Any]]]:
+    """For these learners: module progress (lessons seen, best score, attempts, completed), the practice task's
+    state, and the newest grade rows (id, target, state, is the course's, payload, sent) as plain tuples."""
+    c, course_id = scope.context_id, scope.course.id
+    connection = s.connection()
+    progress = {
+        (user, module): (seen, best, attempts, completed)
+        for user, module, seen, best, attempts, completed in connection.execute(
+            select(
+                ModuleProgress.user_id,
+                ModuleProgress.module_id,
+                ModuleProgress.lessons_seen,
+                ModuleProgress.best_score,
+                ModuleProgress.attempts,
+                _raw(ModuleProgress.completed_at),
+            ).where(
+                ModuleProgress.context_id == c,
+                ModuleProgress.course_id == course_id,
+                ModuleProgress.user_id.in_(ids),
+            )
+        ).all()  # one fetchall, not a fetch per row
+    }
+    practice_state = case(
+        (PracticeSubmission.reviewed_at.is_not(None), "reviewed"),
+        (PracticeSubmission.revision_requested_at.is_not(None), "revision"),
+        else_="submitted",
+    )
+    practice = {
+        (user, module): state
+        for user, module, state in connection.execute(
+            select(PracticeSubmission.user_id, PracticeSubmission.module_id, practice_state).where(
+                PracticeSubmission.context_id == c,
+                PracticeSubmission.course_id == course_id,
+                PracticeSubmission.user_id.in_(ids),
+            )
+        ).all()
+    }
+    deliveries: dict[int, list[Any]] = {}
+    is_course = GradeOutbox.module_id.is_(None)
+    newest = newest_rows(context_id=c, course_id=course_id, user_ids=ids).with_only_columns(
+        GradeOutbox.user_id,
+        GradeOutbox.id,
+        GradeOutbox.target,
+        GradeOutbox.state,
+        is_course,
+        # only the course result's value and time are shown: the module rows' are not read
+        type_coerce(case((is_course, GradeOutbox.payload), else_=null()), JSON),
+        _raw(case((is_course, GradeOutbox.sent_at), else_=null())),
+    )
+    for user, *row in connection.execute(newest.where(GradeOutbox.state != RowState.SUPERSEDED)).all():
+        deliveries.setdefault(user, []).append(row)
+    return progress, practice, deliveries
 
 
 # --- The completion list ----------------------------------------------------------------------------------

@@ -9,14 +9,14 @@ learner.
 A page of rows costs a fixed number of statements, whatever the number of learners or modules: one for the
 counts per filter, one for the page of people (sorted, filtered, with course progress), then one each for the
 page's module progress, practice tasks and newest grade deliveries (`fill_rows`). The CSV export streams the
-same query with `yield_per` and fills each batch the same way.
+same query (`listing_query`) with `yield_per` and reads each batch's details its own way (export.py).
 
 Nothing here writes; services take a session and never commit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,10 +152,13 @@ def _order(crowd: Subquery, sort: str) -> list[Any]:
     return list(by_name)
 
 
-def listing_query(scope: Scope, *, sort: str, only: str) -> Select[Any]:
-    """The listed people with their course progress, filtered (`only`, one of FILTERS) and sorted (SORTS)."""
+def listing_query(
+    scope: Scope, *, sort: str, only: str, columns: Callable[[Subquery], list[Any]] | None = None
+) -> Select[Any]:
+    """The listed people with their course progress, filtered (`only`, one of FILTERS) and sorted (SORTS):
+    every column of `people`, or `columns(people)`."""
     crowd = people(scope)
-    query = select(crowd)
+    query = select(*columns(crowd)) if columns is not None else select(crowd)
     conditions = _conditions(crowd)
     if only in conditions:
         query = query.where(conditions[only])
@@ -224,12 +227,3 @@ def page(s: Session, scope: Scope, *, sort: str, only: str, number: int, per_pag
         found = s.execute(query.limit(per_page).offset((number - 1) * per_page)).all()
     persons = [_person(row) for row in found if row.selected]
     return Page(fill_rows(s, scope, persons), counts, sort, only, number, pages)
-
-
-def all_rows(s: Session, scope: Scope, *, sort: str, only: str, batch: int) -> Iterator[list[Row]]:
-    """Every listed learner, `batch` at a time, read through a server-side cursor (PostgreSQL) or lazily from
-    SQLite: the list is never held in memory as a whole."""
-    query = listing_query(scope, sort=sort, only=only).execution_options(yield_per=batch)
-    result = s.execute(query)
-    for part in result.partitions():
-        yield fill_rows(s, scope, [_person(row) for row in part])

@@ -330,10 +330,9 @@ def export_gradebook() -> Response:
     args = view_args(request.args)
 
     def chunks() -> Any:
-        batches = listing.all_rows(
+        yield from export.gradebook_lines(
             db.session(), where, sort=args["sortierung"], only=args["filter"], batch=EXPORT_BATCH
         )
-        yield from export.lines(export.gradebook_records(where, batches))
 
     return _csv("notenliste", chunks())
 
