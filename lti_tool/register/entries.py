@@ -33,9 +33,11 @@ from ..models import (
     ResourceLink,
     User,
 )
-from .search import Filters, certificate_join, filtered_entries
+from .search import Filters, certificate_join, filtered_entries, learner_entries_up_to, walked_entries
 
 PAGE_SIZE = 50
+# A search is counted up to this many matches; above, the page says "more than" and the pager has no last page.
+COUNT_BOUND = 1000
 
 
 class CertificateState(StrEnum):
@@ -195,9 +197,11 @@ def _row(raw: Any, courses: Mapping[str, CourseFacts]) -> RegisterRow:
 @dataclass(frozen=True)
 class RegisterPage:
     rows: list[RegisterRow]
-    total: int
+    total: int  # with `more`: at least this many (COUNT_BOUND + 1), not counted further
     page: int
-    pages: int
+    pages: int  # with `more`: not known (the pages up to this one and the next, if there is one)
+    more: bool = False
+    has_next: bool = False
 
 
 def page(s: Session, f: Filters, courses: Mapping[str, CourseFacts]) -> RegisterPage:
@@ -205,8 +209,33 @@ def page(s: Session, f: Filters, courses: Mapping[str, CourseFacts]) -> Register
 
     Without filters the count reads the entries' index alone; with filters the page's query counts the matches
     itself (a window), so that a search scans the tables once, not once for the count and once for the page.
+    A search is first counted up to COUNT_BOUND + 1 entries of learners whose name or e-mail matches (reading
+    only as many learners as that takes). Above the bound its total is not counted (the page says "more than")
+    and its page is read along the entries' index on the completion time, each entry tested, stopping after the
+    page: a search that matches (almost) everyone costs about as much as an unfiltered page.
     """
     size = PAGE_SIZE
+    number = f.page
+    if f.q and normalise_code(f.q) is None:  # (a whole code matches one entry: counted exactly)
+        found = int(s.scalar(learner_entries_up_to(s, f, COUNT_BOUND + 1)) or 0)
+        if found > COUNT_BOUND:
+            ids = (
+                walked_entries(s, f)
+                .order_by(RegisterEntry.completed_at.desc(), RegisterEntry.id.desc())
+                .limit(size + 1)
+                .offset((number - 1) * size)
+                .subquery()
+            )
+            order = (RegisterEntry.completed_at.desc(), RegisterEntry.id.desc())
+            walked = list(s.execute(_base().join(ids, ids.c.id == RegisterEntry.id).order_by(*order)))
+            return RegisterPage(
+                rows=[_row(r, courses) for r in walked[:size]],
+                total=COUNT_BOUND + 1,
+                page=number,
+                pages=number + (len(walked) > size),
+                more=True,
+                has_next=len(walked) > size,
+            )
     filtered = filtered_entries(s, f)
     order = (RegisterEntry.completed_at.desc(), RegisterEntry.id.desc())
     picked_order = (filtered.selected_columns.completed_at.desc(), filtered.selected_columns.id.desc())
@@ -217,18 +246,21 @@ def page(s: Session, f: Filters, courses: Mapping[str, CourseFacts]) -> Register
         extra = (ids.c.total,) if with_total else ()
         return list(s.execute(_base(*extra).join(ids, ids.c.id == RegisterEntry.id).order_by(*order)))
 
-    number = f.page
     raw: list[Any] = []
     if f.active:
         raw = rows_of(number, with_total=True)
     if raw:
         total = int(raw[0].total)
-    else:  # no filter, or nothing on this page (none matched, or the page lies past the end)
+    elif f.active and number == 1:  # nothing matched
+        total = 0
+    else:  # no filter, or nothing on this page (it lies past the end)
         total = int(s.scalar(select(func.count()).select_from(filtered.subquery())) or 0)
         number = min(number, max(1, -(-total // size)))
         raw = rows_of(number, with_total=False) if total else []
     pages = max(1, -(-total // size))
-    return RegisterPage(rows=[_row(r, courses) for r in raw], total=total, page=number, pages=pages)
+    return RegisterPage(
+        rows=[_row(r, courses) for r in raw], total=total, page=number, pages=pages, has_next=number < pages
+    )
 
 
 def all_rows(

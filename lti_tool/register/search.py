@@ -10,11 +10,11 @@ function the engine registers (lti_tool/db.py), which is slower, but right.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, func, literal, or_, select, union
+from sqlalchemy import ColumnElement, Select, exists, func, literal, or_, select, union
 from sqlalchemy.orm import Session
 
 from ..certificate.service import ALPHABET, normalise_code
@@ -181,16 +181,8 @@ def _entries() -> Select[Any]:
     )
 
 
-def filtered_entries(s: Session, f: Filters) -> Select[Any]:
-    """The ids and completion times (columns `id`, `completed_at`) of the entries the filters keep.
-
-    A search finds people and codes. People: every entry of a learner whose name or e-mail (as the LMS sent them
-    last) or whose name on one of their certificates contains the search; the learners are found first, each
-    table scanned once on its own (a trigram index on PostgreSQL, migration register_search_index), and their
-    entries through the entries' index on the learner. Codes: the entry of the certificate whose code it is (or
-    contains, as printed). Joining the entries to learners and certificates and filtering the join costs several
-    times more at 50,000 entries.
-    """
+def _kept(f: Filters) -> Callable[[Select[Any]], Select[Any]]:
+    """The filters other than the search, as a function that adds them to a query of entries."""
 
     def kept(query: Select[Any]) -> Select[Any]:
         if f.platform_id:
@@ -205,6 +197,21 @@ def filtered_entries(s: Session, f: Filters) -> Select[Any]:
             )
         return query
 
+    return kept
+
+
+def filtered_entries(s: Session, f: Filters) -> Select[Any]:
+    """The ids and completion times (columns `id`, `completed_at`) of the entries the filters keep.
+
+    A search finds people and codes. People: every entry of a learner whose name or e-mail (as the LMS sent them
+    last) or whose name on one of their certificates contains the search; the learners are found first, each
+    table scanned once on its own (a trigram index on PostgreSQL, migration register_search_index), and their
+    entries through the entries' index on the learner. Codes: the entry of the certificate whose code it is (or
+    contains, as printed). Joining the entries to learners and certificates and filtering the join costs several
+    times more at 50,000 entries.
+    """
+
+    kept = _kept(f)
     if not f.q:
         return kept(_entries())
     people = union(
@@ -218,3 +225,30 @@ def filtered_entries(s: Session, f: Filters) -> Select[Any]:
     by_code = kept(_entries().join(Certificate, certificate_join()).where(code))
     both = union(by_person, by_code).subquery()
     return cast("Select[Any]", select(both.c.id, both.c.completed_at))
+
+
+def learner_entries_up_to(s: Session, f: Filters, bound: int) -> Select[Any]:
+    """The number of entries (at most `bound`) of learners whose name or e-mail contains the search, with the
+    other filters: a lower bound of the search's matches that stops reading after `bound` of them (the learners
+    are read until enough are found, each one's entries through the index on the learner), so that a search that
+    matches almost everyone is known to be broad without reading everyone."""
+    found = _kept(f)(
+        select(RegisterEntry.id).join(User, User.id == RegisterEntry.user_id).where(learner_matches(s, f.q))
+    )
+    return cast("Select[Any]", select(func.count()).select_from(found.limit(bound).subquery()))
+
+
+def walked_entries(s: Session, f: Filters) -> Select[Any]:
+    """The search's matches (the same as `filtered_entries`) written as a test of each entry (its learner, the
+    learner's certificates, the entry's own certificate), for a search that matches many entries: read in the
+    order of the entries' index on the completion time, the database stops after a page's rows instead of
+    finding and sorting every match. For a narrow search it would read every entry: `filtered_entries` then."""
+    tests: list[ColumnElement[bool]] = [
+        learner_matches(s, f.q),
+        exists().where(Certificate.user_id == RegisterEntry.user_id, certificate_matches(s, f.q)),
+    ]
+    code = _code_matches(f.q)
+    if code is not None:
+        tests.append(exists().where(certificate_join(), code))
+    query = _entries().join(User, User.id == RegisterEntry.user_id).where(or_(*tests))
+    return _kept(f)(query)

@@ -302,3 +302,94 @@ def test_the_register_keeps_its_entry_when_learning_data_changes(
         s.execute(update(CourseProgress).values(completed_at=None))
     assert "Lea Schneider" in text_of(office.get("/admin/register"))
     assert len(_all(app)) == 1 and _all(app)[0].id == done.entry_id
+
+
+def test_a_broad_search_is_counted_up_to_the_bound_and_paged_without_a_last_page(
+    app: Flask, launcher: Launcher, office: AdminClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above COUNT_BOUND matches the page says "more than" (not the total) and the pager has no last page; the
+    pages list the same entries in the same order as the exact path does; a narrower search is counted exactly."""
+    monkeypatch.setattr(entries, "PAGE_SIZE", 2)
+    for n in range(5):
+        complete(app, launcher, f"p{n}", name=f"Person Nummer{n}", context="k1")
+    complete(app, launcher, "paul", name="Paul Weber", context="k1")
+
+    def names(html: str) -> list[str]:
+        return [f"Nummer{n}" for n in range(4, -1, -1) if f"Nummer{n}" in html]
+
+    exact = [
+        names(text_of(office.get("/admin/register", query_string={"q": "nummer", "seite": n})))
+        for n in (1, 2, 3)
+    ]
+    assert exact == [["Nummer4", "Nummer3"], ["Nummer2", "Nummer1"], ["Nummer0"]]
+    monkeypatch.setattr(entries, "COUNT_BOUND", 3)
+    more = "Mehr als 1.000 Abschlüsse passen zur Suche – bitte die Suche eingrenzen."
+    pages = [
+        text_of(office.get("/admin/register", query_string={"q": "nummer", "seite": n})) for n in (1, 2, 3)
+    ]
+    assert [names(html) for html in pages] == exact
+    for n, html in enumerate(pages, start=1):
+        assert more in html and f"Seite {n}." in html and f"Seite {n} von" not in html, html[:3000]
+        assert "5 Abschlüsse" not in html
+    assert 'href="/admin/register?q=nummer&amp;seite=2"' in pages[0] and 'rel="prev"' not in pages[0]
+    assert 'rel="prev"' in pages[1] and 'href="/admin/register?q=nummer&amp;seite=3"' in pages[1]
+    assert 'rel="prev"' in pages[2] and 'rel="next"' not in pages[2]
+    narrow = text_of(office.get("/admin/register", query_string={"q": "weber"}))
+    assert "1 Abschluss" in narrow and "Paul Weber" in narrow and "Mehr als" not in narrow
+    at_the_bound = text_of(office.get("/admin/register", query_string={"q": "nummer", "plattform": ""}))
+    assert more in at_the_bound
+    monkeypatch.setattr(entries, "COUNT_BOUND", 5)
+    counted = text_of(office.get("/admin/register", query_string={"q": "nummer"}))
+    assert (
+        "5 Abschlüsse passen zu den Filtern" in counted
+        and "Seite 1 von 3" in counted
+        and "Mehr als" not in counted
+    )
+    everything = text_of(office.get("/admin/register"))  # without a search the total is exact
+    assert "6 Abschlüsse." in everything and "Seite 1 von 3" in everything
+    monkeypatch.setattr(entries, "COUNT_BOUND", 3)
+    english = text_of(office.get("/admin/register", query_string={"q": "nummer", "lang": "en"}))
+    assert "More than 1,000 completions match – please narrow the search." in english and "Page 1." in english
+
+
+def test_a_broad_search_finds_what_the_narrow_search_finds(app: Flask, launcher: Launcher) -> None:
+    """The entry-by-entry test of a broad search (`walked_entries`) keeps the same entries as the people-first
+    search (`filtered_entries`): by the learner's name or e-mail, by a name on the learner's certificates (all
+    the learner's entries), by the code (that entry only)."""
+    from lti_tool.register.search import Filters, filtered_entries, walked_entries
+
+    first = complete(app, launcher, "lea", name="Lea Schneider", context="k1")
+    code = issue_certificate(first)
+    complete(app, launcher, "lea", name="Lea Müller", context="k2")
+    complete(app, launcher, "max", name="Max Weber", email="max@stadt.example", context="k2")
+    issue_certificate(complete(app, launcher, "eva", name="Eva Schmidt", context="k1"))
+    with session_scope(app) as s:
+        for q in (
+            "schneider",
+            "müller",
+            "MÜLLER",
+            "stadt.example",
+            "lea",
+            code,
+            code[:4],
+            code.lower().replace("-", ""),
+            "nobody",
+            "example",
+        ):
+            f = Filters(q=q)
+            narrow = set(s.scalars(select(filtered_entries(s, f).subquery().c.id)))
+            broad = set(s.scalars(select(walked_entries(s, f).subquery().c.id)))
+            assert narrow == broad, q
+            f = Filters(q=q, course_id="grundlagenkurs", date_from=dt.date(2020, 1, 1))
+            assert set(s.scalars(select(walked_entries(s, f).subquery().c.id))) == broad, q
+
+
+def test_the_export_of_a_broad_search_has_every_match(
+    app: Flask, launcher: Launcher, office: AdminClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(entries, "COUNT_BOUND", 2)
+    for n in range(5):
+        complete(app, launcher, f"p{n}", name=f"Person Nummer{n}", context="k1")
+    assert "Mehr als 1.000" in text_of(office.get("/admin/register", query_string={"q": "nummer"}))
+    rows = read_csv(office.get("/admin/register/export.csv", query_string={"q": "nummer"}).get_data())
+    assert sorted(row[0] for row in rows[1:]) == [f"Person Nummer{n}" for n in range(5)]
