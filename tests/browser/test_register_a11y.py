@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from lti_tool.db import session_scope
 from lti_tool.models import Certificate
+from lti_tool.register import entries
 
 from ..peer import Launcher, ServerThread
 from ..register.conftest import OFFICE, OFFICE_PASSWORD, complete, issue_certificate
@@ -82,7 +83,9 @@ def look(page: Any, name: str, width: int) -> None:
 
 
 @pytest.mark.parametrize("width", [1280, 360])
-def test_register_pages_pass_axe(page_at: Any, register_world: dict[str, Any], width: int) -> None:
+def test_register_pages_pass_axe(
+    page_at: Any, register_world: dict[str, Any], width: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     page = page_at(width)
     sign_in(page)
     assert page.url == page.base_url + "/admin/register"
@@ -96,6 +99,13 @@ def test_register_pages_pass_axe(page_at: Any, register_world: dict[str, Any], w
     look(page, "register filter errors", width)
     page.goto(page.base_url + "/admin/register?q=niemand")
     look(page, "register nothing found", width)
+    # Above the bound: "more than", and a pager without a last page.
+    monkeypatch.setattr(entries, "COUNT_BOUND", 1)
+    monkeypatch.setattr(entries, "PAGE_SIZE", 1)
+    page.goto(page.base_url + "/admin/register?q=example&seite=2")
+    assert "Mehr als 1.000 Abschlüsse" in page.inner_text("main") and "Seite 2" in page.inner_text("main")
+    look(page, "register broad search", width)
+    monkeypatch.undo()
     page.goto(page.base_url + "/admin/register/code?code=AAAA-BBBB-CCCC")
     look(page, "register code unknown", width)
 
