@@ -41,8 +41,11 @@ def statements(resp: Any) -> int:
 
 
 def measured(app: Flask, teacher: Any, path: str) -> int:
-    """Statements of one request, without the platform origins for the CSP header: those are read once a
-    minute by whichever request comes then (lti_tool/security.py), so they are read afresh here beforehand."""
+    """Statements of one request, without the work done once a minute by whichever request comes then: the
+    platform origins for the CSP header (lti_tool/security.py) are read afresh here beforehand, and a request
+    just before takes the session's last-seen write and the per-process platform caches, which fall due in the
+    middle of the test whenever adding the learners took over a minute (a slow machine)."""
+    statements(teacher.get(path))
     origins = platform_origins(app)
     origins.invalidate()
     origins.load(app)
