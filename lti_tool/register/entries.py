@@ -228,14 +228,15 @@ def page(s: Session, f: Filters, courses: Mapping[str, CourseFacts]) -> Register
             )
             order = (RegisterEntry.completed_at.desc(), RegisterEntry.id.desc())
             walked = list(s.execute(_base().join(ids, ids.c.id == RegisterEntry.id).order_by(*order)))
-            return RegisterPage(
-                rows=[_row(r, courses) for r in walked[:size]],
-                total=COUNT_BOUND + 1,
-                page=number,
-                pages=number + (len(walked) > size),
-                more=True,
-                has_next=len(walked) > size,
-            )
+            if walked:  # (else the page lies past the end: counted exactly below, which shows the last page)
+                return RegisterPage(
+                    rows=[_row(r, courses) for r in walked[:size]],
+                    total=COUNT_BOUND + 1,
+                    page=number,
+                    pages=number + (len(walked) > size),
+                    more=True,
+                    has_next=len(walked) > size,
+                )
     filtered = filtered_entries(s, f)
     order = (RegisterEntry.completed_at.desc(), RegisterEntry.id.desc())
     picked_order = (filtered.selected_columns.completed_at.desc(), filtered.selected_columns.id.desc())

@@ -334,6 +334,8 @@ def test_a_broad_search_is_counted_up_to_the_bound_and_paged_without_a_last_page
     assert 'href="/admin/register?q=nummer&amp;seite=2"' in pages[0] and 'rel="prev"' not in pages[0]
     assert 'rel="prev"' in pages[1] and 'href="/admin/register?q=nummer&amp;seite=3"' in pages[1]
     assert 'rel="prev"' in pages[2] and 'rel="next"' not in pages[2]
+    beyond = text_of(office.get("/admin/register", query_string={"q": "nummer", "seite": "99"}))
+    assert "Seite 3 von 3" in beyond and names(beyond) == ["Nummer0"]  # past the end: counted, the last page
     narrow = text_of(office.get("/admin/register", query_string={"q": "weber"}))
     assert "1 Abschluss" in narrow and "Paul Weber" in narrow and "Mehr als" not in narrow
     at_the_bound = text_of(office.get("/admin/register", query_string={"q": "nummer", "plattform": ""}))
