@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import JSON, case, null, select, type_coerce
+from sqlalchemy import JSON, and_, case, exists, literal, null, select, type_coerce, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
@@ -293,12 +293,11 @@ def _gradebook_texts(s: Session, scope: Scope, *, sort: str, only: str, batch: i
     for part in connection.execute(query).partitions():
         ids = [row[1] for row in part if row[1] is not None]
         progress: dict[tuple[int, str], Any] = {}
-        practice: dict[tuple[int, str], str] = {}
         deliveries: dict[int, list[Any]] = {}
         if ids:
             if columns is None:
                 columns = grade_columns(s, scope.context_id, course)
-            progress, practice, deliveries = _details(s, scope, ids)
+            progress, deliveries = _details(s, scope, ids)
         for sub, user_id, name, email, roster_status, completed_at, done, last_activity in part:
             record = [
                 cell(Text(name)) if name else "",
@@ -314,15 +313,11 @@ def _gradebook_texts(s: Session, scope: Scope, *, sort: str, only: str, batch: i
             with_result = []
             for module in modules:
                 key = (user, module.id)
-                done_here = progress.get(key)
-                practice_state = practice.get(key, "none")
-                if done_here is None:
-                    if practice_state == "none":
-                        record += untouched
-                        continue
-                    seen, best, attempts, module_completed = 0, None, 0, None
-                else:
-                    seen, best, attempts, module_completed = done_here
+                here = progress.get(key)
+                if here is None:
+                    record += untouched
+                    continue
+                seen, best, attempts, module_completed, practice_state = here
                 if attempts or practice_state != "none" or module_completed is not None:
                     with_result.append(module.id)
                 if module_completed is not None:
@@ -362,42 +357,62 @@ def _gradebook_texts(s: Session, scope: Scope, *, sort: str, only: str, batch: i
 
 def _details(
     s: Session, scope: Scope, ids: list[int]
-) -> tuple[dict[tuple[int, str], Any], dict[tuple[int, str], str], dict[int, list[Any]]]:
-    """For these learners: module progress (lessons seen, best score, attempts, completed), the practice task's
-    state, and the newest grade rows (id, target, state, is the course's, payload, sent) as plain tuples."""
+) -> tuple[dict[tuple[int, str], Any], dict[int, list[Any]]]:
+    """For these learners: per module (lessons seen, best score, attempts, completed, the practice task's state)
+    and the newest grade rows (id, target, state, is the course's, payload, sent) as plain tuples (two
+    statements)."""
     c, course_id = scope.context_id, scope.course.id
     connection = s.connection()
-    progress = {
-        (user, module): (seen, best, attempts, completed)
-        for user, module, seen, best, attempts, completed in connection.execute(
-            select(
-                ModuleProgress.user_id,
-                ModuleProgress.module_id,
-                ModuleProgress.lessons_seen,
-                ModuleProgress.best_score,
-                ModuleProgress.attempts,
-                _raw(ModuleProgress.completed_at),
-            ).where(
-                ModuleProgress.context_id == c,
-                ModuleProgress.course_id == course_id,
-                ModuleProgress.user_id.in_(ids),
-            )
-        ).all()  # one fetchall, not a fetch per row
-    }
     practice_state = case(
         (PracticeSubmission.reviewed_at.is_not(None), "reviewed"),
         (PracticeSubmission.revision_requested_at.is_not(None), "revision"),
-        else_="submitted",
+        (PracticeSubmission.id.is_not(None), "submitted"),
+        else_="none",
     )
-    practice = {
-        (user, module): state
-        for user, module, state in connection.execute(
-            select(PracticeSubmission.user_id, PracticeSubmission.module_id, practice_state).where(
-                PracticeSubmission.context_id == c,
-                PracticeSubmission.course_id == course_id,
-                PracticeSubmission.user_id.in_(ids),
-            )
-        ).all()
+    same_module = and_(
+        PracticeSubmission.user_id == ModuleProgress.user_id,
+        PracticeSubmission.context_id == ModuleProgress.context_id,
+        PracticeSubmission.course_id == ModuleProgress.course_id,
+        PracticeSubmission.module_id == ModuleProgress.module_id,
+    )
+    mine = (
+        ModuleProgress.context_id == c,
+        ModuleProgress.course_id == course_id,
+        ModuleProgress.user_id.in_(ids),
+    )
+    with_progress = (
+        select(
+            ModuleProgress.user_id,
+            ModuleProgress.module_id,
+            ModuleProgress.lessons_seen,
+            ModuleProgress.best_score,
+            ModuleProgress.attempts,
+            _raw(ModuleProgress.completed_at),
+            practice_state,
+        )
+        .outerjoin(PracticeSubmission, same_module)
+        .where(*mine)
+    )
+    # A practice text with no progress row in its module (progress writes one with the text; kept for any other)
+    text_only = select(
+        PracticeSubmission.user_id,
+        PracticeSubmission.module_id,
+        literal(0),
+        null(),
+        literal(0),
+        null(),
+        practice_state,
+    ).where(
+        PracticeSubmission.context_id == c,
+        PracticeSubmission.course_id == course_id,
+        PracticeSubmission.user_id.in_(ids),
+        ~exists().where(same_module),
+    )
+    modules = {
+        (user, module): (seen, best, attempts, completed, practice)
+        for user, module, seen, best, attempts, completed, practice in connection.execute(
+            union_all(with_progress, text_only)
+        ).all()  # one fetchall, not a fetch per row
     }
     deliveries: dict[int, list[Any]] = {}
     is_course = GradeOutbox.module_id.is_(None)
@@ -413,7 +428,7 @@ def _details(
     )
     for user, *row in connection.execute(newest.where(GradeOutbox.state != RowState.SUPERSEDED)).all():
         deliveries.setdefault(user, []).append(row)
-    return progress, practice, deliveries
+    return modules, deliveries
 
 
 # --- The completion list ----------------------------------------------------------------------------------
