@@ -216,9 +216,10 @@ def page(s: Session, f: Filters, courses: Mapping[str, CourseFacts]) -> Register
     """
     size = PAGE_SIZE
     number = f.page
+    learner_entry_ids: list[int] | None = None
     if f.q and normalise_code(f.q) is None:  # (a whole code matches one entry: counted exactly)
-        found = int(s.scalar(learner_entries_up_to(s, f, COUNT_BOUND + 1)) or 0)
-        if found > COUNT_BOUND:
+        learner_entry_ids = list(s.scalars(learner_entries_up_to(s, f, COUNT_BOUND + 1)))
+        if len(learner_entry_ids) > COUNT_BOUND:
             ids = (
                 walked_entries(s, f)
                 .order_by(RegisterEntry.completed_at.desc(), RegisterEntry.id.desc())
@@ -237,7 +238,9 @@ def page(s: Session, f: Filters, courses: Mapping[str, CourseFacts]) -> Register
                     more=True,
                     has_next=len(walked) > size,
                 )
-    filtered = filtered_entries(s, f)
+    if learner_entry_ids is not None and len(learner_entry_ids) > COUNT_BOUND:
+        learner_entry_ids = None  # (past the end of a broad search: read again)
+    filtered = filtered_entries(s, f, learner_entry_ids)
     order = (RegisterEntry.completed_at.desc(), RegisterEntry.id.desc())
     picked_order = (filtered.selected_columns.completed_at.desc(), filtered.selected_columns.id.desc())
 

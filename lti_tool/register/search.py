@@ -200,7 +200,7 @@ def _kept(f: Filters) -> Callable[[Select[Any]], Select[Any]]:
     return kept
 
 
-def filtered_entries(s: Session, f: Filters) -> Select[Any]:
+def filtered_entries(s: Session, f: Filters, learner_entry_ids: list[int] | None = None) -> Select[Any]:
     """The ids and completion times (columns `id`, `completed_at`) of the entries the filters keep.
 
     A search finds people and codes. People: every entry of a learner whose name or e-mail (as the LMS sent them
@@ -214,11 +214,17 @@ def filtered_entries(s: Session, f: Filters) -> Select[Any]:
     kept = _kept(f)
     if not f.q:
         return kept(_entries())
-    people = union(
-        select(User.id).where(learner_matches(s, f.q)),
-        select(Certificate.user_id).where(certificate_matches(s, f.q)),
-    )
-    by_person = kept(_entries().where(RegisterEntry.user_id.in_(people)))
+    if learner_entry_ids is None:
+        people = union(
+            select(User.id).where(learner_matches(s, f.q)),
+            select(Certificate.user_id).where(certificate_matches(s, f.q)),
+        )
+        by_person = kept(_entries().where(RegisterEntry.user_id.in_(people)))
+    else:  # the entries of the learners whose name or e-mail matches are known (`learner_entries_up_to`)
+        by_name = select(Certificate.user_id).where(certificate_matches(s, f.q))
+        by_person = kept(
+            _entries().where(or_(RegisterEntry.id.in_(learner_entry_ids), RegisterEntry.user_id.in_(by_name)))
+        )
     code = _code_matches(f.q)
     if code is None:
         return by_person
@@ -228,14 +234,14 @@ def filtered_entries(s: Session, f: Filters) -> Select[Any]:
 
 
 def learner_entries_up_to(s: Session, f: Filters, bound: int) -> Select[Any]:
-    """The number of entries (at most `bound`) of learners whose name or e-mail contains the search, with the
-    other filters: a lower bound of the search's matches that stops reading after `bound` of them (the learners
-    are read until enough are found, each one's entries through the index on the learner), so that a search that
-    matches almost everyone is known to be broad without reading everyone."""
+    """The ids of (at most `bound`) entries of learners whose name or e-mail contains the search, with the other
+    filters: fewer than `bound` are all of them (`filtered_entries` then takes them instead of reading the
+    learners again); `bound` of them say the search is broad, found without reading everyone (the learners are
+    read until enough are found, each one's entries through the index on the learner)."""
     found = _kept(f)(
         select(RegisterEntry.id).join(User, User.id == RegisterEntry.user_id).where(learner_matches(s, f.q))
     )
-    return cast("Select[Any]", select(func.count()).select_from(found.limit(bound).subquery()))
+    return found.limit(bound)
 
 
 def walked_entries(s: Session, f: Filters) -> Select[Any]:

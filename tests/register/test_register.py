@@ -358,7 +358,7 @@ def test_a_broad_search_finds_what_the_narrow_search_finds(app: Flask, launcher:
     """The entry-by-entry test of a broad search (`walked_entries`) keeps the same entries as the people-first
     search (`filtered_entries`): by the learner's name or e-mail, by a name on the learner's certificates (all
     the learner's entries), by the code (that entry only)."""
-    from lti_tool.register.search import Filters, filtered_entries, walked_entries
+    from lti_tool.register.search import Filters, filtered_entries, learner_entries_up_to, walked_entries
 
     first = complete(app, launcher, "lea", name="Lea Schneider", context="k1")
     code = issue_certificate(first)
@@ -382,6 +382,9 @@ def test_a_broad_search_finds_what_the_narrow_search_finds(app: Flask, launcher:
             narrow = set(s.scalars(select(filtered_entries(s, f).subquery().c.id)))
             broad = set(s.scalars(select(walked_entries(s, f).subquery().c.id)))
             assert narrow == broad, q
+            by_learner = list(s.scalars(learner_entries_up_to(s, f, 100)))
+            given = set(s.scalars(select(filtered_entries(s, f, by_learner).subquery().c.id)))
+            assert given == narrow, q
             f = Filters(q=q, course_id="grundlagenkurs", date_from=dt.date(2020, 1, 1))
             assert set(s.scalars(select(walked_entries(s, f).subquery().c.id))) == broad, q
 
