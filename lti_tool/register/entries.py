@@ -3,7 +3,8 @@ transaction that completed the course; searched, filtered and paged for the cert
 
 Services take a session and never commit. A page costs two statements whatever the register's size: the count,
 and one query that picks the page's entry ids (ordered by completion, newest first, through the index on
-`completed_at, id`) and joins the learner, context, platform and certificate to those ids only.
+`completed_at, id`) and joins the learner, context, platform and certificate to those ids only. A search costs one
+more: its count up to COUNT_BOUND first (see `page`).
 
 The filters and the search (`Filters`, what a search matches) are in search.py.
 """
@@ -208,11 +209,12 @@ def page(s: Session, f: Filters, courses: Mapping[str, CourseFacts]) -> Register
     """One page of the entries the filters keep, newest completion first (a page past the end shows the last).
 
     Without filters the count reads the entries' index alone; with filters the page's query counts the matches
-    itself (a window), so that a search scans the tables once, not once for the count and once for the page.
-    A search is first counted up to COUNT_BOUND + 1 entries of learners whose name or e-mail matches (reading
-    only as many learners as that takes). Above the bound its total is not counted (the page says "more than")
-    and its page is read along the entries' index on the completion time, each entry tested, stopping after the
-    page: a search that matches (almost) everyone costs about as much as an unfiltered page.
+    itself (a window), so that the tables are scanned once, not once for the count and once for the page.
+    A search first reads up to COUNT_BOUND + 1 entries of learners whose name or e-mail matches (only as many
+    learners as that takes). Above the bound its total is not counted (the page says "more than") and its page
+    is read along the entries' index on the completion time, each entry tested, stopping after the page: a search
+    that matches (almost) everyone costs about as much as an unfiltered page. Below it, those entries are all of
+    the learners' and the page's query (with the window) takes them instead of reading the learners again.
     """
     size = PAGE_SIZE
     number = f.page
