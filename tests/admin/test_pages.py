@@ -8,6 +8,7 @@ import datetime as dt
 import re
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
@@ -30,7 +31,9 @@ from lti_tool.models import (
 )
 from lti_tool.security import platform_origins
 
-from ..peer import Launcher, claim
+from ..lti.moodle_registrar import MoodleRegistrar
+from ..lti.test_registration import register
+from ..peer import Launcher, ServerThread, claim
 from . import seed
 from .conftest import AdminClient
 
@@ -140,7 +143,9 @@ def test_adding_a_platform_checks_what_the_cli_checks(
     assert cli.exit_code != 0  # the command line refuses the same values
 
 
-def test_a_registration_link_is_shown_once_and_listed_with_its_state(app: Flask, admin: AdminClient) -> None:
+def test_a_registration_link_is_shown_once_and_listed_with_its_state(
+    app: Flask, admin: AdminClient, tool_server: ServerThread
+) -> None:
     resp = admin.post(
         "/admin/registration-links", {"note": "Kreis Düren", "days": "3"}, page="/admin/registration-links"
     )
@@ -157,15 +162,24 @@ def test_a_registration_link_is_shown_once_and_listed_with_its_state(app: Flask,
     listing = admin.get("/admin/registration-links").text
     assert token not in listing and "Kreis Düren" in listing and ">offen<" in listing
 
-    deployment = seed.platform(app, "https://moodle.aachen.example")
+    # A Moodle registers with the link (LTI Dynamic Registration over HTTP), and a second link runs out: its
+    # end is moved into the past (time passing is the only thing the test stands in for).
+    moodle = MoodleRegistrar()
+    try:
+        registered = register(tool_server.url, token, moodle)
+    finally:
+        moodle.stop()
+    assert registered.status_code == 200, registered.text[:500]
+    admin.post("/admin/registration-links", {"note": "Alt", "days": "1"}, page="/admin/registration-links")
     with session_scope(app, write=True) as s:
-        used = s.scalars(select(RegistrationLink)).one()
-        used.used_at, used.platform_id = utcnow(), deployment.platform_id
-        s.add(RegistrationLink(token_hash="0" * 64, note="Alt", expires_at=utcnow() - dt.timedelta(days=1)))
+        s.execute(
+            update(RegistrationLink)
+            .where(RegistrationLink.note == "Alt")
+            .values(expires_at=utcnow() - dt.timedelta(days=1))
+        )
     listing = admin.get("/admin/registration-links").text
-    assert (
-        "verwendet am" in listing and "Moodle moodle.aachen.example" in listing and ">abgelaufen<" in listing
-    )
+    issuer = "{0.scheme}://{0.netloc}".format(urlsplit(moodle.openid_configuration))
+    assert "verwendet am" in listing and f"<code>{issuer}</code>" in listing and ">abgelaufen<" in listing
 
 
 def test_a_registration_link_needs_a_note(app: Flask, admin: AdminClient) -> None:

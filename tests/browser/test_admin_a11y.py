@@ -16,6 +16,7 @@ from lti_tool.admin.accounts import create_operator
 from lti_tool.db import session_scope
 from lti_tool.grading.outbox import heartbeat
 from lti_tool.lti.platforms import set_deployment_active
+from lti_tool.lti.registration import issue_link
 from lti_tool.models import (
     Deployment,
     GradeOutbox,
@@ -64,7 +65,8 @@ def operated(app: Flask) -> dict[str, Any]:
         create_operator(s, USERNAME, PASSWORD)
         waiting = set_deployment_active(s, s.get_one(Platform, deployment.platform_id), "2", False)
         heartbeat(s, "web-1", hostname="host-a", pid=11, started_at=utcnow(), delivered=0)
-        s.add(RegistrationLink(token_hash="0" * 64, note="Alt", expires_at=utcnow() - dt.timedelta(days=1)))
+        _, old_link = issue_link(s, 86400, note="Alt")  # issued as the operator area does, then run out:
+        old_link.expires_at = utcnow() - dt.timedelta(days=1)  # (time passing is what the test stands in for)
         s.flush()
         return {"learner": learner, "waiting_pk": waiting.id}
 
