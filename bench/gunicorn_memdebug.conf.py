@@ -8,6 +8,8 @@ kept links). Counting costs a few ms per sample: the figures stay the soak's.
 NAMA_BENCH_TRACEMALLOC_FRAMES=N (N > 0) also traces allocations from then on, with N frames, and writes a
 tracemalloc snapshot DIR/<pid>-<seconds>.snap with each sample (compare two with bench/tracemalloc_diff.py);
 tracing slows a worker several times and adds to its memory, so those runs measure nothing else.
+NAMA_BENCH_MEMDEBUG_HOLDERS=TypeName: each census also names what holds three objects of that type that were not
+there at the previous census (the referrers' types, two levels up).
 """
 
 import collections
@@ -46,9 +48,40 @@ def _caches(app) -> dict:
     return found
 
 
+HOLDERS = os.environ.get("NAMA_BENCH_MEMDEBUG_HOLDERS", "")
+
+
+def _describe(obj) -> str:
+    return f"{type(obj).__module__}.{type(obj).__qualname__}: {repr(obj)[:120]}"
+
+
+def _holders(found: list, known: set) -> list:
+    """Two levels of referrers of up to three objects that are new since the last census."""
+    new = [o for o in found if id(o) not in known][:3]
+    held = []
+    for obj in new:
+        first = [r for r in gc.get_referrers(obj) if r is not found and r is not new][:4]
+        held.append(
+            {
+                "object": _describe(obj),
+                "held by": [
+                    {
+                        "holder": _describe(r),
+                        "its holders": [
+                            _describe(r2) for r2 in gc.get_referrers(r) if r2 is not first and r2 is not found
+                        ][:4],
+                    }
+                    for r in first
+                ],
+            }
+        )
+    return held
+
+
 def _census(app) -> None:
     started = time.monotonic()
     pid = os.getpid()
+    known: set = set()
     while True:
         time.sleep(EVERY)
         age = round(time.monotonic() - started)
@@ -61,6 +94,11 @@ def _census(app) -> None:
             "caches": _caches(app),
             "types": dict(types.most_common(150)),
         }
+        if HOLDERS:
+            found = [o for o in gc.get_objects() if type(o).__qualname__ == HOLDERS]
+            line["holders"] = _holders(found, known)
+            known = {id(o) for o in found}
+            del found
         if FRAMES:
             tracemalloc.take_snapshot().dump(str(OUT / f"{pid}-{age:05d}.snap"))
             line["traced_kb"] = tracemalloc.get_traced_memory()[0] // 1024
