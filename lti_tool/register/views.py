@@ -102,6 +102,7 @@ def register() -> tuple[str, int]:
         platforms=platforms,
         courses=sorted(courses.items(), key=lambda item: item[1].title.casefold()),
         errors=errors,
+        count_bound=format_decimal(entries.COUNT_BOUND),  # "1.000": the bound as the page says it
         section="admin.register",
     ), 400 if errors else 200
 
