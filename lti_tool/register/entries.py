@@ -211,9 +211,10 @@ def page(s: Session, f: Filters, courses: Mapping[str, CourseFacts]) -> Register
     Without filters the count reads the entries' index alone; with filters the page's query counts the matches
     itself (a window), so that the tables are scanned once, not once for the count and once for the page.
     A search first reads up to COUNT_BOUND + 1 entries of learners whose name or e-mail matches (only as many
-    learners as that takes). Above the bound its total is not counted (the page says "more than") and its page
-    is read along the entries' index on the completion time, each entry tested, stopping after the page: a search
-    that matches (almost) everyone costs about as much as an unfiltered page. Below it, those entries are all of
+    learners as that takes). Above the bound its total is not counted (the page says "more than"), its pages end
+    with the one holding the COUNT_BOUND-th match, and a page is read along the entries' index on the completion
+    time, each entry tested, stopping after the page: a search that matches (almost) everyone costs about as much
+    as an unfiltered page, on any page. Below it, those entries are all of
     the learners' and the page's query (with the window) takes them instead of reading the learners again.
     """
     size = PAGE_SIZE
@@ -222,6 +223,10 @@ def page(s: Session, f: Filters, courses: Mapping[str, CourseFacts]) -> Register
     if f.q and normalise_code(f.q) is None:  # (a whole code matches one entry: counted exactly)
         learner_entry_ids = list(s.scalars(learner_entries_up_to(s, f, COUNT_BOUND + 1)))
         if len(learner_entry_ids) > COUNT_BOUND:
+            # Its pages cover the first COUNT_BOUND matches only (the page asks to narrow the search): a page
+            # number past them shows the last of them, so that no address makes the walk read more entries.
+            last = max(1, -(-COUNT_BOUND // size))
+            number = min(number, last)
             ids = (
                 walked_entries(s, f)
                 .order_by(RegisterEntry.completed_at.desc(), RegisterEntry.id.desc())
@@ -236,9 +241,9 @@ def page(s: Session, f: Filters, courses: Mapping[str, CourseFacts]) -> Register
                     rows=[_row(r, courses) for r in walked[:size]],
                     total=COUNT_BOUND + 1,
                     page=number,
-                    pages=number + (len(walked) > size),
+                    pages=number + (len(walked) > size and number < last),
                     more=True,
-                    has_next=len(walked) > size,
+                    has_next=len(walked) > size and number < last,
                 )
     if learner_entry_ids is not None and len(learner_entry_ids) > COUNT_BOUND:
         learner_entry_ids = None  # (past the end of a broad search: read again)
