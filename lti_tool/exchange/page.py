@@ -64,10 +64,13 @@ def visible_to(model: type[PracticeSubmission] | type[ExchangeReply], learner: L
     return or_(model.hidden_at.is_(None), model.user_id == learner.user_id)
 
 
+_PROFILE = aliased(ExchangeProfile, name="profile")  # built once (see grading/outbox/rows._NEWER)
+
+
 def answers_select(context_id: int) -> Select[*tuple[Any, ...]]:
     """The practice answers in the course context, each with its author's names and municipality (read by the
     learner's page and the instructors' moderation page, which add which answers)."""
-    profile = aliased(ExchangeProfile, name="profile")
+    profile = _PROFILE
     return (
         select(
             PracticeSubmission.id,
@@ -92,7 +95,7 @@ def answers_select(context_id: int) -> Select[*tuple[Any, ...]]:
 def replies_query(context_id: int, answer_ids: Collection[int]) -> Select[*tuple[Any, ...]]:
     """The replies to these answers in the course context, oldest first, each with its author's names and
     municipality (read by the learner's page and the instructors' moderation page)."""
-    profile = aliased(ExchangeProfile, name="profile")
+    profile = _PROFILE
     return (
         select(
             ExchangeReply.id,

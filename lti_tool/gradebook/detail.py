@@ -198,6 +198,9 @@ def _delivery(row: GradeOutbox) -> Delivery:
     )
 
 
+_REVIEWER = aliased(User, name="reviewer")  # built once (see grading/outbox/rows._NEWER)
+
+
 def detail(s: Session, scope: Scope, user_id: int) -> Detail:
     course = scope.course
     learner = find_learner(s, scope, user_id)
@@ -208,7 +211,7 @@ def detail(s: Session, scope: Scope, user_id: int) -> Detail:
 
     progress = {row.module_id: row for row in s.scalars(select(ModuleProgress).where(*mine(ModuleProgress)))}
     # The practice texts with every review round and its reviewer's name (one statement).
-    reviewer = aliased(User, name="reviewer")
+    reviewer = _REVIEWER
     practice: dict[str, PracticeSubmission] = {}
     rounds: dict[str, list[ReviewRound]] = {}
     for text, review, by in s.execute(

@@ -39,6 +39,9 @@ def _real_name(name: Any, given: Any, family: Any, *fallbacks: Any) -> Any:
     return func.coalesce(func.nullif(name, ""), joined, *(func.nullif(f, "") for f in fallbacks))
 
 
+_SUMMARY = aliased(LearnerSummary, name="summary")  # built once (see grading/outbox/rows._NEWER)
+
+
 def _progress_columns(scope: Scope, query: Select[Any]) -> Select[Any]:
     """Add a learner's course progress and flags to one branch of the people query: their row of the summary
     (`LearnerSummary`, one per learner, kept with the progress and the grade outbox), joined on
@@ -46,7 +49,7 @@ def _progress_columns(scope: Scope, query: Select[Any]) -> Select[Any]:
     these joins right; joined on the union's column instead it overestimates them a hundredfold and
     JIT-compiles the statement, which then takes longer than running it)."""
     c, course_id = scope.context_id, scope.course.id
-    summary = aliased(LearnerSummary, name="summary")
+    summary = _SUMMARY
     launch = Membership.last_launch_at
     progress_at = summary.last_activity
     last_activity = type_coerce(

@@ -46,6 +46,9 @@ class Claimed:
         return self.destination == Destination.MODULE_ITEM
 
 
+_OLDER = aliased(GradeOutbox, name="older")  # built once: see rows._NEWER
+
+
 def claim(
     s: Session, worker_id: str, *, limit: int, lease_seconds: float, now: dt.datetime | None = None
 ) -> list[Claimed]:
@@ -58,7 +61,7 @@ def claim(
     """
     now = now or utcnow()
     row = GradeOutbox
-    older = aliased(GradeOutbox)
+    older = _OLDER
     older_in_flight = exists().where(
         older.user_id == row.user_id,
         older.context_id == row.context_id,

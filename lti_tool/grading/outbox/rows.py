@@ -44,10 +44,15 @@ WAITING = (RowState.PENDING, RowState.SENDING)
 DELIVERED = (RowState.SENT, RowState.APPLIED)
 
 
+# Aliases are built once per process, not per statement: SQLAlchemy keeps the column proxies an alias makes, so
+# one built per request grew every worker by thousands of Column objects under load (bench/FINDINGS.md, memory).
+_NEWER = aliased(GradeOutbox, name="newer")
+
+
 def is_newest(row: Any = GradeOutbox) -> ColumnElement[bool]:
     """SQL condition: `row` (GradeOutbox or an alias of it) is the newest row of its target, i.e. no row of
     the same user, context and target has a higher id. Served by `ix_grade_outbox_target`."""
-    newer = aliased(GradeOutbox)
+    newer = _NEWER
     return ~exists().where(
         newer.user_id == row.user_id,
         newer.context_id == row.context_id,
