@@ -183,21 +183,6 @@ class Detail:
         return sorted({name for name in names if name})
 
 
-def _delivery(row: GradeOutbox) -> Delivery:
-    return delivery_from(
-        row.id,
-        row.target,
-        row.module_id,
-        row.state,
-        row.last_status,
-        row.last_error,
-        row.payload,
-        row.sent_at,
-        row.last_attempt_at,
-        row.created_at,
-    )
-
-
 _REVIEWER = aliased(User, name="reviewer")  # built once (see grading/outbox/rows._NEWER)
 
 
@@ -288,7 +273,7 @@ def detail(s: Session, scope: Scope, user_id: int) -> Detail:
         events.append(Event(certificate.issued_at, "certificate", title=certificate.code))
     newest: list[Delivery] = []
     for grade, is_newest_row in grade_rows:
-        delivery = _delivery(grade)
+        delivery = delivery_from(grade)
         if is_newest_row:
             newest.append(delivery)
         graded = course.module(grade.module_id) if grade.module_id else None

@@ -90,27 +90,30 @@ class Delivery:
         return "none"
 
 
-def delivery_from(
-    row_id: int,
-    target: str,
-    module_id: str | None,
-    state: str,
-    last_status: int | None,
-    last_error: str | None,
-    payload: Any,
-    sent_at: dt.datetime | None,
-    last_attempt_at: dt.datetime | None,
-    created_at: dt.datetime | None,
-) -> Delivery:
-    """A Delivery from one grade row's columns. The score counts only when the payload says it is graded
-    (`gradingProgress` FullyGraded; Moodle ignores `scoreGiven` otherwise)."""
+def delivery_from(row: Any) -> Delivery:
+    """A Delivery from one grade row: a GradeOutbox or a result row with its columns of the same names (id,
+    target, module_id, state, last_status, last_error, payload, sent_at, last_attempt_at, created_at). The score
+    counts only when the payload says it is graded (`gradingProgress` FullyGraded; Moodle ignores `scoreGiven`
+    otherwise)."""
     given = maximum = None
+    payload = row.payload
     if isinstance(payload, dict) and payload.get("gradingProgress", "FullyGraded") == "FullyGraded":
         raw_given, raw_max = payload.get("scoreGiven"), payload.get("scoreMaximum")
         if isinstance(raw_given, int | float) and isinstance(raw_max, int | float):
             given, maximum = float(raw_given), float(raw_max)
-    at = sent_at or last_attempt_at or created_at
-    return Delivery(row_id, target, module_id, state, last_status, last_error, at, given, maximum, sent_at)
+    at = row.sent_at or row.last_attempt_at or row.created_at
+    return Delivery(
+        row.id,
+        row.target,
+        row.module_id,
+        row.state,
+        row.last_status,
+        row.last_error,
+        at,
+        given,
+        maximum,
+        row.sent_at,
+    )
 
 
 def learner_label(name: str | None, email: str | None, sub: str) -> str:
@@ -328,18 +331,7 @@ def newest_deliveries(s: Session, scope: Scope, user_ids: Sequence[int]) -> list
         found.append(
             (
                 row.user_id,
-                delivery_from(
-                    row.id,
-                    row.target,
-                    row.module_id,
-                    row.state,
-                    row.last_status,
-                    row.last_error,
-                    row.payload,
-                    row.sent_at,
-                    row.last_attempt_at,
-                    row.created_at,
-                ),
+                delivery_from(row),
             )
         )
     return found
