@@ -356,11 +356,13 @@ def test_sdg_portal_findings_stay_fixed(course: Course) -> None:
 
 
 def test_workload_is_derived_from_the_modules_minutes(course: Course) -> None:
-    """course.toml [workload]: the modules' minutes rounded up to the next half hour, and in Unterrichtseinheiten
-    à 45 min rounded up (the certificate prints both)."""
+    """course.toml [workload]: the modules' minutes to the nearest half hour, and in Unterrichtseinheiten à 45 min
+    counting full units only (the certificate prints both; a certification office must not be credited more units
+    than the course takes)."""
     minutes = sum(module.minutes for module in course.modules)
-    hours = math.ceil(minutes / 30) / 2
-    units = math.ceil(minutes / 45)
+    hours = math.floor(minutes / 30 + 0.5) / 2
+    units = minutes // 45
+    assert units * 45 <= minutes
     assert course.workload is not None
     assert (course.workload.hours, course.workload.teaching_units) == (hours, units), (
         f"the modules take {minutes} min: set [workload] hours = {hours:g}, teaching_units = {units} in course.toml"
