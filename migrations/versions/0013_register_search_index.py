@@ -28,7 +28,7 @@ depends_on: str | Sequence[str] | None = None
 
 log = logging.getLogger("alembic.runtime.migration")
 
-# The same expression the search filters on (lti_tool/register/entries.py `_search`): PostgreSQL uses an
+# The same expression the search filters on (lti_tool/register/search.py `learner_matches`): PostgreSQL uses an
 # expression index only for the identical expression.
 FULL_NAME = "COALESCE(name, CAST(COALESCE(given_name, '') || ' ' || COALESCE(family_name, '') AS VARCHAR))"
 INDEXES = {
