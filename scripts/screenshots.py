@@ -167,6 +167,7 @@ class Tour:
             "h => { document.querySelector('iframe.tool').style.height = h + 'px'; }", height + 8
         )
         self.page.wait_for_timeout(400)  # the frame repaints at its new size
+        self.page.evaluate("window.scrollTo(0, 0)")  # a focused element in the frame may have scrolled the LMS page
         self.page.screenshot(path=str(path), full_page=full)
 
 
