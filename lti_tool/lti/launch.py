@@ -46,6 +46,8 @@ from .toolconf import ActiveDeployment, DbToolConf, RegisteredPlatform, Registra
 
 log = logging.getLogger(__name__)
 
+NONCE_MARKER_MAX_SECONDS = 86400
+
 
 class ToolMessageLaunch(PyltiLaunch):
     """One launch POST: `validate()` it, then read `claims()`, `platform` and `deployment`."""
@@ -317,7 +319,10 @@ class ToolMessageLaunch(PyltiLaunch):
         exp_claim = body.get("exp")
         exp = exp_claim if isinstance(exp_claim, int) else int(time.time())
         leeway = int(self._config["LAUNCH_LEEWAY_SECONDS"])
-        ttl = max(int(self._config["OIDC_STATE_TTL_SECONDS"]), exp - int(time.time()) + leeway) + 60
+        # Bounded: a token may name any expiry (one in the year 33000 overflowed the store's date), and a replay
+        # also needs the login's state, which expires after OIDC_STATE_TTL_SECONDS.
+        token_left = min(exp - int(time.time()) + leeway, NONCE_MARKER_MAX_SECONDS)
+        ttl = max(int(self._config["OIDC_STATE_TTL_SECONDS"]), token_left) + 60
         marker = "nonce-used:" + hashlib.sha256(f"{body['iss']}\n{body['nonce']}".encode()).hexdigest()
         if not self._store.add(marker, 1, ttl, session=s):
             raise LaunchError(_l("This launch was already used."), hint=START_AGAIN, code="nonce_replayed")

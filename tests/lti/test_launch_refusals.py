@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 import pytest
 import requests
@@ -19,7 +20,7 @@ from lti_tool.db import session_scope
 from lti_tool.models import Context, Deployment, Membership, ResourceLink, ToolSession, User
 
 from ..conftest import CLIENT_ID, DEPLOYMENT_ID
-from ..peer import DROP, LTI, Launcher, SigningKey, claim
+from ..peer import DROP, INSTRUCTOR, LTI, Launcher, SigningKey, claim
 
 DOMAIN_TABLES = (User, Context, ResourceLink, Membership, ToolSession)
 
@@ -260,6 +261,55 @@ def test_wrong_version(app: Flask, launcher: Launcher) -> None:
 )
 def test_required_lti_claims(app: Flask, launcher: Launcher, claim: str, code: str) -> None:
     assert_refused(app, launcher.launch(**{claim: DROP}), code)
+
+
+DEEP_LINKING = {
+    LTI + "message_type": "LtiDeepLinkingRequest",
+    LTI + "roles": INSTRUCTOR,
+    LTI + "resource_link": DROP,
+}
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        claim("resource_link", "rl-1"),
+        claim("resource_link", ["rl-1"]),
+        {**DEEP_LINKING, "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings": "settings"},
+        {**DEEP_LINKING, "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings": ["x"]},
+    ],
+)
+def test_claims_that_should_be_objects(app: Flask, launcher: Launcher, overrides: dict[str, Any]) -> None:
+    """pylti1p3's message validators call `.get` on these claims: a string or list there is a refusal, not a 500."""
+    assert_refused(app, launcher.launch(**overrides), "claim_missing")
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"sub": "user-\x001"},
+        {"name": "Lea\x00Schneider"},
+        claim("context", {"id": "course-1", "title": "NaMa\x00"}),
+        claim("resource_link", {"id": "rl-1", "title": "Grundlagen\x00kurs"}),
+        claim("custom", {"course": "grundlagenkurs", "note": ["a", {"b": "\x00"}]}),
+    ],
+)
+def test_nul_characters_in_claims_are_refused(
+    app: Flask, launcher: Launcher, overrides: dict[str, Any]
+) -> None:
+    """No platform sends a NUL; PostgreSQL cannot store one in a text column (the launch failed with a 500)."""
+    assert_refused(app, launcher.launch(**overrides), "claim_malformed")
+
+
+@pytest.mark.parametrize("exp", [10**12, 10**40])
+def test_expiry_far_in_the_future_is_accepted_once(launcher: Launcher, exp: int) -> None:
+    """A valid token may name any expiry; the used-up nonce's marker is kept a bounded time (it failed with a 500:
+    a date past year 9999). A replay is still refused: it needs the login's state, which expires much sooner."""
+    login = launcher.login()
+    token = launcher.peer.sign(launcher.claims(login.nonce, exp=exp))
+    assert launcher.post_launch(token, login.state).status_code == 303
+    again = launcher.post_launch(token, login.state)
+    assert again.status_code == 400 and "nonce_replayed" in again.text
 
 
 def test_target_link_uri_differs_from_login(app: Flask, launcher: Launcher) -> None:
