@@ -74,7 +74,7 @@ def save_practice(s: Session, learner: Learner, course: Course, module: Module, 
     if existing is None or revised:
         # A revision waits for a review again: the gradebook's summary counts it, and the LMS's grade comment
         # stops saying a revision was asked for.
-        result = refresh_progress(s, learner, course, module, "practice_submitted", now)
-    # the refresh wrote the summary's last activity with this `now`
-    set_location(s, learner, course.id, module.id, "praxis", now, touch_summary=result is None)
+        result = refresh_progress(s, learner, course, module, "practice_submitted", now, location="praxis")
+    else:
+        set_location(s, learner, course.id, module.id, "praxis", now)
     return PracticeSave(submission, first=existing is None, update=result, revised=revised)

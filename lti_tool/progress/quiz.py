@@ -239,6 +239,5 @@ def submit_quiz_attempt(
     s.refresh(attempt)
     if getattr(closed, "rowcount", 1) != 1:
         return QuizSubmission(attempt, first=False, update=None)
-    result = refresh_progress(s, learner, course, module, "quiz_submitted", now)
-    set_location(s, learner, course.id, module.id, "quiz", now, touch_summary=False)
+    result = refresh_progress(s, learner, course, module, "quiz_submitted", now, location="quiz")
     return QuizSubmission(attempt, first=True, update=result)

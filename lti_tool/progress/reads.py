@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.orm import Session
 
@@ -16,12 +16,12 @@ from .learner import Learner
 from .statements import (
     COURSE_STATE,
     LAST_LOCATION,
-    MODULE_PROGRESS,
-    PRACTICE_DATES,
+    MODULE_STATE,
     PRACTICE_ROW,
     PROGRESS_ROW,
-    SEEN_IN_MODULE,
     SEEN_ROW,
+    SOURCE_PROGRESS,
+    SOURCE_SEEN,
     owner,
     params,
     read,
@@ -109,9 +109,23 @@ def course_state(s: Session, learner: Learner, course: Course) -> CourseState:
 
 
 def module_snapshot(s: Session, learner: Learner, course: Course, module: Module) -> ModuleSnapshot:
-    """The learner's progress in one module (three queries)."""
-    bound = params(learner, course.id, module.id)
-    seen = read(s, SEEN_IN_MODULE, bound).scalars().all()
-    row = read(s, MODULE_PROGRESS, bound).one_or_none()
-    practice = read(s, PRACTICE_DATES, bound).one_or_none()
+    """The learner's progress in one module (one query)."""
+    seen: list[str] = []
+    row: Any = None
+    practice: Any = None
+    for found in read(s, MODULE_STATE, params(learner, course.id, module.id)):
+        if found.kind == SOURCE_SEEN:
+            seen.append(found.name)
+        elif found.kind == SOURCE_PROGRESS:
+            row = _ProgressRow(found.score, found.count, found.at)
+        else:
+            practice = found
     return snapshot_of(seen, row, practice)
+
+
+class _ProgressRow(NamedTuple):
+    """A module_progress row's columns as `snapshot_of` reads them."""
+
+    best_score: float | None
+    attempts: int
+    completed_at: dt.datetime | None

@@ -75,29 +75,9 @@ def lesson_visit_statement(dialect: str) -> Any:
     return ins.on_conflict_do_nothing().returning(table.c.id)
 
 
-SEEN_IN_MODULE = select(LessonVisit.lesson_id).where(_in_module(LessonVisit))
-QUIZ_TOTALS = select(
-    func.count(QuizAttempt.id),
-    func.max(QuizAttempt.score),
-    # First attempt at or above the pass mark as the course file says it now (completion.pass_threshold).
-    func.min(case((QuizAttempt.score >= bindparam("pass_threshold", type_=Float), QuizAttempt.submitted_at))),
-).where(_in_module(QuizAttempt, QuizAttempt.submitted_at.is_not(None)))
-PRACTICE_DATES = select(
-    PracticeSubmission.submitted_at, PracticeSubmission.reviewed_at, PracticeSubmission.revision_requested_at
-).where(_in_module(PracticeSubmission))
 MODULE_PROGRESS = select(
     ModuleProgress.best_score, ModuleProgress.attempts, ModuleProgress.completed_at
 ).where(_in_module(ModuleProgress))
-# The course's completion as recorded, and the modules completed, in one read: a row (NULL, completed_at) for the
-# course progress (if any), then a row (module_id, NULL) per completed module.
-COURSE_STANDING: Any = union_all(
-    select(null().label("module_id"), CourseProgress.completed_at.label("completed_at")).where(
-        _mine(CourseProgress)
-    ),
-    select(ModuleProgress.module_id, null()).where(
-        _mine(ModuleProgress, ModuleProgress.completed_at.is_not(None))
-    ),
-)
 LAST_LOCATION = select(CourseProgress.last_location).where(_mine(CourseProgress))
 
 
@@ -160,6 +140,94 @@ def _course_state() -> Any:
 
 
 COURSE_STATE = _course_state()
+
+
+def _module_sources(*, refresh: bool) -> Any:
+    """One module's lesson visits, progress row and practice dates as one statement (the module page); with
+    `refresh`, also the quiz totals recounted from the attempts and the course's standing (its recorded completion
+    and the modules completed), which `refresh_progress` reads under the learner's lock. `kind` says which a row is (SOURCE_SEEN …);
+    the columns a row has not are NULL (typed, for PostgreSQL's UNION; the first SELECT's types decode all)."""
+    text, number = String(255), Float
+    moment: Any = ModuleProgress.__table__.c.completed_at.type
+
+    def none(kind: Any) -> Any:
+        return cast(null(), kind)
+
+    parts = [
+        select(
+            literal(SOURCE_SEEN).label("kind"),
+            LessonVisit.lesson_id.label("name"),
+            none(number).label("score"),
+            none(Integer).label("count"),
+            none(moment).label("at"),
+            none(moment).label("reviewed_at"),
+            none(moment).label("revision_requested_at"),
+        ).where(_in_module(LessonVisit)),
+        select(
+            literal(SOURCE_PROGRESS),
+            none(text),
+            ModuleProgress.best_score,
+            ModuleProgress.attempts,
+            ModuleProgress.completed_at,
+            none(moment),
+            none(moment),
+        ).where(_in_module(ModuleProgress)),
+        select(
+            literal(SOURCE_PRACTICE),
+            none(text),
+            none(number),
+            none(Integer),
+            PracticeSubmission.submitted_at,
+            PracticeSubmission.reviewed_at,
+            PracticeSubmission.revision_requested_at,
+        ).where(_in_module(PracticeSubmission)),
+    ]
+    if refresh:
+        parts += [
+            select(
+                literal(SOURCE_QUIZ),
+                none(text),
+                func.max(QuizAttempt.score),
+                func.count(QuizAttempt.id),
+                # First attempt at or above the pass mark as the course file says it now (completion.pass_threshold).
+                func.min(
+                    case(
+                        (
+                            QuizAttempt.score >= bindparam("pass_threshold", type_=Float),
+                            QuizAttempt.submitted_at,
+                        )
+                    )
+                ),
+                none(moment),
+                none(moment),
+            ).where(_in_module(QuizAttempt, QuizAttempt.submitted_at.is_not(None))),
+            select(
+                literal(SOURCE_COURSE),
+                none(text),
+                none(number),
+                none(Integer),
+                CourseProgress.completed_at,
+                none(moment),
+                none(moment),
+            ).where(_mine(CourseProgress)),
+            select(
+                literal(SOURCE_COMPLETED_MODULE),
+                ModuleProgress.module_id,
+                none(number),
+                none(Integer),
+                none(moment),
+                none(moment),
+                none(moment),
+            ).where(_mine(ModuleProgress, ModuleProgress.completed_at.is_not(None))),
+        ]
+    return union_all(*parts)
+
+
+(SOURCE_SEEN, SOURCE_PROGRESS, SOURCE_PRACTICE, SOURCE_QUIZ, SOURCE_COURSE, SOURCE_COMPLETED_MODULE) = range(
+    1, 7
+)
+MODULE_STATE = _module_sources(refresh=False)
+REFRESH_SOURCES = _module_sources(refresh=True)
 (SEEN_ROW, PROGRESS_ROW, PRACTICE_ROW, COURSE_STATE_ROW) = (1, 2, 3, 4)
 OPEN_ATTEMPTS = (
     select(QuizAttempt)

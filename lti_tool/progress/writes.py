@@ -31,11 +31,13 @@ from ..register.entries import record_completion
 from .learner import Learner
 from .reads import snapshot_of
 from .statements import (
-    COURSE_STANDING,
-    MODULE_PROGRESS,
-    PRACTICE_DATES,
-    QUIZ_TOTALS,
-    SEEN_IN_MODULE,
+    REFRESH_SOURCES,
+    SOURCE_COMPLETED_MODULE,
+    SOURCE_COURSE,
+    SOURCE_PRACTICE,
+    SOURCE_PROGRESS,
+    SOURCE_QUIZ,
+    SOURCE_SEEN,
     lesson_visit_statement,
     owner,
     params,
@@ -49,26 +51,18 @@ def lock_learner(s: Session, learner: Learner, course_id: str) -> None:
 
 
 def set_location(
-    s: Session,
-    learner: Learner,
-    course_id: str,
-    module_id: str,
-    page: str,
-    now: dt.datetime,
-    *,
-    touch_summary: bool = True,
+    s: Session, learner: Learner, course_id: str, module_id: str, page: str, now: dt.datetime
 ) -> None:
     """Remember the page as the learner's place in the course (the overview offers to go back there); it is
-    the learner's last activity in the gradebook's summary too. `touch_summary=False`: the caller rewrites the
-    summary in this transaction with the same `now` (`refresh_progress` did)."""
+    the learner's last activity in the gradebook's summary too. A write that calls `refresh_progress` passes the
+    page as its `location` instead (one write of the course's row, the summary rewritten with the same `now`)."""
     upsert(
         s,
         CourseProgress,
         owner(learner, course_id),
         {"last_module_id": module_id, "last_location": f"{module_id}/{page}", "updated_at": now},
     )
-    if touch_summary:
-        touch_learner(s, user_id=learner.user_id, context_id=learner.context_id, course_id=course_id, now=now)
+    touch_learner(s, user_id=learner.user_id, context_id=learner.context_id, course_id=course_id, now=now)
 
 
 Cause = Literal[
@@ -119,19 +113,29 @@ class _Recount(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class _ModuleSources:
-    """What the module's derived progress is computed from, read under the learner's lock."""
+    """What the module's derived progress is computed from, read under the learner's lock, with the course's
+    standing before this write: its recorded completion and the modules completed."""
 
     seen: frozenset[str]
     quiz: _Recount
     practice: Any | None  # submitted_at, reviewed_at, revision_requested_at; None: no practice text
     old_best_score: float | None
+    course_completed_at: dt.datetime | None
+    completed_modules: frozenset[str]
 
     def snapshot(self) -> ModuleSnapshot:
         return snapshot_of(self.seen, self.quiz, self.practice)
 
 
 def refresh_progress(
-    s: Session, learner: Learner, course: Course, module: Module, cause: Cause, now: dt.datetime
+    s: Session,
+    learner: Learner,
+    course: Course,
+    module: Module,
+    cause: Cause,
+    now: dt.datetime,
+    *,
+    location: str | None = None,
 ) -> ProgressUpdate:
     """Recompute the learner's ModuleProgress (from the source rows) and CourseProgress, return what changed.
 
@@ -139,7 +143,8 @@ def refresh_progress(
     made the change, and this queues the grades for the LMS (`enqueue_grades`), when the course is completed
     now, writes the certification register's entry, and rewrites the learner's row of the gradebook's summary
     (`gradebook.summary`), so all travel in the same commit as the progress that caused them. Completion is
-    sticky: a recorded `completed_at` is never cleared.
+    sticky: a recorded `completed_at` is never cleared. `location`: a page of this module (as `set_location`
+    takes it) to remember as the learner's place in the same write of the course's row (no `set_location` after).
     """
     s.flush()  # the reads below run on the connection: whatever the session holds goes first
     sources = _read_module_sources(s, learner, course, module)
@@ -147,7 +152,10 @@ def refresh_progress(
     old_completed_at = sources.quiz.completed_at
     completed_at = old_completed_at or (now if module_complete(course, module, snap) else None)
     _write_module_progress(s, learner, course, module, sources, completed_at, now)
-    old_course_completed_at, course_completed_at = _write_course_progress(s, learner, course, now)
+    done = sources.completed_modules | {module.id} if completed_at else sources.completed_modules
+    old_course_completed_at, course_completed_at = _write_course_progress(
+        s, learner, course, module, sources.course_completed_at, done, now, location
+    )
     update = ProgressUpdate(
         learner=learner,
         course_id=course.id,
@@ -175,19 +183,46 @@ def refresh_progress(
 
 
 def _read_module_sources(s: Session, learner: Learner, course: Course, module: Module) -> _ModuleSources:
-    bound = params(learner, course.id, module.id)
-    seen = frozenset(read(s, SEEN_IN_MODULE, bound).scalars())
-    attempts, best, passed_at = read(
-        s, QUIZ_TOTALS, {**bound, "pass_threshold": pass_threshold(course)}
-    ).one()
-    practice = read(s, PRACTICE_DATES, bound).one_or_none()
-    old = read(s, MODULE_PROGRESS, bound).one_or_none()
+    """All of it in one statement (REFRESH_SOURCES): the lesson visits, the quiz totals, the practice dates, the
+    module's progress row and the course's standing."""
+    bound = params(learner, course.id, module.id, pass_threshold=pass_threshold(course))
+    seen: set[str] = set()
+    completed: set[str] = set()
+    quiz: Any = None
+    practice: Any = None
+    old: Any = None
+    course_completed_at = None
+    for row in read(s, REFRESH_SOURCES, bound):
+        kind = row.kind
+        if kind == SOURCE_SEEN:
+            seen.add(row.name)
+        elif kind == SOURCE_QUIZ:
+            quiz = row
+        elif kind == SOURCE_PRACTICE:
+            practice = row
+        elif kind == SOURCE_PROGRESS:
+            old = row
+        elif kind == SOURCE_COURSE:
+            course_completed_at = row.at
+        elif kind == SOURCE_COMPLETED_MODULE:
+            completed.add(row.name)
+    assert quiz is not None  # an aggregate: always one row
     return _ModuleSources(
-        seen=seen,
-        quiz=_Recount(best, int(attempts), passed_at, old.completed_at if old else None),
-        practice=practice,
-        old_best_score=old.best_score if old else None,
+        seen=frozenset(seen),
+        quiz=_Recount(quiz.score, int(quiz.count), quiz.at, old.at if old else None),
+        practice=_PracticeDates(practice.at, practice.reviewed_at, practice.revision_requested_at)
+        if practice
+        else None,
+        old_best_score=old.score if old else None,
+        course_completed_at=course_completed_at,
+        completed_modules=frozenset(completed),
     )
+
+
+class _PracticeDates(NamedTuple):
+    submitted_at: dt.datetime | None
+    reviewed_at: dt.datetime | None
+    revision_requested_at: dt.datetime | None
 
 
 def _write_module_progress(
@@ -216,18 +251,22 @@ def _write_module_progress(
 
 
 def _write_course_progress(
-    s: Session, learner: Learner, course: Course, now: dt.datetime
+    s: Session,
+    learner: Learner,
+    course: Course,
+    module: Module,
+    old_completed_at: dt.datetime | None,
+    done: frozenset[str],
+    now: dt.datetime,
+    location: str | None,
 ) -> tuple[dt.datetime | None, dt.datetime | None]:
-    """The course's completion (recorded before, and now), from the modules completed so far."""
-    mine = owner(learner, course.id)
-    done, old_completed_at = [], None
-    for module_id, completed_at in read(s, COURSE_STANDING, mine):
-        if module_id is None:
-            old_completed_at = completed_at
-        else:
-            done.append(module_id)
+    """The course's completion (recorded before, and now), from the modules completed so far; with `location`,
+    the learner's place in the same write."""
     completed_at = old_completed_at or (now if course_complete_from(course, done) else None)
-    upsert(s, CourseProgress, mine, {"completed_at": completed_at, "updated_at": now})
+    values: dict[str, Any] = {"completed_at": completed_at, "updated_at": now}
+    if location is not None:
+        values.update(last_module_id=module.id, last_location=f"{module.id}/{location}")
+    upsert(s, CourseProgress, owner(learner, course.id), values)
     return old_completed_at, completed_at
 
 
@@ -272,6 +311,7 @@ def record_lesson_view(
     visit = lesson_visit_statement(s.get_bind().dialect.name)
     bound = params(learner, course.id, module.id, lesson_id=lesson_id, first_seen_at=now)
     new = s.connection().execute(visit, bound).first() is not None
-    result = refresh_progress(s, learner, course, module, "lesson_seen", now) if new else None
-    set_location(s, learner, course.id, module.id, lesson_id, now, touch_summary=result is None)
-    return result
+    if new:
+        return refresh_progress(s, learner, course, module, "lesson_seen", now, location=lesson_id)
+    set_location(s, learner, course.id, module.id, lesson_id, now)
+    return None

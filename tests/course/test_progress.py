@@ -113,6 +113,8 @@ def test_writes_report_scores_and_completion_once(app: Flask, who: ProgressLearn
 
     high = quiz(app, who, crs, a).update
     assert (high.old_best_score, high.new_best_score) == (0.4, 1.0) and high.status.quiz_passed
+    with session_scope(app) as s:
+        assert progress.last_location(s, who, crs) == progress.Location("modul-a", "quiz")
 
     lower = quiz(app, who, crs, a, right=1).update
     assert (lower.old_best_score, lower.new_best_score) == (1.0, 1.0)
@@ -121,6 +123,9 @@ def test_writes_report_scores_and_completion_once(app: Flask, who: ProgressLearn
     saved = write(app, progress.save_practice, who, crs, a, TEXT)
     assert saved.first and saved.update.cause == "practice_submitted" and saved.update.grade_affected
     assert not saved.update.module_completed_now  # the second lesson is still unread
+    # a write that recomputes progress remembers the place in the same write of the course row
+    with session_scope(app) as s:
+        assert progress.last_location(s, who, crs) == progress.Location("modul-a", "praxis")
 
     last = write(app, progress.record_lesson_view, who, crs, a, "02-vertiefung")
     assert last.module_completed_now and last.module_completed_at is not None
