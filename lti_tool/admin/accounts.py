@@ -137,8 +137,9 @@ def _decoy_hash() -> str:
 
 def authenticate(s: Session, username: str, password: str) -> Operator | None:
     """The operator with this user name and password, or None (also for an unknown name)."""
-    too_long = len(username) > 200 or len(password) > MAX_PASSWORD_LENGTH
-    operator = None if too_long else find_operator(s, username)
+    # A NUL cannot be in a user name, and PostgreSQL refuses one in the lookup.
+    unusable = len(username) > 200 or len(password) > MAX_PASSWORD_LENGTH or "\x00" in username
+    operator = None if unusable else find_operator(s, username)
     if operator is None:
         check_password_hash(_decoy_hash(), password[:MAX_PASSWORD_LENGTH])
         return None

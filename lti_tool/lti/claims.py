@@ -52,12 +52,6 @@ def check_message(body: Mapping[str, Any], *, target_link_uri: Any, allowed: All
     for name in (LTI + "resource_link", DL + "deep_linking_settings"):
         if name in body and not isinstance(body[name], dict):  # pylti1p3's validators call .get() on them
             _missing(name.rsplit("/", 1)[-1])
-    if _holds_nul(body):
-        raise LaunchError(
-            _l("The launch message is not valid: %(reason)s", reason="a claim holds a NUL character"),
-            hint=ASK_ADMIN,
-            code="claim_malformed",
-        )
     try:
         for validator in get_validators():  # type: ignore[no-untyped-call]
             if validator.can_validate(body):
@@ -155,21 +149,25 @@ def check_service_urls(body: Mapping[str, Any], allowed: Allowed) -> None:
             )
 
 
-def _holds_nul(body: Mapping[str, Any]) -> bool:
-    """Whether any key or string in the claims holds a NUL character: no platform sends one, and PostgreSQL
-    cannot store it in a text column. A loop, not recursion: the claims may nest deeply."""
+def check_no_nul(body: Mapping[str, Any]) -> None:
+    """Refuse claims with a NUL character in any key or string: no platform sends one, and PostgreSQL can neither
+    store nor look one up in a text column. Checked before any claim reaches a query; a loop, not recursion, as
+    the claims may nest deeply."""
     stack: list[Any] = [body]
     while stack:
         value = stack.pop()
         if isinstance(value, str):
             if "\x00" in value:
-                return True
+                raise LaunchError(
+                    _l("The launch message is not valid: %(reason)s", reason="a claim holds a NUL character"),
+                    hint=ASK_ADMIN,
+                    code="claim_malformed",
+                )
         elif isinstance(value, Mapping):
             stack.extend(value.keys())
             stack.extend(value.values())
         elif isinstance(value, list):
             stack.extend(value)
-    return False
 
 
 def _missing(claim: str) -> NoReturn:

@@ -72,6 +72,15 @@ def begin_login(
             ),
             code="login_incomplete",
         )
+    garbled = sorted(k for k, v in params.items() if "\x00" in v)
+    if garbled:  # no platform sends a NUL, and PostgreSQL refuses one in a query (a 500)
+        raise LaunchError(
+            _l("The launch message is not valid: %(reason)s", reason="NUL in " + ", ".join(garbled)[:200]),
+            hint=_l(
+                "Start the activity again from your course. If this keeps happening, the LMS administrator should check the tool's login URL."
+            ),
+            code="login_malformed",
+        )
     if http_url(target_link_uri) is None:
         raise LaunchError(
             _l("The activity's address (target_link_uri) is not a valid web address."),

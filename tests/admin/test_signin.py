@@ -71,6 +71,12 @@ def test_unknown_user_and_wrong_password_get_the_same_answer(anonymous: AdminCli
     assert "Set-Cookie" not in wrong.headers or "sign_in" not in wrong.headers.get("Set-Cookie", "")
 
 
+def test_a_user_name_with_a_nul_character_is_just_wrong(anonymous: AdminClient) -> None:
+    """PostgreSQL refuses a NUL in the account lookup (the sign-in failed with a 500 there)."""
+    resp = anonymous.login(username=USERNAME + "\x00")
+    assert resp.status_code == 401 and WRONG in resp.text
+
+
 def test_empty_fields_are_named(anonymous: AdminClient) -> None:
     resp = anonymous.login(username="", password="")
     assert resp.status_code == 400 and resp.text.count("Bitte füllen Sie dieses Feld aus.") == 2

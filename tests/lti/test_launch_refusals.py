@@ -292,6 +292,7 @@ def test_claims_that_should_be_objects(app: Flask, launcher: Launcher, overrides
         claim("context", {"id": "course-1", "title": "NaMa\x00"}),
         claim("resource_link", {"id": "rl-1", "title": "Grundlagen\x00kurs"}),
         claim("custom", {"course": "grundlagenkurs", "note": ["a", {"b": "\x00"}]}),
+        claim("deployment_id", DEPLOYMENT_ID + "\x00"),  # looked up before the message's claims are read
     ],
 )
 def test_nul_characters_in_claims_are_refused(
@@ -299,6 +300,8 @@ def test_nul_characters_in_claims_are_refused(
 ) -> None:
     """No platform sends a NUL; PostgreSQL cannot store one in a text column (the launch failed with a 500)."""
     assert_refused(app, launcher.launch(**overrides), "claim_malformed")
+    with session_scope(app) as s:  # no inactive deployment recorded for the garbled id either
+        assert s.scalars(select(Deployment.deployment_id)).all() == [DEPLOYMENT_ID]
 
 
 @pytest.mark.parametrize("exp", [10**12, 10**40])

@@ -164,3 +164,24 @@ def test_login_refuses_a_foreign_target_link_uri(launcher: Launcher) -> None:
         allow_redirects=False,
     )
     assert resp.status_code == 400 and "foreign_target_link_uri" in resp.text
+
+
+@pytest.mark.parametrize("param", ["iss", "client_id", "login_hint", "lti_deployment_id"])
+def test_login_with_a_nul_character(launcher: Launcher, param: str) -> None:
+    """No platform sends a NUL; PostgreSQL refuses one in the registration lookup (the login failed with a 500)."""
+    params = {
+        "iss": launcher.peer.issuer,
+        "client_id": CLIENT_ID,
+        "login_hint": "u",
+        "target_link_uri": launcher.launch_url,
+        "lti_deployment_id": "deployment-1",
+    }
+    params[param] += "\x00"
+    for method in ("GET", "POST"):
+        resp = launcher.browser.request(
+            method,
+            launcher.tool_url + "/lti/login",
+            **{"params" if method == "GET" else "data": params},  # type: ignore[arg-type]
+            allow_redirects=False,
+        )
+        assert resp.status_code == 400 and "login_malformed" in resp.text and "Fehlerkennung" in resp.text
