@@ -10,8 +10,9 @@ CRLF line ends. A spreadsheet guesses each cell's type, so every cell is written
   date or a truth value ("1/8", "März 2026", "0049 221", "WAHR") gets a leading apostrophe, and so does any cell
   that starts with = + - @ tab or CR, which would be read as a formula (OWASP "CSV injection").
 
-The rows are produced lazily (generators; the gradebook's learners are read in batches through a server-side cursor
-on PostgreSQL), so a course of thousands of learners is never held in memory; the view streams them.
+The rows are produced lazily (generators; the learners are read in batches through a server-side cursor on
+PostgreSQL) and the view streams them: a course of thousands of learners is never held in memory as rows (the
+gradebook export keeps each learner's module and grade cells as their text, about the size of the file).
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import JSON, and_, case, exists, literal, null, select, type_coerce, union_all
+from sqlalchemy import JSON, and_, case, exists, func, literal, null, select, type_coerce, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
 
 from ..course.completion import whole_percent
-from ..grading.outbox import DELIVERED, WAITING, RowState, grade_columns, newest_rows
+from ..grading.outbox import DELIVERED, WAITING, Columns, RowState, grade_columns, newest_rows
 from ..i18n import spreadsheet_time
 from ..models import Certificate, GradeOutbox, ModuleProgress, PracticeSubmission
 from .listing import listing_query, people
@@ -197,42 +198,67 @@ def gradebook_header(scope: Scope) -> list[str]:
     return header
 
 
-def gradebook_lines(s: Session, scope: Scope, *, sort: str, only: str, batch: int) -> Iterator[str]:
-    """The gradebook as CSV text in pieces (`lines`): the header, then one row per listed learner, filtered and
-    sorted as the gradebook (`listing.listing_query`, read `batch` learners at a time).
+def gradebook_lines(
+    s: Session, scope: Scope, *, sort: str, only: str, batch: int, size: int = CHUNK
+) -> Iterator[str]:
+    """The gradebook as CSV text in pieces of about `size` characters, the BOM first (as `lines` writes them):
+    the header, then one row per listed learner, filtered and sorted as the gradebook (`listing.listing_query`,
+    read `batch` learners at a time through a server-side cursor on PostgreSQL).
 
-    The export's own path, not the page's (`rows.fill_rows`): each batch's module progress, practice tasks and
-    newest grade rows come as plain tuples (three statements per batch), the fields are written straight to
-    text, times read raw from the database and formatted once per minute (`_Times`). The page's objects (a
-    Row, a ModuleCell per module, a Delivery per grade row) cost four fifths of the time at 5,000 learners."""
-    yield from lines(_gradebook_texts(s, scope, sort=sort, only=only, batch=batch), formatted=True)
+    The export's own path, not the page's (`rows.fill_rows`), and not a statement per batch either: the module
+    progress with the practice tasks, and the newest grade rows, are read for the whole course in one statement
+    each (a statement per batch of 500 learners scanned the course's rows every time: 40 ms a batch on
+    PostgreSQL) and kept as the text they become, a few hundred characters a learner (`_ModuleTexts`,
+    `_delivery_texts`). The lines are written straight to text (`field`, as `lines`' csv.writer quotes), a
+    module's first five cells once per combination of values, times once per hour (`_Times`)."""
+    yield BOM
+    pieces: list[str] = []
+    length = 0
+    for line in _gradebook_text(s, scope, sort=sort, only=only, batch=batch):
+        pieces.append(line)
+        length += len(line)
+        if length >= size:
+            yield "".join(pieces)
+            pieces, length = [], 0
+    if pieces:
+        yield "".join(pieces)
+
+
+_QUOTED = re.compile(r'[;"\r\n]')
+
+
+def field(text: str) -> str:
+    """A cell's text (`cell` applied) as `lines`' csv.writer writes it (QUOTE_MINIMAL, `;`): in quotes, its own
+    quotes doubled, when it holds a `;`, a quote or a line break."""
+    if _QUOTED.search(text) is None:
+        return text
+    return '"' + text.replace('"', '""') + '"'
 
 
 class _Times:
-    """Spreadsheet times (`spreadsheet_time`) of raw database values, one conversion per minute of the export.
-
-    SQLite hands the stored text ("2026-04-01 12:30:05.000000", naive UTC), PostgreSQL an aware datetime; read
-    raw (`_raw`), they skip the ORM's datetime conversion (a Python call per value: 170,000 at 5,000 learners).
-    The text shows minutes, and Berlin is a whole number of hours off UTC, so the seconds never change it."""
+    """Spreadsheet times (`spreadsheet_time`) of the database's UTC times read as text (`_utc`: "2026-04-01 12:30…"),
+    one conversion per hour of the export: Berlin is a whole number of hours off UTC, so the minutes stay as they
+    are. (A conversion per value was a Python datetime and three calls, 60,000 at 5,000 learners; one per minute
+    still converted most of them.)"""
 
     def __init__(self) -> None:
-        self.memo: dict[Any, str] = {}
+        self.hours: dict[str, str] = {}
 
-    def __call__(self, raw: Any) -> str:
+    def __call__(self, raw: str | None) -> str:
         if raw is None:
             return ""
-        key = raw[:16] if raw.__class__ is str else raw.replace(second=0, microsecond=0)
-        text = self.memo.get(key)
-        if text is None:
-            moment: dt.datetime = dt.datetime.fromisoformat(key) if isinstance(key, str) else key
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=dt.UTC)
-            text = self.memo[key] = spreadsheet_time(moment)
-        return text
+        hour = self.hours.get(raw[:13])
+        if hour is None:
+            moment = dt.datetime.fromisoformat(raw[:13] + ":00").replace(tzinfo=dt.UTC)
+            hour = self.hours[raw[:13]] = spreadsheet_time(moment)[:13]
+        return hour + raw[13:16]
 
 
-def _raw(column: Any) -> Any:
-    """A datetime column read as the driver returns it (see `_Times`)."""
+def _utc(column: Any, dialect: str) -> Any:
+    """A datetime column as UTC text to the minute or beyond ("2026-04-01 12:30…", see `_Times`): as SQLite
+    stores it (read raw, past the ORM's datetime conversion), or written so by PostgreSQL."""
+    if dialect == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD HH24:MI")
     return type_coerce(column, NullType())
 
 
@@ -262,18 +288,26 @@ def _delivery_groups() -> dict[str, str]:
 _DELIVERY_ORDER = ("failed", "removed", "pending", "missing", "sent")
 
 
-def _gradebook_texts(s: Session, scope: Scope, *, sort: str, only: str, batch: int) -> Iterator[list[str]]:
+def _gradebook_text(s: Session, scope: Scope, *, sort: str, only: str, batch: int) -> Iterator[str]:
+    """The header and every listed learner's row as a CSV line."""
     course = scope.course
-    modules = course.modules
-    words = {key: cell(word) for key, word in _words().items()}
-    yield [cell(label) for label in gradebook_header(scope)]
-    total = str(len(modules))
+    words = {key: field(cell(word)) for key, word in _words().items()}
+    yield ";".join(field(cell(label)) for label in gradebook_header(scope)) + "\r\n"
+    connection = s.connection()  # Core rows: the ORM's result layer is not needed for plain columns
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        # PostgreSQL plans a cursor for its first tenth of rows by default; the export reads them all
+        # (as the register's export, lti_tool/register/entries.py).
+        connection.exec_driver_sql("SET LOCAL cursor_tuple_fraction = 1.0")
     times = _Times()
-    groups = _delivery_groups()
-    columns = None
-    expected: dict[tuple[str, ...], set[str]] = {}
-    # A module's cells for a learner with no progress and no practice text there
-    untouched = [words["module:not_started"], "0", "", "0", "", ""]
+    modules = _ModuleTexts(course, words, times)
+    modules.read(connection, scope)
+    columns = grade_columns(s, scope.context_id, course) if modules.texts else None
+    deliveries = _delivery_texts(connection, scope, modules, columns, words, times)
+    nothing_sent = ";".join((words["delivery:none"], "", "", ""))
+    untouched = modules.untouched
+    total = str(len(course.modules))
+    listed, unlisted = words["yes"], words["no"]
     query = listing_query(
         scope,
         sort=sort,
@@ -284,85 +318,97 @@ def _gradebook_texts(s: Session, scope: Scope, *, sort: str, only: str, batch: i
             crowd.c.name,
             crowd.c.email,
             crowd.c.roster_status,
-            _raw(crowd.c.course_completed_at),
+            _utc(crowd.c.course_completed_at, dialect),
             crowd.c.modules_done,
-            _raw(crowd.c.last_activity),
+            _utc(crowd.c.last_activity, dialect),
         ],
     ).execution_options(yield_per=batch)
-    connection = s.connection()  # Core rows: the ORM's result layer is not needed for plain columns
+    texts = modules.texts
     for part in connection.execute(query).partitions():
-        ids = [row[1] for row in part if row[1] is not None]
-        progress: dict[tuple[int, str], Any] = {}
-        deliveries: dict[int, list[Any]] = {}
-        if ids:
-            if columns is None:
-                columns = grade_columns(s, scope.context_id, course)
-            progress, deliveries = _details(s, scope, ids)
         for sub, user_id, name, email, roster_status, completed_at, done, last_activity in part:
-            record = [
-                cell(Text(name)) if name else "",
-                cell(Text(email)) if email else "",
-                cell(Text(sub)),
-                words["no" if roster_status is None else "yes"],
-                times(completed_at),
-                _whole(int(done or 0)),
-                total,
-                times(last_activity),
-            ]
-            user = user_id or 0
-            with_result = []
-            for module in modules:
-                key = (user, module.id)
-                here = progress.get(key)
-                if here is None:
-                    record += untouched
-                    continue
-                seen, best, attempts, module_completed, practice_state = here
-                if attempts or practice_state != "none" or module_completed is not None:
-                    with_result.append(module.id)
-                if module_completed is not None:
-                    state = "completed"
-                elif seen or attempts or practice_state != "none":
-                    state = "in_progress"
-                else:
-                    state = "not_started"
-                record += [
+            yield (
+                ";".join(
+                    (
+                        field(cell(Text(name))) if name else "",
+                        field(cell(Text(email))) if email else "",
+                        field(cell(Text(sub))),
+                        unlisted if roster_status is None else listed,
+                        times(completed_at),
+                        _whole(int(done or 0)),
+                        total,
+                        times(last_activity),
+                        deliveries.get(user_id, nothing_sent),
+                        texts.get(user_id, untouched),
+                    )
+                )
+                + "\r\n"
+            )
+
+
+class _ModuleTexts:
+    """Each learner's module cells (six a module, in the course's order) as CSV text, read for the whole course:
+    `texts[user id]`, and the modules with a result (a quiz attempt, a practice task or the module completed,
+    `with_result[user id]`) whose grade columns the learner should have (`_delivery_texts`, "missing")."""
+
+    def __init__(self, course: Any, words: dict[str, str], times: _Times) -> None:
+        self.modules = course.modules
+        self.words = words
+        self.times = times
+        self.texts: dict[int, str] = {}
+        self.with_result: dict[int, tuple[str, ...]] = {}
+        # A module's cells for a learner with no progress and no practice text there
+        self.nothing = ";".join((words["module:not_started"], "0", "", "0", "", ""))
+        self.untouched = ";".join([self.nothing] * len(self.modules))
+        self.first_five: dict[tuple[Any, ...], str] = {}
+
+    def read(self, connection: Any, scope: Scope) -> None:
+        position = {module.id: n for n, module in enumerate(self.modules)}
+        cells: dict[int, list[str]] = {}
+        results: dict[int, list[int]] = {}
+        for user, module_id, seen, best, attempts, completed, practice in connection.execute(
+            _module_rows(scope, connection.dialect.name)
+        ):
+            n = position.get(module_id)
+            if n is None:  # a module no longer in the course
+                continue
+            mine = cells.get(user)
+            if mine is None:
+                mine = cells[user] = [self.nothing] * len(self.modules)
+            mine[n] = self._cells(n, seen, best, attempts, completed, practice)
+            if attempts or practice != "none" or completed is not None:
+                results.setdefault(user, []).append(n)
+        self.texts = {user: ";".join(mine) for user, mine in cells.items()}
+        ids = [module.id for module in self.modules]
+        self.with_result = {user: tuple(ids[n] for n in sorted(found)) for user, found in results.items()}
+
+    def _cells(self, n: int, seen: Any, best: Any, attempts: Any, completed: Any, practice: str) -> str:
+        key = (n, seen, best, attempts, completed is None, practice)
+        first = self.first_five.get(key)
+        if first is None:
+            if completed is not None:
+                state = "completed"
+            elif seen or attempts or practice != "none":
+                state = "in_progress"
+            else:
+                state = "not_started"
+            words = self.words
+            first = self.first_five[key] = ";".join(
+                (
                     words["module:" + state],
-                    _whole(min(int(seen), len(module.lessons))),
+                    _whole(min(int(seen), len(self.modules[n].lessons))),
                     "" if best is None else _whole(whole_percent(best)),
                     _whole(int(attempts)),
-                    words["practice:" + practice_state],
-                    times(module_completed),
-                ]
-            newest = deliveries.get(user, ())
-            found = {groups.get(row[2], "none") for row in newest}
-            if columns is not None and user_id is not None and with_result:
-                wanted = tuple(with_result)
-                keys = expected.get(wanted)
-                if keys is None:
-                    keys = expected[wanted] = columns.expected(wanted)
-                if keys - {row[1] for row in newest}:
-                    found.add("missing")
-            delivery = next((state for state in _DELIVERY_ORDER if state in found), "none")
-            grade = max((row for row in newest if row[3]), key=lambda row: row[0], default=None)
-            given, maximum = ("", "") if grade is None else _sent_score(grade[4])
-            record[8:8] = [
-                words["delivery:" + delivery],
-                given,
-                maximum,
-                "" if grade is None else times(grade[5]),
-            ]
-            yield record
+                    words["practice:" + practice],
+                    "",
+                )
+            )
+        return first + self.times(completed) if completed is not None else first
 
 
-def _details(
-    s: Session, scope: Scope, ids: list[int]
-) -> tuple[dict[tuple[int, str], Any], dict[int, list[Any]]]:
-    """For these learners: per module (lessons seen, best score, attempts, completed, the practice task's state)
-    and the newest grade rows (id, target, state, is the course's, payload, sent) as plain tuples (two
-    statements)."""
+def _module_rows(scope: Scope, dialect: str) -> Any:
+    """Per learner and module of the course: lessons seen, best score, attempts, completed, the practice task's
+    state (one statement)."""
     c, course_id = scope.context_id, scope.course.id
-    connection = s.connection()
     practice_state = case(
         (PracticeSubmission.reviewed_at.is_not(None), "reviewed"),
         (PracticeSubmission.revision_requested_at.is_not(None), "revision"),
@@ -375,11 +421,6 @@ def _details(
         PracticeSubmission.course_id == ModuleProgress.course_id,
         PracticeSubmission.module_id == ModuleProgress.module_id,
     )
-    mine = (
-        ModuleProgress.context_id == c,
-        ModuleProgress.course_id == course_id,
-        ModuleProgress.user_id.in_(ids),
-    )
     with_progress = (
         select(
             ModuleProgress.user_id,
@@ -387,11 +428,11 @@ def _details(
             ModuleProgress.lessons_seen,
             ModuleProgress.best_score,
             ModuleProgress.attempts,
-            _raw(ModuleProgress.completed_at),
+            _utc(ModuleProgress.completed_at, dialect),
             practice_state,
         )
         .outerjoin(PracticeSubmission, same_module)
-        .where(*mine)
+        .where(ModuleProgress.context_id == c, ModuleProgress.course_id == course_id)
     )
     # A practice text with no progress row in its module (progress writes one with the text; kept for any other)
     text_only = select(
@@ -405,18 +446,25 @@ def _details(
     ).where(
         PracticeSubmission.context_id == c,
         PracticeSubmission.course_id == course_id,
-        PracticeSubmission.user_id.in_(ids),
         ~exists().where(same_module),
     )
-    modules = {
-        (user, module): (seen, best, attempts, completed, practice)
-        for user, module, seen, best, attempts, completed, practice in connection.execute(
-            union_all(with_progress, text_only)
-        ).all()  # one fetchall, not a fetch per row
-    }
-    deliveries: dict[int, list[Any]] = {}
+    return union_all(with_progress, text_only)
+
+
+def _delivery_texts(
+    connection: Any,
+    scope: Scope,
+    modules: _ModuleTexts,
+    columns: Columns | None,
+    words: dict[str, str],
+    times: _Times,
+) -> dict[int, str]:
+    """Each learner's four delivery cells (the state of their grades in the LMS, the course grade sent, its
+    maximum and when) as CSV text, from the newest grade rows of the course (one statement): for everyone with
+    grade rows or a module result (whose grade may be "missing")."""
+    dialect = connection.dialect.name
     is_course = GradeOutbox.module_id.is_(None)
-    newest = newest_rows(context_id=c, course_id=course_id, user_ids=ids).with_only_columns(
+    newest = newest_rows(context_id=scope.context_id, course_id=scope.course.id).with_only_columns(
         GradeOutbox.user_id,
         GradeOutbox.id,
         GradeOutbox.target,
@@ -424,11 +472,37 @@ def _details(
         is_course,
         # only the course result's value and time are shown: the module rows' are not read
         type_coerce(case((is_course, GradeOutbox.payload), else_=null()), JSON),
-        _raw(case((is_course, GradeOutbox.sent_at), else_=null())),
+        _utc(case((is_course, GradeOutbox.sent_at), else_=null()), dialect),
     )
-    for user, *row in connection.execute(newest.where(GradeOutbox.state != RowState.SUPERSEDED)).all():
-        deliveries.setdefault(user, []).append(row)
-    return modules, deliveries
+    groups = _delivery_groups()
+    found: dict[int, set[str]] = {}
+    targets: dict[int, set[str]] = {}
+    grades: dict[int, tuple[int, Any, Any]] = {}
+    for user, row_id, target, state, course_row, payload, sent_at in connection.execute(
+        newest.where(GradeOutbox.state != RowState.SUPERSEDED)
+    ):
+        found.setdefault(user, set()).add(groups.get(state, "none"))
+        targets.setdefault(user, set()).add(target)
+        if course_row and (user not in grades or row_id > grades[user][0]):
+            grades[user] = (row_id, payload, sent_at)
+    expected: dict[tuple[str, ...], set[str]] = {}
+    texts: dict[int, str] = {}
+    for user in found.keys() | modules.with_result.keys():
+        here = found.get(user, set())
+        wanted = modules.with_result.get(user)
+        if columns is not None and wanted:
+            keys = expected.get(wanted)
+            if keys is None:
+                keys = expected[wanted] = columns.expected(wanted)
+            if keys - targets.get(user, set()):
+                here.add("missing")
+        delivery = next((state for state in _DELIVERY_ORDER if state in here), "none")
+        grade = grades.get(user)
+        given, maximum = ("", "") if grade is None else _sent_score(grade[1])
+        texts[user] = ";".join(
+            (words["delivery:" + delivery], given, maximum, "" if grade is None else times(grade[2]))
+        )
+    return texts
 
 
 # --- The completion list ----------------------------------------------------------------------------------

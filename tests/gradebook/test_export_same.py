@@ -3,7 +3,7 @@ text) writes byte for byte what the path through the page's rows wrote before it
 for each batch, with the records function it fed), for every filter and sort and two batch sizes, on a gradebook
 with a bit of everything: roster-only people, nameless and formula-looking names, module progress, practice texts
 submitted, reviewed and asked for revision, grades sent, waiting and failed, course completions, a time in the
-hour before summer time starts."""
+hour before summer time starts, a name to be quoted."""
 
 from __future__ import annotations
 
@@ -94,6 +94,9 @@ def test_gradebook_csv_same_as_through_the_page_rows(app: Flask, launcher: Launc
     add_learner(app, where, "roster", name="-Rita", roster=True, launched=False)
     add_learner(app, where, "tab", name="\tTabea", grade_state="failed")
     add_learner(app, where, "1/8", email="0049 221", grade_state="pending")
+    add_learner(
+        app, where, "quoted", name='Anna "Nina"\nSchmidt', started=("modul-b",)
+    )  # quoted, quotes doubled
     nameless = add_learner(
         app, where, "nameless", practice={"modul-b": "Ein Text über den Rat unserer Kommune."}
     )
@@ -126,5 +129,6 @@ def test_gradebook_csv_same_as_through_the_page_rows(app: Flask, launcher: Launc
                 assert written == expected, (sort, only)
                 if (sort, only) == ("name", "alle"):
                     assert ";Überarbeitung erbeten;" in written  # the practice state "revision"
+                    assert '\r\n"Anna ""Nina""\nSchmidt";' in written  # the name first, in quotes
                 if only == "alle":
-                    assert written.count("\r\n") == 1 + 14 + 7  # the header, everyone
+                    assert written.count("\r\n") == 1 + 14 + 8  # the header, everyone
