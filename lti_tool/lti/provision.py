@@ -7,17 +7,18 @@ concurrent launches of the same user (two tabs, a double click) do not fail on u
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, bindparam, null, select, true
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..course.model import Catalog
-from ..db import upsert
 from ..errors import LaunchError
 from ..i18n import lazy_gettext as _l
 from ..models import (
@@ -29,17 +30,13 @@ from ..models import (
     User,
     utcnow,
 )
-from ..privacy.subjects import hold_grades_if_erased
+from ..privacy.subjects import HOLD_GRADES, launch_subjects
 from .claims import DEEP_LINKING_REQUEST, DL, LTI
 from .roles import is_instructor
 from .toolconf import ActiveDeployment, RegisteredPlatform
 
 AGS = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 NRPS = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
-
-
-# Built once; each launch binds its values (building an INSERT costs more than running it).
-_NEW_SESSION = insert(cast(Table, ToolSession.__table__))
 
 
 def token_hash(token: str) -> str:
@@ -123,6 +120,156 @@ class ProvisionedLaunch:
     new_learner: bool  # this launch made the person's row: nothing of theirs exists yet (no results)
 
 
+@dataclass(frozen=True)
+class _Row:
+    """One row a launch writes: its table, the columns it is found by (`keys`: INSERT … ON CONFLICT on them;
+    none for a plain INSERT), the columns a launch sets (`values`) and those written only when the row is new
+    (`inserted`), each a bind parameter named `<prefix>_<column>`."""
+
+    table: Table
+    prefix: str
+    keys: tuple[str, ...]
+    values: tuple[str, ...]
+    inserted: tuple[str, ...] = ()
+    returning: tuple[str, ...] = ()
+
+
+# The columns a launch takes from an earlier row of the same launch: (row prefix, column) -> (row prefix, its column)
+_FROM_EARLIER = {
+    ("l", "context_id"): ("c", "id"),
+    ("ll", "resource_link_id"): ("l", "id"),
+    ("ll", "user_id"): ("u", "id"),
+    ("m", "user_id"): ("u", "id"),
+    ("m", "context_id"): ("c", "id"),
+    ("s", "user_id"): ("u", "id"),
+    ("s", "context_id"): ("c", "id"),
+    ("s", "resource_link_id"): ("l", "id"),
+}
+_USER = _Row(
+    cast(Table, User.__table__),
+    "u",
+    ("platform_id", "sub"),
+    ("name", "given_name", "family_name", "email", "last_launch_at", "grades_held"),
+    ("created_at",),
+    ("id", "created_at"),
+)
+_LINK = _Row(
+    cast(Table, ResourceLink.__table__),
+    "l",
+    ("deployment_id", "resource_link_id"),
+    (
+        "context_id",
+        "title",
+        "course_id",
+        "module_id",
+        "lineitem_url",
+        "module_grade_items",
+        "updated_at",
+    ),
+    ("created_at",),
+    ("id",),
+)
+_LINK_LAUNCH = _Row(
+    cast(Table, LinkLaunch.__table__),
+    "ll",
+    ("resource_link_id", "user_id"),
+    ("last_launch_at",),
+    ("first_launch_at",),
+)
+_MEMBERSHIP = _Row(
+    cast(Table, Membership.__table__),
+    "m",
+    ("user_id", "context_id"),
+    ("roles", "is_instructor", "last_launch_at"),
+    ("created_at",),
+)
+_SESSION = _Row(
+    cast(Table, ToolSession.__table__),
+    "s",
+    (),
+    (
+        "token_hash",
+        "user_id",
+        "context_id",
+        "resource_link_id",
+        "deployment_id",
+        "message_type",
+        "is_instructor",
+        "course_id",
+        "module_id",
+        "locale",
+        "claims",
+        "created_at",
+        "last_seen_at",
+        "expires_at",
+    ),
+)
+_CONTEXT_OPTIONAL = ("nrps_url", "lineitems_url", "ags_scopes")
+
+
+def _context_row(optional: tuple[str, ...]) -> _Row:
+    return _Row(
+        cast(Table, Context.__table__),
+        "c",
+        ("deployment_id", "context_id"),
+        ("title", "label", "updated_at", *optional),
+        ("created_at",),
+        ("id",),
+    )
+
+
+def _write(dialect: str, row: _Row, earlier: dict[str, Any] | None = None) -> Any:
+    """The INSERT (… ON CONFLICT (keys) DO UPDATE) of one row. `earlier`: the statements (CTEs) of this launch's
+    earlier rows, by prefix, whose values the row takes instead of a bind parameter."""
+    table = row.table
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    columns: dict[str, Any] = {}
+    for name in (*row.keys, *row.values, *row.inserted):
+        source = _FROM_EARLIER.get((row.prefix, name))
+        if earlier is not None and source is not None:
+            columns[name] = select(earlier[source[0]].c[source[1]]).scalar_subquery()
+        elif row is _USER and name == "grades_held":
+            columns[name] = HOLD_GRADES
+        else:
+            columns[name] = bindparam(f"{row.prefix}_{name}", type_=table.c[name].type)
+    ins = insert(table).values(columns)
+    stmt: Any = ins
+    if row.keys:
+        update: dict[str, Any] = {name: ins.excluded[name] for name in row.values}
+        if row is _USER:  # a person whose grades are held stays held
+            update["grades_held"] = table.c.grades_held | ins.excluded.grades_held
+        stmt = ins.on_conflict_do_update(index_elements=list(row.keys), set_=update)
+    return stmt.returning(*(table.c[name] for name in row.returning)) if row.returning else stmt
+
+
+def _rows(context_optional: tuple[str, ...], with_link: bool) -> list[_Row]:
+    link = [_LINK, _LINK_LAUNCH] if with_link else []
+    return [_USER, _context_row(context_optional), *link, _MEMBERSHIP, _SESSION]
+
+
+@functools.cache
+def _one_by_one(dialect: str, context_optional: tuple[str, ...], with_link: bool) -> list[Any]:
+    """The launch's writes as one statement per row (SQLite), each built once."""
+    return [_write(dialect, row) for row in _rows(context_optional, with_link)]
+
+
+@functools.cache
+def _all_at_once(context_optional: tuple[str, ...], with_link: bool) -> Any:
+    """PostgreSQL: the launch's writes as one statement (data-modifying CTEs, each row taking the ids of the
+    earlier ones from their RETURNING), built once: one round trip instead of six, which is most of the launch
+    POST's CPU on PostgreSQL (bench/FINDINGS.md). Answers (user id, created_at, context id, link id or NULL)."""
+    earlier: dict[str, Any] = {}
+    for row in _rows(context_optional, with_link):
+        earlier[row.prefix] = _write("postgresql", row, earlier).cte(f"launch_{row.prefix}")
+    u, c, link = earlier["u"], earlier["c"], earlier.get("l")
+    link_id = link.c.id if link is not None else null()
+    query = select(u.c.id, u.c.created_at, c.c.id.label("context_id"), link_id.label("link_id"))
+    query = query.select_from(u).join(c, true())
+    if link is not None:
+        query = query.join(link, true())
+    return query.add_cte(*(earlier[p] for p in ("ll", "m", "s") if p in earlier))
+
+
 def provision(
     s: Session,
     *,
@@ -136,31 +283,31 @@ def provision(
 ) -> ProvisionedLaunch:
     now = utcnow()
     message_type = claims[LTI + "message_type"]
-    user_id, created_at = upsert(
-        s,
-        cast(Table, User.__table__),
-        {"platform_id": platform.id, "sub": claims["sub"]},
-        {
-            # Only what the platform sends now: if it stops sending names, the tool forgets them.
-            "name": _text(claims.get("name")),
-            "given_name": _text(claims.get("given_name")),
-            "family_name": _text(claims.get("family_name")),
-            "email": _text(claims.get("email")),
-            "last_launch_at": now,
-        },
-        inserted={"created_at": now},
-        returning=("id", "created_at"),
-    ).one()
-    hold_grades_if_erased(s, config, platform, claims["sub"], user_id)
+    with_link = message_type != DEEP_LINKING_REQUEST
+    params: dict[str, Any] = {
+        "u_platform_id": platform.id,
+        "u_sub": claims["sub"],
+        # Only what the platform sends now: if it stops sending names, the tool forgets them.
+        "u_name": _text(claims.get("name")),
+        "u_given_name": _text(claims.get("given_name")),
+        "u_family_name": _text(claims.get("family_name")),
+        "u_email": _text(claims.get("email")),
+        "u_last_launch_at": now,
+        "u_created_at": now,
+        "subjects": launch_subjects(config, platform, claims["sub"]),
+    }
     ctx = claims[LTI + "context"]
     ags: dict[str, Any] = claims.get(AGS) or {}
     nrps: dict[str, Any] = claims.get(NRPS) or {}
     ags = ags if isinstance(ags, dict) else {}
     nrps = nrps if isinstance(nrps, dict) else {}
     context_values: dict[str, Any] = {
+        "deployment_id": deployment.id,
+        "context_id": ctx["id"][:255],
         "title": _text(ctx.get("title")) or "",
         "label": _text(ctx.get("label")) or "",
         "updated_at": now,
+        "created_at": now,
     }
     if isinstance(nrps.get("context_memberships_url"), str):
         context_values["nrps_url"] = nrps["context_memberships_url"][:1024]
@@ -168,44 +315,33 @@ def provision(
         context_values["lineitems_url"] = ags["lineitems"][:1024]
     if isinstance(ags.get("scope"), list):
         context_values["ags_scopes"] = [x for x in ags["scope"] if isinstance(x, str)]
-    context_id: int = upsert(
-        s,
-        Context,
-        {"deployment_id": deployment.id, "context_id": ctx["id"][:255]},
-        context_values,
-        returning="id",
-    ).scalar_one()
+    params.update({f"c_{name}": value for name, value in context_values.items()})
+    context_optional = tuple(name for name in _CONTEXT_OPTIONAL if name in context_values)
 
-    link_id: int | None = None
-    if message_type != DEEP_LINKING_REQUEST:
+    if with_link:
         link = claims[LTI + "resource_link"]
-        link_values: dict[str, Any] = {
-            "context_id": context_id,
-            "title": _text(link.get("title")) or "",
-            "course_id": target.course_id,
-            "module_id": target.module_id,
-            "updated_at": now,
-        }
-        # The activity's own grade item; Moodle sends it only when the activity accepts grades.
-        link_values["lineitem_url"] = ags["lineitem"][:1024] if isinstance(ags.get("lineitem"), str) else None
-        link_values["module_grade_items"] = wants_module_grade_items(claims)
-        link_id = upsert(
-            s,
-            ResourceLink,
-            {"deployment_id": deployment.id, "resource_link_id": link["id"][:255]},
-            link_values,
-            returning="id",
-        ).scalar_one()
-        # Remembered for grading: a course result goes to the links its learner launched.
-        upsert(s, LinkLaunch, {"resource_link_id": link_id, "user_id": user_id}, {"last_launch_at": now})
+        params.update(
+            {
+                "l_deployment_id": deployment.id,
+                "l_resource_link_id": link["id"][:255],
+                "l_title": _text(link.get("title")) or "",
+                "l_course_id": target.course_id,
+                "l_module_id": target.module_id,
+                # The activity's own grade item; Moodle sends it only when the activity accepts grades.
+                "l_lineitem_url": ags["lineitem"][:1024] if isinstance(ags.get("lineitem"), str) else None,
+                "l_module_grade_items": wants_module_grade_items(claims),
+                "l_updated_at": now,
+                "l_created_at": now,
+                # Remembered for grading: a course result goes to the links its learner launched.
+                "ll_last_launch_at": now,
+                "ll_first_launch_at": now,
+            }
+        )
 
     roles = [r for r in claims.get(LTI + "roles", []) if isinstance(r, str)]
     instructor = is_instructor(roles)
-    upsert(
-        s,
-        Membership,
-        {"user_id": user_id, "context_id": context_id},
-        {"roles": roles, "is_instructor": instructor, "last_launch_at": now},
+    params.update(
+        {"m_roles": roles, "m_is_instructor": instructor, "m_last_launch_at": now, "m_created_at": now}
     )
 
     token = secrets.token_urlsafe(32)
@@ -215,25 +351,42 @@ def provision(
             kept[name] = claims[LTI + name]
     if message_type == DEEP_LINKING_REQUEST:
         kept["deep_linking_settings"] = claims[DL + "deep_linking_settings"]
-    s.connection().execute(
-        _NEW_SESSION,
-        dict(
-            token_hash=token_hash(token),
-            user_id=user_id,
-            context_id=context_id,
-            resource_link_id=link_id,
-            deployment_id=deployment.id,
-            message_type=message_type,
-            is_instructor=instructor,
-            course_id=target.course_id,
-            module_id=target.module_id,
-            locale=pick_locale(claims, languages),
-            claims=kept,
-            created_at=now,
-            last_seen_at=now,
-            expires_at=now + dt.timedelta(seconds=session_lifetime),
-        ),
+    params.update(
+        {
+            "s_token_hash": token_hash(token),
+            "s_deployment_id": deployment.id,
+            "s_message_type": message_type,
+            "s_is_instructor": instructor,
+            "s_course_id": target.course_id,
+            "s_module_id": target.module_id,
+            "s_locale": pick_locale(claims, languages),
+            "s_claims": kept,
+            "s_created_at": now,
+            "s_last_seen_at": now,
+            "s_expires_at": now + dt.timedelta(seconds=session_lifetime),
+        }
     )
+
+    conn = s.connection()
+    link_id: int | None = None
+    if conn.dialect.name == "postgresql":
+        user_id, created_at, context_id, link_id = conn.execute(
+            _all_at_once(context_optional, with_link), params
+        ).one()
+    else:
+        user, context, *rest = _one_by_one(conn.dialect.name, context_optional, with_link)
+        user_id, created_at = conn.execute(user, params).one()
+        params.update(ll_user_id=user_id, m_user_id=user_id, s_user_id=user_id)
+        context_id = conn.execute(context, params).scalar_one()
+        params.update(l_context_id=context_id, m_context_id=context_id, s_context_id=context_id)
+        if with_link:
+            link_stmt, link_launch, *rest = rest
+            link_id = conn.execute(link_stmt, params).scalar_one()
+            params.update(ll_resource_link_id=link_id)
+            conn.execute(link_launch, params)
+        params["s_resource_link_id"] = link_id
+        for stmt in rest:
+            conn.execute(stmt, params)
     return ProvisionedLaunch(
         token, user_id, context_id, link_id, instructor, message_type, new_learner=created_at == now
     )

@@ -3,7 +3,7 @@
 `erase` deletes a person (learner_data.delete_learner) and records an `Erasure`: a keyed hash of (issuer, client
 id, sub) — the *subject* — with the time, and nothing else about them. The record does three jobs:
 - a roster refresh (NRPS) does not store the person again (`erased_subs`), unless they came back by launching;
-- someone who comes back starts afresh, and the tool holds their grades (`hold_grades_if_erased`): a fresh
+- someone who comes back starts afresh, and the tool holds their grades (`HOLD_GRADES`, at the launch): a fresh
   start would otherwise overwrite the grades the LMS holds (a 100 becomes a 0) — until the operator allows it
   (`allow_grades`) or the deletion said so (`send_grades`);
 - a restore from a backup older than the deletion brings the person back; `reapply` erases them again.

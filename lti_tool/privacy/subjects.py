@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from ..lti.keystore import configured_secrets
@@ -77,33 +77,29 @@ def find_erasure(
     return s.scalars(select(Erasure).where(Erasure.subject.in_(subjects)).limit(1)).first()
 
 
-# Every launch asks it: built once (statement construction costs more than running it).
-_SEND_GRADES_OF = (
-    select(Erasure.send_grades).where(Erasure.subject.in_(bindparam("subjects", expanding=True))).limit(1)
-)
-_HOLD_GRADES = (
-    update(User)
-    .where(User.id == bindparam("user_id"), User.grades_held.is_(False))
-    .values(grades_held=True)
-    .execution_options(synchronize_session=False)
-)
-
-
 @functools.lru_cache(maxsize=4)
 def _subject_keys_of(secrets: tuple[str, ...]) -> tuple[SubjectKey, ...]:
     return subject_keys({"KEY_SECRETS": secrets})
 
 
-def hold_grades_if_erased(
-    s: Session, config: Mapping[str, Any], platform: PlatformIdentity, sub: str, user_id: int
-) -> None:
-    """At a launch: an erased person who came back has their grades held (unless the erasure said to send)."""
+def launch_subjects(config: Mapping[str, Any], platform: PlatformIdentity, sub: str) -> list[str]:
+    """The subjects a launching person would have been erased under (one per key secret): the values of
+    `HOLD_GRADES`'s bind parameter `subjects`."""
     keys = _subject_keys_of(tuple(configured_secrets(config)))
-    subjects = [subject_of(key, platform, sub) for key in keys]
-    conn = s.connection()
-    erasure = conn.execute(_SEND_GRADES_OF, {"subjects": subjects}).first()
-    if erasure is not None and not erasure.send_grades:
-        conn.execute(_HOLD_GRADES, {"user_id": user_id})
+    return [subject_of(key, platform, sub) for key in keys]
+
+
+# At a launch: an erased person who came back has their grades held (unless the erasure said to send). The
+# launch's user upsert writes this as the row's `grades_held` (lti/provision.py), so asking costs no statement
+# of its own; a row that is held stays held.
+HOLD_GRADES = (
+    exists()
+    .where(
+        Erasure.subject.in_(bindparam("subjects", expanding=True)),
+        Erasure.send_grades.is_(False),
+    )
+    .correlate_except(Erasure)
+)
 
 
 def erased_subs(
