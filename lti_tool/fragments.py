@@ -8,15 +8,20 @@ choices (`fixed`); what differs per request (`holes`: a link with the session to
 left) is put into the template as a marker, and each request puts its own value, escaped as Jinja would have
 escaped it, where the marker was. A hole must therefore appear in its template only as `{{ name }}` (no filter, no
 test on it): a choice that changes the markup belongs in `fixed`.
+
+Whole pages the same way (`page`): a lesson page is the same for every learner of a course in one language but
+for the session token in its links, the CSRF token, its own address and the seconds left; it is rendered once with
+markers for those and kept, and each request gets the kept HTML with its own values put in.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
+from contextvars import ContextVar
 from typing import Any
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g, render_template, request
 from markupsafe import Markup, escape
 
 from .auth import csrf_token, session_clock
@@ -27,6 +32,8 @@ _MARK = (
 _MARKS = re.compile("\ue000(\\w+)\ue001")
 _RENDERED: dict[tuple[Any, ...], tuple[tuple[str, ...], tuple[str, ...]]] = {}
 _MAX_RENDERED = 1024
+# While a whole page is rendered for `page`'s cache, the per-request values are these markers (see `page`).
+_MAKING: ContextVar[bool] = ContextVar("nama_page_making", default=False)
 
 
 def fragment(name: str, fixed: Mapping[str, Any] | None = None, /, **holes: Any) -> Markup:
@@ -61,8 +68,8 @@ def language_switch() -> Markup:
         "_language_switch.html",
         {"in_session": True},
         action=url_for("language.switch"),
-        csrf=csrf_token(),
-        next=request.full_path if request.method == "GET" else "",
+        csrf=_csrf(),
+        next=(_mark("next") if _MAKING.get() else request.full_path) if request.method == "GET" else "",
     )
 
 
@@ -72,7 +79,7 @@ def end_session() -> Markup:
         return Markup()
     from flask import url_for
 
-    return fragment("_session.html", action=url_for("session.end"), csrf=csrf_token())
+    return fragment("_session.html", action=url_for("session.end"), csrf=_csrf())
 
 
 def session_warning() -> Markup:
@@ -85,11 +92,11 @@ def session_warning() -> Markup:
     return fragment(
         "_session_warning.html",
         {"hours": int(current_app.config["SESSION_LIFETIME_SECONDS"]) // 3600},
-        idle=clock.idle_remaining,
-        absolute=clock.absolute_remaining,
+        idle=_mark("idle") if _MAKING.get() else clock.idle_remaining,
+        absolute=_mark("absolute") if _MAKING.get() else clock.absolute_remaining,
         warn=clock.warn,
         extend_url=url_for("session.extend"),
-        csrf=csrf_token(),
+        csrf=_csrf(),
     )
 
 
@@ -109,10 +116,131 @@ def legal_links() -> Markup:
 _LEGAL = frozenset({"legal.privacy", "legal.imprint", "legal.accessibility_statement"})
 
 
+# --- Whole pages ----------------------------------------------------------------------------------------------
+
+# What differs between two requests for the same page (same key, language, session state shape): the session
+# token in every link, the CSRF token, the page's own address (header's "Open in a new window", the language
+# switch's way back) and the session's seconds left.
+_PAGE_HOLES = frozenset({"sid", "csrf", "url", "next", "idle", "absolute"})
+# Kept pages of a process, at most (characters; a course's lessons in two languages are ~1 million): beyond it
+# they are all forgotten and kept again as asked for.
+_MAX_PAGE_CHARS = 4_000_000
+_Kept = tuple[tuple[str, ...], tuple[str, ...]] | None  # None: this page cannot be kept (rendered every time)
+
+
+class _Pages:
+    """The pages a process keeps (per app)."""
+
+    def __init__(self) -> None:
+        self.pages: dict[tuple[Any, ...], _Kept] = {}
+        self.chars = 0
+
+    def keep(self, shape: tuple[Any, ...], found: _Kept) -> None:
+        size = sum(map(len, found[0])) if found else 0
+        if self.chars + size > _MAX_PAGE_CHARS:
+            self.pages.clear()
+            self.chars = 0
+        self.pages[shape] = found
+        self.chars += size
+
+
+def _mark(name: str) -> str:
+    return _MARK.format(name)
+
+
+def _csrf() -> str:
+    """The CSRF token; a marker while `page` renders a page to keep (the template global `csrf_token` too)."""
+    return _mark("csrf") if _MAKING.get() else csrf_token()
+
+
+def page_url() -> str:
+    """The page's own address (request.url); a marker while `page` renders a page to keep."""
+    return _mark("url") if _MAKING.get() else request.url
+
+
+def page(name: str, key: tuple[Hashable, ...], context: Callable[[], Mapping[str, Any]]) -> str:
+    """`render_template(name, **context())`, rendered once per `key` (with the request's language, script root
+    and the header's choices) and kept; each request gets the kept HTML with its own per-request values
+    (`_PAGE_HOLES`) put in, escaped as the template would have escaped them. The same HTML as rendering it.
+
+    `key` must determine everything `context()` gives the template (the caller's promise: course objects are
+    loaded once per process, so their ids will do; a learner's progress goes in as values). `context` is called
+    only to render, while the markers stand for the session token (so a link built inside it carries a marker,
+    and a `url_for` in the view must be inside it too) and the other per-request values. A page whose HTML
+    shows a marker some other way (a link werkzeug quoted, a marker character in course text) is not kept.
+    """
+    from .i18n import _current_locale
+
+    clock = session_clock()
+    shape = (
+        name,
+        _current_locale(),
+        request.script_root,
+        request.method == "GET" and request.headers.get("Sec-Fetch-Dest", "iframe") == "iframe",
+        bool(g.get("session_token")),
+        g.get("visitor") is not None,
+        clock.warn if clock is not None else None,
+        *key,
+    )
+    if not current_app.config.get("PAGE_CACHE", True) or not g.get("session_token"):
+        return render_template(name, **context())
+    kept: _Pages = current_app.extensions.get("nama_pages") or current_app.extensions.setdefault(
+        "nama_pages", _Pages()
+    )
+    try:
+        found = kept.pages[shape]
+    except KeyError:
+        found = _make(name, context)
+        kept.keep(shape, found)
+    if found is None:
+        return render_template(name, **context())
+    statics, names = found
+    values = {"sid": g.session_token}
+    out = [statics[0]]
+    for hole, static in zip(names, statics[1:], strict=True):
+        value = values.get(hole)
+        if value is None:
+            value = values[hole] = _page_value(hole, clock)
+        out.append(value)
+        out.append(static)
+    return "".join(out)
+
+
+def _page_value(hole: str, clock: Any) -> str:
+    if hole == "csrf":
+        return str(escape(csrf_token()))
+    if hole == "url":
+        return str(escape(request.url))
+    if hole == "next":
+        return str(escape(request.full_path))
+    if hole == "idle":
+        return str(escape(clock.idle_remaining))
+    return str(escape(clock.absolute_remaining))  # "absolute"
+
+
+def _make(name: str, context: Callable[[], Mapping[str, Any]]) -> _Kept:
+    token = g.session_token
+    making = _MAKING.set(True)
+    g.session_token = _mark("sid")
+    try:
+        html = render_template(name, **context())
+    finally:
+        g.session_token = token
+        _MAKING.reset(making)
+    parts = _MARKS.split(html)
+    statics, names = tuple(parts[0::2]), tuple(parts[1::2])
+    stray = any("\ue000" in part or "\ue001" in part for part in statics) or "%EE%80%80" in html.upper()
+    if stray or not _PAGE_HOLES.issuperset(names):
+        return None
+    return statics, names
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         language_switch=language_switch,
         end_session=end_session,
         session_warning=session_warning,
         legal_links=legal_links,
+        page_url=page_url,
+        csrf_token=_csrf,  # after auth.init_app's: a marker while `page` renders a page to keep
     )

@@ -16,7 +16,7 @@ from flask import Flask, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
-from .. import db, progress
+from .. import db, fragments, progress
 from ..auth import Visitor, current_visitor, session_blueprint
 from ..errors import NotFound, error_response
 from ..i18n import decimal, percent
@@ -268,14 +268,18 @@ def lesson(module_id: str, lesson_id: str) -> str:
     progress.record_lesson_view(s, where.learner, course, mod, page.id)
     s.commit()
     index = page.position - 1
-    return render_template(
+    single = where.single_module
+    return fragments.page(
         "course/lesson.html",
-        course=course,
-        module=mod,
-        lesson=page,
-        previous=mod.lessons[index - 1] if index > 0 else None,
-        following=mod.lessons[index + 1] if index + 1 < len(mod.lessons) else None,
-        single=where.single_module,
+        (id(course), mod.id, page.id, single.id if single else None),
+        lambda: {
+            "course": course,
+            "module": mod,
+            "lesson": page,
+            "previous": mod.lessons[index - 1] if index > 0 else None,
+            "following": mod.lessons[index + 1] if index + 1 < len(mod.lessons) else None,
+            "single": single,
+        },
     )
 
 
