@@ -70,13 +70,17 @@ PROBLEM_PERIOD = "period"
 def _date(raw: str) -> dt.date | None:
     if len(raw) != 10:
         raise ValueError(raw)
-    return dt.date.fromisoformat(raw)
+    day = dt.date.fromisoformat(raw)
+    # The search reads from the day's Berlin midnight (in UTC: the day before) to the next day's.
+    if not dt.date.min < day < dt.date.max:
+        raise ValueError(raw)
+    return day
 
 
 def parse_filters(args: Mapping[str, str], platform_ids: set[int], course_ids: set[str]) -> Filters:
     """Filters from the query string; a value that is not understood is reported in `problems`, not applied."""
     problems: dict[str, str] = {}
-    q = " ".join((args.get("q") or "").split())[:SEARCH_MAX]
+    q = " ".join((args.get("q") or "").replace("\x00", "").split())[:SEARCH_MAX]  # NUL: PostgreSQL refuses it
     platform_id: int | None = None
     raw = (args.get("plattform") or "").strip()
     if raw:

@@ -128,6 +128,8 @@ def _all(app: Flask) -> list[RegisterEntry]:
     [
         ({"von": "31.12.2026"}, "von", "Bitte geben Sie ein Datum ein"),
         ({"bis": "2026-02-30"}, "bis", "Bitte geben Sie ein Datum ein"),
+        ({"bis": "9999-12-31"}, "bis", "Bitte geben Sie ein Datum ein"),  # its next day: past the calendar
+        ({"von": "0001-01-01"}, "von", "Bitte geben Sie ein Datum ein"),  # its Berlin midnight: before it
         (
             {"von": "2026-05-01", "bis": "2026-04-01"},
             "bis",
@@ -148,6 +150,19 @@ def test_filters_not_understood_are_said_and_not_applied(
     assert message in html and f'href="#{field}"' in html and f'id="{field}-error"' in html
     assert "1 Abschluss" in html  # the others still apply; the wrong one is left out
     assert "<script>" not in html
+
+
+def test_a_nul_character_in_the_search_is_left_out(
+    app: Flask, launcher: Launcher, office: AdminClient
+) -> None:
+    """PostgreSQL refuses a NUL in the search pattern (the list and the export failed with a 500 there)."""
+    complete(app, launcher, "lea", name="Lea Schneider", context="k1")
+    complete(app, launcher, "max", name="Max Öztürk", context="k1")
+    resp = office.get("/admin/register", query_string={"q": "Schnei\x00der"})
+    assert resp.status_code == 200 and "1 Abschluss" in text_of(resp)
+    export = office.get("/admin/register/export.csv", query_string={"q": "Schnei\x00der"})
+    assert export.status_code == 200
+    assert [row[0] for row in read_csv(export.get_data())[1:]] == ["Lea Schneider"]
 
 
 def test_pages(app: Flask, launcher: Launcher, office: AdminClient, monkeypatch: pytest.MonkeyPatch) -> None:
