@@ -13,6 +13,11 @@ from ..lti.platforms import MAX_LENGTH
 REQUIRED = _l("Please fill in this field.")
 
 
+def without_nul(value: object) -> object:
+    """No browser sends a NUL from a text field, and PostgreSQL refuses one: a form leaves it out."""
+    return value.replace("\x00", "") if isinstance(value, str) else value
+
+
 class LoginForm(FlaskForm):  # type: ignore[misc]
     username = StringField(_l("User name"), validators=[DataRequired(REQUIRED), Length(max=200)])
     password = PasswordField(_l("Password"), validators=[DataRequired(REQUIRED), Length(max=1024)])
@@ -33,7 +38,7 @@ class PlatformForm(FlaskForm):  # type: ignore[misc]
     def strip(self) -> None:
         for field in self:
             if isinstance(field.data, str):
-                field.data = field.data.strip()
+                field.data = str(without_nul(field.data)).strip()
 
 
 LINK_DAYS = [1, 3, 7, 14, 30]
@@ -42,6 +47,7 @@ LINK_DAYS = [1, 3, 7, 14, 30]
 class RegistrationLinkForm(FlaskForm):  # type: ignore[misc]
     note = StringField(
         _l("Who is the link for?"),
+        filters=[without_nul],
         validators=[
             DataRequired(REQUIRED),
             Length(max=MAX_LENGTH["name"], message=_l("At most 255 characters.")),

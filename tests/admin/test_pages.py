@@ -143,6 +143,35 @@ def test_adding_a_platform_checks_what_the_cli_checks(
     assert cli.exit_code != 0  # the command line refuses the same values
 
 
+@pytest.mark.parametrize("field", ["name", "issuer", "client_id", "deployment_id", "jwks_url"])
+def test_a_nul_character_in_a_platform_field_is_left_out(app: Flask, admin: AdminClient, field: str) -> None:
+    """No browser sends a NUL from a text field, and PostgreSQL refuses one (the form failed with a 500 there)."""
+    value = PLATFORM_FORM[field]
+    garbled = value[:3] + "\x00" + value[3:]
+    resp = admin.post("/admin/platforms/new", {**PLATFORM_FORM, field: garbled}, page="/admin/platforms/new")
+    assert resp.status_code == 303
+    with session_scope(app) as s:
+        platform = s.scalars(select(Platform)).one()
+        deployment = s.scalars(select(Deployment)).one()
+        stored = deployment.deployment_id if field == "deployment_id" else getattr(platform, field)
+    assert stored == value
+
+
+def test_a_nul_character_in_a_registration_link_note_is_left_out(app: Flask, admin: AdminClient) -> None:
+    resp = admin.post(
+        "/admin/registration-links",
+        {"note": "Kreis\x00 Düren", "days": "3"},
+        page="/admin/registration-links",
+    )
+    assert resp.status_code == 200 and 'id="issued-url"' in resp.text
+    empty = admin.post(
+        "/admin/registration-links", {"note": "\x00", "days": "3"}, page="/admin/registration-links"
+    )
+    assert empty.status_code == 400 and "Bitte füllen Sie dieses Feld aus." in empty.text
+    with session_scope(app) as s:
+        assert s.scalars(select(RegistrationLink.note)).all() == ["Kreis Düren"]
+
+
 def test_a_registration_link_is_shown_once_and_listed_with_its_state(
     app: Flask, admin: AdminClient, tool_server: ServerThread
 ) -> None:
