@@ -12,6 +12,7 @@ from enum import StrEnum
 from sqlalchemy.orm import Session
 
 from ..models import Certificate, CertificateEvent, utcnow
+from ..progress.practice import normalize_text
 
 REASON_MAX = 1000
 
@@ -30,7 +31,7 @@ class RevocationError(ValueError):
 
 
 def clean_reason(text: str) -> str:
-    reason = "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+    reason = "\n".join(line.rstrip() for line in normalize_text(text).split("\n"))  # no NUL: PostgreSQL
     reason = reason.strip()
     if not reason:
         raise RevocationError("no_reason")

@@ -81,6 +81,7 @@ def test_a_reason_is_required_and_bounded(app: Flask, launcher: Launcher, office
     for reason, message in [
         ("", "Bitte geben Sie die Begründung an."),
         (" \r\n\t ", "Bitte geben Sie die Begründung an."),
+        ("\x00\x07 ", "Bitte geben Sie die Begründung an."),  # control characters are no reason
         ("x" * (REASON_MAX + 1), f"Höchstens {REASON_MAX} Zeichen."),
     ]:
         resp = office.post(f"{record}/revoke", {"reason": reason}, page=record)
@@ -92,6 +93,19 @@ def test_a_reason_is_required_and_bounded(app: Flask, launcher: Launcher, office
     with session_scope(app) as s:
         assert s.scalars(select(Certificate.revoked_at)).one() is None
         assert s.scalar(select(func.count()).select_from(CertificateEvent)) == 0
+
+
+def test_control_characters_are_left_out_of_the_reason(
+    app: Flask, launcher: Launcher, office: AdminClient
+) -> None:
+    """PostgreSQL refuses a NUL (the revocation failed with a 500 there)."""
+    done = complete(app, launcher, "lea", context="k1")
+    issue_certificate(done)
+    record = f"/admin/register/{done.entry_id}"
+    resp = office.post(f"{record}/revoke", {"reason": "Die\x00 Prüfung\x1b ergab es."}, page=record)
+    assert resp.status_code == 303
+    with session_scope(app) as s:
+        assert s.scalars(select(CertificateEvent.reason)).all() == ["Die Prüfung ergab es."]
 
 
 def test_reinstating_a_valid_certificate_changes_nothing(
