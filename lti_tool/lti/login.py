@@ -10,6 +10,7 @@ is blocked (third-party iframe in a strict browser) the signed state and the sin
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from collections.abc import Mapping
@@ -31,7 +32,9 @@ def hash_browser(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:32]
 
 
+@functools.lru_cache(maxsize=4)
 def state_signer(secret_key: str) -> URLSafeTimedSerializer:
+    """Made once per secret (every login signs a state, every launch checks one); it keeps no state of its own."""
     return URLSafeTimedSerializer(secret_key, salt="nama-lti oidc state")
 
 

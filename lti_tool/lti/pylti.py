@@ -51,6 +51,10 @@ class _UnusedCookies(CookieService):
         raise AssertionError("launch validation sets no cookies")
 
 
+# One for every launch: a requests.Session costs ~50 µs to make (its adapters and pools), and this one never sends.
+_NO_HTTP = NoHttp()
+
+
 class PyltiLaunch(MessageLaunch[FormRequest, DbToolConf, SessionService, CookieService]):
     """A pylti1p3 `MessageLaunch` of one launch POST, its state under public names.
 
@@ -67,7 +71,7 @@ class PyltiLaunch(MessageLaunch[FormRequest, DbToolConf, SessionService, CookieS
             conf,
             session_service=SessionService(request),
             cookie_service=_UnusedCookies(),
-            requests_session=NoHttp(),
+            requests_session=_NO_HTTP,
         )
 
     # --- the request -----------------------------------------------------------------------------
