@@ -151,23 +151,29 @@ def check_service_urls(body: Mapping[str, Any], allowed: Allowed) -> None:
 
 def check_no_nul(body: Mapping[str, Any]) -> None:
     """Refuse claims with a NUL character in any key or string: no platform sends one, and PostgreSQL can neither
-    store nor look one up in a text column. Checked before any claim reaches a query; a loop, not recursion, as
-    the claims may nest deeply."""
-    stack: list[Any] = [body]
+    store nor look one up in a text column. Checked before any claim reaches a query."""
+    if holds_nul(body):
+        raise LaunchError(
+            _l("The launch message is not valid: %(reason)s", reason="a claim holds a NUL character"),
+            hint=ASK_ADMIN,
+            code="claim_malformed",
+        )
+
+
+def holds_nul(document: Any) -> bool:
+    """Whether a JSON document holds a NUL character in any key or string (a loop: it may nest deeply)."""
+    stack: list[Any] = [document]
     while stack:
         value = stack.pop()
         if isinstance(value, str):
             if "\x00" in value:
-                raise LaunchError(
-                    _l("The launch message is not valid: %(reason)s", reason="a claim holds a NUL character"),
-                    hint=ASK_ADMIN,
-                    code="claim_malformed",
-                )
+                return True
         elif isinstance(value, Mapping):
             stack.extend(value.keys())
             stack.extend(value.values())
         elif isinstance(value, list):
             stack.extend(value)
+    return False
 
 
 def _missing(claim: str) -> NoReturn:

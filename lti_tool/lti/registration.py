@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import logging
 import secrets
 import time
@@ -30,6 +31,7 @@ from ..http import Allowed, GuardedClient, NoHttp, shared_session, short_reason
 from ..i18n import lazy_gettext as _l
 from ..models import Deployment, Platform, RegistrationLink, utcnow
 from ..urls import http_url, origin_of
+from .claims import holds_nul
 from .toolconf import registrations_changed
 from .toolinfo import CLAIMS, SCOPES, TOOL_DESCRIPTION, TOOL_NAME, tool_info
 
@@ -142,6 +144,19 @@ def _attempt_failed(claim: Claim, max_attempts: int, code: str) -> None:
         )
 
 
+def platform_json(response: requests.Response) -> Any:
+    """A platform's JSON answer, or ValueError for what the tool cannot store: not JSON, nested deeper than the
+    parser goes, NaN or Infinity (PostgreSQL's json type refuses them), a NUL (PostgreSQL's text refuses it)."""
+    try:
+        document = response.json()
+        json.dumps(document, allow_nan=False)
+    except RecursionError as exc:
+        raise ValueError("JSON nested too deeply") from exc
+    if holds_nul(document):
+        raise ValueError("JSON holds a NUL character")
+    return document
+
+
 def check_issuer(config_url: str, platform_config: Mapping[str, Any]) -> str:
     """DR 1.0 §3.5.1: the configuration URL must lie under the issuer it announces (same origin, path prefix);
     the endpoints must be web addresses, and the registration endpoint (which the tool POSTs to) on the issuer's
@@ -232,7 +247,7 @@ class ToolDynamicRegistration(DynamicRegistration):
                 self._openid_configuration, headers=self._headers(), allowed=allowed, deadline=self._deadline
             )
             resp.raise_for_status()
-            conf = resp.json()
+            conf = platform_json(resp)
         except (requests.RequestException, ValueError) as exc:
             raise RegistrationError(
                 _l("The tool could not read the platform's configuration."),
@@ -282,7 +297,7 @@ class ToolDynamicRegistration(DynamicRegistration):
                 detail=f"platform answered {short_reason(response)}",
             )
         try:
-            answer = response.json()
+            answer = platform_json(response)
         except ValueError:
             answer = None
         if not isinstance(answer, dict) or not isinstance(answer.get(TOOL_CONF), dict):

@@ -18,7 +18,7 @@ from lti_tool.lti.registration import issue_link
 from lti_tool.models import Deployment, Platform, RegistrationLink
 
 from ..peer import ServerThread
-from .moodle_registrar import TOOL_CONF, MoodleRegistrar
+from .moodle_registrar import PLATFORM_CONF, TOOL_CONF, MoodleRegistrar
 
 
 @pytest.fixture
@@ -291,3 +291,77 @@ def test_a_link_is_used_up_after_three_failed_attempts_and_each_use_is_logged(
     assert any("attempt 3 of 3 failed" in line and "used up" in line for line in lines)
     assert any(f"registration link {link.id} refused: used up" in line for line in lines)
     assert not any(token in line for line in lines)
+
+
+def hostile_platform(config_extra: str = "", answer: str = "") -> tuple[ServerThread, str]:
+    """A platform whose configuration (JSON text, `config_extra` spliced in) or registration answer is garbled."""
+    from flask import Flask as App
+    from flask import Response
+
+    app_ = App("hostile")
+    server = ServerThread(app_)
+    base = server.url
+    config = (
+        f'{{"issuer": "{base}", "authorization_endpoint": "{base}/auth", "token_endpoint": "{base}/token", '
+        f'"jwks_uri": "{base}/jwks", "registration_endpoint": "{base}/register", '
+        f'"{PLATFORM_CONF}": {{"product_family_code": "moodle"}}{config_extra}}}'
+    )
+
+    @app_.get("/openid-configuration")
+    def configuration() -> Any:
+        return Response(config, mimetype="application/json")
+
+    @app_.post("/register")
+    def registration() -> Any:
+        return Response(
+            answer or f'{{"client_id": "c1", "{TOOL_CONF}": {{"deployment_id": "7"}}}}',
+            mimetype="application/json",
+        )
+
+    return server, base + "/openid-configuration"
+
+
+@pytest.mark.parametrize(
+    ("config_extra", "answer", "status", "code"),
+    [
+        # PostgreSQL cannot store a NUL: the registration failed with a 500 there.
+        (
+            f', "{PLATFORM_CONF}": {{"product_family_code": "moo\\u0000dle"}}',
+            "",
+            502,
+            "registration_config_unreachable",
+        ),
+        (
+            "",
+            f'{{"client_id": "c\\u0000", "{TOOL_CONF}": {{"deployment_id": "7"}}}}',
+            502,
+            "registration_answer_invalid",
+        ),
+        (
+            "",
+            f'{{"client_id": "c1", "{TOOL_CONF}": {{"deployment_id": "7\\u0000"}}}}',
+            502,
+            "registration_answer_invalid",
+        ),
+        # Not JSON PostgreSQL's json type takes (Infinity), and nesting deeper than Python's parser goes: 500s.
+        (', "n": 1e999999', "", 502, "registration_config_unreachable"),
+        (', "n": ' + "[" * 100000 + "]" * 100000, "", 502, "registration_config_unreachable"),
+    ],
+)
+def test_a_garbled_configuration_or_answer_is_refused_and_nothing_stored(
+    app: Flask,
+    tool_server: ServerThread,
+    runner: FlaskCliRunner,
+    config_extra: str,
+    answer: str,
+    status: int,
+    code: str,
+) -> None:
+    server, configuration = hostile_platform(config_extra, answer)
+    try:
+        resp = attempt(tool_server.url, new_link(runner, tool_server.url), configuration)
+    finally:
+        server.stop()
+    assert resp.status_code == status and code in resp.text, resp.text[:600]
+    with session_scope(app) as s:
+        assert s.scalars(select(Platform)).all() == [] and s.scalars(select(Deployment)).all() == []
