@@ -430,6 +430,36 @@ def _said(response: requests.Response) -> str:
 # --- per app --------------------------------------------------------------------------------------------------
 
 
+def platform_json(response: requests.Response) -> Any:
+    """A platform's JSON answer, or ValueError for what the tool can neither read nor store: not JSON, nested
+    deeper than the parser goes, NaN or Infinity (PostgreSQL's json type refuses them), a NUL anywhere (no
+    platform sends one; PostgreSQL's text refuses it)."""
+    try:
+        document = response.json()
+        jsonlib.dumps(document, allow_nan=False)
+    except RecursionError as exc:
+        raise ValueError("JSON nested too deeply") from exc
+    if holds_nul(document):
+        raise ValueError("JSON holds a NUL character")
+    return document
+
+
+def holds_nul(document: Any) -> bool:
+    """Whether a JSON document holds a NUL character in any key or string (a loop: it may nest deeply)."""
+    stack: list[Any] = [document]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True
+        elif isinstance(value, Mapping):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
+
+
 def http_session(app: Flask | None = None) -> GuardedClient:
     """A client with this app's limits. Clients hold connection pools: reuse them where you can."""
     cfg = (app or current_app).config

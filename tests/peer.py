@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
-from flask import Flask, jsonify
+from flask import Flask, Response, jsonify
 from jwt.algorithms import RSAAlgorithm
 from werkzeug.serving import make_server
 
@@ -73,6 +73,7 @@ class PeerPlatform:
     keys: list[SigningKey] = field(default_factory=lambda: [SigningKey.generate()])
     jwks_fetches: int = 0
     jwks_delay: float = 0.0
+    jwks_body: str | None = None  # served as it is instead of the keys (a garbled key set)
     server: ServerThread | None = None
 
     def start(self) -> PeerPlatform:
@@ -82,6 +83,8 @@ class PeerPlatform:
         def jwks() -> Any:
             self.jwks_fetches += 1
             time.sleep(self.jwks_delay)
+            if self.jwks_body is not None:
+                return Response(self.jwks_body, mimetype="application/json")
             return jsonify({"keys": [k.public_jwk() for k in self.keys]})
 
         self.server = ServerThread(app)

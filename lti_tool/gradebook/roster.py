@@ -34,7 +34,7 @@ from ..db import advisory_lock, insert_for
 from ..errors import ToolError
 from ..grading.singleflight import Busy
 from ..grading.tokens import AccessTokens, PlatformInfo, TokenError
-from ..http import OutboundRefused, shared_session, short_reason
+from ..http import OutboundRefused, platform_json, shared_session, short_reason
 from ..i18n import lazy_gettext as _l
 from ..lti.roles import is_learner
 from ..models import Context, Deployment, Platform, RosterEntry, utcnow
@@ -334,7 +334,7 @@ class RosterFetch:
 
     def _container(self, response: requests.Response) -> dict[str, Any]:
         try:
-            body = response.json()
+            body = platform_json(response)
         except ValueError as exc:
             raise self._invalid(f"NRPS page is not JSON: {response.text[:200]!r}") from exc
         if not isinstance(body, dict) or not isinstance(body.get("members"), list):

@@ -12,7 +12,7 @@ from pylti1p3.exception import LtiException
 from pylti1p3.message_validators import get_validators
 
 from ..errors import LaunchError
-from ..http import Allowed
+from ..http import Allowed, holds_nul
 from ..i18n import lazy_gettext as _l
 from ..urls import http_url
 
@@ -158,22 +158,6 @@ def check_no_nul(body: Mapping[str, Any]) -> None:
             hint=ASK_ADMIN,
             code="claim_malformed",
         )
-
-
-def holds_nul(document: Any) -> bool:
-    """Whether a JSON document holds a NUL character in any key or string (a loop: it may nest deeply)."""
-    stack: list[Any] = [document]
-    while stack:
-        value = stack.pop()
-        if isinstance(value, str):
-            if "\x00" in value:
-                return True
-        elif isinstance(value, Mapping):
-            stack.extend(value.keys())
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)
-    return False
 
 
 def _missing(claim: str) -> NoReturn:

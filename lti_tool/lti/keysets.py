@@ -24,7 +24,7 @@ from jwt.algorithms import RSAAlgorithm
 
 from ..cache import LaunchStore
 from ..errors import LaunchError
-from ..http import Allowed, GuardedClient
+from ..http import Allowed, GuardedClient, platform_json
 from ..i18n import lazy_gettext as _l
 from ..localcache import LocalCache
 from .claims import ASK_ADMIN
@@ -158,7 +158,7 @@ class PlatformKeys:
         try:
             resp = self._http.get(url, headers={"Accept": "application/json"}, allowed=self._allowed)
             resp.raise_for_status()
-            jwks = resp.json()
+            jwks = platform_json(resp)
         except (requests.RequestException, ValueError) as exc:
             raise LaunchError(
                 _l("The tool could not fetch the learning platform's public keys."),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import logging
 import secrets
 import time
@@ -27,11 +26,10 @@ from sqlalchemy.orm import Session
 from .. import db
 from ..db import insert_for
 from ..errors import RegistrationError
-from ..http import Allowed, GuardedClient, NoHttp, shared_session, short_reason
+from ..http import Allowed, GuardedClient, NoHttp, platform_json, shared_session, short_reason
 from ..i18n import lazy_gettext as _l
 from ..models import Deployment, Platform, RegistrationLink, utcnow
 from ..urls import http_url, origin_of
-from .claims import holds_nul
 from .toolconf import registrations_changed
 from .toolinfo import CLAIMS, SCOPES, TOOL_DESCRIPTION, TOOL_NAME, tool_info
 
@@ -142,19 +140,6 @@ def _attempt_failed(claim: Claim, max_attempts: int, code: str) -> None:
             max_attempts,
             code,
         )
-
-
-def platform_json(response: requests.Response) -> Any:
-    """A platform's JSON answer, or ValueError for what the tool cannot store: not JSON, nested deeper than the
-    parser goes, NaN or Infinity (PostgreSQL's json type refuses them), a NUL (PostgreSQL's text refuses it)."""
-    try:
-        document = response.json()
-        json.dumps(document, allow_nan=False)
-    except RecursionError as exc:
-        raise ValueError("JSON nested too deeply") from exc
-    if holds_nul(document):
-        raise ValueError("JSON holds a NUL character")
-    return document
 
 
 def check_issuer(config_url: str, platform_config: Mapping[str, Any]) -> str:

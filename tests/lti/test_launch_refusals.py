@@ -425,6 +425,11 @@ def test_english_refusal_page(app: Flask, launcher: Launcher) -> None:
     assert resp.status_code == 400 and "different platform or client" in resp.text and "Error id" in resp.text
 
 
+def test_a_key_set_nested_deeper_than_the_parser_goes(app: Flask, launcher: Launcher) -> None:
+    launcher.peer.jwks_body = '{"keys": ' + "[" * 100000 + "]" * 100000 + "}"  # was a RecursionError: a 500
+    assert_refused(app, launcher.launch(), "platform_keys_unavailable", status=502)
+
+
 def test_a_slow_platform_does_not_hang_the_tool(app: Flask, launcher: Launcher) -> None:
     """Outbound requests have timeouts (pylti1p3 sets none): a JWKS endpoint that never answers is a clear refusal."""
     app.config["HTTP_READ_TIMEOUT"] = 0.5
