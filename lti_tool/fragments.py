@@ -154,8 +154,15 @@ def _csrf() -> str:
 
 
 def page_url() -> str:
-    """The page's own address (request.url); a marker while `page` renders a page to keep."""
-    return _mark("url") if _MAKING.get() else request.url
+    """The page's own address (`own_url`); a marker while `page` renders a page to keep."""
+    return _mark("url") if _MAKING.get() else own_url()
+
+
+def own_url() -> str:
+    """request.url on the configured public base (BASE_URL) when there is one: the `Host` header can name any
+    host, and this address carries the session token."""
+    base = str(current_app.config["BASE_URL"])
+    return base + request.url[len(request.host_url) - 1 :] if base else request.url
 
 
 def page(name: str, key: tuple[Hashable, ...], context: Callable[[], Mapping[str, Any]]) -> str:
@@ -253,7 +260,7 @@ def _page_value(hole: str, clock: Any) -> str:
     if hole == "csrf":
         return str(escape(csrf_token()))
     if hole == "url":
-        return str(escape(request.url))
+        return str(escape(own_url()))
     if hole == "next":
         return str(escape(request.full_path))
     if hole == "idle":

@@ -144,3 +144,20 @@ def test_gradebook_shows_the_platforms_reason_as_text(app: Flask, launcher: Laun
     )  # the gradebook's list names the failure, this page its reason
     assert page.status_code == 200
     assert_escaped(page.text)
+
+
+@pytest.mark.parametrize("path", ["uebersicht?a=1", "m/modul-a/01-einstieg"])
+def test_page_links_follow_the_configured_base_url_not_the_host_header(
+    app: Flask, launcher: Launcher, path: str
+) -> None:
+    """With BASE_URL set, a request's `Host` header ends up in no link (the "open in a new window" link was
+    request.url: the session's address on whatever host the request named)."""
+    app.config["BASE_URL"] = launcher.tool_url
+    start = launcher.launch_and_follow()
+    assert start.status_code == 200
+    url = start.url.split("/s/", 1)[0] + "/s/" + start.url.split("/s/", 1)[1].split("/", 1)[0] + "/" + path
+    for _ in range(2):  # a lesson page is kept after the first request and filled in for the second
+        resp = launcher.browser.get(url, headers={"Host": "evil.example"})
+        assert resp.status_code == 200
+        assert "evil.example" not in resp.text
+        assert f'href="{url}" target="_blank"' in resp.text
