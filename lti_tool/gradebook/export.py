@@ -365,8 +365,8 @@ class _ModuleTexts:
         position = {module.id: n for n, module in enumerate(self.modules)}
         cells: dict[int, list[str]] = {}
         results: dict[int, list[int]] = {}
-        for user, module_id, seen, best, attempts, completed, practice in connection.execute(
-            _module_rows(scope, connection.dialect.name)
+        for user, module_id, seen, best, attempts, completed, practice in _rows(
+            connection, _module_rows(scope, connection.dialect.name)
         ):
             n = position.get(module_id)
             if n is None:  # a module no longer in the course
@@ -405,16 +405,31 @@ class _ModuleTexts:
         return first + self.times(completed) if completed is not None else first
 
 
+def _rows(connection: Any, query: Any, size: int = 100) -> Iterator[Any]:
+    """A statement's rows, fetched `size` at a time: a driver call per piece, not per row (psycopg's fetchone is
+    a chain of Python calls), and pieces small enough to be dropped before the garbage collector looks at them
+    (2,000 rows at a time survived into its older generations: 40-60 ms more per export on SQLite)."""
+    for part in connection.execute(query).partitions(size):
+        yield from part
+
+
+def _practice_state(text: Any) -> Any:
+    """SQL: the state of a practice task (`PracticeSubmission` or a subquery of its columns; none: no text)."""
+    return case(
+        (text.reviewed_at.is_not(None), "reviewed"),
+        (text.revision_requested_at.is_not(None), "revision"),
+        (text.id.is_not(None), "submitted"),
+        else_="none",
+    )
+
+
 def _module_rows(scope: Scope, dialect: str) -> Any:
     """Per learner and module of the course: lessons seen, best score, attempts, completed, the practice task's
     state (one statement)."""
+    if dialect == "postgresql":
+        return _module_rows_joined(scope, dialect)
     c, course_id = scope.context_id, scope.course.id
-    practice_state = case(
-        (PracticeSubmission.reviewed_at.is_not(None), "reviewed"),
-        (PracticeSubmission.revision_requested_at.is_not(None), "revision"),
-        (PracticeSubmission.id.is_not(None), "submitted"),
-        else_="none",
-    )
+    practice_state = _practice_state(PracticeSubmission)
     same_module = and_(
         PracticeSubmission.user_id == ModuleProgress.user_id,
         PracticeSubmission.context_id == ModuleProgress.context_id,
@@ -451,6 +466,53 @@ def _module_rows(scope: Scope, dialect: str) -> Any:
     return union_all(with_progress, text_only)
 
 
+def _module_rows_joined(scope: Scope, dialect: str) -> Any:
+    """`_module_rows` as a FULL JOIN of the course's progress rows and practice tasks, for PostgreSQL: one pass
+    over each table, where the UNION's second part (the texts without a progress row) read both again, half the
+    statement's time. (SQLite plans this join without its indexes: seconds at 5,000 learners.)"""
+    c, course_id = scope.context_id, scope.course.id
+    progress = (
+        select(
+            ModuleProgress.user_id,
+            ModuleProgress.module_id,
+            ModuleProgress.lessons_seen,
+            ModuleProgress.best_score,
+            ModuleProgress.attempts,
+            ModuleProgress.completed_at,
+        )
+        .where(ModuleProgress.context_id == c, ModuleProgress.course_id == course_id)
+        .subquery("progress")
+    )
+    texts = (
+        select(
+            PracticeSubmission.id,
+            PracticeSubmission.user_id,
+            PracticeSubmission.module_id,
+            PracticeSubmission.reviewed_at,
+            PracticeSubmission.revision_requested_at,
+        )
+        .where(PracticeSubmission.context_id == c, PracticeSubmission.course_id == course_id)
+        .subquery("texts")
+    )
+    return (
+        select(
+            func.coalesce(progress.c.user_id, texts.c.user_id),
+            func.coalesce(progress.c.module_id, texts.c.module_id),
+            func.coalesce(progress.c.lessons_seen, 0),
+            progress.c.best_score,
+            func.coalesce(progress.c.attempts, 0),
+            _utc(progress.c.completed_at, dialect),
+            _practice_state(texts.c),
+        )
+        .select_from(progress)
+        .join(
+            texts,
+            and_(texts.c.user_id == progress.c.user_id, texts.c.module_id == progress.c.module_id),
+            full=True,
+        )
+    )
+
+
 def _delivery_texts(
     connection: Any,
     scope: Scope,
@@ -478,8 +540,8 @@ def _delivery_texts(
     found: dict[int, set[str]] = {}
     targets: dict[int, set[str]] = {}
     grades: dict[int, tuple[int, Any, Any]] = {}
-    for user, row_id, target, state, course_row, payload, sent_at in connection.execute(
-        newest.where(GradeOutbox.state != RowState.SUPERSEDED)
+    for user, row_id, target, state, course_row, payload, sent_at in _rows(
+        connection, newest.where(GradeOutbox.state != RowState.SUPERSEDED)
     ):
         found.setdefault(user, set()).add(groups.get(state, "none"))
         targets.setdefault(user, set()).add(target)
