@@ -48,7 +48,7 @@ class LaunchStore(Protocol):
 
 
 @functools.cache
-def _add_statement(dialect: str) -> Any:
+def add_statement(dialect: str) -> Any:
     """`add`'s INSERT … ON CONFLICT, built once per dialect (every launch runs it for its nonce): take over an
     expired row, leave a live one alone. RETURNING says whether this call wrote (an INSERT's rowcount is -1 on
     psycopg with SQLAlchemy 2.1)."""
@@ -62,6 +62,12 @@ def _add_statement(dialect: str) -> Any:
         set_={"value": ins.excluded.value, "expires_at": ins.excluded.expires_at},
         where=table.c.expires_at <= bindparam("now", type_=table.c.expires_at.type),
     ).returning(table.c.key)
+
+
+def add_params(key: str, value: Any, ttl: int) -> dict[str, Any]:
+    """The bind parameters of `add_statement`."""
+    now = utcnow()
+    return {"key": key, "value": json.dumps(value), "expires_at": now + dt.timedelta(seconds=ttl), "now": now}
 
 
 class DbLaunchStore:
@@ -94,15 +100,8 @@ class DbLaunchStore:
 
     @staticmethod
     def _add(s: Session, key: str, value: Any, ttl: int) -> bool:
-        now = utcnow()
-        stmt = _add_statement(s.get_bind().dialect.name)
-        params = {
-            "key": key,
-            "value": json.dumps(value),
-            "expires_at": now + dt.timedelta(seconds=ttl),
-            "now": now,
-        }
-        return s.connection().execute(stmt, params).scalar_one_or_none() is not None
+        stmt = add_statement(s.get_bind().dialect.name)
+        return s.connection().execute(stmt, add_params(key, value, ttl)).scalar_one_or_none() is not None
 
     def pop(self, key: str) -> Any | None:
         with session_scope(self.app, write=True) as s:

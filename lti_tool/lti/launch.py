@@ -25,6 +25,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
@@ -48,6 +49,16 @@ from .toolconf import ActiveDeployment, DbToolConf, RegisteredPlatform, Registra
 log = logging.getLogger(__name__)
 
 NONCE_MARKER_MAX_SECONDS = 86400
+
+
+@dataclass(frozen=True)
+class NonceMarker:
+    key: str
+    ttl: int  # seconds
+
+
+def nonce_replayed() -> LaunchError:
+    return LaunchError(_l("This launch was already used."), hint=START_AGAIN, code="nonce_replayed")
 
 
 class ToolMessageLaunch(PyltiLaunch):
@@ -311,8 +322,8 @@ class ToolMessageLaunch(PyltiLaunch):
                 code="nonce_mismatch",
             )
 
-    def consume_nonce(self, s: Session) -> None:
-        """Use the nonce up (so the state and id_token work once): call in the launch's write transaction.
+    def nonce_marker(self) -> NonceMarker:
+        """What uses the nonce up (so the state and id_token work once), written in the launch's write transaction.
 
         The marker outlives both the state (OIDC_STATE_TTL_SECONDS) and the token (exp + leeway), so a replay
         is refused for as long as either would still be accepted.
@@ -325,9 +336,15 @@ class ToolMessageLaunch(PyltiLaunch):
         # also needs the login's state, which expires after OIDC_STATE_TTL_SECONDS.
         token_left = min(exp - int(time.time()) + leeway, NONCE_MARKER_MAX_SECONDS)
         ttl = max(int(self._config["OIDC_STATE_TTL_SECONDS"]), token_left) + 60
-        marker = "nonce-used:" + hashlib.sha256(f"{body['iss']}\n{body['nonce']}".encode()).hexdigest()
-        if not self._store.add(marker, 1, ttl, session=s):
-            raise LaunchError(_l("This launch was already used."), hint=START_AGAIN, code="nonce_replayed")
+        key = "nonce-used:" + hashlib.sha256(f"{body['iss']}\n{body['nonce']}".encode()).hexdigest()
+        return NonceMarker(key, ttl)
+
+    def consume_nonce(self, s: Session) -> None:
+        """Write the nonce's marker to the launch store (in `s`'s transaction with the table store); refused when
+        it is there already."""
+        marker = self.nonce_marker()
+        if not self._store.add(marker.key, 1, marker.ttl, session=s):
+            raise nonce_replayed()
 
     # --- 7. deployment --------------------------------------------------------------------------
 

@@ -14,10 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, null, select, true
+from sqlalchemy import Table, bindparam, func, null, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from ..cache import DbLaunchStore, LaunchStore, add_params, add_statement
 from ..course.model import Catalog
 from ..errors import LaunchError
 from ..i18n import lazy_gettext as _l
@@ -32,6 +33,7 @@ from ..models import (
 )
 from ..privacy.subjects import HOLD_GRADES, launch_subjects
 from .claims import DEEP_LINKING_REQUEST, DL, LTI
+from .launch import NonceMarker, nonce_replayed
 from .roles import is_instructor
 from .toolconf import ActiveDeployment, RegisteredPlatform
 
@@ -254,20 +256,33 @@ def _one_by_one(dialect: str, context_optional: tuple[str, ...], with_link: bool
 
 
 @functools.cache
-def _all_at_once(context_optional: tuple[str, ...], with_link: bool) -> Any:
+def _all_at_once(context_optional: tuple[str, ...], with_link: bool, with_nonce: bool) -> Any:
     """PostgreSQL: the launch's writes as one statement (data-modifying CTEs, each row taking the ids of the
-    earlier ones from their RETURNING), built once: one round trip instead of six, which is most of the launch
-    POST's CPU on PostgreSQL (bench/FINDINGS.md). Answers (user id, created_at, context id, link id or NULL)."""
+    earlier ones from their RETURNING), built once: one round trip instead of seven, which is most of the launch
+    POST's CPU on PostgreSQL (bench/FINDINGS.md). `with_nonce`: the nonce's marker goes into the launch store's
+    table in the same statement. Answers (user id, created_at, context id, link id or NULL, whether the marker
+    was new)."""
     earlier: dict[str, Any] = {}
+    if with_nonce:
+        earlier["n"] = add_statement("postgresql").cte("launch_n")
     for row in _rows(context_optional, with_link):
         earlier[row.prefix] = _write("postgresql", row, earlier).cte(f"launch_{row.prefix}")
     u, c, link = earlier["u"], earlier["c"], earlier.get("l")
     link_id = link.c.id if link is not None else null()
-    query = select(u.c.id, u.c.created_at, c.c.id.label("context_id"), link_id.label("link_id"))
+    fresh = select(func.count()).select_from(earlier["n"]).scalar_subquery() > 0 if with_nonce else true()
+    query = select(
+        u.c.id, u.c.created_at, c.c.id.label("context_id"), link_id.label("link_id"), fresh.label("fresh")
+    )
     query = query.select_from(u).join(c, true())
     if link is not None:
         query = query.join(link, true())
     return query.add_cte(*(earlier[p] for p in ("ll", "m", "s") if p in earlier))
+
+
+def nonce_with_rows(s: Session, store: LaunchStore) -> bool:
+    """Whether the launch's nonce marker is written by `provision` with the launch's rows (one statement): the
+    table store on PostgreSQL. Elsewhere the launch writes it first (`ToolMessageLaunch.consume_nonce`)."""
+    return isinstance(store, DbLaunchStore) and s.get_bind().dialect.name == "postgresql"
 
 
 def provision(
@@ -280,7 +295,11 @@ def provision(
     languages: list[str],
     session_lifetime: int,
     config: Mapping[str, Any],
+    nonce: NonceMarker | None = None,
 ) -> ProvisionedLaunch:
+    """Write the launch's rows in `s`'s transaction. `nonce` (PostgreSQL only): the launch's nonce marker, written
+    with them (see `nonce_with_rows`); a marker that was there already is refused (`nonce_replayed`) and the caller
+    rolls back."""
     now = utcnow()
     message_type = claims[LTI + "message_type"]
     with_link = message_type != DEEP_LINKING_REQUEST
@@ -370,10 +389,15 @@ def provision(
     conn = s.connection()
     link_id: int | None = None
     if conn.dialect.name == "postgresql":
-        user_id, created_at, context_id, link_id = conn.execute(
-            _all_at_once(context_optional, with_link), params
+        if nonce is not None:
+            params.update(add_params(nonce.key, 1, nonce.ttl))
+        user_id, created_at, context_id, link_id, fresh = conn.execute(
+            _all_at_once(context_optional, with_link, nonce is not None), params
         ).one()
+        if not fresh:
+            raise nonce_replayed()
     else:
+        assert nonce is None, "the nonce goes with the rows on PostgreSQL only"
         user, context, *rest = _one_by_one(conn.dialect.name, context_optional, with_link)
         user_id, created_at = conn.execute(user, params).one()
         params.update(ll_user_id=user_id, m_user_id=user_id, s_user_id=user_id)

@@ -29,7 +29,7 @@ from .claims import DEEP_LINKING_REQUEST
 from .keysets import jwks_cache
 from .launch import ToolMessageLaunch
 from .login import BROWSER_COOKIE, begin_login
-from .provision import choose_course, provision
+from .provision import choose_course, nonce_with_rows, provision
 from .toolconf import registration_cache
 from .toolinfo import tool_info
 
@@ -103,7 +103,10 @@ def launch() -> WerkzeugResponse:
     assert validated.platform is not None and validated.deployment is not None
     platform, deployment = validated.platform, validated.deployment
     db.begin_write(s)
-    validated.consume_nonce(s)
+    store = get_store()
+    with_rows = nonce_with_rows(s, store)
+    if not with_rows:
+        validated.consume_nonce(s)
     result = provision(
         s,
         platform=platform,
@@ -113,6 +116,7 @@ def launch() -> WerkzeugResponse:
         languages=list(cfg["LANGUAGES"]),
         session_lifetime=int(cfg["SESSION_LIFETIME_SECONDS"]),
         config=cfg,
+        nonce=validated.nonce_marker() if with_rows else None,
     )
     if result.resource_link_id is not None and not result.is_instructor and not result.new_learner:
         # What this activity's grade item should hold but was never sent (an activity added after the
