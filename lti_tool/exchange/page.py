@@ -8,7 +8,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from ..course.model import Course, Module
@@ -116,46 +116,81 @@ def replies_query(context_id: int, answer_ids: Collection[int]) -> Select[*tuple
     )
 
 
+# The learner page's statements, built once with bind parameters (:user_id, :context_id, :course_id, :module_id;
+# the page's :limit and :offset; the answers' :answer_ids): building a statement costs more than running it.
+_ON_PAGE = and_(
+    PracticeSubmission.context_id == bindparam("context_id"),
+    PracticeSubmission.course_id == bindparam("course_id"),
+    PracticeSubmission.module_id == bindparam("module_id"),
+)
+_OTHERS = and_(
+    PracticeSubmission.user_id != bindparam("user_id"),
+    or_(PracticeSubmission.hidden_at.is_(None), PracticeSubmission.user_id == bindparam("user_id")),
+)
+_ANSWERS = answers_select(bindparam("context_id")).where(_ON_PAGE)  # type: ignore[arg-type]
+_OWN_ANSWER = _ANSWERS.where(PracticeSubmission.user_id == bindparam("user_id"))
+_OWN_MUNICIPALITY = select(ExchangeProfile.municipality).where(
+    ExchangeProfile.user_id == bindparam("user_id"), ExchangeProfile.context_id == bindparam("context_id")
+)
+_OTHERS_COUNT = select(func.count(PracticeSubmission.id)).where(_ON_PAGE, _OTHERS)
+_OTHERS_PAGE = (
+    _ANSWERS.where(_OTHERS)
+    .order_by(PracticeSubmission.submitted_at.desc(), PracticeSubmission.id.desc())
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))
+)
+_REPLIES = (
+    select(
+        ExchangeReply.id,
+        ExchangeReply.submission_id,
+        ExchangeReply.user_id,
+        User.given_name,
+        User.name,
+        _PROFILE.municipality,
+        ExchangeReply.text,
+        ExchangeReply.created_at,
+        ExchangeReply.hidden_at,
+        ExchangeReply.hidden_reason,
+    )
+    .join(User, User.id == ExchangeReply.user_id)
+    .outerjoin(
+        _PROFILE,
+        and_(_PROFILE.user_id == ExchangeReply.user_id, _PROFILE.context_id == bindparam("context_id")),
+    )
+    .where(
+        ExchangeReply.submission_id.in_(bindparam("answer_ids", expanding=True)),
+        ExchangeReply.context_id == bindparam("context_id"),
+        or_(ExchangeReply.hidden_at.is_(None), ExchangeReply.user_id == bindparam("user_id")),
+    )
+    .order_by(ExchangeReply.created_at, ExchangeReply.id)
+)
+
+
 def read_page(
     s: Session, learner: Learner, course: Course, module: Module, *, per_page: int, page: int = 1
 ) -> ExchangePage:
     """The reader's answer with its replies, a page of the others' answers with theirs, and the reader's
     municipality: four statements (two when the reader has no answer yet). Replies to the reader's answer written
     by others since `replies_seen_at` are marked new (`mark_replies_seen` records that they were shown)."""
-
-    def answers_query() -> Any:
-        return answers_select(learner.context_id).where(*where_page(learner, course, module))
-
-    own_row = s.execute(answers_query().where(PracticeSubmission.user_id == learner.user_id)).first()
+    c = s.connection()
+    bound = {
+        "user_id": learner.user_id,
+        "context_id": learner.context_id,
+        "course_id": course.id,
+        "module_id": module.id,
+    }
+    own_row = c.execute(_OWN_ANSWER, bound).first()
     if own_row is None:
-        own_profile = s.scalar(
-            select(ExchangeProfile.municipality).where(
-                ExchangeProfile.user_id == learner.user_id, ExchangeProfile.context_id == learner.context_id
-            )
-        )
+        own_profile = c.execute(_OWN_MUNICIPALITY, bound).scalar()
         return ExchangePage(None, [], 0, 1, 1, own_profile, 0)
-    others = and_(PracticeSubmission.user_id != learner.user_id, visible_to(PracticeSubmission, learner))
-    total = int(
-        s.scalar(
-            select(func.count(PracticeSubmission.id)).where(*where_page(learner, course, module), others)
-        )
-        or 0
-    )
+    total = int(c.execute(_OTHERS_COUNT, bound).scalar() or 0)
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
-    rows = s.execute(
-        answers_query()
-        .where(others)
-        .order_by(PracticeSubmission.submitted_at.desc(), PracticeSubmission.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
+    rows = c.execute(_OTHERS_PAGE, {**bound, "limit": per_page, "offset": (page - 1) * per_page}).all()
     answer_ids = [own_row.id, *(row.id for row in rows)]
     replies: dict[int, list[Post]] = {answer_id: [] for answer_id in answer_ids}
     seen = own_row.replies_seen_at
-    reply_rows = s.execute(
-        replies_query(learner.context_id, answer_ids).where(visible_to(ExchangeReply, learner))
-    ).all()
+    reply_rows = c.execute(_REPLIES, {**bound, "answer_ids": answer_ids}).all()
     new_replies = 0
     for r in reply_rows:
         new = (
