@@ -49,9 +49,11 @@ def check_message(body: Mapping[str, Any], *, target_link_uri: Any, allowed: All
             hint=ASK_ADMIN,
             code="version_unsupported",
         )
-    for name in (LTI + "resource_link", DL + "deep_linking_settings"):
-        if name in body and not isinstance(body[name], dict):  # pylti1p3's validators call .get() on them
-            _missing(name.rsplit("/", 1)[-1])
+    # pylti1p3's validator of the message type calls .get() on this claim when it is there.
+    validated = "resource_link" if message_type == RESOURCE_LINK_REQUEST else "deep_linking_settings"
+    name = (LTI if message_type == RESOURCE_LINK_REQUEST else DL) + validated
+    if name in body and not isinstance(body[name], dict):
+        _missing(validated)
     try:
         for validator in get_validators():  # type: ignore[no-untyped-call]
             if validator.can_validate(body):

@@ -275,6 +275,7 @@ DEEP_LINKING = {
     [
         claim("resource_link", "rl-1"),
         claim("resource_link", ["rl-1"]),
+        claim("resource_link", None),
         {**DEEP_LINKING, "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings": "settings"},
         {**DEEP_LINKING, "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings": ["x"]},
     ],
