@@ -229,7 +229,9 @@ def _write(dialect: str, row: _Row, earlier: dict[str, Any] | None = None) -> An
     for name in (*row.keys, *row.values, *row.inserted):
         source = _FROM_EARLIER.get((row.prefix, name))
         if earlier is not None and source is not None:
-            columns[name] = select(earlier[source[0]].c[source[1]]).scalar_subquery()
+            # No earlier row of that kind (a deep-linking launch has no resource link): NULL.
+            found = earlier.get(source[0])
+            columns[name] = null() if found is None else select(found.c[source[1]]).scalar_subquery()
         elif row is _USER and name == "grades_held":
             columns[name] = HOLD_GRADES
         else:
