@@ -62,7 +62,7 @@ def _items(course: Course, chosen: list[str], launch_url: str) -> list[DeepLinkR
 
 @bp.route("/", methods=["GET", "POST"])
 @instructor_required
-def picker() -> str:
+def picker() -> str | tuple[str, int]:
     visitor = current_visitor()
     settings: dict[str, Any] = visitor.session.claims.get("deep_linking_settings") or {}
     if visitor.session.message_type != "LtiDeepLinkingRequest" or not settings:
@@ -81,9 +81,10 @@ def picker() -> str:
     chosen = [c for c in request.form.getlist("item") if isinstance(c, str)]
     if not chosen or (not multiple and len(chosen) > 1):
         error = _l("Please choose one entry.") if not multiple else _l("Please choose at least one entry.")
-        return render_template(
+        page = render_template(
             "lti/deep_linking.html", course=course, multiple=multiple, settings=settings, error=error
         )
+        return page, 422
     if len(chosen) != len(set(chosen)) or len(chosen) > len(course.modules) + 1:
         raise ToolError(_l("Please choose only modules from the list."), code="deep_linking_bad_choice")
 

@@ -185,6 +185,16 @@ def test_deep_linking_round_trip(lms: LtiPlatformPeer, browser: requests.Session
     assert len(lms.deep_link_items) == 2
 
 
+def test_choosing_nothing_shows_the_picker_again_as_a_422(
+    lms: LtiPlatformPeer, browser: requests.Session
+) -> None:
+    picker = open_picker(browser, lms)
+    again = submit(browser, picker, "item")  # nothing ticked
+    assert again.status_code == 422, again.text[:800]
+    assert "Bitte wählen Sie mindestens einen Eintrag aus." in again.text
+    assert find_form(again, "item").choices == {"item": ["course", "modul-a", "modul-b"]}
+
+
 def test_unknown_deployment_is_refused(app: Flask, lms: LtiPlatformPeer, browser: requests.Session) -> None:
     resp = launch(browser, lms, lms.launch_url(LEARNER, deployment="lti1p3platform-other"))
     assert resp.status_code == 403, resp.text[:800]
