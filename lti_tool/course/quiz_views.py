@@ -136,6 +136,7 @@ def submit_quiz(module_id: str) -> Response | tuple[str, int]:
     module = find_module(course, module_id)
     public_id = request.form.get(ATTEMPT_FIELD, "")[:64]
     s = db.write_session()
+    progress.lock_learner(s, where.learner, course.id)  # read once, under the lock the submit needs
     attempt = progress.get_attempt(s, where.learner, course, module, public_id)
     if attempt.submitted_at is None:
         questions = progress.attempt_questions(module.quiz, attempt)
@@ -148,7 +149,9 @@ def submit_quiz(module_id: str) -> Response | tuple[str, int]:
             return _render_form(
                 course, module, attempt, best=best, attempts=attempts, decoded=decoded, status=422
             )
-        result = progress.submit_quiz_attempt(s, where.learner, course, module, public_id, decoded.answers)
+        result = progress.submit_quiz_attempt(
+            s, where.learner, course, module, public_id, decoded.answers, locked=attempt
+        )
         s.commit()
         first = result.first
     else:

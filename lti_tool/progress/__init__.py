@@ -57,7 +57,7 @@ from .review import (
     waiting_for_review,
     waiting_for_revision,
 )
-from .writes import Cause, ProgressUpdate, record_lesson_view
+from .writes import Cause, ProgressUpdate, lock_learner, record_lesson_view
 
 __all__ = [
     "AttemptLocked",
@@ -89,6 +89,7 @@ __all__ = [
     "last_location",
     "latest_submitted_attempt",
     "layout_fits",
+    "lock_learner",
     "module_snapshot",
     "normalize_text",
     "parse_location",

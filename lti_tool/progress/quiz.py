@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..course import pools
 from ..course.attempt_policy import Done, Gate, next_gate
@@ -204,16 +205,22 @@ def submit_quiz_attempt(
     module: Module,
     public_id: str,
     answers: Mapping[str, Sequence[str]],
+    *,
+    locked: QuizAttempt | None = None,
 ) -> QuizSubmission:
     """Score the answers on the server and close the attempt, once.
 
     The attempt is closed by a conditional UPDATE (`submitted_at IS NULL`): of two concurrent submits of the
     same form one records, the other gets `first=False` and the recorded result. The best attempt counts
-    (`refresh_progress`).
+    (`refresh_progress`). `locked`: the attempt as the caller read it after `lock_learner` in this transaction
+    (not read again).
     """
     now = utcnow()
-    lock_learner(s, learner, course.id)
-    attempt = get_attempt(s, learner, course, module, public_id)
+    if locked is None:
+        lock_learner(s, learner, course.id)
+        attempt = get_attempt(s, learner, course, module, public_id)
+    else:
+        attempt = locked
     if attempt.submitted_at is not None:
         return QuizSubmission(attempt, first=False, update=None)
     questions = attempt_questions(module.quiz, attempt)
@@ -223,21 +230,24 @@ def submit_quiz_attempt(
     correct = sum(1 for question in questions if question.is_correct(checked[question.id]))
     total = len(questions)
     score = correct / total
+    values = {
+        "answers": checked,
+        "correct_count": correct,
+        "question_count": total,
+        "score": score,
+        "passed": score_passes(course, score),
+        "submitted_at": now,
+    }
     closed = s.execute(
         update(QuizAttempt)
         .where(QuizAttempt.id == attempt.id, QuizAttempt.submitted_at.is_(None))
-        .values(
-            answers=checked,
-            correct_count=correct,
-            question_count=total,
-            score=score,
-            passed=score_passes(course, score),
-            submitted_at=now,
-        )
+        .values(values)
         .execution_options(synchronize_session=False)
     )
-    s.refresh(attempt)
     if getattr(closed, "rowcount", 1) != 1:
+        s.refresh(attempt)  # submitted meanwhile: the recorded result
         return QuizSubmission(attempt, first=False, update=None)
+    for name, value in values.items():  # what the UPDATE wrote, without reading the row back
+        set_committed_value(attempt, name, value)
     result = refresh_progress(s, learner, course, module, "quiz_submitted", now, location="quiz")
     return QuizSubmission(attempt, first=True, update=result)
