@@ -3,16 +3,19 @@ it). The instructor's review rounds: `review`; what peers in the same course con
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy import bindparam
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..course.model import Course, Module
-from ..db import insert_for
 from ..models import PracticeSubmission, utcnow
 from .learner import Learner, PracticeLocked, PracticeTextInvalid
-from .statements import PRACTICE, owner, params
+from .statements import PRACTICE, params
 from .writes import ProgressUpdate, lock_learner, refresh_progress, set_location
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -46,6 +49,34 @@ class PracticeSave:
     revised: bool = False  # this save made the revision an instructor asked for (it waits for review again)
 
 
+@functools.cache
+def _save_statement(dialect: str) -> Any:
+    """The learner's text saved (INSERT … ON CONFLICT DO UPDATE unless accepted), returning the row as an entity:
+    built once per dialect, with bind parameters (:user_id, :context_id, :course_id, :module_id, :text, :now)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    columns = PracticeSubmission.__table__.c
+    keys = ("user_id", "context_id", "course_id", "module_id")
+    now = bindparam("now", type_=columns.submitted_at.type)
+    ins = insert(PracticeSubmission).values(
+        {
+            **{name: bindparam(name, type_=columns[name].type) for name in keys},
+            "text": bindparam("text", type_=columns.text.type),
+            "submitted_at": now,
+            "updated_at": now,
+        }
+    )
+    return ins.on_conflict_do_update(
+        index_elements=list(keys),
+        # A revision asked for is made by saving: the answer waits for a review again.
+        set_={
+            "text": ins.excluded.text,
+            "updated_at": ins.excluded.updated_at,
+            "revision_requested_at": None,
+        },
+        where=PracticeSubmission.reviewed_at.is_(None),
+    ).returning(PracticeSubmission)
+
+
 def save_practice(s: Session, learner: Learner, course: Course, module: Module, text: str) -> PracticeSave:
     """Submit or edit the learner's practice text; refused once an instructor has accepted it. Saving after an
     instructor asked for a revision makes the revision: the answer waits for a review again."""
@@ -56,20 +87,13 @@ def save_practice(s: Session, learner: Learner, course: Course, module: Module, 
     if existing is not None and existing.reviewed_at is not None:
         raise PracticeLocked(module.id)
     revised = existing is not None and existing.revision_requested_at is not None
-    keys = {**owner(learner, course.id), "module_id": module.id}
-    ins = insert_for(s)(PracticeSubmission).values(**keys, text=clean, submitted_at=now, updated_at=now)
-    saved = s.execute(
-        ins.on_conflict_do_update(
-            index_elements=list(keys),
-            # A revision asked for is made by saving: the answer waits for a review again.
-            set_={"text": clean, "updated_at": now, "revision_requested_at": None},
-            where=PracticeSubmission.reviewed_at.is_(None),
-        ).returning(PracticeSubmission.id)
+    submission = s.scalars(
+        _save_statement(s.get_bind().dialect.name),
+        params(learner, course.id, module.id, text=clean, now=now),
+        execution_options={"populate_existing": True},
     ).first()
-    if saved is None:
+    if submission is None:
         raise PracticeLocked(module.id)
-    submission = s.get_one(PracticeSubmission, saved[0])
-    s.refresh(submission)
     result = None
     if existing is None or revised:
         # A revision waits for a review again: the gradebook's summary counts it, and the LMS's grade comment

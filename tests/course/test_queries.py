@@ -75,7 +75,8 @@ def test_statements_per_page_are_bounded(app: Flask, launcher: Launcher) -> None
         "quiz submit": 11,  # 9 + 2: the grade outbox looks for where scores go (no AGS in this launch); the
         # attempt read once under the learner's lock, the closed attempt not read back
         "quiz result": 4,
-        "practice submit": 15,  # the same, + forgetting a kept text of an ended session (BEGIN, DELETE)
+        "practice submit": 13,  # the same, + forgetting a kept text of an ended session (BEGIN, DELETE); the
+        # text saved and the row returned in one statement (was: + SELECT by id + refresh)
         "overview": 6,
         "module": 3,  # the module's visits, progress and practice dates in one (progress MODULE_STATE)
         "practice": 5,  # 3 + the text kept from an ended session, if any (launch store: BEGIN, SELECT)
