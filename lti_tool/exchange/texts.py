@@ -57,9 +57,10 @@ _SPACES = re.compile(r"\s+")
 
 
 def checked_municipality(raw: str | None) -> str:
-    """One line (runs of white space, line breaks included, become one space), 1..MUNICIPALITY_MAX characters."""
+    """One line (runs of white space, line breaks included, become one space), 1..MUNICIPALITY_MAX characters,
+    with a letter in it (zero-width spaces, soft hyphens or a braille blank alone showed as no name)."""
     clean = _SPACES.sub(" ", normalize_text(raw or "")).strip()
-    if not clean:
+    if not any(c.isalpha() for c in clean):
         raise TextInvalid("empty", 0, MUNICIPALITY_MAX)
     if len(clean) > MUNICIPALITY_MAX:
         raise TextInvalid("too_long", len(clean), MUNICIPALITY_MAX)

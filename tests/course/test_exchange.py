@@ -150,6 +150,8 @@ def test_bad_replies_are_refused_and_nothing_is_written(
     [
         ("", "Bitte tragen Sie Ihre Kommune ein"),
         ("\x00 \n ", "Bitte tragen Sie Ihre Kommune ein"),
+        ("\u200b\ufeff\u00ad\u2800", "Bitte tragen Sie Ihre Kommune ein"),  # invisible: no letter
+        ("12345", "Bitte tragen Sie Ihre Kommune ein"),
         (None, "Bitte tragen Sie Ihre Kommune ein"),
         ("K" * (exchange.MUNICIPALITY_MAX + 1), "Der Name Ihrer Kommune ist zu lang: 101 Zeichen"),
     ],
