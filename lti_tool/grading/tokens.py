@@ -29,7 +29,7 @@ from flask import Flask
 from .. import metrics
 from ..cache import LaunchStore, get_store
 from ..db import session_scope
-from ..http import Allowed, GuardedClient, platform_allowed, short_reason
+from ..http import Allowed, GuardedClient, platform_allowed, platform_json, short_reason
 from ..localcache import LocalCache
 from ..lti.keys import signing_key
 from ..models import Platform, utcnow
@@ -209,7 +209,7 @@ class AccessTokens:
                 retry_after=response.headers.get("Retry-After"),
             )
         try:
-            body = response.json()
+            body = platform_json(response)
             token = body["access_token"]
         except (ValueError, KeyError, TypeError) as exc:
             raise TokenError("token endpoint answered without an access_token", status=200) from exc

@@ -359,10 +359,13 @@ class BrokenPlatform:
     def __init__(self) -> None:
         self.pages: dict[str, tuple[int, Any, str | None]] = {}
         self.requests: list[tuple[str, str]] = []
+        self.token_body: str | None = None  # the token endpoint's answer as it is (None: a good token)
         app = Flask("broken-platform")
 
         @app.post("/token")
         def token() -> Any:
+            if self.token_body is not None:
+                return Response(self.token_body, mimetype="application/json")
             return {"access_token": "t", "token_type": "Bearer", "expires_in": 3600}
 
         @app.get("/<path:path>")
@@ -451,6 +454,18 @@ def test_garbage_is_refused_and_nothing_written(
     error = refused(app, context_pk)
 
     assert error.code in ("roster_invalid", "roster_wrong_context"), error.detail
+    assert snapshot(app, context_pk) == (None, ())
+
+
+def test_a_token_answer_nested_deeper_than_the_parser_goes_is_an_error(
+    app: Flask, broken: tuple[BrokenPlatform, int]
+) -> None:
+    """The token endpoint's JSON is read like every platform answer (http.platform_json): this was a
+    RecursionError, a 500 on the teachers' "refresh participants" and a paused grade worker."""
+    platform, context_pk = broken
+    platform.pages["members"] = (200, container(member("a")), None)
+    platform.token_body = '{"access_token": ' + "[" * 100000 + "]" * 100000 + "}"
+    assert refused(app, context_pk).code == "roster_no_token"
     assert snapshot(app, context_pk) == (None, ())
 
 
