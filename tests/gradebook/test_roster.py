@@ -51,9 +51,10 @@ LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
 def test_config(test_config: dict[str, Any]) -> dict[str, Any]:
     test_config.update(
         {
-            # Short enough for the delayed-answer case below, long enough for a loaded CI machine (1 s was not).
-            "HTTP_CONNECT_TIMEOUT": 3.0,
-            "HTTP_READ_TIMEOUT": 3.0,
+            # Short enough for the delayed-answer case below, long enough for a loaded CI machine (1 s was not, and
+            # 3 s was not at a load average of 14: the member-cap test's member list came back "unreachable").
+            "HTTP_CONNECT_TIMEOUT": 8.0,
+            "HTTP_READ_TIMEOUT": 8.0,
             "NRPS_PAGE_SIZE": 2,  # the demo course has 5 members: 3 pages
         }
     )
@@ -270,7 +271,7 @@ def test_a_platform_that_keeps_answering_401_gets_one_fresh_token_then_an_error(
         ({"status": 500}, "roster_unreachable"),
         ({"status": 503}, "roster_unreachable"),
         ({"status": 403}, "roster_refused"),
-        ({"delay": 4.0}, "roster_unreachable"),  # beyond HTTP_READ_TIMEOUT
+        ({"delay": 9.0}, "roster_unreachable"),  # beyond HTTP_READ_TIMEOUT
     ],
 )
 def test_a_failing_platform_changes_nothing(
