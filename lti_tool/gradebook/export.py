@@ -570,7 +570,9 @@ def _delivery_texts(
         )
 
     texts: dict[int, str] = {}
-    query = newest.where(GradeOutbox.state != RowState.SUPERSEDED).order_by(GradeOutbox.user_id)
+    # Sorted after reading (`+ 0`): SQLite would otherwise walk ix_grade_outbox_target for the order and read the
+    # table in that order, 15 ms more at 5,000 learners
+    query = newest.where(GradeOutbox.state != RowState.SUPERSEDED).order_by(GradeOutbox.user_id + 0)
     for user, rows in groupby(_rows(connection, query), _first):  # a learner's rows in turn (see `read`)
         found: set[str] = set()
         targets: set[str] = set()
