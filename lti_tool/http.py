@@ -432,25 +432,30 @@ def _said(response: requests.Response) -> str:
 
 def platform_json(response: requests.Response) -> Any:
     """A platform's JSON answer, or ValueError for what the tool can neither read nor store: not JSON, nested
-    deeper than the parser goes, NaN or Infinity (PostgreSQL's json type refuses them), a NUL anywhere (no
-    platform sends one; PostgreSQL's text refuses it)."""
+    deeper than the parser goes, NaN or Infinity (PostgreSQL's json type refuses them), text no database stores
+    (`holds_unstorable_text`)."""
     try:
         document = response.json()
         jsonlib.dumps(document, allow_nan=False)
     except RecursionError as exc:
         raise ValueError("JSON nested too deeply") from exc
-    if holds_nul(document):
-        raise ValueError("JSON holds a NUL character")
+    if holds_unstorable_text(document):
+        raise ValueError("JSON holds a NUL character or half a UTF-16 surrogate pair")
     return document
 
 
-def holds_nul(document: Any) -> bool:
-    """Whether a JSON document holds a NUL character in any key or string (a loop: it may nest deeply)."""
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def holds_unstorable_text(document: Any) -> bool:
+    """Whether a JSON document holds, in any key or string, a NUL (PostgreSQL's text refuses it) or a lone UTF-16
+    surrogate (JSON can spell "\\ud800"; it is no character, and UTF-8 cannot encode it). No platform sends
+    either. A loop, not recursion: the document may nest deeply."""
     stack: list[Any] = [document]
     while stack:
         value = stack.pop()
         if isinstance(value, str):
-            if "\x00" in value:
+            if _UNSTORABLE.search(value):
                 return True
         elif isinstance(value, Mapping):
             stack.extend(value.keys())

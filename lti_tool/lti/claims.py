@@ -12,7 +12,7 @@ from pylti1p3.exception import LtiException
 from pylti1p3.message_validators import get_validators
 
 from ..errors import LaunchError
-from ..http import Allowed, holds_nul
+from ..http import Allowed, holds_unstorable_text
 from ..i18n import lazy_gettext as _l
 from ..urls import http_url
 
@@ -151,12 +151,15 @@ def check_service_urls(body: Mapping[str, Any], allowed: Allowed) -> None:
             )
 
 
-def check_no_nul(body: Mapping[str, Any]) -> None:
-    """Refuse claims with a NUL character in any key or string: no platform sends one, and PostgreSQL can neither
-    store nor look one up in a text column. Checked before any claim reaches a query."""
-    if holds_nul(body):
+def check_storable(body: Mapping[str, Any]) -> None:
+    """Refuse claims with text no database stores (a NUL, half a surrogate pair: `holds_unstorable_text`);
+    checked before any claim reaches a query."""
+    if holds_unstorable_text(body):
         raise LaunchError(
-            _l("The launch message is not valid: %(reason)s", reason="a claim holds a NUL character"),
+            _l(
+                "The launch message is not valid: %(reason)s",
+                reason="a claim holds a NUL character or half a UTF-16 surrogate pair",
+            ),
             hint=ASK_ADMIN,
             code="claim_malformed",
         )

@@ -6,8 +6,8 @@ docs/launch.md explains each check, and which of them close a gap pylti1p3 leave
 
 1. state (`check_state`): signed by this tool at login (lti/login.py), not older than OIDC_STATE_TTL_SECONDS,
    from the same browser when its cookie came along;
-2. format: pylti1p3 parses the token (three base64url JSON parts), with no NUL character in any claim
-   (PostgreSQL refuses one in a query);
+2. format: pylti1p3 parses the token (three base64url JSON parts), with no text in any claim that a database
+   cannot take (a NUL, half a UTF-16 surrogate pair);
 3. registration: `iss`, every `aud` entry and `azp`; the same platform and client as the login; registered;
 4. origin: the POST comes from the platform's own origin (login CSRF);
 5. signature (lti/keysets.py): the platform's key for `kid`, then signature, aud, iss, exp, iat with leeway;
@@ -39,7 +39,7 @@ from ..errors import LaunchError
 from ..http import Allowed, GuardedClient, platform_allowed
 from ..i18n import lazy_gettext as _l
 from ..models import Deployment
-from .claims import ASK_ADMIN, LTI, START_AGAIN, check_message, check_no_nul
+from .claims import ASK_ADMIN, LTI, START_AGAIN, check_message, check_storable
 from .keys import signing_key
 from .keysets import JwksCache, PlatformKeys, verify_signature
 from .login import BROWSER_COOKIE, hash_browser, state_signer
@@ -181,7 +181,7 @@ class ToolMessageLaunch(PyltiLaunch):
             raise LaunchError(
                 _l("The id_token is not a valid JSON Web Token."), hint=ASK_ADMIN, code="token_malformed"
             )
-        check_no_nul(self.body)
+        check_storable(self.body)
 
     # --- 3. who sent it, for whom ---------------------------------------------------------------
 

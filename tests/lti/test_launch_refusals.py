@@ -305,6 +305,21 @@ def test_nul_characters_in_claims_are_refused(
         assert s.scalars(select(Deployment.deployment_id)).all() == [DEPLOYMENT_ID]
 
 
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"name": "Lea\ud800"},
+        {"sub": "user-\udfff"},
+        claim("context", {"id": "course-\ud83d", "title": "NaMa"}),
+    ],
+)
+def test_lone_surrogates_in_claims_are_refused(
+    app: Flask, launcher: Launcher, overrides: dict[str, Any]
+) -> None:
+    """JSON can spell half a UTF-16 pair ("\\ud800"); no database can store it (the launch was a 500)."""
+    assert_refused(app, launcher.launch(**overrides), "claim_malformed")
+
+
 @pytest.mark.parametrize("exp", [10**12, 10**40])
 def test_expiry_far_in_the_future_is_accepted_once(launcher: Launcher, exp: int) -> None:
     """A valid token may name any expiry; the used-up nonce's marker is kept a bounded time (it failed with a 500:

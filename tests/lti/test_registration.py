@@ -345,6 +345,12 @@ def hostile_platform(config_extra: str = "", answer: str = "") -> tuple[ServerTh
         ),
         # Not JSON PostgreSQL's json type takes (Infinity), and nesting deeper than Python's parser goes: 500s.
         (', "n": 1e999999', "", 502, "registration_config_unreachable"),
+        (  # half a UTF-16 pair: no database stores it
+            f', "{PLATFORM_CONF}": {{"product_family_code": "moo\\ud800dle"}}',
+            "",
+            502,
+            "registration_config_unreachable",
+        ),
         (', "n": ' + "[" * 100000 + "]" * 100000, "", 502, "registration_config_unreachable"),
     ],
 )
