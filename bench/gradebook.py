@@ -608,6 +608,42 @@ def measure(client: Any, label: str, url: str, repeat: int) -> None:
     )
 
 
+def profile(client: Any, url: str, repeat: int, top: int) -> None:
+    """cProfile over `repeat` renders of one page (wall clock: time spent waiting on PostgreSQL shows in the
+    driver's functions)."""
+    import cProfile
+    import pstats
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    spent: dict[str, list[float]] = {}
+
+    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        conn.info["bench_started"] = time.perf_counter()
+
+    def after(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        took = (time.perf_counter() - conn.info.pop("bench_started")) * 1000
+        spent.setdefault(" ".join(statement.split())[:110], []).append(took)
+
+    event.listen(Engine, "before_cursor_execute", before)
+    event.listen(Engine, "after_cursor_execute", after)
+    for _ in range(repeat):
+        client.get(url).get_data()
+    event.remove(Engine, "before_cursor_execute", before)
+    event.remove(Engine, "after_cursor_execute", after)
+    print(f"SQL statements of {shown(url)}: median ms per execution (without fetching), executions")
+    for statement, took in sorted(spent.items(), key=lambda item: -sum(item[1])):
+        print(f"  {statistics.median(took):7.2f} ms  {len(took):4d}x  {statement}")
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(repeat):
+        client.get(url).get_data()
+    profiler.disable()
+    print(f"cProfile, {repeat} renders of {shown(url)}:")
+    pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(top)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -626,6 +662,13 @@ def main() -> None:
         "database is created there and dropped afterwards. Default: SQLite in a temporary folder",
     )
     parser.add_argument("--content-dir", default=str(ROOT / "content"))
+    parser.add_argument(
+        "--cprofile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="after the pages: profile --repeat renders of the middle page, print the top N functions (tottime)",
+    )
     parser.add_argument(
         "--only",
         choices=("all", "pages", "csv"),
@@ -733,6 +776,8 @@ def run(app: Any, lms_url: str, lms_app: Any, args: argparse.Namespace) -> None:
         return
     measure(client, "gradebook page 1", page, args.repeat)
     measure(client, f"gradebook page {middle}", f"{page}?{PAGE_PARAM}={middle}", args.repeat)
+    if args.cprofile:
+        profile(client, f"{page}?{PAGE_PARAM}={middle}", args.repeat, args.cprofile)
     if args.only == "pages":
         return
     measure(client, "export noten.csv", GRADES_CSV.format(sid=sid), args.export_repeat)

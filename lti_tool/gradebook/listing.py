@@ -1,13 +1,11 @@
 """Who the gradebook lists, filtered, sorted and paged: every learner of one course context, read set-based
 (what a row shows and how a page's rows are filled: `rows`).
 
-Who is listed: the context's roster (NRPS, `RosterEntry`) learners, plus the people who launched as learners but
-are not (yet) in the roster; one row per LTI `sub`. Someone who launched as a teacher is never listed (the tool
-sends no grades for them). Roster entries that are teachers are left out too, unless that person launched as a
-learner.
+Who is listed, and what their row shows: `listed` (one `ListedLearner` row per person, kept by launches and roster
+refreshes); their course progress: the per-learner summary (`summary`).
 
 A page of rows costs a fixed number of statements, whatever the number of learners or modules: one for the
-counts per filter, one for the page of people (sorted, filtered, with course progress), then one each for the
+page of people (sorted, filtered, with course progress) and the counts per filter, then one each for the
 page's module progress, practice tasks and newest grade deliveries (`fill_rows`). The CSV export streams the
 same query (`listing_query`) with `yield_per` and reads each batch's details its own way (export.py).
 
@@ -20,10 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, Subquery, and_, case, func, literal, or_, select, type_coerce, union
+from sqlalchemy import Select, Subquery, and_, case, func, select, true, type_coerce
 from sqlalchemy.orm import Session, aliased
 
-from ..models import LearnerSummary, Membership, RosterEntry, User, UTCDateTime
+from ..models import LearnerSummary, ListedLearner, UTCDateTime
 from .rows import Person, Row, Scope, fill_rows
 
 # URL values (German, as the addresses people see) -> what they mean.
@@ -32,25 +30,17 @@ FILTERS = ("alle", "nicht-begonnen", "in-bearbeitung", "abgeschlossen", "zu-prue
 PER_PAGE = 50
 
 
-def _real_name(name: Any, given: Any, family: Any, *fallbacks: Any) -> Any:
-    """SQL for User.real_name: the name, else given + family name, else the fallbacks (the roster's name);
-    NULL when nobody sent a name."""
-    joined = func.nullif(func.trim(func.coalesce(given, "") + " " + func.coalesce(family, "")), "")
-    return func.coalesce(func.nullif(name, ""), joined, *(func.nullif(f, "") for f in fallbacks))
-
-
 _SUMMARY = aliased(LearnerSummary, name="summary")  # built once (see grading/outbox/rows._NEWER)
+_LISTED = aliased(ListedLearner, name="listed")
 
 
-def _progress_columns(scope: Scope, query: Select[Any]) -> Select[Any]:
-    """Add a learner's course progress and flags to one branch of the people query: their row of the summary
-    (`LearnerSummary`, one per learner, kept with the progress and the grade outbox), joined on
-    Membership.user_id (a real column: the planner knows it is unique per context, so PostgreSQL estimates
-    these joins right; joined on the union's column instead it overestimates them a hundredfold and
-    JIT-compiles the statement, which then takes longer than running it)."""
+def _with_progress(scope: Scope, listed: Any) -> Select[Any]:
+    """The listed people (`listed`: ListedLearner or a page of its rows) with their course progress and flags from
+    their row of the summary (`LearnerSummary`, kept with the progress and the grade outbox), joined on its
+    unique key."""
     c, course_id = scope.context_id, scope.course.id
     summary = _SUMMARY
-    launch = Membership.last_launch_at
+    launch = listed.last_launch_at
     progress_at = summary.last_activity
     last_activity = type_coerce(
         case(
@@ -61,8 +51,13 @@ def _progress_columns(scope: Scope, query: Select[Any]) -> Select[Any]:
         ),
         UTCDateTime(),
     )
-    user = Membership.user_id
-    return query.add_columns(
+    return select(
+        listed.sub.label("sub"),
+        listed.user_id.label("user_id"),
+        listed.name.label("name"),
+        listed.email.label("email"),
+        listed.roster_status.label("roster_status"),
+        listed.sort_key.label("sort_key"),
         last_activity.label("last_activity"),
         summary.completed_at.label("course_completed_at"),
         func.coalesce(summary.modules_done, 0).label("modules_done"),
@@ -74,45 +69,16 @@ def _progress_columns(scope: Scope, query: Select[Any]) -> Select[Any]:
         case((summary.review_waiting > 0, 1), else_=0).label("to_review"),
         func.coalesce(summary.review_waiting, 0).label("review_waiting"),
     ).outerjoin(
-        summary, and_(summary.user_id == user, summary.context_id == c, summary.course_id == course_id)
+        summary,
+        and_(summary.user_id == listed.user_id, summary.context_id == c, summary.course_id == course_id),
     )
 
 
 def people(scope: Scope) -> Subquery:
-    """Every listed learner with their course progress: sub, user_id, name, email, roster_status,
+    """Every listed learner with their course progress: sub, user_id, name, email, roster_status, sort_key,
     last_activity, course_completed_at, modules_done, lessons_seen, and 0/1 flags started, failed (a grade
-    delivery), to_review (a practice text).
-
-    The subs come first (the roster's and the launched learners', as a UNION), then everything is joined to
-    them through unique keys, so that the planner's row estimates stay right (see `_progress_columns`).
-    """
-    c, p = scope.context_id, scope.platform_id
-    subs = union(
-        select(RosterEntry.sub.label("sub")).where(RosterEntry.context_id == c),
-        select(User.sub)
-        .join(Membership, Membership.user_id == User.id)
-        .where(Membership.context_id == c, Membership.is_instructor.is_(False)),
-    ).subquery("subs")
-    base = (
-        select(
-            subs.c.sub.label("sub"),
-            Membership.user_id.label("user_id"),
-            _real_name(User.name, User.given_name, User.family_name, RosterEntry.name).label("name"),
-            func.coalesce(User.email, RosterEntry.email).label("email"),
-            RosterEntry.status.label("roster_status"),
-        )
-        .select_from(subs)
-        .outerjoin(RosterEntry, and_(RosterEntry.context_id == c, RosterEntry.sub == subs.c.sub))
-        .outerjoin(User, and_(User.platform_id == p, User.sub == subs.c.sub))
-        .outerjoin(Membership, and_(Membership.user_id == User.id, Membership.context_id == c))
-        .where(
-            or_(
-                Membership.is_instructor.is_(False),
-                and_(Membership.id.is_(None), RosterEntry.is_learner.is_(True)),
-            )
-        )
-    )
-    return _progress_columns(scope, base).subquery("people")
+    delivery), to_review (a practice text). Who is listed and what their row says: `listed`."""
+    return _with_progress(scope, _LISTED).where(_LISTED.context_id == scope.context_id).subquery("people")
 
 
 def _conditions(crowd: Subquery) -> dict[str, Any]:
@@ -128,21 +94,14 @@ def _conditions(crowd: Subquery) -> dict[str, Any]:
 
 
 def count_by_filter(s: Session, scope: Scope) -> dict[str, int]:
-    """How many learners each filter shows ("alle": everyone), in one statement."""
-    crowd = people(scope)
-    columns = [
-        func.count().label("alle"),
-        func.coalesce(func.sum(crowd.c.review_waiting), 0).label("texts"),
-    ] + [
-        func.coalesce(func.sum(case((condition, 1), else_=0)), 0).label(name)
-        for name, condition in _conditions(crowd).items()
-    ]
-    row = s.execute(select(*columns).select_from(crowd)).one()
-    return {name: int(row._mapping[name] or 0) for name in (*FILTERS, "texts")}
+    """How many learners each filter shows ("alle": everyone; "texts": practice texts waiting), in one
+    statement."""
+    row = s.execute(select(_counts(scope))).one()
+    return {name: int(row._mapping["n_" + name] or 0) for name in (*FILTERS, "texts")}
 
 
 def _order(crowd: Subquery, sort: str) -> list[Any]:
-    by_name = (func.lower(crowd.c.name).nulls_last(), crowd.c.sub)  # the nameless after the named, by id
+    by_name = (crowd.c.sort_key, crowd.c.sub)  # the nameless after the named, by id (listed.sort_key)
     if sort == "fortschritt":
         return [
             crowd.c.course_completed_at.is_(None),
@@ -168,23 +127,40 @@ def listing_query(
     return query.order_by(*_order(crowd, sort))
 
 
-def _page_query(scope: Scope, *, sort: str, only: str) -> Select[Any]:
-    """A page of people and the counts per filter in one statement: the counts are window sums over everyone,
-    and the people the filter selects come first (the rest after them), so that LIMIT/OFFSET pages through
-    them; a page's rows the filter does not select (at the end of the last page) are dropped by the caller."""
+def _counts(scope: Scope) -> Subquery:
+    """How many learners each filter shows ("n_alle": everyone; "n_texts": practice texts waiting)."""
     crowd = people(scope)
-    conditions = _conditions(crowd)
-    counts = [
-        func.count().over().label("n_alle"),
-        func.sum(crowd.c.review_waiting).over().label("n_texts"),
+    columns = [
+        func.count().label("n_alle"),
+        func.coalesce(func.sum(crowd.c.review_waiting), 0).label("n_texts"),
     ] + [
-        func.sum(case((condition, 1), else_=0)).over().label("n_" + name)
-        for name, condition in conditions.items()
+        func.coalesce(func.sum(case((condition, 1), else_=0)), 0).label("n_" + name)
+        for name, condition in _conditions(crowd).items()
     ]
-    selected = conditions.get(only)
-    first = [case((selected, 0), else_=1)] if selected is not None else []
-    matches = (selected if selected is not None else literal(True)).label("selected")
-    return select(crowd, matches, *counts).order_by(*first, *_order(crowd, sort))
+    return select(*columns).select_from(crowd).subquery("counts")
+
+
+def _page_query(scope: Scope, *, sort: str, only: str, limit: int, offset: int) -> Select[Any]:
+    """A page of people and the counts per filter in one statement: the page (LIMIT/OFFSET) joined to the one
+    row of counts, so that a page past everyone still gives the counts (with the people's columns NULL).
+
+    Everyone by name (the gradebook's first view) pages through the listed rows alone, in the order of their
+    index, and joins the summary to that page's rows only; the other views join the summary first, as filters
+    and sorts need it."""
+    if sort == SORTS[0] and only == FILTERS[0]:
+        rows = (
+            select(ListedLearner)
+            .where(ListedLearner.context_id == scope.context_id)
+            .order_by(ListedLearner.sort_key, ListedLearner.sub)
+            .limit(limit)
+            .offset(offset)
+            .subquery("page_rows")
+        )
+        shown = _with_progress(scope, aliased(ListedLearner, rows)).subquery("page")
+    else:
+        shown = listing_query(scope, sort=sort, only=only).limit(limit).offset(offset).subquery("page")
+    counts = _counts(scope)
+    return select(shown, counts).select_from(counts).outerjoin(shown, true()).order_by(*_order(shown, sort))
 
 
 def _person(row: Any) -> Person:
@@ -217,16 +193,17 @@ class Page:
 def page(s: Session, scope: Scope, *, sort: str, only: str, number: int, per_page: int = PER_PAGE) -> Page:
     """One page of the gradebook (a page number past the end shows the last page): the counts per filter and
     the page's people in one statement (`_page_query`), then their details (`fill_rows`)."""
-    query = _page_query(scope, sort=sort, only=only)
     number = max(1, number)
-    found = s.execute(query.limit(per_page).offset((number - 1) * per_page)).all()
-    if found:
-        counts = {name: int(found[0]._mapping["n_" + name] or 0) for name in (*FILTERS, "texts")}
-    else:  # past everyone: count apart
-        counts = count_by_filter(s, scope)
+
+    def read(n: int) -> list[Any]:
+        query = _page_query(scope, sort=sort, only=only, limit=per_page, offset=(n - 1) * per_page)
+        return list(s.execute(query).all())
+
+    found = read(number)
+    counts = {name: int(found[0]._mapping["n_" + name] or 0) for name in (*FILTERS, "texts")}
     pages = max(1, -(-counts[only] // per_page))
     if number > pages:  # past the end: the last page
         number = pages
-        found = s.execute(query.limit(per_page).offset((number - 1) * per_page)).all()
-    persons = [_person(row) for row in found if row.selected]
+        found = read(number)
+    persons = [_person(row) for row in found if row.sub is not None]
     return Page(fill_rows(s, scope, persons), counts, sort, only, number, pages)

@@ -40,6 +40,7 @@ from ..lti.roles import is_learner
 from ..models import Context, Deployment, Platform, RosterEntry, utcnow
 from ..privacy.subjects import erased_subs
 from ..urls import http_url, origin_of
+from .listed import relist_context
 
 if TYPE_CHECKING:
     from ..auth import ContextRecord
@@ -229,6 +230,7 @@ def store_roster(s: Session, context_pk: int, members: list[Member], now: dt.dat
         conn.execute(upsert, rows[start : start + UPSERT_CHUNK])
     # Everything listed now carries this refresh's time; what does not was not listed.
     result = conn.execute(delete(table).where(table.c.context_id == context_pk, table.c.fetched_at != now))
+    relist_context(s, context_pk, now=now)  # who the context's gradebook lists, and their names
     return int(result.rowcount or 0)
 
 

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from ..db import upsert
 from ..grading.outbox import RowState, is_newest, newest_rows
 from ..models import CourseProgress, GradeOutbox, LearnerSummary, ModuleProgress, PracticeSubmission, utcnow
+from . import listed
 
 Key = tuple[int, int, str]  # user id, context id, course id
 
@@ -289,8 +290,10 @@ def refresh_delivery(
 
 
 def rebuild(s: Session, *, context_id: int | None = None) -> int:
-    """Rewrite every summary row (of one course context, or of all) from the source rows; returns the count."""
+    """Rewrite every summary row (of one course context, or of all) from the source rows, and who the gradebook
+    lists (`listed.rebuild`); returns the count of summary rows."""
     now = utcnow()
+    listed.rebuild(s, context_id=context_id, now=now)
     found = _values(s, context_id=context_id)
     s.execute(delete(LearnerSummary).where(*_where(LearnerSummary, context_id, None, None)))
     rows = [
@@ -309,8 +312,9 @@ def _chunks(rows: Sequence[dict[str, Any]], size: int) -> Iterable[Sequence[dict
 
 def differences(
     s: Session, *, context_id: int | None = None
-) -> list[tuple[Key, dict[str, Any], dict[str, Any]]]:
-    """Rows whose stored summary differs from one computed now (key, stored, computed): empty when live = rebuild."""
+) -> list[tuple[Any, dict[str, Any], dict[str, Any]]]:
+    """Rows whose stored summary differs from one computed now (key, stored, computed), then the listed rows
+    that do (`listed.differences`, keyed by context and sub): empty when live = rebuild."""
     computed = {key: summary.values() for key, summary in _values(s, context_id=context_id).items()}
     stored: dict[Key, dict[str, Any]] = {}
     columns = tuple(Summary.__dataclass_fields__)
@@ -323,8 +327,9 @@ def differences(
         ).where(*_where(LearnerSummary, context_id, None, None))
     ):
         stored[(row.user_id, row.context_id, row.course_id)] = {c: getattr(row, c) for c in columns}
-    return [
+    found: list[tuple[Any, dict[str, Any], dict[str, Any]]] = [
         (key, stored.get(key, {}), computed.get(key, {}))
         for key in sorted(set(stored) | set(computed))
         if stored.get(key) != computed.get(key)
     ]
+    return found + listed.differences(s, context_id=context_id)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from ..cache import DbLaunchStore, LaunchStore, add_params, add_statement
 from ..course.model import Catalog
 from ..errors import LaunchError
+from ..gradebook.listed import launch_params, launch_writes, launched_name, relist_person
 from ..i18n import lazy_gettext as _l
 from ..models import (
     Context,
@@ -258,12 +259,15 @@ def _one_by_one(dialect: str, context_optional: tuple[str, ...], with_link: bool
 
 
 @functools.cache
-def _all_at_once(context_optional: tuple[str, ...], with_link: bool, with_nonce: bool) -> Any:
+def _all_at_once(
+    context_optional: tuple[str, ...], with_link: bool, with_nonce: bool, listed: bool | None
+) -> Any:
     """PostgreSQL: the launch's writes as one statement (data-modifying CTEs, each row taking the ids of the
     earlier ones from their RETURNING), built once: one round trip instead of seven, which is most of the launch
     POST's CPU on PostgreSQL (bench/FINDINGS.md). `with_nonce`: the nonce's marker goes into the launch store's
-    table in the same statement. Answers (user id, created_at, context id, link id or NULL, whether the marker
-    was new)."""
+    table in the same statement. `listed`: the gradebooks' rows (gradebook/listed.py `launch_writes`) of a
+    learner (False) or a teacher (True); None: written apart (a launch without a name). Answers (user id,
+    created_at, context id, link id or NULL, whether the marker was new)."""
     earlier: dict[str, Any] = {}
     if with_nonce:
         earlier["n"] = add_statement("postgresql").cte("launch_n")
@@ -278,7 +282,16 @@ def _all_at_once(context_optional: tuple[str, ...], with_link: bool, with_nonce:
     query = query.select_from(u).join(c, true())
     if link is not None:
         query = query.join(link, true())
-    return query.add_cte(*(earlier[p] for p in ("ll", "m", "s") if p in earlier))
+    gradebook = []
+    if listed is not None:
+        writes = launch_writes(
+            "postgresql",
+            instructor=listed,
+            context_id=select(c.c.id).scalar_subquery(),
+            user_id=select(u.c.id).scalar_subquery(),
+        )
+        gradebook = [stmt.cte(f"launch_listed_{n}") for n, stmt in enumerate(writes)]
+    return query.add_cte(*(earlier[p] for p in ("ll", "m", "s") if p in earlier), *gradebook)
 
 
 def nonce_with_rows(s: Session, store: LaunchStore) -> bool:
@@ -364,7 +377,6 @@ def provision(
     params.update(
         {"m_roles": roles, "m_is_instructor": instructor, "m_last_launch_at": now, "m_created_at": now}
     )
-
     token = secrets.token_urlsafe(32)
     kept: dict[str, Any] = {}
     for name in ("launch_presentation", "custom"):
@@ -388,13 +400,24 @@ def provision(
         }
     )
 
+    # The gradebooks' rows of this person: with the launch's writes when the launch names the person (the order
+    # by name is then known here), else from the roster's name too (`relist_person`, after the writes).
+    person = launched_name(params["u_name"], params["u_given_name"], params["u_family_name"])
+    if person is not None:
+        params.update(
+            launch_params(
+                platform_id=platform.id, sub=claims["sub"], name=person, email=params["u_email"], now=now
+            )
+        )
+
     conn = s.connection()
     link_id: int | None = None
     if conn.dialect.name == "postgresql":
         if nonce is not None:
             params.update(add_params(nonce.key, 1, nonce.ttl))
+        listed = instructor if person is not None else None
         user_id, created_at, context_id, link_id, fresh = conn.execute(
-            _all_at_once(context_optional, with_link, nonce is not None), params
+            _all_at_once(context_optional, with_link, nonce is not None, listed), params
         ).one()
         if not fresh:
             raise nonce_replayed()
@@ -413,6 +436,12 @@ def provision(
         params["s_resource_link_id"] = link_id
         for stmt in rest:
             conn.execute(stmt, params)
+        if person is not None:
+            params.update(ls_context_id=context_id, ls_user_id=user_id)
+            for stmt in launch_writes(conn.dialect.name, instructor=instructor):
+                conn.execute(stmt, params)
+    if person is None:
+        relist_person(s, platform_id=platform.id, sub=claims["sub"], launched_in=context_id, now=now)
     return ProvisionedLaunch(
         token, user_id, context_id, link_id, instructor, message_type, new_learner=created_at == now
     )

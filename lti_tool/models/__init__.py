@@ -29,7 +29,7 @@ from .progress import (
 from .exchange import ExchangeProfile, ExchangeReply
 from .certification import Certificate, CertificateEvent, RegisterAudit, RegisterEntry
 from .grades import GradeOutbox, LineItem, WorkerHeartbeat
-from .roster import Erasure, RosterEntry
+from .roster import Erasure, ListedLearner, RosterEntry
 from .operators import Operator
 # isort: on
 
@@ -50,6 +50,7 @@ __all__ = [
     "LessonVisit",
     "LineItem",
     "LinkLaunch",
+    "ListedLearner",
     "Membership",
     "ModuleProgress",
     "Operator",

@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..legal.inventory import N_, OPERATOR_INPUT, TOOL, PersonalData, Retention, Subject, group, roster
-from .base import INSTRUCTOR, OPERATOR, PK, Base, utcnow
+from .base import INSTRUCTOR, OPERATOR, PARTICIPANTS, PK, Base, utcnow
 
 
 class RosterEntry(Base):
@@ -57,6 +57,55 @@ class RosterEntry(Base):
     is_learner: Mapped[bool] = mapped_column(Boolean, default=True)
     status: Mapped[str] = mapped_column(String(20), default="Active")
     fetched_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ListedLearner(Base):
+    """Someone the gradebook of a course context lists (a learner of its participant list, or someone who
+    launched there as a learner; never someone who launched there as a teacher), with what the list shows of
+    them: copied from their user row, membership and roster entry (`lti_tool.gradebook.listed`) where a launch,
+    a roster refresh or a deletion changes those, so that a gradebook page reads its rows in the order it shows
+    them instead of joining the participant list with the people who launched on every request."""
+
+    __tablename__ = "listed_learner"
+    __table_args__ = (
+        UniqueConstraint("context_id", "sub"),
+        Index("ix_listed_learner_by_name", "context_id", "sort_key", "sub"),
+    )
+    __data__ = PersonalData(
+        N_("The participant list of an LMS course"),
+        PARTICIPANTS | {Subject.ROSTER_MEMBER},
+        (
+            group(
+                ("sub", "name", "email", "sort_key"),
+                N_("the member's name and e-mail address, as far as the learning platform sends them"),
+                N_("so that instructors see everyone enrolled, also those who have not opened the tool yet"),
+                TOOL,
+                (INSTRUCTOR,),
+            ),
+            group(
+                ("roster_status", "last_launch_at", "updated_at"),
+                N_("the member's roles and status in the course, and when the list was fetched"),
+                N_("to list learners only, and to say how current the list is"),
+                TOOL,
+                (INSTRUCTOR,),
+            ),
+        ),
+        Retention.UNTIL_DELETED,
+        keys=("id", "context_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    context_id: Mapped[int] = mapped_column(ForeignKey("context.id", ondelete="CASCADE"))
+    sub: Mapped[str] = mapped_column(String(255))
+    # None: known from the participant list only (never launched in this context as a learner)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("lti_user.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str | None] = mapped_column(String(255))  # the user's name, else the roster's
+    email: Mapped[str | None] = mapped_column(String(255))  # the user's e-mail, else the roster's
+    roster_status: Mapped[str | None] = mapped_column(String(20))  # None: not in the participant list
+    # What sorting by name orders by: the name without case and accents; nameless people after everyone named.
+    sort_key: Mapped[str] = mapped_column(String(300))
+    last_launch_at: Mapped[dt.datetime | None]  # of the membership in this context
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class Erasure(Base):

@@ -32,6 +32,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ..course.model import Catalog
+from ..gradebook.listed import relist_person
 from ..grading import enqueue_grades
 from ..models import (
     Context,
@@ -252,6 +253,9 @@ def reapply(s: Session, app: Flask, records: Iterable[ErasureRecord]) -> Reappli
                     .execution_options(synchronize_session=False)
                 ).rowcount  # type: ignore[attr-defined]
                 if gone:
+                    relist_person(
+                        s, platform_id=platform.id, sub=sub
+                    )  # the gradebooks' rows of those entries
                     result.people += 1
                     result.counts["roster_entry"] = result.counts.get("roster_entry", 0) + int(gone)
     return result

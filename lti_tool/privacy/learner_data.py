@@ -40,6 +40,7 @@ from ..models import (
     LearnerSummary,
     LessonVisit,
     LinkLaunch,
+    ListedLearner,
     Membership,
     ModuleProgress,
     Platform,
@@ -130,11 +131,10 @@ def find_person(s: Session, platform: Platform, sub: str) -> Person:
     return Person(platform, sub, user)
 
 
-def _roster_query(platform: Platform, sub: str) -> Any:
+def _roster_query(platform: Platform, sub: str, model: Any = RosterEntry) -> Any:
+    """The person's rows of `model` (RosterEntry, or the gradebooks' ListedLearner) on this platform."""
     contexts = select(Context.id).join(Deployment, Deployment.id == Context.deployment_id)
-    return RosterEntry.context_id.in_(contexts.where(Deployment.platform_id == platform.id)) & (
-        RosterEntry.sub == sub
-    )
+    return model.context_id.in_(contexts.where(Deployment.platform_id == platform.id)) & (model.sub == sub)
 
 
 def _plain(value: Any) -> Any:
@@ -192,6 +192,7 @@ def export_learner(s: Session, person: Person, catalog: Catalog) -> dict[str, An
         else []
     )
     data["roster_entry"] = roster
+    data["listed_learner"] = _rows(s, ListedLearner, _roster_query(platform, person.sub, ListedLearner))
     # Practice texts sent after a session had ended, kept for a while to be offered again (course/drafts.py).
     data["practice_draft"] = drafts_of(user.id, context_ids, catalog) if user is not None else []
     reviews = (
@@ -271,6 +272,10 @@ def count_learner_rows(s: Session, person: Person) -> dict[str, int]:
         )
     roster = _roster_query(person.platform, person.sub)
     counts["roster_entry"] = int(s.scalar(select(func.count()).select_from(RosterEntry).where(roster)) or 0)
+    listed = _roster_query(person.platform, person.sub, ListedLearner)
+    counts["listed_learner"] = int(
+        s.scalar(select(func.count()).select_from(ListedLearner).where(listed)) or 0
+    )
     counts["certificate_event"] = 0
     if person.user is not None:
         certificates = select(Certificate.id).where(Certificate.user_id == person.user.id)
@@ -351,6 +356,12 @@ def delete_learner(s: Session, person: Person) -> Deletion:
         .execution_options(synchronize_session=False)
     )
     counts["roster_entry"] = int(result.rowcount)  # type: ignore[attr-defined]
+    result = s.execute(
+        delete(ListedLearner)
+        .where(_roster_query(person.platform, person.sub, ListedLearner))
+        .execution_options(synchronize_session=False)
+    )
+    counts["listed_learner"] = int(result.rowcount)  # type: ignore[attr-defined]
     deleted_users = 0
     if user is not None:
         result = s.execute(
