@@ -129,7 +129,7 @@ _Kept = tuple[tuple[str, ...], tuple[str, ...]] | None  # None: this page cannot
 
 
 class _Pages:
-    """The pages (or parts) a process keeps (per app: course objects are keys by their id)."""
+    """The pages a process keeps (per app)."""
 
     def __init__(self) -> None:
         self.pages: dict[tuple[Any, ...], _Kept] = {}
@@ -191,7 +191,9 @@ def page(name: str, key: tuple[Hashable, ...], context: Callable[[], Mapping[str
     )
     if not current_app.config.get("PAGE_CACHE", True) or not g.get("session_token"):
         return render_template(name, **context())
-    kept = _kept("nama_pages")
+    kept: _Pages = current_app.extensions.get("nama_pages") or current_app.extensions.setdefault(
+        "nama_pages", _Pages()
+    )
     try:
         found = kept.pages[shape]
     except KeyError:
@@ -209,51 +211,6 @@ def page(name: str, key: tuple[Hashable, ...], context: Callable[[], Mapping[str
         out.append(value)
         out.append(static)
     return "".join(out)
-
-
-def part(name: str, key: tuple[Hashable, ...], /, **context: Any) -> Markup:
-    """Template `name` rendered with `context` (a part of a page: one question of a quiz), kept per `key` (which
-    must determine `context`, as for `page`) and the request's language and script root. Only the session token
-    in its links differs between calls; inside `page`'s render it stays the marker."""
-    from .i18n import _current_locale
-
-    token = g.get("session_token")
-    shape = (name, _current_locale(), request.script_root, bool(token), *key)
-    kept = _kept("nama_parts")
-    try:
-        found = kept.pages[shape]
-    except KeyError:
-        found = _make_part(name, context, token) if current_app.config.get("PAGE_CACHE", True) else None
-        if found is not None:
-            kept.keep(shape, found)
-    if found is None:
-        return Markup(current_app.jinja_env.get_template(name).render(**context))  # noqa: S704  # our template
-    return Markup(token.join(found[0]) if token else found[0][0])  # noqa: S704  # our template's output
-
-
-def _make_part(name: str, context: Mapping[str, Any], token: str | None) -> _Kept:
-    if token:
-        g.session_token = _mark("sid")
-    try:
-        html = current_app.jinja_env.get_template(name).render(**context)
-    finally:
-        if token:
-            g.session_token = token
-    parts = _MARKS.split(html)
-    statics, names = tuple(parts[0::2]), tuple(parts[1::2])
-    if any(n != "sid" for n in names) or _stray(statics, html) or (names and not token):
-        return None
-    return statics, names
-
-
-def _kept(name: str) -> _Pages:
-    found: _Pages | None = current_app.extensions.get(name)
-    return found if found is not None else current_app.extensions.setdefault(name, _Pages())
-
-
-def _stray(statics: tuple[str, ...], html: str) -> bool:
-    """A marker where `page` or `part` cannot fill it in."""
-    return any("\ue000" in part or "\ue001" in part for part in statics) or "%EE%80%80" in html.upper()
 
 
 def _page_value(hole: str, clock: Any) -> str:
@@ -279,7 +236,8 @@ def _make(name: str, context: Callable[[], Mapping[str, Any]]) -> _Kept:
         _MAKING.reset(making)
     parts = _MARKS.split(html)
     statics, names = tuple(parts[0::2]), tuple(parts[1::2])
-    if _stray(statics, html) or not _PAGE_HOLES.issuperset(names):
+    stray = any("\ue000" in part or "\ue001" in part for part in statics) or "%EE%80%80" in html.upper()
+    if stray or not _PAGE_HOLES.issuperset(names):
         return None
     return statics, names
 

@@ -10,17 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from flask import redirect, render_template, request, url_for
-from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from .. import db, fragments, progress
+from .. import db, progress
 from ..i18n import percent
 from ..models import QuizAttempt
 from . import quizform
 from .attempt_policy import Gate
 from .completion import next_step_in_module, score_passes
 from .model import Course, Module
-from .review import ReviewedQuestion, review_questions
+from .review import review_questions
 from .views import bp, find_module, here, step_title, step_url
 
 ATTEMPT_FIELD = "versuch"
@@ -53,7 +52,6 @@ def _render_form(
         attempt=attempt,
         attempt_field=ATTEMPT_FIELD,
         questions=shown,
-        question_html=[_question_html(course, question, len(shown)) for question in shown],
         problems=problems,
         stray=bool(decoded and decoded.stray),
         best=best,
@@ -62,33 +60,6 @@ def _render_form(
         percent=percent,
     )
     return html, status
-
-
-def _question_html(course: Course, q: quizform.ShownQuestion, total: int) -> Markup:
-    """One question of the form, kept rendered per question (loaded once per process: its id), its options'
-    order and state, and the language (fragments.part)."""
-    options = tuple((id(o.option), o.number, o.field, o.dom_id, o.checked, o.position) for o in q.options)
-    key = (id(course), id(q.question), q.number, q.field, q.dom_id, q.problem, total, options)
-    return fragments.part("course/_quiz_question.html", key, q=q, total=total, course=course)
-
-
-def _result_html(course: Course, module: Module, q: ReviewedQuestion) -> Markup:
-    """One answered question of the result page, kept rendered like the form's (fragments.part)."""
-    key = (
-        id(course),
-        module.id,
-        q.number,
-        q.question_id,
-        q.kind,
-        q.prompt,
-        q.correct,
-        tuple(q.answer),
-        q.hint_html,
-        id(q.hint_lesson),
-        tuple(q.solution),
-        tuple(q.explained),
-    )
-    return fragments.part("course/_result_item.html", key, q=q, course=course, module=module)
 
 
 def _render_locked(
@@ -200,7 +171,7 @@ def quiz_result(module_id: str) -> Response | str:
         review=course.review.after(passed),
         best=snap.best_score,
         attempts=snap.attempts,
-        questions=[_result_html(course, module, q) for q in reviewed] if reviewed is not None else None,
+        questions=reviewed,
         gate=progress.attempt_gate(s, where.learner, course, module),
         double=request.args.get("doppelt") == "1",
         step=step,
