@@ -375,6 +375,8 @@ def report(cpu: dict[str, list[int]], sql: dict[str, list[int]], calls: dict[str
             + (f" {statistics.median(counted):>10.0f}" if counted else "")
         )
     page_values = [v / 1e6 for k, vs in cpu.items() if not k.startswith("launch") for v in vs]
+    if not page_values:  # --rounds 0: launches only
+        return
     print(f"median CPU per learner page (all kinds): {statistics.median(page_values):.2f} ms")
     if calls:
         page_calls = [v for k, vs in calls.items() if not k.startswith("launch") for v in vs]
