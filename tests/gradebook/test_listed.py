@@ -61,20 +61,23 @@ def test_launches_roster_refreshes_and_deletions_keep_the_list(app: Flask, launc
     assert listed[(where.context_id, "anne")][1] == "Anne Zweit"
     assert sum(1 for context_id, sub in listed if sub == "anne") == 2
 
+    # Rosa launches without any name claim (Moodle with its privacy settings off): the roster's name stays.
+    rosa = launch(app, deployment_pk, "rosa", context=here, link=activity).user_id
+    assert rows(app)[(where.context_id, "rosa")] == (rosa, "Rosa Roster", "Active")
+
     # Ben launches here as a teacher: no longer listed here.
     launch(app, deployment_pk, "ben", context=here, link=activity, roles=(INSTRUCTOR_ROLE,), name="Ben Neu")
     assert listed_names(teacher.get("lehrende/").text) == ["Anne Zweit", "Rosa Roster"]
 
-    # A refresh without Rosa delists her; Anne (launched) stays, now out of the participant list.
+    # A refresh without Rosa and Anne: Rosa launched, so she stays (nameless now: her launch sent no name);
+    # Anne stays, now out of the participant list.
     with session_scope(app, write=True) as s:
         store_roster(s, where.context_id, [learner("neu", None)], utcnow())
     listed = rows(app)
-    assert (where.context_id, "rosa") not in listed
+    assert listed[(where.context_id, "rosa")] == (rosa, None, None)
     assert listed[(where.context_id, "anne")] == (anne, "Anne Zweit", None)
-    assert listed_names(teacher.get("lehrende/").text) == [
-        "Anne Zweit",
-        "Teilnehmer*in ohne Namen (Kennung neu in der Lernplattform)",
-    ]
+    nameless = [f"Teilnehmer*in ohne Namen (Kennung {sub} in der Lernplattform)" for sub in ("neu", "rosa")]
+    assert listed_names(teacher.get("lehrende/").text) == ["Anne Zweit", *nameless]
 
     # Deleting Anne (`learner delete`) deletes her rows in both contexts.
     runner = app.test_cli_runner()
@@ -83,6 +86,4 @@ def test_launches_roster_refreshes_and_deletions_keep_the_list(app: Flask, launc
     )
     assert deleted.exit_code == 0, deleted.output
     assert [key for key in rows(app) if key[1] == "anne"] == []
-    assert listed_names(teacher.get("lehrende/").text) == [
-        "Teilnehmer*in ohne Namen (Kennung neu in der Lernplattform)"
-    ]
+    assert listed_names(teacher.get("lehrende/").text) == nameless
