@@ -134,7 +134,8 @@ def relist_context(s: Session, context_id: int, *, now: dt.datetime | None = Non
     while the refresh runs keeps its row. Returns how many are listed."""
     now = now or utcnow()
     found = _source(s, context_id=context_id, platform_id=None, sub=None)
-    return _write(s, found, now, [ListedLearner.context_id == context_id, ListedLearner.user_id.is_(None)])
+    where = [ListedLearner.context_id == context_id, ListedLearner.user_id.is_(None)]
+    return _write(s, found, now, where, keep_launched=True)
 
 
 def relist_person(
@@ -157,11 +158,20 @@ def rebuild(s: Session, *, context_id: int | None = None, now: dt.datetime | Non
     return _write(s, found, now, _selected(context_id, None, None))
 
 
-def _write(s: Session, found: dict[Key, dict[str, Any]], now: dt.datetime, delist: list[Any] | None) -> int:
+def _write(
+    s: Session,
+    found: dict[Key, dict[str, Any]],
+    now: dt.datetime,
+    delist: list[Any] | None,
+    *,
+    keep_launched: bool = False,
+) -> int:
     """Upsert the rows found (each stamped `now`), then delete the rows `delist` selects that this write did not
     touch (they carry an older time; None: delete nothing): two statements for any number of rows (in batches
-    of CHUNK)."""
-    upsert = _upsert(s.get_bind().dialect.name)
+    of CHUNK). `keep_launched`: a row written by a launch is not turned back into a roster-only one (on
+    PostgreSQL a roster refresh may not yet see a membership that a launch committed while it ran; a row only
+    loses its user with the membership, and deleting a learner deletes their rows)."""
+    upsert = _upsert(s.get_bind().dialect.name, keep_launched)
     rows = [{"context_id": c, "sub": who, **values, "updated_at": now} for (c, who), values in found.items()]
     conn = s.connection()
     for chunk in _chunks(rows):
@@ -254,13 +264,14 @@ def launch_writes(
 
 
 @functools.cache
-def _upsert(dialect: str) -> Any:
-    """INSERT … ON CONFLICT (context_id, sub) DO UPDATE of a row, built once per dialect (launches run it)."""
+def _upsert(dialect: str, keep_launched: bool) -> Any:
+    """INSERT … ON CONFLICT (context_id, sub) DO UPDATE of a row, built once per dialect (see `_write`)."""
     table: Any = ListedLearner.__table__
     ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
     return ins.on_conflict_do_update(
         index_elements=[table.c.context_id, table.c.sub],
         set_={name: ins.excluded[name] for name in (*COLUMNS, "updated_at")},
+        where=(ins.excluded.user_id.is_not(None) | table.c.user_id.is_(None)) if keep_launched else None,
     )
 
 

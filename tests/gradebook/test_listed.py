@@ -8,6 +8,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from lti_tool.db import session_scope
+from lti_tool.gradebook import listed
 from lti_tool.gradebook.roster import Member, store_roster
 from lti_tool.gradebook.summary import differences
 from lti_tool.models import Context, ListedLearner, utcnow
@@ -87,3 +88,31 @@ def test_launches_roster_refreshes_and_deletions_keep_the_list(app: Flask, launc
     assert deleted.exit_code == 0, deleted.output
     assert [key for key in rows(app) if key[1] == "anne"] == []
     assert listed_names(teacher.get("lehrende/").text) == nameless
+
+
+def test_a_roster_refresh_that_missed_a_launch_keeps_the_launched_row(app: Flask, launcher: Launcher) -> None:
+    """On PostgreSQL a roster refresh reads the memberships before it writes; a launch committed in between is
+    not in what it read. Played here in that order: what the refresh read (Rosa on the roster only), Rosa's
+    launch, then the refresh's write: Rosa's row stays the launch's."""
+    launch_teacher(launcher)
+    where = place(app)
+    with session_scope(app) as s:
+        context = s.get_one(Context, where.context_id)
+        deployment_pk = context.deployment_id
+        here = {"id": context.context_id, "title": context.title, "label": context.label}
+    add_to_roster(app, where.context_id, Member("rosa", "Rosa Roster", None, [LEARNER_ROLE], "Active", True))
+    with session_scope(app) as s:
+        read_by_refresh = listed._source(s, context_id=where.context_id, platform_id=None, sub=None)
+    rosa = launch(app, deployment_pk, "rosa", context=here, link={"id": "kurs-1"}, name="Rosa Launch").user_id
+    with session_scope(app, write=True) as s:
+        listed._write(
+            s,
+            read_by_refresh,
+            utcnow(),
+            [ListedLearner.context_id == where.context_id, ListedLearner.user_id.is_(None)],
+            keep_launched=True,
+        )
+    with session_scope(app) as s:
+        row = s.scalars(select(ListedLearner).where(ListedLearner.sub == "rosa")).one()
+        assert (row.user_id, row.name) == (rosa, "Rosa Launch")
+        assert differences(s) == []
