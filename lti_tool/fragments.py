@@ -131,13 +131,14 @@ _Kept = tuple[tuple[str, ...], tuple[str, ...]] | None  # None: this page cannot
 class _Pages:
     """The pages a process keeps (per app)."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_chars: int = _MAX_PAGE_CHARS) -> None:
         self.pages: dict[tuple[Any, ...], _Kept] = {}
         self.chars = 0
+        self.max_chars = max_chars
 
     def keep(self, shape: tuple[Any, ...], found: _Kept) -> None:
         size = sum(map(len, found[0])) if found else 0
-        if self.chars + size > _MAX_PAGE_CHARS:
+        if self.chars + size > self.max_chars:
             self.pages.clear()
             self.chars = 0
         self.pages[shape] = found
@@ -165,7 +166,19 @@ def own_url() -> str:
     return base + request.url[len(request.host_url) - 1 :] if base else request.url
 
 
-def page(name: str, key: tuple[Hashable, ...], context: Callable[[], Mapping[str, Any]]) -> str:
+# Pages that differ per learner (the course overview, keyed on the learner's progress) are kept apart, in a
+# smaller store: many learners' one-off states must not push the lesson pages out.
+_MAX_LEARNER_PAGE_CHARS = 1_000_000
+
+
+def page(
+    name: str,
+    key: tuple[Hashable, ...],
+    context: Callable[[], Mapping[str, Any]],
+    holes: Mapping[str, str] | None = None,
+    *,
+    store: str = "nama_pages",
+) -> str:
     """`render_template(name, **context())`, rendered once per `key` (with the request's language, script root
     and the header's choices) and kept; each request gets the kept HTML with its own per-request values
     (`_PAGE_HOLES`) put in, escaped as the template would have escaped them. The same HTML as rendering it.
@@ -189,20 +202,24 @@ def page(name: str, key: tuple[Hashable, ...], context: Callable[[], Mapping[str
         clock.warn if clock is not None else None,
         *key,
     )
+    holes = holes or {}
     if not current_app.config.get("PAGE_CACHE", True) or not g.get("session_token"):
-        return render_template(name, **context())
-    kept: _Pages = current_app.extensions.get("nama_pages") or current_app.extensions.setdefault(
-        "nama_pages", _Pages()
-    )
+        return render_template(name, **{**context(), **holes})
+    kept: _Pages | None = current_app.extensions.get(store)
+    if kept is None:
+        kept = current_app.extensions.setdefault(
+            store, _Pages(_MAX_PAGE_CHARS if store == "nama_pages" else _MAX_LEARNER_PAGE_CHARS)
+        )
+    shape = (*shape, *sorted(holes))
     try:
         found = kept.pages[shape]
     except KeyError:
-        found = _make(name, context)
+        found = _make(name, context, holes)
         kept.keep(shape, found)
     if found is None:
-        return render_template(name, **context())
+        return render_template(name, **{**context(), **holes})
     statics, names = found
-    values = {"sid": g.session_token}
+    values = {"sid": g.session_token, **{hole: str(escape(given)) for hole, given in holes.items()}}
     out = [statics[0]]
     for hole, static in zip(names, statics[1:], strict=True):
         value = values.get(hole)
@@ -225,19 +242,20 @@ def _page_value(hole: str, clock: Any) -> str:
     return str(escape(clock.absolute_remaining))  # "absolute"
 
 
-def _make(name: str, context: Callable[[], Mapping[str, Any]]) -> _Kept:
+def _make(name: str, context: Callable[[], Mapping[str, Any]], holes: Mapping[str, str]) -> _Kept:
     token = g.session_token
     making = _MAKING.set(True)
     g.session_token = _mark("sid")
     try:
-        html = render_template(name, **context())
+        marks = {hole: Markup(_mark(hole)) for hole in holes}  # noqa: S704  # our marker, no input
+        html = render_template(name, **{**context(), **marks})
     finally:
         g.session_token = token
         _MAKING.reset(making)
     parts = _MARKS.split(html)
     statics, names = tuple(parts[0::2]), tuple(parts[1::2])
     stray = any("\ue000" in part or "\ue001" in part for part in statics) or "%EE%80%80" in html.upper()
-    if stray or not _PAGE_HOLES.issuperset(names):
+    if stray or not _PAGE_HOLES.union(holes).issuperset(names):
         return None
     return statics, names
 

@@ -9,6 +9,7 @@ Views read with `db.session()`; a view that writes starts its transaction with `
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 
@@ -19,7 +20,7 @@ from werkzeug.wrappers import Response
 from .. import db, fragments, progress
 from ..auth import Visitor, current_visitor, session_blueprint
 from ..errors import NotFound, error_response
-from ..i18n import decimal, percent
+from ..i18n import BERLIN, decimal, percent
 from ..i18n import lazy_gettext as _l
 from ..progress import Learner, Location
 from .catalog import get_catalog
@@ -127,6 +128,11 @@ class ModuleRow:
     step_href: str | None
 
 
+def berlin_day(moment: dt.datetime) -> dt.date:
+    """The day a moment falls on in Berlin (what `berlin_date` shows of it)."""
+    return moment.astimezone(BERLIN).date()
+
+
 def duration(minutes: int) -> str:
     """Minutes as people read a duration: "45 Min.", "2 Std. 25 Min." (interface language)."""
     hours, rest = divmod(max(minutes, 0), 60)
@@ -191,41 +197,64 @@ def start() -> Response | str:
 
 @bp.get("/uebersicht")
 def overview() -> str:
+    """The course overview. Kept rendered (fragments.page) per course, activity and what the template shows of
+    the learner's progress: every new learner's first page after a launch is the same page but for the session
+    token, the CSRF token and the learner's name."""
     where = here()
     course = where.course
     state = progress.course_state(db.session(), where.learner, course)
-    rows = []
+    statuses = []
     for m in where.modules:
         snap = state.snapshot.module(m.id)
-        status = module_status(course, m, snap)
         # A complete module still offers an optional practice task that is not written yet.
-        in_module = next_step_in_module(course, m, snap)
-        rows.append(ModuleRow(m, status, in_module, step_url(in_module) if in_module else None))
-    done = sum(1 for row in rows if row.status.complete)
-    remaining = sum(row.module.minutes for row in rows if not row.status.complete)
+        statuses.append((m, module_status(course, m, snap), next_step_in_module(course, m, snap)))
     step = next_step(course, state.snapshot, modules=where.modules, current_module_id=state.last_module_id)
     last = state.last if state.last and any(m.id == state.last.module_id for m in where.modules) else None
-    last_url = location_url(last) if last else None
-    step_href = step_url(step) if step else None
-    return render_template(
+    completed_at = state.completed_at
+    single = where.single_module
+    real_name = where.visitor.user.real_name or ""
+
+    def context() -> dict[str, object]:
+        rows = [ModuleRow(m, status, s, step_url(s) if s else None) for m, status, s in statuses]
+        last_url = location_url(last) if last else None
+        step_href = step_url(step) if step else None
+        return {
+            "course": course,
+            "rows": rows,
+            "done": sum(1 for row in rows if row.status.complete),
+            "remaining": duration(sum(row.module.minutes for row in rows if not row.status.complete)),
+            "required": len(course.required_module_ids),
+            "workload_hours": hours(course.workload.hours) if course.workload else None,
+            "single": single,
+            "step": step,
+            "step_href": step_href,
+            "step_title": step_title(course, step) if step else None,
+            "last": last,
+            "last_url": last_url if last_url != step_href else None,
+            "last_title": location_title(course, last) if last else None,
+            "completed_at": completed_at,
+            "percent": percent,
+            "duration": duration,
+            "real_name": real_name,
+        }
+
+    return fragments.page(
         "course/overview.html",
-        course=course,
-        visitor=where.visitor,
-        rows=rows,
-        done=done,
-        remaining=duration(remaining),
-        required=len(course.required_module_ids),
-        workload_hours=hours(course.workload.hours) if course.workload else None,
-        single=where.single_module,
-        step=step,
-        step_href=step_href,
-        step_title=step_title(course, step) if step else None,
-        last=last,
-        last_url=last_url if last_url != step_href else None,
-        last_title=location_title(course, last) if last else None,
-        completed_at=state.completed_at,
-        percent=percent,
-        duration=duration,
+        (
+            id(course),
+            tuple(m.id for m in where.modules),
+            single.id if single else None,
+            tuple((status, s) for _, status, s in statuses),
+            step,
+            last,
+            # The page shows the day only (berlin_date): learners who completed on the same day share it.
+            berlin_day(completed_at) if completed_at else None,
+            bool(real_name),
+        ),
+        context,
+        # A hole only when there is a name: the template tests it (and the marker is no empty string).
+        {"real_name": real_name} if real_name else None,
+        store="nama_learner_pages",
     )
 
 

@@ -1,6 +1,7 @@
 """Learner pages kept rendered (lti_tool/fragments.py `page`): a page served from the kept HTML is the page a
 fresh render gives, with the request's own session token, CSRF token, address and seconds left, in German and
-in English; a learner never gets another's token."""
+in English; a learner never gets another's token. The course overview likewise, kept per progress state, with
+the learner's own name."""
 
 from __future__ import annotations
 
@@ -8,13 +9,17 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
 from lti_tool import fragments
 from lti_tool.auth import SessionClock
+from lti_tool.db import session_scope
+from lti_tool.models import Membership, User
+from lti_tool.progress import Learner as ProgressLearner
 
 from ..forms import csrf_token
-from ..peer import Launcher, claim
-from .learner import Learner
+from ..peer import DROP, INSTRUCTOR, Launcher, claim
+from .learner import Learner, course, work
 
 PAGES = [
     ("lesson", "m/modul-a/01-einstieg"),
@@ -77,3 +82,85 @@ def test_a_page_showing_a_marker_otherwise_is_rendered_every_time(
         assert not any(kept(app).values()) and kept(app)
     finally:
         app.jinja_env.globals["page_url"] = real
+
+
+def progress_learner(app: Flask, sub: str) -> ProgressLearner:
+    with session_scope(app) as s:
+        user = s.scalars(select(User).where(User.sub == sub)).one()
+        context_id = s.scalars(select(Membership.context_id).where(Membership.user_id == user.id)).one()
+        return ProgressLearner(user.id, context_id, user.platform_id)
+
+
+def overview(app: Flask, learner: Learner) -> tuple[str, str]:
+    """The overview as served (kept or not) and as rendered afresh."""
+    served = raw(learner, "uebersicht")
+    app.config["PAGE_CACHE"] = False
+    try:
+        afresh = raw(learner, "uebersicht")
+    finally:
+        app.config["PAGE_CACHE"] = True
+    return served, afresh
+
+
+def learner_pages(app: Flask) -> dict[Any, Any]:
+    pages = app.extensions.get("nama_learner_pages")
+    return pages.pages if pages is not None else {}
+
+
+@pytest.mark.parametrize("locale", ["de", "en"])
+def test_the_kept_overview_is_the_overview_rendered_afresh(
+    app: Flask, launcher: Launcher, monkeypatch: pytest.MonkeyPatch, locale: str
+) -> None:
+    """Two learners go the same way (new, a lesson read, the first module complete, the course complete with its
+    certificate): the second one's overview comes from the first one's kept page, with the second one's name
+    (escaped), token and CSRF token; a learner without a name, and an instructor, get theirs too."""
+    monkeypatch.setattr(fragments, "session_clock", lambda: SessionClock(1234, 5678, 300))
+    presentation = claim("launch_presentation", {"locale": locale})
+    names = {"user-1": 'Lea <b>Schneider</b> & "Co"', "user-2": "Jo O'Brien"}
+    learners = {
+        sub: Learner.launch(launcher, sub, name=name, given_name=DROP, family_name=DROP, **presentation)
+        for sub, name in names.items()
+    }
+    crs = course(app)
+    steps = [
+        ("new", lambda who: None),
+        ("a lesson read", lambda who: work(app, who, crs, "modul-a")),
+        ("first module complete", lambda who: work(app, who, crs, "modul-a", score=1.0, completed=True)),
+        ("course complete", lambda who: work(app, who, crs, "modul-b", score=1.0, completed=True)),
+    ]
+    seen = set()
+    for what, step in steps:
+        for sub, learner in learners.items():
+            step(progress_learner(app, sub))
+            before = dict(learner_pages(app))
+            served, afresh = overview(app, learner)
+            assert served == afresh, (what, sub)
+            assert learner.sid in served and csrf_token(served) == learner.csrf, (what, sub)
+            other = next(other for other in learners.values() if other is not learner)
+            assert other.sid not in served and other.csrf not in served, (what, sub)
+            if sub == "user-1":  # the first of the two in this state: rendered and kept (new: at the launch)
+                made = 0 if what == "new" else 1
+                assert len(learner_pages(app)) == len(before) + made and any(learner_pages(app).values()), (
+                    what
+                )
+            else:  # the second: from the first one's page
+                assert learner_pages(app) == before, what
+            seen.add(served.split('<p class="welcome">')[1].split("</section>")[0].replace(learner.sid, ""))
+        assert "Lea &lt;b&gt;Schneider&lt;/b&gt; &amp; &#34;Co&#34;" in raw(learners["user-1"], "uebersicht")
+        assert "Jo O&#39;Brien" in raw(learners["user-2"], "uebersicht")
+    assert len(seen) == 2 * len(steps)  # each state's page is its own
+    assert ("Teilnahmebescheinigung" in served) or ("certificate of participation" in served)
+
+    nameless = Learner.launch(
+        launcher, "user-3", name=DROP, given_name=DROP, family_name=DROP, **presentation
+    )
+    teacher = Learner.launch(launcher, "teacher-1", **{**presentation, **claim("roles", INSTRUCTOR)})
+    for learner in (nameless, teacher):
+        served, afresh = overview(app, learner)
+        assert served == afresh and learner.sid in served
+        welcome = served.split('<p class="welcome">')[1].split("</p>")[0]
+        assert welcome in (
+            ("Welcome.", "Willkommen.")
+            if learner is nameless
+            else ("Welcome, Lea Schneider.", "Willkommen, Lea Schneider.")
+        )
