@@ -5,6 +5,7 @@ the learner's own name."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -122,7 +123,7 @@ def test_the_kept_overview_is_the_overview_rendered_afresh(
         for sub, name in names.items()
     }
     crs = course(app)
-    steps = [
+    steps: list[tuple[str, Callable[[ProgressLearner], None]]] = [
         ("new", lambda who: None),
         ("a lesson read", lambda who: work(app, who, crs, "modul-a")),
         ("first module complete", lambda who: work(app, who, crs, "modul-a", score=1.0, completed=True)),
