@@ -117,17 +117,22 @@ def idle_limit() -> dt.timedelta:
     return dt.timedelta(seconds=int(current_app.config["SESSION_IDLE_SECONDS"]))
 
 
-def _columns(model: Any, record: Any) -> list[Any]:
-    table = model.__table__
-    return [table.c[f.name] for f in dataclasses.fields(record)]
+def _columns(model: Any, record: Any, given: tuple[str, ...] = ()) -> list[Any]:
+    """The model's columns for the record's fields, but for the leading fields `given` (known otherwise)."""
+    names = [f.name for f in dataclasses.fields(record)]
+    assert tuple(names[: len(given)]) == given
+    return [model.__table__.c[name] for name in names[len(given) :]]
 
 
 # Built once: every request of a session runs it, and building a statement (and its cache key) costs more than
 # running it. SQLAlchemy keeps the compiled form; only the token's hash is bound per request. Plain columns run
 # on the session's connection: hydrating three ORM entities into the identity map cost more than the query.
 _SESSION_COLUMNS = _columns(ToolSession, SessionRecord)
-_PERSON_COLUMNS = _columns(User, Person)
-_CONTEXT_COLUMNS = _columns(Context, ContextRecord)
+# The person's and the context's ids and the context's deployment are the session's own columns, and the person's
+# platform is the deployment's (a launch makes both for one platform): not read twice, since each of the ~30
+# columns costs the driver work on every request.
+_PERSON_COLUMNS = _columns(User, Person, given=("id", "platform_id"))
+_CONTEXT_COLUMNS = _columns(Context, ContextRecord, given=("id", "deployment_id"))
 _S, _P = len(_SESSION_COLUMNS), len(_SESSION_COLUMNS) + len(_PERSON_COLUMNS)
 _C = _P + len(_CONTEXT_COLUMNS)
 _SESSION_BY_TOKEN = (
@@ -163,8 +168,14 @@ def _load(token: str) -> Visitor:
     if now - seen >= SEEN_EVERY:
         touch(session.id, now)
         g.session_seen_at = now
+    platform_id = row[
+        _C
+    ]  # the deployment's platform: the person's too (a launch makes them for one platform)
     return Visitor(
-        session=session, user=Person(*row[_S:_P]), context=ContextRecord(*row[_P:_C]), platform_id=row[_C]
+        session=session,
+        user=Person(session.user_id, platform_id, *row[_S:_P]),
+        context=ContextRecord(session.context_id, session.deployment_id, *row[_P:_C]),
+        platform_id=platform_id,
     )
 
 
