@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from flask import Flask, redirect, render_template, url_for
+from flask import Flask, redirect, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
@@ -267,18 +267,25 @@ def module(module_id: str) -> str:
     snap = progress.module_snapshot(s, where.learner, course, mod)
     status = module_status(course, mod, snap)
     step = next_step_in_module(course, mod, snap)
-    return render_template(
+    single = where.single_module
+    # Kept rendered (fragments.page) per module and what the page shows of the learner's progress in it: the
+    # first page after launching a one-module activity, and every learner's page before their first lesson.
+    return fragments.page(
         "course/module.html",
-        course=course,
-        module=mod,
-        status=status,
-        seen=snap.seen_lessons,
-        step=step,
-        step_href=step_url(step) if step else None,
-        step_title=step_title(course, step) if step else None,
-        next_module=course.next_module(mod.id) if where.single_module is None else None,
-        single=where.single_module,
-        percent=percent,
+        (id(course), mod.id, single.id if single else None, status, snap.seen_lessons, step),
+        lambda: {
+            "course": course,
+            "module": mod,
+            "status": status,
+            "seen": snap.seen_lessons,
+            "step": step,
+            "step_href": step_url(step) if step else None,
+            "step_title": step_title(course, step) if step else None,
+            "next_module": course.next_module(mod.id) if single is None else None,
+            "single": single,
+            "percent": percent,
+        },
+        store="nama_learner_pages",
     )
 
 

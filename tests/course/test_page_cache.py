@@ -20,7 +20,7 @@ from lti_tool.progress import Learner as ProgressLearner
 
 from ..forms import csrf_token
 from ..peer import DROP, INSTRUCTOR, Launcher, claim
-from .learner import Learner, course, work
+from .learner import Learner, course, module_claim, work
 
 PAGES = [
     ("lesson", "m/modul-a/01-einstieg"),
@@ -165,3 +165,42 @@ def test_the_kept_overview_is_the_overview_rendered_afresh(
             if learner is nameless
             else ("Welcome, Lea Schneider.", "Willkommen, Lea Schneider.")
         )
+
+
+@pytest.mark.parametrize("locale", ["de", "en"])
+def test_the_kept_module_page_is_the_module_page_rendered_afresh(
+    app: Flask, launcher: Launcher, monkeypatch: pytest.MonkeyPatch, locale: str
+) -> None:
+    """The module page likewise, kept per what it shows of the learner's progress in the module: two learners go
+    the same way (new, a lesson read, the module complete), in the course and in a one-module activity (whose
+    launch lands on it)."""
+    monkeypatch.setattr(fragments, "session_clock", lambda: SessionClock(1234, 5678, 300))
+    presentation = claim("launch_presentation", {"locale": locale})
+    crs = course(app)
+    steps: list[tuple[str, Callable[[ProgressLearner], None]]] = [
+        ("new", lambda who: None),
+        ("a lesson read", lambda who: work(app, who, crs, "modul-a")),
+        ("module complete", lambda who: work(app, who, crs, "modul-a", score=1.0, completed=True)),
+    ]
+    for activity in ({}, module_claim("modul-a")):
+        context = claim("context", {"id": f"course-{bool(activity)}", "label": "NaMa", "title": "NaMa"})
+        subs = [f"user-{bool(activity)}-1", f"user-{bool(activity)}-2"]
+        learners = {sub: Learner.launch(launcher, sub, **presentation, **context, **activity) for sub in subs}
+        seen = set()
+        for what, step in steps:
+            for sub, learner in learners.items():
+                step(progress_learner(app, sub))
+                before = dict(learner_pages(app))
+                served = raw(learner, "m/modul-a/")
+                app.config["PAGE_CACHE"] = False
+                try:
+                    afresh = raw(learner, "m/modul-a/")
+                finally:
+                    app.config["PAGE_CACHE"] = True
+                assert served == afresh, (what, sub, activity)
+                assert learner.sid in served and csrf_token(served) == learner.csrf, (what, sub)
+                if sub == subs[1]:  # the second of the two in this state: from the first one's page
+                    assert learner_pages(app) == before, (what, activity)
+                seen.add(served.split("<main")[1].replace(learner.sid, ""))
+        assert len(seen) == len(steps), activity  # each state's page is its own
+        assert ("Next module" in served or "Nächstes Modul" in served) == (not activity)
