@@ -42,3 +42,25 @@ def test_the_app_starts_without_pdf_password_and_migration_libraries(tmp_path: P
 
 def test_the_head_revision_is_alembics() -> None:
     assert head_revision() == ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def frozen_after_start(instance: Path, *, freeze: str | None) -> int:
+    """How many objects the started WSGI module left out of the garbage collector's view (gc.freeze)."""
+    env = {"LTI_TOOL_INSTANCE_PATH": str(instance), "LTI_TOOL_EMBEDDED_WORKER": "false", "PATH": "/usr/bin:/bin"}
+    if freeze is not None:
+        env["LTI_TOOL_GC_FREEZE"] = freeze
+    result = subprocess.run(
+        [sys.executable, "-c", "import gc, app; print(gc.get_freeze_count())"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    return int(result.stdout.strip())
+
+
+def test_the_started_app_is_frozen_out_of_the_garbage_collectors_walks(tmp_path: Path) -> None:
+    assert frozen_after_start(tmp_path, freeze=None) > 50_000  # the loaded app: modules, tables, the course
+    assert frozen_after_start(tmp_path, freeze="0") == 0
