@@ -46,7 +46,11 @@ def test_the_head_revision_is_alembics() -> None:
 
 def frozen_after_start(instance: Path, *, freeze: str | None) -> int:
     """How many objects the started WSGI module left out of the garbage collector's view (gc.freeze)."""
-    env = {"LTI_TOOL_INSTANCE_PATH": str(instance), "LTI_TOOL_EMBEDDED_WORKER": "false", "PATH": "/usr/bin:/bin"}
+    env = {
+        "LTI_TOOL_INSTANCE_PATH": str(instance),
+        "LTI_TOOL_EMBEDDED_WORKER": "false",
+        "PATH": "/usr/bin:/bin",
+    }
     if freeze is not None:
         env["LTI_TOOL_GC_FREEZE"] = freeze
     result = subprocess.run(
