@@ -110,9 +110,10 @@ class Tour:
         self.frame: Any = None
         self.base = ""
 
-    def launch(self, lms_url: str) -> None:
+    def launch(self, lms_url: str, button: str = "a.button:not(.secondary)") -> None:
+        """Launch from the demo LMS's course page: by default as the first learner, else the button chosen."""
         self.page.goto(lms_url)
-        self.page.locator("a.button:not(.secondary)").first.click()
+        self.page.locator(button).first.click()
         self.page.wait_for_selector("iframe.tool")
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -250,6 +251,13 @@ def main(argv: list[str] | None = None) -> int:
             document = pypdfium2.PdfDocument(pdf.body())
             document[0].render(scale=0.9).to_pil().save(out / "certificate-pdf.png")
             document.close()
+            teacher = Tour(page, course)
+            teacher.launch(lms_url, "a.button.secondary")  # the demo course's teacher
+            teacher.shot(out / "gradebook.png")
+            page.set_viewport_size({"width": 360, "height": 800})
+            teacher.frame.goto(str(teacher.frame.evaluate("location.href")))  # laid out afresh at 360 px
+            teacher.frame.wait_for_load_state()
+            teacher.shot(out / "gradebook-phone.png")
             browser.close()
     finally:
         server.terminate()

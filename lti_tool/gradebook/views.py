@@ -324,7 +324,13 @@ def learner(user_id: int) -> str:
         shown = details.detail(db.session(), where, user_id)
     except LearnerNotFound:
         raise _no_such_learner() from None
-    return render_template("gradebook/learner.html", course=where.course, detail=shown, resent=_resent())
+    return render_template(
+        "gradebook/learner.html",
+        course=where.course,
+        detail=shown,
+        resent=_resent(),
+        roster_fetched=current_visitor().context.roster_fetched_at is not None,
+    )
 
 
 # --- Exports -----------------------------------------------------------------------------------------------

@@ -378,3 +378,28 @@ def test_learners_without_names_are_greeted_neutrally_and_listed_recognisably(
     page = english.get("lehrende/").text
     assert "Participant without a name (id 5 in the learning platform)" in page
     assert "Participant without a name (sechs@example.org)" in page
+
+
+def test_before_the_participant_list_is_fetched_no_one_is_said_to_be_missing_from_it(
+    app: Flask, launcher: Launcher
+) -> None:
+    Learner.launch(launcher, sub="launched-1", name="Lea Launch")
+    teacher = launch_teacher(launcher)
+    lea = user_id(app, "launched-1")
+
+    page = teacher.get("lehrende/").text
+    assert "Lea Launch" in page and "nicht in der Teilnehmendenliste" not in page
+    detail = teacher.get(f"lehrende/lernende/{lea}").text
+    assert "noch nicht von der Lernplattform abgerufen" in detail
+    assert "nicht in der Teilnehmendenliste" not in detail
+
+    # A fetched list without her (what a refresh stores, and when): now she is said to be missing from it.
+    add_to_roster(
+        app, place(app).context_id, Member("someone", "Sam Sonst", None, [LEARNER_ROLE], "Active", True)
+    )
+    with session_scope(app, write=True) as s:
+        s.execute(update(Context).values(roster_fetched_at=utcnow()))
+    assert "nicht in der Teilnehmendenliste" in teacher.get("lehrende/").text
+    detail = teacher.get(f"lehrende/lernende/{lea}").text
+    assert "nicht in der Teilnehmendenliste" in detail
+    assert "noch nicht von der Lernplattform abgerufen" not in detail
