@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
@@ -122,9 +123,21 @@ def test_wait_after_a_failed_attempt(app: Flask, launcher: Launcher, monkeypatch
     assert 'name="versuch"' in learner.get("m/takt/quiz").text
 
 
+def _berlin_noon_before(now: dt.datetime) -> dt.datetime:
+    """The latest 12:00 in Berlin not after `now` (UTC): two hours later it is still the same day there."""
+    berlin = ZoneInfo("Europe/Berlin")
+    local = now.astimezone(berlin)
+    noon = local.replace(hour=12, minute=0, second=0, microsecond=0)
+    if noon > local:
+        noon = (local - dt.timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
+    return noon.astimezone(dt.UTC)
+
+
 def test_attempts_per_day(app: Flask, launcher: Launcher, monkeypatch: pytest.MonkeyPatch) -> None:
     learner = Learner.launch(launcher, **TAKT)
-    start = utcnow()
+    # A fixed hour of the day: run at 23:00 in Berlin, "80 minutes later" would be tomorrow (failed in CI at 22:45).
+    start = _berlin_noon_before(utcnow())
+    monkeypatch.setattr(progress_quiz, "utcnow", lambda: start)
     _fail(app, learner)
     monkeypatch.setattr(progress_quiz, "utcnow", lambda: start + dt.timedelta(minutes=40))
     _fail(app, learner)
