@@ -92,10 +92,8 @@ def answers_select(context_id: int) -> Select[*tuple[Any, ...]]:
     )
 
 
-def replies_query(context_id: int, answer_ids: Collection[int]) -> Select[*tuple[Any, ...]]:
-    """The replies to these answers in the course context, oldest first, each with its author's names and
-    municipality (read by the learner's page and the instructors' moderation page)."""
-    profile = _PROFILE
+def _replies_select(context_id: Any) -> Select[*tuple[Any, ...]]:
+    """The replies in the course context, oldest first, each with its author's names and municipality."""
     return (
         select(
             ExchangeReply.id,
@@ -103,17 +101,25 @@ def replies_query(context_id: int, answer_ids: Collection[int]) -> Select[*tuple
             ExchangeReply.user_id,
             User.given_name,
             User.name,
-            profile.municipality,
+            _PROFILE.municipality,
             ExchangeReply.text,
             ExchangeReply.created_at,
             ExchangeReply.hidden_at,
             ExchangeReply.hidden_reason,
         )
         .join(User, User.id == ExchangeReply.user_id)
-        .outerjoin(profile, and_(profile.user_id == ExchangeReply.user_id, profile.context_id == context_id))
-        .where(ExchangeReply.submission_id.in_(list(answer_ids)), ExchangeReply.context_id == context_id)
+        .outerjoin(
+            _PROFILE, and_(_PROFILE.user_id == ExchangeReply.user_id, _PROFILE.context_id == context_id)
+        )
+        .where(ExchangeReply.context_id == context_id)
         .order_by(ExchangeReply.created_at, ExchangeReply.id)
     )
+
+
+def replies_query(context_id: int, answer_ids: Collection[int]) -> Select[*tuple[Any, ...]]:
+    """The replies to these answers in the course context (read by the learner's page and the instructors'
+    moderation page)."""
+    return _replies_select(context_id).where(ExchangeReply.submission_id.in_(list(answer_ids)))
 
 
 # The learner page's statements, built once with bind parameters (:user_id, :context_id, :course_id, :module_id;
@@ -139,30 +145,9 @@ _OTHERS_PAGE = (
     .limit(bindparam("limit"))
     .offset(bindparam("offset"))
 )
-_REPLIES = (
-    select(
-        ExchangeReply.id,
-        ExchangeReply.submission_id,
-        ExchangeReply.user_id,
-        User.given_name,
-        User.name,
-        _PROFILE.municipality,
-        ExchangeReply.text,
-        ExchangeReply.created_at,
-        ExchangeReply.hidden_at,
-        ExchangeReply.hidden_reason,
-    )
-    .join(User, User.id == ExchangeReply.user_id)
-    .outerjoin(
-        _PROFILE,
-        and_(_PROFILE.user_id == ExchangeReply.user_id, _PROFILE.context_id == bindparam("context_id")),
-    )
-    .where(
-        ExchangeReply.submission_id.in_(bindparam("answer_ids", expanding=True)),
-        ExchangeReply.context_id == bindparam("context_id"),
-        or_(ExchangeReply.hidden_at.is_(None), ExchangeReply.user_id == bindparam("user_id")),
-    )
-    .order_by(ExchangeReply.created_at, ExchangeReply.id)
+_REPLIES = _replies_select(bindparam("context_id")).where(
+    ExchangeReply.submission_id.in_(bindparam("answer_ids", expanding=True)),
+    or_(ExchangeReply.hidden_at.is_(None), ExchangeReply.user_id == bindparam("user_id")),
 )
 
 
