@@ -444,6 +444,9 @@ class Bench:
             sampled = summary["sampled"]
             ok = max(1, summary["ok"])
             sampled["tool_cpu_ms_per_launch"] = round(1000 * sampled["tool_cpu"] / ok, 2)
+            # where the rest of the machine's CPU went, per launch: on a 2-core machine these decide launches/s too
+            for part in ("platform_cpu", "driver_cpu", "postgres_cpu"):
+                sampled[f"{part}_ms_per_launch"] = round(1000 * sampled[part] / ok, 2)
             sampled["other_cpu_cores"] = round(
                 (
                     sampled["machine_busy_cpu"]
@@ -509,7 +512,11 @@ def aggregate(spec: TargetSpec, runs: list[dict[str, Any]]) -> dict[str, Any]:
         "scores": [r["scores"] for r in runs if "scores" in r],
         "token_requests": sum(r["platform"].get("token_requests", 0) for r in runs),
         "rounds_detail": [
-            f"{r['launches_per_s']:.1f}/s {r['p95_ms']:.0f} ({r['sampled']['other_cpu_cores']:.2f})"
+            f"{r['launches_per_s']:.1f}/s {r['p95_ms']:.0f} ({r['sampled']['other_cpu_cores']:.2f}) "
+            f"cpu {r['sampled']['tool_cpu_ms_per_launch']:.1f}"
+            f"/{r['sampled']['postgres_cpu_ms_per_launch']:.1f}"
+            f"/{r['sampled']['platform_cpu_ms_per_launch']:.1f}"
+            f"/{r['sampled']['driver_cpu_ms_per_launch']:.1f}"
             for r in runs
         ],
     }
@@ -615,7 +622,8 @@ def report(args: argparse.Namespace, aggs: list[dict[str, Any]], command: str) -
         out.append(table(rows, ["target", "ok/err", "p50 ms", "p95 ms", "token req/score"]))
     out.append("")
     out.append(
-        "every round: launches/s, p95 ms (other load in cores) -- the machine may be shared, see 'other'"
+        "every round: launches/s, p95 ms (other load in cores) cpu ms per launch tool/PostgreSQL (all its "
+        "processes, whatever the target)/platform/driver -- the machine may be shared, see 'other'"
     )
     for a in aggs:
         out.append(f"  {a['target']:26} " + " | ".join(a["rounds_detail"]))
