@@ -511,6 +511,8 @@ def aggregate(spec: TargetSpec, runs: list[dict[str, Any]]) -> dict[str, Any]:
         "server": runs[-1]["server"],
         "scores": [r["scores"] for r in runs if "scores" in r],
         "token_requests": sum(r["platform"].get("token_requests", 0) for r in runs),
+        "round_lps": [r["launches_per_s"] for r in runs],
+        "round_cpu": [r["sampled"]["tool_cpu_ms_per_launch"] for r in runs],
         "rounds_detail": [
             f"{r['launches_per_s']:.1f}/s {r['p95_ms']:.0f} ({r['sampled']['other_cpu_cores']:.2f}) "
             f"cpu {r['sampled']['tool_cpu_ms_per_launch']:.1f}"
@@ -601,6 +603,30 @@ def report(args: argparse.Namespace, aggs: list[dict[str, Any]], command: str) -
                 cells.append(f"{r_lps:.2f} | {r50:.2f} | {r95:.2f}")
             rows.append(cells)
         out.append("cells: launches/s | p50 | p95")
+        out.append(table(rows, header))
+        # Paired by round (the targets of one round ran back to back): steadier on a machine whose speed drifts
+        # than the ratio of medians above.
+        out.append("")
+        out.append("paired by round, median over rounds of ours ÷ peer in the same round")
+        out.append(
+            "cells: launches/s (>1 = ours faster) | tool CPU per launch (<1 = ours cheaper) [each round's CPU ratio]"
+        )
+        rows = []
+        for a in ours:
+            cells = [a["target"]]
+            for p in peers:
+                pairs = list(
+                    zip(a["round_lps"], p["round_lps"], a["round_cpu"], p["round_cpu"], strict=False)
+                )
+                lps = [x / y for x, y, _, _ in pairs if y]
+                cpu = [c / d for _, _, c, d in pairs if d]
+                each = " ".join(f"{r:.2f}" for r in cpu)
+                cells.append(
+                    f"{statistics.median(lps):.2f} | {statistics.median(cpu):.2f} [{each}]"
+                    if lps and cpu
+                    else "-"
+                )
+            rows.append(cells)
         out.append(table(rows, header))
     scored = [a for a in aggs if a["scores"]]
     if scored:
