@@ -151,6 +151,30 @@ def check_service_urls(body: Mapping[str, Any], allowed: Allowed) -> None:
             )
 
 
+def check_issued_at(body: Mapping[str, Any], *, login_at: float, leeway: int) -> None:
+    """`iat` and `exp` are JSON numbers (RFC 7519 NumericDate; PyJWT also takes "123" or true), and the token was
+    not issued before the login that asked for it, give or take `leeway` (at most 60 s) of clock skew: its
+    nonce comes from that login, so an honest platform cannot have signed it earlier (Moodle signs with iat =
+    now, exp = now + 60). Security Framework §5.1.3 step 8 lets the tool reject an `iat` too far from now; with
+    the state's OIDC_STATE_TTL_SECONDS this bounds a token's age to that time plus the leeway."""
+    times = [body.get("iat"), body.get("exp")]
+    if not all(isinstance(t, int | float) and not isinstance(t, bool) for t in times):
+        raise LaunchError(
+            _l("The launch message is not valid: %(reason)s", reason="iat and exp must be numbers"),
+            hint=ASK_ADMIN,
+            code="claim_malformed",
+        )
+    if body["iat"] < login_at - min(leeway, 60):
+        raise LaunchError(
+            _l("The id_token was issued before the login that asked for it (its iat is too old)."),
+            hint=_l(
+                "Start the activity again. If this keeps happening, the clocks of the platform or the tool server may be wrong."
+            ),
+            code="token_issued_before_login",
+            detail=f"iat={body['iat']!r}, login at {login_at:.0f}, leeway {leeway} s",
+        )
+
+
 def check_storable(body: Mapping[str, Any]) -> None:
     """Refuse claims with text no database stores (a NUL, half a surrogate pair: `holds_unstorable_text`);
     checked before any claim reaches a query."""

@@ -11,6 +11,7 @@ docs/launch.md explains each check, and which of them close a gap pylti1p3 leave
 3. registration: `iss`, every `aud` entry and `azp`; the same platform and client as the login; registered;
 4. origin: the POST comes from the platform's own origin (login CSRF);
 5. signature (lti/keysets.py): the platform's key for `kid`, then signature, aud, iss, exp, iat with leeway;
+   `iat` not before the login that asked for the token (claims.check_issued_at);
 6. nonce: the one signed into the state (used up later, in the launch's write transaction: `consume_nonce`);
 7. deployment: known and approved (an unknown one is recorded inactive for the operator);
 8. message (lti/claims.py): what this tool needs to serve the launch.
@@ -39,7 +40,7 @@ from ..errors import LaunchError
 from ..http import Allowed, GuardedClient, platform_allowed
 from ..i18n import lazy_gettext as _l
 from ..models import Deployment
-from .claims import ASK_ADMIN, LTI, START_AGAIN, check_message, check_storable
+from .claims import ASK_ADMIN, LTI, START_AGAIN, check_issued_at, check_message, check_storable
 from .keys import signing_key
 from .keysets import JwksCache, PlatformKeys, verify_signature
 from .login import BROWSER_COOKIE, hash_browser, state_signer
@@ -89,6 +90,7 @@ class ToolMessageLaunch(PyltiLaunch):
             str, Any
         ] = {}  # what the login signed: nonce, iss, client_id, target_link_uri, browser
         self.browser_bound = False  # the browser-binding cookie came with the POST and matched the state
+        self.login_at = 0.0  # when the login signed the state (seconds since the epoch)
         self.client_id: str | None = None
         self.platform: RegisteredPlatform | None = None
         self.deployment: ActiveDeployment | None = None
@@ -136,8 +138,8 @@ class ToolMessageLaunch(PyltiLaunch):
         if len(state) > 1000:
             raise LaunchError(_l("The launch state is malformed."), hint=START_AGAIN, code="state_malformed")
         try:
-            record = state_signer(self._config["SECRET_KEY"]).loads(
-                state, max_age=int(self._config["OIDC_STATE_TTL_SECONDS"])
+            record, signed_at = state_signer(self._config["SECRET_KEY"]).loads(
+                state, max_age=int(self._config["OIDC_STATE_TTL_SECONDS"]), return_timestamp=True
             )
         except SignatureExpired as exc:
             raise LaunchError(
@@ -164,6 +166,7 @@ class ToolMessageLaunch(PyltiLaunch):
             )
         self.browser_bound = bool(browser)
         self.state = record
+        self.login_at = signed_at.timestamp()
 
     # --- 2. format ------------------------------------------------------------------------------
 
@@ -310,6 +313,7 @@ class ToolMessageLaunch(PyltiLaunch):
             issuer=self.body["iss"],
             leeway=int(self._config["LAUNCH_LEEWAY_SECONDS"]),
         )
+        check_issued_at(self.body, login_at=self.login_at, leeway=int(self._config["LAUNCH_LEEWAY_SECONDS"]))
 
     # --- 6. replay ------------------------------------------------------------------------------
 

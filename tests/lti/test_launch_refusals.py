@@ -105,6 +105,49 @@ def test_iat_far_in_the_future(app: Flask, launcher: Launcher) -> None:
     assert_refused(app, launcher.launch(iat=now + 300, exp=now + 360), "token_not_yet_valid")
 
 
+@pytest.mark.parametrize("age", [10**9 * 2, 3600, 121])
+def test_iat_before_the_login_is_refused(app: Flask, launcher: Launcher, age: int) -> None:
+    """Security Framework §5.1.3 step 8: the tool may refuse an iat far from now. A token's nonce comes from the
+    login, so it cannot have been issued before it (beyond the 60 s leeway): iat=0 with a future exp was
+    accepted."""
+    login = launcher.login()
+    now = int(time.time())
+    token = launcher.peer.sign(launcher.claims(login.nonce, iat=now - age, exp=now + 60))
+    resp = launcher.post_launch(token, login.state)
+    assert_refused(app, resp, "token_issued_before_login")
+    assert "vor der Anmeldung ausgestellt" in resp.text
+    login = launcher.login()
+    token = launcher.peer.sign(launcher.claims(login.nonce, iat=now - age, exp=now + 60))
+    english = launcher.browser.post(
+        launcher.launch_url,
+        data={"id_token": token, "state": login.state},
+        headers={"Accept-Language": "en"},
+        allow_redirects=False,
+    )
+    assert english.status_code == 400 and "issued before the login that asked for it" in english.text
+
+
+def test_iat_within_the_leeway_before_the_login_is_accepted(launcher: Launcher) -> None:
+    """A platform whose clock is up to LAUNCH_LEEWAY_SECONDS behind the tool's (Moodle: iat = now, exp = now + 60)."""
+    login = launcher.login()
+    now = int(time.time())
+    token = launcher.peer.sign(launcher.claims(login.nonce, iat=now - 55, exp=now + 5))
+    assert launcher.post_launch(token, login.state).status_code == 303
+
+
+@pytest.mark.parametrize("times", [{"iat": "NOW"}, {"exp": "EXP"}, {"iat": True}])
+def test_iat_and_exp_must_be_numbers(app: Flask, launcher: Launcher, times: dict[str, Any]) -> None:
+    """RFC 7519 NumericDate is a JSON number; PyJWT takes int() of whatever is there ("1796000000", true)."""
+    login = launcher.login()
+    now = int(time.time())
+    claims = launcher.claims(login.nonce)
+    for name, value in times.items():
+        claims[name] = str(now if name == "iat" else now + 60) if isinstance(value, str) else value
+    resp = launcher.post_launch(launcher.peer.sign(claims), login.state)
+    assert resp.status_code == 400 and written(app) == {m.__tablename__: 0 for m in DOMAIN_TABLES}
+    assert "Fehlerkennung" in resp.text
+
+
 @pytest.mark.parametrize("claim", ["exp", "iat", "nonce", "aud", "iss"])
 def test_registered_claims_are_required(app: Flask, launcher: Launcher, claim: str) -> None:
     resp = launcher.launch(**{claim: DROP})
