@@ -413,7 +413,7 @@ def _said(response: requests.Response) -> str:
     if "json" in kind:
         try:
             body = jsonlib.loads(response.content[:65536] or b"null")
-        except ValueError:
+        except (ValueError, RecursionError):  # nested deeper than the parser goes: a RecursionError
             body = None
         if isinstance(body, dict):
             for key in ("error_description", "message", "reason", "error", "detail", "title"):

@@ -1,0 +1,131 @@
+"""A platform whose grade service answers what no platform should: JSON nested deeper than the parser goes,
+NaN, a NUL, a line item whose id is no URL of the platform's, an access token no HTTP header can carry. The
+worker reads these answers as strictly as the tool's other readers of platform JSON (lti_tool/http.py
+`platform_json`): each ends as a recorded outcome with a clear reason, never an exception that stops the batch
+and leaves the row leased, and nothing the answer said is stored."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from flask import Flask, Response, request
+from sqlalchemy import select
+
+from lti_tool.db import session_scope
+from lti_tool.grading.worker import Worker
+from lti_tool.models import GradeOutbox, LineItem
+
+from ..peer import ServerThread
+from .conftest import Classroom
+
+DEEP = "[" * 100_000 + "]" * 100_000
+JSON = "application/json"
+
+
+@dataclass
+class Answer:
+    body: str
+    status: int = 200
+    kind: str = JSON
+
+
+@dataclass
+class HostileLms:
+    """The parts of a platform the grade worker talks to: token endpoint, line item container, scores."""
+
+    token: Answer = field(default_factory=lambda: Answer('{"access_token": "tok-1", "expires_in": 3600}'))
+    lineitems: Answer = field(default_factory=lambda: Answer("[]"))
+    created: Answer | None = None  # the answer to POST lineitems (default: a line item of the platform's)
+    scores: Answer = field(default_factory=lambda: Answer("", 204))
+    seen: list[str] = field(default_factory=list)
+    server: ServerThread | None = None
+
+    def start(self) -> HostileLms:
+        app = Flask("hostile-lms")
+
+        def answer(a: Answer) -> Response:
+            return Response(a.body, status=a.status, content_type=a.kind)
+
+        @app.post("/token")
+        def token() -> Response:
+            self.seen.append("token")
+            return answer(self.token)
+
+        @app.route("/lineitems", methods=["GET", "POST"])
+        def lineitems() -> Response:
+            self.seen.append(f"{request.method} lineitems")
+            if request.method == "GET":
+                return answer(self.lineitems)
+            created = self.created or Answer(f'{{"id": "{self.url}/lineitems/9/lineitem"}}', 201)
+            return answer(created)
+
+        @app.post("/lineitems/<int:item>/lineitem/scores")
+        def scores(item: int) -> Response:
+            self.seen.append(f"score {item}")
+            return answer(self.scores)
+
+        self.server = ServerThread(app)
+        return self
+
+    @property
+    def url(self) -> str:
+        assert self.server
+        return self.server.url
+
+    @property
+    def token_url(self) -> str:
+        return self.url + "/token"
+
+    @property
+    def lineitems_url(self) -> str:
+        return self.url + "/lineitems"
+
+    def activity_lineitem(self, activity_id: int = 1) -> str:
+        return f"{self.url}/lineitems/{activity_id}/lineitem"
+
+
+@pytest.fixture
+def hostile() -> Iterator[HostileLms]:
+    lms = HostileLms().start()
+    yield lms
+    assert lms.server
+    lms.server.stop()
+
+
+@pytest.fixture
+def classroom(app: Flask, hostile: HostileLms) -> Classroom:
+    return Classroom(app, hostile)  # type: ignore[arg-type]  # duck-typed: only the grade service is used
+
+
+def deliver(app: Flask, classroom: Classroom) -> dict[str, tuple[str, str | None]]:
+    """One learner's quiz in modul-a (a row for the module's own item, one for the activity's), delivered by one
+    batch of a worker; returns each row's state and reason by where it goes ('module' / 'activity')."""
+    learner = classroom.person("4")
+    classroom.record(learner, "modul-a", score=1.0, completed=True)
+    worker = Worker(app, label="test")
+    worker.run_once()  # raises if a hostile answer escapes as an exception
+    with session_scope(app) as s:
+        rows = s.scalars(select(GradeOutbox).where(GradeOutbox.state != "superseded")).all()
+        out = {
+            ("module" if r.destination == "module_item" else "activity"): (r.state, r.last_error)
+            for r in rows
+        }
+    assert "sending" not in {state for state, _ in out.values()}, out  # none left leased
+    return out
+
+
+def lineitems_stored(app: Flask) -> list[str]:
+    with session_scope(app) as s:
+        return list(s.scalars(select(LineItem.url)))
+
+
+def test_an_error_answer_nested_too_deeply_fails_the_score_with_its_status(
+    app: Flask, classroom: Classroom, hostile: HostileLms
+) -> None:
+    """The reason of a refused score quotes what the platform said: a JSON error body nested deeper than the
+    parser goes raised RecursionError out of the batch, and the row stayed leased, to crash the next worker."""
+    hostile.scores = Answer(DEEP, 400)
+    rows = deliver(app, classroom)
+    assert rows["activity"] == ("failed", "400 Bad Request"), rows
