@@ -439,6 +439,10 @@ def platform_json(response: requests.Response) -> Any:
         jsonlib.dumps(document, allow_nan=False)
     except RecursionError as exc:
         raise ValueError("JSON nested too deeply") from exc
+    except ValueError as exc:
+        if isinstance(exc, requests.JSONDecodeError):
+            raise
+        raise ValueError("JSON holds NaN or Infinity") from exc
     if holds_unstorable_text(document):
         raise ValueError("JSON holds a NUL character or half a UTF-16 surrogate pair")
     return document

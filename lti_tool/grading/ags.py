@@ -22,7 +22,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 
-from ..http import GuardedClient, OutboundRefused, short_reason
+from ..http import GuardedClient, OutboundRefused, platform_json, short_reason
+from ..urls import http_url
 from .singleflight import Busy
 from .tokens import AccessTokens, PlatformInfo, TokenError
 
@@ -35,6 +36,7 @@ CONTAINER_TYPE = "application/vnd.ims.lis.v2.lineitemcontainer+json"
 RETRYABLE = frozenset({408, 425, 429})
 REASON_LIMIT = 500
 MAX_PAGES = 20
+LINEITEM_URL_MAX = 1024  # the columns that keep a line item's URL (line_item.url, grade_outbox.lineitem_url)
 
 
 class OutcomeKind(StrEnum):
@@ -164,20 +166,18 @@ class AgsClient:
             outcome = classify(response)
             if outcome.kind != OutcomeKind.SENT:
                 raise AgsError(outcome)
-            try:
-                items = response.json()
-            except ValueError as exc:
+            items = read_json(response, "line items")
+            if not isinstance(items, list):
                 raise AgsError(
-                    Outcome(OutcomeKind.RETRY, response.status_code, "line items: no JSON")
-                ) from exc
-            for item in items if isinstance(items, list) else []:
+                    Outcome(OutcomeKind.FAILED, response.status_code, "line items: the answer is not a list")
+                )
+            for item in items:
                 if (
                     isinstance(item, dict)
                     and item.get("resourceId") == resource_id
                     and item.get("tag") in (tag, None, "")
-                    and isinstance(item.get("id"), str)
                 ):
-                    return str(item["id"])
+                    return self.usable_lineitem(item.get("id"), response.status_code, "found line item")
             url = response.links.get("next", {}).get("url")
         return None
 
@@ -192,10 +192,42 @@ class AgsClient:
         outcome = classify(response)
         if outcome.kind != OutcomeKind.SENT:
             raise AgsError(outcome)
-        try:
-            created = response.json()
-            return str(created["id"])
-        except (ValueError, KeyError, TypeError) as exc:
+        created = read_json(response, "created line item")
+        lineitem = created.get("id") if isinstance(created, dict) else None
+        return self.usable_lineitem(lineitem, response.status_code, "created line item")
+
+    def usable_lineitem(self, value: Any, status: int, what: str) -> str:
+        """A line item's id is where the tool sends its scores from then on, and is stored: only an http(s) URL on
+        the platform's registered origins that fits the columns is taken (as the launch's service URLs are)."""
+        if value is None:
+            raise AgsError(Outcome(OutcomeKind.FAILED, status, f"{what} has no id"))
+        if (
+            http_url(value) is None
+            or len(value) > LINEITEM_URL_MAX
+            or not self.platform.allowed.permits(value)
+        ):
+            said = "".join(c if c.isprintable() else " " for c in str(value)[:120])
             raise AgsError(
-                Outcome(OutcomeKind.FAILED, response.status_code, "created line item has no id")
-            ) from exc
+                Outcome(
+                    OutcomeKind.FAILED,
+                    status,
+                    f"{what}: its id is not an address on the platform's registered origins ({said!r})",
+                )
+            )
+        return str(value)
+
+
+def read_json(response: requests.Response, what: str) -> Any:
+    """A 2xx answer read as strictly as the tool's other platform JSON (`platform_json`: nested too deeply,
+    NaN/Infinity, a NUL): such an answer fails the row with the reason. An answer that is no JSON at all (a proxy's
+    maintenance page) is retried later."""
+    try:
+        return platform_json(response)
+    except requests.JSONDecodeError as exc:
+        raise AgsError(Outcome(OutcomeKind.RETRY, response.status_code, f"{what}: no JSON")) from exc
+    except ValueError as exc:
+        raise AgsError(
+            Outcome(
+                OutcomeKind.FAILED, response.status_code, f"{what}: the platform's answer is refused: {exc}"
+            )
+        ) from exc

@@ -129,3 +129,70 @@ def test_an_error_answer_nested_too_deeply_fails_the_score_with_its_status(
     hostile.scores = Answer(DEEP, 400)
     rows = deliver(app, classroom)
     assert rows["activity"] == ("failed", "400 Bad Request"), rows
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (DEEP, "nested too deeply"),
+        ('[{"id": NaN, "resourceId": "modul-a"}]', "NaN"),
+        ('[{"id": "http://x/\\u0000", "resourceId": "modul-a", "tag": "grundlagenkurs"}]', "NUL"),
+        ('{"lineitems": []}', "not a list"),
+    ],
+)
+def test_a_line_item_list_the_tool_cannot_read_fails_the_row(
+    app: Flask, classroom: Classroom, hostile: HostileLms, body: str, reason: str
+) -> None:
+    hostile.lineitems = Answer(body)
+    rows = deliver(app, classroom)
+    state, last_error = rows["module"]
+    assert state == "failed" and last_error and "line items" in last_error and reason in last_error, rows
+    assert rows["activity"][0] == "sent"  # the activity's own item is unaffected
+    assert lineitems_stored(app) == []
+    assert "POST lineitems" not in hostile.seen  # nothing created on a list it could not read
+
+
+def test_a_line_item_list_that_is_no_json_is_tried_again(
+    app: Flask, classroom: Classroom, hostile: HostileLms
+) -> None:
+    """A maintenance page (HTML with 200) is platform trouble, not a hostile answer: retried later."""
+    hostile.lineitems = Answer("<html>Wartung</html>", kind="text/html")
+    rows = deliver(app, classroom)
+    assert rows["module"][0] == "pending" and "no JSON" in (rows["module"][1] or ""), rows
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"id": {"url": "x"}}',
+        '{"id": 17}',
+        '{"id": "not a url"}',
+        '{"id": "https://elsewhere.example.org/lineitems/9/lineitem"}',
+        '{"id": "URL/' + "x" * 1100 + '"}',
+        DEEP,
+        '{"id": NaN}',
+    ],
+)
+def test_a_created_line_item_without_a_usable_id_is_not_stored(
+    app: Flask, classroom: Classroom, hostile: HostileLms, body: str
+) -> None:
+    """The id of a created line item is where the tool sends that module's scores from then on: only a URL on the
+    platform's registered origins that fits the column is kept (str() of an object was stored and every later
+    score of the module went to "{'url': 'x'}/scores")."""
+    hostile.created = Answer(body.replace("URL", hostile.url), 201)
+    rows = deliver(app, classroom)
+    state, last_error = rows["module"]
+    assert state == "failed" and last_error and "line item" in last_error, rows
+    assert lineitems_stored(app) == []
+    assert not [s for s in hostile.seen if s == "score 9"]
+
+
+def test_a_found_line_item_elsewhere_is_not_used(
+    app: Flask, classroom: Classroom, hostile: HostileLms
+) -> None:
+    hostile.lineitems = Answer(
+        '[{"id": "https://elsewhere.example.org/li", "resourceId": "modul-a", "tag": "grundlagenkurs"}]'
+    )
+    rows = deliver(app, classroom)
+    assert rows["module"][0] == "failed" and "line item" in (rows["module"][1] or ""), rows
+    assert lineitems_stored(app) == []
