@@ -16,6 +16,7 @@ import datetime as dt
 import hashlib
 import logging
 import math
+import re
 import time
 import uuid
 from collections.abc import Collection
@@ -40,6 +41,10 @@ log = logging.getLogger(__name__)
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 ASSERTION_LIFETIME = 300  # seconds; RFC 7523 asks for a short-lived assertion
 DEFAULT_EXPIRES_IN = 300  # when the platform does not say (RFC 6749 only recommends expires_in)
+MAX_EXPIRES_IN = 86400.0  # a longer lifetime is taken as a day (1e308 overflowed the expiry's date)
+# RFC 6750 §2.1 b64token, at a length any header and the token store take: nothing else goes into a header.
+USABLE_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+MAX_TOKEN_LENGTH = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,15 +215,23 @@ class AccessTokens:
             )
         try:
             body = platform_json(response)
-            token = body["access_token"]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise TokenError("token endpoint answered without an access_token", status=200) from exc
+        except ValueError as exc:
+            why = "not JSON" if isinstance(exc, requests.JSONDecodeError) else str(exc)
+            raise TokenError(f"token endpoint answered no usable access token ({why})", status=200) from exc
+        token = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
             raise TokenError("token endpoint answered without an access_token", status=200)
+        if len(token) > MAX_TOKEN_LENGTH or not USABLE_TOKEN.fullmatch(token):
+            raise TokenError(
+                "token endpoint answered an access_token no Authorization header can carry", status=200
+            )
         try:
             expires_in = float(body.get("expires_in") or DEFAULT_EXPIRES_IN)
         except (TypeError, ValueError):
             expires_in = DEFAULT_EXPIRES_IN
+        if not math.isfinite(expires_in):  # "inf" as a string
+            expires_in = DEFAULT_EXPIRES_IN
+        expires_in = min(expires_in, MAX_EXPIRES_IN)
         log.info(
             "access token for platform %s (%s), %d scope(s), valid %ds, fetched in %.0f ms",
             platform.id,

@@ -196,3 +196,34 @@ def test_a_found_line_item_elsewhere_is_not_used(
     rows = deliver(app, classroom)
     assert rows["module"][0] == "failed" and "line item" in (rows["module"][1] or ""), rows
     assert lineitems_stored(app) == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"access_token": "tok\\r\\nX-Injected: 1", "expires_in": 3600}',
+        '{"access_token": "' + "t" * 20_000 + '", "expires_in": 3600}',
+        DEEP,
+    ],
+)
+def test_a_token_answer_the_tool_cannot_use_is_a_clear_retry(
+    app: Flask, classroom: Classroom, hostile: HostileLms, body: str
+) -> None:
+    """A token no header can carry (requests raised InvalidHeader: 'unexpected error') or an answer the tool
+    refuses: retried later, with the reason."""
+    hostile.token = Answer(body)
+    rows = deliver(app, classroom)
+    state, last_error = rows["activity"]
+    assert state == "pending" and last_error and "access token" in last_error, rows
+    assert "unexpected" not in last_error
+    assert rows["module"][0] == "pending"
+
+
+@pytest.mark.parametrize("expires_in", ["1e308", '"inf"', "-5"])
+def test_a_token_lifetime_beyond_counting_is_taken_as_at_most_a_day(
+    app: Flask, classroom: Classroom, hostile: HostileLms, expires_in: str
+) -> None:
+    """expires_in 1e308 overflowed the expiry's date (a timedelta): the token is used, kept at most a day."""
+    hostile.token = Answer('{"access_token": "tok-1", "expires_in": ' + expires_in + "}")
+    rows = deliver(app, classroom)
+    assert {state for state, _ in rows.values()} == {"sent"}, rows
