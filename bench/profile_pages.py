@@ -4,14 +4,19 @@
     .venv/bin/python bench/profile_pages.py --learners 10 --rounds 2 --cprofile 40    # + the top 40 functions
     .venv/bin/python bench/profile_pages.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres
     .venv/bin/python bench/profile_pages.py --learners 6 --calls    # + Python function calls per page kind
+    .venv/bin/python bench/profile_pages.py --learners 10 --rounds 0 --instructions   # + instructions (valgrind)
 
 The app runs in this process (Flask's test client, no HTTP server); a platform process (bench/pages.py
 --platform-process) signs the id_tokens. Each of N learners launches (login, launch POST, first page), then walks
 the course like bench/pages.py's learners for --rounds passes over the overview, modules, lessons, quiz and
 practice pages. Per page kind it prints the median of the tool's `X-CPU-Us` (the serving thread's CPU time inside
 the app, as bench/pages.py reports it under gunicorn; on a machine shared with other programs far steadier than
-wall time, but still not free of their effect on caches and clock) and the SQL statements per request. For instruction counts that do not depend on the machine's
-load, run it under callgrind twice with different --rounds and subtract (bench/README.md shows how).
+wall time, but still not free of their effect on caches and clock) and the SQL statements per request.
+
+--instructions: the whole run under valgrind's callgrind (~50x slower; keep --learners and --rounds small), each
+measured request's instructions counted on their own (collection switched on around the test client's call only,
+through callgrind's client requests from a small C helper built with cc), and their median per page kind printed
+beside the rest: a figure that does not depend on the machine's load, for A/B comparisons of small changes.
 """
 
 from __future__ import annotations
@@ -43,6 +48,80 @@ import pages
 ROOT = Path(__file__).resolve().parent.parent
 
 
+class Callgrind:
+    """Callgrind's client requests (valgrind/callgrind.h) through a C helper built once into a temporary folder."""
+
+    SOURCE = """
+#include <valgrind/callgrind.h>
+void nama_toggle(void) { CALLGRIND_TOGGLE_COLLECT; }
+void nama_dump(const char *label) { CALLGRIND_DUMP_STATS_AT(label); }
+void nama_instrument(void) { CALLGRIND_START_INSTRUMENTATION; }
+"""
+
+    def __init__(self, folder: Path) -> None:
+        import ctypes
+
+        source, lib = folder / "nama_cg.c", folder / "nama_cg.so"
+        source.write_text(self.SOURCE)
+        subprocess.run(["cc", "-shared", "-fPIC", "-O1", "-o", str(lib), str(source)], check=True)
+        self.lib = ctypes.CDLL(str(lib))
+        self.lib.nama_dump.argtypes = [ctypes.c_char_p]
+        self.instrumenting = False
+
+    def start(self) -> None:
+        """Instrument from here on (the start-up and the warm-up ran uninstrumented, several times faster)."""
+        if not self.instrumenting:
+            self.lib.nama_instrument()
+            self.instrumenting = True
+
+    def measure(self, kind: str, call: Any) -> Any:
+        self.lib.nama_toggle()
+        try:
+            return call()
+        finally:
+            self.lib.nama_toggle()
+            self.lib.nama_dump(kind.encode())
+
+    @staticmethod
+    def totals(out_prefix: str) -> dict[str, list[int]]:
+        """Instructions per dump (one per measured request), by the dump's label (the page kind)."""
+        found: dict[str, list[int]] = defaultdict(list)
+        for path in sorted(Path(out_prefix).parent.glob(Path(out_prefix).name + ".*")):
+            label, total = "", None
+            for line in path.read_text(errors="replace").splitlines():
+                if line.startswith("desc: Trigger: Client Request: "):
+                    label = line.removeprefix("desc: Trigger: Client Request: ")
+                elif line.startswith(("totals:", "summary:")):
+                    total = int(line.split()[1])
+            if label and total is not None:
+                found[label].append(total)
+        return found
+
+
+def under_callgrind(argv: list[str]) -> int:
+    """Run this script again under callgrind with the same arguments; print its report and the instructions."""
+    with tempfile.TemporaryDirectory(prefix="nama-callgrind-") as tmp:
+        out = f"{tmp}/cg.out"
+        env = dict(os.environ, NAMA_CALLGRIND_DIR=tmp)
+        cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--collect-atstart=no"]
+        cmd.append(f"--callgrind-out-file={out}")
+        done = subprocess.run([*cmd, sys.executable, *argv], env=env, stderr=subprocess.DEVNULL)
+        if done.returncode != 0:
+            return done.returncode
+        found = Callgrind.totals(out)
+    print(f"\n{'page kind':34} {'count':>6} {'instructions p50':>17} {'min':>12} {'max':>12}")
+    launch_kinds = ("launch: login", "launch: POST", "launch: first page")
+    for kind in sorted(found, key=lambda k: (k.startswith("launch"), k)):
+        values = found[kind]
+        print(
+            f"{kind:34} {len(values):>6} {statistics.median(values):>17,.0f} {min(values):>12,} {max(values):>12,}"
+        )
+    if all(k in found for k in launch_kinds):
+        whole = [sum(v) for v in zip(*(found[k] for k in launch_kinds), strict=True)]
+        print(f"{'launch (login+launch+first page)':34} {len(whole):>6} {statistics.median(whole):>17,.0f}")
+    return 0
+
+
 class Walk:
     """One learner in the test client: request, record CPU and SQL per page kind."""
 
@@ -64,6 +143,7 @@ class Walk:
         self.base = ""
         self.csrf = ""
         self.last = ""
+        self.callgrind: Callgrind | None = None
 
     def request(self, kind: str, method: str, url: str, **kwargs: Any) -> Any:
         counter = cProfile.Profile() if self.calls is not None else None
@@ -74,7 +154,10 @@ class Walk:
             self.prof.enable()
         if counter is not None:
             counter.enable()
-        resp = self.client.open(url, method=method, **kwargs)
+        if self.callgrind is not None:
+            resp = self.callgrind.measure(kind, lambda: self.client.open(url, method=method, **kwargs))
+        else:
+            resp = self.client.open(url, method=method, **kwargs)
         if counter is not None:
             counter.disable()
             assert self.calls is not None
@@ -176,6 +259,11 @@ def main() -> None:
         help="count the Python function calls of each request (the same on a busy machine as on a quiet one; "
         "the CPU figures are inflated by the counting)",
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="run under valgrind's callgrind and print the instructions per request of each page kind",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--py-spy",
@@ -199,6 +287,9 @@ def main() -> None:
         "--sql-of", default="", metavar="KIND", help="print the SQL of one request of this kind"
     )
     args = parser.parse_args()
+    if args.instructions and not os.environ.get("NAMA_CALLGRIND_DIR"):
+        sys.exit(under_callgrind(sys.argv))
+    callgrind = Callgrind(Path(os.environ["NAMA_CALLGRIND_DIR"])) if args.instructions else None
 
     sys.path.insert(0, str(args.root))
     import logging
@@ -279,6 +370,9 @@ def main() -> None:
                     (calls if measuring else defaultdict(list)) if calls is not None else None,
                     kind_prof if measuring else None,
                 )
+                walk.callgrind = callgrind if measuring else None
+                if measuring and callgrind is not None:
+                    callgrind.start()
                 launch(walk, platform_url, number, course.id)
                 learner = pages.Learner(number, requests.Session())
                 steps = pages.learner_steps(learner, course, random.Random(seed.random()))
