@@ -17,6 +17,7 @@ invalidate the cache at once).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from flask import Flask, current_app, g, request
@@ -35,6 +36,8 @@ _ORIGINS_TTL = 60.0
 class _Origins:
     by_platform: dict[int, frozenset[str]]
     all: frozenset[str]
+    # platform id -> its session pages' frame-ancestors ("'self'" and its origins, sorted), made with the rest
+    ancestors: dict[int, str]
 
 
 class _PlatformOrigins:
@@ -71,7 +74,11 @@ def _read_origins(app: Flask) -> _Origins:
     by_platform: dict[int, frozenset[str]] = {}
     for platform_id, *urls in rows:
         by_platform[platform_id] = frozenset(str(o) for o in (origin_of(u) for u in urls) if o is not None)
-    return _Origins(by_platform, frozenset().union(*by_platform.values()) if by_platform else frozenset())
+    return _Origins(
+        by_platform,
+        frozenset().union(*by_platform.values()) if by_platform else frozenset(),
+        {pid: " ".join(["'self'", *sorted(origins)]) for pid, origins in by_platform.items()},
+    )
 
 
 def platform_origins(app: Flask) -> _PlatformOrigins:
@@ -95,8 +102,7 @@ def _claimed_origin() -> str | None:
 def frame_ancestors(app: Flask) -> str:
     platform_id = g.get("frame_platform_id")
     if isinstance(platform_id, int):
-        origins = sorted(platform_origins(app).of(app, platform_id))
-        return " ".join(["'self'", *origins])
+        return platform_origins(app).load(app).ancestors.get(platform_id, "'self'")
     if request.path.startswith("/lti/register"):
         origin = origin_of(request.args.get("openid_configuration"))
         return "'self'" if origin is None else f"'self' {origin}"
@@ -107,20 +113,38 @@ def frame_ancestors(app: Flask) -> str:
     return "'self'"
 
 
+@functools.lru_cache(maxsize=256)
+def _csp(form_action: str, ancestors: str) -> str:
+    """The policy of a response (made once per form-action and frame-ancestors: few of each)."""
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+        f"object-src 'none'; base-uri 'none'; form-action {form_action}; frame-ancestors {ancestors};"
+    )
+
+
+_ALWAYS = (  # (the name as looked up, the name, the value)
+    ("referrer-policy", "Referrer-Policy", "no-referrer"),
+    ("x-content-type-options", "X-Content-Type-Options", "nosniff"),
+    ("permissions-policy", "Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+)
+_NO_STORE = ("/s/", "/admin", "/lti/")
+
+
 def _headers(resp: Response) -> Response:
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if "Content-Security-Policy" not in resp.headers:
-        form_action = "'self'" + (f" {g.csp_form_action}" if g.get("csp_form_action") else "")
-        resp.headers["Content-Security-Policy"] = (
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
-            "object-src 'none'; base-uri 'none'; "
-            f"form-action {form_action}; frame-ancestors {frame_ancestors(app)};"
-        )
-    resp.headers.setdefault("Referrer-Policy", "no-referrer")
-    resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-    resp.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-    if request.path.startswith(("/s/", "/admin", "/lti/")) and "Cache-Control" not in resp.headers:
-        resp.headers["Cache-Control"] = "no-store"
+    # Added where the response has no header of that name yet (a view's or the operator area's own wins). The
+    # names present are looked up once: each `in resp.headers` walks the list and raises a KeyError per miss.
+    headers = resp.headers
+    present = {name.lower() for name, _ in headers}
+    if "content-security-policy" not in present:
+        extra = g.get("csp_form_action")
+        form_action = f"'self' {extra}" if extra else "'self'"
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        headers.add("Content-Security-Policy", _csp(form_action, frame_ancestors(app)))
+    for lowered, name, value in _ALWAYS:
+        if lowered not in present:
+            headers.add(name, value)
+    if "cache-control" not in present and request.path.startswith(_NO_STORE):
+        headers.add("Cache-Control", "no-store")
     return resp
 
 

@@ -120,6 +120,20 @@ def test_public_pages_may_be_framed_by_the_tool_only(
     assert "frame-ancestors 'self' https://moodle.example.org;" in refused.headers["Content-Security-Policy"]
     stranger = client.post("/lti/login", data={"iss": "x"}, headers={"Origin": "https://evil.example"})
     assert "frame-ancestors 'self';" in stranger.headers["Content-Security-Policy"]
+    for each in (resp, refused, client.get("/.well-known/jwks.json")):
+        for name in (
+            "Content-Security-Policy",
+            "Referrer-Policy",
+            "X-Content-Type-Options",
+            "Permissions-Policy",
+        ):
+            assert len(each.headers.getlist(name)) == 1, name  # each once
+    assert refused.headers.getlist("Cache-Control") == ["no-store"]
+    # A view's own header is kept: the key set may be cached, the operator area sends its own policy.
+    assert client.get("/.well-known/jwks.json").headers.getlist("Cache-Control") == ["public, max-age=300"]
+    admin = client.get("/admin/")
+    assert admin.headers.getlist("Referrer-Policy") == ["same-origin"]
+    assert len(admin.headers.getlist("Content-Security-Policy")) == 1
 
 
 def test_platform_add_is_idempotent_and_listed(app: Flask, runner: FlaskCliRunner) -> None:
