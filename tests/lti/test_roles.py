@@ -87,3 +87,20 @@ def test_moodle_site_admin_launch_reaches_the_gradebook(app: Flask, launcher: La
     roles = uri_roles(DemoUser(course_role="Learner", is_admin=True))
     page = launcher.launch_and_follow(sub="admin-2", **claim("roles", roles))
     assert page.status_code == 200 and "/lehrende/" in page.url
+
+
+def test_an_empty_roles_claim_is_a_participant_without_a_role(launcher: Launcher) -> None:
+    """Core §5.3.7: the roles claim is required, its value "a (possibly empty) array"; a platform that sends no role
+    information sends `[]`. Such a person gets the learner pages (their work is recorded and graded like a
+    learner's: the platform decides whether it takes the score), never the gradebook, and is listed there once
+    they launched, as every launched person who is not staff (docs/launch.md "Roles")."""
+    page = launcher.launch_and_follow(sub="no-role-1", **claim("roles", []))
+    assert page.status_code == 200 and "/lehrende/" not in page.url
+    session_base = re.match(r"^(.*/s/[^/]+/)", page.url)
+    assert session_base is not None
+    assert launcher.browser.get(session_base.group(1) + "lehrende/").status_code == 403
+    teacher = launcher.launch_and_follow(
+        sub="teacher-1", name="Tom Lehrer", **claim("roles", [LIS + "membership#Instructor"])
+    )
+    assert teacher.status_code == 200 and "/lehrende/" in teacher.url
+    assert "Lea Schneider" in teacher.text
