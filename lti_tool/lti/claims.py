@@ -23,6 +23,9 @@ NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
 RESOURCE_LINK_REQUEST = "LtiResourceLinkRequest"
 DEEP_LINKING_REQUEST = "LtiDeepLinkingRequest"
 SUPPORTED_MESSAGES = (RESOURCE_LINK_REQUEST, DEEP_LINKING_REQUEST)
+MAX_ID_LENGTH = (
+    255  # Core §5.3: deployment_id, sub, resource_link.id, context.id "MUST NOT exceed 255 ASCII characters"
+)
 
 ASK_ADMIN = _l(
     "Please tell your LMS administrator; the error id below helps the tool operator find the cause."
@@ -81,8 +84,10 @@ def check_message(body: Mapping[str, Any], *, target_link_uri: Any, allowed: All
             code="anonymous_launch",
         )
     roles = body.get(LTI + "roles")
-    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+    if roles is None:
         _missing("roles")
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        malformed("roles")
     context = body.get(LTI + "context")
     if not isinstance(context, dict) or not isinstance(context.get("id"), str) or not context["id"]:
         raise LaunchError(
@@ -90,15 +95,31 @@ def check_message(body: Mapping[str, Any], *, target_link_uri: Any, allowed: All
             hint=_l("Place the tool as an activity inside a course."),
             code="context_missing",
         )
+    if len(context["id"]) > MAX_ID_LENGTH:  # stored as it is: cut short, two courses could become one
+        malformed("context.id")
     if message_type == RESOURCE_LINK_REQUEST:
         link = body.get(LTI + "resource_link")
         if not isinstance(link, dict) or not isinstance(link.get("id"), str) or not link["id"]:
             _missing("resource_link.id")
+        if len(link["id"]) > MAX_ID_LENGTH:
+            malformed("resource_link.id")
     else:
         settings = body.get(DL + "deep_linking_settings")
         if not isinstance(settings, dict) or not isinstance(settings.get("deep_link_return_url"), str):
             _missing("deep_linking_settings.deep_link_return_url")
+    check_service_claims(body)
     check_service_urls(body, allowed)
+
+
+def check_service_claims(body: Mapping[str, Any]) -> None:
+    """The grade and member-list claims, when sent, are objects (AGS §3.1, NRPS §3.6.1) and AGS `scope` an array of
+    strings: a claim of another type was ignored, so grades or the member list silently went nowhere."""
+    for name, label in ((AGS_CLAIM, "lti-ags endpoint"), (NRPS_CLAIM, "lti-nrps namesroleservice")):
+        if name in body and not isinstance(body[name], dict):
+            malformed(label)
+    scope = body.get(AGS_CLAIM, {}).get("scope")
+    if scope is not None and (not isinstance(scope, list) or not all(isinstance(x, str) for x in scope)):
+        malformed("lti-ags endpoint.scope")
 
 
 def check_service_urls(body: Mapping[str, Any], allowed: Allowed) -> None:
@@ -187,6 +208,16 @@ def check_storable(body: Mapping[str, Any]) -> None:
             hint=ASK_ADMIN,
             code="claim_malformed",
         )
+
+
+def malformed(claim: str) -> NoReturn:
+    """A claim that is there but not of the JSON type LTI 1.3 gives it (a string, an array of strings, an object),
+    or an id longer than the 255 characters Core §5.3 allows."""
+    raise LaunchError(
+        _l("The id_token's claim %(claim)s is malformed (not of the type LTI 1.3 requires).", claim=claim),
+        hint=ASK_ADMIN,
+        code="claim_malformed",
+    )
 
 
 def _missing(claim: str) -> NoReturn:

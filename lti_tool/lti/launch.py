@@ -40,7 +40,16 @@ from ..errors import LaunchError
 from ..http import Allowed, GuardedClient, platform_allowed
 from ..i18n import lazy_gettext as _l
 from ..models import Deployment
-from .claims import ASK_ADMIN, LTI, START_AGAIN, check_issued_at, check_message, check_storable
+from .claims import (
+    ASK_ADMIN,
+    LTI,
+    MAX_ID_LENGTH,
+    START_AGAIN,
+    check_issued_at,
+    check_message,
+    check_storable,
+    malformed,
+)
 from .keys import signing_key
 from .keysets import JwksCache, PlatformKeys, verify_signature
 from .login import BROWSER_COOKIE, hash_browser, state_signer
@@ -355,12 +364,14 @@ class ToolMessageLaunch(PyltiLaunch):
     def check_deployment(self) -> None:
         body = self.body
         deployment_id = body.get(LTI + "deployment_id")
-        if not isinstance(deployment_id, str) or not deployment_id or len(deployment_id) > 255:
+        if deployment_id is None or deployment_id == "":
             raise LaunchError(
                 _l("The id_token lacks the required claim %(claim)s.", claim="deployment_id"),
                 hint=ASK_ADMIN,
                 code="claim_missing",
             )
+        if not isinstance(deployment_id, str) or len(deployment_id) > MAX_ID_LENGTH:
+            malformed("deployment_id")  # true, 17 or an object (Core §5.3.3: a string)
         row = self.conf.deployment(body["iss"], self.get_client_id(), deployment_id)
         approve = f"scripts/flask platform approve --issuer {body['iss']} --client-id {self.get_client_id()} --deployment-id {deployment_id}"
         if row is None:

@@ -328,6 +328,43 @@ def test_claims_that_should_be_objects(app: Flask, launcher: Launcher, overrides
     assert_refused(app, launcher.launch(**overrides), "claim_missing")
 
 
+AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
+SCORE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        claim("deployment_id", True),
+        claim("deployment_id", 17),
+        claim("deployment_id", {"id": DEPLOYMENT_ID}),
+        claim("deployment_id", "d" * 256),
+        claim("roles", "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"),
+        claim("roles", [1]),
+        claim("context", {"id": "c" * 256}),
+        claim("resource_link", {"id": "r" * 256}),
+        {AGS_CLAIM: "https://platform.example.org/lineitems"},
+        {AGS_CLAIM: {"scope": SCORE}},
+        {AGS_CLAIM: {"scope": [SCORE, 5]}},
+        {NRPS_CLAIM: ["https://platform.example.org/members"]},
+    ],
+    ids=lambda o: repr(o)[-70:],
+)
+def test_claims_of_the_wrong_json_type_are_malformed(
+    app: Flask, launcher: Launcher, overrides: dict[str, Any]
+) -> None:
+    """Core §5.3: deployment_id, sub, resource_link.id and context.id are strings of at most 255 characters, roles
+    an array of strings; AGS and NRPS claims objects. A deployment_id of true was refused as 'missing'; ids longer
+    than 255 were cut short (two courses could become one), an AGS claim that is no object was ignored (grades
+    went nowhere)."""
+    resp = launcher.launch(**overrides)
+    assert_refused(app, resp, "claim_malformed")
+    assert "ist fehlerhaft" in resp.text
+    with session_scope(app) as s:  # no inactive deployment recorded for a garbled id
+        assert s.scalars(select(Deployment.deployment_id)).all() == [DEPLOYMENT_ID]
+
+
 @pytest.mark.parametrize(
     "overrides",
     [
