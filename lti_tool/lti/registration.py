@@ -348,7 +348,13 @@ def store_registration(
         raise RegistrationError(
             _l("The platform's answer lacks a client_id."), code="registration_answer_incomplete"
         )
-    if not isinstance(deployment_id, str | int) or str(deployment_id) == "" or len(str(deployment_id)) > 255:
+    # A string (Moodle: strval of its tool type id) or an integer; JSON true is neither (bool is an int in Python).
+    if (
+        isinstance(deployment_id, bool)
+        or not isinstance(deployment_id, str | int)
+        or str(deployment_id) == ""
+        or len(str(deployment_id)) > 255
+    ):
         raise RegistrationError(
             _l("The platform's answer lacks a deployment_id."), code="registration_answer_incomplete"
         )

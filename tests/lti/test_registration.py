@@ -352,6 +352,19 @@ def hostile_platform(config_extra: str = "", answer: str = "") -> tuple[ServerTh
             "registration_config_unreachable",
         ),
         (', "n": ' + "[" * 100000 + "]" * 100000, "", 502, "registration_config_unreachable"),
+        # JSON true is no deployment id (Python's bool is an int: it was stored as "True"); Moodle sends a string
+        (
+            "",
+            f'{{"client_id": "c1", "{TOOL_CONF}": {{"deployment_id": true}}}}',
+            400,
+            "registration_answer_incomplete",
+        ),
+        (
+            "",
+            f'{{"client_id": "c1", "{TOOL_CONF}": {{"deployment_id": 7.5}}}}',
+            400,
+            "registration_answer_incomplete",
+        ),
     ],
 )
 def test_a_garbled_configuration_or_answer_is_refused_and_nothing_stored(
