@@ -91,7 +91,36 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     engine = create_engine(url, **kwargs)
     if not kwargs.get("pool_pre_ping"):
         _ping_when_idle(engine)
+    _note_writes(engine)
     return engine
+
+
+# Whether the connection's open transaction ran a statement that may write (`_note_writes`), in its `info`.
+_WROTE = "nama_wrote"
+_READS = re.compile(r"\s*(?:SELECT|WITH)\b", re.IGNORECASE)
+_MAY_WRITE = re.compile(r"\b(?:INSERT|UPDATE|DELETE|MERGE|INTO)\b", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=1024)
+def _may_write(statement: str) -> bool:
+    """False only for a statement that reads: a SELECT (or WITH … SELECT) without a data-modifying part. Errs
+    towards True (`SELECT … FOR UPDATE` counts as a write)."""
+    return _READS.match(statement) is None or _MAY_WRITE.search(statement) is not None
+
+
+def _note_writes(engine: Engine) -> None:
+    """Mark a transaction that ran a statement that may write, for `_commit_reads`."""
+
+    @event.listens_for(engine, "begin")
+    def _began(conn: Connection) -> None:
+        conn.info.pop(_WROTE, None)
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _executing(
+        conn: Connection, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool
+    ) -> None:
+        if _may_write(statement):
+            conn.info[_WROTE] = True
 
 
 # A pooled connection is pinged (SELECT 1) before use only when it sat unused for longer than this; pool_pre_ping
@@ -267,10 +296,41 @@ def upsert(
     return s.connection().execute(stmt, {**keys, **values, **inserted})
 
 
-def _teardown(_exc: BaseException | None) -> None:
+def _teardown(exc: BaseException | None) -> None:
     s: Session | None = g.pop("db_session", None)
     if s is not None:
+        if exc is None:
+            _commit_reads(s)
         s.close()
+
+
+def _commit_reads(s: Session) -> None:
+    """PostgreSQL: end a request's transaction that only read with COMMIT instead of the ROLLBACK of `close()`.
+
+    To the server both end a transaction that wrote nothing alike; but psycopg forgets the connection's prepared
+    statements on every ROLLBACK, and learner pages mostly only read: their statements were never prepared
+    (psycopg prepares a statement on its sixth run on a connection), so PostgreSQL parsed and planned every
+    statement of every request afresh, most of its CPU per request (bench/FINDINGS.md, "CPU per launch, step 8").
+    A transaction that ran a statement that may write (`_note_writes`), holds unflushed changes or is in error
+    is rolled back as before.
+    """
+    transaction = s.get_transaction()
+    if transaction is None or not transaction.is_active or s.new or s.dirty or s.deleted:
+        return
+    conn = s.connection()
+    if conn.dialect.name != "postgresql" or conn.info.get(_WROTE):
+        return
+    from psycopg.pq import TransactionStatus
+
+    dbapi = conn.connection.dbapi_connection
+    if dbapi is None or dbapi.info.transaction_status != TransactionStatus.INTRANS:
+        return
+    try:
+        s.commit()
+    except (
+        exc.SQLAlchemyError
+    ):  # the answer is out already; `close()` cleans up (a lost connection is dropped)
+        log.warning("ending a read-only transaction failed", exc_info=True)
 
 
 def alembic_config(url: str, key_secrets: Sequence[str] = ()) -> Any:
