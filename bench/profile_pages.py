@@ -133,8 +133,10 @@ class Walk:
         prof: Any,
         calls: dict[str, list[int]] | None = None,
         kind_prof: tuple[str, Any] | None = None,
+        server: Server | None = None,
     ) -> None:
         self.client = client
+        self.server = server
         self.kind_prof = kind_prof
         self.calls = calls
         self.cpu = cpu
@@ -154,10 +156,13 @@ class Walk:
             self.prof.enable()
         if counter is not None:
             counter.enable()
+        before = self.server.sample() if self.server is not None else None
         if self.callgrind is not None:
             resp = self.callgrind.measure(kind, lambda: self.client.open(url, method=method, **kwargs))
         else:
             resp = self.client.open(url, method=method, **kwargs)
+        if self.server is not None and before is not None:
+            self.server.record(kind, before)
         if counter is not None:
             counter.disable()
             assert self.calls is not None
@@ -170,6 +175,94 @@ class Walk:
         self.cpu[kind].append(int(resp.headers["X-CPU-Us"]) * 1000)
         self.sql[kind].append(int(resp.headers.get("X-Query-Count", -1)))
         return resp
+
+
+class Server:
+    """PostgreSQL's side of each request (--server): the CPU time of the database's backends (from
+    /proc/<pid>/schedstat, nanoseconds) and the WAL the request wrote (pg_current_wal_insert_lsn, read through a
+    connection of its own to another database; WAL written by other databases of the server meanwhile counts too)."""
+
+    def __init__(self, admin_url: str, dbname: str) -> None:
+        import psycopg
+
+        self.conn = psycopg.connect(admin_url, autocommit=True)
+        self.dbname = dbname
+        self.pids: list[int] = []
+        self.cpu: dict[str, list[int]] = defaultdict(list)
+        self.wal: dict[str, list[int]] = defaultdict(list)
+        self.background: dict[int, int] = {}
+
+    def find_backends(self) -> None:
+        rows = self.conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", (self.dbname,)
+        )
+        self.pids = sorted(r[0] for r in rows)
+        row = self.conn.execute(
+            "SELECT oid, pg_current_wal_insert_lsn() FROM pg_database WHERE datname = %s", (self.dbname,)
+        ).fetchone()
+        assert row is not None
+        self.oid, self.start_lsn = row
+        rows = self.conn.execute("SELECT pid FROM pg_stat_activity WHERE backend_type <> 'client backend'")
+        self.background = {r[0]: _run_ns(r[0]) for r in rows}
+
+    def background_ns(self) -> dict[str, int]:
+        names = {r[0]: r[1] for r in self.conn.execute("SELECT pid, backend_type FROM pg_stat_activity")}
+        return {names.get(pid, str(pid)): _run_ns(pid) - ns for pid, ns in self.background.items()}
+
+    def sample(self) -> tuple[int, int]:
+        lsn = self.conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')").fetchone()
+        assert lsn is not None
+        return sum(_run_ns(pid) for pid in self.pids), int(lsn[0])
+
+    def record(self, kind: str, before: tuple[int, int]) -> None:
+        after = self.sample()
+        self.cpu[kind].append(after[0] - before[0])
+        self.wal[kind].append(after[1] - before[1])
+
+    def prepared(self, engine: Any) -> None:
+        """How many statement runs of the app's pooled connections used a prepared statement, and their plans."""
+        from sqlalchemy import text
+
+        conns = [engine.connect() for _ in range(engine.pool.checkedin())]
+        runs = statements = generic = 0
+        for conn in conns:
+            for row in conn.execute(text("SELECT generic_plans, custom_plans FROM pg_prepared_statements")):
+                statements += 1
+                generic += row[0]
+                runs += row[0] + row[1]
+            conn.rollback()
+            conn.close()
+        print(
+            f"prepared statements on the app's {len(conns)} connections: {statements}, run {runs} times ({generic} with a generic plan)"
+        )
+
+    def report(self, launches: int) -> None:
+        print(
+            f"\n{'PostgreSQL per request':34} {'count':>6} {'backend CPU us p50':>18} {'mean':>8} {'WAL bytes p50':>14} {'mean':>8}"
+        )
+        for kind in self.cpu:
+            cpu, wal = self.cpu[kind], self.wal[kind]
+            print(
+                f"{kind:34} {len(cpu):>6} {statistics.median(cpu) / 1e3:>18.0f} {statistics.mean(cpu) / 1e3:>8.0f} "
+                f"{statistics.median(wal):>14.0f} {statistics.mean(wal):>8.0f}"
+            )
+        launch_kinds = [k for k in self.cpu if k.startswith("launch: ")]
+        if launch_kinds:
+            per_launch = sum(sum(self.cpu[k]) for k in launch_kinds) / max(launches, 1)
+            wal = sum(sum(self.wal[k]) for k in launch_kinds) / max(launches, 1)
+            print(f"full launch: backend CPU {per_launch / 1e3:.0f} us, WAL {wal:.0f} bytes (means)")
+        end = self.conn.execute("SELECT pg_current_wal_insert_lsn()").fetchone()
+        assert end is not None
+        print(f"database oid {self.oid}, WAL {self.start_lsn}..{end[0]} (pg_waldump --start/--end)")
+        for name, ns in sorted(self.background_ns().items()):
+            print(f"  {name}: {ns / 1e6:.1f} ms over the measured phase")
+
+
+def _run_ns(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+    except OSError:
+        return 0
 
 
 def launch(walk: Walk, platform_url: str, number: int, course: str) -> None:
@@ -284,6 +377,11 @@ def main() -> None:
         help="cProfile only the requests of this page kind (e.g. 'launch: POST') into FILE (pstats format; timed by the thread's CPU time, not wall time)",
     )
     parser.add_argument(
+        "--server",
+        action="store_true",
+        help="with --database-url: PostgreSQL's backend CPU and WAL bytes per page kind (this machine's server only)",
+    )
+    parser.add_argument(
         "--sql-of", default="", metavar="KIND", help="print the SQL of one request of this kind"
     )
     args = parser.parse_args()
@@ -356,10 +454,13 @@ def main() -> None:
             cpu: dict[str, list[int]] = defaultdict(list)
             sql: dict[str, list[int]] = defaultdict(list)
             calls: dict[str, list[int]] | None = defaultdict(list) if args.calls else None
+            server = Server(admin, dbname) if args.server and args.database_url else None
             seed = random.Random(args.seed)
             per_learner = int(args.rounds * steps_per_round(course))
             for number in range(args.warmup + args.learners):
                 measuring = number >= args.warmup
+                if measuring and server is not None and not server.pids:
+                    server.find_backends()
                 if measuring and args.py_spy and spy is None:
                     spy = start_py_spy(args.py_spy)
                 walk = Walk(
@@ -369,6 +470,7 @@ def main() -> None:
                     prof if measuring else None,
                     (calls if measuring else defaultdict(list)) if calls is not None else None,
                     kind_prof if measuring else None,
+                    server if measuring else None,
                 )
                 walk.callgrind = callgrind if measuring else None
                 if measuring and callgrind is not None:
@@ -383,6 +485,9 @@ def main() -> None:
                 spy.send_signal(signal.SIGINT)
                 spy.wait(30)
             report(cpu, sql, calls)
+            if server is not None:
+                server.report(args.learners)
+                server.prepared(app.extensions["nama_db"].engine)
             if kind_prof is not None:
                 kind_prof[1].dump_stats(args.pstats_of.rpartition(":")[2])
             if prof is not None:
