@@ -39,6 +39,7 @@ from ..i18n import lazy_gettext as _l
 from ..lti.roles import is_learner
 from ..models import Context, Deployment, Platform, RosterEntry, utcnow
 from ..privacy.subjects import erased_subs
+from ..text import without_bidi_controls
 from ..urls import http_url, origin_of
 from .listed import relist_context
 
@@ -405,7 +406,7 @@ def _optional_text(raw: dict[str, Any], key: str, user_id: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise RosterFetch._invalid(f"member {user_id!r}: {key} is not a string")
-    return value[:TEXT_LIMIT]
+    return without_bidi_controls(value)[:TEXT_LIMIT] or None  # lti_tool/text.py
 
 
 def with_page_size(url: str, page_size: int) -> str:

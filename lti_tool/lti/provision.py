@@ -33,6 +33,7 @@ from ..models import (
     utcnow,
 )
 from ..privacy.subjects import HOLD_GRADES, launch_subjects
+from ..text import without_bidi_controls
 from .claims import DEEP_LINKING_REQUEST, DL, LTI
 from .launch import NonceMarker, nonce_replayed
 from .roles import is_instructor
@@ -47,7 +48,9 @@ def token_hash(token: str) -> str:
 
 
 def _text(value: Any, limit: int = 255) -> str | None:
-    return value[:limit] if isinstance(value, str) and value else None
+    """A name, e-mail or title the platform sent: a string, without bidirectional overrides (lti_tool/text.py)."""
+    value = without_bidi_controls(value) if isinstance(value, str) else None
+    return value[:limit] if value else None
 
 
 def pick_locale(claims: dict[str, Any], languages: list[str]) -> str:

@@ -14,15 +14,17 @@ from sqlalchemy.orm import Session
 
 from ..course.model import Course, Module
 from ..models import PracticeSubmission, utcnow
+from ..text import BIDI_CONTROLS
 from .learner import Learner, PracticeLocked, PracticeTextInvalid
 from .statements import PRACTICE, params
 from .writes import ProgressUpdate, lock_learner, refresh_progress, set_location
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f{BIDI_CONTROLS}]")
 
 
 def normalize_text(text: str) -> str:
-    """Line breaks as \\n, no control characters (a NUL breaks PostgreSQL), no surrounding whitespace."""
+    """Line breaks as \\n, no control characters (a NUL breaks PostgreSQL), no bidirectional embeddings or
+    overrides (lti_tool/text.py), no surrounding whitespace."""
     return _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n")).strip()
 
 

@@ -337,3 +337,46 @@ def test_learners_and_other_contexts_cannot_moderate(
     assert tanja.post("lehrende/austausch/modul-a/sichtbarkeit", form, csrf=False).status_code in (400, 403)
     assert tanja.get("lehrende/austausch/modul-x").status_code == 404
     assert written(app) == before
+
+
+RLO, PDF, LRI, PDI, RLM = "\u202e", "\u202c", "\u2066", "\u2069", "\u200f"
+BIDI = (RLO, PDF, LRI, PDI, "\u202a", "\u202b", "\u202d", "\u2067", "\u2068")
+
+
+def test_bidi_overrides_are_dropped_from_texts_and_names(app: Flask, launcher: Launcher) -> None:
+    """A right-to-left override in a post or a name reversed the text after it up to the end of its line (an
+    author "Anna \u202eAlbers" showed as "Anna srebl…" and took along what followed). They are dropped from what
+    learners type and from the names and titles platforms send (lti_tool/text.py); RLM, which overrides nothing,
+    stays."""
+    anna = Learner.launch(
+        launcher,
+        sub="anna",
+        given_name=f"An{RLO}na",
+        name=f"Anna {RLO}Albers{PDF}",
+        family_name=f"{LRI}Albers",
+    )
+    ben = Learner.launch(launcher, sub="ben", given_name="Ben", name="Ben Berger")
+    assert anna.post("m/modul-a/praxis", {"text": f"{RLO}{ANNA}{PDF} {RLM}"}).ok
+    assert ben.post("m/modul-a/praxis", {"text": BEN}).ok
+    assert ben.post("m/modul-a/austausch/kommune", {"kommune": f"{LRI}Düren{PDI}", "aktion": "speichern"}).ok
+    reply = f"Spannend! {RLO}!tiebreA etuG{PDF} Wer sitzt im Beirat?"
+    assert ben.post(
+        "m/modul-a/austausch/antworten", {"antwort": str(answer_id(app, "anna")), "text": reply}
+    ).ok
+    pages = [
+        anna.get("m/modul-a/austausch").text,
+        ben.get("m/modul-a/austausch").text,
+        teacher(launcher).get("lehrende/austausch/modul-a").text,
+    ]
+    for page in pages:
+        assert not [c for c in BIDI if c in page], [hex(ord(c)) for c in BIDI if c in page]
+    assert "Anna Albers" in pages[2] and "(Düren)" in pages[0] and "!tiebreA etuG" in pages[0]
+    with session_scope(app) as s:
+        texts = [
+            *s.scalars(select(PracticeSubmission.text)),
+            *s.scalars(select(ExchangeReply.text)),
+            *s.scalars(select(ExchangeProfile.municipality)),
+            *[v for row in s.execute(select(User.name, User.given_name, User.family_name)) for v in row if v],
+        ]
+    assert texts and not [t for t in texts if any(c in t for c in BIDI)], texts
+    assert any(t.endswith(RLM) for t in texts)  # the mark stays

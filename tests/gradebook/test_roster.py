@@ -572,3 +572,20 @@ LEARNER_CASES: list[tuple[list[str], bool]] = [
 @pytest.mark.parametrize(("roles", "expected"), LEARNER_CASES)
 def test_who_counts_as_a_learner(roles: list[str], expected: bool) -> None:
     assert is_learner(roles) is expected
+
+
+def test_bidi_overrides_are_dropped_from_member_names(app: Flask, broken: tuple[BrokenPlatform, int]) -> None:
+    """A right-to-left override in a member's name reversed the rest of its gradebook line (lti_tool/text.py)."""
+    platform, context_pk = broken
+    platform.pages["members"] = (
+        200,
+        container(
+            member("a", name="Anna \u202eAlbers\u202c"),
+            member("b", given_name="\u2067Ben", family_name="Berg\u2069"),
+            member("c", name="\u202e"),
+        ),
+        None,
+    )
+    refresh(app, context_pk)
+    entries = roster(app, context_pk)
+    assert (entries["a"].name, entries["b"].name, entries["c"].name) == ("Anna Albers", "Ben Berg", None)
