@@ -40,6 +40,9 @@ class ModuleSnapshot:
     practice_reviewed: bool = False  # accepted by an instructor
     practice_revision: bool = False  # an instructor asked for a revision the learner has not saved yet
     completed_at: dt.datetime | None = None  # as recorded; completion is sticky
+    # Replies by colleagues to the practice answer not yet shown on the exchange page (read with the pages' state
+    # to point to them; no part of completion, the writes leave it 0).
+    new_replies: int = 0
 
 
 _EMPTY = ModuleSnapshot()

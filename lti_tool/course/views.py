@@ -126,6 +126,7 @@ class ModuleRow:
     status: ModuleStatus
     step: Step | None
     step_href: str | None
+    new_replies: int = 0  # replies to the learner's practice answer they have not seen on the exchange page
 
 
 def berlin_day(moment: dt.datetime) -> dt.date:
@@ -203,6 +204,7 @@ def overview() -> str:
     where = here()
     course = where.course
     state = progress.course_state(db.session(), where.learner, course)
+    new_replies = {m.id: state.snapshot.module(m.id).new_replies for m in where.modules}
     statuses = []
     for m in where.modules:
         snap = state.snapshot.module(m.id)
@@ -215,7 +217,10 @@ def overview() -> str:
     real_name = where.visitor.user.real_name or ""
 
     def context() -> dict[str, object]:
-        rows = [ModuleRow(m, status, s, step_url(s) if s else None) for m, status, s in statuses]
+        rows = [
+            ModuleRow(m, status, s, step_url(s) if s else None, new_replies[m.id])
+            for m, status, s in statuses
+        ]
         last_url = location_url(last) if last else None
         step_href = step_url(step) if step else None
         return {
@@ -245,6 +250,7 @@ def overview() -> str:
             tuple(m.id for m in where.modules),
             single.id if single else None,
             tuple((status, s) for _, status, s in statuses),
+            tuple(new_replies.values()),
             step,
             last,
             # The page shows the day only (berlin_date): learners who completed on the same day share it.
@@ -267,12 +273,13 @@ def module(module_id: str) -> str:
     snap = progress.module_snapshot(s, where.learner, course, mod)
     status = module_status(course, mod, snap)
     step = next_step_in_module(course, mod, snap)
+    new_replies = snap.new_replies
     single = where.single_module
     # Kept rendered (fragments.page) per module and what the page shows of the learner's progress in it: the
     # first page after launching a one-module activity, and every learner's page before their first lesson.
     return fragments.page(
         "course/module.html",
-        (id(course), mod.id, single.id if single else None, status, snap.seen_lessons, step),
+        (id(course), mod.id, single.id if single else None, status, snap.seen_lessons, step, new_replies),
         lambda: {
             "course": course,
             "module": mod,
@@ -284,6 +291,7 @@ def module(module_id: str) -> str:
             "next_module": course.next_module(mod.id) if single is None else None,
             "single": single,
             "percent": percent,
+            "new_replies": new_replies,
         },
         store="nama_learner_pages",
     )

@@ -54,7 +54,9 @@ def parse_location(course: Course, raw: str | None) -> Location | None:
     return None
 
 
-def snapshot_of(seen: Iterable[str], quiz: Any | None, practice: Any | None) -> ModuleSnapshot:
+def snapshot_of(
+    seen: Iterable[str], quiz: Any | None, practice: Any | None, new_replies: int = 0
+) -> ModuleSnapshot:
     """The one way rows become a `ModuleSnapshot`, so every reader and the writes decide completion alike.
 
     `quiz` has `best_score`, `attempts` and `completed_at` (a module_progress row; None: no row yet);
@@ -68,6 +70,7 @@ def snapshot_of(seen: Iterable[str], quiz: Any | None, practice: Any | None) -> 
         practice_reviewed=practice is not None and practice.reviewed_at is not None,
         practice_revision=practice is not None and practice.revision_requested_at is not None,
         completed_at=quiz.completed_at if quiz else None,
+        new_replies=new_replies,
     )
 
 
@@ -97,7 +100,12 @@ def course_state(s: Session, learner: Learner, course: Course) -> CourseState:
         else:
             course_row = row
     modules = {
-        module.id: snapshot_of(seen.get(module.id, ()), progress.get(module.id), practice.get(module.id))
+        module.id: snapshot_of(
+            seen.get(module.id, ()),
+            progress.get(module.id),
+            practice.get(module.id),
+            new_replies_of(practice.get(module.id)),
+        )
         for module in course.modules
     }
     return CourseState(
@@ -120,7 +128,12 @@ def module_snapshot(s: Session, learner: Learner, course: Course, module: Module
             row = _ProgressRow(found.score, found.count, found.at)
         else:
             practice = found
-    return snapshot_of(seen, row, practice)
+    return snapshot_of(seen, row, practice, new_replies_of(practice))
+
+
+def new_replies_of(practice: Any | None) -> int:
+    """The count of new replies a practice row of COURSE_STATE or MODULE_STATE carries (0 without an answer)."""
+    return int(practice.new_replies or 0) if practice is not None else 0
 
 
 class _ProgressRow(NamedTuple):

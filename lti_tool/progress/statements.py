@@ -22,12 +22,20 @@ from sqlalchemy import (
     func,
     literal,
     null,
+    or_,
     select,
     union_all,
 )
 from sqlalchemy.orm import Session
 
-from ..models import CourseProgress, LessonVisit, ModuleProgress, PracticeSubmission, QuizAttempt
+from ..models import (
+    CourseProgress,
+    ExchangeReply,
+    LessonVisit,
+    ModuleProgress,
+    PracticeSubmission,
+    QuizAttempt,
+)
 from .learner import Learner
 
 
@@ -75,6 +83,26 @@ def lesson_visit_statement(dialect: str) -> Any:
     return ins.on_conflict_do_nothing().returning(table.c.id)
 
 
+def _new_replies() -> Any:
+    """Per practice answer row: the replies by others that its author has not been shown on the exchange page yet
+    (what exchange/page.read_page marks new; a hidden reply is not theirs to read), so that the overview and the
+    module page can point to them in the statement they run anyway."""
+    return (
+        select(func.count(ExchangeReply.id))
+        .where(
+            ExchangeReply.submission_id == PracticeSubmission.id,
+            ExchangeReply.user_id != PracticeSubmission.user_id,
+            ExchangeReply.hidden_at.is_(None),
+            or_(
+                PracticeSubmission.replies_seen_at.is_(None),
+                ExchangeReply.created_at > PracticeSubmission.replies_seen_at,
+            ),
+        )
+        .correlate(PracticeSubmission)
+        .scalar_subquery()
+    )
+
+
 MODULE_PROGRESS = select(
     ModuleProgress.best_score, ModuleProgress.attempts, ModuleProgress.completed_at
 ).where(_in_module(ModuleProgress))
@@ -82,9 +110,9 @@ LAST_LOCATION = select(CourseProgress.last_location).where(_mine(CourseProgress)
 
 
 def _course_state() -> Any:
-    """The learner's lesson visits, module progress, practice texts and course row, as one statement: the overview
-    (every launch's first page) asks for all four. One row shape, `kind` says which table a row is from
-    (SEEN_ROW …), the columns a table has not are NULL (typed, for PostgreSQL's UNION)."""
+    """The learner's lesson visits, module progress, practice texts (with their new replies) and course row, as one
+    statement: the overview (every launch's first page) asks for all four. One row shape, `kind` says which table a
+    row is from (SEEN_ROW …), the columns a table has not are NULL (typed, for PostgreSQL's UNION)."""
     text, number = String(255), Float
     moment: Any = ModuleProgress.__table__.c.completed_at.type
 
@@ -102,6 +130,7 @@ def _course_state() -> Any:
             none(moment).label("reviewed_at"),
             none(moment).label("revision_requested_at"),
             none(text).label("last_location"),
+            none(Integer).label("new_replies"),
         ).where(_mine(LessonVisit)),
         select(
             literal(2),
@@ -113,6 +142,7 @@ def _course_state() -> Any:
             none(moment),
             none(moment),
             none(text),
+            none(Integer),
         ).where(_mine(ModuleProgress)),
         select(
             literal(3),
@@ -124,6 +154,7 @@ def _course_state() -> Any:
             PracticeSubmission.reviewed_at,
             PracticeSubmission.revision_requested_at,
             none(text),
+            _new_replies(),
         ).where(_mine(PracticeSubmission)),
         select(
             literal(4),
@@ -135,6 +166,7 @@ def _course_state() -> Any:
             none(moment),
             none(moment),
             CourseProgress.last_location,
+            none(Integer),
         ).where(_mine(CourseProgress)),
     )
 
@@ -143,7 +175,8 @@ COURSE_STATE = _course_state()
 
 
 def _module_sources(*, refresh: bool) -> Any:
-    """One module's lesson visits, progress row and practice dates as one statement (the module page); with
+    """One module's lesson visits, progress row and practice dates (and new replies) as one statement (the module
+    page); with
     `refresh`, also the quiz totals recounted from the attempts and the course's standing (its recorded completion
     and the modules completed), which `refresh_progress` reads under the learner's lock. `kind` says which a row is (SOURCE_SEEN …);
     the columns a row has not are NULL (typed, for PostgreSQL's UNION; the first SELECT's types decode all)."""
@@ -162,6 +195,7 @@ def _module_sources(*, refresh: bool) -> Any:
             none(moment).label("at"),
             none(moment).label("reviewed_at"),
             none(moment).label("revision_requested_at"),
+            none(Integer).label("new_replies"),
         ).where(_in_module(LessonVisit)),
         select(
             literal(SOURCE_PROGRESS),
@@ -171,6 +205,7 @@ def _module_sources(*, refresh: bool) -> Any:
             ModuleProgress.completed_at,
             none(moment),
             none(moment),
+            none(Integer),
         ).where(_in_module(ModuleProgress)),
         select(
             literal(SOURCE_PRACTICE),
@@ -180,6 +215,7 @@ def _module_sources(*, refresh: bool) -> Any:
             PracticeSubmission.submitted_at,
             PracticeSubmission.reviewed_at,
             PracticeSubmission.revision_requested_at,
+            none(Integer) if refresh else _new_replies(),
         ).where(_in_module(PracticeSubmission)),
     ]
     if refresh:
@@ -200,6 +236,7 @@ def _module_sources(*, refresh: bool) -> Any:
                 ),
                 none(moment),
                 none(moment),
+                none(Integer),
             ).where(_in_module(QuizAttempt, QuizAttempt.submitted_at.is_not(None))),
             select(
                 literal(SOURCE_COURSE),
@@ -209,6 +246,7 @@ def _module_sources(*, refresh: bool) -> Any:
                 CourseProgress.completed_at,
                 none(moment),
                 none(moment),
+                none(Integer),
             ).where(_mine(CourseProgress)),
             select(
                 literal(SOURCE_COMPLETED_MODULE),
@@ -218,6 +256,7 @@ def _module_sources(*, refresh: bool) -> Any:
                 none(moment),
                 none(moment),
                 none(moment),
+                none(Integer),
             ).where(_mine(ModuleProgress, ModuleProgress.completed_at.is_not(None))),
         ]
     return union_all(*parts)

@@ -380,3 +380,49 @@ def test_bidi_overrides_are_dropped_from_texts_and_names(app: Flask, launcher: L
         ]
     assert texts and not [t for t in texts if any(c in t for c in BIDI)], texts
     assert any(t.endswith(RLM) for t in texts)  # the mark stays
+
+
+def test_new_replies_are_shown_on_the_overview_and_the_module_page(
+    app: Flask, launcher: Launcher, pair: tuple[Learner, Learner]
+) -> None:
+    """A learner who wrote an answer learns on the pages they come back to (the overview a launch lands on, the
+    module page) that a colleague replied, with a link to the replies; no longer once they have read them."""
+    anna, ben = pair
+    anna_id = answer_id(app, "anna")
+    link = f'href="/s/{anna.sid}/m/modul-a/austausch#own-answer-title"'
+
+    def pointed(learner: Learner) -> list[str]:
+        found = []
+        for path in ("uebersicht", "m/modul-a/"):
+            page = learner.get(path)
+            assert page.status_code == 200, (path, page.status_code)
+            found += [line for line in page.text.splitlines() if "zu Ihrer Antwort</a>" in line]
+        return found
+
+    assert pointed(anna) == [] and pointed(ben) == []
+    assert ben.post(
+        "m/modul-a/austausch/antworten", {"antwort": str(anna_id), "text": "Wer sitzt im Beirat?"}
+    ).ok
+    shown = pointed(anna)
+    assert len(shown) == 2 and all(
+        link in line and "1 neuer Kommentar zu Ihrer Antwort" in line for line in shown
+    )
+    assert pointed(ben) == []  # he replied to Anna; nobody replied to him
+
+    assert anna.get("m/modul-a/austausch").ok  # read now
+    assert pointed(anna) == []
+    assert ben.post(
+        "m/modul-a/austausch/antworten", {"antwort": str(anna_id), "text": "Und die Verwaltung?"}
+    ).ok
+    assert ben.post("m/modul-a/austausch/antworten", {"antwort": str(anna_id), "text": "Danke!"}).ok
+    shown = pointed(anna)
+    assert len(shown) == 2 and all("2 neue Kommentare zu Ihrer Antwort" in line for line in shown)
+    with session_scope(app) as s:
+        last = s.scalars(select(ExchangeReply.id).order_by(ExchangeReply.id.desc())).first()
+    hidden = teacher(launcher).post(
+        "lehrende/austausch/modul-a/sichtbarkeit",
+        {"art": "erwiderung", "beitrag": str(last), "aktion": "ausblenden", "grund": "Doppelt."},
+    )
+    assert hidden.status_code == 200
+    shown = pointed(anna)  # a hidden reply is not hers to read
+    assert len(shown) == 2 and all("1 neuer Kommentar zu Ihrer Antwort" in line for line in shown)
