@@ -426,3 +426,18 @@ def test_new_replies_are_shown_on_the_overview_and_the_module_page(
     assert hidden.status_code == 200
     shown = pointed(anna)  # a hidden reply is not hers to read
     assert len(shown) == 2 and all("1 neuer Kommentar zu Ihrer Antwort" in line for line in shown)
+
+
+def test_the_own_answer_offers_a_reply_only_once_there_are_replies(
+    app: Flask, pair: tuple[Learner, Learner]
+) -> None:
+    anna, ben = pair
+    page = anna.get("m/modul-a/austausch").text
+    own = page.split('class="own-thread"', 1)[1].split("</section>", 1)[0]
+    assert "Noch keine Kommentare zu Ihrer Antwort." in own and "reply-form" not in own
+    assert ben.post(
+        "m/modul-a/austausch/antworten",
+        {"antwort": str(answer_id(app, "anna")), "text": "Wer sitzt im Beirat?"},
+    ).ok
+    own = anna.get("m/modul-a/austausch").text.split('class="own-thread"', 1)[1].split("</section>", 1)[0]
+    assert "Auf die Kommentare antworten" in own and "reply-form" in own
