@@ -53,7 +53,7 @@ def test_module_page_lists_objectives_lessons_quiz_and_practice(app: Flask, laun
     assert "Modul 1 von 2" in text
     for href in ("01-einstieg", "02-vertiefung", "quiz", "praxis", "austausch"):
         assert f'/m/modul-a/{href}"' in text
-    assert "5 Fragen." in text and "Zum Bestehen sind 80 % nötig" in text
+    assert "5 Fragen." in text and "Zum Bestehen sind 80\xa0% nötig" in text
     check_structure(text)
 
 

@@ -104,7 +104,7 @@ def test_all_right_passes_with_explanations(app: Flask, launcher: Launcher) -> N
     text = result.text
     check_structure(text)
     assert "<strong>Bestanden</strong>: 5 von 5 Fragen richtig (100\xa0%)." in text
-    assert "Zum Bestehen sind 80 % nötig." in text
+    assert "Zum Bestehen sind 80\xa0% nötig." in text  # number and sign never split over two lines
     assert 'id="result-summary" tabindex="-1" data-autofocus' in text
     assert "<title>Ergebnis: 5 von 5 richtig, bestanden" in text
     # Passed (the default review): every option's explanation, folded.
@@ -318,3 +318,5 @@ def test_quiz_in_english(app: Flask, launcher: Launcher) -> None:
     assert "Welche Antwort ist richtig?" in page.text  # course text stays German
     result = take_quiz(app, learner, "modul-a", right=4)
     assert "<strong>Passed</strong>: 4 of 5 questions right (80%)." in result.text
+    assert "You pass with 80% or more." in result.text  # the English way, as the score beside it
+    assert "You pass with 80% or more; your best attempt counts." in learner.get("m/modul-a/quiz").text

@@ -52,7 +52,7 @@ def test_failed_attempt_shows_wrong_questions_and_hints_but_no_answer_or_explana
     html = page.text
     check_structure(html)
     assert "Noch nicht bestanden</strong>: 1 von 4 Fragen richtig (25\xa0%)." in html
-    assert "Zum Bestehen sind 75 % nötig. Ihr bester Versuch zählt." in html
+    assert "Zum Bestehen sind 75\xa0% nötig. Ihr bester Versuch zählt." in html
     assert "Begründung-" not in html and "<details" not in html
     asked = questions_of(app, public_id)
     mod = module(app, "pool", "poolkurs")
