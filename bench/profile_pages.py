@@ -443,6 +443,10 @@ def main() -> None:
                     pages.DEPLOYMENT_ID,
                 )
             pages.wait_for(platform_url + "/jwks")
+            import gc
+
+            gc.collect()
+            gc.freeze()  # as app.py does for gunicorn: collections no longer walk the loaded app
             if args.sql_of:
                 show_sql_of(app, args.sql_of)
             prof = cProfile.Profile() if args.cprofile else None

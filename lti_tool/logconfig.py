@@ -22,7 +22,6 @@ import json
 import logging
 import os
 import re
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -146,7 +145,7 @@ class RequestIds:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         given = environ.get("HTTP_X_REQUEST_ID", "") if self.trust_proxy else ""
-        rid = given if GIVEN_ID.match(given) else uuid.uuid4().hex[:16]
+        rid = given if GIVEN_ID.match(given) else os.urandom(8).hex()
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             headers.append(("X-Request-ID", rid))

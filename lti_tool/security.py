@@ -92,7 +92,10 @@ def frame_platform(platform_id: int) -> None:
 
 
 def _claimed_origin() -> str | None:
-    for value in (request.headers.get("Origin"), request.headers.get("Referer")):
+    environ = (
+        request.environ
+    )  # not request.headers: its get() raises and catches a KeyError per missing header
+    for value in (environ.get("HTTP_ORIGIN"), environ.get("HTTP_REFERER")):
         origin = origin_of(value)
         if origin is not None:
             return str(origin)

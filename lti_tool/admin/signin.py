@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from flask import Flask, current_app, g, has_request_context, request, session
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 
 from .. import db
 from ..cache import get_store
@@ -35,10 +35,20 @@ class AdminCookieSession(SecureCookieSessionInterface):
     def open_session(self, app: Flask, request: Any) -> SecureCookieSession | None:
         # Every request opens the session; only the operator area's carry the cookie. Without one, Flask's
         # answer is an empty session, here without building the cookie's signer first (a tenth of a
-        # millisecond per learner page).
-        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+        # millisecond per learner page), nor parsing the Cookie header when the name is not in it at all.
+        name = self.get_cookie_name(app)
+        if app.secret_key and (
+            name not in request.environ.get("HTTP_COOKIE", "") or not request.cookies.get(name)
+        ):
             return self.session_class()
         return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Any) -> None:
+        # Flask works out the cookie's name, path and flags first, then does nothing for a session that was
+        # neither read nor changed: every request outside the operator area.
+        if not session and not session.modified and not session.accessed:
+            return
+        super().save_session(app, session, response)
 
 
 def clock() -> float:
