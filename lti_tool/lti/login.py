@@ -13,9 +13,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.orm import Session
@@ -26,6 +26,7 @@ from ..urls import http_url, same_origin
 from .toolconf import DbToolConf, RegistrationCache
 
 BROWSER_COOKIE = "nama_lti_browser"
+_FIXED_QUERY = "scope=openid&response_type=id_token&response_mode=form_post&prompt=none"
 
 
 def hash_browser(value: str) -> str:
@@ -48,7 +49,7 @@ class LoginRedirect:
 def begin_login(
     params: Mapping[str, str],
     *,
-    s: Session,
+    s: Session | Callable[[], Session],
     secret_key: str,
     launch_url: str,
     browser_id: str | None,
@@ -116,20 +117,15 @@ def begin_login(
             "browser": hash_browser(browser),
         }
     )
-    query = {
-        "scope": "openid",
-        "response_type": "id_token",
-        "response_mode": "form_post",
-        "prompt": "none",
-        "client_id": platform.client_id,
-        "redirect_uri": launch_url,
-        "login_hint": login_hint,
-        "state": state,
-        "nonce": nonce,
-    }
+    # The authentication request (OIDC Core §3.1.2.1 with LTI's fixed values), in this order; the state and the
+    # nonce need no quoting (URL-safe base64 and dots: urlencode would leave them as they are).
+    query = (
+        f"{_FIXED_QUERY}&client_id={quote_plus(platform.client_id)}&redirect_uri={quote_plus(launch_url)}"
+        f"&login_hint={quote_plus(login_hint)}&state={state}&nonce={nonce}"
+    )
     if params.get("lti_message_hint"):
-        query["lti_message_hint"] = params["lti_message_hint"]
+        query += "&lti_message_hint=" + quote_plus(params["lti_message_hint"])
     sep = "&" if "?" in platform.auth_login_url else "?"
     return LoginRedirect(
-        url=platform.auth_login_url + sep + urlencode(query), browser_id=browser, new_browser_id=new_browser
+        url=platform.auth_login_url + sep + query, browser_id=browser, new_browser_id=new_browser
     )

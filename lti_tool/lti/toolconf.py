@@ -156,10 +156,18 @@ class ToolRegistration(Registration):
 class DbToolConf(ToolConfAbstract[Any]):
     """Registrations are (issuer, client_id) pairs: one issuer may register the tool several times."""
 
-    def __init__(self, s: Session, cache: RegistrationCache | None = None) -> None:
+    def __init__(self, s: Session | Callable[[], Session], cache: RegistrationCache | None = None) -> None:
+        """`s`: the session, or where to get it when a look-up misses the cache (a login that finds its platform
+        there makes none)."""
         super().__init__()
-        self.s = s
+        self._s = s
         self.cache = cache if cache is not None else RegistrationCache(ttl=0)
+
+    @property
+    def s(self) -> Session:
+        if not isinstance(self._s, Session):
+            self._s = self._s()
+        return self._s
 
     # pylti1p3 asks these to choose between its two lookup styles; we always use (iss, client_id).
     def check_iss_has_one_client(self, iss: str) -> bool:

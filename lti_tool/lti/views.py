@@ -64,7 +64,7 @@ def login() -> WerkzeugResponse:
     params = request.args if request.method == "GET" else request.form
     result = begin_login(
         {k: v for k, v in params.items() if isinstance(v, str)},
-        s=db.session(),
+        s=db.session,  # made only if the platform is not in the registration cache
         secret_key=current_app.config["SECRET_KEY"],
         launch_url=external_url("lti.launch"),
         browser_id=request.cookies.get(BROWSER_COOKIE),

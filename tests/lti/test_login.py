@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
@@ -39,6 +39,27 @@ def test_login_redirects_to_the_platform_with_the_oidc_parameters(launcher: Laun
         and "SameSite=None" in cookie
         and "Secure" in cookie
     )
+
+
+def test_login_redirect_is_urlencoded_in_the_oidc_order(launcher: Launcher) -> None:
+    """The query is written by hand (no urlencode per login): exactly what urlencode writes, also for hints with
+    characters that need quoting."""
+    hint, message_hint = "user 1&x=ü/+%", "a b&c=d#e"
+    login = launcher.login(login_hint=hint, lti_message_hint=message_hint)
+    location = login.response.headers["Location"]
+    expected = {
+        "scope": "openid",
+        "response_type": "id_token",
+        "response_mode": "form_post",
+        "prompt": "none",
+        "client_id": CLIENT_ID,
+        "redirect_uri": launcher.launch_url,
+        "login_hint": hint,
+        "state": login.state,
+        "nonce": login.nonce,
+        "lti_message_hint": message_hint,
+    }
+    assert location == launcher.peer.auth_url + "?" + urlencode(expected)
 
 
 def test_each_login_gets_a_fresh_state_and_nonce(launcher: Launcher) -> None:
