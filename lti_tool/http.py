@@ -449,12 +449,29 @@ def platform_json(response: requests.Response) -> Any:
 
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# In JSON text written with ensure_ascii=False, a NUL is the escape \u0000 whose backslash is not itself escaped
+# (an even run of backslashes before it, none before that run).
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
 def holds_unstorable_text(document: Any) -> bool:
     """Whether a JSON document holds, in any key or string, a NUL (PostgreSQL's text refuses it) or a lone UTF-16
     surrogate (JSON can spell "\\ud800"; it is no character, and UTF-8 cannot encode it). No platform sends
-    either. A loop, not recursion: the document may nest deeply."""
+    either. Every launch asks this of all its claims: written out as JSON by the C encoder (a surrogate stays as
+    it is, which UTF-8 refuses to encode; a NUL becomes an escape) instead of a Python loop over every key and
+    value; the loop (not recursion: the document may nest deeply) is for what the encoder cannot write."""
+    try:
+        text = jsonlib.dumps(document, ensure_ascii=False, check_circular=False)
+    except (TypeError, ValueError, RecursionError):
+        return _walk_unstorable(document)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return "\\u0000" in text and _NUL_ESCAPE.search(text) is not None
+
+
+def _walk_unstorable(document: Any) -> bool:
     stack: list[Any] = [document]
     while stack:
         value = stack.pop()

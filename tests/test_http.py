@@ -247,3 +247,38 @@ def test_short_reason_never_echoes_a_body(headers: dict[str, str], body: bytes, 
     response.headers.update(headers)
     response._content = body
     assert short_reason(response) == expected
+
+
+@pytest.mark.parametrize(
+    ("document", "unstorable"),
+    [
+        ({"name": "Zoë 😀", "roles": ["a", "b"], "n": 1, "x": None, "f": 1.5, "t": True}, False),
+        ({"name": "a\x00b"}, True),
+        ({"a\x00": "key"}, True),
+        ({"deep": [{"x": ["\ud800"]}]}, True),
+        ({"half": "\udfff"}, True),
+        ({"text": "\\u0000"}, False),  # the six characters, no NUL
+        ({"text": "\\\\u0000"}, False),
+        ({"text": "\\\x00"}, True),  # a backslash, then a NUL
+        ({"text": 'x"\x00'}, True),
+        ({"text": "\\"}, False),
+        ({1: "non-string key", "v": float("nan")}, False),
+        ({"obj": object()}, False),  # nothing JSON can write: the loop looks
+        ({"obj": object(), "s": "\x00"}, True),
+    ],
+)
+def test_unstorable_text_anywhere_in_a_document(document: Any, unstorable: bool) -> None:
+    from lti_tool.http import _walk_unstorable, holds_unstorable_text
+
+    assert holds_unstorable_text(document) is unstorable
+    assert _walk_unstorable(document) is unstorable  # the loop, for what the JSON encoder cannot write
+
+
+def test_unstorable_text_in_a_document_nested_deeper_than_the_encoder_goes() -> None:
+    from lti_tool.http import holds_unstorable_text
+
+    deep: Any = "\x00"
+    for _ in range(5000):
+        deep = [deep]
+    assert holds_unstorable_text({"deep": deep})
+    assert not holds_unstorable_text({"deep": [[[[["fine"]]]]]})
