@@ -443,6 +443,15 @@ def main() -> None:
                     pages.DEPLOYMENT_ID,
                 )
             pages.wait_for(platform_url + "/jwks")
+            if callgrind is not None:
+                # Under valgrind a run takes minutes: the per-process caches' minute (registrations, platform
+                # origins, key sets) would run out during it and add reads to some launches, not others.
+                from lti_tool.lti.keysets import JwksCache
+                from lti_tool.lti.toolconf import RegistrationCache
+
+                app.extensions["nama_registrations"] = RegistrationCache(ttl=86400)
+                app.extensions["nama_jwks_cache"] = JwksCache(ttl=86400)
+                app.extensions["nama_platform_origins"]._cache.ttl = 86400
             import gc
 
             gc.collect()

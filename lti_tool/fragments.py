@@ -125,7 +125,9 @@ _PAGE_HOLES = frozenset({"sid", "csrf", "url", "next", "idle", "absolute"})
 # Kept pages of a process, at most (characters; a course's lessons in two languages are ~1 million): beyond it
 # they are all forgotten and kept again as asked for.
 _MAX_PAGE_CHARS = 4_000_000
-_Kept = tuple[tuple[str, ...], tuple[str, ...]] | None  # None: this page cannot be kept (rendered every time)
+# The page's HTML between its holes, as the UTF-8 the response sends (encoded once, not per request), and the
+# holes' names; None: this page cannot be kept (rendered every time).
+_Kept = tuple[tuple[bytes, ...], tuple[str, ...]] | None
 
 
 class _Pages:
@@ -178,7 +180,7 @@ def page(
     holes: Mapping[str, str] | None = None,
     *,
     store: str = "nama_pages",
-) -> str:
+) -> str | bytes:
     """`render_template(name, **context())`, rendered once per `key` (with the request's language, script root
     and the header's choices) and kept; each request gets the kept HTML with its own per-request values
     (`_PAGE_HOLES`) put in, escaped as the template would have escaped them. The same HTML as rendering it.
@@ -188,6 +190,7 @@ def page(
     only to render, while the markers stand for the session token (so a link built inside it carries a marker,
     and a `url_for` in the view must be inside it too) and the other per-request values. A page whose HTML
     shows a marker some other way (a link werkzeug quoted, a marker character in course text) is not kept.
+    A kept page comes as the UTF-8 bytes a view returns (Flask sends them as they are), a rendered one as text.
     """
     from .i18n import _current_locale
 
@@ -225,9 +228,9 @@ def page(
         value = values.get(hole)
         if value is None:
             value = values[hole] = _page_value(hole, clock)
-        out.append(value)
+        out.append(value.encode())
         out.append(static)
-    return "".join(out)
+    return b"".join(out)
 
 
 def _page_value(hole: str, clock: Any) -> str:
@@ -257,7 +260,7 @@ def _make(name: str, context: Callable[[], Mapping[str, Any]], holes: Mapping[st
     stray = any("\ue000" in part or "\ue001" in part for part in statics) or "%EE%80%80" in html.upper()
     if stray or not _PAGE_HOLES.union(holes).issuperset(names):
         return None
-    return statics, names
+    return tuple(static.encode() for static in statics), names
 
 
 def init_app(app: Flask) -> None:

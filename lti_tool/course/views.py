@@ -188,7 +188,7 @@ def _refused(exc: progress.ProgressError) -> ResponseReturnValue:
 
 
 @bp.get("/")
-def start() -> Response | str:
+def start() -> Response | str | bytes:
     """Where a launch lands: the course overview, or the module page when the activity is one module."""
     where = here()
     if where.single_module is not None:
@@ -197,7 +197,7 @@ def start() -> Response | str:
 
 
 @bp.get("/uebersicht")
-def overview() -> str:
+def overview() -> str | bytes:
     """The course overview. Kept rendered (fragments.page) per course, activity and what the template shows of
     the learner's progress: every new learner's first page after a launch is the same page but for the session
     token, the CSRF token and the learner's name."""
@@ -265,7 +265,7 @@ def overview() -> str:
 
 
 @bp.get("/m/<module_id>/")
-def module(module_id: str) -> str:
+def module(module_id: str) -> str | bytes:
     where = here()
     course = where.course
     mod = find_module(course, module_id)
@@ -298,7 +298,7 @@ def module(module_id: str) -> str:
 
 
 @bp.get("/m/<module_id>/<lesson_id>")
-def lesson(module_id: str, lesson_id: str) -> str:
+def lesson(module_id: str, lesson_id: str) -> str | bytes:
     where = here()
     course = where.course
     mod = find_module(course, module_id)
