@@ -169,6 +169,27 @@ def test_layout_lines_up_sign_out_is_not_the_main_action_and_a_new_link_copies(
     assert page.evaluate("navigator.clipboard.readText()") == issued
 
 
+def test_wide_tables_on_a_phone_keep_their_caption_in_sight_and_show_there_is_more(
+    page_at: Any, operated: dict[str, Any]
+) -> None:
+    page = page_at(360)
+    sign_in_by_keyboard(page)
+    for path in ("/admin/platforms", "/admin/grades"):
+        page.goto(page.base_url + path)
+        regions = page.evaluate(
+            """() => [...document.querySelectorAll('.table-wrap')].map((wrap) => ({
+                wider: wrap.scrollWidth > wrap.clientWidth,
+                shadow: getComputedStyle(wrap).backgroundImage.includes('gradient'),
+                captionRight: Math.round(wrap.querySelector('caption').getBoundingClientRect().right),
+                screen: document.documentElement.clientWidth,
+            }))"""
+        )
+        assert any(r["wider"] for r in regions), (path, regions)  # the case this is about
+        for r in regions:
+            assert r["captionRight"] <= r["screen"], (path, r)  # the caption wraps on screen
+            assert r["shadow"], (path, r)  # the edge shadow says there are more columns
+
+
 @pytest.fixture
 def keys_restored(app: Flask) -> Iterator[None]:
     with seed.keys_restored(app):
