@@ -197,8 +197,9 @@ def test_garbage_in_practice_text_and_query_strings(app: Flask, launcher: Launch
     )
     assert saved.status_code == 200
     with session_scope(app) as s:
+        # NUL and the right-to-left override are dropped (lti_tool/text.py); the spaces around them stay.
         assert s.scalars(select(PracticeSubmission.text)).one() == (
-            "Text mit Nullbyte und \u202e Steuerzeichen, lang genug."
+            "Text mit Nullbyte und  Steuerzeichen, lang genug."
         )
     for path in (
         "m/modul-a/ergebnis?versuch=%00",
