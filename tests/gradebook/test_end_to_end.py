@@ -220,7 +220,8 @@ def test_teacher_fetches_the_participant_list_and_sees_who_never_opened_the_cour
     teacher = requests.Session()
     gradebook = launch_page(teacher, lms.url + "/launch/1", {"user": "3"})
     assert "noch nicht von der Lernplattform abgerufen" in gradebook.text
-    assert "jetzt abrufen" in gradebook.text  # the participant list, from the gradebook's head
+    # the participant list, from the gradebook's head: a sentence of its own, then the button
+    assert "sind aufgeführt." in gradebook.text and ">Jetzt abrufen<" in gradebook.text
     assert "Lea Schneider" in gradebook.text and "Murat Yilmaz" not in gradebook.text
     csrf = csrf_token(gradebook.text)
     refresh = urljoin(gradebook.url, "teilnehmerliste")
