@@ -133,8 +133,10 @@ def _render_exchange(
     shown = exchange.read_page(s, where.learner, where.course, module, per_page=PEERS_PER_PAGE, page=page)
     if shown.own is not None and shown.new_replies:
         # Shown now: from the next visit on these are no longer new (one write, only when there were new ones).
+        # Seen up to the newest reply read, not up to now: one written after the read was not shown.
+        newest = max(reply.at for reply in shown.own.replies if reply.new)
         s = db.write_session()
-        exchange.mark_replies_seen(s, where.learner, shown.own.answer.id)
+        exchange.mark_replies_seen(s, where.learner, shown.own.answer.id, now=newest)
         s.commit()
     html = render_template(
         "course/exchange.html",

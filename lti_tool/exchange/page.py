@@ -230,7 +230,8 @@ def read_page(
 
 
 def mark_replies_seen(s: Session, learner: Learner, answer_id: int, now: dt.datetime | None = None) -> None:
-    """The reader has been shown the replies to their answer: later ones are new."""
+    """The reader has been shown the replies to their answer up to `now` (the newest one shown; a reply written
+    after the page read them was not shown and stays new): later ones are new."""
     s.execute(
         update(PracticeSubmission)
         .where(PracticeSubmission.id == answer_id, PracticeSubmission.user_id == learner.user_id)

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from lti_tool import exchange
 from lti_tool.db import session_scope
-from lti_tool.models import ExchangeProfile, ExchangeReply, PracticeSubmission, User
+from lti_tool.models import ExchangeProfile, ExchangeReply, PracticeSubmission, User, utcnow
 
 from ..peer import INSTRUCTOR, LTI, Launcher
 from .learner import Learner, context_claim
@@ -441,3 +441,42 @@ def test_the_own_answer_offers_a_reply_only_once_there_are_replies(
     ).ok
     own = anna.get("m/modul-a/austausch").text.split('class="own-thread"', 1)[1].split("</section>", 1)[0]
     assert "Auf die Kommentare antworten" in own and "reply-form" in own
+
+
+def test_a_reply_written_while_the_page_is_made_stays_new(
+    app: Flask, pair: tuple[Learner, Learner], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The exchange page marks as seen the replies it read, not all written until it records that: a reply that
+    arrives between the page's read and that write was never shown, and is still new on the next visit (and on
+    the overview)."""
+    anna, ben = pair
+    anna_id = answer_id(app, "anna")
+    assert ben.post(
+        "m/modul-a/austausch/antworten", {"antwort": str(anna_id), "text": "Wer sitzt im Beirat?"}
+    ).ok
+    read_page = exchange.read_page
+
+    def read_then_reply(*args: Any, **kwargs: Any) -> Any:
+        shown = read_page(*args, **kwargs)
+        with session_scope(app, write=True) as s:  # Ben's second reply lands right after Anna's page read
+            first = s.scalars(select(ExchangeReply).where(ExchangeReply.submission_id == anna_id)).one()
+            s.add(
+                ExchangeReply(
+                    submission_id=anna_id,
+                    user_id=first.user_id,
+                    context_id=first.context_id,
+                    course_id=first.course_id,
+                    module_id=first.module_id,
+                    text="Und die Verwaltung?",
+                    created_at=utcnow(),
+                )
+            )
+        return shown
+
+    monkeypatch.setattr(exchange, "read_page", read_then_reply)
+    page = anna.get("m/modul-a/austausch").text
+    assert "Wer sitzt im Beirat?" in page and "Und die Verwaltung?" not in page
+    monkeypatch.setattr(exchange, "read_page", read_page)
+    assert "1 neuer Kommentar zu Ihrer Antwort" in anna.get("uebersicht").text
+    page = anna.get("m/modul-a/austausch").text
+    assert "1 neuer Kommentar zu Ihrer Antwort seit Ihrem letzten Besuch." in page
