@@ -575,6 +575,9 @@ def report(cpu: dict[str, list[int]], sql: dict[str, list[int]], calls: dict[str
     for kind in [*sorted(k for k in cpu if k not in launch_kinds), *launch_kinds]:
         values = [v / 1e6 for v in cpu[kind]]
         queries = sql.get(kind) or []
+        parts = [k for k in launch_kinds if not k.startswith("launch (")]
+        if kind.startswith("launch ("):  # the three requests' statements together (was printed as 0.0)
+            queries = [sum(q) for q in zip(*(sql.get(k) or [] for k in parts), strict=False)]
         counted = (calls or {}).get(kind)
         if kind.startswith("launch (") and calls:
             counted = [
