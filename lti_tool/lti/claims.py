@@ -23,6 +23,7 @@ NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
 RESOURCE_LINK_REQUEST = "LtiResourceLinkRequest"
 DEEP_LINKING_REQUEST = "LtiDeepLinkingRequest"
 SUPPORTED_MESSAGES = (RESOURCE_LINK_REQUEST, DEEP_LINKING_REQUEST)
+SERVICE_URL_MAX = 1024  # the columns that keep the AGS and NRPS addresses (context, resource link, line item)
 MAX_ID_LENGTH = (
     255  # Core §5.3: deployment_id, sub, resource_link.id, context.id "MUST NOT exceed 255 ASCII characters"
 )
@@ -149,7 +150,10 @@ def check_service_urls(body: Mapping[str, Any], allowed: Allowed) -> None:
     for claim, url, service in named:
         if url is None:
             continue
-        if http_url(url) is None:
+        # Kept in columns of SERVICE_URL_MAX characters (the return address only in the session's claims): a
+        # longer one was cut short, and scores or the member list went to an address the platform never named.
+        too_long = claim != "deep_link_return_url" and isinstance(url, str) and len(url) > SERVICE_URL_MAX
+        if too_long or http_url(url) is None:
             raise LaunchError(
                 _l(
                     "The learning platform sent an address for %(service)s that is not a valid web address.",
@@ -157,7 +161,7 @@ def check_service_urls(body: Mapping[str, Any], allowed: Allowed) -> None:
                 ),
                 hint=ASK_ADMIN,
                 code="service_url_malformed",
-                detail=f"{claim} {str(url)[:300]!r}",
+                detail=f"{claim} {str(url)[:300]!r}" + (f" ({len(url)} characters)" if too_long else ""),
             )
         if not allowed.permits(url):
             raise LaunchError(

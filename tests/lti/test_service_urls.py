@@ -87,3 +87,19 @@ def _peer(value: Any, launcher: Launcher) -> Any:
     if isinstance(value, str):
         return value.replace("PEER", launcher.peer.issuer)
     return value
+
+
+@pytest.mark.parametrize("which", ["lineitems", "lineitem", "nrps"])
+def test_service_urls_longer_than_the_tool_keeps_refuse_the_launch(
+    app: Flask, launcher: Launcher, which: str
+) -> None:
+    """The tool keeps these addresses in 1,024 characters: a longer one was cut short and stored, so scores (or
+    the member list) went to an address the platform never named, answered 404 and were given up as removed."""
+    base = launcher.peer.issuer + "/mod/lti/services.php/2/lineitems"
+    long = base + "/7/lineitem?" + "x" * 1100
+    claims = {
+        "lineitems": ags(long),
+        "lineitem": ags(base, lineitem=long),
+        "nrps": {NRPS: {"context_memberships_url": long, "service_versions": ["2.0"]}},
+    }[which]
+    assert_refused(app, launcher.launch(**claims), "service_url_malformed")
