@@ -11,6 +11,7 @@ every page), else `?lang=`, else the browser's Accept-Language, else the first o
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, current_app, g, request
@@ -129,11 +131,22 @@ def select_locale() -> str:
     return request.accept_languages.best_match(languages) or languages[0]
 
 
+@functools.lru_cache(maxsize=64)
+def _locale(language: str) -> Locale:
+    return Locale.parse(language)
+
+
+def _selected_locale() -> Locale:
+    """Flask-Babel's locale of the request: parsed once per language (Babel's Locale.parse looks for the language's
+    data file on disk on every call while that data is not loaded, and learner pages do not load it)."""
+    return _locale(select_locale())
+
+
 def init_app(app: Flask) -> None:
     compile_catalogs()
     Babel(
         app,
-        locale_selector=select_locale,
+        locale_selector=_selected_locale,
         default_locale=app.config["LANGUAGES"][0],
         default_translation_directories=";".join(str(p) for p in translation_dirs()),
         default_timezone="Europe/Berlin",

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po
+from flask import Flask
 from flask.testing import FlaskClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -189,3 +190,15 @@ def test_learner_page_numbers_and_dates_are_babels_without_its_locale_data() -> 
             for moment in days:
                 expected = format_date(moment.astimezone(BERLIN).date(), "medium", locale=language)
                 assert berlin_date(moment) == expected, (language, moment)
+
+
+def test_request_locale_is_parsed_once_per_language(app: Flask) -> None:
+    """Flask-Babel's locale comes from the request's language as before, one Locale object per language."""
+    from flask_babel import get_locale
+
+    seen = []
+    for query in ("", "?lang=en", "?lang=de", "?lang=en", "?lang=xx"):
+        with app.test_request_context("/" + query):
+            seen.append(get_locale())
+    assert [str(locale) for locale in seen] == ["de", "en", "de", "en", "de"]
+    assert seen[1] is seen[3] and seen[0] is seen[2]
