@@ -33,7 +33,8 @@ from .test_end_to_end import learner_works, lms, test_config  # noqa: F401  (the
 
 # Modules that are edges (they commit), and helpers that belong to the edge.
 EDGES = re.compile(r"\.(views|[a-z_]+_views|cli|worker|__main__)$|^lti_tool\.demo_lms(\.|$)")
-EDGE_FUNCTIONS = {("lti_tool.db", "begin_write")}
+# `_commit_reads` is the request's teardown (the edge): on PostgreSQL it ends a transaction that only read with COMMIT.
+EDGE_FUNCTIONS = {("lti_tool.db", "begin_write"), ("lti_tool.db", "_commit_reads")}
 
 
 class CommitGuard:
