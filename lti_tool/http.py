@@ -30,6 +30,7 @@ import logging
 import os
 import re
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -432,17 +433,26 @@ def _said(response: requests.Response) -> str:
 
 def platform_json(response: requests.Response) -> Any:
     """A platform's JSON answer, or ValueError for what the tool can neither read nor store: not JSON, nested
-    deeper than the parser goes, NaN or Infinity (PostgreSQL's json type refuses them), text no database stores
-    (`holds_unstorable_text`)."""
+    deeper than the parser goes, an integer longer than Python reads (`sys.get_int_max_str_digits()`, 4,300
+    digits by default), NaN, Infinity or a number beyond a float's range (read as Infinity; PostgreSQL's json
+    type refuses them), text no database stores (`holds_unstorable_text`)."""
     try:
         document = response.json()
-        jsonlib.dumps(document, allow_nan=False)
     except RecursionError as exc:
         raise ValueError("JSON nested too deeply") from exc
     except ValueError as exc:
         if isinstance(exc, requests.JSONDecodeError):
             raise
-        raise ValueError("JSON holds NaN or Infinity") from exc
+        # What else the json module raises on a str: int() refusing a number of more digits than it reads.
+        raise ValueError(
+            f"JSON holds a number too long to read (over {sys.get_int_max_str_digits()} digits)"
+        ) from exc
+    try:
+        jsonlib.dumps(document, allow_nan=False)
+    except RecursionError as exc:
+        raise ValueError("JSON nested too deeply") from exc
+    except ValueError as exc:
+        raise ValueError("JSON holds NaN, Infinity or a number beyond a float's range") from exc
     if holds_unstorable_text(document):
         raise ValueError("JSON holds a NUL character or half a UTF-16 surrogate pair")
     return document

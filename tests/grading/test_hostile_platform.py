@@ -136,6 +136,10 @@ def test_an_error_answer_nested_too_deeply_fails_the_score_with_its_status(
     [
         (DEEP, "nested too deeply"),
         ('[{"id": NaN, "resourceId": "modul-a"}]', "NaN"),
+        # int() reads at most 4,300 digits: the refusal said "NaN or Infinity"
+        ('[{"id": "x", "scoreMaximum": ' + "1" * 4301 + "}]", "a number too long to read (over 4300 digits)"),
+        ('[{"id": "x", "scoreMaximum": -' + "9" * 5000 + "}]", "a number too long to read"),
+        ('[{"id": "x", "scoreMaximum": 1e400}]', "a number beyond a float's range"),
         ('[{"id": "http://x/\\u0000", "resourceId": "modul-a", "tag": "grundlagenkurs"}]', "NUL"),
         ('{"lineitems": []}', "not a list"),
     ],
