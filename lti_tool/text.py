@@ -19,3 +19,15 @@ _BIDI_CONTROLS = re.compile(f"[{BIDI_CONTROLS}]")
 
 def without_bidi_controls(text: str) -> str:
     return _BIDI_CONTROLS.sub("", text)
+
+
+def shown_id(value: str) -> str:
+    """An identifier a platform sent (an LTI `sub`: any string of up to 255 characters) as a page or an export
+    shows it: without what `str.isprintable` refuses but the space (control and format characters, the bidi
+    controls above, zero-width spaces, line separators), which would show nothing or turn the text around it.
+    The id stays stored and compared as sent; one that is nothing but such characters is shown by their code
+    points (U+200B)."""
+    if value.isprintable():  # every id a real platform sends (Moodle's are numbers): the quick way
+        return value
+    shown = "".join(c for c in value if c.isprintable())
+    return shown or " ".join(f"U+{ord(c):04X}" for c in value[:8]) + ("…" if len(value) > 8 else "")

@@ -29,6 +29,7 @@ from ..models import (
     WorkerHeartbeat,
     utcnow,
 )
+from ..text import shown_id
 
 log = logging.getLogger(__name__)
 
@@ -183,7 +184,10 @@ def failed_grades(s: Session, limit: int = 200) -> list[FailedGrade]:
     }
     return [
         FailedGrade(
-            r, names.get(r.platform_id, "?"), contexts.get(r.context_id, ""), subs.get(r.user_id, "?")
+            r,
+            names.get(r.platform_id, "?"),
+            contexts.get(r.context_id, ""),
+            shown_id(subs.get(r.user_id, "?")),
         )
         for r in rows
     ]

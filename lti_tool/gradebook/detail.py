@@ -34,6 +34,7 @@ from ..models import (
 )
 from ..progress import layout_fits
 from ..progress.review import ReviewRound
+from ..text import shown_id
 from .rows import Delivery, ModuleCell, Scope, delivery_from, learner_label, module_cell
 
 
@@ -60,6 +61,11 @@ class Learner:
         """The name the gradebook's list shows for this learner (`learner_label`)."""
         name = self.user.real_name or (self.roster.name if self.roster else None)
         return learner_label(name, self.email, self.user.sub)
+
+    @property
+    def shown_sub(self) -> str:
+        """The LMS's user id, whole, as pages show it (`text.shown_id`)."""
+        return shown_id(self.user.sub)
 
 
 def find_learner(s: Session, scope: Scope, user_id: int) -> Learner:

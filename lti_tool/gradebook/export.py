@@ -6,6 +6,8 @@ CRLF line ends. A spreadsheet guesses each cell's type, so every cell is written
   "Module im Kurs"; lessons seen under a header "… (von 3)"), never "1/8", which Excel turns into 1 August;
 - dates and times in ISO order, Europe/Berlin, "2026-04-01 14:30" (read as that date in any language; the headers
   name the time zone);
+- user ids without the characters that show nothing or turn the text around (`text.shown_id`: a zero-width space
+  before a "=" hid it from the formula check below);
 - text from the LMS (names, e-mail addresses, user ids; `Text`) that a spreadsheet would read as a number, a
   date or a truth value ("1/8", "März 2026", "0049 221", "WAHR") gets a leading apostrophe, and so does any cell
   that starts with = + - @ tab or CR, which would be read as a formula (OWASP "CSV injection").
@@ -48,6 +50,7 @@ from ..course.completion import whole_percent
 from ..grading.outbox import DELIVERED, WAITING, Columns, RowState, grade_columns, newest_rows
 from ..i18n import spreadsheet_time
 from ..models import Certificate, GradeOutbox, ModuleProgress, PracticeSubmission
+from ..text import shown_id
 from .listing import listing_query, people
 from .rows import Scope
 
@@ -343,7 +346,7 @@ def _gradebook_text(s: Session, scope: Scope, *, sort: str, only: str, batch: in
                     (
                         field(cell(Text(name))) if name else "",
                         field(cell(Text(email))) if email else "",
-                        field(cell(Text(sub))),
+                        field(cell(Text(shown_id(sub)))),
                         unlisted if roster_status is None else listed,
                         times(completed_at),
                         _whole(int(done or 0)),
@@ -615,7 +618,7 @@ def completion_records(s: Session, scope: Scope, *, batch: int) -> Iterator[list
             yield [
                 Text(name) if name else None,
                 Text(email) if email else None,
-                Text(sub),
+                Text(shown_id(sub)),
                 completed_at,
                 code,
             ]

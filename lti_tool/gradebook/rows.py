@@ -21,6 +21,7 @@ from ..grading.outbox import DELIVERED, WAITING, RowState, grade_columns, newest
 from ..grading.outbox.targets import ContextScopes
 from ..grading.payloads import has_result
 from ..models import GradeOutbox, ModuleProgress, PracticeSubmission
+from ..text import shown_id
 
 # "reviewed": accepted by an instructor; "revision": an instructor asked for a revision (progress.review).
 PracticeState = Literal["none", "submitted", "revision", "reviewed"]
@@ -119,12 +120,14 @@ def delivery_from(row: Any) -> Delivery:
 def learner_label(name: str | None, email: str | None, sub: str) -> str:
     """How the gradebook names a learner: the name the platform sent. A platform that sends no names (Moodle with
     its privacy settings off) still lets a teacher tell learners apart and find them in the LMS: by the e-mail if
-    it sends that, else by the LMS's user id (`sub`; Moodle's user id, as in its profile links). A long id is
-    shortened to its ends; the learner's page shows it whole."""
+    it sends that, else by the LMS's user id (`sub`; Moodle's user id, as in its profile links), without the
+    characters that show nothing or turn the sentence around (`shown_id`). A long id is shortened to its ends; the
+    learner's page shows it whole."""
     if name:
         return name
     if email:
         return str(_("Participant without a name (%(email)s)", email=email))
+    sub = shown_id(sub)
     reference = sub if len(sub) <= 20 else f"{sub[:6]}…{sub[-6:]}"
     return str(_("Participant without a name (id %(id)s in the learning platform)", id=reference))
 

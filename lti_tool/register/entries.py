@@ -34,6 +34,7 @@ from ..models import (
     ResourceLink,
     User,
 )
+from ..text import shown_id
 from .search import Filters, certificate_join, filtered_entries, learner_entries_up_to, walked_entries
 
 PAGE_SIZE = 50
@@ -402,7 +403,7 @@ def record(
     )
     return Record(
         row=_row(raw, courses),
-        sub=raw.sub,
+        sub=shown_id(raw.sub),
         platform_issuer=raw.issuer,
         deployment_id=raw.lti_deployment_id,
         context_id=raw.lti_context_id,

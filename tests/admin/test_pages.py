@@ -301,6 +301,15 @@ def test_the_grade_outbox_by_state_and_platform_with_failed_rows(
     assert page.count("Alle fehlgeschlagenen Bewertungen von") == 2
 
 
+def test_a_failed_grade_shows_the_lms_user_id_without_invisible_and_direction_characters(
+    app: Flask, admin: AdminClient
+) -> None:
+    """An LTI `sub` is any string: a right-to-left override and a zero-width space in it were shown as sent."""
+    seed.learner(app, seed.platform(app, "https://moodle.dueren.example"), "=\u202e1+2\u200b9")
+    page = admin.get("/admin/grades").text
+    assert "<code>=1+29</code>" in page and "\u202e" not in page and "\u200b" not in page
+
+
 def test_send_again_one_row_then_a_whole_platform(
     app: Flask, admin: AdminClient, failing: dict[str, Any]
 ) -> None:

@@ -380,6 +380,44 @@ def test_learners_without_names_are_greeted_neutrally_and_listed_recognisably(
     assert "Participant without a name (sechs@example.org)" in page
 
 
+# A `sub` may be any string of up to 255 characters: a right-to-left override (U+202E), a zero-width space
+# (U+200B) and a leading "=" (a formula in a spreadsheet).
+HOSTILE_SUB = "=\u202e1+2\u200b9"
+HIDDEN_FORMULA_SUB = "\u200b=3+4"
+
+
+def test_an_lms_user_id_is_shown_without_invisible_and_direction_characters(
+    app: Flask, launcher: Launcher
+) -> None:
+    """Names are stored without bidi overrides since 78a71b1; the user id a nameless learner is shown by was shown
+    raw: "=\u202e1+2\u200b9" read "=92+1" in the list, and in the CSV a zero-width space before "=" hid the
+    formula from the export's guard (the id's characters that show nothing are dropped, the "=" then guarded)."""
+    Learner.launch(launcher, sub=HOSTILE_SUB, **NAMELESS)
+    Learner.launch(launcher, sub=HIDDEN_FORMULA_SUB, **NAMELESS)
+    teacher = launch_teacher(launcher)
+    page = teacher.get("lehrende/").text
+    assert listed_names(page) == [
+        "Teilnehmer*in ohne Namen (Kennung =1+29 in der Lernplattform)",
+        "Teilnehmer*in ohne Namen (Kennung =3+4 in der Lernplattform)",
+    ]
+    assert "\u202e" not in page and "\u200b" not in page
+    link = re.search(r'<a href="([^"]+)">Teilnehmer\*in ohne Namen \(Kennung =1\+29 ', page)
+    assert link, page
+    detail = teacher.get(link.group(1)).text
+    assert "<h1>Teilnehmer*in ohne Namen (Kennung =1+29 in der Lernplattform)</h1>" in detail
+    assert "<code>=1+29</code>" in detail and "\u202e" not in detail and "\u200b" not in detail
+
+    ids = sorted(
+        line.split(";")[2] for line in teacher.get("lehrende/export/notenliste.csv").text.splitlines()[1:]
+    )
+    assert ids == ["'=1+29", "'=3+4"]  # as text: the apostrophe before a formula
+
+    where = place(app)
+    add_learner(app, where, HOSTILE_SUB, course_completed=True, done=("modul-a", "modul-b"))
+    completed = teacher.get("lehrende/export/abschluesse.csv").text.splitlines()
+    assert [line.split(";")[:3] for line in completed[1:]] == [["", "", "'=1+29"]]
+
+
 def test_before_the_participant_list_is_fetched_no_one_is_said_to_be_missing_from_it(
     app: Flask, launcher: Launcher
 ) -> None:

@@ -286,6 +286,15 @@ def test_look_up_by_code_opens_the_full_record(app: Flask, launcher: Launcher, o
     )
 
 
+def test_a_record_shows_the_lms_user_id_without_invisible_and_direction_characters(
+    app: Flask, launcher: Launcher, office: AdminClient
+) -> None:
+    """An LTI `sub` is any string: a right-to-left override and a zero-width space in it were shown as sent."""
+    lea = complete(app, launcher, "=\u202e1+2\u200b9", email="lea@example.org", context="k1")
+    page = office.get(f"/admin/register/{lea.entry_id}").text
+    assert "<code>=1+29</code>" in page and "\u202e" not in page and "\u200b" not in page
+
+
 @pytest.mark.parametrize("code", ["AAAA-BBBB-CCCC", "<b>x</b>", "", "1" * 80])
 def test_look_up_of_an_unknown_code(app: Flask, office: AdminClient, code: str) -> None:
     resp = office.get("/admin/register/code", query_string={"code": code})
