@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 from .. import db, progress
 from ..i18n import percent
 from ..models import QuizAttempt
-from . import quizform
+from . import quiz_parts, quizform
 from .attempt_policy import Gate
 from .completion import next_step_in_module, score_passes
 from .model import Course, Module
@@ -52,6 +52,7 @@ def _render_form(
         attempt=attempt,
         attempt_field=ATTEMPT_FIELD,
         questions=shown,
+        questions_html=quiz_parts.questions_html(course, module, shown),
         problems=problems,
         stray=bool(decoded and decoded.stray),
         best=best,
