@@ -19,6 +19,7 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
+    exists,
     func,
     literal,
     null,
@@ -31,6 +32,7 @@ from sqlalchemy.orm import Session
 from ..models import (
     CourseProgress,
     ExchangeReply,
+    LearnerSummary,
     LessonVisit,
     ModuleProgress,
     PracticeSubmission,
@@ -73,14 +75,63 @@ def _in_module(model: Any, *more: Any) -> Any:
 
 @functools.cache
 def lesson_visit_statement(dialect: str) -> Any:
-    """INSERT of a first visit (nothing on a later one), returning the id only when it inserted."""
+    """The lesson page's write, built once per dialect: the INSERT of a first visit, returning the visit's id only
+    when it inserted (bind parameters: the learner's, :module_id, :lesson_id, :location and :now).
+
+    On PostgreSQL a later visit (the INSERT found the row there) also writes the learner's place (:location, as
+    `writes.set_location` does) and the summary's last activity (as `gradebook.summary.touch_learner` does) in the
+    same statement: two data-modifying WITH parts whose SELECT finds a row only when the visit inserted none. A
+    repeat visit is one statement there instead of three; SQLite has no INSERT in WITH, `set_location` writes it.
+    """
     from sqlalchemy.dialects import postgresql, sqlite
 
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table: Any = LessonVisit.__table__
-    names = ("user_id", "context_id", "course_id", "module_id", "lesson_id", "first_seen_at")
-    ins = insert(table).values({name: bindparam(name, type_=table.c[name].type) for name in names})
-    return ins.on_conflict_do_nothing().returning(table.c.id)
+    names = ("user_id", "context_id", "course_id", "module_id", "lesson_id")
+    values = {name: bindparam(name, type_=table.c[name].type) for name in names}
+    values["first_seen_at"] = bindparam("now", type_=table.c.first_seen_at.type)
+    visit = insert(table).values(values).on_conflict_do_nothing().returning(table.c.id)
+    if dialect != "postgresql":
+        return visit
+    first = visit.cte("visit")
+    again = ~exists(select(first.c.id))
+    place = _upsert_when(
+        CourseProgress.__table__,
+        {"last_module_id": "module_id", "last_location": "location"},
+        updated=("last_module_id", "last_location", "updated_at"),
+        when=again,
+    )
+    touch = _upsert_when(
+        LearnerSummary.__table__,
+        {"last_activity": "now"},
+        updated=("last_activity", "updated_at"),
+        when=again,
+    )
+    return select(first.c.id).add_cte(place.cte("place"), touch.cte("touch"))
+
+
+def _upsert_when(table: Any, given: dict[str, str], *, updated: tuple[str, ...], when: Any) -> Any:
+    """PostgreSQL: `db.upsert`'s INSERT … ON CONFLICT (the learner's key) DO UPDATE SET `updated` of the learner's
+    row in `table`, written only when `when` holds (INSERT … SELECT … WHERE). A new row gets the bind parameters
+    `given` (column -> parameter), :now as updated_at, and every other column's default as an INSERT through the
+    ORM writes it (its value, or :now for `utcnow`)."""
+    from sqlalchemy.dialects import postgresql
+
+    binds = {"user_id": "user_id", "context_id": "context_id", "course_id": "course_id", **given}
+    binds["updated_at"] = "now"
+    columns = {name: bindparam(bind, type_=table.c[name].type) for name, bind in binds.items()}
+    for column in table.c:
+        if column.name not in columns and column.default is not None:
+            scalar = column.default.is_scalar
+            columns[column.name] = (
+                literal(column.default.arg, column.type) if scalar else bindparam("now", type_=column.type)
+            )
+    source = select(*(value.label(name) for name, value in columns.items())).where(when)
+    ins = postgresql.insert(table).from_select(list(columns), source, include_defaults=False)
+    return ins.on_conflict_do_update(
+        index_elements=["user_id", "context_id", "course_id"],
+        set_={name: ins.excluded[name] for name in updated},
+    )
 
 
 def _new_replies() -> Any:

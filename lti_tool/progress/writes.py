@@ -308,10 +308,13 @@ def record_lesson_view(
         raise ValueError(f"module {module.id!r} has no lesson {lesson_id!r}")
     now = utcnow()
     lock_learner(s, learner, course.id)
-    visit = lesson_visit_statement(s.get_bind().dialect.name)
-    bound = params(learner, course.id, module.id, lesson_id=lesson_id, first_seen_at=now)
-    new = s.connection().execute(visit, bound).first() is not None
+    dialect = s.get_bind().dialect.name
+    location = f"{module.id}/{lesson_id}"
+    bound = params(learner, course.id, module.id, lesson_id=lesson_id, location=location, now=now)
+    # On PostgreSQL a repeat visit's place is written by this statement too (see lesson_visit_statement).
+    new = s.connection().execute(lesson_visit_statement(dialect), bound).first() is not None
     if new:
         return refresh_progress(s, learner, course, module, "lesson_seen", now, location=lesson_id)
-    set_location(s, learner, course.id, module.id, lesson_id, now)
+    if dialect != "postgresql":
+        set_location(s, learner, course.id, module.id, lesson_id, now)
     return None

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from lti_tool import progress
 from lti_tool.course.model import Course, Module
@@ -19,6 +19,7 @@ from lti_tool.db import session_scope
 from lti_tool.models import (
     CourseProgress,
     GradeOutbox,
+    LearnerSummary,
     LessonVisit,
     ModuleProgress,
     PracticeSubmission,
@@ -101,6 +102,52 @@ def test_lesson_view_records_once_and_remembers_the_place(app: Flask, who: Progr
         assert progress.last_location(s, who, crs) == progress.Location("modul-a", "01-einstieg")
     with pytest.raises(ValueError):
         write(app, progress.record_lesson_view, who, crs, mod, "99-unknown")
+
+
+def test_a_repeat_visit_moves_the_place_and_the_last_activity_only(app: Flask, who: ProgressLearner) -> None:
+    """A lesson read before: the learner's place and last activity (course row, gradebook summary) move to it,
+    nothing else changes (on PostgreSQL in the visit's own statement, progress.statements.lesson_visit_statement)."""
+    crs, mod = course(app), module(app, "modul-a")
+    write(app, progress.record_lesson_view, who, crs, mod, "01-einstieg")
+    write(app, progress.record_lesson_view, who, crs, mod, "02-vertiefung")
+
+    def rows() -> tuple[Any, Any]:
+        with session_scope(app) as s:
+            place = s.execute(select(CourseProgress.__table__)).one()
+            summary = s.execute(select(LearnerSummary.__table__)).one()
+            return place, summary
+
+    place, summary = rows()
+    assert write(app, progress.record_lesson_view, who, crs, mod, "01-einstieg") is None
+    again, summary_again = rows()
+    assert again.last_location == "modul-a/01-einstieg" and again.last_module_id == "modul-a"
+    assert again.updated_at > place.updated_at and again.started_at == place.started_at
+    assert summary_again.last_activity == summary_again.updated_at == again.updated_at
+    moved = {"last_location", "updated_at", "last_activity"}
+    assert {k: v for k, v in again._mapping.items() if k not in moved} == {
+        k: v for k, v in place._mapping.items() if k not in moved
+    }
+    assert {k: v for k, v in summary_again._mapping.items() if k not in moved} == {
+        k: v for k, v in summary._mapping.items() if k not in moved
+    }
+    assert summary_again.lessons_seen == 2 and summary_again.started and count(app, LessonVisit) == 2
+
+    # Rows that are not there (deleted by hand) are written as a first write would: the place and a summary with
+    # nothing done but the last activity.
+    with session_scope(app) as s:
+        s.execute(delete(CourseProgress.__table__))
+        s.execute(delete(LearnerSummary.__table__))
+    assert write(app, progress.record_lesson_view, who, crs, mod, "02-vertiefung") is None
+    place, summary = rows()
+    assert place.last_location == "modul-a/02-vertiefung" and place.completed_at is None
+    assert place.started_at is not None and place.updated_at == summary.last_activity == summary.updated_at
+    assert (summary.started, summary.modules_done, summary.lessons_seen, summary.review_waiting) == (
+        False,
+        0,
+        0,
+        0,
+    )
+    assert not summary.delivery_failed and summary.grade is None and summary.completed_at is None
 
 
 def test_writes_report_scores_and_completion_once(app: Flask, who: ProgressLearner) -> None:

@@ -60,6 +60,7 @@ def test_statements_per_page_are_bounded(app: Flask, launcher: Launcher) -> None
     ]:
         counts[name] = queries(learner.get(path))
     # Constants, whatever the number of modules, lessons, questions or attempts (SQLite counts BEGIN IMMEDIATE).
+    sqlite = app.extensions["nama_db"].dialect == "sqlite"
     limits = {
         # Where progress changes, the gradebook's learner summary is rewritten in the same transaction in one
         # statement (gradebook/summary.refresh_learner; the grade outbox leaves it the failed flag and the course
@@ -69,7 +70,9 @@ def test_statements_per_page_are_bounded(app: Flask, launcher: Launcher) -> None
         # that only moves the learner's place touches the summary's last activity (+1: "lesson, again" and
         # "quiz, new attempt" were 5 and 9 before it).
         "lesson, first visit": 8,
-        "lesson, again": 6,
+        # On PostgreSQL the visit's INSERT also writes the place and the last activity (progress.statements
+        # lesson_visit_statement): the session, the lock, that statement (was 5).
+        "lesson, again": 6 if sqlite else 3,
         "quiz, new attempt": 10,
         "quiz, open attempt": 4,
         "quiz submit": 11,  # 9 + 2: the grade outbox looks for where scores go (no AGS in this launch); the
