@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flask import Flask, redirect, url_for
 from flask.typing import ResponseReturnValue
@@ -275,15 +275,20 @@ def module(module_id: str) -> str | bytes:
     step = next_step_in_module(course, mod, snap)
     new_replies = snap.new_replies
     single = where.single_module
+    # The best score is put in per request (a hole of the kept page, only when there is one), so that learners
+    # with other scores share the page: the status the page is kept by and shown from has none.
+    best_score = None if status.best_score is None else percent(status.best_score)
+    shown = replace(status, best_score=None)
     # Kept rendered (fragments.page) per module and what the page shows of the learner's progress in it: the
     # first page after launching a one-module activity, and every learner's page before their first lesson.
     return fragments.page(
         "course/module.html",
-        (id(course), mod.id, single.id if single else None, status, snap.seen_lessons, step, new_replies),
+        (id(course), mod.id, single.id if single else None, shown, snap.seen_lessons, step, new_replies),
         lambda: {
             "course": course,
             "module": mod,
-            "status": status,
+            "status": shown,
+            "best_score": best_score,
             "seen": snap.seen_lessons,
             "step": step,
             "step_href": step_url(step) if step else None,
@@ -293,6 +298,7 @@ def module(module_id: str) -> str | bytes:
             "percent": percent,
             "new_replies": new_replies,
         },
+        None if best_score is None else {"best_score": best_score},
         store="nama_learner_pages",
     )
 

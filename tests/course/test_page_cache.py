@@ -172,14 +172,23 @@ def test_the_kept_module_page_is_the_module_page_rendered_afresh(
     app: Flask, launcher: Launcher, monkeypatch: pytest.MonkeyPatch, locale: str
 ) -> None:
     """The module page likewise, kept per what it shows of the learner's progress in the module: two learners go
-    the same way (new, a lesson read, the module complete), in the course and in a one-module activity (whose
-    launch lands on it)."""
+    the same way (new, a lesson read, the quiz taken once but not passed, with another score each, the module
+    complete), in the course and in a one-module activity (whose launch lands on it). The best score is the
+    learner's own, put into the page the first one's visit kept."""
     monkeypatch.setattr(fragments, "session_clock", lambda: SessionClock(1234, 5678, 300))
     presentation = claim("launch_presentation", {"locale": locale})
     crs = course(app)
+    low_scores = iter(["20", "40", "60", "0"])  # percent, per learner in the order they take the quiz
+    taken: list[str] = []
+
+    def not_passed(who: ProgressLearner) -> None:
+        taken.append(next(low_scores))
+        work(app, who, crs, "modul-a", score=int(taken[-1]) / 100)
+
     steps: list[tuple[str, Callable[[ProgressLearner], None]]] = [
         ("new", lambda who: None),
         ("a lesson read", lambda who: work(app, who, crs, "modul-a")),
+        ("quiz not passed", not_passed),
         ("module complete", lambda who: work(app, who, crs, "modul-a", score=1.0, completed=True)),
     ]
     for activity in ({}, module_claim("modul-a")):
@@ -201,6 +210,15 @@ def test_the_kept_module_page_is_the_module_page_rendered_afresh(
                 assert learner.sid in served and csrf_token(served) == learner.csrf, (what, sub)
                 if sub == subs[1]:  # the second of the two in this state: from the first one's page
                     assert learner_pages(app) == before, (what, activity)
-                seen.add(served.split("<main")[1].replace(learner.sid, ""))
+                shown = served.split("<main")[1].replace(learner.sid, "")
+                if what == "quiz not passed":  # the score is each learner's own, the rest the same
+                    best = (
+                        f"Your best result: {taken[-1]}%"
+                        if locale == "en"
+                        else f"Ihr bestes Ergebnis: {taken[-1]}\u00a0%"
+                    )
+                    assert best in shown, (sub, activity, taken)
+                    shown = shown.replace(best, "")
+                seen.add(shown)
         assert len(seen) == len(steps), activity  # each state's page is its own
         assert ("Next module" in served or "Nächstes Modul" in served) == (not activity)
