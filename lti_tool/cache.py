@@ -27,7 +27,9 @@ log = logging.getLogger(__name__)
 
 
 class LaunchStore(Protocol):
-    def get(self, key: str) -> Any | None: ...
+    def get(self, key: str, *, session: Session | None = None) -> Any | None:
+        """The live value, or None. With `session`, the table store reads in that (caller's) transaction."""
+        ...
 
     def set(self, key: str, value: Any, ttl: int) -> None: ...
 
@@ -42,7 +44,10 @@ class LaunchStore(Protocol):
         """Atomically read and delete: of two concurrent callers exactly one gets the value."""
         ...
 
-    def delete(self, key: str) -> None: ...
+    def delete(self, key: str, *, session: Session | None = None) -> None:
+        """With `session`, the table store deletes in that (caller's) transaction, which commits it; Redis ignores
+        it (deletes at once)."""
+        ...
 
     def purge_expired(self) -> int: ...
 
@@ -70,15 +75,24 @@ def add_params(key: str, value: Any, ttl: int) -> dict[str, Any]:
     return {"key": key, "value": json.dumps(value), "expires_at": now + dt.timedelta(seconds=ttl), "now": now}
 
 
+# A live value by key, and a value's removal (bind parameters :key, :now): built once.
+_GET = select(LaunchCache.value).where(
+    LaunchCache.key == bindparam("key"),
+    LaunchCache.expires_at > bindparam("now", type_=LaunchCache.expires_at.type),
+)
+_DELETE = delete(LaunchCache).where(LaunchCache.key == bindparam("key"))
+
+
 class DbLaunchStore:
     def __init__(self, app: Flask) -> None:
         self.app = app
 
-    def get(self, key: str) -> Any | None:
-        with session_scope(self.app) as s:
-            row = s.execute(
-                select(LaunchCache.value).where(LaunchCache.key == key, LaunchCache.expires_at > utcnow())
-            ).scalar_one_or_none()
+    def get(self, key: str, *, session: Session | None = None) -> Any | None:
+        if session is not None:
+            row = session.execute(_GET, {"key": key, "now": utcnow()}).scalar_one_or_none()
+        else:
+            with session_scope(self.app) as s:
+                row = s.execute(_GET, {"key": key, "now": utcnow()}).scalar_one_or_none()
         return None if row is None else json.loads(row)
 
     def set(self, key: str, value: Any, ttl: int) -> None:
@@ -112,9 +126,12 @@ class DbLaunchStore:
             ).scalar_one_or_none()
         return None if value is None else json.loads(value)
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, *, session: Session | None = None) -> None:
+        if session is not None:
+            session.execute(_DELETE, {"key": key})
+            return
         with session_scope(self.app, write=True) as s:
-            s.execute(delete(LaunchCache).where(LaunchCache.key == key))
+            s.execute(_DELETE, {"key": key})
 
     def purge_expired(self) -> int:
         with session_scope(self.app, write=True) as s:
@@ -135,7 +152,7 @@ class RedisLaunchStore:
     def _k(self, key: str) -> str:
         return self.prefix + key
 
-    def get(self, key: str) -> Any | None:
+    def get(self, key: str, *, session: Session | None = None) -> Any | None:
         raw = self.redis.get(self._k(key))
         return None if raw is None else json.loads(raw)
 
@@ -149,7 +166,7 @@ class RedisLaunchStore:
         raw = self.redis.getdel(self._k(key))
         return None if raw is None else json.loads(raw)
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, *, session: Session | None = None) -> None:
         self.redis.delete(self._k(key))
 
     def purge_expired(self) -> int:

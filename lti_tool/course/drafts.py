@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from .. import db
 from ..cache import get_store
@@ -52,9 +53,10 @@ def keep_posted_text(token: str, endpoint: str | None, view_args: Mapping[str, A
 
 
 def kept_text(
-    user_id: int, context_id: int, course_id: str, module_id: str
+    user_id: int, context_id: int, course_id: str, module_id: str, *, session: Session | None = None
 ) -> tuple[str, dt.datetime] | None:
-    value = get_store().get(_key(user_id, context_id, course_id, module_id))
+    """The kept text and when it was sent; with `session`, read in that transaction (the table store)."""
+    value = get_store().get(_key(user_id, context_id, course_id, module_id), session=session)
     if not isinstance(value, dict) or not isinstance(value.get("text"), str):
         return None
     try:
@@ -64,8 +66,11 @@ def kept_text(
     return value["text"], at
 
 
-def forget(user_id: int, context_id: int, course_id: str, module_id: str) -> None:
-    get_store().delete(_key(user_id, context_id, course_id, module_id))
+def forget(
+    user_id: int, context_id: int, course_id: str, module_id: str, *, session: Session | None = None
+) -> None:
+    """Remove the kept text; with `session`, in that transaction (the table store: its commit removes it)."""
+    get_store().delete(_key(user_id, context_id, course_id, module_id), session=session)
 
 
 def drafts_of(user_id: int, context_ids: Iterable[int], catalog: Catalog) -> list[dict[str, Any]]:

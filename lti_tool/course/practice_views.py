@@ -62,10 +62,13 @@ def _render(
 def practice(module_id: str) -> tuple[str, int]:
     where = here()
     module = find_module(where.course, module_id)
-    submission = progress.get_practice(db.session(), where.learner, where.course, module)
+    s = db.session()
+    submission = progress.get_practice(s, where.learner, where.course, module)
     saved = request.args.get("gespeichert")
     text = submission.text if submission else ""
-    kept = drafts.kept_text(where.learner.user_id, where.learner.context_id, where.course.id, module.id)
+    kept = drafts.kept_text(
+        where.learner.user_id, where.learner.context_id, where.course.id, module.id, session=s
+    )
     reviewed = submission is not None and submission.reviewed_at is not None
     kept_at = None
     if kept is not None and not reviewed and (submission is None or submission.updated_at < kept[1]):
@@ -106,8 +109,9 @@ def save_practice(module_id: str) -> Response | tuple[str, int]:
             length=exc.length,
             status=422,
         )
+    # The text kept from an ended session goes with this save (the table store: in its transaction).
+    drafts.forget(where.learner.user_id, where.learner.context_id, where.course.id, module.id, session=s)
     s.commit()
-    drafts.forget(where.learner.user_id, where.learner.context_id, where.course.id, module.id)
     state = "neu" if saved.first else "ueberarbeitet" if saved.revised else "geaendert"
     return redirect(url_for("learner.practice", module_id=module.id, gespeichert=state), code=303)
 

@@ -78,11 +78,13 @@ def test_statements_per_page_are_bounded(app: Flask, launcher: Launcher) -> None
         "quiz submit": 11,  # 9 + 2: the grade outbox looks for where scores go (no AGS in this launch); the
         # attempt read once under the learner's lock, the closed attempt not read back
         "quiz result": 4,
-        "practice submit": 13,  # the same, + forgetting a kept text of an ended session (BEGIN, DELETE); the
-        # text saved and the row returned in one statement (was: + SELECT by id + refresh)
+        "practice submit": 12,  # the same, + forgetting a kept text of an ended session (DELETE, in the save's
+        # transaction: was + BEGIN of its own); the text saved and the row returned in one statement (was: + SELECT
+        # by id + refresh)
         "overview": 6,
         "module": 3,  # the module's visits, progress and practice dates in one (progress MODULE_STATE)
-        "practice": 5,  # 3 + the text kept from an ended session, if any (launch store: BEGIN, SELECT)
+        "practice": 4,  # 3 + the text kept from an ended session, if any (launch store: SELECT, in the page's
+        # transaction: was + BEGIN of its own)
         "exchange": 6,  # 5 + the replies to the answers shown (one query, whatever their number)
     }
     over = {name: counts[name] for name, limit in limits.items() if counts[name] > limit}

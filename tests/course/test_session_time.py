@@ -10,6 +10,8 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import select, update
 
+from lti_tool.course import drafts
+from lti_tool.course.catalog import get_catalog
 from lti_tool.db import session_scope
 from lti_tool.lti.provision import token_hash
 from lti_tool.models import PracticeSubmission, ToolSession, utcnow
@@ -108,9 +110,18 @@ def test_a_practice_text_sent_after_the_end_is_kept_and_offered_after_the_next_l
     page = again.get(PRACTICE)
     assert page.status_code == 200 and "nicht gespeichert, weil Ihre Sitzung" in page.text
     assert text.strip()[:60] in page.text
+    with session_scope(app) as s:
+        user_id, context_id = s.execute(select(ToolSession.user_id, ToolSession.context_id)).first() or (0, 0)
+
+    def kept() -> list[dict[str, Any]]:
+        with app.app_context():
+            return drafts.drafts_of(user_id, [context_id], get_catalog(app))
+
+    assert [draft["text"] for draft in kept()] == [text]
     saved = again.post(PRACTICE, {"text": text})
     assert saved.status_code == 200 and "eingereicht" in saved.text
     assert "nicht gespeichert, weil Ihre Sitzung" not in again.get(PRACTICE).text
+    assert kept() == []  # forgotten with the save
     with session_scope(app) as s:
         assert s.scalars(select(PracticeSubmission.text)).one() == text.strip()
 
