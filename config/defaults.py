@@ -87,6 +87,10 @@ GRADE_BACKOFF_BASE_SECONDS = 2.0  # retry n waits a random time up to base * 2**
 GRADE_BACKOFF_CAP_SECONDS = 600  # ... but at most this, unless the platform's Retry-After asks for more
 GRADE_RETRY_AFTER_MAX_SECONDS = 3600  # a Retry-After beyond this is cut to it
 GRADE_TOKEN_MARGIN_SECONDS = 60  # an access token is renewed this long before it expires
+# A failed token request rests the platform's token endpoint (no token request to it, its grades wait) for base,
+# then 2x, 4x ... base after each further failure in a row, at most cap (longer only if its Retry-After asks).
+GRADE_TOKEN_BACKOFF_BASE_SECONDS = 5.0
+GRADE_TOKEN_BACKOFF_CAP_SECONDS = 300
 GRADE_HEARTBEAT_SECONDS = 10  # workers record that they are alive this often
 HOUSEKEEPING_SECONDS = (
     600  # each grade worker purges expired launch-store entries and sessions this often (0: never)

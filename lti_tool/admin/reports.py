@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from ..cache import get_store
 from ..db import ping
 from ..grading import outbox
+from ..grading.tokens import EndpointTrouble, endpoint_trouble
 from ..models import (
     Context,
     Deployment,
@@ -121,6 +122,26 @@ def grades_by_platform(s: Session) -> list[PlatformGrades]:
     return [
         PlatformGrades(pid, *names.get(pid, ("?", "?")), counts=counts) for pid, counts in by_platform.items()
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenTrouble:
+    name: str
+    trouble: EndpointTrouble
+
+
+def token_troubles(app: Flask, s: Session) -> list[TokenTrouble]:
+    """Platforms whose token endpoint failed at the last token request (their grades wait for it to work):
+    read from the launch store, where the grade workers keep it (lti_tool/grading/tokens.py)."""
+    store = get_store(app)
+    found = []
+    for platform_id, name in s.execute(
+        select(Platform.id, Platform.name).order_by(Platform.name, Platform.id)
+    ):
+        trouble = endpoint_trouble(store, platform_id)
+        if trouble is not None:
+            found.append(TokenTrouble(name, trouble))
+    return found
 
 
 @dataclass(frozen=True, slots=True)

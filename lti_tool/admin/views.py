@@ -420,6 +420,7 @@ def grades() -> str:
         failed=failed,
         failed_platforms=reports.failed_platforms(failed),
         recent=reports.recent_deliveries(s),
+        token_troubles=reports.token_troubles(current_app._get_current_object(), s),  # type: ignore[attr-defined]
     )
 
 

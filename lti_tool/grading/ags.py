@@ -12,6 +12,7 @@ row. Tokens never appear in reasons or logs.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from collections.abc import Collection, Mapping
@@ -55,11 +56,15 @@ class Outcome:
     status: int | None = None
     reason: str = ""
     retry_after: str | None = None  # the raw Retry-After header
+    rest_until: dt.datetime | None = None  # no access token from the platform before then (tokens.py)
 
     @property
     def platform_trouble(self) -> bool:
-        """The platform is unreachable, down or asks us to slow down (not a problem with one score): the
-        worker gives it a rest instead of trying the rest of its batch. A plain 500 may be about one score."""
+        """The platform is unreachable, down, asks us to slow down or gives no access token (not a problem with
+        one score): the worker gives it a rest instead of trying the rest of its batch. A plain 500 from a
+        score post may be about one score."""
+        if self.rest_until is not None:
+            return True
         return self.kind == OutcomeKind.RETRY and self.status in (None, 429, 502, 503, 504)
 
 
@@ -102,7 +107,9 @@ def classify(response: requests.Response) -> Outcome:
 
 def classify_exception(exc: Exception) -> Outcome:
     if isinstance(exc, TokenError):
-        return Outcome(OutcomeKind.RETRY, exc.status, f"no access token: {exc}", exc.retry_after)
+        return Outcome(
+            OutcomeKind.RETRY, exc.status, f"no access token: {exc}", exc.retry_after, exc.rest_until
+        )
     if isinstance(exc, Busy):
         return Outcome(OutcomeKind.RETRY, None, str(exc))
     if isinstance(exc, requests.Timeout):

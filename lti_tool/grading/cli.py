@@ -7,10 +7,14 @@ import datetime as dt
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy import select
 
 from .. import db, metrics
+from ..cache import get_store
+from ..models import Platform
 from . import outbox
 from .processes import run_workers
+from .tokens import endpoint_trouble
 from .worker import prune_outbox
 
 grades_cli = AppGroup("grades", help="Grade delivery to the LMS gradebooks (the outbox and its workers).")
@@ -60,6 +64,11 @@ def status_command(context_id: int | None) -> None:
             click.echo(
                 f"  {w.worker_id}  last seen {w.last_seen_at:%Y-%m-%d %H:%M:%S} UTC  delivered {w.delivered}"
             )
+        store = get_store(current_app)
+        for platform_id, name in s.execute(select(Platform.id, Platform.name).order_by(Platform.id)):
+            trouble = endpoint_trouble(store, platform_id)
+            if trouble is not None:  # its grades wait (lti_tool/grading/tokens.py)
+                click.echo(f"platform {platform_id} ({name}): {trouble.describe()}")
         if failed:
             click.echo("failed (send again with `grades resend --failed`):")
         for row in failed:

@@ -5,6 +5,13 @@ Tokens are cached per platform and sorted scope set where every process sees the
 GRADE_TOKEN_MARGIN_SECONDS before they expire, and so survive restarts. One process fetches while the others wait (`single_flight`). A 401 from a service
 drops the token (only if it is still the cached one) and the caller fetches a fresh one once.
 
+A token request that fails (an error status, a time-out, no connection, an answer without a usable token) rests
+the platform's token endpoint, in the same store, for every process: no token request goes to that platform
+before GRADE_TOKEN_BACKOFF_BASE_SECONDS · 2^(n-1) have passed after the n-th failure in a row (at most
+GRADE_TOKEN_BACKOFF_CAP_SECONDS, but as long as its Retry-After asks, up to GRADE_RETRY_AFTER_MAX_SECONDS);
+asking meanwhile raises `TokenEndpointResting` without a request. The first token it gives ends the rest
+(`EndpointTrouble`, shown by `grades status` and the operator's grade outbox page).
+
 Not pylti1p3's ServiceConnector: its get_access_token() checks the cache and fetches with nothing in
 between, so a lock with a re-check after taking it would mean rewriting the method anyway.
 Tokens and assertions are never logged.
@@ -34,7 +41,8 @@ from ..http import Allowed, GuardedClient, platform_allowed, platform_json, shor
 from ..localcache import LocalCache
 from ..lti.keys import signing_key
 from ..models import Platform, utcnow
-from .singleflight import single_flight
+from .backoff import parse_retry_after
+from .singleflight import Busy, single_flight
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +91,55 @@ class TokenError(Exception):
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
+        self.rest_until: dt.datetime | None = None  # no token request to this platform before then
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointTrouble:
+    """A platform's token endpoint failing: since when, how many requests in a row, the last one's reason, and
+    when the next token request may go out."""
+
+    since: dt.datetime
+    failures: int
+    rest_until: dt.datetime
+    reason: str
+
+    def describe(self) -> str:
+        return (
+            f"token endpoint failing since {self.since:%Y-%m-%d %H:%M:%S} UTC ({self.failures} request(s) in "
+            f"a row, the last: {self.reason}); next request not before {self.rest_until:%H:%M:%S} UTC"
+        )
+
+
+class TokenEndpointResting(TokenError):
+    """No token request was made: the platform's token endpoint failed lately and rests (`EndpointTrouble`)."""
+
+    def __init__(self, trouble: EndpointTrouble) -> None:
+        super().__init__(trouble.describe())
+        self.trouble = trouble
+        self.rest_until = trouble.rest_until
+
+
+def token_backoff_seconds(failures: int, *, base: float, cap: float) -> float:
+    """The rest after the `failures`-th failed token request in a row: base, 2·base, 4·base, … up to cap."""
+    return min(cap, base * 2.0 ** min(max(failures, 1) - 1, 60))
+
+
+def _trouble_key(platform_id: int) -> str:
+    return f"token-endpoint-trouble:{platform_id}"
+
+
+def endpoint_trouble(store: LaunchStore, platform_id: int) -> EndpointTrouble | None:
+    """The token endpoint trouble of a platform, if its last token request failed."""
+    raw = store.get(_trouble_key(platform_id))
+    if not isinstance(raw, dict):
+        return None
+    return EndpointTrouble(
+        since=dt.datetime.fromtimestamp(float(raw["since"]), dt.UTC),
+        failures=int(raw["failures"]),
+        rest_until=dt.datetime.fromtimestamp(float(raw["rest_until"]), dt.UTC),
+        reason=str(raw["reason"]),
+    )
 
 
 def scope_key(scopes: Collection[str]) -> str:
@@ -137,6 +194,9 @@ class AccessTokens:
         self.cache = cache or token_cache(app)
         self.store = get_store(app)
         self.margin = float(app.config["GRADE_TOKEN_MARGIN_SECONDS"])
+        self.backoff_base = float(app.config["GRADE_TOKEN_BACKOFF_BASE_SECONDS"])
+        self.backoff_cap = float(app.config["GRADE_TOKEN_BACKOFF_CAP_SECONDS"])
+        self.retry_after_max = float(app.config["GRADE_RETRY_AFTER_MAX_SECONDS"])
         timeouts = float(app.config["HTTP_CONNECT_TIMEOUT"]) + float(app.config["HTTP_READ_TIMEOUT"])
         self.lock_ttl = int(timeouts) + 5
         # In front of the shared cache, this process's copy: no database or Redis round trip per score. Each
@@ -153,22 +213,68 @@ class AccessTokens:
             return self.cache.get(platform.id, key)
 
         def fetch() -> CachedToken:
+            trouble = endpoint_trouble(self.store, platform.id)
+            if trouble is not None and trouble.rest_until > utcnow():
+                raise TokenEndpointResting(trouble)
             try:
                 token, expires_in = self._request(platform, sorted(set(scopes)), http)
-            except TokenError:
+            except TokenError as exc:
                 metrics.token_request(ok=False)
+                exc.rest_until = self._failed(platform, trouble, exc).rest_until
                 raise
             metrics.token_request(ok=True)
+            if trouble is not None:
+                self.store.delete(_trouble_key(platform.id))
+                log.warning(
+                    "token endpoint of platform %s (%s) works again, after %d failed request(s) since %s",
+                    platform.id,
+                    platform.issuer,
+                    trouble.failures,
+                    f"{trouble.since:%Y-%m-%d %H:%M:%S} UTC",
+                )
             margin = min(self.margin, expires_in / 2)
             fresh = CachedToken(token, utcnow() + dt.timedelta(seconds=expires_in - margin))
             self.cache.put(platform.id, key, fresh)
             return fresh
 
-        found = single_flight(
-            self.store, f"access-token:{platform.id}:{key}", ttl=self.lock_ttl, cached=cached, fetch=fetch
-        )
+        try:
+            found = single_flight(
+                self.store, f"access-token:{platform.id}:{key}", ttl=self.lock_ttl, cached=cached, fetch=fetch
+            )
+        except Busy:  # another worker's request failed: it rested the endpoint for everyone
+            trouble = endpoint_trouble(self.store, platform.id)
+            if trouble is not None and trouble.rest_until > utcnow():
+                raise TokenEndpointResting(trouble) from None
+            raise
         self._local.set((platform.id, key), found, ttl=(found.use_until - utcnow()).total_seconds())
         return found.token
+
+    def _failed(
+        self, platform: PlatformInfo, before: EndpointTrouble | None, exc: TokenError
+    ) -> EndpointTrouble:
+        """Rest the token endpoint after a failed request (one more failure in a row than `before`)."""
+        now = utcnow()
+        failures = (before.failures if before else 0) + 1
+        rest = token_backoff_seconds(failures, base=self.backoff_base, cap=self.backoff_cap)
+        wanted = parse_retry_after(exc.retry_after, now)
+        if wanted is not None:
+            rest = max(rest, min(wanted, self.retry_after_max))
+        trouble = EndpointTrouble(
+            since=before.since if before else now,
+            failures=failures,
+            rest_until=now + dt.timedelta(seconds=rest),
+            reason=str(exc)[:300],
+        )
+        value = {
+            "since": trouble.since.timestamp(),
+            "failures": failures,
+            "rest_until": trouble.rest_until.timestamp(),
+            "reason": trouble.reason,
+        }
+        # Kept past the rest (the next failure then rests longer) until a token request succeeds.
+        self.store.set(_trouble_key(platform.id), value, math.ceil(rest + self.backoff_cap) + 60)
+        log.warning("platform %s (%s): %s", platform.id, platform.issuer, trouble.describe())
+        return trouble
 
     def drop(self, platform: PlatformInfo, scopes: Collection[str], token: str) -> None:
         """The platform refused `token` (401): forget it here and in the shared cache (if still there)."""

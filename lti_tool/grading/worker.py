@@ -92,7 +92,10 @@ class Worker:
             return 0
         contexts = self._contexts({r.context_id for r in rows})
         lease_end = time.monotonic() + self.lease
-        holdoff: dict[int, dt.datetime] = {}
+        # A platform in trouble (down, 429, no access token: `Outcome.platform_trouble`) is given a rest: its
+        # other rows of this batch are not tried, and go back to wait as long as the row that was tried.
+        holdoff: dict[int, tuple[dt.datetime, str]] = {}
+        held_back: dict[int, list[int]] = {}
         done: list[_Done] = []
         try:
             for index, row in enumerate(rows):
@@ -108,10 +111,8 @@ class Worker:
                     lease_end = time.monotonic() + self.lease
                     if row.id not in held:
                         continue
-                until = holdoff.get(row.platform_id)
-                if until is not None:
-                    self._record(done)
-                    self._release([row.id], due=until)
+                if row.platform_id in holdoff:
+                    held_back.setdefault(row.platform_id, []).append(row.id)
                     continue
                 context = contexts.get(row.context_id)
                 if context is None:  # the context was deleted meanwhile; the row went with it
@@ -125,18 +126,39 @@ class Worker:
                     log_attempt(row, outcome, url, seconds, delay)
                 done.append(_Done(row, outcome, url, utcnow(), delay, round(seconds * 1000)))
                 if outcome.platform_trouble and delay is not None:
-                    holdoff[row.platform_id] = utcnow() + dt.timedelta(seconds=delay)
+                    holdoff[row.platform_id] = (utcnow() + dt.timedelta(seconds=delay), outcome.reason)
                 if len(done) >= self.record_every:
                     self._record(done)
         finally:
             self._record(done)
+            self._hold_back(held_back, holdoff)
         return len(rows)
 
+    def _hold_back(
+        self, held_back: dict[int, list[int]], holdoff: dict[int, tuple[dt.datetime, str]]
+    ) -> None:
+        """Give a resting platform's rows back unsent, due when the row that was tried is retried (their
+        attempts unchanged), in one statement and one log line per platform."""
+        for platform_id, ids in held_back.items():
+            until, reason = holdoff[platform_id]
+            self._release(ids, due=until)
+            log.info(
+                "grade worker %s: %d grade(s) of platform %s held back until %s UTC (%s)",
+                self.worker_id,
+                len(ids),
+                platform_id,
+                f"{until:%H:%M:%S}",
+                reason,
+            )
+
     def _retry_delay(self, row: outbox.Claimed, outcome: Outcome) -> float:
-        wanted = parse_retry_after(outcome.retry_after, utcnow())
+        now = utcnow()
+        wanted = parse_retry_after(outcome.retry_after, now)
         delay = retry_delay(
             row.attempts, wanted, base=self.base, cap=self.cap, retry_after_max=self.retry_after_max
         )
+        if outcome.rest_until is not None:  # no access token before then: no point in trying sooner
+            delay = max(delay, (outcome.rest_until - now).total_seconds())
         return delay
 
     def _contexts(self, ids: set[int]) -> dict[int, ContextInfo]:

@@ -19,6 +19,8 @@ from lti_tool import cache
 from lti_tool.admin import reports
 from lti_tool.db import session_scope
 from lti_tool.grading.outbox import heartbeat
+from lti_tool.grading.tokens import AccessTokens, PlatformInfo, TokenError
+from lti_tool.http import http_session
 from lti_tool.lti.registration import _hash
 from lti_tool.models import (
     Deployment,
@@ -308,6 +310,28 @@ def test_a_failed_grade_shows_the_lms_user_id_without_invisible_and_direction_ch
     seed.learner(app, seed.platform(app, "https://moodle.dueren.example"), "=\u202e1+2\u200b9")
     page = admin.get("/admin/grades").text
     assert "<code>=1+29</code>" in page and "\u202e" not in page and "\u200b" not in page
+
+
+def test_a_failing_token_endpoint_is_named_with_its_grades(app: Flask, admin: AdminClient) -> None:
+    """The grade workers rest a platform's token endpoint after a failed token request (its grades wait): the
+    page says since when, how often, why and until when (lti_tool/grading/tokens.py)."""
+    here = seed.platform(app, "https://moodle.dueren.example")
+    assert "Token-Endpunkt" not in admin.get("/admin/grades").text
+    with session_scope(app) as s:
+        info = PlatformInfo.of(s.get_one(Platform, here.platform_id))
+    with pytest.raises(TokenError):  # moodle.dueren.example cannot be reached from here
+        AccessTokens(app).get(
+            info, ["https://purl.imsglobal.org/spec/lti-ags/scope/score"], http_session(app)
+        )
+    page = admin.get("/admin/grades").text
+    notice = re.search(
+        r'<p class="notice notice--warn">(Der Token-Endpunkt von Moodle moodle.dueren.example[^<]*)</p>', page
+    )
+    assert notice, page
+    assert "schlägt seit " in notice.group(
+        1
+    ) and "(fehlgeschlagene Anfragen in Folge: 1; zuletzt: token endpoint not reachable" in notice.group(1)
+    assert "die nächste Token-Anfrage geht frühestens am " in notice.group(1)
 
 
 def test_send_again_one_row_then_a_whole_platform(

@@ -76,6 +76,8 @@ def test_config(test_config: dict[str, Any]) -> dict[str, Any]:
             "GRADE_POLL_SECONDS": 0.05,
             "GRADE_BACKOFF_BASE_SECONDS": 0.05,
             "GRADE_BACKOFF_CAP_SECONDS": 0.4,
+            "GRADE_TOKEN_BACKOFF_BASE_SECONDS": 0.05,
+            "GRADE_TOKEN_BACKOFF_CAP_SECONDS": 0.4,
             "GRADE_LEASE_SECONDS": 5,
             "GRADE_RECORD_EVERY": 3,
             "GRADE_HEARTBEAT_SECONDS": 1.0,

@@ -15,8 +15,17 @@ from flask import Flask
 from sqlalchemy import select
 
 from lti_tool import create_app
+from lti_tool.cache import get_store
 from lti_tool.db import session_scope
-from lti_tool.grading.tokens import AccessTokens, PlatformInfo, TokenError, scope_key, token_cache
+from lti_tool.grading.tokens import (
+    AccessTokens,
+    PlatformInfo,
+    TokenEndpointResting,
+    TokenError,
+    endpoint_trouble,
+    scope_key,
+    token_cache,
+)
 from lti_tool.http import http_session
 from lti_tool.lti.keys import signing_key
 from lti_tool.models import Platform, utcnow
@@ -133,8 +142,42 @@ def test_token_endpoint_failure_is_an_error_to_retry(app: Flask, lms: Lms, platf
     with pytest.raises(TokenError) as failed:
         AccessTokens(app).get(platform, SCORE, http_session(app))
     assert failed.value.status == 503 and failed.value.retry_after == "7"
+    # The endpoint rests as long as its Retry-After asks (longer than the first rest of 5 s), for every client.
+    assert failed.value.rest_until is not None
+    assert 6.5 < (failed.value.rest_until - utcnow()).total_seconds() <= 7
+    with pytest.raises(TokenEndpointResting) as resting:
+        AccessTokens(app).get(platform, SCORE, http_session(app))
+    assert "token endpoint failing since" in str(resting.value) and "503 Service Unavailable" in str(
+        resting.value
+    )
+    assert lms.stats()["by_status"]["token_requests"] == {"503": 1}  # no request while it rests
+
+    store = get_store(app)
+    key = f"token-endpoint-trouble:{platform.id}"
+    store.set(key, {**store.get(key), "rest_until": time.time() - 1}, 60)  # 7 s later
     AccessTokens(app).get(platform, SCORE, http_session(app))
     assert lms.stats()["by_status"]["token_requests"] == {"503": 1, "200": 1}
+    assert endpoint_trouble(store, platform.id) is None  # a token ends the trouble
+
+
+def test_the_rest_grows_with_each_failure_in_a_row_up_to_the_cap(
+    app: Flask, lms: Lms, platform: PlatformInfo
+) -> None:
+    app.config.update(GRADE_TOKEN_BACKOFF_BASE_SECONDS=5.0, GRADE_TOKEN_BACKOFF_CAP_SECONDS=300)
+    lms.faults({"token": {"status": 500}})
+    store = get_store(app)
+    key = f"token-endpoint-trouble:{platform.id}"
+    rests = []
+    for _ in range(8):
+        with pytest.raises(TokenError) as failed:
+            AccessTokens(app).get(platform, SCORE, http_session(app))
+        assert failed.value.rest_until is not None
+        rests.append(round((failed.value.rest_until - utcnow()).total_seconds()))
+        store.set(key, {**store.get(key), "rest_until": time.time() - 1}, 600)  # the rest is over
+    assert rests == [5, 10, 20, 40, 80, 160, 300, 300]
+    trouble = endpoint_trouble(store, platform.id)
+    assert trouble is not None and trouble.failures == 8
+    assert lms.stats()["by_status"]["token_requests"] == {"500": 8}
 
 
 def test_tokens_and_assertions_never_reach_the_log(
