@@ -15,14 +15,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
-import hashlib
 import hmac
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 from flask import Blueprint, Flask, current_app, g, jsonify, render_template, request
+from flask.ctx import AppContext
+from flask.globals import _cv_app
 from flask.wrappers import Response
 from sqlalchemy import bindparam, select, update
 
@@ -113,8 +114,8 @@ class Visitor:
         return self.session.course_id
 
 
-def idle_limit() -> dt.timedelta:
-    return dt.timedelta(seconds=int(current_app.config["SESSION_IDLE_SECONDS"]))
+def idle_limit(config: Mapping[str, Any]) -> dt.timedelta:
+    return dt.timedelta(seconds=int(config["SESSION_IDLE_SECONDS"]))
 
 
 def _columns(model: Any, record: Any, given: tuple[str, ...] = ()) -> list[Any]:
@@ -144,7 +145,7 @@ _SESSION_BY_TOKEN = (
 )
 
 
-def _load(token: str) -> Visitor:
+def _load(token: str, ctx: AppContext) -> Visitor:
     s = db.session()
     row = s.connection().execute(_SESSION_BY_TOKEN, {"token_hash": token_hash(token)}).first()
     now = utcnow()
@@ -156,18 +157,19 @@ def _load(token: str) -> Visitor:
         )
     assert row is not None
     seen = session.last_seen_at or session.created_at
-    if seen + idle_limit() <= now:
+    idle = idle_limit(ctx.app.config)
+    if seen + idle <= now:
         raise SessionExpired(
             _l(
                 "Your session with the course has ended because nothing happened on its pages for %(minutes)s minutes.",
-                minutes=int(idle_limit().total_seconds()) // 60,
+                minutes=int(idle.total_seconds()) // 60,
             ),
             hint=_l("Please open the activity again from your course in the learning platform."),
             code="session_idle",
         )
     if now - seen >= SEEN_EVERY:
         touch(session.id, now)
-        g.session_seen_at = now
+        ctx.g.session_seen_at = now
     platform_id = row[
         _C
     ]  # the deployment's platform: the person's too (a launch makes them for one platform)
@@ -194,44 +196,56 @@ class SessionClock:
     warn: int
 
 
+# Called on every page (several times on some): `g` and the config are read through the app context itself, once
+# (each use of Flask's `g` or `current_app` proxy looks the context up again).
+
+
 def session_clock() -> SessionClock | None:
-    visitor: Visitor | None = g.get("visitor")
+    ctx = _cv_app.get()
+    here = ctx.g.__dict__
+    visitor: Visitor | None = here.get("visitor")
     if visitor is None:
         return None
     now = utcnow()
-    seen = g.get("session_seen_at") or visitor.session.last_seen_at or visitor.session.created_at
-    idle_end = seen + idle_limit()
+    seen = here.get("session_seen_at") or visitor.session.last_seen_at or visitor.session.created_at
+    config = ctx.app.config
+    idle_end = seen + idle_limit(config)
     return SessionClock(
         idle_remaining=max(0, int((idle_end - now).total_seconds())),
         absolute_remaining=max(0, int((visitor.session.expires_at - now).total_seconds())),
-        warn=int(current_app.config["SESSION_WARNING_SECONDS"]),
+        warn=int(config["SESSION_WARNING_SECONDS"]),
     )
 
 
 def current_visitor() -> Visitor:
-    visitor: Visitor | None = g.get("visitor")
+    ctx = _cv_app.get()
+    here = ctx.g.__dict__
+    visitor: Visitor | None = here.get("visitor")
     if visitor is None:
-        token = g.get("session_token")
+        token = here.get("session_token")
         if not token:
             raise SessionExpired(
                 _l("This page belongs to a course session."),
                 hint=_l("Please open the activity from your course in the learning platform."),
             )
-        visitor = _load(token)
+        visitor = _load(token, ctx)
         frame_platform(visitor.platform_id)  # only this session's platform may frame its pages
-        g.visitor = visitor
-        g.locale = visitor.session.locale
+        here["visitor"] = visitor
+        here["locale"] = visitor.session.locale
     return visitor
 
 
 def csrf_token() -> str:
-    token = g.get("session_token") or ""
-    known: tuple[str, str] | None = g.get("_csrf")  # a page asks for it several times (every form)
+    ctx = _cv_app.get()
+    here = ctx.g.__dict__
+    token = here.get("session_token") or ""
+    known: tuple[str, str] | None = here.get("_csrf")  # a page asks for it several times (every form)
     if known is not None and known[0] == token:
         return known[1]
-    key = current_app.config["SECRET_KEY"].encode()
-    value = hmac.new(key, b"csrf:" + token.encode(), hashlib.sha256).hexdigest()[:40]
-    g._csrf = (token, value)
+    key = ctx.app.config["SECRET_KEY"].encode()
+    # hmac.digest: OpenSSL's HMAC in one call (hmac.new builds the inner and outer hash in Python).
+    value = hmac.digest(key, b"csrf:" + token.encode(), "sha256").hex()[:40]
+    here["_csrf"] = (token, value)
     return value
 
 
@@ -251,7 +265,7 @@ def session_blueprint(name: str, import_name: str, url_prefix: str = "") -> Blue
 
     @bp.url_value_preprocessor
     def _pull_token(endpoint: str | None, values: dict[str, Any] | None) -> None:
-        g.session_token = (values or {}).pop(SESSION_ARG, None)
+        _cv_app.get().g.session_token = (values or {}).pop(SESSION_ARG, None)
 
     @bp.before_request
     def _require_session() -> None:

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app
+from flask.globals import _cv_app
 from sqlalchemy import Connection, Engine, bindparam, create_engine, event, exc, inspect, make_url, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
@@ -179,9 +180,11 @@ def get_db(app: Flask | None = None) -> Database:
 
 def session() -> Session:
     """The request's session (created on first use)."""
-    if "db_session" not in g:
-        g.db_session = get_db().sessionmaker()
-    s: Session = g.db_session
+    ctx = _cv_app.get()  # the app context itself: `g` and `current_app` would each look it up again
+    here = ctx.g.__dict__
+    s: Session | None = here.get("db_session")
+    if s is None:
+        s = here["db_session"] = get_db(ctx.app).sessionmaker()
     return s
 
 
@@ -297,7 +300,7 @@ def upsert(
 
 
 def _teardown(exc: BaseException | None) -> None:
-    s: Session | None = g.pop("db_session", None)
+    s: Session | None = _cv_app.get().g.__dict__.pop("db_session", None)
     if s is not None:
         if exc is None:
             _commit_reads(s)

@@ -21,7 +21,8 @@ from collections.abc import Callable, Hashable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
-from flask import Flask, current_app, g, render_template, request
+from flask import Flask, Request, current_app, g, render_template, request
+from flask.globals import _cv_app, _cv_request
 from markupsafe import Markup, escape
 
 from .auth import csrf_token, session_clock
@@ -164,8 +165,37 @@ def page_url() -> str:
 def own_url() -> str:
     """request.url on the configured public base (BASE_URL) when there is one: the `Host` header can name any
     host, and this address carries the session token."""
-    base = str(current_app.config["BASE_URL"])
-    return base + request.url[len(request.host_url) - 1 :] if base else request.url
+    app = _cv_app.get()
+    return _own_url(_cv_request.get().request, str(app.app.config["BASE_URL"]))
+
+
+# What werkzeug's get_current_url leaves as it is in a path (its safe characters, no "%"), and in a query string
+# ("?" too): a URL made only of these is the same URI and IRI (uri_to_iri only unquotes).
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9_.~!$&'()*+,/:;=@-]*")
+_PLAIN_QUERY = re.compile(rb"[A-Za-z0-9_.~!$&'()*+,/:;=?@-]*")
+# scheme and Host -> request.host_url: the host as an IRI (punycode decoded, a default port dropped). Few
+# different ones reach a process, but the Host header is the client's: bounded.
+_HOST_URLS: dict[tuple[str, str], str] = {}
+
+
+def _own_url(req: Request, base: str) -> str:
+    """`request.url` (on `base` instead of scheme and host when given) without working out the whole URL on
+    every request: werkzeug quotes it and turns it into an IRI again (~80,000 instructions each, twice per kept
+    page), which leaves a path and query of the tool's own characters as they are; any other goes through it."""
+    root, path, query = req.root_path.rstrip("/"), req.path.lstrip("/"), req.query_string
+    if _PLAIN_PATH.fullmatch(root) and _PLAIN_PATH.fullmatch(path) and _PLAIN_QUERY.fullmatch(query):
+        rest = f"{root}/{path}?{query.decode('ascii')}" if query else f"{root}/{path}"
+    else:
+        rest = req.url[len(req.host_url) - 1 :]
+    if base:
+        return base + rest
+    key = (req.scheme, req.host)
+    host_url = _HOST_URLS.get(key)
+    if host_url is None:
+        if len(_HOST_URLS) >= 64:
+            _HOST_URLS.clear()
+        host_url = _HOST_URLS[key] = req.host_url
+    return host_url[:-1] + rest
 
 
 # Pages that differ per learner (the course overview, keyed on the learner's progress) are kept apart, in a
@@ -194,23 +224,29 @@ def page(
     """
     from .i18n import _current_locale
 
+    # Every learner page comes through here: the request, `g` and the app read once (each use of Flask's
+    # `request`, `g` or `current_app` looks its context up again).
+    app_ctx = _cv_app.get()
+    app, here = app_ctx.app, app_ctx.g.__dict__
+    req = _cv_request.get().request
     clock = session_clock()
+    token = here.get("session_token")
     shape = (
         name,
         _current_locale(),
-        request.script_root,
-        request.method == "GET" and request.headers.get("Sec-Fetch-Dest", "iframe") == "iframe",
-        bool(g.get("session_token")),
-        g.get("visitor") is not None,
+        req.script_root,
+        req.method == "GET" and req.environ.get("HTTP_SEC_FETCH_DEST", "iframe") == "iframe",
+        bool(token),
+        here.get("visitor") is not None,
         clock.warn if clock is not None else None,
         *key,
     )
     holes = holes or {}
-    if not current_app.config.get("PAGE_CACHE", True) or not g.get("session_token"):
+    if not app.config.get("PAGE_CACHE", True) or not token:
         return render_template(name, **{**context(), **holes})
-    kept: _Pages | None = current_app.extensions.get(store)
+    kept: _Pages | None = app.extensions.get(store)
     if kept is None:
-        kept = current_app.extensions.setdefault(
+        kept = app.extensions.setdefault(
             store, _Pages(_MAX_PAGE_CHARS if store == "nama_pages" else _MAX_LEARNER_PAGE_CHARS)
         )
     shape = (*shape, *sorted(holes))
@@ -222,24 +258,24 @@ def page(
     if found is None:
         return render_template(name, **{**context(), **holes})
     statics, names = found
-    values = {"sid": g.session_token, **{hole: str(escape(given)) for hole, given in holes.items()}}
+    values = {"sid": token, **{hole: str(escape(given)) for hole, given in holes.items()}}
     out = [statics[0]]
     for hole, static in zip(names, statics[1:], strict=True):
         value = values.get(hole)
         if value is None:
-            value = values[hole] = _page_value(hole, clock)
+            value = values[hole] = _page_value(hole, clock, req, app)
         out.append(value.encode())
         out.append(static)
     return b"".join(out)
 
 
-def _page_value(hole: str, clock: Any) -> str:
+def _page_value(hole: str, clock: Any, req: Request, app: Flask) -> str:
     if hole == "csrf":
         return str(escape(csrf_token()))
     if hole == "url":
-        return str(escape(own_url()))
+        return str(escape(_own_url(req, str(app.config["BASE_URL"]))))
     if hole == "next":
-        return str(escape(request.full_path))
+        return str(escape(req.full_path))
     if hole == "idle":
         return str(escape(clock.idle_remaining))
     return str(escape(clock.absolute_remaining))  # "absolute"

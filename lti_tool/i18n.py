@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, request
 from flask.globals import _cv_app
 from flask_babel import Babel, LazyString, get_translations, gettext
 from jinja2 import pass_eval_context
@@ -121,8 +121,9 @@ def _template_ngettext(eval_ctx: EvalContext, singular: str, plural: str, num: i
 
 
 def select_locale() -> str:
-    languages: list[str] = current_app.config["LANGUAGES"]
-    chosen = g.get("locale")
+    ctx = _cv_app.get()
+    languages: list[str] = ctx.app.config["LANGUAGES"]
+    chosen = ctx.g.__dict__.get("locale")
     if chosen in languages:
         return str(chosen)
     asked = request.args.get("lang")
@@ -163,6 +164,14 @@ def init_app(app: Flask) -> None:
 
 
 def _current_locale() -> str:
+    """The interface language of the request ("de" outside one). Once Flask-Babel has selected the request's
+    locale, read where it keeps it (its `get_locale` looks the app context's `g` up four times through Flask's
+    proxy on every call; `force_locale` and `refresh` change the same place)."""
+    ctx = _cv_app.get(None)
+    if ctx is not None:
+        locale = getattr(ctx.g.__dict__.get("_flask_babel"), "babel_locale", None)
+        if locale is not None:
+            return str(locale.language)
     from flask_babel import get_locale
 
     locale = get_locale()

@@ -202,3 +202,24 @@ def test_request_locale_is_parsed_once_per_language(app: Flask) -> None:
             seen.append(get_locale())
     assert [str(locale) for locale in seen] == ["de", "en", "de", "en", "de"]
     assert seen[1] is seen[3] and seen[0] is seen[2]
+
+
+def test_current_language_is_flask_babels(app: Flask) -> None:
+    """`_current_locale` (kept pages, fragments, number formats) says the language Flask-Babel selected, before
+    and after its selection, under `force_locale` and after `refresh`."""
+    from flask import g
+    from flask_babel import force_locale, get_locale, refresh
+
+    from lti_tool.i18n import _current_locale
+
+    assert _current_locale() == "de"  # no request
+    for query in ("", "?lang=en"):
+        with app.test_request_context("/" + query):
+            first = _current_locale()  # selects
+            assert first == get_locale().language == _current_locale()
+            with force_locale("en" if first == "de" else "de"):
+                assert _current_locale() == get_locale().language != first
+            assert _current_locale() == first
+            g.locale = "en" if first == "de" else "de"  # a session's language, as current_visitor sets it
+            refresh()
+            assert _current_locale() == get_locale().language == g.locale

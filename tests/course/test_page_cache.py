@@ -222,3 +222,44 @@ def test_the_kept_module_page_is_the_module_page_rendered_afresh(
                 seen.add(shown)
         assert len(seen) == len(steps), activity  # each state's page is its own
         assert ("Next module" in served or "Nächstes Modul" in served) == (not activity)
+
+
+ROOTS = ["", "/prefix", "/prefix/", "/pr%C3%A4fix", "/pre fix"]
+PATHS = [
+    "/s/Ab-_9xYz/m/modul-a/",
+    "/s/Ab-_9xYz/m/modul-a/01-einstieg",
+    "/s/x/m/a b/",
+    "/s/x/m/%C3%A4",
+    "/s/x/m/a%2Fb",
+    "/s/x/m/a%25b",
+    "/s/x/m/ä",
+    "/s/x/m/a?b",
+    "/s/x/m/a#b",
+    "//s/x/",
+    "/",
+]
+QUERIES = ["", "from=overview", "a=1&b=%20", "q=%C3%A4", "x=a?b", "x=%25&y=+", "x=a b", "l=ä"]
+HOSTS = ["localhost", "Tool.Example:8443", "xn--mnchen-3ya.de", "[::1]:5000", "127.0.0.1:80"]
+
+
+@pytest.mark.parametrize("base", ["", "https://tool.example"])
+def test_a_pages_own_address_is_request_url(app: Flask, base: str) -> None:
+    """`fragments._own_url` (the "Open in a new window" link of every kept page) is `request.url` (on BASE_URL
+    when there is one), also for what werkzeug quotes or turns back into an IRI."""
+    from werkzeug.test import create_environ
+
+    for root in ROOTS:
+        for path in PATHS:
+            for query in QUERIES:
+                for host in HOSTS:
+                    environ = create_environ()
+                    # As a WSGI server passes them: the request's bytes as latin-1 text.
+                    environ.update(
+                        SCRIPT_NAME=root.encode().decode("latin-1"),
+                        PATH_INFO=path.encode().decode("latin-1"),
+                        QUERY_STRING=query.encode().decode("latin-1"),
+                        HTTP_HOST=host,
+                    )
+                    req = app.request_class(environ)
+                    expected = base + req.url[len(req.host_url) - 1 :] if base else req.url
+                    assert fragments._own_url(req, base) == expected, (root, path, query, host)
