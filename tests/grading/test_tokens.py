@@ -137,6 +137,15 @@ def test_auth_audience_when_the_platform_names_one(app: Flask, platform: Platfor
     assert lms.token_requests() == 1
 
 
+def end_rest(app: Flask, platform: PlatformInfo) -> None:
+    """As if the token endpoint's rest were over (the trouble itself is kept)."""
+    store = get_store(app)
+    key = f"token-endpoint-trouble:{platform.id}"
+    trouble = store.get(key)
+    assert isinstance(trouble, dict)
+    store.set(key, {**trouble, "rest_until": time.time() - 1}, 600)
+
+
 def test_token_endpoint_failure_is_an_error_to_retry(app: Flask, lms: Lms, platform: PlatformInfo) -> None:
     lms.faults({"token": {"status": 503, "retry_after": 7, "count": 1}})
     with pytest.raises(TokenError) as failed:
@@ -153,8 +162,7 @@ def test_token_endpoint_failure_is_an_error_to_retry(app: Flask, lms: Lms, platf
     assert lms.stats()["by_status"]["token_requests"] == {"503": 1}  # no request while it rests
 
     store = get_store(app)
-    key = f"token-endpoint-trouble:{platform.id}"
-    store.set(key, {**store.get(key), "rest_until": time.time() - 1}, 60)  # 7 s later
+    end_rest(app, platform)  # 7 s later
     AccessTokens(app).get(platform, SCORE, http_session(app))
     assert lms.stats()["by_status"]["token_requests"] == {"503": 1, "200": 1}
     assert endpoint_trouble(store, platform.id) is None  # a token ends the trouble
@@ -166,14 +174,13 @@ def test_the_rest_grows_with_each_failure_in_a_row_up_to_the_cap(
     app.config.update(GRADE_TOKEN_BACKOFF_BASE_SECONDS=5.0, GRADE_TOKEN_BACKOFF_CAP_SECONDS=300)
     lms.faults({"token": {"status": 500}})
     store = get_store(app)
-    key = f"token-endpoint-trouble:{platform.id}"
     rests = []
     for _ in range(8):
         with pytest.raises(TokenError) as failed:
             AccessTokens(app).get(platform, SCORE, http_session(app))
         assert failed.value.rest_until is not None
         rests.append(round((failed.value.rest_until - utcnow()).total_seconds()))
-        store.set(key, {**store.get(key), "rest_until": time.time() - 1}, 600)  # the rest is over
+        end_rest(app, platform)
     assert rests == [5, 10, 20, 40, 80, 160, 300, 300]
     trouble = endpoint_trouble(store, platform.id)
     assert trouble is not None and trouble.failures == 8
