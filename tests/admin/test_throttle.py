@@ -19,7 +19,7 @@ class ClockStore:
     def _live(self, key: str) -> bool:
         return key in self.data and self.data[key][1] > self.now
 
-    def get(self, key: str) -> Any | None:
+    def get(self, key: str, *, session: Session | None = None) -> Any | None:
         return self.data[key][0] if self._live(key) else None
 
     def set(self, key: str, value: Any, ttl: int) -> None:
@@ -36,7 +36,7 @@ class ClockStore:
         self.data.pop(key, None)
         return value
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, *, session: Session | None = None) -> None:
         self.data.pop(key, None)
 
     def purge_expired(self) -> int:

@@ -135,8 +135,8 @@ def test_a_repeat_visit_moves_the_place_and_the_last_activity_only(app: Flask, w
     # Rows that are not there (deleted by hand) are written as a first write would: the place and a summary with
     # nothing done but the last activity.
     with session_scope(app) as s:
-        s.execute(delete(CourseProgress.__table__))
-        s.execute(delete(LearnerSummary.__table__))
+        s.execute(delete(CourseProgress))
+        s.execute(delete(LearnerSummary))
     assert write(app, progress.record_lesson_view, who, crs, mod, "02-vertiefung") is None
     place, summary = rows()
     assert place.last_location == "modul-a/02-vertiefung" and place.completed_at is None
