@@ -110,11 +110,43 @@ def lesson_visit_statement(dialect: str) -> Any:
     return select(first.c.id).add_cte(place.cte("place"), touch.cte("touch"))
 
 
-def _upsert_when(table: Any, given: dict[str, str], *, updated: tuple[str, ...], when: Any) -> Any:
-    """PostgreSQL: `db.upsert`'s INSERT … ON CONFLICT (the learner's key) DO UPDATE SET `updated` of the learner's
-    row in `table`, written only when `when` holds (INSERT … SELECT … WHERE). A new row gets the bind parameters
-    `given` (column -> parameter), :now as updated_at, and every other column's default as an INSERT through the
-    ORM writes it (its value, or :now for `utcnow`)."""
+@functools.cache
+def progress_rows_statement(*, location: bool) -> Any:
+    """PostgreSQL: the two writes of `writes.refresh_progress`, the module's row and the course's, as one
+    statement (the module's INSERT … ON CONFLICT in a WITH part of the course's; neither reads the other, and the
+    summary rewritten after them reads both). Bind parameters: the learner's, :module_id, the module row's
+    :lessons_seen, :attempts, :best_score, :quiz_passed_at, :practice_submitted_at, :module_completed_at, the
+    course's :course_completed_at, :now, and with `location` the learner's place (:location)."""
+    module_columns = ("lessons_seen", "attempts", "best_score", "quiz_passed_at", "practice_submitted_at")
+    module_row = _upsert_when(
+        ModuleProgress.__table__,
+        {
+            "module_id": "module_id",
+            **{name: name for name in module_columns},
+            "completed_at": "module_completed_at",
+        },
+        key=("module_id",),
+        updated=(*module_columns, "completed_at", "updated_at"),
+    )
+    given = {"completed_at": "course_completed_at"}
+    if location:
+        given.update(last_module_id="module_id", last_location="location")
+    course_row = _upsert_when(CourseProgress.__table__, given, updated=(*given, "updated_at"))
+    return course_row.add_cte(module_row.cte("module_row"))
+
+
+def _upsert_when(
+    table: Any,
+    given: dict[str, str],
+    *,
+    key: tuple[str, ...] = (),
+    updated: tuple[str, ...],
+    when: Any = None,
+) -> Any:
+    """PostgreSQL: `db.upsert`'s INSERT … ON CONFLICT (the learner's key and `key`) DO UPDATE SET `updated` of the
+    learner's row in `table`, with `when`: written only when it holds (INSERT … SELECT … WHERE). A new row gets the
+    bind parameters `given` (column -> parameter), :now as updated_at, and every other column's default as an
+    INSERT through the ORM writes it (its value, or :now for `utcnow`)."""
     from sqlalchemy.dialects import postgresql
 
     binds = {"user_id": "user_id", "context_id": "context_id", "course_id": "course_id", **given}
@@ -126,10 +158,12 @@ def _upsert_when(table: Any, given: dict[str, str], *, updated: tuple[str, ...],
             columns[column.name] = (
                 literal(column.default.arg, column.type) if scalar else bindparam("now", type_=column.type)
             )
-    source = select(*(value.label(name) for name, value in columns.items())).where(when)
+    source = select(*(value.label(name) for name, value in columns.items()))
+    if when is not None:
+        source = source.where(when)
     ins = postgresql.insert(table).from_select(list(columns), source, include_defaults=False)
     return ins.on_conflict_do_update(
-        index_elements=["user_id", "context_id", "course_id"],
+        index_elements=["user_id", "context_id", "course_id", *key],
         set_={name: ins.excluded[name] for name in updated},
     )
 

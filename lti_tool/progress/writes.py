@@ -41,6 +41,7 @@ from .statements import (
     lesson_visit_statement,
     owner,
     params,
+    progress_rows_statement,
     read,
 )
 
@@ -151,11 +152,11 @@ def refresh_progress(
     snap = sources.snapshot()
     old_completed_at = sources.quiz.completed_at
     completed_at = old_completed_at or (now if module_complete(course, module, snap) else None)
-    _write_module_progress(s, learner, course, module, sources, completed_at, now)
     done = sources.completed_modules | {module.id} if completed_at else sources.completed_modules
-    old_course_completed_at, course_completed_at = _write_course_progress(
-        s, learner, course, module, sources.course_completed_at, done, now, location
-    )
+    old_course_completed_at = sources.course_completed_at
+    # The course's completion (recorded before, or now), from the modules completed so far.
+    course_completed_at = old_course_completed_at or (now if course_complete_from(course, done) else None)
+    _write_progress(s, learner, course, module, sources, completed_at, course_completed_at, now, location)
     update = ProgressUpdate(
         learner=learner,
         course_id=course.id,
@@ -225,49 +226,53 @@ class _PracticeDates(NamedTuple):
     revision_requested_at: dt.datetime | None
 
 
-def _write_module_progress(
+def _write_progress(
     s: Session,
     learner: Learner,
     course: Course,
     module: Module,
     sources: _ModuleSources,
     completed_at: dt.datetime | None,
+    course_completed_at: dt.datetime | None,
     now: dt.datetime,
+    location: str | None,
 ) -> None:
+    """The module's row and the course's (with `location`, the learner's place in the same write): one statement
+    on PostgreSQL (statements.progress_rows_statement), two upserts elsewhere."""
+    module_values: dict[str, Any] = {
+        "lessons_seen": sum(1 for lesson in module.lessons if lesson.id in sources.seen),
+        "attempts": sources.quiz.attempts,
+        "best_score": sources.quiz.best_score,
+        "quiz_passed_at": sources.quiz.passed_at,
+        "practice_submitted_at": sources.practice.submitted_at if sources.practice else None,
+    }
+    place = f"{module.id}/{location}" if location is not None else None
+    if s.get_bind().dialect.name == "postgresql":
+        bound = params(
+            learner,
+            course.id,
+            module.id,
+            **module_values,
+            module_completed_at=completed_at,
+            course_completed_at=course_completed_at,
+            now=now,
+            location=place,
+        )
+        s.connection().execute(progress_rows_statement(location=place is not None), bound)
+        return
+    new_row = {"started_at": now}
+    module_values.update(completed_at=completed_at, updated_at=now)
     upsert(
         s,
         ModuleProgress,
         {**owner(learner, course.id), "module_id": module.id},
-        {
-            "lessons_seen": sum(1 for lesson in module.lessons if lesson.id in sources.seen),
-            "attempts": sources.quiz.attempts,
-            "best_score": sources.quiz.best_score,
-            "quiz_passed_at": sources.quiz.passed_at,
-            "practice_submitted_at": sources.practice.submitted_at if sources.practice else None,
-            "completed_at": completed_at,
-            "updated_at": now,
-        },
+        module_values,
+        inserted=new_row,
     )
-
-
-def _write_course_progress(
-    s: Session,
-    learner: Learner,
-    course: Course,
-    module: Module,
-    old_completed_at: dt.datetime | None,
-    done: frozenset[str],
-    now: dt.datetime,
-    location: str | None,
-) -> tuple[dt.datetime | None, dt.datetime | None]:
-    """The course's completion (recorded before, and now), from the modules completed so far; with `location`,
-    the learner's place in the same write."""
-    completed_at = old_completed_at or (now if course_complete_from(course, done) else None)
-    values: dict[str, Any] = {"completed_at": completed_at, "updated_at": now}
-    if location is not None:
-        values.update(last_module_id=module.id, last_location=f"{module.id}/{location}")
-    upsert(s, CourseProgress, owner(learner, course.id), values)
-    return old_completed_at, completed_at
+    course_values: dict[str, Any] = {"completed_at": course_completed_at, "updated_at": now}
+    if place is not None:
+        course_values.update(last_module_id=module.id, last_location=place)
+    upsert(s, CourseProgress, owner(learner, course.id), course_values, inserted=new_row)
 
 
 def _record_consequences(
