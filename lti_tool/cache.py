@@ -20,6 +20,7 @@ from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from .cursorsql import CursorStatement
 from .db import insert_for, session_scope
 from .models import LaunchCache, utcnow
 
@@ -69,6 +70,12 @@ def add_statement(dialect: str) -> Any:
     ).returning(table.c.key)
 
 
+@functools.cache
+def _add_on_cursor(dialect: str) -> CursorStatement:
+    """`add_statement` on the DBAPI cursor (every launch on SQLite runs it: lti_tool/cursorsql.py)."""
+    return CursorStatement(add_statement(dialect))
+
+
 def add_params(key: str, value: Any, ttl: int) -> dict[str, Any]:
     """The bind parameters of `add_statement`."""
     now = utcnow()
@@ -114,8 +121,8 @@ class DbLaunchStore:
 
     @staticmethod
     def _add(s: Session, key: str, value: Any, ttl: int) -> bool:
-        stmt = add_statement(s.get_bind().dialect.name)
-        return s.connection().execute(stmt, add_params(key, value, ttl)).scalar_one_or_none() is not None
+        conn = s.connection()
+        return bool(_add_on_cursor(conn.dialect.name).execute(conn, add_params(key, value, ttl)))
 
     def pop(self, key: str) -> Any | None:
         with session_scope(self.app, write=True) as s:

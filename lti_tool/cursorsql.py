@@ -1,0 +1,129 @@
+"""A statement compiled once and run on the DBAPI cursor of a connection, inside the connection's transaction.
+
+For the few writes on a hot path where SQLAlchemy's work per execution (the compiled-cache lookup, an execution
+context, parameter and result set-up) costs several times what the database does: the launch's writes on SQLite
+(bench/FINDINGS.md, "CPU per launch, step 11"). What SQLAlchemy would send is sent: the statement is compiled by
+SQLAlchemy for the connection's dialect, each value goes through its column type's bind processor (dates, JSON,
+booleans) and each returned value through its result processor. The engine's `before_cursor_execute` and
+`after_cursor_execute` listeners see every statement as they would from `Connection.execute` (the benchmark's
+statement counter and the tests that count statements rely on them), and a database error is raised as
+SQLAlchemy's exception for it.
+
+Positional parameter styles (SQLite's `qmark`); an expanding IN parameter (a list) is rendered once per length
+of its list. With another style (psycopg's named parameters) the statement runs through `Connection.execute`.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from sqlalchemy import Connection, exc
+from sqlalchemy.engine import Dialect
+
+_Processor = Callable[[Any], Any] | None
+_FROM_PARAMS = object()  # an argument whose value the caller's parameters give
+
+
+@dataclass(frozen=True)
+class _Form:
+    """The SQL for one length of each expanding parameter, and where each `?` takes its value from: (parameter
+    name, index in its list or None, the statement's own value or _FROM_PARAMS, the bind processor)."""
+
+    sql: str
+    args: tuple[tuple[str, int | None, Any, _Processor], ...]
+
+
+@dataclass
+class _Compiled:
+    """The statement compiled for one dialect, and its forms by the lengths of its expanding parameters."""
+
+    compiled: Any
+    expanding: tuple[str, ...]
+    results: tuple[_Processor, ...]
+    forms: dict[tuple[int, ...], _Form] = field(default_factory=dict)
+
+
+class CursorStatement:
+    """One SQLAlchemy Core statement (an INSERT … RETURNING, an upsert), compiled per dialect on first use."""
+
+    def __init__(self, statement: Any) -> None:
+        self.statement = statement
+        self._compiled: weakref.WeakKeyDictionary[Dialect, _Compiled] = weakref.WeakKeyDictionary()
+
+    def execute(self, conn: Connection, params: Mapping[str, Any]) -> list[Sequence[Any]]:
+        """Run it on `conn`, which must be in a transaction, with `params`; the rows it returns."""
+        if not conn.in_transaction():
+            raise RuntimeError("a CursorStatement runs inside the connection's transaction only")
+        dialect = conn.dialect
+        if not dialect.positional:
+            return list(conn.execute(self.statement, params))
+        compiled = self._compiled.get(dialect) or self._compile(dialect)
+        lengths = tuple(len(params[name]) for name in compiled.expanding)
+        form = compiled.forms.get(lengths) or self._form(compiled, lengths)
+        args = []
+        for name, index, own, process in form.args:
+            if own is _FROM_PARAMS:
+                value = params[name] if index is None else params[name][index]
+            else:
+                value = params.get(name, own)
+            args.append(value if process is None else process(value))
+        sql = form.sql
+        cursor = conn.connection.cursor()
+        try:
+            for listener in conn.dispatch.before_cursor_execute:
+                listener(conn, cursor, sql, args, None, False)
+            try:
+                cursor.execute(sql, args)
+            except dialect.loaded_dbapi.Error as error:
+                raise exc.DBAPIError.instance(
+                    sql, args, error, dialect.loaded_dbapi.Error, dialect=dialect
+                ) from error
+            for listener in conn.dispatch.after_cursor_execute:
+                listener(conn, cursor, sql, args, None, False)
+            rows = cast(list[Sequence[Any]], cursor.fetchall() if cursor.description else [])
+        finally:
+            cursor.close()
+        results = compiled.results
+        if not rows or not any(results):
+            return rows
+        return [tuple(v if p is None else p(v) for p, v in zip(results, row, strict=True)) for row in rows]
+
+    def _compile(self, dialect: Dialect) -> _Compiled:
+        compiled = self.statement.compile(dialect=dialect)
+        result = _Compiled(
+            compiled,
+            tuple(name for name, bind in compiled.binds.items() if bind.expanding),
+            tuple(
+                column.type.dialect_impl(dialect).result_processor(dialect, None)
+                for column in self.statement.exported_columns
+            ),
+        )
+        self._compiled[dialect] = result
+        return result
+
+    @staticmethod
+    def _form(compiled: _Compiled, lengths: tuple[int, ...]) -> _Form:
+        binds = compiled.compiled.binds
+        dialect = compiled.compiled.dialect
+        placeholders: dict[str, Any] = {name: None for name in binds}
+        placeholders.update({name: [None] * n for name, n in zip(compiled.expanding, lengths, strict=True)})
+        state = compiled.compiled.construct_expanded_state(placeholders)
+        source = {
+            part: (name, i)
+            for name, parts in state.parameter_expansion.items()
+            for i, part in enumerate(parts)
+        }
+        args = []
+        for position in state.positiontup or ():
+            name, index = source.get(position, (position, None))
+            bind = binds[name]
+            if bind.callable is not None:
+                raise ValueError(f"bind parameter {name} takes its value from a callable")
+            own = _FROM_PARAMS if bind.required else bind.value
+            args.append((name, index, own, bind.type.dialect_impl(dialect).bind_processor(dialect)))
+        form = _Form(state.statement, tuple(args))
+        compiled.forms[lengths] = form
+        return form

@@ -1,0 +1,153 @@
+"""A statement run on the DBAPI cursor (lti_tool/cursorsql.py) writes and returns what SQLAlchemy's execution of the
+same statement writes and returns, is seen by the engine's statement listeners, and fails as SQLAlchemy fails."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    event,
+    exc,
+    exists,
+    select,
+)
+from sqlalchemy.dialects import sqlite
+
+from lti_tool import create_app
+from lti_tool.cursorsql import CursorStatement
+from lti_tool.db import make_engine
+from lti_tool.models.base import UTCDateTime
+
+from .peer import Launcher
+
+metadata = MetaData()
+probe = Table(
+    "probe",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(50), nullable=False, unique=True),
+    Column("flag", Boolean, nullable=False),
+    Column("doc", JSON),
+    Column("at", UTCDateTime, nullable=False),
+)
+held = Table("held", metadata, Column("subject", String(50), primary_key=True))
+
+_ins = sqlite.insert(probe).values(
+    name=bindparam("name"),
+    flag=exists().where(held.c.subject.in_(bindparam("subjects", expanding=True))),
+    doc=bindparam("doc", type_=JSON),
+    at=bindparam("at", type_=UTCDateTime),
+)
+UPSERT = _ins.on_conflict_do_update(
+    index_elements=[probe.c.name], set_={"doc": _ins.excluded.doc, "at": _ins.excluded.at}
+).returning(probe.c.id, probe.c.flag, probe.c.doc, probe.c.at)
+AT = dt.datetime(2026, 12, 7, 3, 4, 5, 678901, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'probe.db'}")
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(held.insert(), [{"subject": "erased"}])
+    yield engine
+    engine.dispose()
+
+
+def _rows(engine: Engine) -> dict[str, tuple[Any, ...]]:
+    with engine.connect() as conn:
+        return {r.name: tuple(r)[2:] for r in conn.execute(select(probe))}
+
+
+@pytest.mark.parametrize(
+    "subjects", [[], ["someone"], ["someone", "erased"], ["a", "b", "c", "erased"]], ids=len
+)
+@pytest.mark.parametrize("doc", [None, {"roles": ["Learner"], "n": 1.5}, [], "text"])
+def test_writes_and_returns_what_sqlalchemy_does(engine: Engine, subjects: list[str], doc: Any) -> None:
+    on_cursor = CursorStatement(UPSERT)
+    returned = {}
+    with engine.begin() as conn:
+        for name, run in [
+            ("sqlalchemy", lambda p: list(conn.execute(UPSERT, p))),
+            ("cursor", lambda p: on_cursor.execute(conn, p)),
+        ]:
+            params = {"name": name, "subjects": subjects, "doc": doc, "at": AT}
+            first = run(params)
+            again = run({**params, "at": AT + dt.timedelta(seconds=1)})  # the conflict's update
+            returned[name] = [tuple(r)[1:] for r in (*first, *again)]
+    assert returned["cursor"] == returned["sqlalchemy"]
+    assert returned["cursor"][0] == ("erased" in subjects, doc, AT)
+    rows = _rows(engine)
+    assert rows["cursor"] == rows["sqlalchemy"]
+    assert rows["cursor"][2] == AT + dt.timedelta(seconds=1)
+    assert rows["cursor"][2].tzinfo is dt.UTC
+
+
+def test_listeners_see_each_statement_as_sqlite_runs_it(engine: Engine) -> None:
+    seen: list[tuple[str, Any]] = []
+    ran: list[str] = []
+
+    def listener(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        seen.append((statement, parameters))
+
+    on_cursor = CursorStatement(UPSERT)
+    with engine.begin() as conn:  # (its BEGIN is not counted here)
+        sqlite3_conn: Any = conn.connection.driver_connection
+        sqlite3_conn.set_trace_callback(ran.append)
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            for n in range(2):
+                on_cursor.execute(conn, {"name": f"n{n}", "subjects": ["x"], "doc": {}, "at": AT})
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+            sqlite3_conn.set_trace_callback(None)
+    assert len(seen) == len(ran) == 2
+    assert all(statement.startswith("INSERT INTO probe") for statement, _ in seen)
+    assert seen[0][1] == ["n0", "x", "{}", "2026-12-07 03:04:05.678901"]
+
+
+def test_fails_as_sqlalchemy_fails(engine: Engine) -> None:
+    plain = CursorStatement(probe.insert().values(name=bindparam("name"), flag=True, at=AT))
+    with engine.begin() as conn:
+        plain.execute(conn, {"name": "once"})
+        with pytest.raises(exc.IntegrityError):
+            plain.execute(conn, {"name": "once"})
+    with engine.connect() as conn, pytest.raises(RuntimeError):
+        plain.execute(conn, {"name": "outside a transaction"})  # would commit on its own (autocommit)
+    assert list(_rows(engine)) == ["once"]
+
+
+@pytest.fixture
+def app(test_config: dict[str, Any]) -> Iterator[Flask]:
+    application = create_app({**test_config, "BENCH_COUNT_QUERIES": True, "ENV": "development"})
+    yield application
+    application.extensions["nama_db"].dispose()
+
+
+def test_launch_post_statements_are_counted(app: Flask, launcher: Launcher) -> None:
+    """The benchmark's counter sees the launch's writes: on SQLite BEGIN IMMEDIATE, the nonce's marker, user,
+    context, link, link launch, membership, session and the gradebook's two rows; on PostgreSQL one statement
+    (with Redis the nonce's marker is not a statement)."""
+    first = launcher.launch()  # (the first also reads the registration into the process's cache)
+    assert first.status_code == 303, first.text[:500]
+    resp = launcher.launch(sub="user-2")
+    assert resp.status_code == 303, resp.text[:500]
+    redis = bool(app.config.get("REDIS_URL"))
+    if app.extensions["nama_db"].dialect == "sqlite":
+        assert int(resp.headers["X-Query-Count"]) == (9 if redis else 10)
+    else:
+        assert int(resp.headers["X-Query-Count"]) == 1
