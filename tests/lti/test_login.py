@@ -7,9 +7,11 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import requests
 from flask import Flask
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
 
 from lti_tool.db import session_scope
+from lti_tool.lti.login import state_signer
 from lti_tool.lti.platforms import PlatformSpec, add_platform
 from lti_tool.models import Platform
 
@@ -185,6 +187,42 @@ def test_login_refuses_a_foreign_target_link_uri(launcher: Launcher) -> None:
         allow_redirects=False,
     )
     assert resp.status_code == 400 and "foreign_target_link_uri" in resp.text
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["not a url", "javascript:alert(1)", "http://[::1", "/lti/launch", "ftp://localhost/lti/launch", "port"],
+)
+def test_login_refuses_a_malformed_target_link_uri(launcher: Launcher, target: str) -> None:
+    if target == "port":  # the tool's own host, on a port that cannot be
+        parts = urlsplit(launcher.launch_url)
+        target = f"{parts.scheme}://{parts.hostname}:99999{parts.path}"
+    resp = launcher.browser.get(
+        launcher.tool_url + "/lti/login",
+        params={"iss": launcher.peer.issuer, "login_hint": "u", "target_link_uri": target},
+        allow_redirects=False,
+    )
+    assert resp.status_code == 400 and "target_link_uri_malformed" in resp.text
+
+
+def test_login_accepts_the_launch_url_with_its_default_port_written_out(launcher: Launcher) -> None:
+    """The activity's address is compared with the tool's by origin: scheme, host (any case) and port."""
+    parts = urlsplit(launcher.launch_url)
+    port = parts.port or {"http": 80, "https": 443}[parts.scheme]
+    target = f"{parts.scheme}://{parts.hostname.upper() if parts.hostname else ''}:{port}/lti/launch?x=1"
+    assert launcher.login(target_link_uri=target).response.status_code == 302
+
+
+def test_a_state_compressed_as_itsdangerous_writes_it_still_launches(app: Flask, launcher: Launcher) -> None:
+    """The state is signed without zlib since the login skips compressing it; a state issued before (compressed,
+    itsdangerous's default) is still read."""
+    login = launcher.login()
+    assert not login.state.startswith(".")
+    record = state_signer(app.config["SECRET_KEY"]).loads(login.state)
+    compressed = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="nama-lti oidc state").dumps(record)
+    assert compressed.startswith(".")  # itsdangerous compressed it
+    token = launcher.peer.sign(launcher.claims(login.nonce))
+    assert launcher.post_launch(token, compressed).status_code == 303
 
 
 @pytest.mark.parametrize("param", ["iss", "client_id", "login_hint", "lti_deployment_id"])
