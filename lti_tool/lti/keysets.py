@@ -18,6 +18,7 @@ import json
 import re
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
@@ -216,20 +217,47 @@ class _JWS(PyJWS):
 
 _JWT = jwt.PyJWT()
 _JWT._jws = _JWS()  # as PyJWT sets up its own module-level decoder (jwt/api_jwt.py)
+_CLAIM_OPTIONS = _JWT._merge_options({"require": ["exp", "iat", "iss", "aud", "nonce"], "verify_aud": True})
 
 
-def verify_signature(token: str, key: Any, alg: str, *, audience: str, issuer: str, leeway: int) -> None:
-    """PyJWT's check of the signature, `aud`, `iss`, `exp`, `iat` (and that `nonce` is there), with at most
-    60 s leeway; each failure refused with its own code."""
+@dataclass(frozen=True)
+class IdToken:
+    """An id_token parsed once: the format check at the start of a launch and the signature check later read the
+    same parts (they were parsed twice, by pylti1p3 and again by PyJWT's `decode`)."""
+
+    header: dict[str, Any]
+    claims: dict[str, Any]
+    signing_input: bytes
+    signature: bytes
+
+
+def parse_id_token(token: str) -> IdToken:
+    """PyJWT's parsing of a JWS (jwt.PyJWS `_load`, `_decode_payload`): three base64url segments, the header and
+    the payload JSON objects. Raises jwt.DecodeError."""
+    payload, signing_input, header, signature = _JWT._jws._load(token)
+    claims = _JWT._decode_payload({"payload": payload})
+    return IdToken(header, claims, signing_input, signature)
+
+
+def verify_signature(token: IdToken, key: Any, alg: str, *, audience: str, issuer: str, leeway: int) -> None:
+    """What PyJWT's `decode` checks after parsing, in its order (`decode_complete`: the header, the signature with
+    `alg` the only algorithm allowed, then the claims), on the parts `parse_id_token` gave: the signature, `aud`,
+    `iss`, `exp`, `iat` (and that `nonce` is there), with at most 60 s leeway; each failure refused with its own
+    code. tests/lti/test_keysets.py compares it with `jwt.decode`. A token with a detached payload (header
+    `b64: false`) has no payload to parse and is refused by `parse_id_token`."""
     try:
-        _JWT.decode(
-            token,
+        jws = _JWT._jws
+        jws._validate_headers(token.header)
+        jws._verify_signature(
+            token.signing_input,
+            token.header,
+            token.signature,
             key,
-            algorithms=[alg],
-            audience=audience,
-            issuer=issuer,
-            leeway=min(leeway, 60),
-            options={"require": ["exp", "iat", "iss", "aud", "nonce"], "verify_aud": True},
+            [alg],
+            options={"verify_signature": True, "enforce_minimum_key_length": False},
+        )
+        _JWT._validate_claims(
+            token.claims, _CLAIM_OPTIONS, audience=audience, issuer=issuer, leeway=min(leeway, 60)
         )
     except jwt.ExpiredSignatureError as exc:
         raise _refuse_time(

@@ -6,8 +6,9 @@ docs/launch.md explains each check, and which of them close a gap pylti1p3 leave
 
 1. state (`check_state`): signed by this tool at login (lti/login.py), not older than OIDC_STATE_TTL_SECONDS,
    from the same browser when its cookie came along;
-2. format: pylti1p3 parses the token (three base64url JSON parts), with no text in any claim that a database
-   cannot take (a NUL, half a UTF-16 surrogate pair);
+2. format: PyJWT parses the token (three base64url parts, header and body JSON objects; once: the signature
+   check reads the same parts), with no text in any claim that a database cannot take (a NUL, half a UTF-16
+   surrogate pair);
 3. registration: `iss`, every `aud` entry and `azp`; the same platform and client as the login; registered;
 4. origin: the POST comes from the platform's own origin (login CSRF);
 5. signature (lti/keysets.py): the platform's key for `kid`, then signature, aud, iss, exp, iat with leeway;
@@ -29,6 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import jwt
 from flask import current_app
 from itsdangerous import BadData, SignatureExpired
 from pylti1p3.exception import LtiException
@@ -51,7 +53,7 @@ from .claims import (
     malformed,
 )
 from .keys import signing_key
-from .keysets import JwksCache, PlatformKeys, verify_signature
+from .keysets import IdToken, JwksCache, PlatformKeys, parse_id_token, verify_signature
 from .login import BROWSER_COOKIE, hash_browser, state_signer
 from .pylti import PyltiLaunch
 from .toolconf import ActiveDeployment, DbToolConf, RegisteredPlatform, RegistrationCache, ToolRegistration
@@ -101,6 +103,7 @@ class ToolMessageLaunch(PyltiLaunch):
         self.browser_bound = False  # the browser-binding cookie came with the POST and matched the state
         self.login_at = 0.0  # when the login signed the state (seconds since the epoch)
         self.client_id: str | None = None
+        self.token: IdToken | None = None  # parsed by check_format
         self.platform: RegisteredPlatform | None = None
         self.deployment: ActiveDeployment | None = None
 
@@ -181,18 +184,15 @@ class ToolMessageLaunch(PyltiLaunch):
 
     def check_format(self) -> None:
         try:
-            self.parse_token()
-        except LtiException as exc:
+            self.token = parse_id_token(self.param("id_token"))
+        except jwt.InvalidTokenError as exc:
             raise LaunchError(
                 _l("The id_token is not a valid JSON Web Token."),
                 hint=ASK_ADMIN,
                 code="token_malformed",
                 detail=str(exc),
             ) from exc
-        if not self.parsed():
-            raise LaunchError(
-                _l("The id_token is not a valid JSON Web Token."), hint=ASK_ADMIN, code="token_malformed"
-            )
+        self.use_token(self.token.header, self.token.claims)
         check_storable(self.body)
 
     # --- 3. who sent it, for whom ---------------------------------------------------------------
@@ -314,8 +314,9 @@ class ToolMessageLaunch(PyltiLaunch):
             config=self._config,
         )
         key, alg = keys.key_for(self.header)
+        assert self.token is not None
         verify_signature(
-            self.param("id_token"),
+            self.token,
             key,
             alg,
             audience=self.get_client_id(),

@@ -1,11 +1,12 @@
 """The seam to pylti1p3's `MessageLaunch`: the one module that knows its private attributes.
 
-The tool's launch (lti/launch.py) is a pylti1p3 `MessageLaunch`, so the library's parsing of the id_token, its
-message validators and the launch object its other parts expect stay in use. pylti1p3 keeps the launch's state in
-private attributes (`_jwt`, `_registration`, `_tool_config`, `_request`, `_validated`, `_restored`) and offers no
-public way to set most of them; `PyltiLaunch` gives each a name, so the rest of the tool reads `launch.body`,
-`launch.header` or `launch.param("state")` and never touches the library's internals. When pylti1p3 is upgraded,
-this is the file to check (its tests: tests/lti/test_launch.py and tests/lti/test_launch_refusals.py).
+The tool's launch (lti/launch.py) is a pylti1p3 `MessageLaunch`, so the library's message validators and the
+launch object its other parts expect stay in use (the id_token is parsed with PyJWT: lti/keysets.py). pylti1p3
+keeps the launch's state in private attributes (`_jwt`, `_registration`, `_tool_config`, `_request`,
+`_validated`, `_restored`) and offers no public way to set most of them; `PyltiLaunch` gives each a name, so the
+rest of the tool reads `launch.body`, `launch.header` or `launch.param("state")` and never touches the library's
+internals. When pylti1p3 is upgraded, this is the file to check (its tests: tests/lti/test_launch.py and
+tests/lti/test_launch_refusals.py).
 """
 
 from __future__ import annotations
@@ -86,11 +87,12 @@ class PyltiLaunch(MessageLaunch[FormRequest, DbToolConf, SessionService, CookieS
     def _get_request_param(self, key: str) -> str:  # pylti1p3 reads the id_token through this
         return self.param(key)
 
-    # --- the id_token, once parsed (`parse_token`) -------------------------------------------------
+    # --- the id_token, once parsed (lti/keysets.py `parse_id_token`) ----------------------------------
 
-    def parse_token(self) -> None:
-        """pylti1p3's format check: three parts, header and body base64url-encoded JSON. Raises LtiException."""
-        MessageLaunch.validate_jwt_format(self)
+    def use_token(self, header: dict[str, Any], body: dict[str, Any]) -> None:
+        """The parsed id_token's header and claims, where pylti1p3 reads them (its `validate_jwt_format` puts them
+        there; the tool parses the token with PyJWT, once)."""
+        self._jwt = {"header": cast(Any, header), "body": cast(Any, body)}
 
     @property
     def header(self) -> dict[str, Any]:
@@ -99,9 +101,6 @@ class PyltiLaunch(MessageLaunch[FormRequest, DbToolConf, SessionService, CookieS
     @property
     def body(self) -> dict[str, Any]:
         return cast(dict[str, Any], self._jwt["body"])
-
-    def parsed(self) -> bool:
-        return isinstance(self._jwt.get("header"), dict) and isinstance(self._jwt.get("body"), dict)
 
     def claims(self) -> dict[str, Any]:
         """A copy of the validated id_token's claims."""

@@ -1,14 +1,21 @@
-"""The launch's JWS parsing (lti/keysets.py `_JWS`) judges every segment as PyJWT's own does."""
+"""The launch's JWS parsing (lti/keysets.py `_JWS`) judges every segment as PyJWT's own does, and a token parsed
+once (`parse_id_token`) is verified as `jwt.decode` verifies it."""
 
 from __future__ import annotations
 
 import base64
+import json
+import time
+from typing import Any
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.api_jws import PyJWS
 from jwt.exceptions import DecodeError
 
-from lti_tool.lti.keysets import _JWS
+from lti_tool.errors import LaunchError
+from lti_tool.lti.keysets import _JWS, parse_id_token, verify_signature
 
 _BODY = base64.urlsafe_b64encode(b'{"iss":"https://lms.example","nonce":"n\xc3\xa4"}').rstrip(b"=")
 SEGMENTS = [
@@ -54,3 +61,107 @@ def _try(segment: bytes) -> bytes | None:
         return _JWS._decode_base64url_segment(segment, "payload")
     except DecodeError:
         return None
+
+
+# --- parsed once, verified as `jwt.decode` verifies (lti/keysets.py `parse_id_token`, `verify_signature`) ----------
+
+_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+_OTHER_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+_NOW = int(time.time())
+_CLAIMS = {
+    "iss": "https://lms.example",
+    "aud": "tool",
+    "sub": "u",
+    "iat": _NOW,
+    "exp": _NOW + 60,
+    "nonce": "n",
+}
+_CODES = {  # the refusal codes verify_signature gives PyJWT's exceptions
+    jwt.ExpiredSignatureError: "token_expired",
+    jwt.ImmatureSignatureError: "token_not_yet_valid",
+    jwt.InvalidAudienceError: "aud_mismatch",
+    jwt.InvalidIssuerError: "iss_mismatch",
+    jwt.MissingRequiredClaimError: "claim_missing",
+    jwt.InvalidSignatureError: "bad_signature",
+}
+
+
+def _token(key: Any = _KEY, headers: dict[str, Any] | None = None, **claims: Any) -> str:
+    body = {k: v for k, v in {**_CLAIMS, **claims}.items() if v is not None}
+    return jwt.encode(body, key, algorithm="RS256", headers={"kid": "k1", **(headers or {})})
+
+
+def _segments(token: str, *, header: Any = None, body: bytes | None = None) -> str:
+    parts = token.split(".")
+    if header is not None:
+        parts[0] = base64.urlsafe_b64encode(json.dumps(header).encode()).rstrip(b"=").decode()
+    if body is not None:
+        parts[1] = base64.urlsafe_b64encode(body).rstrip(b"=").decode()
+    return ".".join(parts)
+
+
+TOKENS = {
+    "valid": _token(),
+    "expired": _token(exp=_NOW - 120),
+    "issued in the future": _token(iat=_NOW + 600),
+    "not yet valid (nbf)": _token(nbf=_NOW + 600),
+    "other audience": _token(aud="someone-else"),
+    "one of several audiences": _token(aud=["tool", "other"]),
+    "other issuer": _token(iss="https://evil.example"),
+    "no nonce": _token(nonce=None),
+    "no exp": _token(exp=None),
+    "iat not a number": _token(iat="yesterday"),
+    "signed by another key": _token(_OTHER_KEY),
+    "body changed": _segments(_token(), body=json.dumps({**_CLAIMS, "sub": "admin"}).encode()),
+    "kid not a string": _segments(_token(), header={"alg": "RS256", "kid": 7}),
+    "alg none in the header": _segments(_token(), header={"alg": "none", "kid": "k1"}),
+    "unknown crit": _segments(_token(), header={"alg": "RS256", "crit": ["exp"]}),
+    "body not an object": _segments(_token(), body=b"[1]"),
+    "body not JSON": _segments(_token(), body=b"{"),
+    "detached payload": _segments(_token(), header={"alg": "RS256", "b64": False, "crit": ["b64"]}),
+    "two segments": ".".join(_token().split(".")[:2]),
+}
+
+
+def _ours(token: str) -> str:
+    try:
+        parsed = parse_id_token(token)
+    except jwt.InvalidTokenError:
+        return "malformed"
+    try:
+        verify_signature(
+            parsed, _KEY.public_key(), "RS256", audience="tool", issuer="https://lms.example", leeway=5
+        )
+    except LaunchError as exc:
+        return exc.code
+    return "ok"
+
+
+def _pyjwt(token: str) -> str:
+    try:
+        jwt.decode(
+            token,
+            _KEY.public_key(),
+            algorithms=["RS256"],
+            audience="tool",
+            issuer="https://lms.example",
+            leeway=5,
+            options={"require": ["exp", "iat", "iss", "aud", "nonce"], "verify_aud": True},
+        )
+    except jwt.InvalidTokenError as exc:
+        return _CODES.get(type(exc), "token_invalid")
+    return "ok"
+
+
+@pytest.mark.parametrize("name", TOKENS)
+def test_parsed_once_and_verified_as_jwt_decode_does(name: str) -> None:
+    ours, pyjwt = _ours(TOKENS[name]), _pyjwt(TOKENS[name])
+    if ours == "malformed":  # refused before the signature check (token_malformed); PyJWT refuses it as well
+        assert pyjwt != "ok", name
+    else:
+        assert ours == pyjwt, name
+
+
+def test_the_tokens_include_each_outcome() -> None:
+    outcomes = {_ours(token) for token in TOKENS.values()}
+    assert {"ok", "malformed", "token_invalid", "bad_signature", *_CODES.values()} <= outcomes, outcomes
