@@ -4,7 +4,7 @@ same statement writes and returns, is seen by the engine's statement listeners, 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -81,10 +81,11 @@ def test_writes_and_returns_what_sqlalchemy_does(engine: Engine, subjects: list[
     on_cursor = CursorStatement(UPSERT)
     returned = {}
     with engine.begin() as conn:
-        for name, run in [
+        runs: list[tuple[str, Callable[[dict[str, Any]], Sequence[Any]]]] = [
             ("sqlalchemy", lambda p: list(conn.execute(UPSERT, p))),
             ("cursor", lambda p: on_cursor.execute(conn, p)),
-        ]:
+        ]
+        for name, run in runs:
             params = {"name": name, "subjects": subjects, "doc": doc, "at": AT}
             first = run(params)
             again = run({**params, "at": AT + dt.timedelta(seconds=1)})  # the conflict's update
