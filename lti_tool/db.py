@@ -317,11 +317,13 @@ def _commit_reads(s: Session) -> None:
     A transaction that ran a statement that may write (`_note_writes`), holds unflushed changes or is in error
     is rolled back as before.
     """
+    if s.bind is None or s.bind.dialect.name != "postgresql":
+        return
     transaction = s.get_transaction()
     if transaction is None or not transaction.is_active or s.new or s.dirty or s.deleted:
         return
     conn = s.connection()
-    if conn.dialect.name != "postgresql" or conn.info.get(_WROTE):
+    if conn.info.get(_WROTE):
         return
     from psycopg.pq import TransactionStatus
 

@@ -10,10 +10,15 @@ explicit `sid` or values that cannot be a dictionary key are built as Flask buil
 
 A URL default added later that depends on the request (other than the session token) would have to be added to
 the key in `ToolFlask.url_for`.
+
+The class also remembers which of its functions Flask must run as coroutines (`ensure_sync`): Flask asks for every
+hook and view of every request, and the answer for a function does not change.
 """
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, g
@@ -32,6 +37,22 @@ class ToolFlask(Flask):
         super().__init__(*args, **kwargs)
         self._links: dict[tuple[Any, ...], str] = {}
         self._session_endpoints: tuple[int, frozenset[str]] = (-1, frozenset())
+        # The functions found plain (not coroutines). Weak keys: a function made for one request
+        # (after_this_request) is not kept alive by this.
+        self._plain: weakref.WeakKeyDictionary[Callable[..., Any], bool] = weakref.WeakKeyDictionary()
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """Flask's answer, found once per plain function (inspect.iscoroutinefunction on every call: ~8 per
+        request)."""
+        try:
+            if self._plain.get(func):
+                return func
+        except TypeError:  # no weak reference to it (a builtin): asked each time
+            return super().ensure_sync(func)
+        sync = super().ensure_sync(func)
+        if sync is func:
+            self._plain[func] = True
+        return sync
 
     def session_endpoints(self) -> frozenset[str]:
         """Endpoints whose URL carries the session token (recomputed when endpoints were added: routes are

@@ -19,7 +19,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, current_app, g, request
+from flask import Blueprint, Flask, Response, abort, current_app, request
+from flask.globals import _cv_app, _cv_request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -91,8 +92,11 @@ def token_request(ok: bool) -> None:
 # --- requests ----------------------------------------------------------------------------------------------
 
 
+# Every request: `g` and the request read through their contexts (each use of the proxies looks them up again).
+
+
 def _started() -> None:
-    g._nama_started = time.perf_counter()
+    _cv_app.get().g._nama_started = time.perf_counter()
 
 
 # Each request's metric children by their labels: `labels()` checks and joins them on every call.
@@ -114,16 +118,17 @@ def _children(route: str, method: str, status_class: int) -> tuple[Any, Any]:
 
 
 def _finished(response: Response) -> Response:
-    started = g.pop("_nama_started", None)
+    started = _cv_app.get().g.__dict__.pop("_nama_started", None)
     if started is None:
         return response
-    rule = request.url_rule
+    req = _cv_request.get().request
+    rule = req.url_rule
     route = rule.rule if rule is not None else "unmatched"
-    method = request.method
+    method = req.method
     seconds, responses = _children(route, method, response.status_code // 100)
     seconds.observe(time.perf_counter() - started)
     responses.inc()
-    counter = _OUTCOMES.get(request.endpoint or "")
+    counter = _OUTCOMES.get(req.endpoint or "")
     if counter is not None and method == "POST":
         code = response.status_code
         counter.labels("ok" if code < 400 else "refused" if code < 500 else "error").inc()

@@ -11,7 +11,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, g, has_request_context
+from flask import Flask
+from flask.globals import _cv_app, _cv_request
 from flask.wrappers import Response
 from sqlalchemy import event
 
@@ -45,14 +46,16 @@ def init_app(app: Flask) -> None:
             "LTI_TOOL_BENCH_COUNT_QUERIES is for benchmarks; it cannot run with LTI_TOOL_ENV=production"
         )
 
+    # The request's `g` read through the app context itself (the `g` proxy looks it up on every use).
     @event.listens_for(get_db(app).engine, "before_cursor_execute")
     def _count(*_args: Any) -> None:
-        if has_request_context():
-            g.query_count = g.get("query_count", 0) + 1
+        if _cv_request.get(None) is not None:
+            here = _cv_app.get().g.__dict__
+            here["query_count"] = here.get("query_count", 0) + 1
 
     @app.after_request
     def _header(resp: Response) -> Response:
-        resp.headers[HEADER] = str(g.get("query_count", 0))
+        resp.headers[HEADER] = str(_cv_app.get().g.__dict__.get("query_count", 0))
         return resp
 
     app.wsgi_app = CpuTime(app.wsgi_app)  # type: ignore[method-assign]

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
-from flask import Flask, current_app, g, request
+from flask import Flask, Request
+from flask.globals import _cv_app, _cv_request
 from flask.wrappers import Response
 from sqlalchemy import select
 
@@ -88,13 +90,11 @@ def platform_origins(app: Flask) -> _PlatformOrigins:
 
 def frame_platform(platform_id: int) -> None:
     """This response belongs to that platform: it may frame it."""
-    g.frame_platform_id = platform_id
+    _cv_app.get().g.frame_platform_id = platform_id
 
 
-def _claimed_origin() -> str | None:
-    environ = (
-        request.environ
-    )  # not request.headers: its get() raises and catches a KeyError per missing header
+def _claimed_origin(environ: dict[str, Any]) -> str | None:
+    # The environ, not request.headers: its get() raises and catches a KeyError per missing header.
     for value in (environ.get("HTTP_ORIGIN"), environ.get("HTTP_REFERER")):
         origin = origin_of(value)
         if origin is not None:
@@ -102,15 +102,16 @@ def _claimed_origin() -> str | None:
     return None
 
 
-def frame_ancestors(app: Flask) -> str:
-    platform_id = g.get("frame_platform_id")
+def frame_ancestors(app: Flask, here: dict[str, Any], req: Request) -> str:
+    """Who may frame this response (`here`: the request's `g`)."""
+    platform_id = here.get("frame_platform_id")
     if isinstance(platform_id, int):
         return platform_origins(app).load(app).ancestors.get(platform_id, "'self'")
-    if request.path.startswith("/lti/register"):
-        origin = origin_of(request.args.get("openid_configuration"))
+    if req.path.startswith("/lti/register"):
+        origin = origin_of(req.args.get("openid_configuration"))
         return "'self'" if origin is None else f"'self' {origin}"
-    if request.path.startswith("/lti/"):
-        claimed = _claimed_origin()
+    if req.path.startswith("/lti/"):
+        claimed = _claimed_origin(req.environ)
         if claimed is not None and platform_origins(app).registered(app, claimed):
             return f"'self' {claimed}"
     return "'self'"
@@ -136,17 +137,20 @@ _NO_STORE = ("/s/", "/admin", "/lti/")
 def _headers(resp: Response) -> Response:
     # Added where the response has no header of that name yet (a view's or the operator area's own wins). The
     # names present are looked up once: each `in resp.headers` walks the list and raises a KeyError per miss.
+    # The app context and the request are read once (each use of `g`, `request` or `current_app` looks them up).
     headers = resp.headers
     present = {name.lower() for name, _ in headers}
+    app_ctx = _cv_app.get()
+    req = _cv_request.get().request
     if "content-security-policy" not in present:
-        extra = g.get("csp_form_action")
+        here = app_ctx.g.__dict__
+        extra = here.get("csp_form_action")
         form_action = f"'self' {extra}" if extra else "'self'"
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
-        headers.add("Content-Security-Policy", _csp(form_action, frame_ancestors(app)))
+        headers.add("Content-Security-Policy", _csp(form_action, frame_ancestors(app_ctx.app, here, req)))
     for lowered, name, value in _ALWAYS:
         if lowered not in present:
             headers.add(name, value)
-    if "cache-control" not in present and request.path.startswith(_NO_STORE):
+    if "cache-control" not in present and req.path.startswith(_NO_STORE):
         headers.add("Cache-Control", "no-store")
     return resp
 

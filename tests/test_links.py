@@ -56,3 +56,40 @@ def test_template_gettext_is_jinjas_newstyle_gettext(app: Flask) -> None:
         assert ours.from_string(source).render() == expected
     assert expected == "100% <sure>|Hi &lt;b&gt;|plain|plain"
     assert isinstance(Markup("x"), str)
+
+
+def test_flask_runs_plain_functions_as_they_are_and_forgets_one_off_ones(app: Flask) -> None:
+    """`ToolFlask.ensure_sync` (asked for every hook and view of every request) answers as Flask does, remembers
+    a plain function without keeping a one-off one alive, and leaves coroutine functions to Flask."""
+    import gc
+    import weakref
+
+    def plain() -> str:
+        return "ok"
+
+    assert app.ensure_sync(plain) is plain and app.ensure_sync(plain) is plain
+    assert app._plain.get(plain) is True  # type: ignore[attr-defined]
+
+    def one_off() -> None:
+        return None
+
+    gone = weakref.ref(one_off)
+    assert app.ensure_sync(one_off) is one_off
+    del one_off
+    gc.collect()
+    assert gone() is None
+
+    async def coroutine() -> None:
+        return None
+
+    try:
+        expected: Any = Flask.ensure_sync(app, coroutine)
+    except RuntimeError as error:  # Flask without its async extra
+        expected = str(error)
+    try:
+        ours: Any = app.ensure_sync(coroutine)
+    except RuntimeError as error:
+        ours = str(error)
+    assert ours is not coroutine and type(ours) is type(expected)
+    assert coroutine not in app._plain  # type: ignore[attr-defined]
+    assert app.ensure_sync(len) is len  # a builtin: no weak reference, still answered
