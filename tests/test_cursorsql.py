@@ -152,3 +152,32 @@ def test_launch_post_statements_are_counted(app: Flask, launcher: Launcher) -> N
         assert int(resp.headers["X-Query-Count"]) == (9 if redis else 10)
     else:
         assert int(resp.headers["X-Query-Count"]) == 1
+
+
+class _CountingTime(UTCDateTime):
+    calls = 0
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        _CountingTime.calls += 1
+        return super().process_bind_param(value, dialect)
+
+
+def test_a_value_bound_to_one_type_is_processed_once_per_unit_of_work(engine: Engine) -> None:
+    shared, other = _CountingTime(), _CountingTime()
+    one = CursorStatement(
+        probe.insert().values(name="one", flag=True, at=bindparam("a", type_=shared), doc=None)
+    )
+    two = CursorStatement(probe.update().where(probe.c.name == "one").values(at=bindparam("b", type_=shared)))
+    three = CursorStatement(
+        probe.update().where(probe.c.name == "one").values(at=bindparam("c", type_=other))
+    )
+    later = AT + dt.timedelta(hours=1)
+    _CountingTime.calls = 0
+    with engine.begin() as conn:
+        done: dict[tuple[int, int], Any] = {}
+        params = {"a": AT, "b": AT, "c": later}
+        for stmt in (one, two, three):
+            stmt.execute(conn, params, done)
+    assert _CountingTime.calls == 2  # AT once for `shared`, `later` once for `other`
+    assert _rows(engine)["one"][2] == later

@@ -33,6 +33,7 @@ from ..models import (
     User,
     utcnow,
 )
+from ..models.base import UTCDateTime
 from ..privacy.subjects import HOLD_GRADES, launch_subjects
 from ..text import without_bidi_controls
 from .claims import DEEP_LINKING_REQUEST, DL, LTI
@@ -212,6 +213,8 @@ _SESSION = _Row(
     ),
 )
 _CONTEXT_OPTIONAL = ("nrps_url", "lineitems_url", "ags_scopes")
+# The type of every time the launch writes (one object: CursorStatement processes a value bound to it once).
+_LAUNCH_TIME = UTCDateTime()
 
 
 def _context_row(optional: tuple[str, ...]) -> _Row:
@@ -240,7 +243,10 @@ def _write(dialect: str, row: _Row, earlier: dict[str, Any] | None = None) -> An
         elif row is _USER and name == "grades_held":
             columns[name] = HOLD_GRADES
         else:
-            columns[name] = bindparam(f"{row.prefix}_{name}", type_=table.c[name].type)
+            column_type = table.c[name].type
+            if isinstance(column_type, UTCDateTime):  # one type object: the launch's time processed once
+                column_type = _LAUNCH_TIME
+            columns[name] = bindparam(f"{row.prefix}_{name}", type_=column_type)
     ins = insert(table).values(columns)
     stmt: Any = ins
     if row.keys:
@@ -435,22 +441,23 @@ def provision(
     else:
         assert nonce is None, "the nonce goes with the rows on PostgreSQL only"
         user, context, *rest = _one_by_one(context_optional, with_link)
-        ((user_id, created_at),) = user.execute(conn, params)
+        done: dict[tuple[int, int], Any] = {}  # values processed for SQLite (the launch's time: once)
+        ((user_id, created_at),) = user.execute(conn, params, done)
         params.update(ll_user_id=user_id, m_user_id=user_id, s_user_id=user_id)
-        ((context_id,),) = context.execute(conn, params)
+        ((context_id,),) = context.execute(conn, params, done)
         params.update(l_context_id=context_id, m_context_id=context_id, s_context_id=context_id)
         if with_link:
             link_stmt, link_launch, *rest = rest
-            ((link_id,),) = link_stmt.execute(conn, params)
+            ((link_id,),) = link_stmt.execute(conn, params, done)
             params.update(ll_resource_link_id=link_id)
-            link_launch.execute(conn, params)
+            link_launch.execute(conn, params, done)
         params["s_resource_link_id"] = link_id
         for stmt in rest:
-            stmt.execute(conn, params)
+            stmt.execute(conn, params, done)
         if person is not None:
             params.update(ls_context_id=context_id, ls_user_id=user_id)
             for stmt in _listed_one_by_one(instructor):
-                stmt.execute(conn, params)
+                stmt.execute(conn, params, done)
     if person is None:
         relist_person(s, platform_id=platform.id, sub=claims["sub"], launched_in=context_id, now=now)
     return ProvisionedLaunch(
