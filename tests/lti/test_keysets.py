@@ -67,15 +67,6 @@ def _try(segment: bytes) -> bytes | None:
 
 _KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 _OTHER_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-_NOW = int(time.time())
-_CLAIMS = {
-    "iss": "https://lms.example",
-    "aud": "tool",
-    "sub": "u",
-    "iat": _NOW,
-    "exp": _NOW + 60,
-    "nonce": "n",
-}
 _CODES = {  # the refusal codes verify_signature gives PyJWT's exceptions
     jwt.ExpiredSignatureError: "token_expired",
     jwt.ImmatureSignatureError: "token_not_yet_valid",
@@ -86,8 +77,19 @@ _CODES = {  # the refusal codes verify_signature gives PyJWT's exceptions
 }
 
 
-def _token(key: Any = _KEY, headers: dict[str, Any] | None = None, **claims: Any) -> str:
-    body = {k: v for k, v in {**_CLAIMS, **claims}.items() if v is not None}
+def _claims(now: int) -> dict[str, Any]:
+    return {
+        "iss": "https://lms.example",
+        "aud": "tool",
+        "sub": "u",
+        "iat": now,
+        "exp": now + 60,
+        "nonce": "n",
+    }
+
+
+def _token(now: int, key: Any = _KEY, headers: dict[str, Any] | None = None, **claims: Any) -> str:
+    body = {k: v for k, v in {**_claims(now), **claims}.items() if v is not None}
     return jwt.encode(body, key, algorithm="RS256", headers={"kid": "k1", **(headers or {})})
 
 
@@ -100,27 +102,34 @@ def _segments(token: str, *, header: Any = None, body: bytes | None = None) -> s
     return ".".join(parts)
 
 
-TOKENS = {
-    "valid": _token(),
-    "expired": _token(exp=_NOW - 120),
-    "issued in the future": _token(iat=_NOW + 600),
-    "not yet valid (nbf)": _token(nbf=_NOW + 600),
-    "other audience": _token(aud="someone-else"),
-    "one of several audiences": _token(aud=["tool", "other"]),
-    "other issuer": _token(iss="https://evil.example"),
-    "no nonce": _token(nonce=None),
-    "no exp": _token(exp=None),
-    "iat not a number": _token(iat="yesterday"),
-    "signed by another key": _token(_OTHER_KEY),
-    "body changed": _segments(_token(), body=json.dumps({**_CLAIMS, "sub": "admin"}).encode()),
-    "kid not a string": _segments(_token(), header={"alg": "RS256", "kid": 7}),
-    "alg none in the header": _segments(_token(), header={"alg": "none", "kid": "k1"}),
-    "unknown crit": _segments(_token(), header={"alg": "RS256", "crit": ["exp"]}),
-    "body not an object": _segments(_token(), body=b"[1]"),
-    "body not JSON": _segments(_token(), body=b"{"),
-    "detached payload": _segments(_token(), header={"alg": "RS256", "b64": False, "crit": ["b64"]}),
-    "two segments": ".".join(_token().split(".")[:2]),
-}
+def _tokens() -> dict[str, str]:
+    """The tokens, signed now: built when a test runs, not when the file is collected (a full run reaches these
+    tests minutes later, when tokens valid for 60 s from collection would have expired)."""
+    now = int(time.time())
+    return {
+        "valid": _token(now),
+        "expired": _token(now, exp=now - 120),
+        "issued in the future": _token(now, iat=now + 600),
+        "not yet valid (nbf)": _token(now, nbf=now + 600),
+        "other audience": _token(now, aud="someone-else"),
+        "one of several audiences": _token(now, aud=["tool", "other"]),
+        "other issuer": _token(now, iss="https://evil.example"),
+        "no nonce": _token(now, nonce=None),
+        "no exp": _token(now, exp=None),
+        "iat not a number": _token(now, iat="yesterday"),
+        "signed by another key": _token(now, _OTHER_KEY),
+        "body changed": _segments(_token(now), body=json.dumps({**_claims(now), "sub": "admin"}).encode()),
+        "kid not a string": _segments(_token(now), header={"alg": "RS256", "kid": 7}),
+        "alg none in the header": _segments(_token(now), header={"alg": "none", "kid": "k1"}),
+        "unknown crit": _segments(_token(now), header={"alg": "RS256", "crit": ["exp"]}),
+        "body not an object": _segments(_token(now), body=b"[1]"),
+        "body not JSON": _segments(_token(now), body=b"{"),
+        "detached payload": _segments(_token(now), header={"alg": "RS256", "b64": False, "crit": ["b64"]}),
+        "two segments": ".".join(_token(now).split(".")[:2]),
+    }
+
+
+TOKEN_NAMES = list(_tokens())
 
 
 def _ours(token: str) -> str:
@@ -153,9 +162,10 @@ def _pyjwt(token: str) -> str:
     return "ok"
 
 
-@pytest.mark.parametrize("name", TOKENS)
+@pytest.mark.parametrize("name", TOKEN_NAMES)
 def test_parsed_once_and_verified_as_jwt_decode_does(name: str) -> None:
-    ours, pyjwt = _ours(TOKENS[name]), _pyjwt(TOKENS[name])
+    token = _tokens()[name]
+    ours, pyjwt = _ours(token), _pyjwt(token)
     if ours == "malformed":  # refused before the signature check (token_malformed); PyJWT refuses it as well
         assert pyjwt != "ok", name
     else:
@@ -163,5 +173,5 @@ def test_parsed_once_and_verified_as_jwt_decode_does(name: str) -> None:
 
 
 def test_the_tokens_include_each_outcome() -> None:
-    outcomes = {_ours(token) for token in TOKENS.values()}
+    outcomes = {_ours(token) for token in _tokens().values()}
     assert {"ok", "malformed", "token_invalid", "bad_signature", *_CODES.values()} <= outcomes, outcomes
