@@ -48,11 +48,15 @@ is superseded instead of retried, and a row with a newer sibling is superseded w
 newest row already carries the same values is not queued again. A row waits while an older row of its
 target is in flight, so a target's scores reach the platform in order.
 
-One refinement of "409 = applied": Moodle compares a score's timestamp with the moment it *saved* the
-previous grade (whole seconds, its clock). A score queued while our previous one for the same user and line
-item was in flight, or in the same second, is refused although it is newer. When our own previous delivery
-explains the 409, the row is sent once more with a timestamp in the next second (GradeOutbox.restamps, at
-most once); any other 409 is applied.
+One refinement of "409 = applied": Moodle compares a score's timestamp with the grade's `timemodified` in whole
+seconds: the moment it *saved* the previous grade (the activity's own grade item, its clock), or the previous
+score's own timestamp (a line item made through the container). A score queued while our previous one for the
+same user and line item was in flight or in the same second, or whose timestamp shares its second with a
+previous score of ours (a score queued right after a restamped one carries a timestamp just after it, ahead of
+the clock: `payloads.next_timestamp`), is refused although it is newer. When our own previous delivery explains
+the 409 (`outbox.record.own_conflict`), the row is sent once more (GradeOutbox.restamps, at most once), at and
+with a timestamp in the first whole second after the clock and every timestamp of ours that may stand there;
+any other 409 is applied.
 
 Send again (`resend`): a failed row stays as history; a new pending row with the same score and a fresh
 timestamp is queued (so "send again" twice does not send twice: only failed rows that are still the newest

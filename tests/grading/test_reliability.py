@@ -80,7 +80,9 @@ def test_platform_answering_503_to_everything_then_back(classroom: Classroom, ru
 def test_thirty_percent_of_score_posts_answered_500(classroom: Classroom, running_worker: Worker) -> None:
     users = classroom.learners([*LEARNERS, *classroom.lms.add_learners(12)])
     classroom.lms.faults({"scores": {"status": 500, "rate": 0.3, "seed": 1}})
-    learn(classroom, users, rounds=3, pause=0.05)  # while the worker is delivering
+    # five rounds while the worker is delivering: retried scores overtaken by newer ones, restamped ones and
+    # their successors stamped ahead of the clock (test_worker.py ..._stamped_ahead_of_the_clock_arrives)
+    learn(classroom, users, rounds=5, pause=0.05)
     wait_delivered(classroom)
     assert_platform_has_exactly_the_newest(classroom)
     posts = classroom.lms.stats()["by_status"]["score_posts"]

@@ -133,6 +133,37 @@ def test_moodles_whole_second_409_after_our_own_score_is_sent_once_more(classroo
     assert course[0]["activityProgress"] == "InProgress" and course[0]["scoreGiven"] == 50.0
 
 
+def test_a_score_right_after_one_stamped_ahead_of_the_clock_arrives(classroom: Classroom) -> None:
+    """A score queued right after a restamped one carries a timestamp just after it, ahead of the clock
+    (`payloads.next_timestamp`). On a line item made through the container Moodle keeps the score's own
+    timestamp as `timemodified`, so the next score in that whole second is refused: our own doing, however
+    long ago we sent it, and the resend must go past that second, not only past the clock's. (Seen as lost
+    grades in a stress run of tests/grading/test_reliability.py on PostgreSQL: the 409 was taken as applied,
+    or the restamped score stayed in the same second and met a second 409.)"""
+    lea = classroom.person("4")
+    classroom.record(lea, "modul-a", score=0.4)
+    ahead = utcnow().replace(microsecond=0) + dt.timedelta(seconds=2)  # more than a second ahead
+    stamp = format_timestamp(ahead + dt.timedelta(milliseconds=1))
+    with session_scope(classroom.app, write=True) as s:  # as a restamped score's successor would carry
+        for queued in s.scalars(select(GradeOutbox)):
+            queued.score_timestamp = stamp
+            queued.payload = {**queued.payload, "timestamp": stamp}
+    deliver_all(classroom.app)
+    assert {r.state for r in classroom.rows()} == {"sent"}
+    newer = classroom.record(lea, "modul-a", score=1.0, completed=True)
+    [module_row] = [r for r in newer if r.module_id == "modul-a"]
+    assert parse_timestamp(module_row.score_timestamp).replace(microsecond=0) == ahead  # same second
+    deliver_all(classroom.app)
+    with session_scope(classroom.app) as s:
+        row = s.get(GradeOutbox, module_row.id)
+        assert row is not None
+        assert (row.state, row.restamps, row.last_status) == ("sent", 1, 200)
+        assert parse_timestamp(row.score_timestamp) >= ahead + dt.timedelta(seconds=1)
+    assert_platform_has_exactly_the_newest(classroom)
+    [module_score] = [r for r in classroom.lms.scores() if r["resourceId"] == "modul-a"]
+    assert (module_score["scoreGiven"], module_score["activityProgress"]) == (100.0, "Completed")
+
+
 @pytest.mark.parametrize("sub", ["3", "2"], ids=["teacher-in-the-lms", "not-enrolled"])
 def test_a_user_the_platform_cannot_grade_fails_with_its_reason_and_no_retry(
     classroom: Classroom, sub: str

@@ -25,7 +25,7 @@ from .enqueue import (
 from .lease import Claimed, claim, extend_lease, release
 from .monitor import Summary, counted, failed_rows, forget_worker, heartbeat, summary
 from .record import (
-    conflict_is_ours,
+    own_conflict,
     record_delivered,
     record_failed,
     record_outcome,
@@ -63,7 +63,6 @@ __all__ = [
     "Target",
     "add_wake_listener",
     "claim",
-    "conflict_is_ours",
     "counted",
     "delete_rows",
     "enqueue_grades",
@@ -77,6 +76,7 @@ __all__ = [
     "known_lineitem",
     "known_lineitems",
     "newest_rows",
+    "own_conflict",
     "prunable",
     "prune",
     "reconcile",

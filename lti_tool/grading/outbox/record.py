@@ -12,12 +12,12 @@ import datetime as dt
 import logging
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ...models import GradeOutbox, LineItem, utcnow
 from ..ags import Outcome, OutcomeKind
-from ..payloads import next_timestamp, parse_timestamp
+from ..payloads import format_timestamp, next_timestamp, parse_timestamp
 from .lease import Claimed
 from .rows import Destination, RowState, is_newest
 
@@ -178,7 +178,7 @@ def record_restamp(
     now: dt.datetime | None = None,
     duration_ms: int | None = None,
 ) -> bool:
-    """409 caused by our own earlier delivery (see `conflict_is_ours`): send once more with a newer timestamp."""
+    """409 caused by our own earlier delivery (see `own_conflict`): send once more with a newer timestamp."""
     now = now or utcnow()
     payload = dict(row.payload)
     payload["timestamp"] = timestamp
@@ -195,35 +195,48 @@ def record_restamp(
     return _finish(s, row.id, worker_id, values, now=now, duration_ms=duration_ms)
 
 
-def conflict_is_ours(s: Session, row: Claimed, lineitem_url: str) -> bool:
-    """Could a 409 for `row` come from our own previous score for the same user and line item?
+def own_conflict(s: Session, row: Claimed, lineitem_url: str) -> dt.datetime | None:
+    """Could a 409 for `row` come from our own previous score for the same user and line item? Then the
+    latest score timestamp of ours that may stand at the platform (at least the row's own); else None.
 
-    Moodle compares a score's timestamp with the time it *saved* the previous grade (whole seconds, its own
-    clock), so a score created while the previous one was on its way, or in the same second, is refused
-    although it is newer. That is the case when another row of ours for this user and line item finished
-    (or was still in flight) less than a second before this row's timestamp, or later.
+    Moodle refuses a score whose timestamp is not after the grade's `timemodified` in whole seconds: the moment
+    it *saved* the previous grade (the activity's own grade item), or the previous score's own timestamp (a
+    line item made through the container). So a score queued while our previous one was on its way or in the
+    same second is refused although it is newer, and so is one whose timestamp shares its whole second with a
+    previous score of ours that carried a later-than-clock timestamp (a restamped score's successor:
+    `payloads.next_timestamp`). That is the case when another row of ours for this user and line item finished
+    (or was still in flight) less than a second before this row's timestamp, or later, or carried a timestamp
+    in this row's second or later. Only once per row (`restamps`): a second 409 is the platform's answer.
     """
     if row.restamps > 0:
-        return False
-    since = parse_timestamp(row.score_timestamp) - dt.timedelta(seconds=1)
+        return None
+    stamp = parse_timestamp(row.score_timestamp)
+    since = stamp - dt.timedelta(seconds=1)
+    second = format_timestamp(stamp.replace(microsecond=0))  # timestamps are stored in this one format
     other = GradeOutbox
-    return bool(
-        s.scalar(
-            select(
-                exists().where(
-                    other.id != row.id,
-                    other.user_id == row.user_id,
-                    other.context_id == row.context_id,
-                    or_(other.target == row.target, other.lineitem_url == lineitem_url),
-                    other.attempts > 0,
-                    or_(
-                        other.last_attempt_at >= since,
-                        and_(other.state == RowState.SENDING, other.lease_until >= since),  # in flight
-                    ),
-                )
-            )
-        )
+    ours = (
+        other.id != row.id,
+        other.user_id == row.user_id,
+        other.context_id == row.context_id,
+        or_(other.target == row.target, other.lineitem_url == lineitem_url),
+        other.attempts > 0,
+        or_(
+            other.last_attempt_at >= since,
+            and_(other.state == RowState.SENDING, other.lease_until >= since),  # in flight
+            other.score_timestamp >= second,
+        ),
     )
+    found, latest = s.execute(select(func.count(), func.max(other.score_timestamp)).where(*ours)).one()
+    if not found:
+        return None
+    return max(stamp, parse_timestamp(latest)) if latest else stamp
+
+
+def restamp_second(latest: dt.datetime, now: dt.datetime) -> dt.datetime:
+    """When a restamped score is sent, and its new timestamp: 1 ms into the first whole second after both the
+    clock and every timestamp of ours that may stand at the platform (`own_conflict`), so that neither the
+    moment the platform saved our previous score nor that score's own timestamp shares its second."""
+    return max(now, latest).replace(microsecond=0) + dt.timedelta(seconds=1, milliseconds=1)
 
 
 def record_outcome(
@@ -238,11 +251,12 @@ def record_outcome(
     duration_ms: int | None = None,
 ) -> bool:
     """Store what the platform answered for a claimed row; True when the row now counts as delivered (sent or
-    applied). A 409 that our own previous score explains (`conflict_is_ours`) is sent again instead."""
+    applied). A 409 that our own previous score explains (`own_conflict`) is sent again instead."""
     if outcome.kind in (OutcomeKind.SENT, OutcomeKind.APPLIED) and url is not None:
         applied = outcome.kind == OutcomeKind.APPLIED
-        if applied and conflict_is_ours(s, row, url):
-            send_at = utcnow().replace(microsecond=0) + dt.timedelta(seconds=1, milliseconds=1)
+        latest = own_conflict(s, row, url) if applied else None
+        if latest is not None:
+            send_at = restamp_second(latest, utcnow())
             stamp = next_timestamp(row.score_timestamp, send_at)
             log.debug("grade %s: 409 after our own previous score; resending at %s", row.id, stamp)
             record_restamp(

@@ -10,7 +10,8 @@ Kept, whatever their age:
 - sent and applied rows delivered within GRADE_HISTORY_DAYS: the gradebook's page of a learner lists each
   delivery in its timeline;
 - superseded rows queued within SUPERSEDED_KEPT: they were never sent and no page shows them; the hour covers
-  the 409 check (`record.conflict_is_ours` looks one second back) and any lease still running.
+  the 409 check (`record.own_conflict` looks one second back, and at timestamps in the row's own second) and
+  any lease still running.
 The grade workers prune with their housekeeping (every HOUSEKEEPING_SECONDS, `worker.Worker.housekeep`), at most
 PRUNE_BATCH rows per transaction.
 """
