@@ -297,6 +297,8 @@ class RosterFetch:
                 token = self.tokens.get(self.platform, [NRPS_SCOPE], self.http)
                 response = self._request(url, token, deadline)
         except (TokenError, Busy) as exc:
+            if isinstance(exc, Busy) or exc.temporary:  # down, busy or resting: not a refusal of this tool
+                raise self._unreachable(f"no access token for NRPS: {exc}") from exc
             raise _error(
                 "roster_no_token",
                 _l("The learning platform did not allow this tool to read the course member list."),

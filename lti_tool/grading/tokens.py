@@ -93,6 +93,12 @@ class TokenError(Exception):
         self.retry_after = retry_after
         self.rest_until: dt.datetime | None = None  # no token request to this platform before then
 
+    @property
+    def temporary(self) -> bool:
+        """The endpoint was unreachable, down or busy (no answer, 5xx, 408, 429), not refusing this tool: a
+        person is told to try again later rather than to have the set-up checked."""
+        return self.status is None or self.status >= 500 or self.status in (408, 429)
+
 
 @dataclass(frozen=True, slots=True)
 class EndpointTrouble:
@@ -103,6 +109,7 @@ class EndpointTrouble:
     failures: int
     rest_until: dt.datetime
     reason: str
+    status: int | None = None  # the last failed request's HTTP status (None: no answer)
 
     def describe(self) -> str:
         return (
@@ -115,7 +122,7 @@ class TokenEndpointResting(TokenError):
     """No token request was made: the platform's token endpoint failed lately and rests (`EndpointTrouble`)."""
 
     def __init__(self, trouble: EndpointTrouble) -> None:
-        super().__init__(trouble.describe())
+        super().__init__(trouble.describe(), status=trouble.status)
         self.trouble = trouble
         self.rest_until = trouble.rest_until
 
@@ -139,6 +146,7 @@ def endpoint_trouble(store: LaunchStore, platform_id: int) -> EndpointTrouble | 
         failures=int(raw["failures"]),
         rest_until=dt.datetime.fromtimestamp(float(raw["rest_until"]), dt.UTC),
         reason=str(raw["reason"]),
+        status=int(raw["status"]) if isinstance(raw.get("status"), int) else None,  # absent before 2026-12-07
     )
 
 
@@ -264,12 +272,14 @@ class AccessTokens:
             failures=failures,
             rest_until=now + dt.timedelta(seconds=rest),
             reason=str(exc)[:300],
+            status=exc.status,
         )
         value = {
             "since": trouble.since.timestamp(),
             "failures": failures,
             "rest_until": trouble.rest_until.timestamp(),
             "reason": trouble.reason,
+            "status": trouble.status,
         }
         # Kept past the rest (the next failure then rests longer) until a token request succeeds.
         self.store.set(_trouble_key(platform.id), value, math.ceil(rest + self.backoff_cap) + 60)

@@ -286,6 +286,31 @@ def test_a_failing_platform_changes_nothing(
     assert snapshot(app, course) == before
 
 
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (500, "roster_unreachable"),
+        (503, "roster_unreachable"),
+        (429, "roster_unreachable"),
+        (400, "roster_no_token"),
+    ],
+)
+def test_a_failing_token_endpoint_says_whether_to_wait_or_to_ask(
+    app: Flask, lms: Lms, course: int, status: int, code: str
+) -> None:
+    """A token endpoint that is down or busy is something to wait for ("try again in a few minutes"); one that
+    refuses the tool (400 invalid_client: tool disabled or keys not matching) is for the LMS administrator. The
+    same answer while the endpoint rests, without asking it again."""
+    lms.faults({"token": {"status": status}})
+
+    first = refused(app, course)
+    again = refused(app, course)  # within the rest: no token request
+
+    assert (first.code, again.code) == (code, code)
+    assert lms.stats()["token_requests"] == 1
+    assert snapshot(app, course) == (None, ())
+
+
 def test_the_member_list_of_another_course_is_refused(app: Flask, lms: Lms, course: int) -> None:
     with session_scope(app) as s:
         deployment_pk = s.scalar(select(Context.deployment_id).where(Context.id == course))
