@@ -41,6 +41,7 @@ from ..course.learner import work
 from ..forms import find_form
 from ..peer import LTI, ServerThread
 from ..services import INSTRUCTOR_ROLE, LEARNER_ROLE, launch
+from .hostile_lms import HostileLms
 
 CLIENT_ID = "nama-tool"
 DEPLOYMENT_ID = "1"
@@ -209,6 +210,15 @@ def tool(app: Flask) -> Iterator[ServerThread]:
     server = ServerThread(app)
     yield server
     server.stop()
+
+
+@pytest.fixture
+def hostile() -> Iterator[HostileLms]:
+    """A platform whose answers the test sets (hostile_lms.py)."""
+    lms = HostileLms().start()
+    yield lms
+    assert lms.server
+    lms.server.stop()
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,7 +22,7 @@ from lti_tool.grading.worker import Worker
 from lti_tool.models import GradeOutbox
 
 from .conftest import LEARNERS, Classroom, Lms, assert_platform_has_exactly_the_newest, deliver_all
-from .test_hostile_platform import Answer, HostileLms
+from .hostile_lms import Answer, HostileLms
 
 BASE, CAP = 0.3, 1.2  # rests of 0.3, 0.6, 1.2, 1.2 … seconds
 SLOW = 1.0  # where a test looks between two batches: a rest the first batch's writes do not use up
@@ -111,14 +110,6 @@ def test_a_failing_token_endpoint_is_asked_once_per_rest_then_every_newest_grade
     assert endpoint_trouble(get_store(app), classroom.platform_id) is None
     assert_platform_has_exactly_the_newest(classroom)
     assert "token endpoint failing" not in app.test_cli_runner().invoke(args=["grades", "status"]).output
-
-
-@pytest.fixture
-def hostile() -> Iterator[HostileLms]:
-    lms = HostileLms().start()
-    yield lms
-    assert lms.server
-    lms.server.stop()
 
 
 @pytest.mark.parametrize(
