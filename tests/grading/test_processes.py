@@ -94,6 +94,8 @@ def spawn(test_config: dict[str, Any], tmp_path: Path) -> Iterator[Any]:
             "GRADE_POLL_SECONDS",
             "GRADE_BACKOFF_BASE_SECONDS",
             "GRADE_BACKOFF_CAP_SECONDS",
+            "GRADE_TOKEN_BACKOFF_BASE_SECONDS",
+            "GRADE_TOKEN_BACKOFF_CAP_SECONDS",
             "GRADE_LEASE_SECONDS",
             "GRADE_RECORD_EVERY",
             "GRADE_HEARTBEAT_SECONDS",
@@ -219,6 +221,8 @@ def test_embedded_workers_under_gunicorn_deliver_each_row_once(
             "LTI_TOOL_GRADE_POLL_SECONDS": "0.05",
             "LTI_TOOL_GRADE_HEARTBEAT_SECONDS": "0.5",
             "LTI_TOOL_GRADE_BATCH_SIZE": "5",
+            "LTI_TOOL_GRADE_TOKEN_BACKOFF_BASE_SECONDS": str(test_config["GRADE_TOKEN_BACKOFF_BASE_SECONDS"]),
+            "LTI_TOOL_GRADE_TOKEN_BACKOFF_CAP_SECONDS": str(test_config["GRADE_TOKEN_BACKOFF_CAP_SECONDS"]),
         }
     )
     users = classroom.learners([*LEARNERS, *lms.add_learners(16)])
