@@ -13,6 +13,7 @@ import hmac
 import json
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
+from json.encoder import encode_basestring as _json_string
 from typing import Any, Protocol
 
 from sqlalchemy import bindparam, exists, select
@@ -56,16 +57,23 @@ def subject_of(key: SubjectKey, platform: PlatformIdentity, sub: str) -> str:
     return subjects_of(key, platform)(sub)
 
 
+@functools.lru_cache(maxsize=64)
+def _list_start(issuer: str, client_id: str) -> bytes:
+    """The JSON list's text up to its last item: `["<issuer>", "<client id>", `."""
+    return json.dumps([issuer, client_id], ensure_ascii=False)[:-1].encode() + b", "
+
+
 def subjects_of(key: SubjectKey, platform: PlatformIdentity) -> Callable[[str], str]:
-    """`subject_of` for many subs of one platform: the HMAC of the common prefix is computed once and copied
-    (a roster of thousands hashes each member)."""
-    prefix = hmac.new(key.key, digestmod=hashlib.sha256)
-    prefix.update(json.dumps([platform.issuer, platform.client_id], ensure_ascii=False)[:-1].encode() + b", ")
+    """`subject_of` for many subs of one platform (a roster of thousands hashes each member; every launch one).
+
+    The list's text is what `json.dumps([issuer, client id, sub], ensure_ascii=False)` writes: its start kept per
+    platform, the sub written by the JSON encoder's own string function (what `json.dumps` calls for a string;
+    `json.dumps` itself makes an encoder object per call), the HMAC by OpenSSL in one call."""
+    start = _list_start(platform.issuer, platform.client_id)
+    secret = key.key
 
     def of(sub: str) -> str:
-        mac = prefix.copy()
-        mac.update(json.dumps(sub, ensure_ascii=False).encode() + b"]")
-        return mac.hexdigest()
+        return hmac.digest(secret, start + _json_string(sub).encode() + b"]", "sha256").hex()
 
     return of
 
