@@ -10,11 +10,17 @@ statement counter and the tests that count statements rely on them), and a datab
 SQLAlchemy's exception for it.
 
 Positional parameter styles (SQLite's `qmark`); an expanding IN parameter (a list) is rendered once per length
-of its list. With another style (psycopg's named parameters) the statement runs through `Connection.execute`.
+of its list. On psycopg the statement is compiled with PostgreSQL's own `$1` placeholders and run on a raw cursor,
+which takes the SQL as it is: with its named placeholders psycopg parses every statement longer than 4,096 characters
+or with more than 50 parameters again on every run (the launch's one statement is both), and SQLAlchemy rewrites
+the text of a statement with an expanding parameter on every run. With another driver the statement runs through
+`Connection.execute`.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +48,7 @@ class _Compiled:
     """The statement compiled for one dialect, and its forms by the lengths of its expanding parameters."""
 
     compiled: Any
+    dialect: Dialect  # the connection's: the values' processors are its types'
     expanding: tuple[str, ...]
     results: tuple[_Processor, ...]
     forms: dict[tuple[int, ...], _Form] = field(default_factory=dict)
@@ -69,7 +76,8 @@ class CursorStatement:
         if not conn.in_transaction():
             raise RuntimeError("a CursorStatement runs inside the connection's transaction only")
         dialect = conn.dialect
-        if not dialect.positional:
+        raw = dialect.driver == "psycopg"
+        if not dialect.positional and not raw:
             return list(conn.execute(self.statement, params))
         compiled = self._compiled.get(dialect) or self._compile(dialect)
         lengths = tuple(len(params[name]) for name in compiled.expanding)
@@ -91,7 +99,7 @@ class CursorStatement:
                     done = processed[key] = process(value)
                 args.append(done)
         sql = form.sql
-        cursor = conn.connection.cursor()
+        cursor = _raw_cursor(conn) if raw else conn.connection.cursor()
         try:
             for listener in conn.dispatch.before_cursor_execute:
                 listener(conn, cursor, sql, args, None, False)
@@ -112,9 +120,10 @@ class CursorStatement:
         return [tuple(v if p is None else p(v) for p, v in zip(results, row, strict=True)) for row in rows]
 
     def _compile(self, dialect: Dialect) -> _Compiled:
-        compiled = self.statement.compile(dialect=dialect)
+        compiled = self.statement.compile(dialect=dialect if dialect.positional else _numbered(dialect))
         result = _Compiled(
             compiled,
+            dialect,
             tuple(name for name, bind in compiled.binds.items() if bind.expanding),
             tuple(
                 column.type.dialect_impl(dialect).result_processor(dialect, None)
@@ -127,7 +136,8 @@ class CursorStatement:
     @staticmethod
     def _form(compiled: _Compiled, lengths: tuple[int, ...]) -> _Form:
         binds = compiled.compiled.binds
-        dialect = compiled.compiled.dialect
+        by_name = {name: bind for bind, name in compiled.compiled.bind_names.items()}  # anonymous ones too
+        dialect = compiled.dialect
         placeholders: dict[str, Any] = {name: None for name in binds}
         placeholders.update({name: [None] * n for name, n in zip(compiled.expanding, lengths, strict=True)})
         state = compiled.compiled.construct_expanded_state(placeholders)
@@ -139,7 +149,7 @@ class CursorStatement:
         args = []
         for position in state.positiontup or ():
             name, index = source.get(position, (position, None))
-            bind = binds[name]
+            bind = binds[name] if name in binds else by_name[name]
             if bind.callable is not None:
                 raise ValueError(f"bind parameter {name} takes its value from a callable")
             own = _FROM_PARAMS if bind.required else bind.value
@@ -148,3 +158,27 @@ class CursorStatement:
         form = _Form(state.statement, tuple(args))
         compiled.forms[lengths] = form
         return form
+
+
+def _numbered(dialect: Dialect) -> Dialect:
+    """The connection's dialect compiling with PostgreSQL's numbered placeholders ($1, $2, …): a copy, so that the
+    copy has whatever the connection's dialect learnt from the server."""
+    numbered = copy.copy(dialect)
+    numbered.paramstyle = "numeric_dollar"
+    numbered.positional = True
+    # Its own quoting: the connection's doubles every % for psycopg's placeholders, which a raw cursor does not read.
+    numbered.identifier_preparer = numbered.preparer(numbered)
+    return numbered
+
+
+def _raw_cursor(conn: Connection) -> Any:
+    """A psycopg cursor that sends the SQL as it is, its values as `$1`, `$2`, … (psycopg's `RawCursor`)."""
+    dbapi = conn.connection.dbapi_connection
+    return _raw_cursor_class()(dbapi)
+
+
+@functools.cache
+def _raw_cursor_class() -> Any:
+    from psycopg import RawCursor  # imported when PostgreSQL is used only
+
+    return RawCursor

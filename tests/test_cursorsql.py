@@ -4,6 +4,7 @@ same statement writes and returns, is seen by the engine's statement listeners, 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,18 +21,23 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    create_engine,
     event,
     exc,
     exists,
+    literal_column,
     select,
+    text,
 )
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
 
 from lti_tool import create_app
 from lti_tool.cursorsql import CursorStatement
 from lti_tool.db import make_engine
 from lti_tool.models.base import UTCDateTime
 
+from .conftest import TEST_DATABASE_URL
 from .peer import Launcher
 
 metadata = MetaData()
@@ -181,3 +187,108 @@ def test_a_value_bound_to_one_type_is_processed_once_per_unit_of_work(engine: En
             stmt.execute(conn, params, done)
     assert _CountingTime.calls == 2  # AT once for `shared`, `later` once for `other`
     assert _rows(engine)["one"][2] == later
+
+
+# --- PostgreSQL (psycopg: the statement compiled with $1 placeholders and run on a raw cursor) ---------------------
+
+_pg_ins = postgresql.insert(probe).values(
+    name=bindparam("name"),
+    flag=exists().where(held.c.subject.in_(bindparam("subjects", expanding=True))),
+    doc=bindparam("doc", type_=JSON),
+    at=bindparam("at", type_=UTCDateTime),
+)
+PG_UPSERT = _pg_ins.on_conflict_do_update(
+    index_elements=[probe.c.name], set_={"doc": _pg_ins.excluded.doc, "at": _pg_ins.excluded.at}
+).returning(
+    probe.c.id,
+    probe.c.flag,
+    probe.c.doc,
+    probe.c.at,
+    (probe.c.id > 0).label("positive"),  # a value of the statement's own (an anonymous bind parameter)
+    (literal_column("'100%'") == bindparam("percent")).label("percent"),  # a % in the SQL text
+)
+
+
+@pytest.fixture
+def pg_engine() -> Iterator[Engine]:
+    """The probe tables in a schema of their own in TEST_DATABASE_URL's database."""
+    if not TEST_DATABASE_URL:
+        pytest.skip("needs TEST_DATABASE_URL (PostgreSQL)")
+    schema = f"cursorsql_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(TEST_DATABASE_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(TEST_DATABASE_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    engine = make_engine(url.render_as_string(hide_password=False))
+    try:
+        metadata.create_all(engine)
+        with engine.begin() as conn:
+            conn.execute(held.insert(), [{"subject": "erased"}])
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.mark.parametrize(
+    "subjects", [[], ["someone"], ["someone", "erased"], ["a", "b", "c", "erased"]], ids=len
+)
+@pytest.mark.parametrize("doc", [None, {"roles": ["Learner"], "n": 1.5}, [], "text"])
+def test_postgresql_writes_and_returns_what_sqlalchemy_does(
+    pg_engine: Engine, subjects: list[str], doc: Any
+) -> None:
+    on_cursor = CursorStatement(PG_UPSERT)
+    returned = {}
+    with pg_engine.begin() as conn:
+        runs: list[tuple[str, Callable[[dict[str, Any]], Sequence[Any]]]] = [
+            ("sqlalchemy", lambda p: list(conn.execute(PG_UPSERT, p))),
+            ("cursor", lambda p: on_cursor.execute(conn, p)),
+        ]
+        for name, run in runs:
+            params = {"name": name, "subjects": subjects, "doc": doc, "at": AT, "percent": "100%"}
+            first = run(params)
+            again = run(
+                {**params, "at": AT + dt.timedelta(seconds=1), "percent": "x"}
+            )  # the conflict's update
+            returned[name] = [tuple(r)[1:] for r in (*first, *again)]
+    assert returned["cursor"] == returned["sqlalchemy"]
+    assert returned["cursor"][0] == ("erased" in subjects, doc, AT, True, True)
+    assert returned["cursor"][1][-1] is False
+    rows = _rows(pg_engine)
+    assert rows["cursor"] == rows["sqlalchemy"]
+    assert rows["cursor"][2] == AT + dt.timedelta(seconds=1)
+    assert rows["cursor"][2].tzinfo is dt.UTC
+
+
+def test_postgresql_listeners_see_the_statement_and_psycopg_prepares_it(pg_engine: Engine) -> None:
+    seen: list[tuple[str, Any]] = []
+
+    def listener(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        seen.append((statement, parameters))
+
+    on_cursor = CursorStatement(PG_UPSERT)
+    with pg_engine.begin() as conn:
+        event.listen(pg_engine, "before_cursor_execute", listener)
+        try:
+            for n in range(7):
+                params = {"name": f"n{n}", "subjects": ["x"], "doc": {}, "at": AT, "percent": "100%"}
+                on_cursor.execute(conn, params)
+        finally:
+            event.remove(pg_engine, "before_cursor_execute", listener)
+        # psycopg prepares a statement on its sixth run on a connection, as it does with SQLAlchemy's execution
+        prepared = conn.execute(text("SELECT statement FROM pg_prepared_statements")).scalars().all()
+    assert len(seen) == 7
+    assert all(statement.startswith("INSERT INTO probe") and "$1" in statement for statement, _ in seen)
+    assert seen[0][1][0] == "n0"
+    assert [statement for statement in prepared if statement.startswith("INSERT INTO probe")] == [seen[0][0]]
+
+
+def test_postgresql_fails_as_sqlalchemy_fails(pg_engine: Engine) -> None:
+    plain = CursorStatement(postgresql.insert(probe).values(name=bindparam("name"), flag=True, at=AT))
+    with pg_engine.begin() as conn:
+        plain.execute(conn, {"name": "once"})
+    with pg_engine.begin() as conn, pytest.raises(exc.IntegrityError):
+        plain.execute(conn, {"name": "once"})
+    assert list(_rows(pg_engine)) == ["once"]

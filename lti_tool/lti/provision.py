@@ -278,13 +278,15 @@ def _listed_one_by_one(instructor: bool) -> list[CursorStatement]:
 @functools.cache
 def _all_at_once(
     context_optional: tuple[str, ...], with_link: bool, with_nonce: bool, listed: bool | None
-) -> Any:
+) -> CursorStatement:
     """PostgreSQL: the launch's writes as one statement (data-modifying CTEs, each row taking the ids of the
     earlier ones from their RETURNING), built once: one round trip instead of seven, which is most of the launch
     POST's CPU on PostgreSQL (bench/FINDINGS.md). `with_nonce`: the nonce's marker goes into the launch store's
     table in the same statement. `listed`: the gradebooks' rows (gradebook/listed.py `launch_writes`) of a
     learner (False) or a teacher (True); None: written apart (a launch without a name). Answers (user id,
-    created_at, context id, link id or NULL, whether the marker was new)."""
+    created_at, context id, link id or NULL, whether the marker was new). Run on psycopg's cursor
+    (lti_tool/cursorsql.py): the statement is ~6,000 characters with ~60 values, which psycopg and SQLAlchemy
+    otherwise rewrite on every run."""
     earlier: dict[str, Any] = {}
     if with_nonce:
         earlier["n"] = add_statement("postgresql").cte("launch_n")
@@ -308,7 +310,7 @@ def _all_at_once(
             user_id=select(u.c.id).scalar_subquery(),
         )
         gradebook = [stmt.cte(f"launch_listed_{n}") for n, stmt in enumerate(writes)]
-    return query.add_cte(*(earlier[p] for p in ("ll", "m", "s") if p in earlier), *gradebook)
+    return CursorStatement(query.add_cte(*(earlier[p] for p in ("ll", "m", "s") if p in earlier), *gradebook))
 
 
 def nonce_with_rows(s: Session, store: LaunchStore) -> bool:
@@ -433,9 +435,8 @@ def provision(
         if nonce is not None:
             params.update(add_params(nonce.key, 1, nonce.ttl))
         listed = instructor if person is not None else None
-        user_id, created_at, context_id, link_id, fresh = conn.execute(
-            _all_at_once(context_optional, with_link, nonce is not None, listed), params
-        ).one()
+        all_at_once = _all_at_once(context_optional, with_link, nonce is not None, listed)
+        ((user_id, created_at, context_id, link_id, fresh),) = all_at_once.execute(conn, params, {})
         if not fresh:
             raise nonce_replayed()
     else:
