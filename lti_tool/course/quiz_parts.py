@@ -1,49 +1,105 @@
-"""The quiz form's questions, put together from parts rendered once.
+"""The quiz form's questions and the quiz result's answers, put together from parts rendered once.
 
 Rendering eight questions with their options through the template was most of a quiz form's CPU (~700 pieces of
-output, ~300 escapes, the prompts' and options' soft hyphens). A question's HTML depends on the attempt through its
-place in the attempt (its number: pools draw questions), the order of its options (shuffled per attempt) and, when
-the form comes back with a problem, what the learner had chosen; a whole question is seldom shown the same way
-twice. Its parts are: its start (prompt, hints, error), each option, and its end. Each part is rendered once per
-interface language from `templates/course/_quiz_question.html`, with markers for the question's number and the
-option's place (so one kept part serves every place), and kept per app; a form is its parts in the attempt's
-order with its numbers put in. The same HTML as rendering them every time (which PAGE_CACHE=False does).
+output, ~300 escapes, the prompts' and options' soft hyphens), and the same for the result page's answers. A
+question's HTML depends on the attempt through its place in the attempt (its number: pools draw questions), the
+order of its options (shuffled per attempt) and what the learner chose; a whole question is seldom shown the same
+way twice. So it is split into parts that are.
+
+The form's question: its start (prompt, hints, error), each option, and its end, from
+`templates/course/_quiz_question.html`, with markers for the question's number and the option's place (so one kept
+part serves every place). The result's question (`templates/course/_quiz_result_item.html`): the item with markers
+for its number, its hint's link to a lesson (it carries the session token) and its two lists (the learner's answer,
+the explanations), and each item of those lists. Each part is rendered once per interface language and kept per
+app; a page gets its parts in the attempt's order with its own values put in. The same HTML as rendering them
+every time (which PAGE_CACHE=False does).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Hashable, Sequence
+import functools
+import re
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, cast
 
-from flask import current_app
-from markupsafe import Markup
+from flask import current_app, url_for
+from markupsafe import Markup, escape
 
 from .model import Course, Module
 from .quizform import ShownOption, ShownQuestion
+from .review import ReviewedOption, ReviewedQuestion
 
 TEMPLATE = "course/_quiz_question.html"
+RESULT_TEMPLATE = "course/_quiz_result_item.html"
 _STORE = "nama_quiz_parts"
 # Kept parts of a process, at most (a question of four options: its start, each option with and without a tick,
-# an ordering item at each preselected position; the Grundlagenkurs's quizzes in two languages are a few
-# thousand): beyond it they are all forgotten and kept again as asked for.
+# an ordering item at each preselected position; on the result page each answer and explanation as chosen or
+# not; the Grundlagenkurs's quizzes in two languages are a few thousand): beyond it they are all forgotten and
+# kept again as asked for.
 _MAX_PARTS = 20_000
-# While a part is rendered to keep: the question's number and the option's place (Unicode private-use
-# characters, as in lti_tool/fragments.py: untouched by escaping and by soft hyphens).
-_NUMBER = "\ue000n\ue001"
-_PLACE = "\ue000p\ue001"
+# While a part is rendered to keep: what differs between two uses of it (Unicode private-use characters, as in
+# lti_tool/fragments.py: untouched by escaping and by soft hyphens). A part is kept as its text between them.
+_MARK = "\ue000{}\ue001"
+_MARKS = re.compile("\ue000(\\w+)\ue001")
+_NUMBER = _MARK.format("n")  # the question's number
+_PLACE = _MARK.format("p")  # the option's place (the form)
+_LESSON = _MARK.format("h")  # the hint's link (the result)
+_ANSWER = _MARK.format("a")  # the learner's answer's items (the result)
+_EXPLAINED = _MARK.format("e")  # the explanations' items (the result)
 
-
+# A kept part: its text between the markers and the markers' names; None: rendered every time.
+_Kept = tuple[tuple[str, ...], tuple[str, ...]] | None
 Render = Callable[[ShownQuestion, ShownOption | None], Markup]
 
 
-def _macros() -> Any:
-    return current_app.jinja_env.get_template(TEMPLATE).module
+def _store() -> dict[Hashable, _Kept] | None:
+    """The app's kept parts; None: rendered every time (PAGE_CACHE=False)."""
+    if not current_app.config.get("PAGE_CACHE", True):
+        return None
+    parts: dict[Hashable, _Kept] | None = current_app.extensions.get(_STORE)
+    if parts is None or len(parts) > _MAX_PARTS:
+        parts = current_app.extensions[_STORE] = {}
+    return parts
 
 
-def _filled(part: str, q: ShownQuestion, o: ShownOption | None) -> str:
-    part = part.replace(_NUMBER, str(q.number))
-    return part.replace(_PLACE, str(o.number)) if o is not None else part
+def _macros(name: str) -> Any:
+    return current_app.jinja_env.get_template(name).module
+
+
+def _kept(
+    parts: dict[Hashable, _Kept] | None,
+    key: Hashable,
+    render: Callable[[bool], str],
+    values: Mapping[str, str],
+) -> str:
+    """The part kept under `key` with this use's `values` (HTML, by marker name) put in. `render(marked)` renders
+    it with the values (False) or the markers (True). On its first use it is rendered both ways, and kept if the
+    marked one with the values put in is the real one (not so when course text shows a marker)."""
+    if parts is None:
+        return render(False)
+    try:
+        kept = parts[key]
+    except KeyError:
+        real = render(False)
+        split = _MARKS.split(render(True) if values else real)
+        statics, names = tuple(split[0::2]), tuple(split[1::2])
+        found = (statics, names) if values.keys() >= set(names) else None
+        parts[key] = found if found is not None and _filled(found, values) == real else None
+        return real
+    return _filled(kept, values) if kept is not None else render(False)
+
+
+def _filled(kept: tuple[tuple[str, ...], tuple[str, ...]], values: Mapping[str, str]) -> str:
+    statics, names = kept
+    out = [statics[0]]
+    for name, static in zip(names, statics[1:], strict=True):
+        out.append(values[name])
+        out.append(static)
+    return "".join(out)
+
+
+# --- The form ----------------------------------------------------------------------------------------------
 
 
 def _marked_question(q: ShownQuestion) -> ShownQuestion:
@@ -65,7 +121,7 @@ def questions_html(course: Course, module: Module, shown: Sequence[ShownQuestion
     """The form's questions as `templates/course/_quiz_question.html` renders them, in the attempt's order."""
     from ..i18n import _current_locale
 
-    macros = _macros()
+    macros = _macros(TEMPLATE)
     language = course.language
     total = len(shown)
 
@@ -78,11 +134,7 @@ def questions_html(course: Course, module: Module, shown: Sequence[ShownQuestion
     def end(q: ShownQuestion, o: ShownOption | None) -> Markup:
         return cast(Markup, macros.question_end(q))
 
-    parts: dict[Hashable, str | None] | None = None  # None: rendered every time
-    if current_app.config.get("PAGE_CACHE", True):
-        parts = current_app.extensions.get(_STORE)
-        if parts is None or len(parts) > _MAX_PARTS:
-            parts = current_app.extensions[_STORE] = {}
+    parts = _store()
     locale = _current_locale()
     out: list[str] = []
     for q in shown:
@@ -92,30 +144,114 @@ def questions_html(course: Course, module: Module, shown: Sequence[ShownQuestion
         # like this store) and the interface language; the start also the number of questions and the problem,
         # an option its tick and, in an ordering question, the position preselected.
         which = (locale, course.id, module.id, question.id)
-        out.append(_part(parts, (*which, total, q.problem), start, q))
+        number = {"n": str(q.number)}
+        out.append(_part(parts, (*which, total, q.problem), start, q, None, number))
         for o in q.options:
             key = (*which, o.option.id, o.checked, o.position if ordering else None)
-            out.append(_part(parts, key, option, q, o))
-        out.append(_part(parts, ("end", ordering), end, q))
+            out.append(_part(parts, key, option, q, o, {**number, "p": str(o.number)}))
+        out.append(_part(parts, ("end", ordering), end, q, None, number))
     return Markup("".join(out))  # noqa: S704  # the template's output, escaped by it
 
 
 def _part(
-    parts: dict[Hashable, str | None] | None,
+    parts: dict[Hashable, _Kept] | None,
     key: Hashable,
     render: Render,
     q: ShownQuestion,
-    o: ShownOption | None = None,
+    o: ShownOption | None,
+    values: Mapping[str, str],
 ) -> str:
-    """The kept part with this form's numbers put in. On its first use it is rendered with markers, and kept if
-    that is the part as rendered with the numbers (not so when course text shows a marker)."""
-    if parts is None:
+    def rendered(marked: bool) -> str:
+        if marked:
+            return str(render(_marked_question(q), _marked_option(q, o) if o is not None else None))
         return str(render(q, o))
-    try:
-        kept = parts[key]
-    except KeyError:
-        real = str(render(q, o))
-        marked = str(render(_marked_question(q), _marked_option(q, o) if o is not None else None))
-        parts[key] = marked if _filled(marked, q, o) == real else None
-        return real
-    return _filled(kept, q, o) if kept is not None else str(render(q, o))
+
+    return _kept(parts, key, rendered, values)
+
+
+# --- The result --------------------------------------------------------------------------------------------
+
+
+def answers_html(course: Course, module: Module, reviewed: Sequence[ReviewedQuestion]) -> Markup:
+    """The result page's answers as `templates/course/_quiz_result_item.html` renders them (review.py decided
+    what they show)."""
+    from ..i18n import _current_locale
+
+    macros = _macros(RESULT_TEMPLATE)
+    language = course.language
+    parts = _store()
+    locale = _current_locale()
+    out: list[str] = []
+    for q in reviewed:
+        ordering = q.kind == "ordering"
+        # An item of a list shows the option's text and verdict, an explanation also whether it was chosen, its
+        # explanation and, in an ordering question, its place: the same text elsewhere is the same item.
+        answer_items = "".join(
+            _kept(
+                parts,
+                ("answer", locale, language, ordering, o.text, o.correct),
+                functools.partial(_list_item, macros.answer_item, q, o, language),
+                _NO_VALUES,
+            )
+            for o in q.answer
+        )
+        explained_items = "".join(
+            _kept(
+                parts,
+                (
+                    "explained",
+                    locale,
+                    language,
+                    ordering,
+                    o.text,
+                    o.explanation_html,
+                    o.correct,
+                    o.chosen,
+                    o.position if ordering else None,
+                ),
+                functools.partial(_list_item, macros.explained_item, q, o, language),
+                _NO_VALUES,
+            )
+            for o in q.explained
+        )
+        href = (
+            url_for("learner.lesson", module_id=module.id, lesson_id=q.hint_lesson.id)
+            if q.hint_html and q.hint_lesson
+            else ""
+        )
+        values = {"n": str(q.number), "h": str(escape(href)), "a": answer_items, "e": explained_items}
+        # The item shows the question (by its ids, as the form's parts do), whether it was right and which of its
+        # blocks the review shows (a hint's and a solution's text are the question's).
+        key = (
+            "item",
+            locale,
+            course.id,
+            module.id,
+            q.question_id,
+            q.correct,
+            bool(q.answer),
+            bool(q.hint_html),
+            q.hint_lesson is not None,
+            bool(q.solution),
+            bool(q.explained),
+        )
+        out.append(
+            _kept(parts, key, functools.partial(_item, macros.result_item, q, language, values), values)
+        )
+    return Markup("".join(out))  # noqa: S704  # the template's output, escaped by it
+
+
+_NO_VALUES: Mapping[str, str] = {}
+
+
+def _list_item(macro: Any, q: ReviewedQuestion, o: ReviewedOption, language: str, marked: bool) -> str:
+    return str(macro(q, o, language))  # no markers: the same both ways
+
+
+def _item(macro: Any, q: ReviewedQuestion, language: str, values: Mapping[str, str], marked: bool) -> str:
+    if marked:
+        q = dataclasses.replace(q, number=cast(int, _NUMBER))
+        holes = (_LESSON, _ANSWER, _EXPLAINED)
+    else:
+        holes = (values["h"], values["a"], values["e"])  # escaped: the link here, the items by their template
+    return str(macro(q, language, *(Markup(hole) for hole in holes)))  # noqa: S704

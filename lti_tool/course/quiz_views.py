@@ -173,6 +173,7 @@ def quiz_result(module_id: str) -> Response | str:
         best=snap.best_score,
         attempts=snap.attempts,
         questions=reviewed,
+        answers_html=quiz_parts.answers_html(course, module, reviewed) if reviewed is not None else None,
         gate=progress.attempt_gate(s, where.learner, course, module),
         double=request.args.get("doppelt") == "1",
         step=step,

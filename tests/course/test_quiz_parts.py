@@ -1,10 +1,12 @@
-"""The quiz form put together from kept parts (lti_tool/course/quiz_parts.py) is the form rendered afresh: for
-other learners' attempts (other option orders), when the form comes back with problems and the learner's ticks and
-positions, in German and in English, with course text that needs escaping."""
+"""The quiz form and the quiz result put together from kept parts (lti_tool/course/quiz_parts.py) are the pages
+rendered afresh: for other learners' attempts (other option orders, other answers), when the form comes back with
+problems and the learner's ticks and positions, for results passed and failed with every block the review can show,
+in German and in English, with course text that needs escaping."""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -23,10 +25,33 @@ from .learner import Learner, attempt_id, quiz_answers
 PROMPT = "Welche <Antwort> & \"Aussage\" ist 'richtig'?"
 OPTION = 'Richtig & <b>fett</b> "zitiert"'
 STRAY = "Aussage \ue000p\ue001 B"
+ESCAPED_OPTION = "Richtig &amp; &lt;b&gt;fett&lt;/b&gt; &#34;zitiert&#34;"
+HINT = 'Lesen Sie <noch> einmal & "genau" nach.'
+
+
+# What the result shows: every block (not passed: the answers without a verdict and the hints; passed: verdicts,
+# the right answer, the explanations), or only the answers and whether each question was right.
+REVIEWS = {
+    "every block": (
+        "\n[review.failed]\nanswers = true\ncorrectness = true\nhints = true\nexplanations = false\n"
+        "correct_answers = false\n\n[review.passed]\nanswers = true\ncorrectness = true\nhints = true\n"
+        "explanations = true\ncorrect_answers = true\n"
+    ),
+    "verdicts only": (
+        "\n[review.failed]\nanswers = true\ncorrectness = true\nhints = false\nexplanations = false\n"
+        "correct_answers = false\n\n[review.passed]\nanswers = true\ncorrectness = true\nhints = false\n"
+        "explanations = false\ncorrect_answers = false\n"
+    ),
+}
+
+
+@pytest.fixture(params=list(REVIEWS))
+def review(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture
-def test_config(test_config: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
+def test_config(test_config: dict[str, Any], tmp_path: Path, review: str) -> dict[str, Any]:
     content = tmp_path / "content"
     shutil.copytree(CONTENT_DIR, content)
     quiz = content / "grundlagenkurs" / "modul-a" / "quiz.toml"
@@ -36,6 +61,18 @@ def test_config(test_config: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
     # Course text showing the parts' marker for an option's place: that part is rendered every time instead.
     text = text.replace('text = "Aussage B"', "text = " + json.dumps(STRAY), 1)
     quiz.write_text(text, encoding="utf-8")
+    # Every question with a hint linking to a lesson.
+    for quiz in (content / "grundlagenkurs").glob("*/quiz.toml"):
+        text = re.sub(
+            r"(?m)^(prompt = .*)$",
+            lambda m: m.group(1) + "\nhint = " + json.dumps(HINT) + '\nlesson = "01-einstieg"',
+            quiz.read_text(encoding="utf-8"),
+        )
+        quiz.write_text(text, encoding="utf-8")
+    settings = content / "grundlagenkurs" / "course.toml"
+    toml = settings.read_text(encoding="utf-8")
+    first_table = toml.index("\n[")
+    settings.write_text(toml[:first_table] + "\n" + REVIEWS[review] + toml[first_table:], encoding="utf-8")
     test_config["CONTENT_DIR"] = str(content)
     return test_config
 
@@ -76,7 +113,7 @@ def test_the_form_from_kept_parts_is_the_form_rendered_afresh(
         assert "Richtig &amp; &lt;b&gt;fett&lt;/b&gt; &#34;zitiert&#34;" in served
         assert STRAY in served
         parts = app.extensions[quiz_parts._STORE]
-        assert len(parts) >= kept and not any(part and "/s/" in part for part in parts.values())
+        assert len(parts) >= kept and not any(part and "/s/" in "".join(part[0]) for part in parts.values())
         assert None in parts.values()  # the option showing a marker is not kept
         kept = len(parts)
         # Back with problems: the questions answered keep their ticks and positions, the others say what is wrong.
@@ -93,3 +130,66 @@ def test_the_form_from_kept_parts_is_the_form_rendered_afresh(
         ]
         served, afresh, status = served_and_afresh(app, learner, "POST", [*swapped, ("q9", "1")])
         assert status == 422 and served == afresh
+
+
+def result_served_and_afresh(app: Flask, learner: Learner, url: str) -> tuple[str, str]:
+    served = learner.http.get(url)
+    app.config["PAGE_CACHE"] = False
+    try:
+        afresh = learner.http.get(url)
+    finally:
+        app.config["PAGE_CACHE"] = True
+    assert served.status_code == afresh.status_code == 200, (served.status_code, afresh.status_code)
+    return served.text, afresh.text
+
+
+@pytest.mark.parametrize("locale", ["de", "en"])
+def test_the_result_from_kept_parts_is_the_result_rendered_afresh(
+    app: Flask, launcher: Launcher, monkeypatch: pytest.MonkeyPatch, locale: str, review: str
+) -> None:
+    monkeypatch.setattr(fragments, "session_clock", lambda: SessionClock(1234, 5678, 300))
+    learners = [
+        Learner.launch(launcher, f"user-{n}", **claim("launch_presentation", {"locale": locale}))
+        for n in (1, 2, 3)
+    ]
+    seen: set[tuple[bool, bool, bool, bool]] = set()
+    shown_texts: set[str] = set()
+    for learner in learners:
+        # Passed, all right (explanations) and one wrong (the right answer too); not passed (answers without a
+        # verdict, the hints with their link to the lesson); again, the same answers (items kept from before).
+        for right in (5, 4, 2, 0, 2):
+            form = learner.http.get(learner.url("m/modul-a/quiz"))
+            assert form.status_code == 200
+            fields = quiz_answers(app, "modul-a", attempt_id(form.text), right)
+            submitted = learner.http.post(
+                learner.url("m/modul-a/quiz"),
+                data=[*fields, ("csrf_token", learner.csrf)],
+                allow_redirects=False,
+            )
+            assert submitted.status_code == 303
+            served, afresh = result_served_and_afresh(
+                app, learner, learner.url(submitted.headers["Location"])
+            )
+            assert served == afresh, right
+            hint_link = f'<a href="/s/{learner.sid}/m/modul-a/01-einstieg">'
+            seen.add(
+                (
+                    'class="hint"' in served,
+                    hint_link in served and "/s/" not in served.replace(f"/s/{learner.sid}/", ""),
+                    "result-item__explanations" in served,
+                    "result-answer__mark" in served,
+                )
+            )
+            assert "&lt;Antwort&gt; &amp; &#34;Aussage&#34; ist &#39;richtig&#39;?" in served
+            shown_texts.update(text for text in (ESCAPED_OPTION, STRAY) if text in served)
+    assert shown_texts == {ESCAPED_OPTION, STRAY}
+    if (
+        review == "every block"
+    ):  # both reviews shown, each block at least once, every hint with its own session
+        assert (True, True, False, False) in seen and (False, False, True, True) in seen
+    else:
+        assert seen == {(False, False, False, False)}
+    parts = app.extensions[quiz_parts._STORE]
+    kept = [part for part in parts.values() if part is not None]
+    assert kept and not any("/s/" in "".join(statics) for statics, _ in kept)
+    assert None in parts.values()  # the items showing a marker (STRAY) are not kept
