@@ -9,13 +9,13 @@ from typing import Any
 from flask import redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from .. import db, exchange, progress
+from .. import db, exchange, fragments, progress
 from ..errors import NotFound
 from ..i18n import lazy_gettext as _l
 from ..models import PracticeSubmission
 from . import drafts
 from .model import Course, Module
-from .views import bp, find_module, here
+from .views import berlin_day, bp, find_module, here
 
 PEERS_PER_PAGE = 20
 
@@ -59,28 +59,47 @@ def _render(
 
 
 @bp.get("/m/<module_id>/praxis")
-def practice(module_id: str) -> tuple[str, int]:
+def practice(module_id: str) -> tuple[str | bytes, int]:
     where = here()
-    module = find_module(where.course, module_id)
+    course = where.course
+    module = find_module(course, module_id)
     s = db.session()
-    submission = progress.get_practice(s, where.learner, where.course, module)
+    submission = progress.get_practice(s, where.learner, course, module)
     saved = request.args.get("gespeichert")
     text = submission.text if submission else ""
-    kept = drafts.kept_text(
-        where.learner.user_id, where.learner.context_id, where.course.id, module.id, session=s
-    )
+    kept = drafts.kept_text(where.learner.user_id, where.learner.context_id, course.id, module.id, session=s)
     reviewed = submission is not None and submission.reviewed_at is not None
     kept_at = None
     if kept is not None and not reviewed and (submission is None or submission.updated_at < kept[1]):
         text, kept_at = kept  # the text sent after the last session ended, offered again
-    return _render(
-        where.course,
-        module,
-        submission,
-        text=text,
-        saved=saved if saved in ("neu", "geaendert", "ueberarbeitet") else None,
-        kept_at=kept_at,
+    shown = saved if saved in ("neu", "geaendert", "ueberarbeitet") else None
+    if kept_at is not None or (
+        submission is not None
+        and (reviewed or submission.revision_requested_at is not None or _reviewed_before(submission))
+    ):
+        return _render(course, module, submission, text=text, saved=shown, kept_at=kept_at)
+    # Not yet written, or written and waiting for a review: the same page for every learner but for their text
+    # (a hole) and, before it is saved again, the day it was submitted on. Kept rendered (fragments.page).
+    day = berlin_day(submission.submitted_at) if submission is not None and not shown else None
+    single = where.single_module
+    html = fragments.page(
+        "course/practice.html",
+        (id(course), module.id, single.id if single else None, submission is not None, shown, day),
+        lambda: {
+            "course": course,
+            "module": module,
+            "task": module.practice,
+            "submission": submission,
+            "rounds": [],
+            "problem": None,
+            "length": 0,
+            "saved": shown,
+            "kept_at": None,
+            "single": single,
+        },
+        {"text": text},
     )
+    return html, 200
 
 
 @bp.post("/m/<module_id>/praxis")

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from markupsafe import escape
 from sqlalchemy import select
 
 from lti_tool import fragments
@@ -222,6 +223,62 @@ def test_the_kept_module_page_is_the_module_page_rendered_afresh(
                 seen.add(shown)
         assert len(seen) == len(steps), activity  # each state's page is its own
         assert ("Next module" in served or "Nächstes Modul" in served) == (not activity)
+
+
+@pytest.mark.parametrize("locale", ["de", "en"])
+def test_the_kept_practice_page_is_the_practice_page_rendered_afresh(
+    app: Flask, launcher: Launcher, monkeypatch: pytest.MonkeyPatch, locale: str
+) -> None:
+    """The practice task's page, kept per state (not written yet, just saved, saved before on a day, changed):
+    two learners go the same way, each with a text of their own (put in per request, escaped), the second
+    served from the page the first one's visit kept."""
+    monkeypatch.setattr(fragments, "session_clock", lambda: SessionClock(1234, 5678, 300))
+    presentation = claim("launch_presentation", {"locale": locale})
+    learners = [Learner.launch(launcher, f"user-{n}", **presentation) for n in (1, 2)]
+    texts = {
+        learner.sid: f"Kommune {n}: <b>Rat</b> & \"Beirat\" – 'Agenda' plant weiter \ue000text\ue001."
+        for n, learner in enumerate(learners, start=1)
+    }
+
+    def save(learner: Learner, text: str) -> str:
+        response = learner.http.post(
+            learner.url("m/modul-a/praxis"),
+            data={"text": text, "csrf_token": learner.csrf},
+            allow_redirects=False,
+        )
+        assert response.status_code == 303, response.text[:300]
+        return str(response.headers["Location"]).split("/praxis", 1)[1]
+
+    steps: list[tuple[str, Callable[[Learner], str]]] = [
+        ("not written yet", lambda learner: ""),
+        ("saved", lambda learner: save(learner, texts[learner.sid])),
+        ("saved before", lambda learner: ""),
+        ("changed", lambda learner: save(learner, texts[learner.sid] + " Mehr.")),
+    ]
+    seen = set()
+    for what, step in steps:
+        for number, learner in enumerate(learners):
+            query = step(learner)
+            before = dict(kept(app))
+            served = raw(learner, "m/modul-a/praxis" + query)
+            app.config["PAGE_CACHE"] = False
+            try:
+                afresh = raw(learner, "m/modul-a/praxis" + query)
+            finally:
+                app.config["PAGE_CACHE"] = True
+            assert served == afresh, (what, number)
+            assert learner.sid in served and csrf_token(served) == learner.csrf, what
+            if number == 1:  # the second in this state: from the first one's page
+                assert kept(app) == before, what
+            else:
+                assert len(kept(app)) == len(before) + 1, what
+            if what != "not written yet":
+                assert str(escape(texts[learner.sid].split(" \ue000")[0])) in served, what
+                other = texts[learners[1 - number].sid][:10]
+                assert other not in served, what
+            seen.add(served.replace(learner.sid, "").replace(learner.csrf, ""))
+    # Each state's page is its own, and each learner's text their own (nothing written yet: the same page).
+    assert len(seen) == 2 * len(steps) - 1
 
 
 ROOTS = ["", "/prefix", "/prefix/", "/pr%C3%A4fix", "/pre fix"]
