@@ -12,7 +12,7 @@ from typing import Any
 from flask import redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from .. import db, progress
+from .. import db, fragments, progress
 from ..i18n import percent
 from ..models import QuizAttempt
 from . import quiz_parts, quizform
@@ -34,7 +34,7 @@ def _render_form(
     attempts: int,
     decoded: quizform.Decoded | None = None,
     status: int = 200,
-) -> tuple[str, int]:
+) -> tuple[str | bytes, int]:
     questions = progress.attempt_questions(module.quiz, attempt)
     if questions is None:
         raise progress.QuizChanged(attempt.public_id)
@@ -44,21 +44,32 @@ def _render_form(
         previous=decoded.partial if decoded else None,
         problems=decoded.problems if decoded else None,
     )
+    questions_html = quiz_parts.questions_html(course, module, shown)
     problems = [question for question in shown if question.problem]
-    html = render_template(
+    single = here().single_module
+    context = {
+        "course": course,
+        "module": module,
+        "attempt_field": ATTEMPT_FIELD,
+        "questions": shown,
+        "problems": problems,
+        "stray": bool(decoded and decoded.stray),
+        "best": best,
+        "attempts": attempts,
+        "single": single,
+        "percent": percent,
+    }
+    holes = {"attempt_id": attempt.public_id, "questions_html": questions_html}
+    if decoded is not None:  # back with problems: as it is
+        return render_template("course/quiz.html", **context, **holes), status
+    # The form's page but for the attempt (its id and its questions, put in per request: holes) is the same for
+    # every learner with the same best result and attempts: kept rendered (fragments.page).
+    html = fragments.page(
         "course/quiz.html",
-        course=course,
-        module=module,
-        attempt=attempt,
-        attempt_field=ATTEMPT_FIELD,
-        questions=shown,
-        questions_html=quiz_parts.questions_html(course, module, shown),
-        problems=problems,
-        stray=bool(decoded and decoded.stray),
-        best=best,
-        attempts=attempts,
-        single=here().single_module,
-        percent=percent,
+        (id(course), module.id, single.id if single else None, len(shown), best, attempts),
+        lambda: context,
+        holes,
+        store="nama_learner_pages",
     )
     return html, status
 
@@ -80,7 +91,7 @@ def _render_locked(
 
 
 @bp.get("/m/<module_id>/quiz")
-def quiz(module_id: str) -> tuple[str, int]:
+def quiz(module_id: str) -> tuple[str | bytes, int]:
     where = here()
     course = where.course
     module = find_module(course, module_id)
@@ -102,7 +113,7 @@ def quiz(module_id: str) -> tuple[str, int]:
 
 
 @bp.post("/m/<module_id>/quiz")
-def submit_quiz(module_id: str) -> Response | tuple[str, int]:
+def submit_quiz(module_id: str) -> Response | tuple[str | bytes, int]:
     where = here()
     course = where.course
     module = find_module(course, module_id)
@@ -135,7 +146,7 @@ def submit_quiz(module_id: str) -> Response | tuple[str, int]:
 
 
 @bp.get("/m/<module_id>/ergebnis")
-def quiz_result(module_id: str) -> Response | str:
+def quiz_result(module_id: str) -> Response | str | bytes:
     where = here()
     course = where.course
     module = find_module(course, module_id)
@@ -154,31 +165,58 @@ def quiz_result(module_id: str) -> Response | str:
         step = None  # the retry button says that already
     score = attempt.score or 0.0
     passed = score_passes(course, score)
+    review = course.review.after(passed)
     questions = progress.attempt_questions(module.quiz, attempt)
     reviewed = (
-        review_questions(
-            module, questions, attempt.layout, attempt.answers or {}, course.review.after(passed)
-        )
+        review_questions(module, questions, attempt.layout, attempt.answers or {}, review)
         if questions is not None
         else None
     )
-    return render_template(
+    gate = progress.attempt_gate(s, where.learner, course, module)
+    double = request.args.get("doppelt") == "1"
+    # The best result and the attempts are shown only when the best is another attempt's.
+    best = snap.best_score if snap.best_score != score else None
+    attempts = snap.attempts if best is not None else 0
+    single = where.single_module
+    # Kept rendered (fragments.page) per module and what the page shows besides this attempt's numbers and
+    # answers, which are put in per request (holes): learners with the same verdict share the page.
+    holes = {
+        "right": str(attempt.correct_count or 0),
+        "total": str(attempt.question_count),
+        "score_percent": percent(score),
+    }
+    if reviewed is not None:
+        holes["answers_html"] = quiz_parts.answers_html(course, module, reviewed)
+    return fragments.page(
         "course/quiz_result.html",
-        course=course,
-        module=module,
-        attempt=attempt,
-        score=score,
-        passed=passed,
-        review=course.review.after(passed),
-        best=snap.best_score,
-        attempts=snap.attempts,
-        questions=reviewed,
-        answers_html=quiz_parts.answers_html(course, module, reviewed) if reviewed is not None else None,
-        gate=progress.attempt_gate(s, where.learner, course, module),
-        double=request.args.get("doppelt") == "1",
-        step=step,
-        step_href=step_url(step) if step else None,
-        step_title=step_title(course, step) if step else None,
-        single=where.single_module,
-        percent=percent,
+        (
+            id(course),
+            module.id,
+            single.id if single else None,
+            passed,
+            best,
+            attempts,
+            gate,
+            double,
+            step,
+            reviewed is None,
+        ),
+        lambda: {
+            "course": course,
+            "module": module,
+            "passed": passed,
+            "review": review,
+            "best": best,
+            "attempts": attempts,
+            "questions_changed": reviewed is None,
+            "gate": gate,
+            "double": double,
+            "step": step,
+            "step_href": step_url(step) if step else None,
+            "step_title": step_title(course, step) if step else None,
+            "single": single,
+            "percent": percent,
+        },
+        holes,
+        store="nama_learner_pages",
     )

@@ -1,7 +1,8 @@
-"""The quiz form and the quiz result put together from kept parts (lti_tool/course/quiz_parts.py) are the pages
-rendered afresh: for other learners' attempts (other option orders, other answers), when the form comes back with
-problems and the learner's ticks and positions, for results passed and failed with every block the review can show,
-in German and in English, with course text that needs escaping."""
+"""The quiz form and the quiz result put together from kept parts (lti_tool/course/quiz_parts.py) in kept pages
+(fragments.page) are the pages rendered afresh: for other learners' attempts (other option orders, other answers,
+other best results), when the form comes back with problems and the learner's ticks and positions, for results
+passed and failed with every block the review can show, in German and in English, with course text that needs
+escaping."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from lti_tool.auth import SessionClock
 from lti_tool.course import quiz_parts
 
 from ..conftest import CONTENT_DIR
+from ..forms import csrf_token
 from ..peer import Launcher, claim
 from .learner import Learner, attempt_id, quiz_answers
 
@@ -132,7 +134,8 @@ def test_the_form_from_kept_parts_is_the_form_rendered_afresh(
         assert status == 422 and served == afresh
 
 
-def result_served_and_afresh(app: Flask, learner: Learner, url: str) -> tuple[str, str]:
+def page_served_and_afresh(app: Flask, learner: Learner, url: str) -> tuple[str, str]:
+    """The page from the kept page and parts, then rendered afresh (a GET twice; neither changes anything)."""
     served = learner.http.get(url)
     app.config["PAGE_CACHE"] = False
     try:
@@ -143,34 +146,49 @@ def result_served_and_afresh(app: Flask, learner: Learner, url: str) -> tuple[st
     return served.text, afresh.text
 
 
+def learner_pages(app: Flask) -> int:
+    pages = app.extensions.get("nama_learner_pages")
+    return len(pages.pages) if pages is not None else 0
+
+
 @pytest.mark.parametrize("locale", ["de", "en"])
 def test_the_result_from_kept_parts_is_the_result_rendered_afresh(
     app: Flask, launcher: Launcher, monkeypatch: pytest.MonkeyPatch, locale: str, review: str
 ) -> None:
+    """The result page and the form around the questions are kept pages (fragments.page) with the attempt's
+    numbers, answers and questions put in: the second learner going the first one's way is served from the
+    pages the first one's visits kept; the third goes another way."""
     monkeypatch.setattr(fragments, "session_clock", lambda: SessionClock(1234, 5678, 300))
     learners = [
         Learner.launch(launcher, f"user-{n}", **claim("launch_presentation", {"locale": locale}))
         for n in (1, 2, 3)
     ]
+    # Passed, all right (explanations) and one wrong (the right answer too); not passed (answers without a
+    # verdict, the hints with their link to the lesson); again, the same answers (items kept from before). Each
+    # attempt after the first shows the best result so far and the attempts when the best is another's.
+    ways = [(5, 2, 4, 0, 2), (5, 2, 4, 0, 2), (4, 2, 0, 5, 4)]
     seen: set[tuple[bool, bool, bool, bool]] = set()
     shown_texts: set[str] = set()
-    for learner in learners:
-        # Passed, all right (explanations) and one wrong (the right answer too); not passed (answers without a
-        # verdict, the hints with their link to the lesson); again, the same answers (items kept from before).
-        for right in (5, 4, 2, 0, 2):
-            form = learner.http.get(learner.url("m/modul-a/quiz"))
-            assert form.status_code == 200
-            fields = quiz_answers(app, "modul-a", attempt_id(form.text), right)
-            submitted = learner.http.post(
-                learner.url("m/modul-a/quiz"),
-                data=[*fields, ("csrf_token", learner.csrf)],
-                allow_redirects=False,
-            )
-            assert submitted.status_code == 303
-            served, afresh = result_served_and_afresh(
-                app, learner, learner.url(submitted.headers["Location"])
-            )
+    for learner, way in zip(learners, ways, strict=True):
+        before = learner_pages(app)
+        for right in way:
+            served, afresh = page_served_and_afresh(app, learner, learner.url("m/modul-a/quiz"))
             assert served == afresh, right
+            fields = quiz_answers(app, "modul-a", attempt_id(served), right)
+            results = []
+            for _ in range(2):  # the second time: "already submitted", the same result
+                submitted = learner.http.post(
+                    learner.url("m/modul-a/quiz"),
+                    data=[*fields, ("csrf_token", learner.csrf)],
+                    allow_redirects=False,
+                )
+                assert submitted.status_code == 303
+                results.append(learner.url(submitted.headers["Location"]))
+            assert "doppelt=1" in results[1] and "doppelt" not in results[0]
+            for url in results:
+                served, afresh = page_served_and_afresh(app, learner, url)
+                assert served == afresh, (right, url)
+                assert learner.sid in served and csrf_token(served) == learner.csrf
             hint_link = f'<a href="/s/{learner.sid}/m/modul-a/01-einstieg">'
             seen.add(
                 (
@@ -182,6 +200,10 @@ def test_the_result_from_kept_parts_is_the_result_rendered_afresh(
             )
             assert "&lt;Antwort&gt; &amp; &#34;Aussage&#34; ist &#39;richtig&#39;?" in served
             shown_texts.update(text for text in (ESCAPED_OPTION, STRAY) if text in served)
+        if learner is learners[1]:  # the first one's way: every form and result page from theirs
+            assert learner_pages(app) == before
+        else:
+            assert learner_pages(app) > before
     assert shown_texts == {ESCAPED_OPTION, STRAY}
     if (
         review == "every block"
