@@ -136,6 +136,11 @@ def launch() -> WerkzeugResponse:
         endpoint = "deeplinking.picker"
     elif result.is_instructor:
         endpoint = "instructor.start"
+    elif target.module_id is not None:
+        # A one-module activity: straight to its module page, where learner.start would send the browser with
+        # another redirect (a request more per launch: the session read, the Flask request).
+        url = url_for("learner.module", sid=result.session_token, module_id=target.module_id)
+        return redirect(url, code=303)
     else:
         endpoint = "learner.start"
     return redirect(url_for(endpoint, sid=result.session_token), code=303)

@@ -119,6 +119,19 @@ def test_single_module_activity_lands_on_the_module(app: Flask, launcher: Launch
     assert learner.get("").url.endswith("/m/modul-b/")
 
 
+def test_single_module_launch_redirects_to_the_module_at_once(app: Flask, launcher: Launcher) -> None:
+    """The launch's redirect goes to the module page itself, not to the start URL that would redirect again."""
+    resp = launcher.launch(**module_claim("modul-b"))
+    assert resp.status_code == 303, resp.text[:500]
+    location = resp.headers["Location"]
+    assert re.fullmatch(r"/s/[A-Za-z0-9_-]+/m/modul-b/", location), location
+    page = launcher.browser.get(launcher.tool_url + location, allow_redirects=False)
+    assert page.status_code == 200
+    assert '<h1 lang="de">Modul b</h1>' in page.text
+    whole_course = launcher.launch(sub="user-2")  # an activity for the whole course: the start URL, as before
+    assert re.fullmatch(r"/s/[A-Za-z0-9_-]+/", whole_course.headers["Location"])
+
+
 def test_language_switch_from_a_learner_page_comes_back_in_english(app: Flask, launcher: Launcher) -> None:
     learner = Learner.launch(launcher)
     page = learner.get("m/modul-a/01-einstieg")
