@@ -6,6 +6,7 @@ It does only what a platform does in a launch from the tool's point of view; the
 
 from __future__ import annotations
 
+import itertools
 import json
 import secrets
 import threading
@@ -50,6 +51,15 @@ class ServerThread:
         self.server.server_close()
 
 
+def _new_rsa_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+_POOL: list[rsa.RSAPrivateKey] = []
+_POOL_SIZE = 4
+_TURN = itertools.count()
+
+
 @dataclass
 class SigningKey:
     kid: str
@@ -57,9 +67,20 @@ class SigningKey:
 
     @classmethod
     def generate(cls) -> SigningKey:
-        return cls(
-            kid=uuid.uuid4().hex[:16], private=rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        )
+        """A key made now, which no peer holds (an impostor's, a rotation's)."""
+        return cls(kid=uuid.uuid4().hex[:16], private=_new_rsa_key())
+
+    @classmethod
+    def pooled(cls) -> SigningKey:
+        """A peer's own key, with a fresh kid: one of a few keys made once per process, in turn. Making a 2048-bit
+        RSA key costs 0.1-0.4 s of CPU and most tests start a peer; the platforms of one test still never share
+        a key (consecutive peers get different ones), and `generate` makes a key none of them has."""
+        if len(_POOL) < _POOL_SIZE:
+            _POOL.append(_new_rsa_key())
+            private = _POOL[-1]
+        else:
+            private = _POOL[next(_TURN) % _POOL_SIZE]
+        return cls(kid=uuid.uuid4().hex[:16], private=private)
 
     def public_jwk(self) -> dict[str, Any]:
         jwk: dict[str, Any] = json.loads(RSAAlgorithm.to_jwk(self.private.public_key()))
@@ -70,7 +91,7 @@ class SigningKey:
 @dataclass
 class PeerPlatform:
     issuer: str = ""
-    keys: list[SigningKey] = field(default_factory=lambda: [SigningKey.generate()])
+    keys: list[SigningKey] = field(default_factory=lambda: [SigningKey.pooled()])
     jwks_fetches: int = 0
     jwks_delay: float = 0.0
     jwks_body: str | None = None  # served as it is instead of the keys (a garbled key set)

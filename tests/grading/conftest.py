@@ -6,16 +6,14 @@ compare what the platform holds with what the tool meant to send.
 from __future__ import annotations
 
 import contextlib
-import shutil
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from flask import Flask
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 
 from lti_tool import progress
 from lti_tool.course.catalog import get_catalog
@@ -29,14 +27,12 @@ from lti_tool.grading.outbox import WAITING, RowState
 from lti_tool.lti.platforms import PlatformSpec, add_platform
 from lti_tool.lti.provision import ProvisionedLaunch
 from lti_tool.models import (
-    Base,
     Deployment,
     GradeOutbox,
     ReviewDecision,
     User,
 )
 
-from ..conftest import KEEP_TABLES
 from ..course.learner import work
 from ..forms import find_form
 from ..peer import LTI, ServerThread
@@ -50,23 +46,6 @@ COURSE = "grundlagenkurs"
 AGS = "https://purl.imsglobal.org/spec/lti-ags/scope/"
 ALL_SCOPES = [AGS + "lineitem", AGS + "lineitem.readonly", AGS + "result.readonly", AGS + "score"]
 LEARNERS = ["4", "5", "6", "7"]  # the demo LMS's learners; "3" teaches, "2" is a site admin (not enrolled)
-
-
-@pytest.fixture
-def database_url(tmp_path: Path, sqlite_template: Path, postgres_url: str) -> str:
-    """As the suite's fixture, but emptying PostgreSQL with DELETE: on these tiny tables ~50 times faster
-    than TRUNCATE (which replaces every table's files), and these tests make many short runs."""
-    if not postgres_url:
-        path = tmp_path / "tool.db"
-        shutil.copy(sqlite_template, path)
-        return f"sqlite:///{path}"
-    engine = create_engine(postgres_url)
-    with engine.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
-            if table.name not in KEEP_TABLES:
-                conn.execute(table.delete())
-    engine.dispose()
-    return postgres_url
 
 
 @pytest.fixture
