@@ -15,6 +15,11 @@ which takes the SQL as it is: with its named placeholders psycopg parses every s
 or with more than 50 parameters again on every run (the launch's one statement is both), and SQLAlchemy rewrites
 the text of a statement with an expanding parameter on every run. With another driver the statement runs through
 `Connection.execute`.
+
+An error goes through SQLAlchemy's handling of the connection's errors (`Connection._handle_dbapi_exception`, as
+its own `_cursor_execute` does): raised as SQLAlchemy's exception for it, a lost connection invalidated with the
+pool's older ones. Columns an INSERT leaves out get their Python-side defaults as SQLAlchemy's execution gives
+them.
 """
 
 from __future__ import annotations
@@ -26,11 +31,20 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Connection, exc
+from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
 
 _Processor = Callable[[Any], Any] | None
 _FROM_PARAMS = object()  # an argument whose value the caller's parameters give
+
+
+@dataclass(frozen=True, slots=True)
+class _Default:
+    """An argument for a column the statement leaves out: its default, computed in Python per execution as
+    SQLAlchemy's execution context computes it (a scalar, or a function of no arguments that SQLAlchemy wrapped
+    to take the context)."""
+
+    make: Callable[[Any], Any]
 
 
 @dataclass(frozen=True)
@@ -51,7 +65,12 @@ class _Compiled:
     dialect: Dialect  # the connection's: the values' processors are its types'
     expanding: tuple[str, ...]
     results: tuple[_Processor, ...]
+    defaults: dict[str, _Default]  # by bind name: the columns left out whose default is computed in Python
     forms: dict[tuple[int, ...], _Form] = field(default_factory=dict)
+
+
+def _constant(value: Any) -> Callable[[Any], Any]:
+    return lambda _context: value
 
 
 class CursorStatement:
@@ -86,6 +105,8 @@ class CursorStatement:
         for name, index, own, process, type_id in form.args:
             if own is _FROM_PARAMS:
                 value = params[name] if index is None else params[name][index]
+            elif type(own) is _Default:
+                value = own.make(None)
             else:
                 value = params.get(name, own)
             if process is None:
@@ -103,15 +124,12 @@ class CursorStatement:
         try:
             for listener in conn.dispatch.before_cursor_execute:
                 listener(conn, cursor, sql, args, None, False)
-            try:
-                cursor.execute(sql, args)
-            except dialect.loaded_dbapi.Error as error:
-                raise exc.DBAPIError.instance(
-                    sql, args, error, dialect.loaded_dbapi.Error, dialect=dialect
-                ) from error
+            cursor.execute(sql, args)
             for listener in conn.dispatch.after_cursor_execute:
                 listener(conn, cursor, sql, args, None, False)
             rows = cast(list[Sequence[Any]], cursor.fetchall() if cursor.description else [])
+        except BaseException as error:
+            conn._handle_dbapi_exception(error, sql, args, cursor, None)
         finally:
             cursor.close()
         results = compiled.results
@@ -129,9 +147,24 @@ class CursorStatement:
                 column.type.dialect_impl(dialect).result_processor(dialect, None)
                 for column in self.statement.exported_columns
             ),
+            self._defaults(compiled),
         )
         self._compiled[dialect] = result
         return result
+
+    @staticmethod
+    def _defaults(compiled: Any) -> dict[str, _Default]:
+        """The Python-side defaults of the columns an INSERT (else an UPDATE) leaves out, which SQLAlchemy's
+        execution computes before it runs the statement ("prefetch"); only scalars and functions (before, such
+        a column was sent NULL)."""
+        inserting = bool(compiled.insert_prefetch)
+        found = {}
+        for column in compiled.insert_prefetch or compiled.update_prefetch:
+            default = column.default if inserting else column.onupdate
+            if column.key not in compiled.binds or not (default.is_scalar or default.is_callable):
+                raise ValueError(f"column {column.key}: a default CursorStatement cannot compute")
+            found[column.key] = _Default(default.arg if default.is_callable else _constant(default.arg))
+        return found
 
     @staticmethod
     def _form(compiled: _Compiled, lengths: tuple[int, ...]) -> _Form:
@@ -152,7 +185,7 @@ class CursorStatement:
             bind = binds[name] if name in binds else by_name[name]
             if bind.callable is not None:
                 raise ValueError(f"bind parameter {name} takes its value from a callable")
-            own = _FROM_PARAMS if bind.required else bind.value
+            own = compiled.defaults.get(name) or (_FROM_PARAMS if bind.required else bind.value)
             process = bind.type.dialect_impl(dialect).bind_processor(dialect)
             args.append((name, index, own, process, id(bind.type)))
         form = _Form(state.statement, tuple(args))

@@ -25,6 +25,7 @@ from sqlalchemy import (
     event,
     exc,
     exists,
+    func,
     literal_column,
     select,
     text,
@@ -62,6 +63,15 @@ UPSERT = _ins.on_conflict_do_update(
     index_elements=[probe.c.name], set_={"doc": _ins.excluded.doc, "at": _ins.excluded.at}
 ).returning(probe.c.id, probe.c.flag, probe.c.doc, probe.c.at)
 AT = dt.datetime(2026, 12, 7, 3, 4, 5, 678901, tzinfo=dt.UTC)
+stamped = Table(
+    "stamped",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(50), nullable=False, unique=True),
+    Column("n", Integer, default=7),
+    Column("at", UTCDateTime, default=lambda: AT),
+    Column("doc", JSON, default=dict),
+)
 
 
 @pytest.fixture
@@ -292,3 +302,65 @@ def test_postgresql_fails_as_sqlalchemy_fails(pg_engine: Engine) -> None:
     with pg_engine.begin() as conn, pytest.raises(exc.IntegrityError):
         plain.execute(conn, {"name": "once"})
     assert list(_rows(pg_engine)) == ["once"]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_engine(request: pytest.FixtureRequest) -> Engine:
+    """SQLite's engine, and with TEST_DATABASE_URL PostgreSQL's."""
+    found: Engine = request.getfixturevalue("engine" if request.param == "sqlite" else "pg_engine")
+    return found
+
+
+def test_reads_what_sqlalchemy_reads(any_engine: Engine) -> None:
+    """A SELECT of a join, its columns' results processed (dates, JSON, booleans), by an expanding parameter and
+    others (the session's read, auth.py)."""
+    query = (
+        select(probe.c.name, probe.c.flag, probe.c.doc, probe.c.at, held.c.subject)
+        .join(held, held.c.subject == probe.c.name, isouter=True)
+        .where(probe.c.at >= bindparam("since", type_=UTCDateTime), probe.c.name.in_(bindparam("names")))
+        .order_by(probe.c.name)
+    )
+    on_cursor = CursorStatement(query)
+    with any_engine.begin() as conn:
+        conn.execute(held.insert(), [{"subject": "b"}])
+        for name, doc in [("a", {"x": [1, "ü"]}), ("b", None), ("c", "text")]:
+            conn.execute(probe.insert().values(name=name, flag=name == "b", doc=doc, at=AT))
+        for names in (["a"], ["a", "b", "c"], ["b", "c", "d"], []):
+            for since in (AT, AT + dt.timedelta(microseconds=1)):
+                params = {"since": since, "names": names}
+                expected = [tuple(row) for row in conn.execute(query, params)]
+                assert [tuple(row) for row in on_cursor.execute(conn, params)] == expected
+                assert len(expected) == (0 if since > AT else len(set(names) - {"d"}))
+
+
+def test_columns_left_out_get_the_defaults_sqlalchemy_gives_them(any_engine: Engine) -> None:
+    """Python-side defaults (a scalar, a function, a type) of the columns an upsert leaves out (db.upsert's
+    statements); the conflict's update leaves them as they are."""
+    insert = postgresql.insert if any_engine.dialect.name == "postgresql" else sqlite.insert
+    ins = insert(stamped).values(name=bindparam("name"))
+    upsert = ins.on_conflict_do_update(
+        index_elements=[stamped.c.name], set_={"n": bindparam("new_n")}
+    ).returning(stamped.c.name, stamped.c.n, stamped.c.at, stamped.c.doc)
+    on_cursor = CursorStatement(upsert)
+    with any_engine.begin() as conn:
+        conn.execute(stamped.insert().values(name="by sqlalchemy"))
+        assert on_cursor.execute(conn, {"name": "by cursor", "new_n": 1}) == [("by cursor", 7, AT, {})]
+        assert on_cursor.execute(conn, {"name": "by cursor", "new_n": 2}) == [("by cursor", 2, AT, {})]
+        rows = [tuple(row)[2:] for row in conn.execute(select(stamped).order_by(stamped.c.id))]
+    assert rows == [(7, AT, {}), (2, AT, {})]
+
+
+def test_a_lost_connection_is_invalidated_as_sqlalchemy_does(pg_engine: Engine) -> None:
+    """A backend ended under the connection: SQLAlchemy's error for it, the connection and the pool's older ones
+    invalidated, and the pool gives a live one after."""
+    on_cursor = CursorStatement(select(probe.c.id).where(probe.c.name == bindparam("name")))
+    with pg_engine.connect() as conn:
+        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with pg_engine.connect() as other:
+            other.execute(select(func.pg_terminate_backend(pid)))
+            other.commit()
+        with pytest.raises(exc.DBAPIError) as raised:
+            on_cursor.execute(conn, {"name": "x"})
+        assert raised.value.connection_invalidated and conn.invalidated
+    with pg_engine.begin() as conn:
+        assert on_cursor.execute(conn, {"name": "x"}) == []
