@@ -28,6 +28,7 @@ from flask.wrappers import Response
 from sqlalchemy import bindparam, select, update
 
 from . import db
+from .cursorsql import CursorStatement
 from .errors import NotAllowed, SessionExpired
 from .i18n import lazy_gettext as _l
 from .lti.provision import token_hash
@@ -126,8 +127,9 @@ def _columns(model: Any, record: Any, given: tuple[str, ...] = ()) -> list[Any]:
 
 
 # Built once: every request of a session runs it, and building a statement (and its cache key) costs more than
-# running it. SQLAlchemy keeps the compiled form; only the token's hash is bound per request. Plain columns run
-# on the session's connection: hydrating three ORM entities into the identity map cost more than the query.
+# running it; only the token's hash is bound per request. Plain columns on the DBAPI cursor of the session's
+# connection (cursorsql.py): hydrating three ORM entities into the identity map cost more than the query, and
+# SQLAlchemy's execution of it (~30 columns' result set-up) several times the database's own work.
 _SESSION_COLUMNS = _columns(ToolSession, SessionRecord)
 # The person's and the context's ids and the context's deployment are the session's own columns, and the person's
 # platform is the deployment's (a launch makes both for one platform): not read twice, since each of the ~30
@@ -136,7 +138,7 @@ _PERSON_COLUMNS = _columns(User, Person, given=("id", "platform_id"))
 _CONTEXT_COLUMNS = _columns(Context, ContextRecord, given=("id", "deployment_id"))
 _S, _P = len(_SESSION_COLUMNS), len(_SESSION_COLUMNS) + len(_PERSON_COLUMNS)
 _C = _P + len(_CONTEXT_COLUMNS)
-_SESSION_BY_TOKEN = (
+_SESSION_BY_TOKEN = CursorStatement(
     select(*_SESSION_COLUMNS, *_PERSON_COLUMNS, *_CONTEXT_COLUMNS, Deployment.platform_id)
     .join(User, ToolSession.user_id == User.id)
     .join(Context, ToolSession.context_id == Context.id)
@@ -147,7 +149,8 @@ _SESSION_BY_TOKEN = (
 
 def _load(token: str, ctx: AppContext) -> Visitor:
     s = db.session()
-    row = s.connection().execute(_SESSION_BY_TOKEN, {"token_hash": token_hash(token)}).first()
+    rows = _SESSION_BY_TOKEN.execute(s.connection(), {"token_hash": token_hash(token)})
+    row = rows[0] if rows else None
     now = utcnow()
     session = None if row is None else SessionRecord(*row[:_S])
     if session is None or session.expires_at <= now:
@@ -181,10 +184,17 @@ def _load(token: str, ctx: AppContext) -> Visitor:
     )
 
 
+_TOUCH = (
+    update(ToolSession)
+    .where(ToolSession.id == bindparam("session_id"))
+    .values(last_seen_at=bindparam("seen_at", type_=ToolSession.__table__.c.last_seen_at.type))
+)
+
+
 def touch(session_id: int, now: dt.datetime) -> None:
     """Record a request of the session (its own short write; the page's transaction stays a reader)."""
     with db.session_scope(write=True) as ws:
-        ws.execute(update(ToolSession).where(ToolSession.id == session_id).values(last_seen_at=now))
+        ws.connection().execute(_TOUCH, {"session_id": session_id, "seen_at": now})
 
 
 @dataclass(frozen=True)

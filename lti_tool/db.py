@@ -22,10 +22,24 @@ from typing import Any
 
 from flask import Flask, current_app
 from flask.globals import _cv_app
-from sqlalchemy import Connection, Engine, bindparam, create_engine, event, exc, inspect, make_url, text
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Engine,
+    bindparam,
+    create_engine,
+    event,
+    exc,
+    func,
+    inspect,
+    make_url,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from .cursorsql import CursorStatement
 from .models import Base
 
 log = logging.getLogger(__name__)
@@ -81,9 +95,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             dbapi_conn.create_function("nama_fold", 1, _fold, deterministic=True)
 
         @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn: Any) -> None:
+        def _sqlite_begin(conn: Connection) -> None:
             immediate = conn.get_execution_options().get("sqlite_immediate")
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            # On the DBAPI cursor with the engine's statement listeners and error handling (SQLAlchemy's own
+            # way for its few statements outside a compiled one): `exec_driver_sql` set up an execution context
+            # and a result for it, ~140,000 instructions of every request on SQLite.
+            cursor = conn.connection.cursor()
+            try:
+                conn._cursor_execute(cursor, "BEGIN IMMEDIATE" if immediate else "BEGIN", ())
+            finally:
+                cursor.close()
 
         return engine
     kwargs.setdefault("pool_size", 10)
@@ -229,6 +250,10 @@ def write_session() -> Session:
     return begin_write(session())
 
 
+# Every progress write takes it first (progress/writes.py lock_learner): on the DBAPI cursor (cursorsql.py).
+_ADVISORY_LOCK = CursorStatement(select(func.pg_advisory_xact_lock(bindparam("k", type_=BigInteger))))
+
+
 def advisory_lock(s: Session, name: str) -> None:
     """Serialise a critical section across processes for the rest of the transaction; never commits.
 
@@ -239,7 +264,7 @@ def advisory_lock(s: Session, name: str) -> None:
     """
     if s.get_bind().dialect.name == "postgresql":
         key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
-        s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+        _ADVISORY_LOCK.execute(s.connection(), {"k": key})
         return
     if s.in_transaction() and not s.connection().get_execution_options().get("sqlite_immediate"):
         raise RuntimeError(
@@ -263,14 +288,14 @@ def _upsert_statement(
     values: tuple[str, ...],
     inserted: tuple[str, ...],
     returning: tuple[str, ...],
-) -> Any:
+) -> CursorStatement:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     names = (*keys, *values, *inserted)
     ins = insert(table).values({name: bindparam(name, type_=table.c[name].type) for name in names})
     stmt = ins.on_conflict_do_update(
         index_elements=list(keys), set_={name: ins.excluded[name] for name in values}
     )
-    return stmt.returning(*(table.c[name] for name in returning)) if returning else stmt
+    return CursorStatement(stmt.returning(*(table.c[name] for name in returning)) if returning else stmt)
 
 
 def upsert(
@@ -281,14 +306,15 @@ def upsert(
     *,
     inserted: dict[str, Any] | None = None,
     returning: str | tuple[str, ...] | None = None,
-) -> Any:
+) -> list[Sequence[Any]]:
     """INSERT … ON CONFLICT (keys) DO UPDATE SET values into a model's table (or a Table), on the session's
     connection (its transaction).
 
     `inserted`: columns written only when the row is new (a row that exists keeps its value). The statement is
-    built once per table, column set and dialect, with a bind parameter per column: hot paths (launches, learner
-    pages) run it often, and building a statement and its cache key costs more than running it. Returns the
-    result (with `returning`: those columns of the row written).
+    built once per table, column set and dialect, with a bind parameter per column, and run on the DBAPI cursor
+    (cursorsql.py): hot paths (launches, learner pages) run it often, and building a statement and its cache key,
+    or SQLAlchemy's execution of it, costs more than running it. Returns the rows (with `returning`: those
+    columns of the row written).
     """
     table = getattr(model, "__table__", model)
     inserted = inserted or {}
@@ -296,7 +322,7 @@ def upsert(
     stmt = _upsert_statement(
         s.get_bind().dialect.name, table, tuple(keys), tuple(values), tuple(inserted), names
     )
-    return s.connection().execute(stmt, {**keys, **values, **inserted})
+    return stmt.execute(s.connection(), {**keys, **values, **inserted})
 
 
 def _teardown(exc: BaseException | None) -> None:

@@ -9,6 +9,7 @@ up instead of failing or counting twice; rows are written with INSERT … ON CON
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
@@ -23,6 +24,7 @@ from ..course.completion import (
     pass_threshold,
 )
 from ..course.model import Course, Module
+from ..cursorsql import CursorStatement
 from ..db import advisory_lock, upsert
 from ..gradebook.summary import course_grade, refresh_learner, touch_learner
 from ..grading import enqueue_grades
@@ -302,6 +304,12 @@ def _record_consequences(
     )
 
 
+@functools.cache
+def _lesson_visit(dialect: str) -> CursorStatement:
+    """`lesson_visit_statement` on the DBAPI cursor (every lesson page runs it: lti_tool/cursorsql.py)."""
+    return CursorStatement(lesson_visit_statement(dialect))
+
+
 def record_lesson_view(
     s: Session, learner: Learner, course: Course, module: Module, lesson_id: str
 ) -> ProgressUpdate | None:
@@ -317,7 +325,7 @@ def record_lesson_view(
     location = f"{module.id}/{lesson_id}"
     bound = params(learner, course.id, module.id, lesson_id=lesson_id, location=location, now=now)
     # On PostgreSQL a repeat visit's place is written by this statement too (see lesson_visit_statement).
-    new = s.connection().execute(lesson_visit_statement(dialect), bound).first() is not None
+    new = bool(_lesson_visit(dialect).execute(s.connection(), bound))
     if new:
         return refresh_progress(s, learner, course, module, "lesson_seen", now, location=lesson_id)
     if dialect != "postgresql":
