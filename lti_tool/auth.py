@@ -147,8 +147,11 @@ _SESSION_BY_TOKEN = CursorStatement(
 )
 
 
-def _load(token: str, ctx: AppContext) -> Visitor:
-    s = db.session()
+def _load(token: str, ctx: AppContext, *, write: bool = False) -> Visitor:
+    # A page that writes (`writes_progress`) reads the session in its write transaction: on SQLite a read
+    # transaction first would be committed and its connection checked in, then another checked out for BEGIN
+    # IMMEDIATE (bench/FINDINGS.md, "step 14").
+    s = db.write_session() if write else db.session()
     rows = _SESSION_BY_TOKEN.execute(s.connection(), {"token_hash": token_hash(token)})
     row = rows[0] if rows else None
     now = utcnow()
@@ -171,7 +174,13 @@ def _load(token: str, ctx: AppContext) -> Visitor:
             code="session_idle",
         )
     if now - seen >= SEEN_EVERY:
-        touch(session.id, now)
+        if write:
+            # Its own short write as below, in the transaction already begun as a writer (on SQLite another
+            # writer's BEGIN IMMEDIATE would wait for this one); the view begins its own after it.
+            s.connection().execute(_TOUCH, {"session_id": session.id, "seen_at": now})
+            s.commit()
+        else:
+            touch(session.id, now)
         ctx.g.session_seen_at = now
     platform_id = row[
         _C
@@ -227,7 +236,9 @@ def session_clock() -> SessionClock | None:
     )
 
 
-def current_visitor() -> Visitor:
+def current_visitor(*, write: bool = False) -> Visitor:
+    """The request's visitor, its session read on first use (`write`: in the request's transaction begun as a
+    writer, for a view that writes)."""
     ctx = _cv_app.get()
     here = ctx.g.__dict__
     visitor: Visitor | None = here.get("visitor")
@@ -238,7 +249,7 @@ def current_visitor() -> Visitor:
                 _l("This page belongs to a course session."),
                 hint=_l("Please open the activity from your course in the learning platform."),
             )
-        visitor = _load(token, ctx)
+        visitor = _load(token, ctx, write=write)
         frame_platform(visitor.platform_id)  # only this session's platform may frame its pages
         here["visitor"] = visitor
         here["locale"] = visitor.session.locale
@@ -279,9 +290,14 @@ def session_blueprint(name: str, import_name: str, url_prefix: str = "") -> Blue
 
     @bp.before_request
     def _require_session() -> None:
+        write = getattr(_cv_app.get().app.view_functions.get(request.endpoint or ""), WRITES, False)
         try:
-            current_visitor()
+            current_visitor(write=write)
         except SessionExpired as exc:
+            if write:
+                # The write transaction begun for the session's read ends here (on SQLite, keeping the text
+                # below would wait for it).
+                db.session().rollback()
             if request.method == "POST" and request.form.get("text"):
                 from .course.drafts import keep_posted_text
 
@@ -292,6 +308,17 @@ def session_blueprint(name: str, import_name: str, url_prefix: str = "") -> Blue
             check_csrf()
 
     return bp
+
+
+# The attribute `writes_progress` gives a view function.
+WRITES = "nama_writes"
+
+
+def writes_progress(view: Callable[P, R]) -> Callable[P, R]:
+    """Mark a view of a `session_blueprint` that begins its transaction with `db.write_session()`: the session
+    is then read in that transaction (begun as a writer before the read). Put it under the route decorator."""
+    setattr(view, WRITES, True)
+    return view
 
 
 def instructor_required(view: Callable[P, R]) -> Callable[P, R]:

@@ -4,7 +4,7 @@ quiz_views.py and practice_views.py, same blueprint).
 URL scheme (the loader's relative links depend on it, see markdown.py): the overview at `/s/<sid>/`, a module at
 `m/<module>/`, its pages at `m/<module>/<page>` (lessons by id, `quiz`, `ergebnis`, `praxis`, `austausch`).
 Views read with `db.session()`; a view that writes starts its transaction with `db.write_session()`, calls
-`lti_tool.progress` and commits.
+`lti_tool.progress` and commits (marked `writes_progress`, it has the session read in that transaction).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
 from .. import db, fragments, progress
-from ..auth import Visitor, current_visitor, session_blueprint
+from ..auth import Visitor, current_visitor, session_blueprint, writes_progress
 from ..errors import NotFound, error_response
 from ..i18n import BERLIN, decimal, percent
 from ..i18n import lazy_gettext as _l
@@ -304,6 +304,7 @@ def module(module_id: str) -> str | bytes:
 
 
 @bp.get("/m/<module_id>/<lesson_id>")
+@writes_progress
 def lesson(module_id: str, lesson_id: str) -> str | bytes:
     where = here()
     course = where.course

@@ -72,10 +72,12 @@ def test_statements_per_page_are_bounded(app: Flask, launcher: Launcher) -> None
         # On PostgreSQL the module's row and the course's are written in one statement (progress.statements
         # progress_rows_statement): -1 for every write that recomputes progress (first visit 7 -> 6, quiz
         # submit 10 -> 9, practice submit 10 -> 9).
-        "lesson, first visit": 8 if sqlite else 6,
+        # The lesson page reads the session in its write transaction (auth.writes_progress): on SQLite one BEGIN
+        # fewer (first visit 8 -> 7, again 6 -> 5).
+        "lesson, first visit": 7 if sqlite else 6,
         # On PostgreSQL the visit's INSERT also writes the place and the last activity (progress.statements
         # lesson_visit_statement): the session, the lock, that statement (was 5).
-        "lesson, again": 6 if sqlite else 3,
+        "lesson, again": 5 if sqlite else 3,
         "quiz, new attempt": 10,
         "quiz, open attempt": 4,
         # 9 + 2: the grade outbox looks for where scores go (no AGS in this launch); the attempt read once under

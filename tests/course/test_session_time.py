@@ -14,7 +14,7 @@ from lti_tool.course import drafts
 from lti_tool.course.catalog import get_catalog
 from lti_tool.db import session_scope
 from lti_tool.lti.provision import token_hash
-from lti_tool.models import PracticeSubmission, ToolSession, utcnow
+from lti_tool.models import LessonVisit, PracticeSubmission, ToolSession, utcnow
 
 from ..migrations import downgrade, previous_revision, session, upgrade_to_head
 from ..peer import Launcher
@@ -54,6 +54,32 @@ def test_a_session_ends_after_90_minutes_without_a_request(app: Flask, launcher:
     _age(app, learner, seen=dt.timedelta(minutes=91))
     page = learner.get("")
     assert page.status_code == 401 and "session_idle" in page.text and "90 Minuten" in page.text
+
+
+def _visits(app: Flask) -> list[str]:
+    with session_scope(app) as s:
+        return list(s.scalars(select(LessonVisit.lesson_id).order_by(LessonVisit.id)))
+
+
+def test_a_lesson_page_records_the_request_and_its_visit_or_refuses_an_ended_session(
+    app: Flask, launcher: Launcher
+) -> None:
+    """The lesson page reads the session in its own write transaction (auth.writes_progress): the request still
+    counts as activity (written first, on its own) and the visit is recorded; an ended session writes neither."""
+    learner = Learner.launch(launcher)
+    _age(app, learner, seen=dt.timedelta(minutes=80))
+    page = learner.get("m/modul-a/01-einstieg")
+    assert page.status_code == 200 and "Sitzung beenden" in page.text
+    assert utcnow() - _last_seen(app, learner) < dt.timedelta(minutes=1)
+    assert _visits(app) == ["01-einstieg"]
+    _age(app, learner, seen=dt.timedelta(minutes=91))
+    late = learner.get("m/modul-a/02-vertiefung")
+    assert late.status_code == 401 and "session_idle" in late.text
+    assert _visits(app) == ["01-einstieg"]
+    assert utcnow() - _last_seen(app, learner) > dt.timedelta(minutes=90)
+    _age(app, learner, seen=dt.timedelta(minutes=1))  # a write right after: the refused request holds no lock
+    assert learner.get("m/modul-a/02-vertiefung").status_code == 200
+    assert _visits(app) == ["01-einstieg", "02-vertiefung"]
 
 
 def test_the_idle_time_is_configurable(app: Flask, launcher: Launcher) -> None:
