@@ -13,7 +13,7 @@ from .. import db, exchange, fragments, progress
 from ..errors import NotFound
 from ..i18n import lazy_gettext as _l
 from ..models import PracticeSubmission
-from . import drafts
+from . import drafts, exchange_parts
 from .model import Course, Module
 from .views import berlin_day, bp, find_module, here
 
@@ -173,6 +173,10 @@ def _render_exchange(
         municipality_max=exchange.MUNICIPALITY_MAX,
         saved=request.args.get("gespeichert") if status == 200 else None,
         single=where.single_module,
+        # A reply form come back with a problem is rendered in the page's loop, the answers otherwise kept.
+        threads_html=None
+        if problem is not None and problem[0] == "reply"
+        else exchange_parts.threads_html(where.course, module, shown),
     )
     return html, status
 

@@ -53,13 +53,14 @@ _Kept = tuple[tuple[str, ...], tuple[str, ...]] | None
 Render = Callable[[ShownQuestion, ShownOption | None], Markup]
 
 
-def _store() -> dict[Hashable, _Kept] | None:
-    """The app's kept parts; None: rendered every time (PAGE_CACHE=False)."""
+def parts_store(name: str = _STORE, limit: int = _MAX_PARTS) -> dict[Hashable, _Kept] | None:
+    """The app's kept parts of one kind (at most `limit`: beyond it they are all forgotten and kept again as asked
+    for); None: rendered every time (PAGE_CACHE=False)."""
     if not current_app.config.get("PAGE_CACHE", True):
         return None
-    parts: dict[Hashable, _Kept] | None = current_app.extensions.get(_STORE)
-    if parts is None or len(parts) > _MAX_PARTS:
-        parts = current_app.extensions[_STORE] = {}
+    parts: dict[Hashable, _Kept] | None = current_app.extensions.get(name)
+    if parts is None or len(parts) > limit:
+        parts = current_app.extensions[name] = {}
     return parts
 
 
@@ -67,7 +68,7 @@ def _macros(name: str) -> Any:
     return current_app.jinja_env.get_template(name).module
 
 
-def _kept(
+def kept_part(
     parts: dict[Hashable, _Kept] | None,
     key: Hashable,
     render: Callable[[bool], str],
@@ -134,7 +135,7 @@ def questions_html(course: Course, module: Module, shown: Sequence[ShownQuestion
     def end(q: ShownQuestion, o: ShownOption | None) -> Markup:
         return cast(Markup, macros.question_end(q))
 
-    parts = _store()
+    parts = parts_store()
     locale = _current_locale()
     out: list[str] = []
     for q in shown:
@@ -166,7 +167,7 @@ def _part(
             return str(render(_marked_question(q), _marked_option(q, o) if o is not None else None))
         return str(render(q, o))
 
-    return _kept(parts, key, rendered, values)
+    return kept_part(parts, key, rendered, values)
 
 
 # --- The result --------------------------------------------------------------------------------------------
@@ -179,7 +180,7 @@ def answers_html(course: Course, module: Module, reviewed: Sequence[ReviewedQues
 
     macros = _macros(RESULT_TEMPLATE)
     language = course.language
-    parts = _store()
+    parts = parts_store()
     locale = _current_locale()
     out: list[str] = []
     for q in reviewed:
@@ -187,7 +188,7 @@ def answers_html(course: Course, module: Module, reviewed: Sequence[ReviewedQues
         # An item of a list shows the option's text and verdict, an explanation also whether it was chosen, its
         # explanation and, in an ordering question, its place: the same text elsewhere is the same item.
         answer_items = "".join(
-            _kept(
+            kept_part(
                 parts,
                 ("answer", locale, language, ordering, o.text, o.correct),
                 functools.partial(_list_item, macros.answer_item, q, o, language),
@@ -196,7 +197,7 @@ def answers_html(course: Course, module: Module, reviewed: Sequence[ReviewedQues
             for o in q.answer
         )
         explained_items = "".join(
-            _kept(
+            kept_part(
                 parts,
                 (
                     "explained",
@@ -236,7 +237,7 @@ def answers_html(course: Course, module: Module, reviewed: Sequence[ReviewedQues
             bool(q.explained),
         )
         out.append(
-            _kept(parts, key, functools.partial(_item, macros.result_item, q, language, values), values)
+            kept_part(parts, key, functools.partial(_item, macros.result_item, q, language, values), values)
         )
     return Markup("".join(out))  # noqa: S704  # the template's output, escaped by it
 

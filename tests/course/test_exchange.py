@@ -480,3 +480,69 @@ def test_a_reply_written_while_the_page_is_made_stays_new(
     assert "1 neuer Kommentar zu Ihrer Antwort" in anna.get("uebersicht").text
     page = anna.get("m/modul-a/austausch").text
     assert "1 neuer Kommentar zu Ihrer Antwort seit Ihrem letzten Besuch." in page
+
+
+@pytest.mark.parametrize("locale", ["de", "en"])
+def test_a_kept_answer_of_a_colleague_is_the_answer_rendered_afresh(
+    app: Flask, launcher: Launcher, monkeypatch: pytest.MonkeyPatch, locale: str
+) -> None:
+    """The colleagues' answers on the page are kept rendered (course/exchange_parts.py) with the reader's own
+    reply address and CSRF token put in: every page equals the page rendered afresh; a reader after others is
+    served their answers from what the others' visits kept; a reply, a municipality shown and a hidden reply
+    change what is kept for that answer."""
+    from lti_tool import fragments
+    from lti_tool.auth import SessionClock
+    from lti_tool.course import exchange_parts
+
+    from ..forms import csrf_token
+    from ..peer import claim
+
+    monkeypatch.setattr(fragments, "session_clock", lambda: SessionClock(1234, 5678, 300))
+    presentation = claim("launch_presentation", {"locale": locale})
+    people = {
+        sub: Learner.launch(launcher, sub=sub, given_name=sub.title(), **presentation)
+        for sub in ("anna", "ben", "cara", "dan")
+    }
+    for sub in ("anna", "ben", "cara"):
+        assert people[sub].post("m/modul-a/praxis", {"text": f"{ANNA} ({sub})"}).ok
+
+    def kept() -> int:
+        return len(app.extensions.get(exchange_parts._STORE) or {})
+
+    def check(learner: Learner) -> str:
+        served = learner.http.get(learner.url("m/modul-a/austausch"))
+        app.config["PAGE_CACHE"] = False
+        try:
+            afresh = learner.http.get(learner.url("m/modul-a/austausch"))
+        finally:
+            app.config["PAGE_CACHE"] = True
+        assert served.status_code == afresh.status_code == 200
+        assert served.text == afresh.text
+        forms = served.text.count('/m/modul-a/austausch/antworten"')
+        assert forms and served.text.count(f'"/s/{learner.sid}/m/modul-a/austausch/antworten"') == forms
+        assert csrf_token(served.text) == learner.csrf and "\ue000" not in served.text
+        return served.text
+
+    for sub in ("anna", "ben", "cara"):
+        check(people[sub])
+    assert kept() == 3  # each answer kept once, by the first colleague who read it
+    assert people["dan"].post("m/modul-a/praxis", {"text": "Dans Antwort, lang genug für die Aufgabe."}).ok
+    before = kept()
+    page = check(people["dan"])  # the three others' answers, from what the others' visits kept
+    assert kept() == before and page.count('class="peer-answer"') == 3
+    assert "Anna" in page and "&lt;b&gt;und&lt;/b&gt;" in page
+    # A reply, a municipality shown, an answer hidden: that answer is kept anew, the page still the fresh one.
+    bens = str(answer_id(app, "ben"))
+    assert people["anna"].post("m/modul-a/austausch/antworten", {"antwort": bens, "text": "Danke <Ben>!"}).ok
+    assert "Danke &lt;Ben&gt;!" in check(people["cara"])
+    assert people["ben"].post("m/modul-a/austausch/kommune", {"kommune": "Herne", "aktion": "speichern"}).ok
+    assert "(Herne)" in check(people["cara"]) and "(Herne)" in check(people["dan"])
+    with session_scope(app) as s:
+        reply_id = s.scalars(select(ExchangeReply.id)).one()
+    hidden = teacher(launcher).post(
+        "lehrende/austausch/modul-a/sichtbarkeit",
+        {"art": "erwiderung", "beitrag": str(reply_id), "aktion": "ausblenden", "grund": "Bitte sachlich."},
+    )
+    assert hidden.status_code == 200
+    assert "Danke" not in check(people["dan"]) and "Danke" not in check(people["cara"])
+    assert "Bitte sachlich." in check(people["anna"])  # its author sees it, with the reason
