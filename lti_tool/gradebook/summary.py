@@ -24,6 +24,7 @@ from sqlalchemy import Float, bindparam, case, delete, exists, func, insert, lit
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from ..cursorsql import CursorStatement
 from ..db import upsert
 from ..grading.outbox import RowState, is_newest, newest_rows
 from ..models import CourseProgress, GradeOutbox, LearnerSummary, ModuleProgress, PracticeSubmission, utcnow
@@ -192,13 +193,14 @@ def refresh_learner(
     bound = {"user_id": user_id, "context_id": context_id, "course_id": course_id, "now": now}
     if not isinstance(grade, Keep):
         bound["grade"] = grade
-    s.connection().execute(stmt, bound)
+    stmt.execute(s.connection(), bound)
 
 
 @functools.cache
-def _refresh_statement(dialect: str, *, keep_grade: bool) -> Any:
+def _refresh_statement(dialect: str, *, keep_grade: bool) -> CursorStatement:
     """The statement of `refresh_learner`, built once per dialect (bind parameters: user_id, context_id,
-    course_id, now, and grade unless kept)."""
+    course_id, now, and grade unless kept), run on the DBAPI cursor (every progress write runs it:
+    lti_tool/cursorsql.py)."""
     from ..progress.review import waiting_for_review  # progress imports this module
 
     user: Any = bindparam("user_id")
@@ -235,8 +237,10 @@ def _refresh_statement(dialect: str, *, keep_grade: bool) -> Any:
     table: Any = LearnerSummary.__table__
     ins = insert(table).from_select(list(columns), source)
     keys = ("user_id", "context_id", "course_id")
-    return ins.on_conflict_do_update(
-        index_elements=list(keys), set_={name: ins.excluded[name] for name in columns if name not in keys}
+    return CursorStatement(
+        ins.on_conflict_do_update(
+            index_elements=list(keys), set_={name: ins.excluded[name] for name in columns if name not in keys}
+        )
     )
 
 

@@ -260,7 +260,7 @@ def _write_progress(
             now=now,
             location=place,
         )
-        s.connection().execute(progress_rows_statement(location=place is not None), bound)
+        _progress_rows(place is not None).execute(s.connection(), bound)
         return
     new_row = {"started_at": now}
     module_values.update(completed_at=completed_at, updated_at=now)
@@ -302,6 +302,12 @@ def _record_consequences(
         changed_module_ids=[update.module_id],
         note_in_gradebook=False,
     )
+
+
+@functools.cache
+def _progress_rows(location: bool) -> CursorStatement:
+    """`progress_rows_statement` on the DBAPI cursor (every progress write on PostgreSQL runs it)."""
+    return CursorStatement(progress_rows_statement(location=location))
 
 
 @functools.cache
