@@ -152,11 +152,7 @@ def quiz_result(module_id: str) -> Response | str | bytes:
     module = find_module(course, module_id)
     s = db.session()
     public_id = request.args.get(ATTEMPT_FIELD, "")[:64]
-    attempt = (
-        progress.get_attempt(s, where.learner, course, module, public_id)
-        if public_id
-        else progress.latest_submitted_attempt(s, where.learner, course, module)
-    )
+    attempt = progress.attempt_result(s, where.learner, course, module, public_id)
     if attempt is None or attempt.submitted_at is None:
         return redirect(url_for("learner.quiz", module_id=module.id), code=303)
     snap = progress.module_snapshot(s, where.learner, course, module)

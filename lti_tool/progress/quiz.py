@@ -22,10 +22,11 @@ from ..models import QuizAttempt, utcnow
 from .learner import AttemptLocked, AttemptNotFound, InvalidAnswers, Learner, QuizChanged
 from .statements import (
     ATTEMPT_BY_PUBLIC_ID,
-    LATEST_SUBMITTED_ATTEMPT,
+    LATEST_SUBMITTED_RESULT,
     MODULE_PROGRESS,
     NEWEST_OPEN_ATTEMPT,
     OPEN_ATTEMPTS,
+    RESULT_BY_PUBLIC_ID,
     SUBMITTED_ATTEMPTS,
     owner,
     params,
@@ -34,7 +35,7 @@ from .statements import (
 from .writes import ProgressUpdate, lock_learner, refresh_progress, set_location
 
 
-def attempt_questions(quiz: Quiz, attempt: QuizAttempt) -> list[Question] | None:
+def attempt_questions(quiz: Quiz, attempt: QuizAttempt | Any) -> list[Question] | None:
     """The questions the attempt asks, in its order; None when the quiz changed so that they no longer fit
     (a question gone, or its options changed). An attempt from before pools asked every question."""
     layout = attempt.layout
@@ -141,10 +142,21 @@ def get_attempt(s: Session, learner: Learner, course: Course, module: Module, pu
     return attempt
 
 
-def latest_submitted_attempt(
-    s: Session, learner: Learner, course: Course, module: Module
-) -> QuizAttempt | None:
-    return s.scalars(LATEST_SUBMITTED_ATTEMPT, params(learner, course.id, module.id)).first()
+def attempt_result(
+    s: Session, learner: Learner, course: Course, module: Module, public_id: str
+) -> Any | None:
+    """The attempt by its public id (as `get_attempt`: AttemptNotFound when it is not the learner's), else
+    (`public_id` empty) the newest submitted one, as the result page reads it: a row of its columns (public_id,
+    layout, question_ids, answers, score, correct_count, question_count, submitted_at), not the entity; None when
+    there is none."""
+    if not public_id:
+        return read(s, LATEST_SUBMITTED_RESULT, params(learner, course.id, module.id)).first()
+    if not _PUBLIC_ID.fullmatch(public_id):
+        raise AttemptNotFound(public_id[:40])
+    row = read(s, RESULT_BY_PUBLIC_ID, params(learner, course.id, module.id, public_id=public_id)).first()
+    if row is None:
+        raise AttemptNotFound(public_id[:40])
+    return row
 
 
 def quiz_record(s: Session, learner: Learner, course: Course, module: Module) -> tuple[float | None, int]:
