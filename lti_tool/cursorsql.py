@@ -64,7 +64,9 @@ class _Compiled:
     compiled: Any
     dialect: Dialect  # the connection's: the values' processors are its types'
     expanding: tuple[str, ...]
-    results: tuple[_Processor, ...]
+    # The returned columns' result processors, worked out with the types the driver reports for them on the
+    # first run that returns rows (PostgreSQL's numeric types need them, as in SQLAlchemy's own result set-up).
+    results: tuple[_Processor, ...] | None
     defaults: dict[str, _Default]  # by bind name: the columns left out whose default is computed in Python
     forms: dict[tuple[int, ...], _Form] = field(default_factory=dict)
 
@@ -127,14 +129,18 @@ class CursorStatement:
             cursor.execute(sql, args)
             for listener in conn.dispatch.after_cursor_execute:
                 listener(conn, cursor, sql, args, None, False)
-            rows = cast(list[Sequence[Any]], cursor.fetchall() if cursor.description else [])
+            returned = _has_rows(cursor) if raw else cursor.description is not None
+            rows = cast(list[Sequence[Any]], cursor.fetchall() if returned else [])
+            results = compiled.results
+            if results is None and rows:
+                results = compiled.results = self._results(compiled.dialect, cursor.description)
         except BaseException as error:
             conn._handle_dbapi_exception(error, sql, args, cursor, None)
         finally:
             cursor.close()
-        results = compiled.results
-        if not rows or not any(results):
+        if not rows or not any(results or ()):
             return rows
+        assert results is not None
         return [tuple(v if p is None else p(v) for p, v in zip(results, row, strict=True)) for row in rows]
 
     def _compile(self, dialect: Dialect) -> _Compiled:
@@ -143,14 +149,18 @@ class CursorStatement:
             compiled,
             dialect,
             tuple(name for name, bind in compiled.binds.items() if bind.expanding),
-            tuple(
-                column.type.dialect_impl(dialect).result_processor(dialect, None)
-                for column in self.statement.exported_columns
-            ),
+            None,
             self._defaults(compiled),
         )
         self._compiled[dialect] = result
         return result
+
+    def _results(self, dialect: Dialect, description: Any) -> tuple[_Processor, ...]:
+        """The result processor of each returned column, given the type code the driver reports for it."""
+        return tuple(
+            column.type.dialect_impl(dialect).result_processor(dialect, described[1])
+            for column, described in zip(self.statement.exported_columns, description, strict=False)
+        )
 
     @staticmethod
     def _defaults(compiled: Any) -> dict[str, _Default]:
@@ -202,6 +212,20 @@ def _numbered(dialect: Dialect) -> Dialect:
     # Its own quoting: the connection's doubles every % for psycopg's placeholders, which a raw cursor does not read.
     numbered.identifier_preparer = numbered.preparer(numbered)
     return numbered
+
+
+def _has_rows(cursor: Any) -> bool:
+    """Whether psycopg's cursor has rows to fetch (a SELECT, RETURNING), from the result's status: its
+    `description` builds a Column object per column on every use (~30 for a session's read)."""
+    result = cursor.pgresult
+    return result is not None and result.status == _tuples_ok()
+
+
+@functools.cache
+def _tuples_ok() -> Any:
+    from psycopg import pq  # imported when PostgreSQL is used only
+
+    return pq.ExecStatus.TUPLES_OK
 
 
 def _raw_cursor(conn: Connection) -> Any:
