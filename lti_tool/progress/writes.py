@@ -44,7 +44,6 @@ from .statements import (
     owner,
     params,
     progress_rows_statement,
-    read,
 )
 
 
@@ -195,7 +194,7 @@ def _read_module_sources(s: Session, learner: Learner, course: Course, module: M
     practice: Any = None
     old: Any = None
     course_completed_at = None
-    for row in read(s, REFRESH_SOURCES, bound):
+    for row in map(_Source._make, _REFRESH_SOURCES.execute(s.connection(), bound)):
         kind = row.kind
         if kind == SOURCE_SEEN:
             seen.add(row.name)
@@ -212,7 +211,7 @@ def _read_module_sources(s: Session, learner: Learner, course: Course, module: M
     assert quiz is not None  # an aggregate: always one row
     return _ModuleSources(
         seen=frozenset(seen),
-        quiz=_Recount(quiz.score, int(quiz.count), quiz.at, old.at if old else None),
+        quiz=_Recount(quiz.score, int(quiz.attempts), quiz.at, old.at if old else None),
         practice=_PracticeDates(practice.at, practice.reviewed_at, practice.revision_requested_at)
         if practice
         else None,
@@ -220,6 +219,24 @@ def _read_module_sources(s: Session, learner: Learner, course: Course, module: M
         course_completed_at=course_completed_at,
         completed_modules=frozenset(completed),
     )
+
+
+class _Source(NamedTuple):
+    """A row of REFRESH_SOURCES (its columns in order; `attempts` is its `count`). What a column holds depends on
+    the row's kind."""
+
+    kind: int
+    name: Any
+    score: Any
+    attempts: Any
+    at: Any
+    reviewed_at: Any
+    revision_requested_at: Any
+    new_replies: Any
+
+
+# On the DBAPI cursor (lti_tool/cursorsql.py): every progress write reads it.
+_REFRESH_SOURCES = CursorStatement(REFRESH_SOURCES)
 
 
 class _PracticeDates(NamedTuple):
