@@ -39,6 +39,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 import requests
+import urllib3
 from flask import Flask, current_app
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -378,6 +379,12 @@ def _read(response: requests.Response, limit: int, url: str) -> None:
             chunks.append(chunk)
     except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
         raise requests.ConnectionError(f"{_short(url)}: the answer broke off ({type(exc).__name__})") from exc
+    except requests.ConnectionError as exc:
+        # requests reports a read time-out in the body (after the status line and headers) as a ConnectionError
+        # around urllib3's ReadTimeoutError: it is a time-out (the platform may well have done what was asked)
+        if isinstance(exc.args[0] if exc.args else None, urllib3.exceptions.ReadTimeoutError):
+            raise requests.ReadTimeout(f"{_short(url)}: the answer stopped coming (read time-out)") from exc
+        raise
     response._content = b"".join(chunks)
     response._content_consumed = True  # type: ignore[attr-defined]
 

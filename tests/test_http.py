@@ -161,6 +161,21 @@ def test_a_dripping_answer_ends_at_the_total_deadline(serve: Any, headers_first:
     assert 1.4 < took < 2.5, took  # the per-read timeout (1 s) alone would never end it
 
 
+def test_an_answer_that_stops_after_its_headers_is_a_read_time_out(serve: Any) -> None:
+    """requests reports a read time-out in the body as a ConnectionError; the grade worker would log "could not be
+    reached (connection failed)" for a platform that received the score and was slow to finish its answer."""
+
+    def stall(sock: socket.socket, _head: bytes) -> None:
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\n12345")
+        time.sleep(1.5)
+
+    server = serve(stall)
+    with pytest.raises(requests.ReadTimeout) as caught:
+        client(read_timeout=0.3).get(server.url + "/scores", allowed=Allowed.of([server.url]))
+    assert not isinstance(caught.value, requests.ConnectionError)
+    assert "read time-out" in str(caught.value)
+
+
 def test_the_callers_deadline_is_kept(serve: Any) -> None:
     server = serve(drip(True))
     started = time.monotonic()
