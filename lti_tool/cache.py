@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 
 
 class LaunchStore(Protocol):
+    # What the store raises when its server is out of reach (Redis restarting): callers for whom the stored value
+    # is an extra catch these and go on without it. The table store has none of its own (the database is down).
+    unavailable: tuple[type[Exception], ...]
+
     def get(self, key: str, *, session: Session | None = None) -> Any | None:
         """The live value, or None. With `session`, the table store reads in that (caller's) transaction."""
         ...
@@ -91,6 +95,8 @@ _DELETE = delete(LaunchCache).where(LaunchCache.key == bindparam("key"))
 
 
 class DbLaunchStore:
+    unavailable: tuple[type[Exception], ...] = ()
+
     def __init__(self, app: Flask) -> None:
         self.app = app
 
@@ -155,6 +161,7 @@ class RedisLaunchStore:
 
         self.redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=3)
         self.prefix = prefix
+        self.unavailable: tuple[type[Exception], ...] = (redis.exceptions.RedisError,)
 
     def _k(self, key: str) -> str:
         return self.prefix + key

@@ -11,6 +11,7 @@ refusal page always shows the text to copy as well.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -25,6 +26,14 @@ from .model import Catalog
 
 DRAFT_DAYS = 14
 MAX_DRAFT_LENGTH = 100_000
+
+log = logging.getLogger(__name__)
+
+
+def _store_down(exc: Exception, doing: str) -> None:
+    """The kept texts live in the launch store; with Redis out of reach (a restart, a network hiccup) the practice
+    page is shown and saved without them instead of failing: a kept text is an extra, the learner's work is not."""
+    log.warning("launch store unreachable (%s): %s", type(exc).__name__, doing)
 
 
 def _key(user_id: int, context_id: int, course_id: str, module_id: str) -> str:
@@ -48,7 +57,14 @@ def keep_posted_text(token: str, endpoint: str | None, view_args: Mapping[str, A
     if row is None:
         return False
     value = {"text": text[:MAX_DRAFT_LENGTH], "at": utcnow().isoformat()}
-    get_store().set(_key(row[0], row[1], row[2], module_id[:100]), value, DRAFT_DAYS * 86400)
+    store = get_store()
+    try:
+        store.set(_key(row[0], row[1], row[2], module_id[:100]), value, DRAFT_DAYS * 86400)
+    except store.unavailable as exc:
+        _store_down(
+            exc, "a practice text sent after the session ended was not kept (the page shows it to copy)"
+        )
+        return False
     return True
 
 
@@ -56,7 +72,12 @@ def kept_text(
     user_id: int, context_id: int, course_id: str, module_id: str, *, session: Session | None = None
 ) -> tuple[str, dt.datetime] | None:
     """The kept text and when it was sent; with `session`, read in that transaction (the table store)."""
-    value = get_store().get(_key(user_id, context_id, course_id, module_id), session=session)
+    store = get_store()
+    try:
+        value = store.get(_key(user_id, context_id, course_id, module_id), session=session)
+    except store.unavailable as exc:
+        _store_down(exc, "practice page shown without a text kept from an ended session")
+        return None
     if not isinstance(value, dict) or not isinstance(value.get("text"), str):
         return None
     try:
@@ -69,8 +90,13 @@ def kept_text(
 def forget(
     user_id: int, context_id: int, course_id: str, module_id: str, *, session: Session | None = None
 ) -> None:
-    """Remove the kept text; with `session`, in that transaction (the table store: its commit removes it)."""
-    get_store().delete(_key(user_id, context_id, course_id, module_id), session=session)
+    """Remove the kept text; with `session`, in that transaction (the table store: its commit removes it). With
+    Redis out of reach the save goes on and the kept text stays (offered again, to be dismissed or saved)."""
+    store = get_store()
+    try:
+        store.delete(_key(user_id, context_id, course_id, module_id), session=session)
+    except store.unavailable as exc:
+        _store_down(exc, "a kept practice text was not removed after the save")
 
 
 def drafts_of(user_id: int, context_ids: Iterable[int], catalog: Catalog) -> list[dict[str, Any]]:

@@ -12,6 +12,8 @@ from lti_tool.admin.throttle import LoginThrottle
 class ClockStore:
     """The LaunchStore protocol in memory, with time in the test's hands."""
 
+    unavailable: tuple[type[Exception], ...] = ()
+
     def __init__(self) -> None:
         self.now = 0.0
         self.data: dict[str, tuple[Any, float]] = {}

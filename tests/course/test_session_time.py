@@ -7,9 +7,11 @@ import datetime as dt
 import re
 from typing import Any
 
+import pytest
 from flask import Flask
 from sqlalchemy import select, update
 
+from lti_tool.cache import RedisLaunchStore
 from lti_tool.course import drafts
 from lti_tool.course.catalog import get_catalog
 from lti_tool.db import session_scope
@@ -18,6 +20,7 @@ from lti_tool.models import LessonVisit, PracticeSubmission, ToolSession, utcnow
 
 from ..migrations import downgrade, previous_revision, session, upgrade_to_head
 from ..peer import Launcher
+from ..test_gunicorn import free_port
 from .learner import Learner
 
 PRACTICE = "m/modul-a/praxis"
@@ -150,6 +153,28 @@ def test_a_practice_text_sent_after_the_end_is_kept_and_offered_after_the_next_l
     assert kept() == []  # forgotten with the save
     with session_scope(app) as s:
         assert s.scalars(select(PracticeSubmission.text)).one() == text.strip()
+
+
+def test_the_practice_page_works_while_redis_is_out_of_reach(
+    app: Flask, launcher: Launcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The texts kept from ended sessions live in the launch store. With Redis restarting (the soak's fault), the
+    practice page was a 500 and so was saving the answer; now both work without the kept text."""
+    learner = Learner.launch(launcher)
+    # a Redis nobody listens on: every command raises redis' ConnectionError at once
+    monkeypatch.setitem(
+        app.extensions, "nama_launch_store", RedisLaunchStore(f"redis://127.0.0.1:{free_port()}/0")
+    )
+    page = learner.get(PRACTICE)
+    assert page.status_code == 200 and "nicht gespeichert, weil Ihre Sitzung" not in page.text
+    text = "Unsere Gemeinde plant ein Klimaschutzkonzept mit Bürgerbeteiligung. " * 3
+    saved = learner.post(PRACTICE, {"text": text})
+    assert saved.status_code == 200 and "eingereicht" in saved.text
+    with session_scope(app) as s:
+        assert s.scalars(select(PracticeSubmission.text)).one() == text.strip()
+    _age(app, learner, seen=dt.timedelta(hours=2))
+    late = learner.post(PRACTICE, {"text": text + " Nachtrag."})
+    assert late.status_code == 401 and "Nachtrag." in late.text  # not kept, but shown to copy
 
 
 def test_a_text_for_an_unknown_session_is_shown_to_copy(launcher: Launcher) -> None:
