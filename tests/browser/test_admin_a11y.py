@@ -140,7 +140,10 @@ def test_layout_lines_up_sign_out_is_not_the_main_action_and_a_new_link_copies(
     sign_in_by_keyboard(page)
     page.goto(page.base_url + "/admin/registration-links")
     page.fill("#note", "Kreis Düren")
-    page.click("main form button[type=submit]")
+    # The new page's stylesheets must have loaded before its computed styles are read: the element alone can be
+    # there while admin.css is still on its way (seen once in CI under load: the browser's default button grey).
+    with page.expect_navigation(wait_until="load"):
+        page.click("main form button[type=submit]")
     page.wait_for_selector("#issued-url")
 
     # Header, content and footer start at the same left edge (their content boxes).
