@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from ..course.completion import ModuleSnapshot, Snapshot
 from ..course.model import Course, Module
+from ..cursorsql import CursorStatement
 from .learner import Learner
 from .statements import (
     COURSE_STATE,
@@ -90,7 +91,8 @@ def course_state(s: Session, learner: Learner, course: Course) -> CourseState:
     progress: dict[str, Any] = {}
     practice: dict[str, Any] = {}
     course_row: Any = None
-    for row in read(s, COURSE_STATE, owner(learner, course.id)):
+    rows = _COURSE_STATE.execute(s.connection(), owner(learner, course.id))
+    for row in map(_CourseRow._make, rows):
         if row.kind == SEEN_ROW:
             seen.setdefault(row.module_id, set()).add(row.lesson_id)
         elif row.kind == PROGRESS_ROW:
@@ -121,11 +123,12 @@ def module_snapshot(s: Session, learner: Learner, course: Course, module: Module
     seen: list[str] = []
     row: Any = None
     practice: Any = None
-    for found in read(s, MODULE_STATE, params(learner, course.id, module.id)):
+    rows = _MODULE_STATE.execute(s.connection(), params(learner, course.id, module.id))
+    for found in map(_ModuleRow._make, rows):
         if found.kind == SOURCE_SEEN:
             seen.append(found.name)
         elif found.kind == SOURCE_PROGRESS:
-            row = _ProgressRow(found.score, found.count, found.at)
+            row = _ProgressRow(found.score, found.attempts, found.at)
         else:
             practice = found
     return snapshot_of(seen, row, practice, new_replies_of(practice))
@@ -134,6 +137,41 @@ def module_snapshot(s: Session, learner: Learner, course: Course, module: Module
 def new_replies_of(practice: Any | None) -> int:
     """The count of new replies a practice row of COURSE_STATE or MODULE_STATE carries (0 without an answer)."""
     return int(practice.new_replies or 0) if practice is not None else 0
+
+
+# On the DBAPI cursor (lti_tool/cursorsql.py): the overview (every launch's first page) and the module page run
+# them; SQLAlchemy's execution of either cost more than the database's work.
+_COURSE_STATE = CursorStatement(COURSE_STATE)
+_MODULE_STATE = CursorStatement(MODULE_STATE)
+
+
+class _CourseRow(NamedTuple):
+    """A row of COURSE_STATE (its columns in order); what a column holds depends on the row's kind."""
+
+    kind: int
+    module_id: Any
+    lesson_id: Any
+    best_score: Any
+    attempts: Any
+    completed_at: Any
+    reviewed_at: Any
+    revision_requested_at: Any
+    last_location: Any
+    new_replies: Any
+
+
+class _ModuleRow(NamedTuple):
+    """A row of MODULE_STATE (its columns in order; `attempts` is its `count`); what a column holds depends on
+    the row's kind."""
+
+    kind: int
+    name: Any
+    score: Any
+    attempts: Any
+    at: Any
+    reviewed_at: Any
+    revision_requested_at: Any
+    new_replies: Any
 
 
 class _ProgressRow(NamedTuple):
