@@ -184,6 +184,11 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        # `write_transaction`'s connections: on SQLite each transaction begins as a writer (BEGIN IMMEDIATE, the
+        # `begin` event above); the options set once here, not per connection.
+        self.write_engine = (
+            self.engine.execution_options(sqlite_immediate=True) if self.dialect == "sqlite" else self.engine
+        )
 
     @property
     def dialect(self) -> str:
@@ -223,6 +228,60 @@ def session_scope(app: Flask | None = None, *, write: bool = False) -> Iterator[
         raise
     finally:
         s.close()
+
+
+class WriteTransaction:
+    """A write transaction on a Connection of its own (`write_transaction`), for a hot path whose statements run
+    on the connection (cursorsql.py): the launch POST. The ORM Session's set-up, `connection()` with execution
+    options and commit cost ~150,000 instructions of SQLite's ~5.2M per launch POST (bench/FINDINGS.md step 17),
+    so one is made only when a service asks for it (`session()`, the rare paths: a returning learner's grade
+    reconcile, a launch without a name). That Session takes the transaction over
+    (`join_transaction_mode="control_fully"`): `commit()` then commits through it, so its flush and its
+    `after_commit` hooks (the grade worker's wake-up) run as with a request's session. Never commits itself
+    before `commit()`; services take it and never commit."""
+
+    __slots__ = ("_session", "conn")
+
+    def __init__(self, conn: Connection, session: Session | None = None) -> None:
+        self.conn = conn
+        self._session = session
+
+    @classmethod
+    def of(cls, s: Session) -> WriteTransaction:
+        """The transaction of a Session (begun as a writer), whose owner commits it (tests, CLI)."""
+        return cls(begin_write(s).connection(), s)
+
+    def session(self) -> Session:
+        s = self._session
+        if s is None:
+            s = self._session = Session(
+                bind=self.conn, expire_on_commit=False, join_transaction_mode="control_fully"
+            )
+            # Joined now: a Session that ran nothing yet would commit nothing (it joins on first use).
+            s.connection()
+        return s
+
+    def commit(self) -> None:
+        if self._session is not None:
+            self._session.commit()
+        else:
+            self.conn.commit()
+
+
+@contextlib.contextmanager
+def write_transaction(app: Flask | None = None) -> Iterator[WriteTransaction]:
+    """A write transaction on a connection of its own, begun as a writer (SQLite: BEGIN IMMEDIATE); commit with
+    `commit()`, else it is rolled back when the block ends (an error, a refusal). A lost PostgreSQL connection
+    is invalidated by the statement that found it lost (cursorsql.py, SQLAlchemy's handling)."""
+    conn = get_db(app).write_engine.connect()
+    tx = WriteTransaction(conn)
+    try:
+        conn.begin()
+        yield tx
+    finally:
+        if tx._session is not None:
+            tx._session.close()
+        conn.close()
 
 
 def begin_write(s: Session) -> Session:

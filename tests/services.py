@@ -11,7 +11,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from lti_tool.course.catalog import get_catalog
-from lti_tool.db import session_scope
+from lti_tool.db import WriteTransaction, session_scope
 from lti_tool.gradebook.roster import Member, store_roster
 from lti_tool.grading.outbox import RowState, claim, reconcile, record_delivered, record_failed, release
 from lti_tool.lti.provision import AGS, LaunchTarget, ProvisionedLaunch, provision
@@ -61,7 +61,7 @@ def launch(
     with session_scope(app, write=True) as s:
         deployment = s.get_one(Deployment, deployment_pk)
         launched = provision(
-            s,
+            WriteTransaction.of(s),
             platform=RegisteredPlatform.of(s.get_one(Platform, deployment.platform_id)),
             deployment=ActiveDeployment(deployment.id, deployment.platform_id, deployment.deployment_id),
             claims=claims,

@@ -110,3 +110,97 @@ def test_statements_that_may_write() -> None:
         "BEGIN",
     ):
         assert may_write(statement), statement
+
+
+def _cache_row(key: str) -> dict[str, Any]:
+    return {"key": key, "value": "1", "expires_at": dt.datetime(2099, 1, 1, tzinfo=dt.UTC)}
+
+
+_INSERT = text("INSERT INTO launch_cache (key, value, expires_at) VALUES (:key, :value, :expires_at)")
+
+
+def test_write_transaction_commits_only_when_told(app: Flask) -> None:
+    """The launch POST's transaction (db.write_transaction): what `commit()` ends is kept; a block left by an
+    error, or without `commit()` (a refusal), leaves nothing; its connection goes back to the pool."""
+    with app.app_context():
+        with db.write_transaction() as tx:
+            tx.conn.execute(_INSERT, _cache_row("kept"))
+            tx.commit()
+        with db.write_transaction() as tx:
+            tx.conn.execute(_INSERT, _cache_row("not committed"))
+        with pytest.raises(RuntimeError), db.write_transaction() as tx:
+            tx.conn.execute(_INSERT, _cache_row("failed"))
+            raise RuntimeError("refused")
+    assert _stored(app) == ["kept"]
+    pool = app.extensions["nama_db"].engine.pool
+    assert pool.checkedout() == 0
+
+
+def test_write_transaction_is_a_writer_from_its_start_on_sqlite(app: Flask, database_url: str) -> None:
+    """SQLite: BEGIN IMMEDIATE, so a second writer waits at its BEGIN (busy_timeout) instead of failing mid-way."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock")
+    import sqlite3
+
+    path = database_url.removeprefix("sqlite:///")
+    with app.app_context(), db.write_transaction():
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("BEGIN IMMEDIATE")
+        other.close()
+
+
+def test_write_transaction_session_commits_it_and_wakes_after_the_commit(app: Flask) -> None:
+    """A service's ORM Session over the transaction (a returning learner's grade reconcile): its changes are
+    flushed and committed with the connection's statements, and its `after_commit` hooks (the grade worker's
+    wake-up) run once the rows are committed, when another connection sees them."""
+    from sqlalchemy import event
+
+    seen: list[list[str]] = []
+    with app.app_context():
+        with db.write_transaction() as tx:
+            tx.conn.execute(_INSERT, _cache_row("statement"))
+            s = tx.session()
+            assert tx.session() is s
+            s.add(LaunchCache(**_cache_row("orm")))
+            event.listen(s, "after_commit", lambda _s: seen.append(sorted(_stored(app))), once=True)
+            tx.commit()
+        assert seen == [["orm", "statement"]]
+        with db.write_transaction() as tx:
+            tx.session().add(LaunchCache(**_cache_row("orm, rolled back")))
+            tx.conn.execute(_INSERT, _cache_row("statement, rolled back"))
+        with db.write_transaction() as tx:  # a session asked for that ran nothing: the statements commit
+            tx.conn.execute(_INSERT, _cache_row("statement, session unused"))
+            tx.session()
+            tx.commit()
+    assert sorted(_stored(app)) == ["orm", "statement", "statement, session unused"]
+    assert app.extensions["nama_db"].engine.pool.checkedout() == 0
+
+
+def test_write_transaction_on_a_lost_connection_fails_once_and_the_next_one_works(
+    app: Flask, database_url: str
+) -> None:
+    """PostgreSQL: a backend terminated under the launch's transaction (a server restart, an operator's
+    pg_terminate_backend) fails that launch with the connection invalidated, not given back to the pool; the
+    next transaction gets a live connection."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL: a terminated backend")
+    from sqlalchemy import exc, func
+    from sqlalchemy.dialects import postgresql
+
+    from lti_tool.cursorsql import CursorStatement
+
+    table = LaunchCache.__table__
+    insert = CursorStatement(postgresql.insert(table).values(key="lost", value="1", expires_at=func.now()))
+    engine = app.extensions["nama_db"].engine
+    with app.app_context():
+        with pytest.raises(exc.DBAPIError) as raised, db.write_transaction() as tx:
+            pid = tx.conn.connection.dbapi_connection.info.backend_pid
+            with engine.connect() as other:
+                other.execute(select(func.pg_terminate_backend(pid)))
+            insert.execute(tx.conn, {})
+        assert raised.value.connection_invalidated
+        with db.write_transaction() as tx:
+            insert.execute(tx.conn, {})
+            tx.commit()
+    assert _stored(app) == ["lost"]

@@ -13,7 +13,8 @@ docs/launch.md explains each check, and which of them close a gap pylti1p3 leave
 4. origin: the POST comes from the platform's own origin (login CSRF);
 5. signature (lti/keysets.py): the platform's key for `kid`, then signature, aud, iss, exp, iat with leeway;
    `iat` not before the login that asked for the token (claims.check_issued_at);
-6. nonce: the one signed into the state (used up later, in the launch's write transaction: `consume_nonce`);
+6. nonce: the one signed into the state (used up later, in the launch's write transaction: provision.py, or
+   `consume_nonce` with Redis);
 7. deployment: known and approved (an unknown one is recorded inactive for the operator);
 8. message (lti/claims.py): what this tool needs to serve the launch.
 
@@ -26,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,7 +83,7 @@ class ToolMessageLaunch(PyltiLaunch):
         form: Mapping[str, str],
         cookies: Mapping[str, str],
         secure: bool,
-        s: Session,
+        s: Session | Callable[[], Session],
         store: LaunchStore,
         http: GuardedClient,
         config: Mapping[str, Any],
@@ -90,9 +91,9 @@ class ToolMessageLaunch(PyltiLaunch):
         registrations: RegistrationCache | None = None,
         origin: str | None = None,
     ) -> None:
+        """`s`: the session, or where to get it when a look-up misses the registration cache."""
         super().__init__(form=form, cookies=cookies, secure=secure, conf=DbToolConf(s, registrations))
         self._http = http
-        self._s = s
         self._store = store
         self._config = config
         self._jwks = jwks
@@ -247,7 +248,7 @@ class ToolMessageLaunch(PyltiLaunch):
         )
         self.client_id = client_id
         app = current_app._get_current_object()  # type: ignore[attr-defined]
-        self.use_registration(ToolRegistration(platform, lambda: signing_key(self._s, app)))
+        self.use_registration(ToolRegistration(platform, lambda: signing_key(self.conf.s, app)))
         self.platform = platform
 
     def allowed(self) -> Allowed:
@@ -353,11 +354,11 @@ class ToolMessageLaunch(PyltiLaunch):
         key = "nonce-used:" + hashlib.sha256(f"{body['iss']}\n{body['nonce']}".encode()).hexdigest()
         return NonceMarker(key, ttl)
 
-    def consume_nonce(self, s: Session) -> None:
-        """Write the nonce's marker to the launch store (in `s`'s transaction with the table store); refused when
-        it is there already."""
+    def consume_nonce(self) -> None:
+        """Write the nonce's marker to a launch store outside the database (Redis); refused when it is there
+        already. The table store takes it in the launch's write transaction, with its rows (provision.py)."""
         marker = self.nonce_marker()
-        if not self._store.add(marker.key, 1, marker.ttl, session=s):
+        if not self._store.add(marker.key, 1, marker.ttl):
             raise nonce_replayed()
 
     # --- 7. deployment --------------------------------------------------------------------------

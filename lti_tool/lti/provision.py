@@ -16,11 +16,11 @@ from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, null, select, true
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from ..cache import DbLaunchStore, LaunchStore, add_params, add_statement
 from ..course.model import Catalog
 from ..cursorsql import CursorStatement
+from ..db import WriteTransaction
 from ..errors import LaunchError
 from ..gradebook.listed import launch_params, launch_writes, launched_name, relist_person
 from ..i18n import lazy_gettext as _l
@@ -313,14 +313,21 @@ def _all_at_once(
     return CursorStatement(query.add_cte(*(earlier[p] for p in ("ll", "m", "s") if p in earlier), *gradebook))
 
 
-def nonce_with_rows(s: Session, store: LaunchStore) -> bool:
-    """Whether the launch's nonce marker is written by `provision` with the launch's rows (one statement): the
-    table store on PostgreSQL. Elsewhere the launch writes it first (`ToolMessageLaunch.consume_nonce`)."""
-    return isinstance(store, DbLaunchStore) and s.get_bind().dialect.name == "postgresql"
+def nonce_with_rows(store: LaunchStore) -> bool:
+    """Whether the launch's nonce marker is written by `provision` with the launch's rows (in their statement on
+    PostgreSQL, as the first statement on SQLite): the table store. Redis takes it apart, before
+    (`ToolMessageLaunch.consume_nonce`)."""
+    return isinstance(store, DbLaunchStore)
+
+
+@functools.cache
+def _nonce_one_by_one() -> CursorStatement:
+    """SQLite: the nonce's marker into the launch store's table (the store's own `add`), on the DBAPI cursor."""
+    return CursorStatement(add_statement("sqlite"))
 
 
 def provision(
-    s: Session,
+    tx: WriteTransaction,
     *,
     platform: RegisteredPlatform,
     deployment: ActiveDeployment,
@@ -331,9 +338,9 @@ def provision(
     config: Mapping[str, Any],
     nonce: NonceMarker | None = None,
 ) -> ProvisionedLaunch:
-    """Write the launch's rows in `s`'s transaction. `nonce` (PostgreSQL only): the launch's nonce marker, written
-    with them (see `nonce_with_rows`); a marker that was there already is refused (`nonce_replayed`) and the caller
-    rolls back."""
+    """Write the launch's rows in `tx`'s transaction, on its connection (an ORM Session only for a launch without
+    a name: `relist_person`). `nonce`: the launch's nonce marker for the table store, written with them (see
+    `nonce_with_rows`); a marker that was there already is refused (`nonce_replayed`) and the caller rolls back."""
     now = utcnow()
     message_type = claims[LTI + "message_type"]
     with_link = message_type != DEEP_LINKING_REQUEST
@@ -429,20 +436,21 @@ def provision(
             )
         )
 
-    conn = s.connection()
+    conn = tx.conn
     link_id: int | None = None
+    if nonce is not None:
+        params.update(add_params(nonce.key, 1, nonce.ttl))
     if conn.dialect.name == "postgresql":
-        if nonce is not None:
-            params.update(add_params(nonce.key, 1, nonce.ttl))
         listed = instructor if person is not None else None
         all_at_once = _all_at_once(context_optional, with_link, nonce is not None, listed)
         ((user_id, created_at, context_id, link_id, fresh),) = all_at_once.execute(conn, params, {})
         if not fresh:
             raise nonce_replayed()
     else:
-        assert nonce is None, "the nonce goes with the rows on PostgreSQL only"
-        user, context, *rest = _one_by_one(context_optional, with_link)
         done: dict[tuple[int, int], Any] = {}  # values processed for SQLite (the launch's time: once)
+        if nonce is not None and not _nonce_one_by_one().execute(conn, params, done):
+            raise nonce_replayed()
+        user, context, *rest = _one_by_one(context_optional, with_link)
         ((user_id, created_at),) = user.execute(conn, params, done)
         params.update(ll_user_id=user_id, m_user_id=user_id, s_user_id=user_id)
         ((context_id,),) = context.execute(conn, params, done)
@@ -460,7 +468,9 @@ def provision(
             for stmt in _listed_one_by_one(instructor):
                 stmt.execute(conn, params, done)
     if person is None:
-        relist_person(s, platform_id=platform.id, sub=claims["sub"], launched_in=context_id, now=now)
+        relist_person(
+            tx.session(), platform_id=platform.id, sub=claims["sub"], launched_in=context_id, now=now
+        )
     return ProvisionedLaunch(
         token, user_id, context_id, link_id, instructor, message_type, new_learner=created_at == now
     )

@@ -80,13 +80,13 @@ def login() -> WerkzeugResponse:
 @bp.post("/lti/launch")
 def launch() -> WerkzeugResponse:
     cfg = current_app.config
-    s = db.session()
+    store = get_store()
     launch_message = ToolMessageLaunch(
         form={k: v for k, v in request.form.items() if isinstance(v, str)},
         cookies=request.cookies,
         secure=request.is_secure,
-        s=s,
-        store=get_store(),
+        s=db.session,  # made only if a look-up misses the registration cache
+        store=store,
         http=shared_session(),
         config=cfg,
         jwks=jwks_cache(current_app._get_current_object()),  # type: ignore[attr-defined]
@@ -102,36 +102,37 @@ def launch() -> WerkzeugResponse:
     target = choose_course(claims, get_catalog(), cfg["DEFAULT_COURSE"])
     assert validated.platform is not None and validated.deployment is not None
     platform, deployment = validated.platform, validated.deployment
-    db.begin_write(s)
-    store = get_store()
-    with_rows = nonce_with_rows(s, store)
-    if not with_rows:
-        validated.consume_nonce(s)
-    result = provision(
-        s,
-        platform=platform,
-        deployment=deployment,
-        claims=claims,
-        target=target,
-        languages=list(cfg["LANGUAGES"]),
-        session_lifetime=int(cfg["SESSION_LIFETIME_SECONDS"]),
-        config=cfg,
-        nonce=validated.nonce_marker() if with_rows else None,
-    )
-    if result.resource_link_id is not None and not result.is_instructor and not result.new_learner:
-        # What this activity's grade item should hold but was never sent (an activity added after the
-        # learner's results exist, a module placed later): queued with the launch, sent by the worker. A
-        # learner launching for the first time has no results, so there is nothing to look for.
-        course = get_catalog().get(target.course_id)
-        assert course is not None
-        reconcile(
-            s,
-            user_id=result.user_id,
-            context_id=result.context_id,
-            course=course,
-            link_ids=[result.resource_link_id],
+    # The launch's writes on a connection of their own, without the request's ORM Session (db.write_transaction:
+    # its set-up and commit cost more than the writes); rolled back on any error or refusal.
+    with db.write_transaction() as tx:
+        with_rows = nonce_with_rows(store)
+        if not with_rows:
+            validated.consume_nonce()
+        result = provision(
+            tx,
+            platform=platform,
+            deployment=deployment,
+            claims=claims,
+            target=target,
+            languages=list(cfg["LANGUAGES"]),
+            session_lifetime=int(cfg["SESSION_LIFETIME_SECONDS"]),
+            config=cfg,
+            nonce=validated.nonce_marker() if with_rows else None,
         )
-    s.commit()
+        if result.resource_link_id is not None and not result.is_instructor and not result.new_learner:
+            # What this activity's grade item should hold but was never sent (an activity added after the
+            # learner's results exist, a module placed later): queued with the launch, sent by the worker. A
+            # learner launching for the first time has no results, so there is nothing to look for.
+            course = get_catalog().get(target.course_id)
+            assert course is not None
+            reconcile(
+                tx.session(),
+                user_id=result.user_id,
+                context_id=result.context_id,
+                course=course,
+                link_ids=[result.resource_link_id],
+            )
+        tx.commit()
     if result.message_type == DEEP_LINKING_REQUEST:
         endpoint = "deeplinking.picker"
     elif result.is_instructor:

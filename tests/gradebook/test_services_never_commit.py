@@ -1,8 +1,9 @@
 """Services take the caller's session and never commit it, on SQLite and PostgreSQL alike: the edge (a view, a CLI
 command, the worker loop) commits, so a refused request leaves nothing half-written.
 
-A guard wraps every function of `lti_tool` that takes a session as its first argument `s`, outside the edges, in
-every module that imported it, and records any commit of that session while the function runs. The whole way
+A guard wraps every function of `lti_tool` that takes a session as its first argument `s` (or a write transaction,
+`tx`: the launch's, db.WriteTransaction), outside the edges, in every module that imported it, and records any
+commit of that session (of that transaction's connection, or of the session made over it) while the function runs. The whole way
 through the tool then runs under it over HTTP: launches, lessons, a quiz, a practice task, the worker delivering
 grades, the teacher's gradebook, review and participant list.
 """
@@ -20,10 +21,10 @@ from urllib.parse import urljoin
 import pytest
 import requests
 from flask import Flask
-from sqlalchemy import event, select
+from sqlalchemy import Connection, Engine, event, select
 from sqlalchemy.orm import Session
 
-from lti_tool.db import advisory_lock, get_db, session_scope
+from lti_tool.db import WriteTransaction, advisory_lock, get_db, session_scope, write_transaction
 from lti_tool.models import Platform
 
 from ..forms import csrf_token, field
@@ -39,15 +40,17 @@ EDGE_FUNCTIONS = {("lti_tool.db", "begin_write"), ("lti_tool.db", "_commit_reads
 
 class CommitGuard:
     def __init__(self) -> None:
-        self.running: list[tuple[Session, str]] = []
+        self.running: list[tuple[Session | Connection, str]] = []
         self.commits: list[str] = []
         self.called: set[str] = set()
 
     def wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            s = args[0] if args else kwargs.get("s")
-            if not isinstance(s, Session):
+            s = args[0] if args else kwargs.get("s", kwargs.get("tx"))
+            if isinstance(s, WriteTransaction):
+                s = s.conn  # its commit, or its session's, commits the connection's transaction
+            elif not isinstance(s, Session):
                 return fn(*args, **kwargs)
             self.called.add(fn.__name__)
             # The tool serves requests on other threads while the worker runs here: remove this very entry.
@@ -60,10 +63,18 @@ class CommitGuard:
 
         return guarded
 
-    def before_commit(self, session: Session) -> None:
+    def before_commit(self, session: Session | Connection) -> None:
         for s, name in self.running:
             if s is session:
                 self.commits.append(f"{name} committed its caller's session")
+
+    def listen(self) -> None:
+        event.listen(Session, "before_commit", self.before_commit)
+        event.listen(Engine, "commit", self.before_commit)
+
+    def remove(self) -> None:
+        event.remove(Session, "before_commit", self.before_commit)
+        event.remove(Engine, "commit", self.before_commit)
 
 
 def services() -> dict[int, Callable[..., Any]]:
@@ -75,7 +86,7 @@ def services() -> dict[int, Callable[..., Any]]:
             if not inspect.isfunction(value) or value.__module__ != name or (name, attr) in EDGE_FUNCTIONS:
                 continue
             params = list(inspect.signature(value).parameters)
-            if params and params[0] == "s":
+            if params and params[0] in ("s", "tx"):
                 found[id(value)] = value
     return found
 
@@ -90,27 +101,41 @@ def guard(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[CommitGuard]:
             for attr, value in list(vars(module).items()):
                 if id(value) in wrapped and value is originals[id(value)]:
                     monkeypatch.setattr(module, attr, wrapped[id(value)])
-    event.listen(Session, "before_commit", watching.before_commit)
+    watching.listen()
     try:
         yield watching
     finally:
-        event.remove(Session, "before_commit", watching.before_commit)
+        watching.remove()
 
 
 def test_the_guard_sees_a_service_that_commits(app: Flask) -> None:
     watching = CommitGuard()
-    event.listen(Session, "before_commit", watching.before_commit)
+    watching.listen()
     try:
 
         def careless(s: Session) -> None:
             s.commit()
 
+        def careless_with_the_connection(tx: WriteTransaction) -> None:
+            tx.conn.commit()
+
+        def careless_with_its_session(tx: WriteTransaction) -> None:
+            tx.session().commit()
+
         with session_scope(app) as s:
             s.scalar(select(Platform.id))
             watching.wrap(careless)(s)
+        with app.app_context():
+            for careless_tx in (careless_with_the_connection, careless_with_its_session):
+                with write_transaction() as tx:
+                    tx.conn.execute(select(Platform.id))
+                    watching.wrap(careless_tx)(tx)
     finally:
-        event.remove(Session, "before_commit", watching.before_commit)
-    assert watching.commits == [f"{__name__}.{careless.__qualname__} committed its caller's session"]
+        watching.remove()
+    assert watching.commits == [
+        f"{__name__}.{fn.__qualname__} committed its caller's session"
+        for fn in (careless, careless_with_the_connection, careless_with_its_session)
+    ]
 
 
 def test_the_lock_never_ends_the_callers_transaction(app: Flask) -> None:

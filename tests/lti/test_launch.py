@@ -6,9 +6,9 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from lti_tool.db import session_scope
-from lti_tool.models import Context, Membership, ResourceLink, ToolSession, User
+from lti_tool.models import Context, ListedLearner, Membership, ResourceLink, ToolSession, User
 
-from ..peer import INSTRUCTOR, Launcher, claim
+from ..peer import DROP, INSTRUCTOR, Launcher, claim
 
 
 def count(app: Flask, model: type) -> int:
@@ -32,6 +32,23 @@ def test_learner_launch_lands_on_course_start(app: Flask, launcher: Launcher) ->
         membership = s.scalars(select(Membership)).one()
         assert membership.is_instructor is False
         assert s.scalars(select(ToolSession)).one().locale == "de"
+
+
+def test_a_launch_without_a_name_lists_the_learner_and_a_later_one_names_them(
+    app: Flask, launcher: Launcher
+) -> None:
+    """A launch that sends no name lists its person through the ORM session the launch's write transaction makes
+    for it (provision's `relist_person`), committed with the launch's rows; a later launch with a name lists the
+    name (with the launch's own statements)."""
+    nameless = {"name": DROP, "given_name": DROP, "family_name": DROP, "email": DROP}
+    assert launcher.launch_and_follow(**nameless).status_code == 200
+    with session_scope(app) as s:
+        listed = s.scalars(select(ListedLearner)).one()
+        assert (listed.sub, listed.name, listed.user_id) == ("user-1", None, s.scalars(select(User.id)).one())
+    assert launcher.launch_and_follow().status_code == 200
+    with session_scope(app) as s:
+        assert s.scalars(select(ListedLearner.name)).one() == "Lea Schneider"
+    assert count(app, ToolSession) == 2
 
 
 def test_instructor_lands_on_instructor_page(app: Flask, launcher: Launcher) -> None:
