@@ -190,12 +190,13 @@ def test_write_transaction_on_a_lost_connection_fails_once_and_the_next_one_work
 
     from lti_tool.cursorsql import CursorStatement
 
-    table = LaunchCache.__table__
-    insert = CursorStatement(postgresql.insert(table).values(key="lost", value="1", expires_at=func.now()))
+    insert = CursorStatement(
+        postgresql.insert(LaunchCache).values(key="lost", value="1", expires_at=func.now())
+    )
     engine = app.extensions["nama_db"].engine
     with app.app_context():
         with pytest.raises(exc.DBAPIError) as raised, db.write_transaction() as tx:
-            pid = tx.conn.connection.dbapi_connection.info.backend_pid
+            pid = tx.conn.execute(select(func.pg_backend_pid())).scalar_one()
             with engine.connect() as other:
                 other.execute(select(func.pg_terminate_backend(pid)))
             insert.execute(tx.conn, {})
