@@ -99,12 +99,14 @@ class ContextRecord:
 
 @dataclass(frozen=True)
 class Visitor:
-    """The launched person, in the context they launched from."""
+    """The launched person, in the context they launched from. `also`: the value of the column the view asked
+    to have read with the session (`reads_with_session`; None when it asked for none)."""
 
     session: SessionRecord
     user: Person
     context: ContextRecord
     platform_id: int
+    also: Any = None
 
     @property
     def is_instructor(self) -> bool:
@@ -138,21 +140,28 @@ _PERSON_COLUMNS = _columns(User, Person, given=("id", "platform_id"))
 _CONTEXT_COLUMNS = _columns(Context, ContextRecord, given=("id", "deployment_id"))
 _S, _P = len(_SESSION_COLUMNS), len(_SESSION_COLUMNS) + len(_PERSON_COLUMNS)
 _C = _P + len(_CONTEXT_COLUMNS)
-_SESSION_BY_TOKEN = CursorStatement(
-    select(*_SESSION_COLUMNS, *_PERSON_COLUMNS, *_CONTEXT_COLUMNS, Deployment.platform_id)
-    .join(User, ToolSession.user_id == User.id)
-    .join(Context, ToolSession.context_id == Context.id)
-    .join(Deployment, ToolSession.deployment_id == Deployment.id)
-    .where(ToolSession.token_hash == bindparam("token_hash"), Deployment.active.is_(True))
-)
 
 
-def _load(token: str, ctx: AppContext, *, write: bool = False) -> Visitor:
+@functools.cache
+def _session_by_token(also: Any = None) -> CursorStatement:
+    """The session's read, with the column `also` (an expression over the session's row) when a view asks for it."""
+    columns = (*_SESSION_COLUMNS, *_PERSON_COLUMNS, *_CONTEXT_COLUMNS, Deployment.platform_id)
+    return CursorStatement(
+        select(*columns, *(() if also is None else (also,)))
+        .join(User, ToolSession.user_id == User.id)
+        .join(Context, ToolSession.context_id == Context.id)
+        .join(Deployment, ToolSession.deployment_id == Deployment.id)
+        .where(ToolSession.token_hash == bindparam("token_hash"), Deployment.active.is_(True))
+    )
+
+
+def _load(token: str, ctx: AppContext, *, write: bool = False, also: Any = None) -> Visitor:
     # A page that writes (`writes_progress`) reads the session in its write transaction: on SQLite a read
     # transaction first would be committed and its connection checked in, then another checked out for BEGIN
     # IMMEDIATE (bench/FINDINGS.md, "step 14").
     s = db.write_session() if write else db.session()
-    rows = _SESSION_BY_TOKEN.execute(s.connection(), {"token_hash": token_hash(token)})
+    statement, bound = _session_by_token(also), {"token_hash": token_hash(token)}
+    rows = statement.execute(s.connection(), bound)
     row = rows[0] if rows else None
     now = utcnow()
     session = None if row is None else SessionRecord(*row[:_S])
@@ -190,6 +199,7 @@ def _load(token: str, ctx: AppContext, *, write: bool = False) -> Visitor:
         user=Person(session.user_id, platform_id, *row[_S:_P]),
         context=ContextRecord(session.context_id, session.deployment_id, *row[_P:_C]),
         platform_id=platform_id,
+        also=row[_C + 1] if also is not None else None,
     )
 
 
@@ -236,9 +246,9 @@ def session_clock() -> SessionClock | None:
     )
 
 
-def current_visitor(*, write: bool = False) -> Visitor:
+def current_visitor(*, write: bool = False, also: Any = None) -> Visitor:
     """The request's visitor, its session read on first use (`write`: in the request's transaction begun as a
-    writer, for a view that writes)."""
+    writer, for a view that writes; `also`: a column read with it, `Visitor.also`)."""
     ctx = _cv_app.get()
     here = ctx.g.__dict__
     visitor: Visitor | None = here.get("visitor")
@@ -249,7 +259,7 @@ def current_visitor(*, write: bool = False) -> Visitor:
                 _l("This page belongs to a course session."),
                 hint=_l("Please open the activity from your course in the learning platform."),
             )
-        visitor = _load(token, ctx, write=write)
+        visitor = _load(token, ctx, write=write, also=also)
         frame_platform(visitor.platform_id)  # only this session's platform may frame its pages
         here["visitor"] = visitor
         here["locale"] = visitor.session.locale
@@ -290,9 +300,10 @@ def session_blueprint(name: str, import_name: str, url_prefix: str = "") -> Blue
 
     @bp.before_request
     def _require_session() -> None:
-        write = getattr(_cv_app.get().app.view_functions.get(request.endpoint or ""), WRITES, False)
+        view = _cv_app.get().app.view_functions.get(request.endpoint or "")
+        write = getattr(view, WRITES, False)
         try:
-            current_visitor(write=write)
+            current_visitor(write=write, also=getattr(view, ALSO, None))
         except SessionExpired as exc:
             if write:
                 # The write transaction begun for the session's read ends here (on SQLite, keeping the text
@@ -319,6 +330,22 @@ def writes_progress(view: Callable[P, R]) -> Callable[P, R]:
     is then read in that transaction (begun as a writer before the read). Put it under the route decorator."""
     setattr(view, WRITES, True)
     return view
+
+
+# The attribute `reads_with_session` gives a view function.
+ALSO = "nama_reads_with_session"
+
+
+def reads_with_session(column: Any) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Mark a view of a `session_blueprint` whose page needs `column`, an expression over the session's row (its
+    learner, context, course): it is read in the session's statement (one statement fewer) and given as
+    `Visitor.also`. Put it under the route decorator."""
+
+    def mark(view: Callable[P, R]) -> Callable[P, R]:
+        setattr(view, ALSO, column)
+        return view
+
+    return mark
 
 
 def instructor_required(view: Callable[P, R]) -> Callable[P, R]:

@@ -18,7 +18,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.wrappers import Response
 
 from .. import db, fragments, progress
-from ..auth import Visitor, current_visitor, session_blueprint, writes_progress
+from ..auth import Visitor, current_visitor, reads_with_session, session_blueprint, writes_progress
 from ..errors import NotFound, error_response
 from ..i18n import BERLIN, decimal, percent
 from ..i18n import lazy_gettext as _l
@@ -187,7 +187,14 @@ def _refused(exc: progress.ProgressError) -> ResponseReturnValue:
 # --- Overview, module, lesson --------------------------------------------------------------------
 
 
+def any_progress(visitor: Visitor) -> bool:
+    """Whether the learner may have progress in the session's course: False only when the session's read said they
+    have none (a learner the launch just created), so that their page needs no read of it (progress.ANY_PROGRESS)."""
+    return visitor.also is not False
+
+
 @bp.get("/")
+@reads_with_session(progress.ANY_PROGRESS)
 def start() -> Response | str | bytes:
     """Where a launch lands: the course overview, or the module page when the activity is one module."""
     where = here()
@@ -197,13 +204,14 @@ def start() -> Response | str | bytes:
 
 
 @bp.get("/uebersicht")
+@reads_with_session(progress.ANY_PROGRESS)
 def overview() -> str | bytes:
     """The course overview. Kept rendered (fragments.page) per course, activity and what the template shows of
     the learner's progress: every new learner's first page after a launch is the same page but for the session
     token, the CSRF token and the learner's name."""
     where = here()
     course = where.course
-    state = progress.course_state(db.session(), where.learner, course)
+    state = progress.course_state(db.session(), where.learner, course, read=any_progress(where.visitor))
     new_replies = {m.id: state.snapshot.module(m.id).new_replies for m in where.modules}
     statuses = []
     for m in where.modules:
@@ -265,12 +273,13 @@ def overview() -> str | bytes:
 
 
 @bp.get("/m/<module_id>/")
+@reads_with_session(progress.ANY_PROGRESS)
 def module(module_id: str) -> str | bytes:
     where = here()
     course = where.course
     mod = find_module(course, module_id)
     s = db.session()
-    snap = progress.module_snapshot(s, where.learner, course, mod)
+    snap = progress.module_snapshot(s, where.learner, course, mod, read=any_progress(where.visitor))
     status = module_status(course, mod, snap)
     step = next_step_in_module(course, mod, snap)
     new_replies = snap.new_replies

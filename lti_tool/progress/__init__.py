@@ -57,9 +57,11 @@ from .review import (
     waiting_for_review,
     waiting_for_revision,
 )
+from .statements import ANY_PROGRESS
 from .writes import Cause, ProgressUpdate, lock_learner, record_lesson_view
 
 __all__ = [
+    "ANY_PROGRESS",
     "AttemptLocked",
     "AttemptNotFound",
     "Cause",

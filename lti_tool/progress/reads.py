@@ -85,13 +85,14 @@ class CourseState:
     completed_at: dt.datetime | None
 
 
-def course_state(s: Session, learner: Learner, course: Course) -> CourseState:
-    """The learner's progress in the whole course (one query, whatever the number of modules)."""
+def course_state(s: Session, learner: Learner, course: Course, *, read: bool = True) -> CourseState:
+    """The learner's progress in the whole course (one query, whatever the number of modules). `read=False`: the
+    caller knows the learner has none (ANY_PROGRESS), no query."""
     seen: dict[str, set[str]] = {}
     progress: dict[str, Any] = {}
     practice: dict[str, Any] = {}
     course_row: Any = None
-    rows = _COURSE_STATE.execute(s.connection(), owner(learner, course.id))
+    rows = _COURSE_STATE.execute(s.connection(), owner(learner, course.id)) if read else ()
     for row in map(_CourseRow._make, rows):
         if row.kind == SEEN_ROW:
             seen.setdefault(row.module_id, set()).add(row.lesson_id)
@@ -118,12 +119,15 @@ def course_state(s: Session, learner: Learner, course: Course) -> CourseState:
     )
 
 
-def module_snapshot(s: Session, learner: Learner, course: Course, module: Module) -> ModuleSnapshot:
-    """The learner's progress in one module (one query)."""
+def module_snapshot(
+    s: Session, learner: Learner, course: Course, module: Module, *, read: bool = True
+) -> ModuleSnapshot:
+    """The learner's progress in one module (one query). `read=False`: the caller knows the learner has none in
+    the course (ANY_PROGRESS), no query."""
     seen: list[str] = []
     row: Any = None
     practice: Any = None
-    rows = _MODULE_STATE.execute(s.connection(), params(learner, course.id, module.id))
+    rows = _MODULE_STATE.execute(s.connection(), params(learner, course.id, module.id)) if read else ()
     for found in map(_ModuleRow._make, rows):
         if found.kind == SOURCE_SEEN:
             seen.append(found.name)

@@ -37,6 +37,7 @@ from ..models import (
     ModuleProgress,
     PracticeSubmission,
     QuizAttempt,
+    ToolSession,
 )
 from .learner import Learner
 
@@ -59,12 +60,18 @@ def read(s: Session, stmt: Any, bound: dict[str, Any]) -> Any:
     return s.connection().execute(stmt, bound)
 
 
-def _mine(model: Any, *more: Any) -> Any:
+# The key of one learner's rows in one course context: bind parameters, or (ANY_PROGRESS) the session's columns.
+_BOUND: tuple[Any, Any, Any] = (bindparam("user_id"), bindparam("context_id"), bindparam("course_id"))
+_SESSIONS = (ToolSession.user_id, ToolSession.context_id, ToolSession.course_id)
+
+
+def _mine(model: Any, *more: Any, key: tuple[Any, Any, Any] = _BOUND) -> Any:
     """WHERE for one learner's rows in one course context (and the further conditions given)."""
+    user_id, context_id, course_id = key
     return and_(
-        model.user_id == bindparam("user_id"),
-        model.context_id == bindparam("context_id"),
-        model.course_id == bindparam("course_id"),
+        model.user_id == user_id,
+        model.context_id == context_id,
+        model.course_id == course_id,
         *more,
     )
 
@@ -194,10 +201,11 @@ MODULE_PROGRESS = select(
 LAST_LOCATION = select(CourseProgress.last_location).where(_mine(CourseProgress))
 
 
-def _course_state() -> Any:
+def _course_state(key: tuple[Any, Any, Any] = _BOUND) -> Any:
     """The learner's lesson visits, module progress, practice texts (with their new replies) and course row, as one
     statement: the overview (every launch's first page) asks for all four. One row shape, `kind` says which table a
-    row is from (SEEN_ROW …), the columns a table has not are NULL (typed, for PostgreSQL's UNION)."""
+    row is from (SEEN_ROW …), the columns a table has not are NULL (typed, for PostgreSQL's UNION). `key`: whose
+    (the learner's bind parameters, or columns of an enclosing statement)."""
     text, number = String(255), Float
     moment: Any = ModuleProgress.__table__.c.completed_at.type
 
@@ -216,7 +224,7 @@ def _course_state() -> Any:
             none(moment).label("revision_requested_at"),
             none(text).label("last_location"),
             none(Integer).label("new_replies"),
-        ).where(_mine(LessonVisit)),
+        ).where(_mine(LessonVisit, key=key)),
         select(
             literal(2),
             ModuleProgress.module_id,
@@ -228,7 +236,7 @@ def _course_state() -> Any:
             none(moment),
             none(text),
             none(Integer),
-        ).where(_mine(ModuleProgress)),
+        ).where(_mine(ModuleProgress, key=key)),
         select(
             literal(3),
             PracticeSubmission.module_id,
@@ -240,7 +248,7 @@ def _course_state() -> Any:
             PracticeSubmission.revision_requested_at,
             none(text),
             _new_replies(),
-        ).where(_mine(PracticeSubmission)),
+        ).where(_mine(PracticeSubmission, key=key)),
         select(
             literal(4),
             CourseProgress.last_module_id,
@@ -252,11 +260,16 @@ def _course_state() -> Any:
             none(moment),
             CourseProgress.last_location,
             none(Integer),
-        ).where(_mine(CourseProgress)),
+        ).where(_mine(CourseProgress, key=key)),
     )
 
 
 COURSE_STATE = _course_state()
+# Whether the session's learner has any row COURSE_STATE would read (in this course context and course), as a
+# column of the session's read (auth.reads_with_session): a learner the launch just created has none, and their
+# first page then needs no read of their progress. The same parts as COURSE_STATE, so it cannot miss a kind of row
+# the overview or the module page would show.
+ANY_PROGRESS = exists(_course_state(_SESSIONS)).label("any_progress")
 
 
 def _module_sources(*, refresh: bool) -> Any:

@@ -11,7 +11,7 @@ from flask import Flask
 from lti_tool import create_app
 
 from ..peer import Launcher
-from .learner import Learner, attempt_id, quiz_answers
+from .learner import Learner, attempt_id, module_claim, quiz_answers
 
 
 @pytest.fixture
@@ -95,3 +95,23 @@ def test_statements_per_page_are_bounded(app: Flask, launcher: Launcher) -> None
     }
     over = {name: counts[name] for name, limit in limits.items() if counts[name] > limit}
     assert not over, (over, counts)
+
+
+def test_a_new_learners_first_page_reads_nothing_but_the_session(app: Flask, launcher: Launcher) -> None:
+    """A learner the launch just created has no progress: the session's read says so (progress.ANY_PROGRESS), and
+    the launch's first page (the overview; a one-module activity's module page) reads nothing more. Once they have
+    read a lesson, both pages read their progress again and show it, in the course and in a one-module activity."""
+    session_only = 2 if app.extensions["nama_db"].dialect == "sqlite" else 1  # SQLite counts its BEGIN
+    for sub, activity in (("user-1", {}), ("user-2", module_claim("modul-a"))):
+        learner = Learner.launch(launcher, sub, **activity)
+        assert queries(learner.page) == session_only, activity
+        assert ("/m/modul-a/" in learner.page.url) == bool(activity)
+        assert "module-list__item--started" not in learner.page.text
+        module = learner.get("m/modul-a/")
+        assert queries(module) == session_only and "(gelesen)" not in module.text
+        assert queries(learner.get("m/modul-a/01-einstieg")) > session_only
+        module = learner.get("m/modul-a/")
+        assert queries(module) == session_only + 1 and "(gelesen)" in module.text, activity
+        if not activity:
+            overview = learner.get("")
+            assert queries(overview) == session_only + 1 and "module-list__item--started" in overview.text
