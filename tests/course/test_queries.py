@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import event
 
 from lti_tool import create_app
 
@@ -115,3 +117,85 @@ def test_a_new_learners_first_page_reads_nothing_but_the_session(app: Flask, lau
         if not activity:
             overview = learner.get("")
             assert queries(overview) == session_only + 1 and "module-list__item--started" in overview.text
+
+
+def test_a_page_that_reads_only_the_session_makes_one_round_trip(
+    app: Flask, launcher: Launcher, tmp_path: Path
+) -> None:
+    """PostgreSQL: the session's read of a page that reads nothing else (a new learner's first page) runs without
+    a transaction around it (auth._read_alone): one round trip instead of BEGIN, the read and COMMIT. The
+    connection goes back to the pool out of autocommit, and the next page reads in a transaction as before."""
+    engine = app.extensions["nama_db"].engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("round trips of PostgreSQL's protocol")
+    from psycopg import pq
+
+    learner = Learner.launch(launcher)
+    trace = (tmp_path / "trace.txt").open("w")
+
+    def traced(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        dbapi_conn.pgconn.trace(trace.fileno())
+        dbapi_conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+
+    def untraced(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.pgconn.untrace()
+
+    event.listen(engine, "checkout", traced)
+    event.listen(engine, "checkin", untraced)
+    try:
+        first = learner.get("")
+        assert queries(first) == 1 and "module-list__item--started" not in first.text
+        trace.flush()
+        sent = (tmp_path / "trace.txt").read_text()
+        assert sent.count("\tReadyForQuery\t") == 1, sent
+        assert '"BEGIN"' not in sent and '"COMMIT"' not in sent, sent
+        lesson = learner.get("m/modul-a/01-einstieg")  # a write: in its transaction
+        assert queries(lesson) > 1
+        trace.flush()
+        assert '"BEGIN"' in (tmp_path / "trace.txt").read_text()
+    finally:
+        event.remove(engine, "checkout", traced)
+        event.remove(engine, "checkin", untraced)
+        trace.close()
+    pooled = [engine.raw_connection() for _ in range(engine.pool.checkedin())]
+    try:
+        assert pooled and not any(conn.dbapi_connection.autocommit for conn in pooled)
+    finally:
+        for conn in pooled:
+            conn.close()
+    overview = learner.get("")
+    assert queries(overview) == 2 and "module-list__item--started" in overview.text
+
+
+def test_a_session_read_on_a_lost_connection_leaves_no_connection_in_autocommit(
+    app: Flask, launcher: Launcher
+) -> None:
+    """PostgreSQL: when the backend of the connection the session's read runs on alone (in autocommit) is gone,
+    the request fails, the connection is dropped (never pooled in autocommit), and the next request reads and
+    writes in transactions on a live one."""
+    engine = app.extensions["nama_db"].engine
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's autocommit")
+    learner = Learner.launch(launcher)
+    pids = []
+    for _ in range(engine.pool.checkedin()):
+        conn = engine.raw_connection()
+        pids.append(conn.dbapi_connection.info.backend_pid)
+        conn.close()  # back to the pool, alive as far as it knows
+    import psycopg
+
+    url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as other:  # not one of the pool's
+        for pid in pids:
+            other.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    assert learner.get("").status_code == 500
+    pooled = [engine.raw_connection() for _ in range(engine.pool.checkedin())]
+    try:
+        assert not any(conn.dbapi_connection.autocommit for conn in pooled)
+    finally:
+        for conn in pooled:
+            conn.close()
+    assert queries(learner.get("")) == 1
+    assert queries(learner.get("m/modul-a/01-einstieg")) > 1
+    overview = learner.get("")
+    assert queries(overview) == 2 and "module-list__item--started" in overview.text
