@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, replace
+from typing import Any
 
 from flask import Flask, redirect, url_for
 from flask.typing import ResponseReturnValue
@@ -24,7 +25,14 @@ from ..i18n import BERLIN, decimal, percent
 from ..i18n import lazy_gettext as _l
 from ..progress import Learner, Location
 from .catalog import get_catalog
-from .completion import ModuleStatus, Step, module_status, next_step, next_step_in_module
+from .completion import (
+    ModuleSnapshot,
+    ModuleStatus,
+    Step,
+    module_status,
+    next_step,
+    next_step_in_module,
+)
 from .model import Course, Module
 
 log = logging.getLogger(__name__)
@@ -212,13 +220,7 @@ def overview() -> str | bytes:
     where = here()
     course = where.course
     state = progress.course_state(db.session(), where.learner, course, read=any_progress(where.visitor))
-    new_replies = {m.id: state.snapshot.module(m.id).new_replies for m in where.modules}
-    statuses = []
-    for m in where.modules:
-        snap = state.snapshot.module(m.id)
-        # A complete module still offers an optional practice task that is not written yet.
-        statuses.append((m, module_status(course, m, snap), next_step_in_module(course, m, snap)))
-    step = next_step(course, state.snapshot, modules=where.modules, current_module_id=state.last_module_id)
+    statuses, step = _progress_shown(where, state)
     last = state.last if state.last and any(m.id == state.last.module_id for m in where.modules) else None
     completed_at = state.completed_at
     single = where.single_module
@@ -226,8 +228,8 @@ def overview() -> str | bytes:
 
     def context() -> dict[str, object]:
         rows = [
-            ModuleRow(m, status, s, step_url(s) if s else None, new_replies[m.id])
-            for m, status, s in statuses
+            ModuleRow(m, status, s, step_url(s) if s else None, snap.new_replies)
+            for m, snap, status, s in statuses
         ]
         last_url = location_url(last) if last else None
         step_href = step_url(step) if step else None
@@ -257,8 +259,8 @@ def overview() -> str | bytes:
             id(course),
             tuple(m.id for m in where.modules),
             single.id if single else None,
-            tuple((status, s) for _, status, s in statuses),
-            tuple(new_replies.values()),
+            tuple((status, s) for _, _, status, s in statuses),
+            tuple(snap.new_replies for _, snap, _, _ in statuses),
             step,
             last,
             # The page shows the day only (berlin_date): learners who completed on the same day share it.
@@ -270,6 +272,33 @@ def overview() -> str | bytes:
         {"real_name": real_name} if real_name else None,
         store="nama_learner_pages",
     )
+
+
+_Shown = tuple[tuple[tuple[Module, ModuleSnapshot, ModuleStatus, Step | None], ...], Step | None]
+# What the overview shows of a learner's progress (each module's status and next step, the next step), worked out
+# once per course, activity and progress state: a new learner's (every launch's first page) is always the same, and
+# a returning learner's stays the same while nothing changes (a reload). Bounded: forgotten all at once when full.
+_SHOWN: dict[tuple[Any, ...], tuple[Course, _Shown]] = {}
+_MAX_SHOWN = 512  # a few kilobytes each
+
+
+def _progress_shown(where: Here, state: progress.CourseState) -> _Shown:
+    snaps = tuple(state.snapshot.module(m.id) for m in where.modules)
+    course = where.course
+    key = (id(course), where.visitor.session.module_id, snaps, state.last_module_id)
+    found = _SHOWN.get(key)
+    if found is not None and found[0] is course:
+        return found[1]
+    # A complete module still offers an optional practice task that is not written yet.
+    statuses = tuple(
+        (m, snap, module_status(course, m, snap), next_step_in_module(course, m, snap))
+        for m, snap in zip(where.modules, snaps, strict=True)
+    )
+    step = next_step(course, state.snapshot, modules=where.modules, current_module_id=state.last_module_id)
+    if len(_SHOWN) >= _MAX_SHOWN:
+        _SHOWN.clear()
+    _SHOWN[key] = (course, (statuses, step))
+    return statuses, step
 
 
 @bp.get("/m/<module_id>/")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from sqlalchemy.orm import Session
@@ -88,11 +89,13 @@ class CourseState:
 def course_state(s: Session, learner: Learner, course: Course, *, read: bool = True) -> CourseState:
     """The learner's progress in the whole course (one query, whatever the number of modules). `read=False`: the
     caller knows the learner has none (ANY_PROGRESS), no query."""
+    if not read:
+        return _no_course_state(course)
     seen: dict[str, set[str]] = {}
     progress: dict[str, Any] = {}
     practice: dict[str, Any] = {}
     course_row: Any = None
-    rows = _COURSE_STATE.execute(s.connection(), owner(learner, course.id)) if read else ()
+    rows = _COURSE_STATE.execute(s.connection(), owner(learner, course.id))
     for row in map(_CourseRow._make, rows):
         if row.kind == SEEN_ROW:
             seen.setdefault(row.module_id, set()).add(row.lesson_id)
@@ -117,6 +120,24 @@ def course_state(s: Session, learner: Learner, course: Course, *, read: bool = T
         last_module_id=course_row.module_id if course_row else None,
         completed_at=course_row.completed_at if course_row else None,
     )
+
+
+_NO_STATES: dict[int, tuple[Course, CourseState]] = {}
+
+
+def _no_course_state(course: Course) -> CourseState:
+    """The state of a learner without progress in the course: the same for every new learner, made once per
+    course."""
+    found = _NO_STATES.get(id(course))
+    if found is None or found[0] is not course:
+        if len(_NO_STATES) >= 64:
+            _NO_STATES.clear()
+        empty = snapshot_of((), None, None)
+        state = CourseState(
+            Snapshot(MappingProxyType({m.id: empty for m in course.modules})), None, None, None
+        )
+        found = _NO_STATES[id(course)] = (course, state)
+    return found[1]
 
 
 def module_snapshot(

@@ -320,3 +320,19 @@ def test_a_pages_own_address_is_request_url(app: Flask, base: str) -> None:
                     req = app.request_class(environ)
                     expected = base + req.url[len(req.host_url) - 1 :] if base else req.url
                     assert fragments._own_url(req, base) == expected, (root, path, query, host)
+
+
+def test_the_overviews_next_step_follows_each_learners_last_module(app: Flask, launcher: Launcher) -> None:
+    """Two learners with the same progress (the first lesson of both modules read) but another last module: each
+    overview offers to go on in the learner's own last module (what the overview shows is worked out once per
+    progress state and kept: the last module is part of that state)."""
+    first = Learner.launch(launcher, "user-1")
+    second = Learner.launch(launcher, "user-2")
+    for learner, order in ((first, ("modul-a", "modul-b")), (second, ("modul-b", "modul-a"))):
+        for module_id in order:
+            assert learner.get(f"m/{module_id}/01-einstieg").status_code == 200
+    for learner, last in ((first, "modul-b"), (second, "modul-a")):
+        for _ in range(2):  # worked out, then as kept
+            page = raw(learner, "")
+            action = page.split('class="next-step__action"')[1].split("</p>")[0]
+            assert f"/s/{learner.sid}/m/{last}/02-" in action, (last, action)
