@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import operator
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -47,14 +48,44 @@ class _Default:
     make: Callable[[Any], Any]
 
 
+_Arg = tuple[str, int | None, Any, _Processor, int]
+
+
 @dataclass(frozen=True)
 class _Form:
     """The SQL for one length of each expanding parameter, and where each `?` takes its value from: (parameter
     name, index in its list or None, the statement's own value or _FROM_PARAMS, the bind processor, the id of the
-    bind's type)."""
+    bind's type). `take` gives the values in the order of the `?`s, unprocessed; `processing` the positions
+    whose value goes through a bind processor (most values go as they are: worked out once, not per run)."""
 
     sql: str
-    args: tuple[tuple[str, int | None, Any, _Processor, int], ...]
+    args: tuple[_Arg, ...]
+    take: Callable[[Mapping[str, Any]], list[Any]]
+    processing: tuple[tuple[int, Callable[[Any], Any], int], ...]
+
+
+def _taker(args: tuple[_Arg, ...]) -> Callable[[Mapping[str, Any]], list[Any]]:
+    """The function that lists a run's values from its parameters: one `itemgetter` when every value is a
+    parameter by its name (most statements), else a loop."""
+    if all(own is _FROM_PARAMS and index is None for _, index, own, _, _ in args):
+        if len(args) > 1:
+            getter = operator.itemgetter(*(name for name, *_ in args))
+            return lambda params: list(getter(params))
+        names = [name for name, *_ in args]
+        return lambda params: [params[name] for name in names]
+
+    def take(params: Mapping[str, Any]) -> list[Any]:
+        values = []
+        for name, index, own, _, _ in args:
+            if own is _FROM_PARAMS:
+                values.append(params[name] if index is None else params[name][index])
+            elif type(own) is _Default:
+                values.append(own.make(None))
+            else:
+                values.append(params.get(name, own))
+        return values
+
+    return take
 
 
 @dataclass
@@ -101,26 +132,19 @@ class CursorStatement:
         if not dialect.positional and not raw:
             return list(conn.execute(self.statement, params))
         compiled = self._compiled.get(dialect) or self._compile(dialect)
-        lengths = tuple(len(params[name]) for name in compiled.expanding)
+        lengths = tuple(len(params[name]) for name in compiled.expanding) if compiled.expanding else ()
         form = compiled.forms.get(lengths) or self._form(compiled, lengths)
-        args = []
-        for name, index, own, process, type_id in form.args:
-            if own is _FROM_PARAMS:
-                value = params[name] if index is None else params[name][index]
-            elif type(own) is _Default:
-                value = own.make(None)
-            else:
-                value = params.get(name, own)
-            if process is None:
-                args.append(value)
-            elif processed is None:
-                args.append(process(value))
+        args = form.take(params)
+        for position, process, type_id in form.processing:
+            value = args[position]
+            if processed is None:
+                args[position] = process(value)
             else:
                 key = (type_id, id(value))
                 done = processed.get(key, _FROM_PARAMS)
                 if done is _FROM_PARAMS:
                     done = processed[key] = process(value)
-                args.append(done)
+                args[position] = done
         sql = form.sql
         cursor = _raw_cursor(conn) if raw else conn.connection.cursor()
         try:
@@ -198,7 +222,12 @@ class CursorStatement:
             own = compiled.defaults.get(name) or (_FROM_PARAMS if bind.required else bind.value)
             process = bind.type.dialect_impl(dialect).bind_processor(dialect)
             args.append((name, index, own, process, id(bind.type)))
-        form = _Form(state.statement, tuple(args))
+        form = _Form(
+            state.statement,
+            tuple(args),
+            _taker(tuple(args)),
+            tuple((i, process, type_id) for i, (_, _, _, process, type_id) in enumerate(args) if process),
+        )
         compiled.forms[lengths] = form
         return form
 
