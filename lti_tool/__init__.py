@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import logconfig
 from .links import ToolFlask
+from .responses import ToolResponse
 from .warmup import WarmUp
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,6 +70,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         instance_relative_config=True,
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "lti_tool" / "static"),
+    )
+    app.response_class = (
+        ToolResponse  # lti_tool/responses.py: headers handed to the server without a second check
     )
     _configure(app, test_config)
     from .logredact import install as redact_logs
