@@ -23,11 +23,13 @@ from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, current_app, request
-from flask.globals import _cv_app
+from flask.globals import _cv_app, _cv_request
 from flask_babel import Babel, LazyString, get_translations, gettext
 from jinja2 import pass_eval_context
 from jinja2.nodes import EvalContext
 from markupsafe import Markup, escape
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 
 log = logging.getLogger(__name__)
 PACKAGE = Path(__file__).resolve().parent
@@ -121,15 +123,35 @@ def _template_ngettext(eval_ctx: EvalContext, singular: str, plural: str, num: i
 
 
 def select_locale() -> str:
+    """The request's language: the session's (`g.locale`), else `?lang=`, else the browser's (Accept-Language)."""
     ctx = _cv_app.get()
     languages: list[str] = ctx.app.config["LANGUAGES"]
     chosen = ctx.g.__dict__.get("locale")
     if chosen in languages:
         return str(chosen)
-    asked = request.args.get("lang")
-    if asked in languages:
-        return str(asked)
-    return request.accept_languages.best_match(languages) or languages[0]
+    req = _cv_request.get().request
+    query = req.environ.get("QUERY_STRING", "")
+    # Without "lang" or an escape in the query no parameter can be called lang: its parsing is skipped (most
+    # pages have no query at all). A query that is not UTF-8 asks for no language (werkzeug raises on it).
+    if "lang" in query or "%" in query:
+        try:
+            asked = req.args.get("lang")
+        except UnicodeDecodeError:
+            asked = None
+        if asked in languages:
+            return str(asked)
+    header = req.environ.get("HTTP_ACCEPT_LANGUAGE", "")
+    if len(header) > 256:  # no browser's; not kept
+        return _best_language.__wrapped__(header, tuple(languages))
+    return _best_language(header, tuple(languages))
+
+
+@functools.lru_cache(maxsize=256)
+def _best_language(accept_language: str, languages: tuple[str, ...]) -> str:
+    """The browser's language among ours, as werkzeug's `request.accept_languages.best_match` finds it: a browser
+    sends the same header with every request, and few headers are common, so each is read once."""
+    found = parse_accept_header(accept_language, LanguageAccept).best_match(languages)
+    return found or languages[0]
 
 
 @functools.lru_cache(maxsize=64)

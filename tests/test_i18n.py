@@ -6,10 +6,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.pofile import read_po
-from flask import Flask
+from flask import Flask, request
 from flask.testing import FlaskClient
+
+from lti_tool.i18n import select_locale
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None}
@@ -223,3 +226,56 @@ def test_current_language_is_flask_babels(app: Flask) -> None:
             g.locale = "en" if first == "de" else "de"  # a session's language, as current_visitor sets it
             refresh()
             assert _current_locale() == get_locale().language == g.locale
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("", "de"),
+        ("lang=en", "en"),
+        ("x=1&lang=en", "en"),
+        ("l%61ng=en", "en"),  # an escaped name is still lang
+        ("lang=en&lang=de", "en"),
+        ("lang=xx", "de"),
+        ("language=en", "de"),
+        ("lang=%FF", "de"),
+    ],
+)
+def test_the_lang_parameter_as_werkzeug_reads_it(app: Flask, query: str, expected: str) -> None:
+    with app.test_request_context("/?" + query if query else "/"):
+        assert select_locale() == expected
+
+
+def test_a_query_that_is_not_utf8_asks_for_no_language(app: Flask) -> None:
+    """werkzeug's query parsing raises on it (the page was a 500): such a request is German or the browser's."""
+    client = app.test_client()
+    for accept, html in (("", '<html lang="de">'), ("en", '<html lang="en">')):
+        page = client.get(
+            "/lti/config",
+            environ_overrides={"QUERY_STRING": "lang=\xff"},
+            headers={"Accept-Language": accept},
+        )
+        assert page.status_code == 200 and html in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "",
+        "en",
+        "en-GB,en;q=0.8",
+        "de-DE,de;q=0.9,en-US;q=0.8,en;q=0.7",
+        "fr-FR,fr;q=0.9",
+        "fr,en;q=0.1,de;q=0.2",
+        "*",
+        "en;q=0",
+        "EN-us",
+        "de;q=0.5, en;q=0.5",
+        "garbage;;;q=x,,",
+        "en;q=" + "9" * 300,  # longer than the headers kept
+    ],
+)
+def test_the_browser_language_is_werkzeugs_best_match(app: Flask, header: str) -> None:
+    with app.test_request_context("/", headers={"Accept-Language": header}):
+        expected = request.accept_languages.best_match(app.config["LANGUAGES"]) or app.config["LANGUAGES"][0]
+        assert select_locale() == expected
