@@ -7,6 +7,7 @@ from typing import Any
 from flask import (
     Blueprint,
     Flask,
+    Request,
     Response,
     current_app,
     jsonify,
@@ -28,7 +29,7 @@ from . import keys
 from .claims import DEEP_LINKING_REQUEST
 from .keysets import jwks_cache
 from .launch import ToolMessageLaunch
-from .login import BROWSER_COOKIE, begin_login
+from .login import begin_login, browser_id, launch_url, login_parameters, redirect_response
 from .provision import choose_course, nonce_with_rows, provision
 from .toolconf import registration_cache
 from .toolinfo import tool_info
@@ -44,37 +45,20 @@ def external_url(endpoint: str, **values: Any) -> str:
     return url_for(endpoint, _external=True, **values)
 
 
-def _set_browser_cookie(resp: WerkzeugResponse, value: str) -> None:
-    # Partitioned (CHIPS) + SameSite=None + Secure is what a cross-site iframe can still keep in Chromium;
-    # browsers accept Secure cookies from http://localhost and http://127.0.0.1, so tests need no TLS.
-    resp.set_cookie(
-        BROWSER_COOKIE,
-        value,
-        max_age=24 * 3600,
-        secure=True,
-        httponly=True,
-        samesite="None",
-        partitioned=True,
-        path="/lti/",
-    )
-
-
 @bp.route("/lti/login", methods=["GET", "POST"])
 def login() -> WerkzeugResponse:
-    params = request.args if request.method == "GET" else request.form
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    req: Request = request._get_current_object()  # type: ignore[attr-defined]
     result = begin_login(
-        {k: v for k, v in params.items() if isinstance(v, str)},
+        login_parameters(req),
         s=db.session,  # made only if the platform is not in the registration cache
-        secret_key=current_app.config["SECRET_KEY"],
-        launch_url=external_url("lti.launch"),
-        browser_id=request.cookies.get(BROWSER_COOKIE),
-        registrations=registration_cache(current_app._get_current_object()),  # type: ignore[attr-defined]
+        secret_key=app.config["SECRET_KEY"],
+        launch_url=launch_url(app, req, lambda: external_url("lti.launch")),
+        browser_id=browser_id(req),
+        registrations=registration_cache(app),
     )
-    maybe_purge(current_app._get_current_object())  # type: ignore[attr-defined]
-    resp = redirect(result.url, code=302)
-    if result.new_browser_id:
-        _set_browser_cookie(resp, result.browser_id)
-    return resp
+    maybe_purge(app)
+    return redirect_response(result)
 
 
 @bp.post("/lti/launch")

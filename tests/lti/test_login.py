@@ -2,21 +2,38 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlencode, urlsplit
+import io
+import random
+from typing import Any
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 import pytest
 import requests
 from flask import Flask
-from itsdangerous import URLSafeTimedSerializer
+from flask.testing import FlaskClient
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
+from werkzeug.http import dump_cookie
+from werkzeug.urls import iri_to_uri
+from werkzeug.utils import redirect as werkzeug_redirect
 
+from lti_tool import create_app
 from lti_tool.db import session_scope
-from lti_tool.lti.login import state_signer
+from lti_tool.lti.login import (
+    BROWSER_COOKIE,
+    BROWSER_COOKIE_SECONDS,
+    LOGIN_PARAMETERS,
+    MAX_PARAMETER_LENGTH,
+    browser_cookie,
+    hash_browser,
+    parse_urlencoded,
+    state_signer,
+)
 from lti_tool.lti.platforms import PlatformSpec, add_platform
 from lti_tool.models import Platform
 
 from ..conftest import CLIENT_ID
-from ..peer import Launcher
+from ..peer import Launcher, PeerPlatform
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
@@ -244,3 +261,318 @@ def test_login_with_a_nul_character(launcher: Launcher, param: str) -> None:
             allow_redirects=False,
         )
         assert resp.status_code == 400 and "login_malformed" in resp.text and "Fehlerkennung" in resp.text
+
+
+# --- what the login reads: each parameter once, of a bounded length, as werkzeug would parse it ---------------
+
+
+def _login_params(peer_issuer: str, **overrides: str) -> dict[str, str]:
+    params = {
+        "iss": peer_issuer,
+        "login_hint": "user-1",
+        "target_link_uri": "http://localhost/lti/launch",
+        "lti_message_hint": "hint-1",
+        "client_id": CLIENT_ID,
+        "lti_deployment_id": "deployment-1",
+    }
+    params.update(overrides)
+    return params
+
+
+def _nothing_written(app: Flask) -> None:
+    with session_scope(app) as s:
+        assert s.scalars(select(Platform.client_id)).all() == [CLIENT_ID]
+
+
+@pytest.mark.parametrize("name", sorted(LOGIN_PARAMETERS))
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_login_refuses_a_parameter_given_twice(
+    app: Flask, client: FlaskClient, registered: PeerPlatform, name: str, method: str
+) -> None:
+    """Which of two values would be meant? (OAuth 2.0, RFC 6749 §3.1: parameters MUST NOT be included more than
+    once.) The same value twice is refused too."""
+    pairs = list(_login_params(registered.issuer).items())
+    pairs.append((name, dict(pairs)[name]))
+    body = urlencode(pairs)
+    if method == "GET":
+        resp = client.get("/lti/login?" + body)
+    else:
+        resp = client.post("/lti/login", data=body, content_type="application/x-www-form-urlencoded")
+    assert resp.status_code == 400
+    page = resp.get_data(as_text=True)
+    assert "login_malformed" in page and f"{name} given more than once" in page
+    assert "Set-Cookie" not in resp.headers
+    _nothing_written(app)
+
+
+def test_login_refuses_a_parameter_given_twice_in_a_multipart_form(
+    client: FlaskClient, registered: PeerPlatform
+) -> None:
+    data: dict[str, Any] = {**_login_params(registered.issuer), "file": (io.BytesIO(b"x"), "x.txt")}
+    assert client.post("/lti/login", data=data).status_code == 302  # multipart, each once: fine
+    data = {**_login_params(registered.issuer), "file": (io.BytesIO(b"x"), "x.txt")}
+    data["login_hint"] = ["user-1", "user-2"]
+    resp = client.post("/lti/login", data=data)
+    assert resp.status_code == 400 and "login_hint given more than once" in resp.get_data(as_text=True)
+
+
+def test_login_ignores_other_parameters_given_twice(client: FlaskClient, registered: PeerPlatform) -> None:
+    query = urlencode([*_login_params(registered.issuer).items(), ("extra", "1"), ("extra", "2"), ("", "x")])
+    resp = client.get("/lti/login?" + query)
+    assert resp.status_code == 302 and resp.headers["Location"].startswith(registered.auth_url + "?")
+
+
+@pytest.mark.parametrize("name", sorted(LOGIN_PARAMETERS))
+def test_login_refuses_an_oversized_parameter(
+    app: Flask, client: FlaskClient, registered: PeerPlatform, name: str
+) -> None:
+    params = _login_params(registered.issuer)
+    params[name] = (params[name] + "x" * MAX_PARAMETER_LENGTH)[: MAX_PARAMETER_LENGTH + 1]
+    for resp in (client.get("/lti/login", query_string=params), client.post("/lti/login", data=params)):
+        assert resp.status_code == 400
+        page = resp.get_data(as_text=True)
+        assert "login_malformed" in page and f"{name} longer than {MAX_PARAMETER_LENGTH} characters" in page
+    _nothing_written(app)
+
+
+def test_login_takes_a_long_message_hint_to_the_platform(
+    client: FlaskClient, registered: PeerPlatform
+) -> None:
+    """A platform's lti_message_hint may be a signed token of its own (Canvas: a JWT of ~1 kB)."""
+    hint = "eyJ" + "a" * (MAX_PARAMETER_LENGTH - 3)
+    resp = client.post("/lti/login", data=_login_params(registered.issuer, lti_message_hint=hint))
+    assert resp.status_code == 302
+    assert parse_qs(urlsplit(resp.headers["Location"]).query)["lti_message_hint"] == [hint]
+
+
+def test_login_from_an_issuer_longer_than_any_registered_one(app: Flask, client: FlaskClient) -> None:
+    resp = client.get("/lti/login", query_string=_login_params("https://lms.example.org/" + "i" * 300))
+    assert resp.status_code == 400 and "unknown_issuer" in resp.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_login_refuses_parameters_that_are_not_utf8(
+    client: FlaskClient, registered: PeerPlatform, method: str
+) -> None:
+    raw = urlencode(_login_params(registered.issuer)).encode() + b"&login_hint2=\xff\xfe"
+    if method == "GET":
+        resp = client.get("/lti/login", environ_overrides={"QUERY_STRING": raw.decode("latin-1")})
+    else:
+        resp = client.post("/lti/login", data=raw, content_type="application/x-www-form-urlencoded")
+    assert resp.status_code == 400
+    assert "login_malformed" in resp.get_data(as_text=True) and "not in UTF-8" in resp.get_data(as_text=True)
+
+
+def test_login_keeps_percent_encoded_bytes_that_are_not_utf8(
+    client: FlaskClient, registered: PeerPlatform
+) -> None:
+    """As werkzeug reads them: the bytes stay percent-encoded (here in the login hint sent on to the platform)."""
+    query = urlencode(_login_params(registered.issuer, login_hint="HINT")).replace("HINT", "a%FFb%C3%BC+c")
+    resp = client.get("/lti/login?" + query)
+    assert resp.status_code == 302
+    assert parse_qs(urlsplit(resp.headers["Location"]).query)["login_hint"] == ["a%FFbü c"]
+
+
+def test_login_post_of_another_content_type_is_incomplete(
+    client: FlaskClient, registered: PeerPlatform
+) -> None:
+    resp = client.post(
+        "/lti/login", data=urlencode(_login_params(registered.issuer)), content_type="text/plain"
+    )
+    assert resp.status_code == 400 and "login_incomplete" in resp.get_data(as_text=True)
+
+
+def test_login_post_over_the_size_limit(app: Flask, client: FlaskClient, registered: PeerPlatform) -> None:
+    params = _login_params(registered.issuer, extra="x" * int(app.config["MAX_CONTENT_LENGTH"]))
+    assert client.post("/lti/login", data=params).status_code == 413
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "&",
+        "a",
+        "a=",
+        "=b",
+        "a=b=c",
+        "a=1&&b=2&",
+        "a+b=c+d",
+        "a%20b=c%2Bd%26e%3D",
+        "x=%zz%4&y=%",
+        "x=%FF%FE&y=%C3%BC%E2%82%AC",
+        "ä=ö+ü",
+        "x=a;b&y=c",
+        "iss=https%3A%2F%2Flms.example.org&target_link_uri=https%3A%2F%2Ftool%2Flti%2Flaunch%3Fa%3D1",
+    ],
+)
+def test_parameters_are_parsed_as_werkzeug_parses_them(text: str) -> None:
+    assert parse_urlencoded(text) == parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote")
+
+
+def test_parameters_are_parsed_as_werkzeug_parses_random_text() -> None:
+    rng = random.Random(14)
+    alphabet = "ab=&+%;2Fc3Ä€\x00 "
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 40)))
+        assert parse_urlencoded(text) == parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote")
+    long_value = "v=" + "%41" * 200 + "b" * 100  # longer than the values decoded once and kept
+    assert parse_urlencoded(long_value) == [("v", "A" * 200 + "b" * 100)]
+
+
+# --- what the login answers: a URI werkzeug would send as it is, werkzeug's cookie -----------------------------
+
+
+@pytest.mark.parametrize(
+    "auth_login_url",
+    [
+        "https://lms.example.org/mod/lti/auth.php",
+        "https://LMS.Example.org:8443/mod/lti/auth.php",
+        "https://lms.example.org/auth?tenant=a b&x=ä",
+        "https://lms.example.org/auth?",
+        "https://bücher.example/aüth",
+        "https://lms.example.org/auth#frag",
+        "http://[::1]:8080/auth",
+        "https://lms.example.org/a%20b/auth?c=%41",
+    ],
+)
+def test_login_location_is_what_werkzeug_would_send(
+    app: Flask, client: FlaskClient, auth_login_url: str
+) -> None:
+    """The Location is marked as a URI (werkzeug's iri_to_uri is not run on it): it is what iri_to_uri makes of
+    the platform's login URL with the query appended, also when that URL is an IRI."""
+    spec = PlatformSpec(
+        "https://lms.example.org",
+        "c-1",
+        auth_login_url,
+        "https://lms.example.org/t",
+        "https://lms.example.org/k",
+        "LMS",
+    )
+    with session_scope(app, write=True) as s:
+        add_platform(s, spec, "d-1")
+    hint = "user 1&x=ü/+%"
+    resp = client.post(
+        "/lti/login",
+        data={
+            "iss": "https://lms.example.org",
+            "client_id": "c-1",
+            "login_hint": hint,
+            "target_link_uri": "http://localhost/lti/launch",
+            "lti_message_hint": "a b#c",
+        },
+    )
+    assert resp.status_code == 302
+    location = resp.headers["Location"]
+    query = {
+        k: v[0]
+        for k, v in parse_qs(
+            urlsplit(location).query
+            if "#" not in auth_login_url
+            else location.split("#", 1)[1].split("?", 1)[1]
+        ).items()
+    }
+    expected = {
+        "scope": "openid",
+        "response_type": "id_token",
+        "response_mode": "form_post",
+        "prompt": "none",
+        "client_id": "c-1",
+        "redirect_uri": "http://localhost/lti/launch",
+        "login_hint": hint,
+        "state": query["state"],
+        "nonce": query["nonce"],
+        "lti_message_hint": "a b#c",
+    }
+    sep = "&" if "?" in auth_login_url else "?"
+    assert location == iri_to_uri(auth_login_url + sep + urlencode(expected))
+    assert iri_to_uri(location) == location
+    # werkzeug's redirect page, with the link
+    assert resp.get_data() == werkzeug_redirect(location, 302).get_data()
+    assert resp.headers["Content-Type"] == "text/html; charset=utf-8"
+
+
+@pytest.mark.parametrize("now", [0.0, 1_700_000_000.0, 1_700_000_000.999, 1_999_999_999.5])
+def test_browser_cookie_is_what_werkzeug_writes(now: float) -> None:
+    value = "AN7_PuTmhOXZXb9f1-LQ6tIplJaMeQut"
+    expected = dump_cookie(
+        BROWSER_COOKIE,
+        value,
+        max_age=BROWSER_COOKIE_SECONDS,
+        expires=now + BROWSER_COOKIE_SECONDS,
+        secure=True,
+        httponly=True,
+        samesite="None",
+        partitioned=True,
+        path="/lti/",
+    )
+    assert browser_cookie(value, now) == expected
+    assert browser_cookie(value, now + 1) != expected  # the date is not kept longer than its second
+
+
+def test_the_state_is_itsdangerous_own(app: Flask) -> None:
+    """The state signed here is what itsdangerous's own serializer reads (and the other way round); a changed
+    state or one signed with another secret is refused."""
+    secret = app.config["SECRET_KEY"]
+    record = {"nonce": "n", "iss": "https://lms.example.org", "browser": "ü"}
+    stock = URLSafeTimedSerializer(secret, salt="nama-lti oidc state")
+    ours = state_signer(secret).dumps(record)
+    assert stock.loads(ours) == record
+    assert state_signer(secret).loads(stock.dumps(record)) == record
+    payload, stamp, signature = ours.split(".")
+    with pytest.raises(BadSignature):
+        state_signer(secret).loads(f"{payload}x.{stamp}.{signature}")
+    with pytest.raises(BadSignature):
+        state_signer(secret + "-other").loads(ours)
+
+
+@pytest.mark.parametrize(
+    ("cookie", "kept"),
+    [
+        ("", False),
+        ("MoodleSession=abc; other=1", False),
+        ("xnama_lti_browser=abc", False),
+        ("nama_lti_browser_old=abc", False),
+        ("a=1; nama_lti_browser=Kept_Value-123; b=2", True),
+    ],
+)
+def test_login_reads_the_browser_cookie_where_the_header_has_it(
+    app: Flask, registered: PeerPlatform, cookie: str, kept: bool
+) -> None:
+    resp = app.test_client(use_cookies=False).get(
+        "/lti/login",
+        query_string=_login_params(registered.issuer),
+        headers={"Cookie": cookie} if cookie else {},
+    )
+    assert resp.status_code == 302
+    state = parse_qs(urlsplit(resp.headers["Location"]).query)["state"][0]
+    record = state_signer(app.config["SECRET_KEY"]).loads(state)
+    if kept:
+        assert "Set-Cookie" not in resp.headers
+        assert record["browser"] == hash_browser("Kept_Value-123")
+    else:
+        new = resp.headers["Set-Cookie"].split(";")[0].removeprefix(BROWSER_COOKIE + "=")
+        assert record["browser"] == hash_browser(new) and len(new) == 32
+
+
+def test_login_redirect_uri_on_the_base_url_and_each_proxy_prefix(
+    test_config: dict[str, Any], peer: PeerPlatform
+) -> None:
+    """On BASE_URL the launch URL is worked out once per prefix the proxy gives (X-Forwarded-Prefix)."""
+    tool = create_app({**test_config, "BASE_URL": "https://tool.example.org", "PROXY_FIX": 1})
+    try:
+        spec = PlatformSpec(peer.issuer, CLIENT_ID, peer.auth_url, peer.token_url, peer.jwks_url, "Peer")
+        with session_scope(tool, write=True) as s:
+            add_platform(s, spec, "d-1")
+        client = tool.test_client()
+        for prefix in ("", "/a", "/b", "/a", ""):
+            resp = client.get(
+                "/lti/login",
+                query_string=_login_params(peer.issuer, target_link_uri="https://tool.example.org/x"),
+                headers={"X-Forwarded-Prefix": prefix} if prefix else {},
+            )
+            assert resp.status_code == 302, resp.get_data(as_text=True)[:300]
+            redirect_uri = parse_qs(urlsplit(resp.headers["Location"]).query)["redirect_uri"][0]
+            assert redirect_uri == f"https://tool.example.org{prefix}/lti/launch"
+    finally:
+        tool.extensions["nama_db"].dispose()
