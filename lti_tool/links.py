@@ -12,7 +12,8 @@ A URL default added later that depends on the request (other than the session to
 the key in `ToolFlask.url_for`.
 
 The class also remembers which of its functions Flask must run as coroutines (`ensure_sync`): Flask asks for every
-hook and view of every request, and the answer for a function does not change.
+hook and view of every request, and the answer for a function does not change. And a redirect to one of the tool's
+own paths says its Location is a URI already (lti_tool/responses.py), so werkzeug does not convert it again.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from typing import Any
 
 from flask import Flask, g
 from flask.globals import _cv_request
+from werkzeug.wrappers import Response as BaseResponse
+
+from .responses import ToolResponse, is_uri_path
 
 SESSION_ARG = "sid"
 # Only letters and digits: werkzeug's quoting leaves it as it is, and no session token (token_urlsafe) is this.
@@ -53,6 +57,13 @@ class ToolFlask(Flask):
         if sync is func:
             self._plain[func] = True
         return sync
+
+    def redirect(self, location: str, code: int = 302) -> BaseResponse:
+        """Flask's redirect; a path werkzeug's `iri_to_uri` would leave as it is (`url_for`'s) marked as a URI."""
+        resp = super().redirect(location, code)
+        if isinstance(resp, ToolResponse) and is_uri_path(location):
+            resp.location_is_uri = True
+        return resp
 
     def session_endpoints(self) -> frozenset[str]:
         """Endpoints whose URL carries the session token (recomputed when endpoints were added: routes are

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -9,8 +10,10 @@ import pytest
 from flask import Flask
 from flask.wrappers import Response as FlaskResponse
 from werkzeug.test import EnvironBuilder
+from werkzeug.urls import iri_to_uri
+from werkzeug.utils import redirect as werkzeug_redirect
 
-from lti_tool.responses import ToolResponse
+from lti_tool.responses import ToolResponse, is_uri_path
 
 
 def _stream() -> Iterator[bytes]:
@@ -85,3 +88,51 @@ def test_the_app_answers_with_the_tool_response_class(app: Flask) -> None:
     assert app.response_class is ToolResponse
     resp = app.test_client().get("/lti/config", headers={"Accept": "application/json"})
     assert resp.status_code == 200 and resp.headers["Content-Length"] == str(len(resp.data))
+
+
+@pytest.mark.parametrize(
+    ("location", "as_is"),
+    [
+        ("/s/AbC-12_x/", True),
+        ("/s/AbC-12_x/m/3/?page=2&x=%20", True),
+        ("/lti/launch?a=b?c", True),
+        ("/a:b@c!$&'()*+,;=", True),
+        ("/", True),
+        ("//evil.example/x", False),  # a host
+        ("/a?", False),  # iri_to_uri drops the empty query
+        ("/a#frag", False),
+        ("/a b", False),
+        ("/ä", False),
+        ("/a[1]", False),
+        ('/a"b', False),
+        ("a/b", False),
+        ("https://lms.example.org/", False),
+        ("", False),
+    ],
+)
+def test_a_path_is_a_uri_where_werkzeug_would_leave_it(location: str, as_is: bool) -> None:
+    assert is_uri_path(location) is as_is
+    if as_is:
+        assert iri_to_uri(location) == location
+
+
+def test_every_path_taken_as_a_uri_is_one_for_werkzeug() -> None:
+    rng = random.Random(17)
+    alphabet = "/aZ09-._~!$&'()*+,;=:@%?#[] \"<>\\^`{|}ä\x00"
+    taken = 0
+    for _ in range(20000):
+        location = "/" + "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 12)))
+        if is_uri_path(location):
+            taken += 1
+            assert iri_to_uri(location) == location, location
+    assert taken > 1000
+
+
+def test_a_redirect_to_the_tools_own_path_is_sent_as_werkzeug_would(app: Flask) -> None:
+    environ = EnvironBuilder(path="/x").get_environ()
+    with app.test_request_context("/x"):
+        for location in ("/s/abc/m/1/?page=2", "/s/ä b/", "https://Bücher.example/x"):
+            ours = app.redirect(location, 303)
+            assert isinstance(ours, ToolResponse) and ours.location_is_uri is is_uri_path(location)
+            theirs = FlaskResponse.force_type(werkzeug_redirect(location, 303), environ)
+            assert ours.get_wsgi_response(environ)[2] == list(theirs.get_wsgi_headers(environ))
