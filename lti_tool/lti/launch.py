@@ -55,7 +55,7 @@ from .claims import (
 )
 from .keys import signing_key
 from .keysets import IdToken, JwksCache, PlatformKeys, parse_id_token, verify_signature
-from .login import BROWSER_COOKIE, hash_browser, state_signer
+from .login import BROWSER_COOKIE, MAX_STATE_LENGTH, hash_browser, state_signer
 from .pylti import PyltiLaunch
 from .toolconf import ActiveDeployment, DbToolConf, RegisteredPlatform, RegistrationCache, ToolRegistration
 
@@ -148,7 +148,7 @@ class ToolMessageLaunch(PyltiLaunch):
                 code="launch_incomplete",
                 detail=f"id_token present={bool(id_token)} state present={bool(state)}",
             )
-        if len(state) > 1000:
+        if len(state) > MAX_STATE_LENGTH:
             raise LaunchError(_l("The launch state is malformed."), hint=START_AGAIN, code="state_malformed")
         try:
             record, signed_at = state_signer(self._config["SECRET_KEY"]).loads(

@@ -52,6 +52,9 @@ LOGIN_PARAMETERS = frozenset(
 # Longer than any platform sends (Moodle: a user id and a short JSON text; Canvas: a JWT of ~1 kB as
 # lti_message_hint), short enough that the redirect to the platform stays a URL its web server accepts.
 MAX_PARAMETER_LENGTH = 4096
+# The signed state carries the login's target_link_uri (up to urls.MAX_URL_LENGTH), issuer and client id; the
+# launch refuses a longer one before checking its signature, and the login never issues one it would refuse.
+MAX_STATE_LENGTH = 8192
 _FORM = "application/x-www-form-urlencoded"
 _AGAIN = _l(
     "Start the activity again from your course. If this keeps happening, the LMS administrator should check the tool's login URL."
@@ -275,6 +278,9 @@ def begin_login(
             "browser": hash_browser(browser),
         }
     )
+    # Only an address near MAX_URL_LENGTH of mostly non-ASCII characters (four bytes each in the state) gets here.
+    if len(state) > MAX_STATE_LENGTH:
+        raise _malformed("target_link_uri too long")
     # The authentication request (OIDC Core §3.1.2.1 with LTI's fixed values), in this order; the state and the
     # nonce need no quoting (URL-safe base64 and dots: urlencode would leave them as they are).
     query = (

@@ -17,6 +17,7 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 
 from lti_tool.db import session_scope
+from lti_tool.lti.login import MAX_STATE_LENGTH
 from lti_tool.models import Context, Deployment, Membership, ResourceLink, ToolSession, User
 
 from ..conftest import CLIENT_ID, DEPLOYMENT_ID
@@ -190,6 +191,14 @@ def test_tampered_state(app: Flask, launcher: Launcher) -> None:
     payload, rest = login.state.split(".", 1)
     forged = payload[:-2] + ("AA" if payload[-2:] != "AA" else "BB") + "." + rest
     assert_refused(app, launcher.post_launch(token, forged), "state_unknown")
+
+
+def test_a_state_longer_than_any_login_issues(app: Flask, launcher: Launcher) -> None:
+    """Refused before its signature is checked (login.MAX_STATE_LENGTH: the login never issues a longer one)."""
+    login = launcher.login()
+    token = launcher.peer.sign(launcher.claims(login.nonce))
+    padded = login.state + "A" * (MAX_STATE_LENGTH + 1 - len(login.state))
+    assert_refused(app, launcher.post_launch(token, padded), "state_malformed")
 
 
 def test_expired_state(app: Flask, launcher: Launcher) -> None:

@@ -31,9 +31,10 @@ from lti_tool.lti.login import (
 )
 from lti_tool.lti.platforms import PlatformSpec, add_platform
 from lti_tool.models import Platform
+from lti_tool.urls import MAX_URL_LENGTH
 
 from ..conftest import CLIENT_ID
-from ..peer import Launcher, PeerPlatform
+from ..peer import LTI, Launcher, PeerPlatform
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
@@ -576,3 +577,34 @@ def test_login_redirect_uri_on_the_base_url_and_each_proxy_prefix(
             assert redirect_uri == f"https://tool.example.org{prefix}/lti/launch"
     finally:
         tool.extensions["nama_db"].dispose()
+
+
+def test_the_longest_activity_address_the_login_accepts_also_launches(launcher: Launcher) -> None:
+    """The login accepts a target_link_uri up to urls.MAX_URL_LENGTH; the state it signs carries it, so the launch
+    must accept a state that long too (it refused states over 1,000 characters: a login of a target over ~500
+    characters led to a launch refused as `state_malformed`)."""
+    target = launcher.launch_url + "?activity="
+    target += "x" * (MAX_URL_LENGTH - len(target))
+    assert len(target) == MAX_URL_LENGTH
+    login = launcher.login(target_link_uri=target)
+    assert len(login.state) > MAX_URL_LENGTH  # the state carries the address
+    token = launcher.peer.sign(launcher.claims(login.nonce, **{LTI + "target_link_uri": target}))
+    resp = launcher.post_launch(token, login.state)
+    assert resp.status_code == 303, resp.text[:500]
+    # One character more is refused by the login already (not after the learner went through the platform).
+    too_long = launcher.browser.get(
+        launcher.tool_url + "/lti/login",
+        params={"iss": launcher.peer.issuer, "login_hint": "u", "target_link_uri": target + "x"},
+        allow_redirects=False,
+    )
+    assert too_long.status_code == 400, too_long.text[:300]
+    # An address within the length whose state would be longer than the launch takes (four bytes per character)
+    # is refused by the login too.
+    wide = launcher.launch_url + "?activity="
+    wide += "\U0001f333" * (MAX_URL_LENGTH - len(wide))
+    refused = launcher.browser.get(
+        launcher.tool_url + "/lti/login",
+        params={"iss": launcher.peer.issuer, "login_hint": "u", "target_link_uri": wide},
+        allow_redirects=False,
+    )
+    assert refused.status_code == 400 and "login_malformed" in refused.text, refused.text[:300]
