@@ -2,7 +2,8 @@
 learner sessions, and register entries past REGISTER_RETENTION_DAYS (lti_tool/register/retention.py).
 
 Runs on its own, with no scheduler to set up: in every grade worker each HOUSEKEEPING_SECONDS (the embedded
-worker included), roughly one login in PURGE_EVERY, and from `scripts/flask launch-store purge`.
+worker included), and from `scripts/flask launch-store purge`. Not in a learner's request: a login that purged
+(one in 200 did, until December 2026) made that learner wait for three write transactions.
 The grade workers prune the grade outbox's old rows at the same time (lti_tool/grading/outbox/retention.py).
 
 What stays: a launch-store entry until its own expiry (a used-nonce marker outlives the id_token it guards, so
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import secrets
 from dataclasses import dataclass
 
 from flask import Flask
@@ -27,7 +27,6 @@ from .models import ToolSession, utcnow
 from .register.retention import purge_expired
 
 log = logging.getLogger(__name__)
-PURGE_EVERY = 200
 SESSION_KEPT_AFTER_END = dt.timedelta(hours=1)
 
 
@@ -68,7 +67,3 @@ def purge(app: Flask) -> Purged:
         log.info("register retention: %d entries and %d audit-trail lines deleted", register, audit)
     return result
 
-
-def maybe_purge(app: Flask) -> None:
-    if secrets.randbelow(PURGE_EVERY) == 0:
-        purge(app)

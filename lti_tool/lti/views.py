@@ -22,7 +22,6 @@ from .. import db
 from ..cache import get_store
 from ..course.catalog import get_catalog
 from ..grading import reconcile
-from ..housekeeping import maybe_purge
 from ..http import shared_session
 from ..security import frame_platform
 from . import keys
@@ -57,7 +56,6 @@ def login() -> WerkzeugResponse:
         browser_id=browser_id(req),
         registrations=registration_cache(app),
     )
-    maybe_purge(app)
     return redirect_response(result)
 
 
