@@ -24,9 +24,10 @@ from .quiz_parts import kept_part, parts_store
 
 TEMPLATE = "course/_exchange_thread.html"
 _STORE = "nama_exchange_parts"
-# Kept answers of a process, at most (each a few kilobytes: an answer of up to 2,000 characters, its replies and
-# a reply form).
-_MAX_THREADS = 2_000
+# Kept answers of a process, at most this many characters (each a few thousand: an answer of up to 2,000
+# characters with its replies, held by its key and rendered with a reply form). An answer whose replies change is
+# kept anew, and the old one, asked for no more, is among the first to go.
+_MAX_THREADS_CHARS = 1_500_000
 _ACTION = "\ue000a\ue001"
 _CSRF = "\ue000c\ue001"
 
@@ -37,7 +38,7 @@ def threads_html(course: Course, module: Module, shown: exchange.ExchangePage) -
     macro = macros.peer_thread
     action = url_for("learner.reply", module_id=module.id)
     values = {"a": str(escape(action)), "c": str(escape(csrf_token()))}
-    parts = parts_store(_STORE, _MAX_THREADS)
+    parts = parts_store(_STORE, _MAX_THREADS_CHARS, _text_chars)
     locale = _current_locale()
     args = (shown.page, exchange.REPLY_MAX, course.language)
     out: list[str] = []
@@ -46,6 +47,12 @@ def threads_html(course: Course, module: Module, shown: exchange.ExchangePage) -
         render = functools.partial(_thread, macro, thread, args, values)
         out.append(kept_part(parts, key, render, values))
     return Markup("".join(out))  # noqa: S704  # the template's output, escaped by it
+
+
+def _text_chars(key: tuple[Any, ...]) -> int:
+    """The characters of the answer and replies a kept answer's key holds (its last two items)."""
+    answer, replies = key[-2:]
+    return len(answer.text) + sum(len(reply.text) for reply in replies)
 
 
 def _thread(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
+import threading
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, cast
 
@@ -33,11 +34,13 @@ from .review import ReviewedOption, ReviewedQuestion
 TEMPLATE = "course/_quiz_question.html"
 RESULT_TEMPLATE = "course/_quiz_result_item.html"
 _STORE = "nama_quiz_parts"
-# Kept parts of a process, at most (a question of four options: its start, each option with and without a tick,
-# an ordering item at each preselected position; on the result page each answer and explanation as chosen or
-# not; the Grundlagenkurs's quizzes in two languages are a few thousand): beyond it they are all forgotten and
-# kept again as asked for.
-_MAX_PARTS = 20_000
+# Kept parts of a process, at most this many characters (their text and what their keys hold of course or
+# learner text): a question of four options has its start, each option with and without a tick, an ordering item
+# at each preselected position; on the result page each answer and explanation as chosen or not. In
+# bench/load.py's soak (the Grundlagenkurs in German) a process keeps ~1,500 of them, ~1.4 MB with their keys
+# (bench/FINDINGS.md, "Memory of a web process under the soak, step 18"). Beyond the bound the oldest kept go
+# first.
+_MAX_PARTS_CHARS = 2_000_000
 # While a part is rendered to keep: what differs between two uses of it (Unicode private-use characters, as in
 # lti_tool/fragments.py: untouched by escaping and by soft hyphens). A part is kept as its text between them.
 _MARK = "\ue000{}\ue001"
@@ -47,20 +50,59 @@ _PLACE = _MARK.format("p")  # the option's place (the form)
 _LESSON = _MARK.format("h")  # the hint's link (the result)
 _ANSWER = _MARK.format("a")  # the learner's answer's items (the result)
 _EXPLAINED = _MARK.format("e")  # the explanations' items (the result)
+# What an entry costs besides its text, counted as characters: the key's tuple, the kept tuples, the dict slot.
+_ENTRY_CHARS = 200
 
 # A kept part: its text between the markers and the markers' names; None: rendered every time.
 _Kept = tuple[tuple[str, ...], tuple[str, ...]] | None
 Render = Callable[[ShownQuestion, ShownOption | None], Markup]
 
 
-def parts_store(name: str = _STORE, limit: int = _MAX_PARTS) -> dict[Hashable, _Kept] | None:
-    """The app's kept parts of one kind (at most `limit`: beyond it they are all forgotten and kept again as asked
-    for); None: rendered every time (PAGE_CACHE=False)."""
+class KeptParts:
+    """The parts of one kind a process keeps, at most `max_chars` characters of text: a part that does not fit
+    pushes out the oldest kept (parts whose key no page asks for any more, such as an exchange answer before its
+    latest reply, are the oldest). `key_chars(key)`: the characters of text a key holds (an exchange answer's),
+    counted with the part's. Looking up needs no lock (one dict read); keeping takes one."""
+
+    __slots__ = ("_lock", "chars", "key_chars", "max_chars", "parts", "sizes")
+
+    def __init__(self, max_chars: int, key_chars: Callable[[Any], int] | None = None) -> None:
+        self.parts: dict[Hashable, _Kept] = {}
+        self.sizes: dict[Hashable, int] = {}
+        self.chars = 0
+        self.max_chars = max_chars
+        self.key_chars = key_chars
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self.parts)
+
+    def keep(self, key: Hashable, kept: _Kept) -> None:
+        size = _ENTRY_CHARS + (sum(map(len, kept[0])) if kept else 0)
+        if self.key_chars is not None:
+            size += self.key_chars(key)
+        with self._lock:
+            if key in self.sizes or size > self.max_chars:
+                return
+            while self.chars + size > self.max_chars:
+                oldest = next(iter(self.sizes))
+                self.chars -= self.sizes.pop(oldest)
+                del self.parts[oldest]
+            self.parts[key] = kept
+            self.sizes[key] = size
+            self.chars += size
+
+
+def parts_store(
+    name: str = _STORE, max_chars: int = _MAX_PARTS_CHARS, key_chars: Callable[[Any], int] | None = None
+) -> KeptParts | None:
+    """The app's kept parts of one kind (KeptParts' arguments the first time); None: rendered every time
+    (PAGE_CACHE=False)."""
     if not current_app.config.get("PAGE_CACHE", True):
         return None
-    parts: dict[Hashable, _Kept] | None = current_app.extensions.get(name)
-    if parts is None or len(parts) > limit:
-        parts = current_app.extensions[name] = {}
+    parts: KeptParts | None = current_app.extensions.get(name)
+    if parts is None:
+        parts = current_app.extensions.setdefault(name, KeptParts(max_chars, key_chars))
     return parts
 
 
@@ -69,7 +111,7 @@ def _macros(name: str) -> Any:
 
 
 def kept_part(
-    parts: dict[Hashable, _Kept] | None,
+    parts: KeptParts | None,
     key: Hashable,
     render: Callable[[bool], str],
     values: Mapping[str, str],
@@ -80,13 +122,13 @@ def kept_part(
     if parts is None:
         return render(False)
     try:
-        kept = parts[key]
+        kept = parts.parts[key]
     except KeyError:
         real = render(False)
         split = _MARKS.split(render(True) if values else real)
         statics, names = tuple(split[0::2]), tuple(split[1::2])
         found = (statics, names) if values.keys() >= set(names) else None
-        parts[key] = found if found is not None and _filled(found, values) == real else None
+        parts.keep(key, found if found is not None and _filled(found, values) == real else None)
         return real
     return _filled(kept, values) if kept is not None else render(False)
 
@@ -155,7 +197,7 @@ def questions_html(course: Course, module: Module, shown: Sequence[ShownQuestion
 
 
 def _part(
-    parts: dict[Hashable, _Kept] | None,
+    parts: KeptParts | None,
     key: Hashable,
     render: Render,
     q: ShownQuestion,

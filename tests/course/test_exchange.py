@@ -507,7 +507,7 @@ def test_a_kept_answer_of_a_colleague_is_the_answer_rendered_afresh(
         assert people[sub].post("m/modul-a/praxis", {"text": f"{ANNA} ({sub})"}).ok
 
     def kept() -> int:
-        return len(app.extensions.get(exchange_parts._STORE) or {})
+        return len(app.extensions.get(exchange_parts._STORE) or ())
 
     def check(learner: Learner) -> str:
         served = learner.http.get(learner.url("m/modul-a/austausch"))
@@ -546,3 +546,32 @@ def test_a_kept_answer_of_a_colleague_is_the_answer_rendered_afresh(
     assert hidden.status_code == 200
     assert "Danke" not in check(people["dan"]) and "Danke" not in check(people["cara"])
     assert "Bitte sachlich." in check(people["anna"])  # its author sees it, with the reason
+
+
+def test_kept_answers_stay_within_their_stores_characters(
+    app: Flask, launcher: Launcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process keeps colleagues' answers up to a number of characters (their text, held by the key, and their
+    rendered HTML), not a number of answers: with room for about one answer the oldest kept goes, and every page
+    is still the page rendered afresh."""
+    from lti_tool.course import exchange_parts
+
+    monkeypatch.setattr(exchange_parts, "_MAX_THREADS_CHARS", 6_000)
+    people = [
+        Learner.launch(launcher, sub=sub, given_name=sub.title()) for sub in ("anna", "ben", "cara", "dan")
+    ]
+    for learner in people:
+        text = f"{ANNA} ({learner.sid[:4]}) " + "Mehr zur Kommune. " * 60
+        assert learner.post("m/modul-a/praxis", {"text": text}).ok
+    for learner in people:
+        served = learner.http.get(learner.url("m/modul-a/austausch"))
+        app.config["PAGE_CACHE"] = False
+        try:
+            afresh = learner.http.get(learner.url("m/modul-a/austausch"))
+        finally:
+            app.config["PAGE_CACHE"] = True
+        assert served.status_code == afresh.status_code == 200 and served.text == afresh.text
+        assert served.text.count('class="peer-answer"') == 3
+        store = app.extensions[exchange_parts._STORE]
+        assert 0 < store.chars <= 6_000 and 1 <= len(store) < 3
+        assert store.chars == sum(store.sizes.values())

@@ -114,7 +114,7 @@ def test_the_form_from_kept_parts_is_the_form_rendered_afresh(
         assert "&lt;Antwort&gt; &amp; &#34;Aussage&#34; ist &#39;richtig&#39;?" in served
         assert "Richtig &amp; &lt;b&gt;fett&lt;/b&gt; &#34;zitiert&#34;" in served
         assert STRAY in served
-        parts = app.extensions[quiz_parts._STORE]
+        parts = app.extensions[quiz_parts._STORE].parts
         assert len(parts) >= kept and not any(part and "/s/" in "".join(part[0]) for part in parts.values())
         assert None in parts.values()  # the option showing a marker is not kept
         kept = len(parts)
@@ -211,7 +211,21 @@ def test_the_result_from_kept_parts_is_the_result_rendered_afresh(
         assert (True, True, False, False) in seen and (False, False, True, True) in seen
     else:
         assert seen == {(False, False, False, False)}
-    parts = app.extensions[quiz_parts._STORE]
+    parts = app.extensions[quiz_parts._STORE].parts
     kept = [part for part in parts.values() if part is not None]
     assert kept and not any("/s/" in "".join(statics) for statics, _ in kept)
     assert None in parts.values()  # the items showing a marker (STRAY) are not kept
+
+
+def test_kept_parts_hold_at_most_their_characters_and_the_oldest_go_first() -> None:
+    store = quiz_parts.KeptParts(max_chars=1_000, key_chars=lambda key: len(key[1]))
+    part = (("<li>" + "x" * 50, "</li>"), ("n",))
+    for number in range(10):
+        store.keep((number, "y" * 40), part)  # with the entry's own cost, ~300 characters each
+        assert store.chars <= 1_000 and store.chars == sum(store.sizes.values())
+    assert list(store.parts) == [(n, "y" * 40) for n in (7, 8, 9)]  # the newest three
+    assert store.sizes[(9, "y" * 40)] == 54 + 5 + 40 + quiz_parts._ENTRY_CHARS  # its text, its key's text
+    store.keep((9, "y" * 40), part)  # kept already: counted once
+    assert len(store) == 3 and store.chars == sum(store.sizes.values())
+    store.keep((10, "y" * 2_000), part)  # never fits: not kept, nothing pushed out
+    assert (10, "y" * 2_000) not in store.parts and len(store) == 3
