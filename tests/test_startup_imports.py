@@ -1,6 +1,7 @@
 """A web process starts without the libraries only a few requests need (each web process is one of many, and
-the memory goal is per process): fpdf2 for PDFs (~20 MB) and zxcvbn for operator passwords (~13 MB) come with
-their first use, and Alembic (~11 MB) only where a schema is migrated: the start's schema check reads the
+the memory goal is per process): fpdf2 for PDFs (~20 MB), WeasyPrint and segno for certificates (segno ~0.8 MB:
+the start checks the logo setting through certificate/logo.py) and zxcvbn for operator passwords (~13 MB) come
+with their first use, and Alembic (~11 MB) only where a schema is migrated: the start's schema check reads the
 migration files' revisions itself (lti_tool/db.py `head_revision`)."""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from alembic.script import ScriptDirectory
 from lti_tool.db import alembic_config, head_revision
 
 ROOT = Path(__file__).resolve().parent.parent
-ON_DEMAND = ("alembic", "fpdf", "zxcvbn")
+ON_DEMAND = ("alembic", "fpdf", "segno", "weasyprint", "zxcvbn")
 
 
 def started_with(instance: Path) -> list[str]:

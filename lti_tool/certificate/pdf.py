@@ -12,9 +12,7 @@ issuer name, the signatory: config CERTIFICATE_*) is added when it is printed.
 
 from __future__ import annotations
 
-import base64
 import io
-import mimetypes
 from pathlib import Path
 from typing import Any
 
@@ -23,25 +21,9 @@ from flask import current_app, render_template
 
 from ..i18n import document_date
 from ..models import Certificate
+from .logo import data_uri, operator_logo
 
 FONTS = Path(__file__).resolve().parent / "fonts"
-LOGO_TYPES = {"image/png", "image/jpeg", "image/svg+xml"}
-
-
-def _data_uri(data: bytes, mime: str) -> str:
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-
-
-def operator_logo(setting: str) -> str | None:
-    """The operator's logo file (CERTIFICATE_LOGO) as a data URI; None without one. A setting that names no
-    readable PNG, JPEG or SVG file is a configuration error, said at once rather than printed as a gap."""
-    if not setting:
-        return None
-    path = Path(setting)
-    mime = mimetypes.guess_type(path.name)[0] or ""
-    if mime not in LOGO_TYPES or not path.is_file():
-        raise ValueError(f"LTI_TOOL_CERTIFICATE_LOGO must name a PNG, JPEG or SVG file: {setting!r}")
-    return _data_uri(path.read_bytes(), mime)
 
 
 def _hours(value: float) -> str:
@@ -73,7 +55,7 @@ def context(cert: Certificate, verify_url: str, *, pass_mark: int | None = None)
         "issued": document_date(cert.issued_at),
         "hours": _hours(cert.workload_hours) if cert.workload_hours else "",
         "pass_mark": pass_mark,
-        "qr": _data_uri(qr.getvalue(), "image/png"),
+        "qr": data_uri(qr.getvalue(), "image/png"),
         "verify_url": verify_url,
     }
 

@@ -88,7 +88,7 @@ def show(code: str) -> tuple[str, int]:
 
 
 def init_app(app: Flask) -> None:
-    from .pdf import operator_logo  # segno and Flask only; WeasyPrint stays unloaded until a certificate
+    from .logo import operator_logo  # segno and WeasyPrint stay unloaded until a certificate
 
     operator_logo(app.config.get("CERTIFICATE_LOGO", ""))  # a wrong logo setting stops the start, loudly
     app.register_blueprint(learner_bp)
