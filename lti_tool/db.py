@@ -233,7 +233,7 @@ def session_scope(app: Flask | None = None, *, write: bool = False) -> Iterator[
 class WriteTransaction:
     """A write transaction on a Connection of its own (`write_transaction`), for a hot path whose statements run
     on the connection (cursorsql.py): the launch POST. The ORM Session's set-up, `connection()` with execution
-    options and commit cost ~150,000 instructions of SQLite's ~5.2M per launch POST (bench/FINDINGS.md step 17),
+    options and commit cost ~150,000 instructions of SQLite's ~5.2M per launch POST (bench/FINDINGS.md step 17a),
     so one is made only when a service asks for it (`session()`, the rare paths: a returning learner's grade
     reconcile, a launch without a name). That Session takes the transaction over
     (`join_transaction_mode="control_fully"`): `commit()` then commits through it, so its flush and its

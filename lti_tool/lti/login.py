@@ -8,7 +8,7 @@ the browser keeps it (first-party window, CHIPS-capable browsers) the launch mus
 is blocked (third-party iframe in a strict browser) the signed state and the single-use nonce carry the check.
 
 Every launch starts here, so the request is read and answered with little more than the work it needs (each step
-measured in bench/FINDINGS.md step 17): the parameters parsed as werkzeug parses them but without building its
+measured in bench/FINDINGS.md step 17c): the parameters parsed as werkzeug parses them but without building its
 multi-dicts, the redirect's Location written as a URI (werkzeug need not convert it again) and the cookie's header
 written as werkzeug writes it.
 """
