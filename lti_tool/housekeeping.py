@@ -66,4 +66,3 @@ def purge(app: Flask) -> Purged:
     if register or audit:
         log.info("register retention: %d entries and %d audit-trail lines deleted", register, audit)
     return result
-
