@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
+import os
+import tempfile
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
@@ -64,10 +66,18 @@ def compile_catalogs() -> None:
             continue
         with po.open("rb") as f:
             catalog = read_po(f)
-        tmp = mo.with_suffix(".mo.tmp")
-        with tmp.open("wb") as f:
-            write_mo(f, catalog)
-        tmp.replace(mo)  # atomic: several processes may start at once
+        # A temporary file of this process's own (a fixed name let two processes starting at once write into
+        # the same file), then renamed into place: atomic, so a reader sees the old or the new catalog whole.
+        fd, tmp_name = tempfile.mkstemp(prefix=mo.name + ".", suffix=".tmp", dir=mo.parent)
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                write_mo(f, catalog)
+            os.chmod(tmp, 0o644)  # as a plain file would be (mkstemp makes it 0600)
+            tmp.replace(mo)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         log.debug("compiled %s", mo.relative_to(PACKAGE))
 
 

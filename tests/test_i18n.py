@@ -4,14 +4,18 @@ placeholders; English is the message id. Language follows the session / ?lang= /
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 from flask import Flask, request
 from flask.testing import FlaskClient
 
+from lti_tool import i18n
 from lti_tool.i18n import select_locale
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -279,3 +283,39 @@ def test_the_browser_language_is_werkzeugs_best_match(app: Flask, header: str) -
     with app.test_request_context("/", headers={"Accept-Language": header}):
         expected = request.accept_languages.best_match(app.config["LANGUAGES"]) or app.config["LANGUAGES"][0]
         assert select_locale() == expected
+
+
+def test_processes_compiling_the_catalogs_at_once_never_collide(tmp_path: Path) -> None:
+    """Every web and worker process compiles the catalogs at its start (`compile_catalogs`), several at once; each
+    writes through a temporary file of its own, so none fails and the catalog in place is always whole (a fixed
+    temporary name let one process rename away the file another was still writing)."""
+    po_source = Path(i18n.PACKAGE) / "translations" / "de" / "LC_MESSAGES" / "messages.po"
+    folder = tmp_path / "translations" / "de" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    po = folder / "messages.po"
+    po.write_bytes(po_source.read_bytes())
+    with po_source.open("rb") as f:
+        # What a .mo holds: translated messages, not the fuzzy ones.
+        expected = {m.id: m.string for m in read_po(f) if m.id and m.string and not m.fuzzy}
+    script = (
+        "import sys, pathlib\n"
+        "from lti_tool import i18n\n"
+        "i18n.PACKAGE = pathlib.Path(sys.argv[1])\n"
+        "for _ in range(15):\n"
+        "    mo = i18n.PACKAGE / 'translations/de/LC_MESSAGES/messages.mo'\n"
+        "    mo.unlink(missing_ok=True)\n"
+        "    i18n.compile_catalogs()\n"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], stderr=subprocess.PIPE)
+        for _ in range(6)
+    ]
+    errors = [p.communicate(timeout=120)[1].decode() for p in procs]
+    assert all(p.returncode == 0 for p in procs), errors
+    with (folder / "messages.mo").open("rb") as f:
+        compiled = {m.id: m.string for m in read_mo(f) if m.id}
+    assert compiled == expected
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "messages.mo",
+        "messages.po",
+    ]  # no temporary file left
