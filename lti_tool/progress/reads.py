@@ -24,6 +24,7 @@ from .statements import (
     SEEN_ROW,
     SOURCE_PROGRESS,
     SOURCE_SEEN,
+    ModuleSourceRow,
     owner,
     params,
     read,
@@ -149,7 +150,7 @@ def module_snapshot(
     row: Any = None
     practice: Any = None
     rows = _MODULE_STATE.execute(s.connection(), params(learner, course.id, module.id)) if read else ()
-    for found in map(_ModuleRow._make, rows):
+    for found in map(ModuleSourceRow._make, rows):
         if found.kind == SOURCE_SEEN:
             seen.append(found.name)
         elif found.kind == SOURCE_PROGRESS:
@@ -182,20 +183,6 @@ class _CourseRow(NamedTuple):
     reviewed_at: Any
     revision_requested_at: Any
     last_location: Any
-    new_replies: Any
-
-
-class _ModuleRow(NamedTuple):
-    """A row of MODULE_STATE (its columns in order; `attempts` is its `count`); what a column holds depends on
-    the row's kind."""
-
-    kind: int
-    name: Any
-    score: Any
-    attempts: Any
-    at: Any
-    reviewed_at: Any
-    revision_requested_at: Any
     new_replies: Any
 
 

@@ -9,7 +9,7 @@ reads of whole rows (attempts, practice texts) through the session.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Float,
@@ -365,6 +365,22 @@ def _module_sources(*, refresh: bool) -> Any:
 )
 MODULE_STATE = _module_sources(refresh=False)
 REFRESH_SOURCES = _module_sources(refresh=True)
+
+
+class ModuleSourceRow(NamedTuple):
+    """A row of MODULE_STATE or REFRESH_SOURCES (`_module_sources`' columns in order; `attempts` is its `count`).
+    What a column holds depends on the row's kind."""
+
+    kind: int
+    name: Any
+    score: Any
+    attempts: Any
+    at: Any
+    reviewed_at: Any
+    revision_requested_at: Any
+    new_replies: Any
+
+
 (SEEN_ROW, PROGRESS_ROW, PRACTICE_ROW, COURSE_STATE_ROW) = (1, 2, 3, 4)
 OPEN_ATTEMPTS = (
     select(QuizAttempt)

@@ -40,6 +40,7 @@ from .statements import (
     SOURCE_PROGRESS,
     SOURCE_QUIZ,
     SOURCE_SEEN,
+    ModuleSourceRow,
     lesson_visit_statement,
     owner,
     params,
@@ -194,7 +195,7 @@ def _read_module_sources(s: Session, learner: Learner, course: Course, module: M
     practice: Any = None
     old: Any = None
     course_completed_at = None
-    for row in map(_Source._make, _REFRESH_SOURCES.execute(s.connection(), bound)):
+    for row in map(ModuleSourceRow._make, _REFRESH_SOURCES.execute(s.connection(), bound)):
         kind = row.kind
         if kind == SOURCE_SEEN:
             seen.add(row.name)
@@ -219,20 +220,6 @@ def _read_module_sources(s: Session, learner: Learner, course: Course, module: M
         course_completed_at=course_completed_at,
         completed_modules=frozenset(completed),
     )
-
-
-class _Source(NamedTuple):
-    """A row of REFRESH_SOURCES (its columns in order; `attempts` is its `count`). What a column holds depends on
-    the row's kind."""
-
-    kind: int
-    name: Any
-    score: Any
-    attempts: Any
-    at: Any
-    reviewed_at: Any
-    revision_requested_at: Any
-    new_replies: Any
 
 
 # On the DBAPI cursor (lti_tool/cursorsql.py): every progress write reads it.

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import requests
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -443,6 +444,20 @@ def test_the_own_answer_offers_a_reply_only_once_there_are_replies(
     assert "Auf die Kommentare antworten" in own and "reply-form" in own
 
 
+def exchange_page_as_rendered_afresh(app: Flask, learner: Learner) -> requests.Response:
+    """The learner's exchange page for modul-a as served (kept parts), after checking it is byte for byte the page
+    rendered afresh (PAGE_CACHE off)."""
+    served = learner.http.get(learner.url("m/modul-a/austausch"))
+    app.config["PAGE_CACHE"] = False
+    try:
+        afresh = learner.http.get(learner.url("m/modul-a/austausch"))
+    finally:
+        app.config["PAGE_CACHE"] = True
+    assert served.status_code == afresh.status_code == 200
+    assert served.text == afresh.text
+    return served
+
+
 def test_a_reply_written_while_the_page_is_made_stays_new(
     app: Flask, pair: tuple[Learner, Learner], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -510,14 +525,7 @@ def test_a_kept_answer_of_a_colleague_is_the_answer_rendered_afresh(
         return len(app.extensions.get(exchange_parts._STORE) or ())
 
     def check(learner: Learner) -> str:
-        served = learner.http.get(learner.url("m/modul-a/austausch"))
-        app.config["PAGE_CACHE"] = False
-        try:
-            afresh = learner.http.get(learner.url("m/modul-a/austausch"))
-        finally:
-            app.config["PAGE_CACHE"] = True
-        assert served.status_code == afresh.status_code == 200
-        assert served.text == afresh.text
+        served = exchange_page_as_rendered_afresh(app, learner)
         forms = served.text.count('/m/modul-a/austausch/antworten"')
         assert forms and served.text.count(f'"/s/{learner.sid}/m/modul-a/austausch/antworten"') == forms
         assert csrf_token(served.text) == learner.csrf and "\ue000" not in served.text
@@ -564,13 +572,7 @@ def test_kept_answers_stay_within_their_stores_characters(
         text = f"{ANNA} ({learner.sid[:4]}) " + "Mehr zur Kommune. " * 60
         assert learner.post("m/modul-a/praxis", {"text": text}).ok
     for learner in people:
-        served = learner.http.get(learner.url("m/modul-a/austausch"))
-        app.config["PAGE_CACHE"] = False
-        try:
-            afresh = learner.http.get(learner.url("m/modul-a/austausch"))
-        finally:
-            app.config["PAGE_CACHE"] = True
-        assert served.status_code == afresh.status_code == 200 and served.text == afresh.text
+        served = exchange_page_as_rendered_afresh(app, learner)
         assert served.text.count('class="peer-answer"') == 3
         store = app.extensions[exchange_parts._STORE]
         assert 0 < store.chars <= 6_000 and 1 <= len(store) < 3
