@@ -5,20 +5,48 @@ cross-site by platforms and carry no such token; it would also put its own `csrf
 where the learner pages use theirs (lti_tool/auth.py, bound to the tool session in the URL). So the same check
 (`protect()`: a token bound to the session cookie, signed, time-limited; over HTTPS also a same-origin
 Referer) runs from the blueprint, and the token reaches only the blueprint's templates.
+
+Flask-WTF (and with it WTForms, ~2.3 MB) is imported with the operator area's first request that needs a token,
+not when a web process starts: most processes only ever serve learners.
 """
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+import functools
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from flask import Flask
-from flask_wtf.csrf import CSRFProtect, generate_csrf
 
 from ..errors import NotAllowed
 from ..i18n import lazy_gettext as _l
 
+if TYPE_CHECKING:
+    from flask_wtf.csrf import CSRFProtect
 
-class BlueprintCSRF(CSRFProtect):  # type: ignore[misc]
+
+@functools.cache
+def _protector() -> CSRFProtect:
+    from flask_wtf.csrf import CSRFProtect
+
+    class RefusingCSRF(CSRFProtect):  # type: ignore[misc]
+        def _error_response(self, reason: str) -> NoReturn:
+            raise NotAllowed(
+                _l("The form could not be accepted: its security token is missing, wrong or expired."),
+                hint=_l("Reload the page, sign in again if asked, and repeat what you did."),
+                code="csrf_failed",
+                detail=reason,
+            )
+
+    return RefusingCSRF()
+
+
+def admin_csrf_token() -> str:
+    from flask_wtf.csrf import generate_csrf
+
+    return str(generate_csrf())
+
+
+class BlueprintCSRF:
     """Call `protect()` from the blueprint's before_request; `template_context` is its context processor
     (templates put `admin_csrf_token()` into every form; macros that do are imported `with context`)."""
 
@@ -32,16 +60,11 @@ class BlueprintCSRF(CSRFProtect):  # type: ignore[misc]
         app.config.setdefault("WTF_CSRF_TIME_LIMIT", int(app.config["ADMIN_SESSION_SECONDS"]))
         app.config.setdefault("WTF_CSRF_SSL_STRICT", True)
 
+    def protect(self) -> None:
+        _protector().protect()
+
     @staticmethod
     def template_context() -> dict[str, Any]:
         # Its own name: `csrf_token` is the learner pages' global, and a macro imported without context
         # would silently fall back to it (the form would then always be refused).
-        return {"admin_csrf_token": generate_csrf}
-
-    def _error_response(self, reason: str) -> NoReturn:
-        raise NotAllowed(
-            _l("The form could not be accepted: its security token is missing, wrong or expired."),
-            hint=_l("Reload the page, sign in again if asked, and repeat what you did."),
-            code="csrf_failed",
-            detail=reason,
-        )
+        return {"admin_csrf_token": admin_csrf_token}

@@ -3,7 +3,8 @@ outbox and health.
 
 Every request passes `_guard`: pages need a signed-in operator (else a redirect to the sign-in page) and every
 POST a valid Flask-WTF CSRF token (else a 403 page, nothing changed). Responses are never cached and never framed.
-Views are thin: they call the services (lti.platforms, lti.registration, lti.keys, grading) and commit.
+Views are thin: they call the services (lti.platforms, lti.registration, lti.keys, grading) and commit. The
+forms (WTForms) are imported by the views that show them, with the area's first such request (csrf.py says why).
 """
 
 from __future__ import annotations
@@ -57,7 +58,6 @@ from ..models import Deployment, Platform, ToolKey
 from . import reports, signin
 from .accounts import Role, authenticate, normalize_username
 from .csrf import BlueprintCSRF
-from .forms import LoginForm, PlatformForm, RegistrationLinkForm
 from .throttle import LoginThrottle
 
 log = logging.getLogger(__name__)
@@ -168,6 +168,8 @@ def login() -> Response | tuple[str, int]:
     target = _safe_next(request.values.get("next"))
     if signin.current() is not None:
         return redirect(target, code=303)
+    from .forms import LoginForm
+
     form = LoginForm()
     error: Any = None
     status = 200
@@ -252,6 +254,8 @@ def _problem_text(field: str, problem: str) -> str:
 
 @bp.route("/platforms/new", methods=["GET", "POST"])
 def platform_new() -> Response | tuple[str, int]:
+    from .forms import PlatformForm
+
     form = PlatformForm()
     errors: dict[str, str] = {}
     if request.method == "POST":
@@ -335,6 +339,8 @@ def deployment_deactivate(deployment_pk: int) -> Response:
 
 @bp.route("/registration-links", methods=["GET", "POST"])
 def links() -> tuple[str, int]:
+    from .forms import RegistrationLinkForm
+
     form = RegistrationLinkForm()
     issued: dict[str, Any] | None = None
     status = 200
