@@ -17,11 +17,10 @@ from typing import Any, Protocol, cast
 
 from flask import Flask, current_app
 from sqlalchemy import Table, bindparam, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from .cursorsql import CursorStatement
-from .db import insert_for, session_scope
+from .db import dialect_insert, insert_for, session_scope
 from .models import LaunchCache, utcnow
 
 log = logging.getLogger(__name__)
@@ -63,7 +62,7 @@ def add_statement(dialect: str) -> Any:
     expired row, leave a live one alone. RETURNING says whether this call wrote (an INSERT's rowcount is -1 on
     psycopg with SQLAlchemy 2.1)."""
     table = cast(Table, LaunchCache.__table__)
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = dialect_insert(dialect)
     ins = insert(table).values(
         {name: bindparam(name, type_=table.c[name].type) for name in ("key", "value", "expires_at")}
     )

@@ -3,7 +3,8 @@ the memory goal is per process): fpdf2 for PDFs (~20 MB), WeasyPrint and segno f
 the start checks the logo setting through certificate/logo.py), zxcvbn for operator passwords (~13 MB) and
 Flask-WTF with WTForms for the operator area's forms (~0.9 MB) come with their first use, and Alembic (~11 MB)
 only where a schema is migrated: the start's schema check reads the migration files' revisions itself
-(lti_tool/db.py `head_revision`)."""
+(lti_tool/db.py `head_revision`). Of SQLAlchemy's dialects a process imports only its database's (SQLite's costs
+a PostgreSQL process ~1.3 MB, PostgreSQL's a SQLite one ~3 MB)."""
 
 from __future__ import annotations
 
@@ -11,24 +12,32 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from alembic.script import ScriptDirectory
 
 from lti_tool.db import alembic_config, head_revision
+
+from .conftest import TEST_KEY_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
 ON_DEMAND = ("alembic", "flask_wtf", "fpdf", "segno", "weasyprint", "wtforms", "zxcvbn")
 
 
-def started_with(instance: Path) -> list[str]:
-    code = f"import sys, app; print(','.join(sorted(m for m in {ON_DEMAND!r} if m in sys.modules)))"
+def started_with(instance: Path, names: tuple[str, ...] = ON_DEMAND, database_url: str = "") -> list[str]:
+    """Which of `names` the started WSGI module has imported."""
+    code = f"import sys, app; print(','.join(sorted(m for m in {names!r} if m in sys.modules)))"
+    env = {
+        "LTI_TOOL_INSTANCE_PATH": str(instance),
+        "LTI_TOOL_EMBEDDED_WORKER": "false",
+        "PATH": "/usr/bin:/bin",
+    }
+    if database_url:
+        env["LTI_TOOL_DATABASE_URL"] = database_url
+        env["LTI_TOOL_KEY_SECRETS"] = TEST_KEY_SECRET  # the test database's keys are sealed with it
     result = subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
-        env={
-            "LTI_TOOL_INSTANCE_PATH": str(instance),
-            "LTI_TOOL_EMBEDDED_WORKER": "false",
-            "PATH": "/usr/bin:/bin",
-        },
+        env=env,
         capture_output=True,
         text=True,
         timeout=300,
@@ -40,6 +49,21 @@ def started_with(instance: Path) -> list[str]:
 def test_the_app_starts_without_pdf_password_and_migration_libraries(tmp_path: Path) -> None:
     assert started_with(tmp_path) == ["alembic"]  # the first start of a SQLite tool migrates its new database
     assert started_with(tmp_path) == []  # every later start finds the schema current
+
+
+DIALECTS = ("sqlalchemy.dialects.postgresql", "sqlalchemy.dialects.sqlite")
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_process_imports_only_its_own_databases_dialect(
+    database: str, postgres_url: str, tmp_path: Path
+) -> None:
+    if database == "postgresql" and not postgres_url:
+        pytest.skip("needs TEST_DATABASE_URL (PostgreSQL)")
+    url = postgres_url if database == "postgresql" else ""
+    if not url:
+        started_with(tmp_path, ())  # the first start of a SQLite tool migrates its database (Alembic: both)
+    assert started_with(tmp_path, DIALECTS, url) == [f"sqlalchemy.dialects.{database}"]
 
 
 OPERATOR_AREA_FIRST = """

@@ -22,9 +22,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, func, or_, select, union, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from ..db import dialect_insert
 from ..models import Context, Deployment, ListedLearner, Membership, RosterEntry, User, utcnow
 
 Key = tuple[int, str]  # context id, sub
@@ -229,7 +229,7 @@ def launch_writes(
     if instructor:
         here: Any = delete(table).where(table.c.context_id == context, table.c.sub == sub)
     else:
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        insert = dialect_insert(dialect)
         ins = insert(table).values(
             context_id=context,
             sub=sub,
@@ -267,7 +267,7 @@ def launch_writes(
 def _upsert(dialect: str, keep_launched: bool) -> Any:
     """INSERT … ON CONFLICT (context_id, sub) DO UPDATE of a row, built once per dialect (see `_write`)."""
     table: Any = ListedLearner.__table__
-    ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    ins = dialect_insert(dialect)(table)
     return ins.on_conflict_do_update(
         index_elements=[table.c.context_id, table.c.sub],
         set_={name: ins.excluded[name] for name in (*COLUMNS, "updated_at")},

@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Float, bindparam, case, delete, exists, func, insert, literal, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..cursorsql import CursorStatement
-from ..db import upsert
+from ..db import dialect_insert, upsert
 from ..grading.outbox import RowState, is_newest, newest_rows
 from ..models import CourseProgress, GradeOutbox, LearnerSummary, ModuleProgress, PracticeSubmission, utcnow
 from . import listed
@@ -233,7 +232,7 @@ def _refresh_statement(dialect: str, *, keep_grade: bool) -> CursorStatement:
     if not keep_grade:
         columns["grade"] = bindparam("grade", type_=LearnerSummary.__table__.c.grade.type)
     source = select(*(value.label(name) for name, value in columns.items())).where(*mine(CourseProgress))
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = dialect_insert(dialect)
     table: Any = LearnerSummary.__table__
     ins = insert(table).from_select(list(columns), source)
     keys = ("user_id", "context_id", "course_id")

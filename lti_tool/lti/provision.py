@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, null, select, true
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ..cache import DbLaunchStore, LaunchStore, add_params, add_statement
 from ..course.model import Catalog
 from ..cursorsql import CursorStatement
-from ..db import WriteTransaction
+from ..db import WriteTransaction, dialect_insert
 from ..errors import LaunchError
 from ..gradebook.listed import launch_params, launch_writes, launched_name, relist_person
 from ..i18n import lazy_gettext as _l
@@ -232,7 +231,7 @@ def _write(dialect: str, row: _Row, earlier: dict[str, Any] | None = None) -> An
     """The INSERT (… ON CONFLICT (keys) DO UPDATE) of one row. `earlier`: the statements (CTEs) of this launch's
     earlier rows, by prefix, whose values the row takes instead of a bind parameter."""
     table = row.table
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = dialect_insert(dialect)
     columns: dict[str, Any] = {}
     for name in (*row.keys, *row.values, *row.inserted):
         source = _FROM_EARLIER.get((row.prefix, name))

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..course.model import Course, Module
+from ..db import dialect_insert
 from ..models import PracticeSubmission, utcnow
 from ..text import BIDI_CONTROLS
 from .learner import Learner, PracticeLocked, PracticeTextInvalid
@@ -55,7 +55,7 @@ class PracticeSave:
 def _save_statement(dialect: str) -> Any:
     """The learner's text saved (INSERT … ON CONFLICT DO UPDATE unless accepted), returning the row as an entity:
     built once per dialect, with bind parameters (:user_id, :context_id, :course_id, :module_id, :text, :now)."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = dialect_insert(dialect)
     columns = PracticeSubmission.__table__.c
     keys = ("user_id", "context_id", "course_id", "module_id")
     now = bindparam("now", type_=columns.submitted_at.type)

@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from ..db import dialect_insert
 from ..models import (
     CourseProgress,
     ExchangeReply,
@@ -90,9 +91,7 @@ def lesson_visit_statement(dialect: str) -> Any:
     same statement: two data-modifying WITH parts whose SELECT finds a row only when the visit inserted none. A
     repeat visit is one statement there instead of three; SQLite has no INSERT in WITH, `set_location` writes it.
     """
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = dialect_insert(dialect)
     table: Any = LessonVisit.__table__
     names = ("user_id", "context_id", "course_id", "module_id", "lesson_id")
     values = {name: bindparam(name, type_=table.c[name].type) for name in names}
