@@ -93,7 +93,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from . import (
         auth,
         cache,
-        cli,
+        commands,
         db,
         errors,
         fragments,
@@ -136,7 +136,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     guides.init_app(app)
     legal_views.init_app(app)
     health.init_app(app)
-    cli.init_app(app)
+    commands.init_app(app)  # the command line: each group imported with its first use
     keys.init_app(app)
     grading_processes.init_app(app)
 

@@ -1,11 +1,12 @@
-"""`scripts/flask …` commands for the operator: database, platforms, registration links, keys."""
+"""`scripts/flask …` commands for the operator: database, platforms, registration links, keys (registered by
+lti_tool/commands.py, with the other areas' groups)."""
 
 from __future__ import annotations
 
 import re
 
 import click
-from flask import Flask, current_app
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -231,26 +232,3 @@ def store_purge() -> None:
     click.echo(
         f"{purged.launch_store} expired launch-store entries and {purged.sessions} ended sessions deleted"
     )
-
-
-def init_app(app: Flask) -> None:
-    from .admin.cli import admin_cli
-    from .course.cli import course_cli
-    from .gradebook.cli import gradebook_cli
-    from .grading.cli import grades_cli
-    from .privacy.cli import learner_cli
-    from .review import cli as review_cli  # noqa: F401  (adds `course export-review`)
-
-    groups = (
-        db_cli,
-        platform_cli,
-        keys_cli,
-        store_cli,
-        course_cli,
-        grades_cli,
-        gradebook_cli,
-        admin_cli,
-        learner_cli,
-    )
-    for group in groups:
-        app.cli.add_command(group)

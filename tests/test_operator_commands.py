@@ -14,6 +14,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
 
+from lti_tool.commands import GROUPS
+
 ROOT = Path(__file__).resolve().parent.parent
 COMMAND = re.compile(r"scripts/flask((?: [a-z][a-z-]*){1,2})")
 TEXTS = ["README.md", "config", "templates", "lti_tool", "migrations"]
@@ -42,7 +44,7 @@ def test_every_named_command_exists(app: Flask, runner: FlaskCliRunner) -> None:
             named.add(tuple(match.group(1).split()))
     assert ("admin", "create-user") in named and ("grades", "worker") in named  # the scan finds them
     for words in sorted(named):
-        group = app.cli.commands.get(words[0])
+        group = app.cli.get_command(click.Context(app.cli), words[0])
         assert group is not None, f"scripts/flask {words[0]} is named but does not exist"
         args = list(words[:1])
         if len(words) == 2 and isinstance(group, click.Group):
@@ -50,6 +52,17 @@ def test_every_named_command_exists(app: Flask, runner: FlaskCliRunner) -> None:
             args.append(words[1])
         result = runner.invoke(args=[*args, "--help"])
         assert result.exit_code == 0, (words, result.output)
+
+
+def test_the_help_lists_every_group_though_none_is_loaded_at_start(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    listed = runner.invoke(args=["--help"])
+    assert listed.exit_code == 0, listed.output
+    for (
+        name
+    ) in GROUPS:  # lti_tool/commands.py: a web process imports none of them (tests/test_startup_imports.py)
+        assert re.search(rf"^  {re.escape(name)}\s+\S", listed.output, re.MULTILINE), (name, listed.output)
 
 
 def test_no_text_asks_for_a_bare_flask_command() -> None:

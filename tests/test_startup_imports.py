@@ -1,10 +1,11 @@
 """A web process starts without the libraries only a few requests need (each web process is one of many, and
 the memory goal is per process): fpdf2 for PDFs (~20 MB), WeasyPrint and segno for certificates (segno ~0.8 MB:
 the start checks the logo setting through certificate/logo.py), zxcvbn for operator passwords (~13 MB) and
-Flask-WTF with WTForms for the operator area's forms (~0.9 MB) come with their first use, and Alembic (~11 MB)
-only where a schema is migrated: the start's schema check reads the migration files' revisions itself
-(lti_tool/db.py `head_revision`). Of SQLAlchemy's dialects a process imports only its database's (SQLite's costs
-a PostgreSQL process ~1.3 MB, PostgreSQL's a SQLite one ~3 MB)."""
+Flask-WTF with WTForms for the operator area's forms (~0.9 MB) come with their first use, the command line's
+modules (0.4-1.3 MB) with a command, and Alembic (~11 MB) only where a schema is migrated: the start's schema
+check reads the migration files' revisions itself (lti_tool/db.py `head_revision`). Of SQLAlchemy's dialects a
+process imports only its database's (SQLite's costs a PostgreSQL process ~1.3 MB, PostgreSQL's a SQLite one
+~3 MB)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 from alembic.script import ScriptDirectory
 
+from lti_tool.commands import GROUPS
 from lti_tool.db import alembic_config, head_revision
 
 from .conftest import TEST_KEY_SECRET
@@ -49,6 +51,12 @@ def started_with(instance: Path, names: tuple[str, ...] = ON_DEMAND, database_ur
 def test_the_app_starts_without_pdf_password_and_migration_libraries(tmp_path: Path) -> None:
     assert started_with(tmp_path) == ["alembic"]  # the first start of a SQLite tool migrates its new database
     assert started_with(tmp_path) == []  # every later start finds the schema current
+
+
+def test_the_app_starts_without_its_command_lines_modules(tmp_path: Path) -> None:
+    modules = tuple(name.partition(":")[0] for group in GROUPS.values() for name in group)
+    assert "lti_tool.cli" in modules and "lti_tool.review.cli" in modules
+    assert started_with(tmp_path, modules) == []
 
 
 DIALECTS = ("sqlalchemy.dialects.postgresql", "sqlalchemy.dialects.sqlite")
