@@ -12,7 +12,6 @@ the end is kept for the learner (course/drafts.py) and shown on the refusal page
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import functools
@@ -26,7 +25,7 @@ from flask import Blueprint, Flask, current_app, g, jsonify, render_template, re
 from flask.ctx import AppContext
 from flask.globals import _cv_app
 from flask.wrappers import Response
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import bindparam, select, update
 
 from . import db
 from .cursorsql import CursorStatement
@@ -159,12 +158,14 @@ def _session_by_token(also: Any = None) -> CursorStatement:
 def _load(token: str, ctx: AppContext, *, write: bool = False, also: Any = None) -> Visitor:
     # A page that writes (`writes_progress`) reads the session in its write transaction: on SQLite a read
     # transaction first would be committed and its connection checked in, then another checked out for BEGIN
-    # IMMEDIATE (bench/FINDINGS.md, "step 14").
-    s = db.write_session() if write else db.session()
+    # IMMEDIATE (bench/FINDINGS.md, "step 14"). Any other page reads it alone (db.read_alone: without a
+    # transaction or an ORM Session; a new learner's first page reads nothing more).
     statement, bound = _session_by_token(also), {"token_hash": token_hash(token)}
-    rows = (
-        statement.execute(s.connection(), bound) if write else _read_alone(statement, s.connection(), bound)
-    )
+    if write:
+        s = db.write_session()
+        rows = statement.execute(s.connection(), bound)
+    else:
+        rows = db.read_alone(statement, bound)
     row = rows[0] if rows else None
     now = utcnow()
     session = None if row is None else SessionRecord(*row[:_S])
@@ -204,45 +205,6 @@ def _load(token: str, ctx: AppContext, *, write: bool = False, also: Any = None)
         platform_id=platform_id,
         also=row[_C + 1] if also is not None else None,
     )
-
-
-def _read_alone(statement: CursorStatement, conn: Connection, bound: Mapping[str, Any]) -> list[Any]:
-    """Run a read that needs no transaction of its own around it: the session's, the first statement of a page
-    that only reads.
-
-    PostgreSQL (psycopg): psycopg sends a BEGIN of its own (a round trip) before a connection's first statement,
-    and the request's end (db.py `_teardown`) a COMMIT (another): a page whose one statement is this read (a new
-    learner's first page, ANY_PROGRESS) made three round trips for it. When the connection has no transaction
-    open, it runs in autocommit, in a snapshot of its own as any single statement does, and the connection leaves
-    autocommit at once: a later statement of the request begins a transaction as before (and is committed at its
-    end). A connection that cannot leave autocommit (it broke) is invalidated, never pooled as it is."""
-    dbapi = conn.connection.dbapi_connection
-    if conn.dialect.driver != "psycopg" or dbapi is None or dbapi.info.transaction_status != _idle():
-        return statement.execute(conn, bound)
-    dbapi.autocommit = True
-    try:
-        rows = statement.execute(conn, bound)
-    except BaseException:
-        with contextlib.suppress(Exception):
-            _leave_autocommit(conn, dbapi)
-        raise
-    _leave_autocommit(conn, dbapi)
-    return rows
-
-
-def _leave_autocommit(conn: Connection, dbapi: Any) -> None:
-    try:
-        dbapi.autocommit = False
-    except Exception:
-        conn.invalidate()
-        raise
-
-
-@functools.cache
-def _idle() -> Any:
-    from psycopg import pq  # imported when PostgreSQL is used only
-
-    return pq.TransactionStatus.IDLE
 
 
 _TOUCH = (

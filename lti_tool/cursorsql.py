@@ -118,14 +118,17 @@ class CursorStatement:
         conn: Connection,
         params: Mapping[str, Any],
         processed: dict[tuple[int, int], Any] | None = None,
+        *,
+        alone: bool = False,
     ) -> list[Sequence[Any]]:
-        """Run it on `conn`, which must be in a transaction, with `params`; the rows it returns.
+        """Run it on `conn`, which must be in a transaction (`alone`: a read the caller runs outside one on
+        purpose, db.read_alone), with `params`; the rows it returns.
 
         `processed`: values already put through a bind processor, by the id of the bind's type object and of the
         value, shared by several statements of one unit of work whose parameters neither change nor go away
         meanwhile: a value bound to several columns of one type object is processed once (the launch's time goes
         into a dozen columns; formatting a datetime for SQLite costs ~30,000 instructions)."""
-        if not conn.in_transaction():
+        if not alone and not conn.in_transaction():
             raise RuntimeError("a CursorStatement runs inside the connection's transaction only")
         dialect = conn.dialect
         raw = dialect.driver == "psycopg"

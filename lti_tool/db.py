@@ -16,7 +16,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -389,6 +389,54 @@ def upsert(
         s.get_bind().dialect.name, table, tuple(keys), tuple(values), tuple(inserted), names
     )
     return stmt.execute(s.connection(), {**keys, **values, **inserted})
+
+
+def read_alone(
+    statement: CursorStatement, params: Mapping[str, Any], s: Session | None = None
+) -> list[Sequence[Any]]:
+    """Run a read that needs no transaction around it (one statement sees one snapshot on its own): the session's
+    read of a page, the progress read of a page that only reads.
+
+    In the transaction of `s` (default: the request's session, if the request made one) when it has one open.
+    Else on a pooled connection of its own, outside any transaction, handed back at once: no ORM Session set up
+    for it, no BEGIN before it and no COMMIT or ROLLBACK after it (on SQLite the `begin` event's BEGIN and the
+    session's closing ROLLBACK, two statements; on PostgreSQL psycopg's BEGIN and the request's COMMIT, two round
+    trips). A later statement of the request begins the request's transaction as before (its reads then see more
+    than one snapshot). PostgreSQL: psycopg in autocommit for the one statement and out of it at once; a
+    connection that cannot leave autocommit is invalidated, never pooled as it is."""
+    if s is None:
+        ctx = _cv_app.get()
+        s = ctx.g.__dict__.get("db_session")
+        engine = get_db(ctx.app).engine
+    if s is not None:
+        if s.in_transaction():
+            return statement.execute(s.connection(), params)
+        bind = s.get_bind()
+        if not isinstance(bind, Engine):  # a session bound to a connection: its transaction
+            return statement.execute(s.connection(), params)
+        engine = bind
+    with engine.connect() as conn:
+        dbapi = conn.connection.dbapi_connection
+        if conn.dialect.driver != "psycopg" or dbapi is None:
+            # SQLite: the driver sends no BEGIN of its own (isolation_level None, make_engine).
+            return statement.execute(conn, params, alone=True)
+        dbapi.autocommit = True
+        try:
+            rows = statement.execute(conn, params, alone=True)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                _leave_autocommit(conn, dbapi)
+            raise
+        _leave_autocommit(conn, dbapi)
+        return rows
+
+
+def _leave_autocommit(conn: Connection, dbapi: Any) -> None:
+    try:
+        dbapi.autocommit = False
+    except Exception:
+        conn.invalidate()
+        raise
 
 
 def _teardown(exc: BaseException | None) -> None:

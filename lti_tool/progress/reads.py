@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from ..course.completion import ModuleSnapshot, Snapshot
 from ..course.model import Course, Module
 from ..cursorsql import CursorStatement
+from ..db import read_alone
 from .learner import Learner
 from .statements import (
     COURSE_STATE,
@@ -88,15 +89,16 @@ class CourseState:
 
 
 def course_state(s: Session, learner: Learner, course: Course, *, read: bool = True) -> CourseState:
-    """The learner's progress in the whole course (one query, whatever the number of modules). `read=False`: the
-    caller knows the learner has none (ANY_PROGRESS), no query."""
+    """The learner's progress in the whole course (one query, whatever the number of modules; in the session's
+    transaction if it has one open, else alone: db.read_alone). `read=False`: the caller knows the learner has none
+    (ANY_PROGRESS), no query."""
     if not read:
         return _no_course_state(course)
     seen: dict[str, set[str]] = {}
     progress: dict[str, Any] = {}
     practice: dict[str, Any] = {}
     course_row: Any = None
-    rows = _COURSE_STATE.execute(s.connection(), owner(learner, course.id))
+    rows = read_alone(_COURSE_STATE, owner(learner, course.id), s)
     for row in map(_CourseRow._make, rows):
         if row.kind == SEEN_ROW:
             seen.setdefault(row.module_id, set()).add(row.lesson_id)
@@ -144,12 +146,13 @@ def _no_course_state(course: Course) -> CourseState:
 def module_snapshot(
     s: Session, learner: Learner, course: Course, module: Module, *, read: bool = True
 ) -> ModuleSnapshot:
-    """The learner's progress in one module (one query). `read=False`: the caller knows the learner has none in
-    the course (ANY_PROGRESS), no query."""
+    """The learner's progress in one module (one query; in the session's transaction if it has one open, else
+    alone: db.read_alone). `read=False`: the caller knows the learner has none in the course (ANY_PROGRESS), no
+    query."""
     seen: list[str] = []
     row: Any = None
     practice: Any = None
-    rows = _MODULE_STATE.execute(s.connection(), params(learner, course.id, module.id)) if read else ()
+    rows = read_alone(_MODULE_STATE, params(learner, course.id, module.id), s) if read else ()
     for found in map(ModuleSourceRow._make, rows):
         if found.kind == SOURCE_SEEN:
             seen.append(found.name)

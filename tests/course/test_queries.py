@@ -103,7 +103,7 @@ def test_a_new_learners_first_page_reads_nothing_but_the_session(app: Flask, lau
     """A learner the launch just created has no progress: the session's read says so (progress.ANY_PROGRESS), and
     the launch's first page (the overview; a one-module activity's module page) reads nothing more. Once they have
     read a lesson, both pages read their progress again and show it, in the course and in a one-module activity."""
-    session_only = 2 if app.extensions["nama_db"].dialect == "sqlite" else 1  # SQLite counts its BEGIN
+    session_only = 1  # read alone (db.read_alone): on SQLite no BEGIN either
     for sub, activity in (("user-1", {}), ("user-2", module_claim("modul-a"))):
         learner = Learner.launch(launcher, sub, **activity)
         assert queries(learner.page) == session_only, activity
@@ -119,52 +119,82 @@ def test_a_new_learners_first_page_reads_nothing_but_the_session(app: Flask, lau
             assert queries(overview) == session_only + 1 and "module-list__item--started" in overview.text
 
 
-def test_a_page_that_reads_only_the_session_makes_one_round_trip(
-    app: Flask, launcher: Launcher, tmp_path: Path
-) -> None:
-    """PostgreSQL: the session's read of a page that reads nothing else (a new learner's first page) runs without
-    a transaction around it (auth._read_alone): one round trip instead of BEGIN, the read and COMMIT. The
-    connection goes back to the pool out of autocommit, and the next page reads in a transaction as before."""
-    engine = app.extensions["nama_db"].engine
-    if engine.dialect.name != "postgresql":
-        pytest.skip("round trips of PostgreSQL's protocol")
-    from psycopg import pq
+class SentSql:
+    """What the driver sends on the pool's connections while listening: PostgreSQL's protocol (libpq's trace:
+    statements and round trips), SQLite's statements (its trace callback: the driver's own BEGIN and ROLLBACK too)."""
 
-    learner = Learner.launch(launcher)
-    trace = (tmp_path / "trace.txt").open("w")
+    def __init__(self, engine: Any, folder: Path) -> None:
+        self.engine = engine
+        self.path = folder / "trace.txt"
+        self.file = self.path.open("w")
+        self.sqlite: list[str] = []
 
-    def traced(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
-        dbapi_conn.pgconn.trace(trace.fileno())
+    def __enter__(self) -> SentSql:
+        event.listen(self.engine, "checkout", self._traced)
+        event.listen(self.engine, "checkin", self._untraced)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        event.remove(self.engine, "checkout", self._traced)
+        event.remove(self.engine, "checkin", self._untraced)
+        self.file.close()
+
+    def _traced(self, dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        if self.engine.dialect.name == "sqlite":
+            dbapi_conn.set_trace_callback(self.sqlite.append)
+            return
+        from psycopg import pq
+
+        dbapi_conn.pgconn.trace(self.file.fileno())
         dbapi_conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
 
-    def untraced(dbapi_conn: Any, _record: Any) -> None:
-        dbapi_conn.pgconn.untrace()
+    def _untraced(self, dbapi_conn: Any, _record: Any) -> None:
+        if self.engine.dialect.name == "sqlite":
+            dbapi_conn.set_trace_callback(None)
+        else:
+            dbapi_conn.pgconn.untrace()
 
-    event.listen(engine, "checkout", traced)
-    event.listen(engine, "checkin", untraced)
-    try:
+    def take(self) -> tuple[set[str], int]:
+        """Which of BEGIN, COMMIT and ROLLBACK were sent since the last call, and the statements (SQLite) or round
+        trips (PostgreSQL: ReadyForQuery) sent."""
+        ends = ("BEGIN", "COMMIT", "ROLLBACK")
+        if self.engine.dialect.name == "sqlite":
+            sent, self.sqlite[:] = list(self.sqlite), []
+            return {s.split()[0].upper() for s in sent} & set(ends), len(sent)
+        self.file.flush()
+        text = self.path.read_text()
+        self.file.truncate(0)
+        self.file.seek(0)
+        return {end for end in ends if f'"{end}' in text}, text.count("\tReadyForQuery\t")
+
+
+def test_a_page_that_only_reads_runs_its_reads_alone(app: Flask, launcher: Launcher, tmp_path: Path) -> None:
+    """A page that only reads runs its statements without a transaction around them (db.read_alone): a new
+    learner's first page sends the session's read and nothing else (PostgreSQL: one round trip instead of BEGIN,
+    the read and COMMIT; SQLite: no BEGIN and ROLLBACK), a returning learner's overview and module page the
+    session's and the progress's read. A page that writes begins its transaction as before, and no connection goes
+    back to the pool in autocommit."""
+    engine = app.extensions["nama_db"].engine
+    learner = Learner.launch(launcher)
+    with SentSql(engine, tmp_path) as sent:
+        sent.take()
         first = learner.get("")
         assert queries(first) == 1 and "module-list__item--started" not in first.text
-        trace.flush()
-        sent = (tmp_path / "trace.txt").read_text()
-        assert sent.count("\tReadyForQuery\t") == 1, sent
-        assert '"BEGIN"' not in sent and '"COMMIT"' not in sent, sent
+        assert sent.take() == (set(), 1)
         lesson = learner.get("m/modul-a/01-einstieg")  # a write: in its transaction
         assert queries(lesson) > 1
-        trace.flush()
-        assert '"BEGIN"' in (tmp_path / "trace.txt").read_text()
-    finally:
-        event.remove(engine, "checkout", traced)
-        event.remove(engine, "checkin", untraced)
-        trace.close()
-    pooled = [engine.raw_connection() for _ in range(engine.pool.checkedin())]
-    try:
-        assert pooled and not any(conn.dbapi_connection.autocommit for conn in pooled)
-    finally:
-        for conn in pooled:
-            conn.close()
-    overview = learner.get("")
-    assert queries(overview) == 2 and "module-list__item--started" in overview.text
+        assert "BEGIN" in sent.take()[0]
+        for path, shown in (("", "module-list__item--started"), ("m/modul-a/", "(gelesen)")):
+            page = learner.get(path)
+            assert queries(page) == 2 and shown in page.text, path
+            assert sent.take() == (set(), 2), path
+    if engine.dialect.name == "postgresql":
+        pooled = [engine.raw_connection() for _ in range(engine.pool.checkedin())]
+        try:
+            assert pooled and not any(conn.dbapi_connection.autocommit for conn in pooled)
+        finally:
+            for conn in pooled:
+                conn.close()
 
 
 def test_a_session_read_on_a_lost_connection_leaves_no_connection_in_autocommit(
