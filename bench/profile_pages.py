@@ -110,15 +110,18 @@ def under_callgrind(argv: list[str]) -> int:
             return done.returncode
         found = Callgrind.totals(out)
     print(f"\n{'page kind':34} {'count':>6} {'instructions p50':>17} {'min':>12} {'max':>12}")
-    launch_kinds = ("launch: login", "launch: POST", "launch: first page")
-    for kind in sorted(found, key=lambda k: (k.startswith("launch"), k)):
+    for kind in sorted(found, key=lambda k: (k.startswith(LAUNCH_KINDS), k)):
         values = found[kind]
         print(
             f"{kind:34} {len(values):>6} {statistics.median(values):>17,.0f} {min(values):>12,} {max(values):>12,}"
         )
-    if all(k in found for k in launch_kinds):
-        whole = [sum(v) for v in zip(*(found[k] for k in launch_kinds), strict=True)]
-        print(f"{'launch (login+launch+first page)':34} {len(whole):>6} {statistics.median(whole):>17,.0f}")
+    for prefix in LAUNCH_KINDS:
+        launch_kinds = [f"{prefix}: {step}" for step in ("login", "POST", "first page")]
+        if all(k in found for k in launch_kinds):
+            whole = [sum(v) for v in zip(*(found[k] for k in launch_kinds), strict=True)]
+            print(
+                f"{prefix + ' (login+launch+first page)':34} {len(whole):>6} {statistics.median(whole):>17,.0f}"
+            )
     return 0
 
 
@@ -265,11 +268,15 @@ def _run_ns(pid: int) -> int:
         return 0
 
 
-def launch(walk: Walk, platform_url: str, number: int, course: str) -> None:
+# The page kinds' prefixes of a learner's first launch and (--returning) their second.
+LAUNCH_KINDS = ("launch", "relaunch")
+
+
+def launch(walk: Walk, platform_url: str, number: int, course: str, prefix: str = "launch") -> None:
     sub = f"bench-learner-{number}"
     launch_url = "http://localhost/lti/launch"
     login = walk.request(
-        "launch: login",
+        f"{prefix}: login",
         "GET",
         "/lti/login",
         query_string={
@@ -294,12 +301,12 @@ def launch(walk: Walk, platform_url: str, number: int, course: str) -> None:
         timeout=30,
     ).json()["id_token"]
     resp = walk.request(
-        "launch: POST", "POST", "/lti/launch", data={"id_token": token, "state": query["state"]}
+        f"{prefix}: POST", "POST", "/lti/launch", data={"id_token": token, "state": query["state"]}
     )
     assert resp.status_code == 303, resp.status_code
-    page = walk.request("launch: first page", "GET", resp.headers["Location"])
-    walk.cpu["launch (login+launch+first page)"].append(
-        sum(walk.cpu[k][-1] for k in ("launch: login", "launch: POST", "launch: first page"))
+    page = walk.request(f"{prefix}: first page", "GET", resp.headers["Location"])
+    walk.cpu[f"{prefix} (login+launch+first page)"].append(
+        sum(walk.cpu[f"{prefix}: {k}"][-1] for k in ("login", "POST", "first page"))
     )
     walk.base = urlsplit(page.request.url).path
     walk.base = walk.base if walk.base.endswith("/") else walk.base.rsplit("/", 1)[0] + "/"
@@ -383,6 +390,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--sql-of", default="", metavar="KIND", help="print the SQL of one request of this kind"
+    )
+    parser.add_argument(
+        "--returning",
+        action="store_true",
+        help="each measured learner launches again after its walk ('relaunch: …' kinds), having read a lesson "
+        "first when the walk read none: a returning learner's launch",
     )
     args = parser.parse_args()
     if args.instructions and not os.environ.get("NAMA_CALLGRIND_DIR"):
@@ -499,6 +512,12 @@ def main() -> None:
                 rng = random.Random(seed.random())
                 for _ in range(per_learner if measuring else steps_per_round(course)):
                     browse(walk, steps, rng)
+                if measuring and args.returning:
+                    if per_learner == 0:  # unmeasured: progress for the first page to show
+                        first = course.modules[0]
+                        lesson = walk.client.get(urljoin(walk.base, f"m/{first.id}/{first.lessons[0].id}"))
+                        assert lesson.status_code == 200, lesson.status_code
+                    launch(walk, platform_url, number, course.id, prefix="relaunch")
             if spy is not None:
                 spy.send_signal(signal.SIGINT)
                 spy.wait(30)
@@ -576,30 +595,28 @@ def report(cpu: dict[str, list[int]], sql: dict[str, list[int]], calls: dict[str
         f"{'page kind':34} {'count':>6} {'CPU ms p50':>10} {'CPU ms mean':>11} {'SQL/page':>9}"
         + (f" {'calls p50':>10}" if calls else "")
     )
-    launch_kinds = [k for k in cpu if k.startswith("launch")]
+    launch_kinds = [k for k in cpu if k.startswith(LAUNCH_KINDS)]
     for kind in [*sorted(k for k in cpu if k not in launch_kinds), *launch_kinds]:
         values = [v / 1e6 for v in cpu[kind]]
         queries = sql.get(kind) or []
-        parts = [k for k in launch_kinds if not k.startswith("launch (")]
-        if kind.startswith("launch ("):  # the three requests' statements together (was printed as 0.0)
+        prefix, together, _ = kind.partition(" (")
+        parts = [f"{prefix}: {step}" for step in ("login", "POST", "first page")]
+        if together:  # the three requests' statements together (was printed as 0.0)
             queries = [sum(q) for q in zip(*(sql.get(k) or [] for k in parts), strict=False)]
         counted = (calls or {}).get(kind)
-        if kind.startswith("launch (") and calls:
-            counted = [
-                sum(c)
-                for c in zip(*(calls[k] for k in launch_kinds if not k.startswith("launch (")), strict=True)
-            ]
+        if together and calls:
+            counted = [sum(c) for c in zip(*(calls[k] for k in parts), strict=True)]
         print(
             f"{kind:34} {len(values):>6} {statistics.median(values):>10.2f} {statistics.mean(values):>11.2f} "
             f"{(statistics.mean(queries) if queries else 0):>9.1f}"
             + (f" {statistics.median(counted):>10.0f}" if counted else "")
         )
-    page_values = [v / 1e6 for k, vs in cpu.items() if not k.startswith("launch") for v in vs]
+    page_values = [v / 1e6 for k, vs in cpu.items() if not k.startswith(LAUNCH_KINDS) for v in vs]
     if not page_values:  # --rounds 0: launches only
         return
     print(f"median CPU per learner page (all kinds): {statistics.median(page_values):.2f} ms")
     if calls:
-        page_calls = [v for k, vs in calls.items() if not k.startswith("launch") for v in vs]
+        page_calls = [v for k, vs in calls.items() if not k.startswith(LAUNCH_KINDS) for v in vs]
         print(
             f"median Python function calls per learner page (all kinds): {statistics.median(page_calls):.0f}"
         )
