@@ -65,6 +65,6 @@ of their target are picked). Pending rows waiting for a retry become due at once
 
 from __future__ import annotations
 
-from .outbox.enqueue import enqueue_grades, reconcile, resend
+from .outbox.enqueue import any_result, enqueue_grades, reconcile, resend
 
-__all__ = ["enqueue_grades", "reconcile", "resend"]
+__all__ = ["any_result", "enqueue_grades", "reconcile", "resend"]

@@ -22,6 +22,7 @@ from ..cursorsql import CursorStatement
 from ..db import WriteTransaction, dialect_insert
 from ..errors import LaunchError
 from ..gradebook.listed import launch_params, launch_writes, launched_name, relist_person
+from ..grading import any_result
 from ..i18n import lazy_gettext as _l
 from ..models import (
     Context,
@@ -125,6 +126,9 @@ class ProvisionedLaunch:
     is_instructor: bool
     message_type: str
     new_learner: bool  # this launch made the person's row: nothing of theirs exists yet (no results)
+    # A learner (not a teacher) launching a resource link who has a module result in its course
+    # (grading.any_result): only then may the link's grade item lack something (grading.reconcile).
+    has_results: bool = False
 
 
 @dataclass(frozen=True)
@@ -283,7 +287,8 @@ def _all_at_once(
     POST's CPU on PostgreSQL (bench/FINDINGS.md). `with_nonce`: the nonce's marker goes into the launch store's
     table in the same statement. `listed`: the gradebooks' rows (gradebook/listed.py `launch_writes`) of a
     learner (False) or a teacher (True); None: written apart (a launch without a name). Answers (user id,
-    created_at, context id, link id or NULL, whether the marker was new). Run on psycopg's cursor
+    created_at, context id, link id or NULL, whether the marker was new, whether the person has a module result
+    in the course: grading.any_result). Run on psycopg's cursor
     (lti_tool/cursorsql.py): the statement is ~6,000 characters with ~60 values, which psycopg and SQLAlchemy
     otherwise rewrite on every run."""
     earlier: dict[str, Any] = {}
@@ -294,8 +299,15 @@ def _all_at_once(
     u, c, link = earlier["u"], earlier["c"], earlier.get("l")
     link_id = link.c.id if link is not None else null()
     fresh = select(func.count()).select_from(earlier["n"]).scalar_subquery() > 0 if with_nonce else true()
+    # Module progress is not written by the launch: the statement's snapshot holds the learner's results.
+    results = any_result(u.c.id, c.c.id, bindparam("r_course_id")).label("results")
     query = select(
-        u.c.id, u.c.created_at, c.c.id.label("context_id"), link_id.label("link_id"), fresh.label("fresh")
+        u.c.id,
+        u.c.created_at,
+        c.c.id.label("context_id"),
+        link_id.label("link_id"),
+        fresh.label("fresh"),
+        results,
     )
     query = query.select_from(u).join(c, true())
     if link is not None:
@@ -317,6 +329,14 @@ def nonce_with_rows(store: LaunchStore) -> bool:
     PostgreSQL, as the first statement on SQLite): the table store. Redis takes it apart, before
     (`ToolMessageLaunch.consume_nonce`)."""
     return isinstance(store, DbLaunchStore)
+
+
+@functools.cache
+def _results_one_by_one() -> CursorStatement:
+    """SQLite: whether a returning learner has a module result in the course (grading.any_result)."""
+    return CursorStatement(
+        select(any_result(bindparam("r_user_id"), bindparam("r_context_id"), bindparam("r_course_id")))
+    )
 
 
 @functools.cache
@@ -439,10 +459,12 @@ def provision(
     link_id: int | None = None
     if nonce is not None:
         params.update(add_params(nonce.key, 1, nonce.ttl))
+    params["r_course_id"] = target.course_id
+    asks_results = with_link and not instructor  # a learner's launch of a link (grading.reconcile)
     if conn.dialect.name == "postgresql":
         listed = instructor if person is not None else None
         all_at_once = _all_at_once(context_optional, with_link, nonce is not None, listed)
-        ((user_id, created_at, context_id, link_id, fresh),) = all_at_once.execute(conn, params, {})
+        ((user_id, created_at, context_id, link_id, fresh, results),) = all_at_once.execute(conn, params, {})
         if not fresh:
             raise nonce_replayed()
     else:
@@ -466,10 +488,21 @@ def provision(
             params.update(ls_context_id=context_id, ls_user_id=user_id)
             for stmt in _listed_one_by_one(instructor):
                 stmt.execute(conn, params, done)
+        results = False
+        if asks_results and created_at != now:  # a new learner has none: not asked
+            params.update(r_user_id=user_id, r_context_id=context_id)
+            ((results,),) = _results_one_by_one().execute(conn, params)
     if person is None:
         relist_person(
             tx.session(), platform_id=platform.id, sub=claims["sub"], launched_in=context_id, now=now
         )
     return ProvisionedLaunch(
-        token, user_id, context_id, link_id, instructor, message_type, new_learner=created_at == now
+        token,
+        user_id,
+        context_id,
+        link_id,
+        instructor,
+        message_type,
+        new_learner=created_at == now,
+        has_results=asks_results and bool(results),
     )

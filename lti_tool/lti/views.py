@@ -101,11 +101,13 @@ def launch() -> WerkzeugResponse:
             config=cfg,
             nonce=validated.nonce_marker() if with_rows else None,
         )
-        if result.resource_link_id is not None and not result.is_instructor and not result.new_learner:
+        if result.has_results:
             # What this activity's grade item should hold but was never sent (an activity added after the
             # learner's results exist, a module placed later): queued with the launch, sent by the worker. A
-            # learner launching for the first time has no results, so there is nothing to look for.
+            # learner without a module result in the course (one launching for the first time, one who has only
+            # read) has nothing to send, so there is nothing to look for.
             course = get_catalog().get(target.course_id)
+            assert result.resource_link_id is not None
             assert course is not None
             reconcile(
                 tx.session(),

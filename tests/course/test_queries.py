@@ -229,3 +229,27 @@ def test_a_session_read_on_a_lost_connection_leaves_no_connection_in_autocommit(
     assert queries(learner.get("m/modul-a/01-einstieg")) > 1
     overview = learner.get("")
     assert queries(overview) == 2 and "module-list__item--started" in overview.text
+
+
+def test_a_returning_learners_launch_looks_for_missing_grades_only_with_a_result(
+    app: Flask, launcher: Launcher
+) -> None:
+    """A returning learner's launch looks for what its activity's grade item lacks (grading.reconcile: two
+    statements and an ORM Session) only when the learner has a module result in the course (grading.any_result:
+    a quiz attempt, a submitted practice task, a completed module); whether they have one comes with the launch's
+    own statement (PostgreSQL) or one more (SQLite). Read lessons are no result."""
+    sqlite = app.extensions["nama_db"].dialect == "sqlite"
+    learner = Learner.launch(launcher)
+    new = queries(launcher.launch(), 303)  # the same learner again, before anything else: no result
+    assert queries(learner.get("m/modul-a/01-einstieg")) > 1
+    read_only = queries(launcher.launch(), 303)
+    assert read_only == new == (11 if sqlite else 1), (new, read_only)
+    learner.get("m/modul-a/quiz")
+    submit = learner.http.post(
+        learner.url("m/modul-a/quiz"),
+        data=[*quiz_answers(app, "modul-a", attempt_id(learner.page.text)), ("csrf_token", learner.csrf)],
+        allow_redirects=False,
+    )
+    queries(submit, 303)
+    # reconcile's reads (no grade item in this launch: nothing queued)
+    assert queries(launcher.launch(), 303) == read_only + 2

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
-from sqlalchemy import event, insert, select, text, update
+from sqlalchemy import Exists, event, exists, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from ...course.model import Course
@@ -201,6 +201,21 @@ def reconcile(
     modules = {m.id for m in course.modules}
     return _queue(
         s, user_id, context_id, course, modules, missing_only=True, link_ids=link_ids, unlaunched=unlaunched
+    )
+
+
+def any_result(user_id: Any, context_id: Any, course_id: Any) -> Exists:
+    """Whether the learner has a module result in the course (`has_result` in SQL): without one `reconcile` queues
+    nothing whatever the targets, so a launch asks this (in its own statement on PostgreSQL) before it."""
+    return exists().where(
+        ModuleProgress.user_id == user_id,
+        ModuleProgress.context_id == context_id,
+        ModuleProgress.course_id == course_id,
+        or_(
+            ModuleProgress.attempts > 0,
+            ModuleProgress.practice_submitted_at.is_not(None),
+            ModuleProgress.completed_at.is_not(None),
+        ),
     )
 
 
