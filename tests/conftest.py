@@ -20,6 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from werkzeug.routing import Rule
 
 from lti_tool import create_app
 from lti_tool.course import catalog
@@ -87,6 +88,33 @@ def fixture_courses_read_once() -> Iterator[None]:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(catalog, "load_catalog", load_catalog)
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def url_builders_compiled_once() -> Iterator[None]:
+    """Every app of a test adds its ~80 URL rules, and werkzeug writes and compiles two Python functions per rule
+    to build its URLs (Rule._compile_builder): over half of each app's start. A rule's builder is the same function
+    whenever the rule's text, its parsed parts and its defaults are the same (it reads the rule's converters
+    through the rule it is bound to when called), so each one is compiled once per session and bound to every rule
+    of that shape, as werkzeug binds it to the one rule otherwise."""
+    compile_builder = Rule._compile_builder
+    builders: dict[tuple[Any, ...], Any] = {}
+
+    def compiled_once(rule: Rule, append_unknown: bool = True) -> Any:
+        defaults = rule.defaults or {}
+        shape = (
+            append_unknown,
+            rule.rule,
+            tuple(rule._trace),
+            tuple((name, type(rule._converters.get(name)), repr(value)) for name, value in defaults.items()),
+        )
+        if shape not in builders:
+            builders[shape] = compile_builder(rule, append_unknown)
+        return builders[shape]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Rule, "_compile_builder", compiled_once)
         yield
 
 
