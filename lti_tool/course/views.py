@@ -3,8 +3,9 @@ quiz_views.py and practice_views.py, same blueprint).
 
 URL scheme (the loader's relative links depend on it, see markdown.py): the overview at `/s/<sid>/`, a module at
 `m/<module>/`, its pages at `m/<module>/<page>` (lessons by id, `quiz`, `ergebnis`, `praxis`, `austausch`).
-Views read with `db.session()`; a view that writes starts its transaction with `db.write_session()`, calls
-`lti_tool.progress` and commits (marked `writes_progress`, it has the session read in that transaction).
+Views read with `db.session()` (the overview and the module page alone: db.read_alone); a view that writes starts
+its transaction with `db.write_session()`, calls `lti_tool.progress` and commits (marked `writes_progress`, it has
+the session read in that transaction).
 """
 
 from __future__ import annotations
@@ -219,7 +220,8 @@ def overview() -> str | bytes:
     token, the CSRF token and the learner's name."""
     where = here()
     course = where.course
-    state = progress.course_state(db.session(), where.learner, course, read=any_progress(where.visitor))
+    # No ORM Session: the read runs alone (db.read_alone), or not at all for a learner without progress.
+    state = progress.course_state(None, where.learner, course, read=any_progress(where.visitor))
     statuses, step = _progress_shown(where, state)
     last = state.last if state.last and any(m.id == state.last.module_id for m in where.modules) else None
     completed_at = state.completed_at
@@ -307,8 +309,7 @@ def module(module_id: str) -> str | bytes:
     where = here()
     course = where.course
     mod = find_module(course, module_id)
-    s = db.session()
-    snap = progress.module_snapshot(s, where.learner, course, mod, read=any_progress(where.visitor))
+    snap = progress.module_snapshot(None, where.learner, course, mod, read=any_progress(where.visitor))
     status = module_status(course, mod, snap)
     step = next_step_in_module(course, mod, snap)
     new_replies = snap.new_replies

@@ -88,10 +88,10 @@ class CourseState:
     completed_at: dt.datetime | None
 
 
-def course_state(s: Session, learner: Learner, course: Course, *, read: bool = True) -> CourseState:
-    """The learner's progress in the whole course (one query, whatever the number of modules; in the session's
-    transaction if it has one open, else alone: db.read_alone). `read=False`: the caller knows the learner has none
-    (ANY_PROGRESS), no query."""
+def course_state(s: Session | None, learner: Learner, course: Course, *, read: bool = True) -> CourseState:
+    """The learner's progress in the whole course (one query, whatever the number of modules; in the transaction
+    of `s`, None: the request's session, if it has one open, else alone: db.read_alone). `read=False`: the caller
+    knows the learner has none (ANY_PROGRESS), no query."""
     if not read:
         return _no_course_state(course)
     seen: dict[str, set[str]] = {}
@@ -144,10 +144,10 @@ def _no_course_state(course: Course) -> CourseState:
 
 
 def module_snapshot(
-    s: Session, learner: Learner, course: Course, module: Module, *, read: bool = True
+    s: Session | None, learner: Learner, course: Course, module: Module, *, read: bool = True
 ) -> ModuleSnapshot:
-    """The learner's progress in one module (one query; in the session's transaction if it has one open, else
-    alone: db.read_alone). `read=False`: the caller knows the learner has none in the course (ANY_PROGRESS), no
+    """The learner's progress in one module (one query; in the transaction of `s`, None: the request's session, if
+    it has one open, else alone: db.read_alone). `read=False`: the caller knows the learner has none in the course (ANY_PROGRESS), no
     query."""
     seen: list[str] = []
     row: Any = None
