@@ -95,9 +95,10 @@ class _Compiled:
     compiled: Any
     dialect: Dialect  # the connection's: the values' processors are its types'
     expanding: tuple[str, ...]
-    # The returned columns' result processors, worked out with the types the driver reports for them on the
-    # first run that returns rows (PostgreSQL's numeric types need them, as in SQLAlchemy's own result set-up).
-    results: tuple[_Processor, ...] | None
+    # The returned columns that have a result processor (their position, the processor), worked out with the types
+    # the driver reports for them on the first run that returns rows (PostgreSQL's numeric types need them, as in
+    # SQLAlchemy's own result set-up); the other columns are returned as the driver gives them.
+    results: tuple[tuple[int, Callable[[Any], Any]], ...] | None
     defaults: dict[str, _Default]  # by bind name: the columns left out whose default is computed in Python
     forms: dict[tuple[int, ...], _Form] = field(default_factory=dict)
 
@@ -165,10 +166,15 @@ class CursorStatement:
             conn._handle_dbapi_exception(error, sql, args, cursor, None)
         finally:
             cursor.close()
-        if not rows or not any(results or ()):
+        if not rows or not results:
             return rows
-        assert results is not None
-        return [tuple(v if p is None else p(v) for p, v in zip(results, row, strict=True)) for row in rows]
+        processed_rows: list[Sequence[Any]] = []
+        for row in rows:
+            values = list(row)
+            for position, process in results:
+                values[position] = process(values[position])
+            processed_rows.append(tuple(values))
+        return processed_rows
 
     def _compile(self, dialect: Dialect) -> _Compiled:
         compiled = self.statement.compile(dialect=dialect if dialect.positional else _numbered(dialect))
@@ -182,12 +188,14 @@ class CursorStatement:
         self._compiled[dialect] = result
         return result
 
-    def _results(self, dialect: Dialect, description: Any) -> tuple[_Processor, ...]:
-        """The result processor of each returned column, given the type code the driver reports for it."""
-        return tuple(
+    def _results(self, dialect: Dialect, description: Any) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
+        """The returned columns' result processors (by position), given the type code the driver reports for each;
+        columns without one are left out."""
+        processors = (
             column.type.dialect_impl(dialect).result_processor(dialect, described[1])
             for column, described in zip(self.statement.exported_columns, description, strict=False)
         )
+        return tuple((position, p) for position, p in enumerate(processors) if p is not None)
 
     @staticmethod
     def _defaults(compiled: Any) -> dict[str, _Default]:
