@@ -134,16 +134,25 @@ def test_a_token_endpoint_answering_no_usable_token_is_asked_once_per_rest(
     assert hostile.seen.count("token") == 1  # before: one per row, 12
     assert worker.run_once() == 0  # nothing due before the rest ends
     assert hostile.seen.count("token") == 1
-    time.sleep(SLOW + 0.5)  # the rows wait as long as the rest (their own back-off is shorter)
-    assert worker.run_once() == 12
+    # The rows wait as long as the rest (their own back-off is shorter): due within SLOW + 0.5 s, no token asked
+    # before.
+    assert run_when_due(worker, hostile, tokens=1, deadline=time.monotonic() + SLOW + 0.5) == 12
     assert hostile.seen.count("token") == 2
     assert set(states(app)) == {"pending", "superseded"}
 
     hostile.token = Answer('{"access_token": "tok-1", "expires_in": 3600}')
-    time.sleep(2 * SLOW + 0.5)
-    assert worker.run_once() == 12
+    assert run_when_due(worker, hostile, tokens=2, deadline=time.monotonic() + 2 * SLOW + 0.5) == 12
     assert hostile.seen.count("token") == 3
     assert set(states(app)) == {"sent", "superseded"}, states(app)
+
+
+def run_when_due(worker: Worker, hostile: HostileLms, tokens: int, deadline: float) -> int:
+    """The worker's batches, every 20 ms, until one finds rows due (by `deadline`); none before asks for a token."""
+    while (done := worker.run_once()) == 0:
+        assert hostile.seen.count("token") == tokens
+        assert time.monotonic() < deadline, "no row due by the end of the rest"
+        time.sleep(0.02)
+    return done
 
 
 def test_connection_refused_by_the_token_endpoint_is_asked_once_per_rest(
