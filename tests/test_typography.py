@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+import uuid
 from pathlib import Path
 
 import pyphen
+from markupsafe import Markup
 
 from lti_tool import typography
 from lti_tool.course.markdown import render_markdown
@@ -80,3 +83,12 @@ def test_a_web_process_hyphenates_its_texts_from_the_word_table(tmp_path: Path) 
     finally:
         typography._KNOWN.clear()
         typography._KNOWN.update(saved)
+
+
+def test_the_cache_keeps_the_callers_html_not_a_copy_of_it() -> None:
+    # a course's lesson HTML is cached by the course's own string (a copy per lesson cost a process 0.3-0.5 MB)
+    html = Markup(f"<p>{uuid.uuid4().hex} Nachhaltigkeitsmanagement</p>")
+    held = sys.getrefcount(html)
+    first = hyphenate_html(html)
+    assert sys.getrefcount(html) == held + 1  # the cache's key
+    assert hyphenate_html(html) == first and SOFT_HYPHEN in first
