@@ -28,7 +28,7 @@ from . import keys
 from .claims import DEEP_LINKING_REQUEST
 from .keysets import jwks_cache
 from .launch import ToolMessageLaunch
-from .login import begin_login, browser_id, launch_url, login_parameters, redirect_response
+from .login import begin_login, browser_id, launch_url, login_parameters, posted_form, redirect_response
 from .provision import choose_course, nonce_with_rows, provision
 from .toolconf import registration_cache
 from .toolinfo import tool_info
@@ -64,7 +64,7 @@ def launch() -> WerkzeugResponse:
     cfg = current_app.config
     store = get_store()
     launch_message = ToolMessageLaunch(
-        form={k: v for k, v in request.form.items() if isinstance(v, str)},
+        form=posted_form(request._get_current_object()),  # type: ignore[attr-defined]
         cookies=request.cookies,
         secure=request.is_secure,
         s=db.session,  # made only if a look-up misses the registration cache

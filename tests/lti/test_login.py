@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import io
 import random
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 import pytest
 import requests
-from flask import Flask
+from flask import Flask, Request
 from flask.testing import FlaskClient
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 from werkzeug.http import dump_cookie
+from werkzeug.test import EnvironBuilder
 from werkzeug.urls import iri_to_uri
 from werkzeug.utils import redirect as werkzeug_redirect
 
@@ -27,6 +29,7 @@ from lti_tool.lti.login import (
     browser_cookie,
     hash_browser,
     parse_urlencoded,
+    posted_form,
     state_signer,
 )
 from lti_tool.lti.platforms import PlatformSpec, add_platform
@@ -419,6 +422,71 @@ def test_parameters_are_parsed_as_werkzeug_parses_random_text() -> None:
         assert parse_urlencoded(text) == parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote")
     long_value = "v=" + "%41" * 200 + "b" * 100  # longer than the values decoded once and kept
     assert parse_urlencoded(long_value) == [("v", "A" * 200 + "b" * 100)]
+
+
+def _as_form_gives(environ: Callable[[], dict[str, Any]]) -> tuple[dict[str, str], dict[str, str]]:
+    """`posted_form` of a POST, and what `request.form.items()` gives for it (each from a request of its own)."""
+    werkzeug_request, request = Request(environ()), Request(environ())
+    try:
+        werkzeugs = {k: v for k, v in werkzeug_request.form.items() if isinstance(v, str)}
+        return posted_form(request), werkzeugs
+    finally:  # a multipart's files
+        werkzeug_request.close()
+        request.close()
+
+
+def _post(body: bytes, content_type: str | None) -> Callable[[], dict[str, Any]]:
+    return lambda: EnvironBuilder(method="POST", data=body, content_type=content_type).get_environ()
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/x-www-form-urlencoded",
+        "application/x-www-form-urlencoded; charset=UTF-8",
+        "Application/X-WWW-Form-URLencoded ;charset=utf-8",
+        "text/plain",
+        None,
+    ],
+)
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"id_token=a.b.c&state=s",
+        b"id_token=first&id_token=second&state=&state=x",
+        b"a+b=c+d&e%20f=%2B%26%3D&=v&k",
+        b"id_token=%FF%FE&state=%C3%BC",  # escapes that are not UTF-8 stay escaped
+        b"id_token=\xff&state=s",  # a body that is not UTF-8: no fields
+        "state=ü€&id_token=x".encode(),
+    ],
+)
+def test_a_posted_form_holds_what_werkzeugs_form_holds(body: bytes, content_type: str | None) -> None:
+    mine, werkzeugs = _as_form_gives(_post(body, content_type))
+    assert mine == werkzeugs
+
+
+def test_a_posted_multipart_form_holds_what_werkzeugs_form_holds() -> None:
+    def environ() -> dict[str, Any]:
+        fields = {"id_token": "a.b.c", "state": "s", "file": (io.BytesIO(b"x"), "x.txt")}
+        return EnvironBuilder(method="POST", data=fields).get_environ()
+
+    mine, werkzeugs = _as_form_gives(environ)
+    assert mine == werkzeugs == {"id_token": "a.b.c", "state": "s"}
+
+
+def test_a_posted_form_of_random_text_holds_what_werkzeugs_form_holds() -> None:
+    rng = random.Random(20)
+    alphabet = ["a", "b", "=", "&", "+", "%", "%2", "F", ";", "Ä", "€", "\x00", " ", "\xff"]
+    for _ in range(1000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 30)))
+        body = (
+            text.encode("utf-8", "surrogateescape")
+            if "\xff" not in text
+            else text.encode("latin-1", "replace")
+        )
+        mine, werkzeugs = _as_form_gives(_post(body, "application/x-www-form-urlencoded"))
+        assert mine == werkzeugs, body
 
 
 # --- what the login answers: a URI werkzeug would send as it is, werkzeug's cookie -----------------------------
