@@ -8,6 +8,7 @@ TEST_REDIS_URL the launch store is Redis, under a fresh key prefix per test.
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import uuid
@@ -89,6 +90,15 @@ def fixture_courses_read_once() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(catalog, "load_catalog", load_catalog)
         yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def imported_objects_frozen() -> None:
+    """What the collected test modules imported (~170,000 objects that live as long as the session) is moved out
+    of the garbage collector's walks, as app.py does for the served app: every full collection walked all of it
+    (tests/lti: full collections 6.6 -> 5.5 s of a 55 s run). Garbage made later is collected as before."""
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture(scope="session", autouse=True)
