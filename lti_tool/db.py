@@ -417,8 +417,10 @@ def read_alone(
         engine = bind
     with engine.connect() as conn:
         dbapi = conn.connection.dbapi_connection
-        if conn.dialect.driver != "psycopg" or dbapi is None:
-            # SQLite: the driver sends no BEGIN of its own (isolation_level None, make_engine).
+        if conn.dialect.driver != "psycopg" or dbapi is None or dbapi.info.transaction_status != _idle():
+            # SQLite: the driver sends no BEGIN of its own (isolation_level None, make_engine). A psycopg
+            # connection that came from the pool inside a transaction (never seen: the pool rolls back on check-in)
+            # reads in it, and check-in rolls it back.
             return statement.execute(conn, params, alone=True)
         dbapi.autocommit = True
         try:
@@ -429,6 +431,13 @@ def read_alone(
             raise
         _leave_autocommit(conn, dbapi)
         return rows
+
+
+@functools.cache
+def _idle() -> Any:
+    from psycopg import pq  # imported when PostgreSQL is used only
+
+    return pq.TransactionStatus.IDLE
 
 
 def _leave_autocommit(conn: Connection, dbapi: Any) -> None:

@@ -205,3 +205,52 @@ def test_write_transaction_on_a_lost_connection_fails_once_and_the_next_one_work
             insert.execute(tx.conn, {})
             tx.commit()
     assert _stored(app) == ["lost"]
+
+
+def test_read_alone_joins_an_open_transaction_and_else_runs_outside_one(
+    app: Flask, database_url: str
+) -> None:
+    """db.read_alone: in the request session's transaction when it has one open (it sees that transaction's own
+    writes), else on a pooled connection outside any transaction, handed back out of autocommit; on PostgreSQL a
+    pooled connection found inside a transaction reads in it, and is handed back rolled back."""
+    from sqlalchemy import event, func
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from lti_tool.cursorsql import CursorStatement
+
+    count = CursorStatement(select(func.count()).select_from(LaunchCache).where(LaunchCache.key == "alone"))
+    values = {"key": "alone", "value": "1", "expires_at": dt.datetime(2099, 1, 1, tzinfo=dt.UTC)}
+    engine = app.extensions["nama_db"].engine
+    postgres = database_url.startswith("postgresql")
+    with app.test_request_context():
+        assert db.read_alone(count, {}) == [(0,)]
+        s = db.write_session()
+        s.execute((postgresql.insert if postgres else sqlite.insert)(LaunchCache).values(**values))
+        assert db.read_alone(count, {}) == [(1,)]  # in the session's transaction: its own write
+        assert db.read_alone(count, {}, s) == [(1,)]
+        s.rollback()
+        assert db.read_alone(count, {}) == [(0,)]
+    if not postgres:
+        return
+
+    def begin(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        dbapi_conn.execute("SELECT 1")  # psycopg begins a transaction of its own
+
+    event.listen(engine, "checkout", begin)
+    try:
+        with app.test_request_context():
+            assert db.read_alone(count, {}) == [(0,)]
+    finally:
+        event.remove(engine, "checkout", begin)
+    from psycopg import pq
+
+    pooled = [engine.raw_connection() for _ in range(engine.pool.checkedin())]
+    try:
+        assert all(
+            not c.dbapi_connection.autocommit
+            and c.dbapi_connection.info.transaction_status == pq.TransactionStatus.IDLE
+            for c in pooled
+        )
+    finally:
+        for c in pooled:
+            c.close()
