@@ -444,9 +444,16 @@ def test_the_own_answer_offers_a_reply_only_once_there_are_replies(
     assert "Auf die Kommentare antworten" in own and "reply-form" in own
 
 
-def exchange_page_as_rendered_afresh(app: Flask, learner: Learner) -> requests.Response:
+def exchange_page_as_rendered_afresh(
+    app: Flask, learner: Learner, monkeypatch: pytest.MonkeyPatch
+) -> requests.Response:
     """The learner's exchange page for modul-a as served (kept parts), after checking it is byte for byte the page
-    rendered afresh (PAGE_CACHE off)."""
+    rendered afresh (PAGE_CACHE off). The session's seconds left are fixed: the two requests may fall into two
+    different seconds."""
+    from lti_tool import fragments
+    from lti_tool.auth import SessionClock
+
+    monkeypatch.setattr(fragments, "session_clock", lambda: SessionClock(1234, 5678, 300))
     served = learner.http.get(learner.url("m/modul-a/austausch"))
     app.config["PAGE_CACHE"] = False
     try:
@@ -505,14 +512,11 @@ def test_a_kept_answer_of_a_colleague_is_the_answer_rendered_afresh(
     reply address and CSRF token put in: every page equals the page rendered afresh; a reader after others is
     served their answers from what the others' visits kept; a reply, a municipality shown and a hidden reply
     change what is kept for that answer."""
-    from lti_tool import fragments
-    from lti_tool.auth import SessionClock
     from lti_tool.course import exchange_parts
 
     from ..forms import csrf_token
     from ..peer import claim
 
-    monkeypatch.setattr(fragments, "session_clock", lambda: SessionClock(1234, 5678, 300))
     presentation = claim("launch_presentation", {"locale": locale})
     people = {
         sub: Learner.launch(launcher, sub=sub, given_name=sub.title(), **presentation)
@@ -525,7 +529,7 @@ def test_a_kept_answer_of_a_colleague_is_the_answer_rendered_afresh(
         return len(app.extensions.get(exchange_parts._STORE) or ())
 
     def check(learner: Learner) -> str:
-        served = exchange_page_as_rendered_afresh(app, learner)
+        served = exchange_page_as_rendered_afresh(app, learner, monkeypatch)
         forms = served.text.count('/m/modul-a/austausch/antworten"')
         assert forms and served.text.count(f'"/s/{learner.sid}/m/modul-a/austausch/antworten"') == forms
         assert csrf_token(served.text) == learner.csrf and "\ue000" not in served.text
@@ -572,7 +576,7 @@ def test_kept_answers_stay_within_their_stores_characters(
         text = f"{ANNA} ({learner.sid[:4]}) " + "Mehr zur Kommune. " * 60
         assert learner.post("m/modul-a/praxis", {"text": text}).ok
     for learner in people:
-        served = exchange_page_as_rendered_afresh(app, learner)
+        served = exchange_page_as_rendered_afresh(app, learner, monkeypatch)
         assert served.text.count('class="peer-answer"') == 3
         store = app.extensions[exchange_parts._STORE]
         assert 0 < store.chars <= 6_000 and 1 <= len(store) < 3
