@@ -26,8 +26,9 @@ TEMPLATE = "course/_exchange_thread.html"
 _STORE = "nama_exchange_parts"
 # Kept answers of a process, at most this many characters (each a few thousand: an answer of up to 2,000
 # characters with its replies, held by its key and rendered with a reply form). An answer whose replies change is
-# kept anew, and the old one, asked for no more, is among the first to go.
-_MAX_THREADS_CHARS = 1_500_000
+# kept anew, and the old one, asked for no more, is among the first to go. In bench/load.py's soak 1.5 million
+# characters (~2 MB per process) were full after three minutes (bench/FINDINGS.md, step 19).
+_MAX_THREADS_CHARS = 750_000
 _ACTION = "\ue000a\ue001"
 _CSRF = "\ue000c\ue001"
 

@@ -37,10 +37,10 @@ _STORE = "nama_quiz_parts"
 # Kept parts of a process, at most this many characters (their text and what their keys hold of course or
 # learner text): a question of four options has its start, each option with and without a tick, an ordering item
 # at each preselected position; on the result page each answer and explanation as chosen or not. In
-# bench/load.py's soak (the Grundlagenkurs in German) a process keeps ~1,500 of them, ~1.4 MB with their keys
-# (bench/FINDINGS.md, "Memory of a web process under the soak, step 18"). Beyond the bound the oldest kept go
-# first.
-_MAX_PARTS_CHARS = 2_000_000
+# bench/load.py's soak (the Grundlagenkurs in German) a process keeps ~1,500 of them after ten minutes, ~1.45 MB with
+# their keys, still growing (bench/FINDINGS.md, steps 18 and 19); a million characters (~1.3 MB) holds the parts
+# most asked for. Beyond the bound the oldest kept go first.
+_MAX_PARTS_CHARS = 1_000_000
 # While a part is rendered to keep: what differs between two uses of it (Unicode private-use characters, as in
 # lti_tool/fragments.py: untouched by escaping and by soft hyphens). A part is kept as its text between them.
 _MARK = "\ue000{}\ue001"
