@@ -66,6 +66,10 @@ def _computed(word: str, language: str) -> str:
 _KNOWN: dict[tuple[str, str], str] = {}
 # Word tables to read at the first hyphenation: (instance folder, text files, languages), one per app.
 _PENDING: list[tuple[Path, tuple[Path, ...], tuple[str, ...]]] = []
+# The (text files, languages) of every table read or pending: another app of the same course and languages in the
+# process adds none (a table only holds what `_computed` gives, sooner; the tests build hundreds of apps in one
+# process, and each used to queue its own table, all read by the first hyphenation after them).
+_QUEUED: set[tuple[tuple[Path, ...], tuple[str, ...]]] = set()
 _TABLES_LOCK = threading.Lock()
 
 
@@ -175,8 +179,11 @@ def init_app(app: Flask) -> None:
         *sorted(content.rglob("*.toml")),
         *sorted(PACKAGE.rglob("translations/*/LC_MESSAGES/*.po")),
     )
+    languages = tuple(app.config["LANGUAGES"])
     with _TABLES_LOCK:
-        _PENDING.append((Path(app.instance_path), files, tuple(app.config["LANGUAGES"])))
+        if (files, languages) not in _QUEUED:
+            _QUEUED.add((files, languages))
+            _PENDING.append((Path(app.instance_path), files, languages))
 
 
 def _write_table(path: Path, words: list[str], languages: list[str]) -> None:

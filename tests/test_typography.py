@@ -92,3 +92,37 @@ def test_the_cache_keeps_the_callers_html_not_a_copy_of_it() -> None:
     first = hyphenate_html(html)
     assert sys.getrefcount(html) == held + 1  # the cache's key
     assert hyphenate_html(html) == first and SOFT_HYPHEN in first
+
+
+def test_apps_of_one_course_queue_its_word_table_once(tmp_path: Path) -> None:
+    """A process that builds many apps of one course (the tests do) queues the course's word table once, not once
+    per app: the first hyphenation after them used to read every queued table's files again."""
+    from flask import Flask
+
+    content = tmp_path / "content"
+    content.mkdir()
+    (content / "lesson.md").write_text("Nachhaltigkeitsmanagement", encoding="utf-8")
+
+    def app(languages: list[str], instance: str) -> Flask:
+        made = Flask(__name__, instance_path=str(tmp_path / instance))
+        made.config.update(CONTENT_DIR=str(content), LANGUAGES=languages)
+        return made
+
+    pending, queued = list(typography._PENDING), set(typography._QUEUED)
+    try:
+        typography._PENDING.clear()
+        for n in range(3):
+            typography.init_app(app(["de", "en"], f"instance-{n}"))
+        assert [(instance.name, languages) for instance, _, languages in typography._PENDING] == [
+            ("instance-0", ("de", "en"))
+        ]
+        typography.init_app(app(["de"], "instance-3"))  # other languages: another table
+        assert len(typography._PENDING) == 2
+        assert soft_hyphens("Nachhaltigkeitsmanagement").count(SOFT_HYPHEN) == 7  # the tables read
+        assert typography._PENDING == []
+        typography.init_app(app(["de", "en"], "instance-4"))  # read already
+        assert typography._PENDING == []
+    finally:
+        typography._PENDING[:] = pending
+        typography._QUEUED.clear()
+        typography._QUEUED.update(queued)
