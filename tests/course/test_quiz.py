@@ -89,6 +89,31 @@ def test_layout_is_shuffled_per_attempt_and_ordering_never_starts_solved(
     assert len(orders) > 1  # 12 attempts with the same shuffle of 3 options: 1 in 6^11
 
 
+def test_the_results_address_is_flasks_and_no_link_is_kept_per_attempt(
+    app: Flask, launcher: Launcher
+) -> None:
+    """The redirect to an attempt's result names the attempt in its query, as Flask's own url_for builds it, and the
+    links the tool keeps (lti_tool/links.py) do not grow with every attempt."""
+    from flask import Flask as PlainFlask
+
+    learner = Learner.launch(launcher)
+    kept: list[int] = []
+    for right in (1, 2, 3):
+        public_id = attempt_id(learner.get("m/modul-a/quiz").text)
+        sent = learner.post(
+            "m/modul-a/quiz", quiz_answers(app, "modul-a", public_id, right=right), allow_redirects=False
+        )
+        assert sent.status_code == 303
+        with app.test_request_context(f"/s/{learner.sid}/m/modul-a/quiz"):
+            flasks = PlainFlask.url_for(
+                app, "learner.quiz_result", sid=learner.sid, module_id="modul-a", versuch=public_id
+            )
+        assert sent.headers["Location"] == flasks
+        assert f"{right} von 5" in learner.get(f"m/modul-a/ergebnis?versuch={public_id}").text
+        kept.append(len(app._links))  # type: ignore[attr-defined]
+    assert kept[0] == kept[1] == kept[2]
+
+
 def test_reopening_the_quiz_shows_the_open_attempt(app: Flask, launcher: Launcher) -> None:
     learner = Learner.launch(launcher)
     first = attempt_id(learner.get("m/modul-a/quiz").text)
