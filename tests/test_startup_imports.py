@@ -28,24 +28,31 @@ ON_DEMAND = ("alembic", "flask_wtf", "fpdf", "segno", "weasyprint", "wtforms", "
 def started_with(instance: Path, names: tuple[str, ...] = ON_DEMAND, database_url: str = "") -> list[str]:
     """Which of `names` the started WSGI module has imported."""
     code = f"import sys, app; print(','.join(sorted(m for m in {names!r} if m in sys.modules)))"
-    env = {
-        "LTI_TOOL_INSTANCE_PATH": str(instance),
-        "LTI_TOOL_EMBEDDED_WORKER": "false",
-        "PATH": "/usr/bin:/bin",
-    }
+    env = {}
     if database_url:
         env["LTI_TOOL_DATABASE_URL"] = database_url
         env["LTI_TOOL_KEY_SECRETS"] = TEST_KEY_SECRET  # the test database's keys are sealed with it
+    return [name for name in in_a_fresh_process(code, instance, env).strip().split(",") if name]
+
+
+def in_a_fresh_process(code: str, instance: Path, env: dict[str, str] | None = None) -> str:
+    """What `code` prints, run by a new interpreter in the checkout with a tool instance of its own (no embedded
+    grade worker, nothing else from this process's environment but `env`)."""
     result = subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
-        env=env,
+        env={
+            "LTI_TOOL_INSTANCE_PATH": str(instance),
+            "LTI_TOOL_EMBEDDED_WORKER": "false",
+            "PATH": "/usr/bin:/bin",
+            **(env or {}),
+        },
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    return [name for name in result.stdout.strip().split(",") if name]
+    return result.stdout
 
 
 def test_the_app_starts_without_pdf_password_and_migration_libraries(tmp_path: Path) -> None:
@@ -88,23 +95,10 @@ print("flask_wtf" in sys.modules)
 
 
 def test_the_operator_areas_csrf_check_comes_with_its_first_request(tmp_path: Path) -> None:
-    env = {
-        "LTI_TOOL_INSTANCE_PATH": str(tmp_path),
-        "LTI_TOOL_EMBEDDED_WORKER": "false",
-        "PATH": "/usr/bin:/bin",
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", OPERATOR_AREA_FIRST],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
+    printed = in_a_fresh_process(OPERATOR_AREA_FIRST, tmp_path)
     # Not loaded at start; a POST without the token refused (403), with it let through to the password check
     # (401: no such operator).
-    assert result.stdout.split() == ["False", "403", "401", "True"]
+    assert printed.split() == ["False", "403", "401", "True"]
 
 
 def test_the_head_revision_is_alembics() -> None:
@@ -113,23 +107,8 @@ def test_the_head_revision_is_alembics() -> None:
 
 def frozen_after_start(instance: Path, *, freeze: str | None) -> int:
     """How many objects the started WSGI module left out of the garbage collector's view (gc.freeze)."""
-    env = {
-        "LTI_TOOL_INSTANCE_PATH": str(instance),
-        "LTI_TOOL_EMBEDDED_WORKER": "false",
-        "PATH": "/usr/bin:/bin",
-    }
-    if freeze is not None:
-        env["LTI_TOOL_GC_FREEZE"] = freeze
-    result = subprocess.run(
-        [sys.executable, "-c", "import gc, app; print(gc.get_freeze_count())"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    return int(result.stdout.strip())
+    env = {"LTI_TOOL_GC_FREEZE": freeze} if freeze is not None else {}
+    return int(in_a_fresh_process("import gc, app; print(gc.get_freeze_count())", instance, env).strip())
 
 
 def test_the_started_app_is_frozen_out_of_the_garbage_collectors_walks(tmp_path: Path) -> None:
