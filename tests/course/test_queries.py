@@ -253,3 +253,39 @@ def test_a_returning_learners_launch_looks_for_missing_grades_only_with_a_result
     queries(submit, 303)
     # reconcile's reads (no grade item in this launch: nothing queued)
     assert queries(launcher.launch(), 303) == read_only + 2
+
+
+@pytest.mark.parametrize("attempts", [0, 2])
+@pytest.mark.parametrize("practice_submitted", [False, True])
+@pytest.mark.parametrize("completed", [False, True])
+def test_the_launchs_result_check_is_has_results_rule(
+    app: Flask, launcher: Launcher, attempts: int, practice_submitted: bool, completed: bool
+) -> None:
+    """grading.any_result (SQL, asked by the launch) answers as grading.payloads.has_result (Python, asked by
+    reconcile and the gradebook) for every mix of quiz attempts, a submitted practice task and a completion."""
+    import datetime as dt
+
+    from sqlalchemy import select, update
+
+    from lti_tool.db import session_scope
+    from lti_tool.grading import any_result
+    from lti_tool.grading.payloads import has_result
+    from lti_tool.models import ModuleProgress
+
+    learner = Learner.launch(launcher)
+    assert learner.get("m/modul-a/01-einstieg").ok  # a lesson read: a module_progress row, no result
+    at = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    with session_scope(app, write=True) as s:
+        row = s.scalars(select(ModuleProgress)).one()
+        s.execute(
+            update(ModuleProgress)
+            .where(ModuleProgress.id == row.id)
+            .values(
+                attempts=attempts,
+                practice_submitted_at=at if practice_submitted else None,
+                completed_at=at if completed else None,
+            )
+        )
+        found = s.scalar(select(any_result(row.user_id, row.context_id, row.course_id)))
+    expected = has_result(attempts=attempts, practice_submitted=practice_submitted, completed=completed)
+    assert bool(found) == expected
