@@ -267,6 +267,14 @@ class WriteTransaction:
         else:
             self.conn.commit()
 
+    def on_its_own(self, statement: CursorStatement, params: Mapping[str, Any]) -> list[Sequence[Any]]:
+        """Run one statement that is a whole transaction by itself (atomic as any statement), as the first of
+        this transaction: on PostgreSQL it commits on its own, without BEGIN and COMMIT (two round trips, ~0.3 ms
+        of the client's and the server's CPU: bench/FINDINGS.md step 21); what runs after it begins a transaction
+        of its own, committed by `commit()`. Elsewhere (SQLite, or after another statement) in this transaction."""
+        rows = _autocommitted(self.conn, statement, params) if self._session is None else None
+        return statement.execute(self.conn, params) if rows is None else rows
+
 
 @contextlib.contextmanager
 def write_transaction(app: Flask | None = None) -> Iterator[WriteTransaction]:
@@ -416,21 +424,31 @@ def read_alone(
             return statement.execute(s.connection(), params)
         engine = bind
     with engine.connect() as conn:
-        dbapi = conn.connection.dbapi_connection
-        if conn.dialect.driver != "psycopg" or dbapi is None or dbapi.info.transaction_status != _idle():
-            # SQLite: the driver sends no BEGIN of its own (isolation_level None, make_engine). A psycopg
-            # connection that came from the pool inside a transaction (never seen: the pool rolls back on check-in)
-            # reads in it, and check-in rolls it back.
-            return statement.execute(conn, params, alone=True)
-        dbapi.autocommit = True
-        try:
-            rows = statement.execute(conn, params, alone=True)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                _leave_autocommit(conn, dbapi)
-            raise
-        _leave_autocommit(conn, dbapi)
-        return rows
+        rows = _autocommitted(conn, statement, params)
+        # SQLite: the driver sends no BEGIN of its own (isolation_level None, make_engine). A psycopg connection
+        # that came from the pool inside a transaction (never seen: the pool rolls back on check-in) reads in it,
+        # and check-in rolls it back.
+        return statement.execute(conn, params, alone=True) if rows is None else rows
+
+
+def _autocommitted(
+    conn: Connection, statement: CursorStatement, params: Mapping[str, Any]
+) -> list[Sequence[Any]] | None:
+    """psycopg: the statement run in autocommit (a transaction of its own, no BEGIN or COMMIT round trip) and the
+    connection out of autocommit at once, if the connection is in no transaction; else None, nothing run. A
+    connection that cannot leave autocommit is invalidated, never pooled as it is."""
+    dbapi = conn.connection.dbapi_connection
+    if conn.dialect.driver != "psycopg" or dbapi is None or dbapi.info.transaction_status != _idle():
+        return None
+    dbapi.autocommit = True
+    try:
+        rows = statement.execute(conn, params, alone=True)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            _leave_autocommit(conn, dbapi)
+        raise
+    _leave_autocommit(conn, dbapi)
+    return rows
 
 
 @functools.cache

@@ -21,7 +21,7 @@ import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, or_, select, union, update
+from sqlalchemy import and_, bindparam, delete, exists, func, or_, select, union, update
 from sqlalchemy.orm import Session
 
 from ..db import dialect_insert
@@ -205,14 +205,16 @@ def launch_params(
 
 @functools.cache
 def launch_writes(
-    dialect: str, *, instructor: bool, context_id: Any = None, user_id: Any = None
+    dialect: str, *, instructor: bool, context_id: Any = None, user_id: Any = None, only_with: Any = None
 ) -> list[Any]:
     """What a launch whose user row has a name (`launched_name`) writes here, in the launch's statement or beside
     it: the launch's context lists the person as the launch says (a learner: their row upserted with the launch's
     name and e-mail, the roster's e-mail and status, the launch time; a teacher: their row deleted), and their
     rows in the platform's other contexts take the new name and e-mail. Bind parameters: `launch_params`, and
     ls_context_id and ls_user_id unless `context_id` and `user_id` are given (the launch's CTEs on PostgreSQL).
-    A launch without a name goes through `relist_person` (the roster's name then counts, sorted in Python)."""
+    `only_with`: a CTE of the same statement; nothing is written unless it returns a row (the launch's nonce
+    marker, new: provision.py). A launch without a name goes through `relist_person` (the roster's name then
+    counts, sorted in Python)."""
     table: Any = ListedLearner.__table__
     context = context_id if context_id is not None else bindparam("ls_context_id")
     sub = bindparam("ls_sub", type_=table.c.sub.type)
@@ -226,21 +228,26 @@ def launch_writes(
             .scalar_subquery()
         )
 
+    guard = [] if only_with is None else [exists(only_with.select())]
     if instructor:
-        here: Any = delete(table).where(table.c.context_id == context, table.c.sub == sub)
+        here: Any = delete(table).where(table.c.context_id == context, table.c.sub == sub, *guard)
     else:
+        values = {
+            "context_id": context,
+            "sub": sub,
+            "user_id": user_id if user_id is not None else bindparam("ls_user_id"),
+            "name": bindparam("ls_name", type_=table.c.name.type),
+            "email": func.coalesce(email, roster(RosterEntry.email, context)),
+            "roster_status": roster(RosterEntry.status, context),
+            "sort_key": bindparam("ls_sort_key", type_=table.c.sort_key.type),
+            "last_launch_at": now,
+            "updated_at": now,
+        }
         insert = dialect_insert(dialect)
-        ins = insert(table).values(
-            context_id=context,
-            sub=sub,
-            user_id=user_id if user_id is not None else bindparam("ls_user_id"),
-            name=bindparam("ls_name", type_=table.c.name.type),
-            email=func.coalesce(email, roster(RosterEntry.email, context)),
-            roster_status=roster(RosterEntry.status, context),
-            sort_key=bindparam("ls_sort_key", type_=table.c.sort_key.type),
-            last_launch_at=now,
-            updated_at=now,
-        )
+        if only_with is None:
+            ins = insert(table).values(values)
+        else:
+            ins = insert(table).from_select(list(values), select(*values.values()).select_from(only_with))
         here = ins.on_conflict_do_update(
             index_elements=[table.c.context_id, table.c.sub],
             set_={name: ins.excluded[name] for name in (*COLUMNS, "updated_at")},
@@ -252,7 +259,12 @@ def launch_writes(
     )
     elsewhere = (
         update(table)
-        .where(table.c.sub == sub, table.c.context_id != context, table.c.context_id.in_(platform_contexts))
+        .where(
+            table.c.sub == sub,
+            table.c.context_id != context,
+            table.c.context_id.in_(platform_contexts),
+            *guard,
+        )
         .values(
             name=bindparam("ls_name", type_=table.c.name.type),
             sort_key=bindparam("ls_sort_key", type_=table.c.sort_key.type),

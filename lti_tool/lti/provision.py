@@ -1,7 +1,8 @@
 """After a valid launch: upsert user, context, resource link and membership, and open a tool session.
 
-All of it happens in the caller's transaction (one commit at the edge). Upserts are INSERT … ON CONFLICT, so
-concurrent launches of the same user (two tabs, a double click) do not fail on unique constraints.
+All of it is one transaction: on SQLite the caller's (one commit at the edge), on PostgreSQL one statement that
+commits on its own, before anything the caller does after it. Upserts are INSERT … ON CONFLICT, so concurrent
+launches of the same user (two tabs, a double click) do not fail on unique constraints.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, null, select, true
+from sqlalchemy import Table, bindparam, null, select, true
+from sqlalchemy import cast as cast_
 
 from ..cache import DbLaunchStore, LaunchStore, add_params, add_statement
 from ..course.model import Catalog
@@ -233,7 +235,9 @@ def _context_row(optional: tuple[str, ...]) -> _Row:
 
 def _write(dialect: str, row: _Row, earlier: dict[str, Any] | None = None) -> Any:
     """The INSERT (… ON CONFLICT (keys) DO UPDATE) of one row. `earlier`: the statements (CTEs) of this launch's
-    earlier rows, by prefix, whose values the row takes instead of a bind parameter."""
+    earlier rows, by prefix, whose values the row takes instead of a bind parameter; when it holds the nonce's
+    marker ("n"), the row is written only if the marker was new (INSERT … SELECT … FROM the marker's CTE, which
+    returns a row only then): a replayed launch writes nothing, and the statement commits on its own."""
     table = row.table
     insert = dialect_insert(dialect)
     columns: dict[str, Any] = {}
@@ -242,7 +246,11 @@ def _write(dialect: str, row: _Row, earlier: dict[str, Any] | None = None) -> An
         if earlier is not None and source is not None:
             # No earlier row of that kind (a deep-linking launch has no resource link): NULL.
             found = earlier.get(source[0])
-            columns[name] = null() if found is None else select(found.c[source[1]]).scalar_subquery()
+            columns[name] = (
+                cast_(null(), table.c[name].type)
+                if found is None
+                else select(found.c[source[1]]).scalar_subquery()
+            )
         elif row is _USER and name == "grades_held":
             columns[name] = HOLD_GRADES
         else:
@@ -250,7 +258,11 @@ def _write(dialect: str, row: _Row, earlier: dict[str, Any] | None = None) -> An
             if isinstance(column_type, UTCDateTime):  # one type object: the launch's time processed once
                 column_type = _LAUNCH_TIME
             columns[name] = bindparam(f"{row.prefix}_{name}", type_=column_type)
-    ins = insert(table).values(columns)
+    marker = earlier.get("n") if earlier is not None else None
+    if marker is None:
+        ins = insert(table).values(columns)
+    else:
+        ins = insert(table).from_select(list(columns), select(*columns.values()).select_from(marker))
     stmt: Any = ins
     if row.keys:
         update: dict[str, Any] = {name: ins.excluded[name] for name in row.values}
@@ -285,12 +297,13 @@ def _all_at_once(
     """PostgreSQL: the launch's writes as one statement (data-modifying CTEs, each row taking the ids of the
     earlier ones from their RETURNING), built once: one round trip instead of seven, which is most of the launch
     POST's CPU on PostgreSQL (bench/FINDINGS.md). `with_nonce`: the nonce's marker goes into the launch store's
-    table in the same statement. `listed`: the gradebooks' rows (gradebook/listed.py `launch_writes`) of a
-    learner (False) or a teacher (True); None: written apart (a launch without a name). Answers (user id,
-    created_at, context id, link id or NULL, whether the marker was new, whether the person has a module result
-    in the course: grading.any_result). Run on psycopg's cursor
-    (lti_tool/cursorsql.py): the statement is ~6,000 characters with ~60 values, which psycopg and SQLAlchemy
-    otherwise rewrite on every run."""
+    table in the same statement, and every other row is written only if the marker was new (`_write`): a replay
+    writes nothing and the statement answers no row, so that it can run outside a transaction, committed on its
+    own (`provision`). `listed`: the gradebooks' rows (gradebook/listed.py `launch_writes`) of a learner (False)
+    or a teacher (True); None: written apart (a launch without a name). Answers (user id, created_at, context id,
+    link id or NULL, whether the person has a module result in the course: grading.any_result). Run on psycopg's
+    cursor (lti_tool/cursorsql.py): the statement is ~6,000 characters with ~60 values, which psycopg and
+    SQLAlchemy otherwise rewrite on every run."""
     earlier: dict[str, Any] = {}
     if with_nonce:
         earlier["n"] = add_statement("postgresql").cte("launch_n")
@@ -298,17 +311,9 @@ def _all_at_once(
         earlier[row.prefix] = _write("postgresql", row, earlier).cte(f"launch_{row.prefix}")
     u, c, link = earlier["u"], earlier["c"], earlier.get("l")
     link_id = link.c.id if link is not None else null()
-    fresh = select(func.count()).select_from(earlier["n"]).scalar_subquery() > 0 if with_nonce else true()
     # Module progress is not written by the launch: the statement's snapshot holds the learner's results.
     results = any_result(u.c.id, c.c.id, bindparam("r_course_id")).label("results")
-    query = select(
-        u.c.id,
-        u.c.created_at,
-        c.c.id.label("context_id"),
-        link_id.label("link_id"),
-        fresh.label("fresh"),
-        results,
-    )
+    query = select(u.c.id, u.c.created_at, c.c.id.label("context_id"), link_id.label("link_id"), results)
     query = query.select_from(u).join(c, true())
     if link is not None:
         query = query.join(link, true())
@@ -319,6 +324,7 @@ def _all_at_once(
             instructor=listed,
             context_id=select(c.c.id).scalar_subquery(),
             user_id=select(u.c.id).scalar_subquery(),
+            only_with=earlier.get("n"),
         )
         gradebook = [stmt.cte(f"launch_listed_{n}") for n, stmt in enumerate(writes)]
     return CursorStatement(query.add_cte(*(earlier[p] for p in ("ll", "m", "s") if p in earlier), *gradebook))
@@ -357,9 +363,11 @@ def provision(
     config: Mapping[str, Any],
     nonce: NonceMarker | None = None,
 ) -> ProvisionedLaunch:
-    """Write the launch's rows in `tx`'s transaction, on its connection (an ORM Session only for a launch without
-    a name: `relist_person`). `nonce`: the launch's nonce marker for the table store, written with them (see
-    `nonce_with_rows`); a marker that was there already is refused (`nonce_replayed`) and the caller rolls back."""
+    """Write the launch's rows with `tx`, on its connection: on SQLite in its transaction, on PostgreSQL as one
+    statement committed on its own (`_all_at_once`; a launch without a name is then relisted in `tx`'s transaction
+    after it, with an ORM Session: `relist_person`). `nonce`: the launch's nonce marker for the table store,
+    written with them (see `nonce_with_rows`); a marker that was there already is refused (`nonce_replayed`):
+    on PostgreSQL nothing was written, on SQLite the caller rolls back."""
     now = utcnow()
     message_type = claims[LTI + "message_type"]
     with_link = message_type != DEEP_LINKING_REQUEST
@@ -464,9 +472,12 @@ def provision(
     if conn.dialect.name == "postgresql":
         listed = instructor if person is not None else None
         all_at_once = _all_at_once(context_optional, with_link, nonce is not None, listed)
-        ((user_id, created_at, context_id, link_id, fresh, results),) = all_at_once.execute(conn, params, {})
-        if not fresh:
+        # Committed on its own (`WriteTransaction.on_its_own`): what follows (a reconcile, a relisting) is a
+        # transaction of its own; a replayed launch's statement wrote nothing and answers no row.
+        rows = tx.on_its_own(all_at_once, params)
+        if not rows:
             raise nonce_replayed()
+        ((user_id, created_at, context_id, link_id, results),) = rows
     else:
         done: dict[tuple[int, int], Any] = {}  # values processed for SQLite (the launch's time: once)
         if nonce is not None and not _nonce_one_by_one().execute(conn, params, done):

@@ -85,7 +85,9 @@ def launch() -> WerkzeugResponse:
     assert validated.platform is not None and validated.deployment is not None
     platform, deployment = validated.platform, validated.deployment
     # The launch's writes on a connection of their own, without the request's ORM Session (db.write_transaction:
-    # its set-up and commit cost more than the writes); rolled back on any error or refusal.
+    # its set-up and commit cost more than the writes); rolled back on any error or refusal. On PostgreSQL they
+    # are one statement committed on its own (a replay's writes nothing), and a reconcile after it its own
+    # transaction: a failed reconcile leaves the launch's rows, and the next launch looks again.
     with db.write_transaction() as tx:
         with_rows = nonce_with_rows(store)
         if not with_rows:
