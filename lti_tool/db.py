@@ -240,11 +240,12 @@ class WriteTransaction:
     `after_commit` hooks (the grade worker's wake-up) run as with a request's session. Never commits itself
     before `commit()`; services take it and never commit."""
 
-    __slots__ = ("_session", "conn")
+    __slots__ = ("_session", "alone", "conn")
 
     def __init__(self, conn: Connection, session: Session | None = None) -> None:
         self.conn = conn
         self._session = session
+        self.alone = False  # `on_its_own` ran its statement committed on its own (or failed: nothing written)
 
     @classmethod
     def of(cls, s: Session) -> WriteTransaction:
@@ -272,8 +273,12 @@ class WriteTransaction:
         this transaction: on PostgreSQL it commits on its own, without BEGIN and COMMIT (two round trips, ~0.3 ms
         of the client's and the server's CPU: bench/FINDINGS.md step 21); what runs after it begins a transaction
         of its own, committed by `commit()`. Elsewhere (SQLite, or after another statement) in this transaction."""
-        rows = _autocommitted(self.conn, statement, params) if self._session is None else None
-        return statement.execute(self.conn, params) if rows is None else rows
+        self.alone = self._session is None and _can_autocommit(self.conn)
+        return (
+            _autocommitted(self.conn, statement, params)
+            if self.alone
+            else statement.execute(self.conn, params)
+        )
 
 
 @contextlib.contextmanager
@@ -424,22 +429,28 @@ def read_alone(
             return statement.execute(s.connection(), params)
         engine = bind
     with engine.connect() as conn:
-        rows = _autocommitted(conn, statement, params)
+        if _can_autocommit(conn):
+            return _autocommitted(conn, statement, params)
         # SQLite: the driver sends no BEGIN of its own (isolation_level None, make_engine). A psycopg connection
         # that came from the pool inside a transaction (never seen: the pool rolls back on check-in) reads in it,
         # and check-in rolls it back.
-        return statement.execute(conn, params, alone=True) if rows is None else rows
+        return statement.execute(conn, params, alone=True)
+
+
+def _can_autocommit(conn: Connection) -> bool:
+    """A psycopg connection in no transaction."""
+    dbapi = conn.connection.dbapi_connection
+    return conn.dialect.driver == "psycopg" and dbapi is not None and dbapi.info.transaction_status == _idle()
 
 
 def _autocommitted(
     conn: Connection, statement: CursorStatement, params: Mapping[str, Any]
-) -> list[Sequence[Any]] | None:
-    """psycopg: the statement run in autocommit (a transaction of its own, no BEGIN or COMMIT round trip) and the
-    connection out of autocommit at once, if the connection is in no transaction; else None, nothing run. A
-    connection that cannot leave autocommit is invalidated, never pooled as it is."""
+) -> list[Sequence[Any]]:
+    """psycopg (`_can_autocommit`): the statement run in autocommit (a transaction of its own, no BEGIN or COMMIT
+    round trip) and the connection out of autocommit at once. A connection that cannot leave autocommit is
+    invalidated, never pooled as it is."""
     dbapi = conn.connection.dbapi_connection
-    if conn.dialect.driver != "psycopg" or dbapi is None or dbapi.info.transaction_status != _idle():
-        return None
+    assert dbapi is not None
     dbapi.autocommit = True
     try:
         rows = statement.execute(conn, params, alone=True)

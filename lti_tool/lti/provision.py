@@ -17,6 +17,8 @@ from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, null, select, true
 from sqlalchemy import cast as cast_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import BindParameter
 
 from ..cache import DbLaunchStore, LaunchStore, add_params, add_statement
 from ..course.model import Catalog
@@ -41,7 +43,7 @@ from ..text import without_bidi_controls
 from .claims import DEEP_LINKING_REQUEST, DL, LTI
 from .launch import NonceMarker, nonce_replayed
 from .roles import is_instructor
-from .toolconf import ActiveDeployment, RegisteredPlatform
+from .toolconf import ActiveDeployment, LaunchedRow, RegisteredPlatform, RegistrationCache
 
 AGS = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 NRPS = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
@@ -246,11 +248,12 @@ def _write(dialect: str, row: _Row, earlier: dict[str, Any] | None = None) -> An
         if earlier is not None and source is not None:
             # No earlier row of that kind (a deep-linking launch has no resource link): NULL.
             found = earlier.get(source[0])
-            columns[name] = (
-                cast_(null(), table.c[name].type)
-                if found is None
-                else select(found.c[source[1]]).scalar_subquery()
-            )
+            if found is None:
+                columns[name] = cast_(null(), table.c[name].type)
+            elif isinstance(found, BindParameter):  # a row the launch leaves alone: its id, bound
+                columns[name] = found
+            else:
+                columns[name] = select(found.c[source[1]]).scalar_subquery()
         elif row is _USER and name == "grades_held":
             columns[name] = HOLD_GRADES
         else:
@@ -292,7 +295,12 @@ def _listed_one_by_one(instructor: bool) -> list[CursorStatement]:
 
 @functools.cache
 def _all_at_once(
-    context_optional: tuple[str, ...], with_link: bool, with_nonce: bool, listed: bool | None
+    context_optional: tuple[str, ...],
+    with_link: bool,
+    with_nonce: bool,
+    listed: bool | None,
+    context_known: bool = False,
+    link_known: bool = False,
 ) -> CursorStatement:
     """PostgreSQL: the launch's writes as one statement (data-modifying CTEs, each row taking the ids of the
     earlier ones from their RETURNING), built once: one round trip instead of seven, which is most of the launch
@@ -303,31 +311,109 @@ def _all_at_once(
     or a teacher (True); None: written apart (a launch without a name). Answers (user id, created_at, context id,
     link id or NULL, whether the person has a module result in the course: grading.any_result). Run on psycopg's
     cursor (lti_tool/cursorsql.py): the statement is ~6,000 characters with ~60 values, which psycopg and
-    SQLAlchemy otherwise rewrite on every run."""
+    SQLAlchemy otherwise rewrite on every run.
+
+    `context_known`, `link_known`: the context's (and the resource link's) row is left alone, as this process saw
+    it hold what the launch would write (`_unchanged`); its id is bound (c_id, l_id). Every launch of a course
+    would otherwise write a new version of the same two rows (PostgreSQL's MVCC: a dead version per launch, which
+    later reads of the row step over until the page is pruned), each locked until the launch commits, so that
+    the launches of one course took turns."""
     earlier: dict[str, Any] = {}
     if with_nonce:
         earlier["n"] = add_statement("postgresql").cte("launch_n")
     for row in _rows(context_optional, with_link):
-        earlier[row.prefix] = _write("postgresql", row, earlier).cte(f"launch_{row.prefix}")
+        if (row.prefix == "c" and context_known) or (row.prefix == "l" and link_known):
+            earlier[row.prefix] = bindparam(f"{row.prefix}_id", type_=row.table.c.id.type)
+        else:
+            earlier[row.prefix] = _write("postgresql", row, earlier).cte(f"launch_{row.prefix}")
     u, c, link = earlier["u"], earlier["c"], earlier.get("l")
-    link_id = link.c.id if link is not None else null()
+
+    def row_id(written: Any) -> Any:
+        return written if isinstance(written, BindParameter) else written.c.id
+
+    link_id = row_id(link) if link is not None else null()
     # Module progress is not written by the launch: the statement's snapshot holds the learner's results.
-    results = any_result(u.c.id, c.c.id, bindparam("r_course_id")).label("results")
-    query = select(u.c.id, u.c.created_at, c.c.id.label("context_id"), link_id.label("link_id"), results)
-    query = query.select_from(u).join(c, true())
-    if link is not None:
-        query = query.join(link, true())
+    results = any_result(u.c.id, row_id(c), bindparam("r_course_id")).label("results")
+    query = select(u.c.id, u.c.created_at, row_id(c).label("context_id"), link_id.label("link_id"), results)
+    query = query.select_from(u)
+    for written in (c, link):
+        if written is not None and not isinstance(written, BindParameter):
+            query = query.join(written, true())
     gradebook = []
     if listed is not None:
         writes = launch_writes(
             "postgresql",
             instructor=listed,
-            context_id=select(c.c.id).scalar_subquery(),
+            context_id=c if isinstance(c, BindParameter) else select(c.c.id).scalar_subquery(),
             user_id=select(u.c.id).scalar_subquery(),
             only_with=earlier.get("n"),
         )
         gradebook = [stmt.cte(f"launch_listed_{n}") for n, stmt in enumerate(writes)]
     return CursorStatement(query.add_cte(*(earlier[p] for p in ("ll", "m", "s") if p in earlier), *gradebook))
+
+
+# What a launch writes into the context's and the resource link's rows (besides their keys and times).
+_CONTEXT_SEEN = ("title", "label")
+_LINK_SEEN = ("title", "course_id", "module_id", "lineitem_url", "module_grade_items")
+
+
+def _seen(params: Mapping[str, Any], prefix: str, names: tuple[str, ...]) -> tuple[Any, ...]:
+    """The values of `names` the launch writes, hashable (the AGS scopes are a list)."""
+    return tuple(
+        tuple(value) if isinstance(value := params[f"{prefix}_{name}"], list) else value for name in names
+    )
+
+
+def _keys(deployment_id: int, params: Mapping[str, Any]) -> tuple[tuple[str, int, str], tuple[str, int, str]]:
+    return ("c", deployment_id, params["c_context_id"]), (
+        "l",
+        deployment_id,
+        params.get("l_resource_link_id", ""),
+    )
+
+
+def _unchanged(
+    rows_seen: RegistrationCache | None,
+    deployment_id: int,
+    params: dict[str, Any],
+    context_optional: tuple[str, ...],
+    with_link: bool,
+) -> tuple[bool, bool]:
+    """Whether the context's row and the link's hold what this launch would write, as far as this process saw (a
+    launch from here wrote them or found them so); the ids of those that do go into `params` (c_id, l_id)."""
+    if rows_seen is None:
+        return False, False
+    context_key, link_key = _keys(deployment_id, params)
+    context = rows_seen.launched_row(context_key)
+    if context is None:
+        return False, False
+    context_same = context.values == _seen(params, "c", (*_CONTEXT_SEEN, *context_optional))
+    if context_same:
+        params["c_id"] = context.id
+    link = rows_seen.launched_row(link_key) if with_link else None
+    link_same = link is not None and link.values == (context.id, *_seen(params, "l", _LINK_SEEN))
+    if link is not None and link_same:
+        params["l_id"] = link.id
+    return context_same, link_same
+
+
+def _keep(
+    rows_seen: RegistrationCache,
+    deployment_id: int,
+    params: Mapping[str, Any],
+    context_optional: tuple[str, ...],
+    context_id: int,
+    link_id: int | None,
+) -> None:
+    """After the launch's statement: its context and link rows hold what it wrote (or left as they were)."""
+    context_key, link_key = _keys(deployment_id, params)
+    rows_seen.keep_launched_row(
+        context_key, LaunchedRow(context_id, _seen(params, "c", (*_CONTEXT_SEEN, *context_optional)))
+    )
+    if link_id is not None:
+        rows_seen.keep_launched_row(
+            link_key, LaunchedRow(link_id, (context_id, *_seen(params, "l", _LINK_SEEN)))
+        )
 
 
 def nonce_with_rows(store: LaunchStore) -> bool:
@@ -362,12 +448,14 @@ def provision(
     session_lifetime: int,
     config: Mapping[str, Any],
     nonce: NonceMarker | None = None,
+    rows_seen: RegistrationCache | None = None,
 ) -> ProvisionedLaunch:
     """Write the launch's rows with `tx`, on its connection: on SQLite in its transaction, on PostgreSQL as one
     statement committed on its own (`_all_at_once`; a launch without a name is then relisted in `tx`'s transaction
     after it, with an ORM Session: `relist_person`). `nonce`: the launch's nonce marker for the table store,
     written with them (see `nonce_with_rows`); a marker that was there already is refused (`nonce_replayed`):
-    on PostgreSQL nothing was written, on SQLite the caller rolls back."""
+    on PostgreSQL nothing was written, on SQLite the caller rolls back. `rows_seen`: this process's cache of the
+    context and resource link rows launches wrote (PostgreSQL: left alone when unchanged, see `_all_at_once`)."""
     now = utcnow()
     message_type = claims[LTI + "message_type"]
     with_link = message_type != DEEP_LINKING_REQUEST
@@ -471,13 +559,24 @@ def provision(
     asks_results = with_link and not instructor  # a learner's launch of a link (grading.reconcile)
     if conn.dialect.name == "postgresql":
         listed = instructor if person is not None else None
-        all_at_once = _all_at_once(context_optional, with_link, nonce is not None, listed)
+        known = _unchanged(rows_seen, deployment.id, params, context_optional, with_link)
+        all_at_once = _all_at_once(context_optional, with_link, nonce is not None, listed, *known)
         # Committed on its own (`WriteTransaction.on_its_own`): what follows (a reconcile, a relisting) is a
         # transaction of its own; a replayed launch's statement wrote nothing and answers no row.
-        rows = tx.on_its_own(all_at_once, params)
+        try:
+            rows = tx.on_its_own(all_at_once, params)
+        except IntegrityError:
+            if not (any(known) and tx.alone and rows_seen is not None):
+                raise
+            # A kept row is gone (its deployment removed, or the database replaced, within the cache's time):
+            # the failed statement wrote nothing; forget what this process kept and write the rows.
+            rows_seen.clear()
+            rows = tx.on_its_own(_all_at_once(context_optional, with_link, nonce is not None, listed), params)
         if not rows:
             raise nonce_replayed()
         ((user_id, created_at, context_id, link_id, results),) = rows
+        if rows_seen is not None and tx.alone:  # committed: the rows are there for the next launch
+            _keep(rows_seen, deployment.id, params, context_optional, context_id, link_id)
     else:
         done: dict[tuple[int, int], Any] = {}  # values processed for SQLite (the launch's time: once)
         if nonce is not None and not _nonce_one_by_one().execute(conn, params, done):

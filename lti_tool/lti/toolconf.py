@@ -8,6 +8,11 @@ A change made in the operator area, by the CLI or by dynamic registration emptie
 made it at once (`registrations_changed`); other processes see it within the TTL. A deactivated deployment is
 refused sooner than that for everything but the launch itself: every session request checks it
 (lti_tool/auth.py).
+
+With them, for as long, each process keeps the context and resource link rows of its deployments' launches as a
+launch wrote or found them (`LaunchedRow`): a launch that would write such a row unchanged leaves it alone and
+takes its id (lti/provision.py), as most launches of a course do. They go only when their deployment goes (its
+rows with it), which empties this cache as above.
 """
 
 from __future__ import annotations
@@ -84,13 +89,23 @@ class ActiveDeployment:
     deployment_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class LaunchedRow:
+    """A context's or resource link's row id and the values a launch last wrote into it (or found there)."""
+
+    id: int
+    values: tuple[Any, ...]
+
+
 class RegistrationCache:
-    """Per process: (issuer, client_id) -> platform and (issuer, client_id, deployment_id) -> active deployment,
-    each for REGISTRATION_CACHE_SECONDS (lti_tool/localcache.py); see the module docstring."""
+    """Per process: (issuer, client_id) -> platform, (issuer, client_id, deployment_id) -> active deployment and
+    (kind, deployment's row id, the platform's id of the context or link) -> launched row, each for
+    REGISTRATION_CACHE_SECONDS (lti_tool/localcache.py); see the module docstring."""
 
     def __init__(self, ttl: float = REGISTRATION_CACHE_SECONDS) -> None:
         self._platforms: LocalCache[tuple[str, str | None], RegisteredPlatform] = LocalCache(ttl, maxsize=256)
         self._deployments: LocalCache[tuple[str, str, str], ActiveDeployment] = LocalCache(ttl, maxsize=1024)
+        self._rows: LocalCache[tuple[str, int, str], LaunchedRow] = LocalCache(ttl, maxsize=4096)
 
     def platform(self, key: tuple[str, str | None]) -> RegisteredPlatform | None:
         return self._platforms.get(key)
@@ -104,9 +119,16 @@ class RegistrationCache:
     def keep_deployment(self, key: tuple[str, str, str], value: ActiveDeployment) -> None:
         self._deployments.set(key, value)
 
+    def launched_row(self, key: tuple[str, int, str]) -> LaunchedRow | None:
+        return self._rows.get(key)
+
+    def keep_launched_row(self, key: tuple[str, int, str], value: LaunchedRow) -> None:
+        self._rows.set(key, value)
+
     def clear(self) -> None:
         self._platforms.clear()
         self._deployments.clear()
+        self._rows.clear()
 
 
 def registration_cache(app: Flask) -> RegistrationCache:

@@ -102,6 +102,7 @@ def launch() -> WerkzeugResponse:
             session_lifetime=int(cfg["SESSION_LIFETIME_SECONDS"]),
             config=cfg,
             nonce=validated.nonce_marker() if with_rows else None,
+            rows_seen=registration_cache(current_app._get_current_object()),  # type: ignore[attr-defined]
         )
         if result.has_results:
             # What this activity's grade item should hold but was never sent (an activity added after the

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from lti_tool import create_app
 from lti_tool.cache import DbLaunchStore, get_store
@@ -146,3 +146,58 @@ def test_the_launch_writes_in_one_statement_committed_on_its_own(
             finally:
                 for conn in pooled:
                     conn.close()
+
+
+def versions(app: Flask) -> dict[str, list[tuple[Any, ...]]]:
+    """The context and resource link rows with their row version (PostgreSQL's xmin: a new one per write)."""
+    with session_scope(app) as s:
+        return {
+            "context": [
+                tuple(r) for r in s.execute(text("SELECT id, xmin::text, title FROM context ORDER BY id"))
+            ],
+            "link": [
+                tuple(r)
+                for r in s.execute(text("SELECT id, xmin::text, title FROM resource_link ORDER BY id"))
+            ],
+        }
+
+
+def test_launches_of_a_course_leave_its_unchanged_rows_alone(app: Flask, launcher: Launcher) -> None:
+    """PostgreSQL: after a launch wrote the course's context and resource link rows, the next launches into them
+    (other learners, the same one again) write them only when the platform sends something new for them (a new
+    title): no new row version per launch, no row lock that launches of one course wait for. The launches'
+    own rows are written as always."""
+    if app.extensions["nama_db"].dialect != "postgresql":
+        pytest.skip("PostgreSQL's launch statement")
+    assert launcher.launch(sub="user-1").status_code == 303
+    first = versions(app)
+    for sub in ("user-2", "user-3", "user-1"):
+        assert launcher.launch(sub=sub).status_code == 303
+        assert versions(app) == first, sub
+    assert len(everything(app)["session"]) == 4 and len(everything(app)["membership"]) == 3
+    context = {"id": "course-1", "label": "NaMa", "title": "NaMa NRW 2027"}
+    new_title: dict[str, Any] = {LTI + "context": context}
+    renamed = launcher.launch(sub="user-2", **new_title)
+    assert renamed.status_code == 303
+    after = versions(app)
+    assert after["context"][0][2] == "NaMa NRW 2027" and after["context"][0][1] != first["context"][0][1]
+    assert after["link"] == first["link"]
+    claims: dict[str, Any] = {LTI + "context": context, LTI + "resource_link": {"id": "rl-1", "title": "Neu"}}
+    relinked = launcher.launch(sub="user-3", **claims)
+    assert relinked.status_code == 303
+    assert versions(app)["link"][0][2] == "Neu"
+    assert versions(app)["context"] == after["context"]
+
+
+def test_a_course_removed_behind_the_process_is_written_again(app: Flask, launcher: Launcher) -> None:
+    """The process keeps the context's and link's row ids for a while; when those rows went meanwhile (here:
+    deleted directly in the database, as removing their deployment does with them), the next launch writes them
+    anew instead of failing."""
+    assert launcher.launch(sub="user-1").status_code == 303
+    with session_scope(app, write=True) as s:
+        s.execute(text("DELETE FROM context"))
+        s.commit()
+    again = launcher.launch_and_follow(sub="user-2")
+    assert again.status_code == 200, again.text[:500]
+    rows = everything(app)
+    assert len(rows["context"]) == 1 and len(rows["link"]) == 1 and len(rows["session"]) == 1
