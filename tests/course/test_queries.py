@@ -173,6 +173,17 @@ class SentSql:
         return {end for end in ends if f'"{end}' in text}, text.count("\tReadyForQuery\t")
 
 
+def none_pooled_in_autocommit(engine: Any) -> bool:
+    """PostgreSQL: no connection waiting in the engine's pool is left in autocommit (db.read_alone,
+    WriteTransaction.on_its_own switch it on for one statement)."""
+    pooled = [engine.raw_connection() for _ in range(engine.pool.checkedin())]
+    try:
+        return not any(conn.dbapi_connection.autocommit for conn in pooled)
+    finally:
+        for conn in pooled:
+            conn.close()
+
+
 def test_a_page_that_only_reads_runs_its_reads_alone(app: Flask, launcher: Launcher, tmp_path: Path) -> None:
     """A page that only reads runs its statements without a transaction around them (db.read_alone): a new
     learner's first page sends the session's read and nothing else (PostgreSQL: one round trip instead of BEGIN,
@@ -194,12 +205,7 @@ def test_a_page_that_only_reads_runs_its_reads_alone(app: Flask, launcher: Launc
             assert queries(page) == 2 and shown in page.text, path
             assert sent.take() == (set(), 2), path
     if engine.dialect.name == "postgresql":
-        pooled = [engine.raw_connection() for _ in range(engine.pool.checkedin())]
-        try:
-            assert pooled and not any(conn.dbapi_connection.autocommit for conn in pooled)
-        finally:
-            for conn in pooled:
-                conn.close()
+        assert engine.pool.checkedin() and none_pooled_in_autocommit(engine)
 
 
 def test_a_session_read_on_a_lost_connection_leaves_no_connection_in_autocommit(
@@ -224,12 +230,7 @@ def test_a_session_read_on_a_lost_connection_leaves_no_connection_in_autocommit(
         for pid in pids:
             other.execute("SELECT pg_terminate_backend(%s)", (pid,))
     assert learner.get("").status_code == 500
-    pooled = [engine.raw_connection() for _ in range(engine.pool.checkedin())]
-    try:
-        assert not any(conn.dbapi_connection.autocommit for conn in pooled)
-    finally:
-        for conn in pooled:
-            conn.close()
+    assert none_pooled_in_autocommit(engine)
     assert queries(learner.get("")) == 1
     assert queries(learner.get("m/modul-a/01-einstieg")) > 1
     overview = learner.get("")

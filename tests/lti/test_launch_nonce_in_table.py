@@ -28,7 +28,7 @@ from lti_tool.models import (
 )
 
 from ..course.learner import Learner, attempt_id, quiz_answers
-from ..course.test_queries import SentSql
+from ..course.test_queries import SentSql, none_pooled_in_autocommit
 from ..peer import INSTRUCTOR, LTI, Launcher
 
 
@@ -139,13 +139,7 @@ def test_the_launch_writes_in_one_statement_committed_on_its_own(
         if postgres:  # the statement alone, then BEGIN, the reconcile's reads and COMMIT
             assert sent_count > 3
     if postgres:
-        for engine in (db.engine, db.write_engine):
-            pooled = [engine.raw_connection() for _ in range(engine.pool.checkedin())]
-            try:
-                assert not any(conn.dbapi_connection.autocommit for conn in pooled)
-            finally:
-                for conn in pooled:
-                    conn.close()
+        assert none_pooled_in_autocommit(db.engine) and none_pooled_in_autocommit(db.write_engine)
 
 
 def versions(app: Flask) -> dict[str, list[tuple[Any, ...]]]:
