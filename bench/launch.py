@@ -36,7 +36,7 @@ import sys
 import tempfile
 import time
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,7 @@ from urllib.request import urlopen
 import benchenv
 import driver
 import procinfo
+import slices
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -73,6 +74,12 @@ OURS_CLIENT = "nama-bench"
 PYLTI_CLIENT = "peer-pylti1p3-client"
 LTIJS_CLIENT = "peer-ltijs-client"
 PEER_MARKER = "LTI launch OK"
+# login, launch and JWKS paths of each kind of target
+PATHS = {
+    "ours": ("/lti/login", "/lti/launch", "/.well-known/jwks.json"),
+    "pylti1p3": ("/login", "/launch", "/jwks"),
+    "ltijs": ("/login", "/launch", "/jwks"),
+}
 
 
 # --------------------------------------------------------------------------------------- targets
@@ -111,11 +118,62 @@ def parse_target(text: str) -> TargetSpec:
     raise argparse.ArgumentTypeError(f"unknown target {t!r} (see --help)")
 
 
+@dataclass(frozen=True)
+class Endpoint:
+    """Where one target listens on 127.0.0.1, and its client_id at the platform."""
+
+    port: int
+    client: str
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def kind_endpoints(args: argparse.Namespace) -> dict[str, Endpoint]:
+    return {
+        "ours": Endpoint(args.ours_port, OURS_CLIENT),
+        "pylti1p3": Endpoint(args.pylti_port, PYLTI_CLIENT),
+        "ltijs": Endpoint(args.ltijs_port, LTIJS_CLIENT),
+    }
+
+
+def target_endpoints(specs: list[TargetSpec], args: argparse.Namespace) -> dict[str, Endpoint]:
+    """Each target's port and client_id. One target at a time (--slices 1): the targets of a kind share the kind's
+    port and client_id. Side by side in slices every server of a round runs at once, so the first target of a
+    kind keeps the kind's port and the others get a free port (of NAMA_BENCH_PORTS) and a client_id of their own
+    (the platform pins a client's launch URL)."""
+    kinds = kind_endpoints(args)
+    taken = {args.platform_port, *(e.port for e in kinds.values())}
+    seen: dict[str, int] = {}
+    out: dict[str, Endpoint] = {}
+    for spec in specs:
+        index = seen[spec.kind] = seen.get(spec.kind, -1) + 1
+        endpoint = kinds[spec.kind]
+        if index and args.slices > 1:
+            port = benchenv.free_port()
+            while port in taken:
+                port = benchenv.free_port()
+            endpoint = Endpoint(port, f"{endpoint.client}-{index + 1}")
+        out[spec.name] = endpoint
+    return out
+
+
 # --------------------------------------------------------------------------------------- helpers
 
 
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def log_summary(summary: dict[str, Any]) -> None:
+    log(
+        f"  {summary['launches_per_s']:.1f}/s p50 {summary['p50_ms']:.0f} p95 {summary['p95_ms']:.0f} ms, "
+        f"ok {summary['ok']} err {summary['errors']}, tool CPU "
+        f"{summary['sampled']['tool_cpu_ms_per_launch']:.1f} ms/launch, other load "
+        f"{summary['sampled']['other_cpu_cores']:.2f} cores"
+        + (f" first error: {summary['first_errors'][0][:200]}" if summary["first_errors"] else "")
+    )
 
 
 def port_open(port: int) -> bool:
@@ -204,14 +262,27 @@ class Served:
     notes: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class Running:
+    """A target's server ready to be measured: workers booted, how long starting and booting took."""
+
+    spec: TargetSpec
+    served: Served
+    startup_s: float
+    settle_s: float
+
+    @property
+    def root(self) -> int:
+        return self.served.proc.pid
+
+
 class Bench:
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, specs: list[TargetSpec]) -> None:
         self.args = args
         self.platform_url = f"http://127.0.0.1:{args.platform_port}"
         self.content = Path(args.content_dir) if args.content_dir else content_dir()
-        self.ours_url = f"http://127.0.0.1:{args.ours_port}"
-        self.pylti_url = f"http://127.0.0.1:{args.pylti_port}"
-        self.ltijs_url = f"http://127.0.0.1:{args.ltijs_port}"
+        self.specs = specs
+        self.endpoints = target_endpoints(specs, args)
         self.python = Path(sys.executable)
         self.gunicorn = self.python.parent / "gunicorn"
         self.workdir = Path(tempfile.mkdtemp(prefix="nama-bench-"))
@@ -220,19 +291,21 @@ class Bench:
     # --- the platform ---------------------------------------------------------------------------
 
     def platform_command(self) -> list[str]:
-        tools = [
-            (
-                OURS_CLIENT,
-                f"{self.ours_url}/lti/login",
-                f"{self.ours_url}/lti/launch",
-                f"{self.ours_url}/.well-known/jwks.json",
-            ),
-            (PYLTI_CLIENT, f"{self.pylti_url}/login", f"{self.pylti_url}/launch", f"{self.pylti_url}/jwks"),
-            (LTIJS_CLIENT, f"{self.ltijs_url}/login", f"{self.ltijs_url}/launch", f"{self.ltijs_url}/jwks"),
+        """The platform with one client per kind of target, and one more per target with its own client_id."""
+        tools: dict[str, str] = {}
+        kinds = kind_endpoints(self.args)
+        specs = {spec.name: spec for spec in self.specs}
+        pairs = [
+            *((kind, e) for kind, e in kinds.items()),
+            *((specs[n].kind, e) for n, e in self.endpoints.items()),
         ]
+        for kind, endpoint in pairs:
+            tools.setdefault(
+                endpoint.client, ",".join([endpoint.client, *(endpoint.url + path for path in PATHS[kind])])
+            )
         cmd = [str(self.python), str(BENCH / "lti_platform.py"), "--port", str(self.args.platform_port)]
-        for tool in tools:
-            cmd += ["--tool", ",".join(tool)]
+        for tool in tools.values():
+            cmd += ["--tool", tool]
         return cmd
 
     @contextlib.contextmanager
@@ -253,13 +326,13 @@ class Bench:
 
     # --- our tool -------------------------------------------------------------------------------
 
-    def ours_env(self, run: Path, spec: TargetSpec, dbname: str, prefix: str) -> dict[str, str]:
+    def ours_env(self, run: Path, spec: TargetSpec, dbname: str, prefix: str, url: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LTI_TOOL_")}
         env.update(
             {
                 "LTI_TOOL_INSTANCE_PATH": str(run / "instance"),
                 "LTI_TOOL_SECRET_KEY": secrets.token_urlsafe(32),
-                "LTI_TOOL_BASE_URL": self.ours_url,
+                "LTI_TOOL_BASE_URL": url,
                 "LTI_TOOL_CONTENT_DIR": str(self.content),
             }
         )
@@ -274,7 +347,8 @@ class Bench:
     def serve_ours(self, spec: TargetSpec, run: Path) -> Iterator[Served]:
         dbname = benchenv.db_name("launch", secrets.token_hex(4))
         prefix = f"nama-bench-{secrets.token_hex(4)}:"
-        env = self.ours_env(run, spec, dbname, prefix)
+        endpoint = self.endpoints[spec.name]
+        env = self.ours_env(run, spec, dbname, prefix, endpoint.url)
         setup: list[str] = []
         logfile = run / "tool.log"
         if spec.db == "postgres":
@@ -292,7 +366,7 @@ class Bench:
                     "--issuer",
                     self.platform_url,
                     "--client-id",
-                    OURS_CLIENT,
+                    endpoint.client,
                     "--auth-login-url",
                     f"{self.platform_url}/auth",
                     "--auth-token-url",
@@ -311,18 +385,18 @@ class Bench:
             cmd = [str(self.gunicorn), "-w", str(spec.workers)]
             if spec.threads:
                 cmd += ["--threads", str(spec.threads)]
-            cmd += ["-b", f"127.0.0.1:{self.args.ours_port}", "--no-control-socket", "app:app"]
+            cmd += ["-b", f"127.0.0.1:{endpoint.port}", "--no-control-socket", "app:app"]
             out = logfile.open("ab")
             proc = subprocess.Popen(
                 cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
             out.close()
-            wait_http_ok(self.ours_url + "/healthz", 60, proc)
+            wait_http_ok(endpoint.url + "/healthz", 60, proc)
             target = driver.Target(
                 self.platform_url,
-                OURS_CLIENT,
-                f"{self.ours_url}/lti/login",
-                f"{self.ours_url}/lti/launch",
+                endpoint.client,
+                f"{endpoint.url}/lti/login",
+                f"{endpoint.url}/lti/launch",
                 course_title(self.content),
                 users=self.args.users,
             )
@@ -348,14 +422,14 @@ class Bench:
         env.update({"PEER_PLATFORM_ISSUER": self.platform_url, "PEER_STATE_DIR": str(run / "state")})
         setup: list[str] = []
         dbname = ""
+        endpoint = self.endpoints[spec.name]
+        base, client = endpoint.url, endpoint.client
+        env.update({"PEER_CLIENT_ID": client, "PEER_PORT": str(endpoint.port)})
         if spec.kind == "pylti1p3":
-            env.update({"PEER_CLIENT_ID": PYLTI_CLIENT, "PEER_PORT": str(self.args.pylti_port)})
             if spec.redis:
                 env["PEER_REDIS_URL"] = REDIS_URL
             cmd = [str(PEERS_UP), "pylti1p3"] + ([] if spec.dev_server else ["--gunicorn", str(spec.workers)])
-            base, client = self.pylti_url, PYLTI_CLIENT
         else:
-            env.update({"PEER_CLIENT_ID": LTIJS_CLIENT, "PEER_PORT": str(self.args.ltijs_port)})
             env["PEER_DB"] = spec.db
             if spec.db == "postgres":
                 dbname = f"peers_ltijs_{secrets.token_hex(4)}"
@@ -365,7 +439,6 @@ class Bench:
                     {"PGHOST": "127.0.0.1", "PGPORT": "5432", "PGUSER": "postgres", "PGDATABASE": dbname}
                 )
             cmd = [str(PEERS_UP), "ltijs"]
-            base, client = self.ltijs_url, LTIJS_CLIENT
         shown_env = " ".join(
             f"{k}={env[k]}"
             for k in sorted(env)
@@ -399,10 +472,10 @@ class Bench:
 
     # --- one measurement ------------------------------------------------------------------------
 
-    def measure(self, spec: TargetSpec, round_no: int) -> dict[str, Any]:
-        port = {"ours": self.args.ours_port, "pylti1p3": self.args.pylti_port, "ltijs": self.args.ltijs_port}[
-            spec.kind
-        ]
+    @contextlib.contextmanager
+    def started(self, spec: TargetSpec, round_no: int) -> Iterator[Running]:
+        """The target's server on a fresh database/state with its workers booted; stopped and cleaned up after."""
+        port = self.endpoints[spec.name].port
         if port_open(port):
             raise RuntimeError(f"port {port} is busy before starting {spec.name}")
         run = self.workdir / f"{round_no}-{re.sub(r'[^a-z0-9]+', '-', spec.name)}"
@@ -414,61 +487,143 @@ class Bench:
             root = served.proc.pid
             # all gunicorn workers booted (the first one answering /healthz is not enough)
             settle_s = procinfo.settle(lambda: procinfo.tree(root))
-
-            def quiet() -> dict[str, float]:
-                busy = procinfo.wait_for_quiet(self.args.quiet_cores, self.args.quiet_timeout)
-                return {"busy_cores_before": round(busy, 2)}
-
-            def sample() -> dict[str, float]:
-                busy, _ = procinfo.system_cpu()
-                return {
-                    "wall": time.monotonic(),
-                    "machine_busy_cpu": busy,
-                    "tool_cpu": procinfo.cpu_seconds(procinfo.tree(root)),
-                    "platform_cpu": procinfo.cpu_seconds([self.platform_pid]),
-                    "driver_cpu": time.process_time() + _children_cpu(),
-                    "postgres_cpu": procinfo.cpu_seconds(procinfo.pids_named("postgres")),
-                }
-
-            summary = driver.drive(
-                served.target,
-                self.args.n,
-                self.args.c,
-                self.args.warmup,
-                self.args.driver_procs,
-                between=quiet,
-                sampler=sample,
-            )
-            pids = procinfo.tree(root)
-            memory = procinfo.memory(pids)
-            sampled = summary["sampled"]
-            ok = max(1, summary["ok"])
-            sampled["tool_cpu_ms_per_launch"] = round(1000 * sampled["tool_cpu"] / ok, 2)
-            # where the rest of the machine's CPU went, per launch: on a 2-core machine these decide launches/s too
-            for part in ("platform_cpu", "driver_cpu", "postgres_cpu"):
-                sampled[f"{part}_ms_per_launch"] = round(1000 * sampled[part] / ok, 2)
-            sampled["other_cpu_cores"] = round(
-                (
-                    sampled["machine_busy_cpu"]
-                    - sampled["tool_cpu"]
-                    - sampled["platform_cpu"]
-                    - sampled["driver_cpu"]
-                    - (sampled["postgres_cpu"] if spec.db == "postgres" else 0.0)
-                )
-                / max(sampled["wall"], 1e-9),
-                2,
-            )
-            summary["settle_s"] = round(settle_s, 2)
-            summary["memory"] = memory
-            summary["server"] = served.command
-            summary["setup"] = served.setup
-            summary["startup_s"] = round(startup, 2)
+            yield Running(spec, served, startup, settle_s)
         deadline = time.monotonic() + 10
         while port_open(port) and time.monotonic() < deadline:
             time.sleep(0.1)
         if not self.args.keep_runs:
             shutil.rmtree(run, ignore_errors=True)
+
+    def quiet(self) -> dict[str, float]:
+        busy = procinfo.wait_for_quiet(self.args.quiet_cores, self.args.quiet_timeout)
+        return {"busy_cores_before": round(busy, 2)}
+
+    def sampler(self, running: Running, idle: list[Running] | None = None) -> Callable[[], dict[str, float]]:
+        """CPU counters around the measured launches: the measured target's process tree, the platform, the driver,
+        all PostgreSQL processes, the machine; with slices also the process trees of the other targets' servers,
+        idle meanwhile (their CPU should be near zero: it counts in no target's figures, only in 'other')."""
+
+        def sample() -> dict[str, float]:
+            busy, _ = procinfo.system_cpu()
+            values = {
+                "wall": time.monotonic(),
+                "machine_busy_cpu": busy,
+                "tool_cpu": procinfo.cpu_seconds(procinfo.tree(running.root)),
+                "platform_cpu": procinfo.cpu_seconds([self.platform_pid]),
+                "driver_cpu": time.process_time() + _children_cpu(),
+                "postgres_cpu": procinfo.cpu_seconds(procinfo.pids_named("postgres")),
+            }
+            if idle is not None:
+                values["idle_servers_cpu"] = procinfo.cpu_seconds(
+                    [pid for other in idle for pid in procinfo.tree(other.root)]
+                )
+            return values
+
+        return sample
+
+    def complete(self, summary: dict[str, Any], running: Running) -> None:
+        """Add CPU per launch, other load, memory and how the server was started to a driver summary."""
+        memory = procinfo.memory(procinfo.tree(running.root))
+        sampled = summary["sampled"]
+        ok = max(1, summary["ok"])
+        sampled["tool_cpu_ms_per_launch"] = round(1000 * sampled["tool_cpu"] / ok, 2)
+        # where the rest of the machine's CPU went, per launch: on a 2-core machine these decide launches/s too
+        for part in ("platform_cpu", "driver_cpu", "postgres_cpu"):
+            sampled[f"{part}_ms_per_launch"] = round(1000 * sampled[part] / ok, 2)
+        sampled["other_cpu_cores"] = round(
+            (
+                sampled["machine_busy_cpu"]
+                - sampled["tool_cpu"]
+                - sampled["platform_cpu"]
+                - sampled["driver_cpu"]
+                - (sampled["postgres_cpu"] if running.spec.db == "postgres" else 0.0)
+            )
+            / max(sampled["wall"], 1e-9),
+            2,
+        )
+        if "idle_servers_cpu" in sampled:
+            sampled["idle_servers_cpu_cores"] = round(
+                sampled["idle_servers_cpu"] / max(sampled["wall"], 1e-9), 3
+            )
+        summary["settle_s"] = round(running.settle_s, 2)
+        summary["memory"] = memory
+        summary["server"] = running.served.command
+        summary["setup"] = running.served.setup
+        summary["startup_s"] = round(running.startup_s, 2)
+
+    def measure(self, spec: TargetSpec, round_no: int) -> dict[str, Any]:
+        """One target alone: start it, warm-up, quiet machine, n measured launches, stop it."""
+        with self.started(spec, round_no) as running:
+            summary = driver.drive(
+                running.served.target,
+                self.args.n,
+                self.args.c,
+                self.args.warmup,
+                self.args.driver_procs,
+                between=self.quiet,
+                sampler=self.sampler(running),
+            )
+            self.complete(summary, running)
+        summary.update(round_no=round_no, slice_no=1)
         return summary
+
+    def measure_in_slices(
+        self,
+        specs: list[TargetSpec],
+        round_no: int,
+        results: dict[str, list[dict[str, Any]]],
+        failures: list[str],
+    ) -> None:
+        """One round side by side (--slices K): every target's server started (rotated order, see slices.py) and
+        warmed up, then each target's n launches in K slices, alternating targets slice by slice, each slice after
+        a quiet-machine wait. Summaries of slices go to results, failures to failures."""
+        k = self.args.slices
+        sizes = slices.slice_sizes(self.args.n, k)
+        by_name = {spec.name: spec for spec in specs}
+        with contextlib.ExitStack() as stack:
+            running: dict[str, Running] = {}
+            for name in slices.round_order(list(by_name), round_no):
+                log(f"round {round_no}/{self.args.repeat}: start {name}")
+                try:
+                    running[name] = stack.enter_context(self.started(by_name[name], round_no))
+                except Exception as exc:  # report and go on with the other targets
+                    failures.append(f"round {round_no} {name}: {type(exc).__name__}: {exc}")
+                    log(f"  FAILED: {failures[-1]}")
+            warmups: dict[str, tuple[dict[str, Any], dict[str, int]]] = {}
+            for name, one in running.items():
+                s0 = driver.platform_stats(self.platform_url)
+                wall, warm = driver.run_phase(
+                    one.served.target, self.args.warmup, self.args.c, 0, self.args.driver_procs
+                )
+                s1 = driver.platform_stats(self.platform_url)
+                counts = {"n": self.args.warmup, "ok": sum(r.ok for r in warm), "wall_s": round(wall, 3)}
+                warmups[name] = (counts, driver.counter_delta(s0, s1))
+            for name, slice_no in slices.schedule(list(by_name), round_no, k):
+                if name not in warmups:  # did not start, or failed in an earlier slice
+                    continue
+                one = running[name]
+                log(f"round {round_no}/{self.args.repeat}: {name} slice {slice_no}/{k}")
+                try:
+                    summary = driver.drive(
+                        one.served.target,
+                        sizes[slice_no - 1],
+                        self.args.c,
+                        0,
+                        self.args.driver_procs,
+                        index_base=self.args.warmup + sum(sizes[: slice_no - 1]),
+                        between=self.quiet,
+                        sampler=self.sampler(one, [o for o in running.values() if o is not one]),
+                    )
+                    self.complete(summary, one)
+                except Exception as exc:  # no more slices of this target in this round
+                    failures.append(f"round {round_no} {name} slice {slice_no}: {type(exc).__name__}: {exc}")
+                    log(f"  FAILED: {failures[-1]}")
+                    del warmups[name]
+                    continue
+                summary["warmup"], summary["platform_warmup"] = warmups[name]
+                summary.update(round_no=round_no, slice_no=slice_no, slices=k)
+                results[name].append(summary)
+                log_summary(summary)
 
 
 # --------------------------------------------------------------------------------------- report
@@ -485,12 +640,15 @@ def med(values: list[float]) -> float:
 
 
 def aggregate(spec: TargetSpec, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians over a target's runs: over its rounds, or with --slices over all its slices of all rounds."""
+    rounds = slices.round_totals(runs)
+    keys = [(r["round_no"], r["slice_no"]) for r in runs]
     return {
         "target": spec.name,
         "kind": spec.kind,
         "db": spec.db or "-",
         "form": spec.form,
-        "rounds": len(runs),
+        "rounds": len(rounds),
         "launches_per_s": med([r["launches_per_s"] for r in runs]),
         "p50_ms": med([r["p50_ms"] for r in runs]),
         "p95_ms": med([r["p95_ms"] for r in runs]),
@@ -511,14 +669,24 @@ def aggregate(spec: TargetSpec, runs: list[dict[str, Any]]) -> dict[str, Any]:
         "server": runs[-1]["server"],
         "scores": [r["scores"] for r in runs if "scores" in r],
         "token_requests": sum(r["platform"].get("token_requests", 0) for r in runs),
-        "round_lps": [r["launches_per_s"] for r in runs],
-        "round_cpu": [r["sampled"]["tool_cpu_ms_per_launch"] for r in runs],
+        # per round (all its slices together), and per run with its (round, slice): what the pairing uses
+        "round_nos": list(rounds),
+        "round_lps": [lps for lps, _ in rounds.values()],
+        "round_cpu": [cpu for _, cpu in rounds.values()],
+        "slice_keys": keys,
+        "slice_lps": [r["launches_per_s"] for r in runs],
+        "slice_cpu": [r["sampled"]["tool_cpu_ms_per_launch"] for r in runs],
         "rounds_detail": [
             f"{r['launches_per_s']:.1f}/s {r['p95_ms']:.0f} ({r['sampled']['other_cpu_cores']:.2f}) "
             f"cpu {r['sampled']['tool_cpu_ms_per_launch']:.1f}"
             f"/{r['sampled']['postgres_cpu_ms_per_launch']:.1f}"
             f"/{r['sampled']['platform_cpu_ms_per_launch']:.1f}"
             f"/{r['sampled']['driver_cpu_ms_per_launch']:.1f}"
+            + (
+                f" idle {r['sampled']['idle_servers_cpu_cores']:.3f}"
+                if "idle_servers_cpu_cores" in r["sampled"]
+                else ""
+            )
             for r in runs
         ],
     }
@@ -536,13 +704,42 @@ def table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join([line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)])
 
 
+def paired(aggs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every ours target with every peer: ours ÷ peer of launches/s and of tool CPU per launch, one value per
+    round (--slices 1) or per slice of a round (slice k of ours with slice k of the peer in the same round)."""
+    out = []
+    for a in aggs:
+        if a["kind"] != "ours":
+            continue
+        for p in aggs:
+            if p["kind"] == "ours":
+                continue
+            ratios = {
+                name: slices.paired_ratios(
+                    dict(zip(a["slice_keys"], a[values], strict=True)),
+                    dict(zip(p["slice_keys"], p[values], strict=True)),
+                )
+                for name, values in (("lps", "slice_lps"), ("cpu", "slice_cpu"))
+            }
+            out.append({"ours": a["target"], "peer": p["target"], **ratios})
+    return out
+
+
 def report(args: argparse.Namespace, aggs: list[dict[str, Any]], command: str) -> str:
-    out = [
-        f"command: {command}",
-        f"N={args.n} launches per run, C={args.c}, warm-up {args.warmup} (not counted), "
-        f"{args.repeat} round(s), medians over rounds; driver procs {args.driver_procs}",
-        "",
-    ]
+    sliced = args.slices > 1
+    if sliced:
+        sizes = "/".join(str(x) for x in slices.slice_sizes(args.n, args.slices))
+        runs = (
+            f"N={args.n} launches per run in {args.slices} slices ({sizes}), C={args.c}, warm-up {args.warmup} "
+            f"(not counted), {args.repeat} round(s) side by side (all servers up, targets alternating slice by "
+            f"slice, the first target rotated per round), medians over all slices; driver procs {args.driver_procs}"
+        )
+    else:
+        runs = (
+            f"N={args.n} launches per run, C={args.c}, warm-up {args.warmup} (not counted), "
+            f"{args.repeat} round(s), medians over rounds; driver procs {args.driver_procs}"
+        )
+    out = [f"command: {command}", runs, ""]
     rows = [
         [
             a["target"],
@@ -604,22 +801,28 @@ def report(args: argparse.Namespace, aggs: list[dict[str, Any]], command: str) -
             rows.append(cells)
         out.append("cells: launches/s | p50 | p95")
         out.append(table(rows, header))
-        # Paired by round (the targets of one round ran back to back): steadier on a machine whose speed drifts
-        # than the ratio of medians above.
+        # Paired by round (the targets of one round ran back to back) or by slice (seconds apart): steadier on a
+        # machine whose speed drifts than the ratio of medians above.
         out.append("")
-        out.append("paired by round, median over rounds of ours ÷ peer in the same round")
+        if sliced:
+            out.append(
+                "paired by slice, median over all pairs of ours ÷ peer in the same slice of the same round"
+            )
+        else:
+            out.append("paired by round, median over rounds of ours ÷ peer in the same round")
         out.append(
-            "cells: launches/s (>1 = ours faster) | tool CPU per launch (<1 = ours cheaper) [each round's CPU ratio]"
+            "cells: launches/s (>1 = ours faster) | tool CPU per launch (<1 = ours cheaper) "
+            f"[each {'pair' if sliced else 'round'}'s CPU ratio]"
         )
+        cells_of = {(x["ours"], x["peer"]): x for x in paired(aggs)}
         rows = []
         for a in ours:
             cells = [a["target"]]
             for p in peers:
-                pairs = list(
-                    zip(a["round_lps"], p["round_lps"], a["round_cpu"], p["round_cpu"], strict=False)
+                lps, cpu = (
+                    cells_of[a["target"], p["target"]]["lps"],
+                    cells_of[a["target"], p["target"]]["cpu"],
                 )
-                lps = [x / y for x, y, _, _ in pairs if y]
-                cpu = [c / d for _, _, c, d in pairs if d]
                 each = " ".join(f"{r:.2f}" for r in cpu)
                 cells.append(
                     f"{statistics.median(lps):.2f} | {statistics.median(cpu):.2f} [{each}]"
@@ -651,8 +854,20 @@ def report(args: argparse.Namespace, aggs: list[dict[str, Any]], command: str) -
         "every round: launches/s, p95 ms (other load in cores) cpu ms per launch tool/PostgreSQL (all its "
         "processes, whatever the target)/platform/driver -- the machine may be shared, see 'other'"
     )
+    if sliced:
+        out.append(
+            "  with slices: every slice of every round, in slice order; idle = CPU cores used meanwhile by the other "
+            "targets' servers (counted in 'other' only)"
+        )
     for a in aggs:
-        out.append(f"  {a['target']:26} " + " | ".join(a["rounds_detail"]))
+        if not sliced:
+            out.append(f"  {a['target']:26} " + " | ".join(a["rounds_detail"]))
+            continue
+        by_round: dict[int, list[str]] = {}
+        for (round_no, _), detail in zip(a["slice_keys"], a["rounds_detail"], strict=True):
+            by_round.setdefault(round_no, []).append(detail)
+        for round_no, details in by_round.items():
+            out.append(f"  {a['target']:26} r{round_no}: " + " | ".join(details))
     out.append("")
     out.append("servers:")
     for a in aggs:
@@ -689,6 +904,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-c", type=int, default=16, help="concurrent launches (default 16)")
     ap.add_argument("--warmup", type=int, default=32, help="launches before measuring (default 32)")
     ap.add_argument("--repeat", type=int, default=3, help="rounds over all targets (default 3)")
+    ap.add_argument(
+        "--slices",
+        type=int,
+        default=1,
+        help="1 (default): in each round one target after the other, each alone. K > 1: side by side, every "
+        "target's server up for the whole round, its n launches measured in K slices of n/K, alternating targets "
+        "slice by slice; ratios paired by slice (see the module help)",
+    )
     ap.add_argument("--targets", default=DEFAULT_TARGETS, help=f"default: {DEFAULT_TARGETS}")
     ap.add_argument("--users", type=int, default=0, help="0: a new learner per launch; else learner-(i %% U)")
     ap.add_argument("--driver-procs", type=int, default=1, help="driver processes sharing the C threads")
@@ -722,11 +945,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--keep-runs", action="store_true", help="keep each run's instance/state folder and logs")
     args = ap.parse_args(argv)
+    if not 1 <= args.slices <= args.n:
+        ap.error(f"--slices must be 1 to n ({args.n})")
     specs = [parse_target(t) for t in args.targets.split(",") if t.strip()]
     command = shlex.join(
         [Path(sys.executable).name, "bench/launch.py", *(argv if argv is not None else sys.argv[1:])]
     )
-    bench = Bench(args)
+    bench = Bench(args, specs)
     log(
         f"work dir {bench.workdir}; content {bench.content}; marker for ours: {course_title(bench.content)!r}"
     )
@@ -734,6 +959,13 @@ def main(argv: list[str] | None = None) -> int:
     failures: list[str] = []
     with bench.platform():
         for round_no in range(1, args.repeat + 1):
+            if args.slices > 1:
+                try:
+                    bench.measure_in_slices(specs, round_no, results, failures)
+                except Exception as exc:  # stopping a server failed: report and go on with the next round
+                    failures.append(f"round {round_no}: {type(exc).__name__}: {exc}")
+                    log(f"  FAILED: {failures[-1]}")
+                continue
             for spec in specs:
                 log(f"round {round_no}/{args.repeat}: {spec.name}")
                 try:
@@ -743,13 +975,7 @@ def main(argv: list[str] | None = None) -> int:
                     log(f"  FAILED: {failures[-1]}")
                     continue
                 results[spec.name].append(summary)
-                log(
-                    f"  {summary['launches_per_s']:.1f}/s p50 {summary['p50_ms']:.0f} p95 {summary['p95_ms']:.0f} ms, "
-                    f"ok {summary['ok']} err {summary['errors']}, tool CPU "
-                    f"{summary['sampled']['tool_cpu_ms_per_launch']:.1f} ms/launch, other load "
-                    f"{summary['sampled']['other_cpu_cores']:.2f} cores"
-                    + (f" first error: {summary['first_errors'][0][:200]}" if summary["first_errors"] else "")
-                )
+                log_summary(summary)
     aggs = [aggregate(s, results[s.name]) for s in specs if results[s.name]]
     text = report(args, aggs, command)
     print(text)
@@ -768,6 +994,7 @@ def main(argv: list[str] | None = None) -> int:
             "args": vars(args),
             "content_dir": str(bench.content),
             "aggregates": aggs,
+            "paired": paired(aggs),
             "runs": results,
             "failures": failures,
         }
