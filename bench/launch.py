@@ -13,6 +13,18 @@ Targets (comma-separated; every round runs each of them once, in this order, on 
   pylti1p3:dev | pylti1p3:g<W>[+redis]       the pylti1p3 peer: Flask dev server, or up.sh --gunicorn W
   ltijs:<sqlite|postgres>                    the ltijs peer (one node process)
 Results: a table on stdout (medians over the rounds, ratios ours / peer) and JSON in bench/results/.
+
+Side by side in slices (--slices K, K > 1): on a 2-core VM the machine's speed can swing by 2x within a minute,
+so targets measured ~30 s apart are compared with the swing as much as with each other. With K slices every round
+starts all targets' servers (each on its fresh database/state, a further target of the same kind on a free port
+with a client_id of its own), warms each up, then measures each target's n launches in K slices of n/K,
+alternating targets slice by slice (A1 B1 A2 B2 ...; the first target rotated per round), each slice after the
+quiet-machine wait, then stops them all. Every server still serves n launches (the pylti1p3 peer's file cache
+grows with them). The report gives per slice what it gives per round without slices, medians over all slices, and
+ratios paired by slice (ours' slice k ÷ the peer's slice k of the same round, median over all pairs). The idle
+servers' CPU while another target is measured is shown per slice ("idle", cores); it counts in "other" only.
+    /work/main/.venv/bin/python bench/launch.py -n 300 -c 16 --repeat 4 --slices 3 \
+        --targets ours:postgres:w2,pylti1p3:g2,ours:sqlite:w2
 """
 
 from __future__ import annotations
