@@ -562,6 +562,8 @@ class Bench:
         summary["server"] = running.served.command
         summary["setup"] = running.served.setup
         summary["startup_s"] = round(running.startup_s, 2)
+        # with wall_s: when the measured launches ran, so how far apart two paired runs were
+        summary["ended_at"] = round(time.time(), 2)
 
     def measure(self, spec: TargetSpec, round_no: int) -> dict[str, Any]:
         """One target alone: start it, warm-up, quiet machine, n measured launches, stop it."""
