@@ -61,8 +61,10 @@ def login() -> WerkzeugResponse:
 
 @bp.post("/lti/launch")
 def launch() -> WerkzeugResponse:
-    cfg = current_app.config
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    cfg = app.config
     store = get_store()
+    registrations = registration_cache(app)
     launch_message = ToolMessageLaunch(
         form=posted_form(request._get_current_object()),  # type: ignore[attr-defined]
         cookies=request.cookies,
@@ -71,8 +73,8 @@ def launch() -> WerkzeugResponse:
         store=store,
         http=shared_session(),
         config=cfg,
-        jwks=jwks_cache(current_app._get_current_object()),  # type: ignore[attr-defined]
-        registrations=registration_cache(current_app._get_current_object()),  # type: ignore[attr-defined]
+        jwks=jwks_cache(app),
+        registrations=registrations,
         origin=request.headers.get("Origin"),
     )
     try:
@@ -86,7 +88,7 @@ def launch() -> WerkzeugResponse:
     platform, deployment = validated.platform, validated.deployment
     # The launch's writes on a connection of their own, without the request's ORM Session (db.write_transaction:
     # its set-up and commit cost more than the writes); rolled back on any error or refusal. On PostgreSQL they
-    # are one statement committed on its own (a replay's writes nothing), and a reconcile after it its own
+    # are one statement committed on its own (a replay writes nothing), and a reconcile after it its own
     # transaction: a failed reconcile leaves the launch's rows, and the next launch looks again.
     with db.write_transaction() as tx:
         with_rows = nonce_with_rows(store)
@@ -102,7 +104,7 @@ def launch() -> WerkzeugResponse:
             session_lifetime=int(cfg["SESSION_LIFETIME_SECONDS"]),
             config=cfg,
             nonce=validated.nonce_marker() if with_rows else None,
-            rows_seen=registration_cache(current_app._get_current_object()),  # type: ignore[attr-defined]
+            rows_seen=registrations,
         )
         if result.has_results:
             # What this activity's grade item should hold but was never sent (an activity added after the
