@@ -6,25 +6,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import shutil
-import sys
 from collections.abc import Iterator
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-
-
-def bench_module(name: str) -> ModuleType:
-    """A bench script's module: the scripts import each other by their file names, as run from bench/."""
-    if str(BENCH) not in sys.path:
-        sys.path.insert(0, str(BENCH))
-    return importlib.import_module(name)
-
+from . import bench_module
 
 slices = bench_module("slices")
 launch = bench_module("launch")

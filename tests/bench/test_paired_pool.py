@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bench.test_launch_slices import bench_module
+from . import bench_module
 
 pool = bench_module("paired_pool")
 
