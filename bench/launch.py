@@ -57,6 +57,7 @@ from urllib.request import urlopen
 
 import benchenv
 import driver
+import pgcpu
 import procinfo
 import slices
 
@@ -265,12 +266,14 @@ def course_title(content: Path, course: str = "grundlagenkurs") -> str:
 
 @dataclass
 class Served:
-    """A running tool: the process we started, how to reach it, what it took to set up."""
+    """A running tool: the process we started, how to reach it, what it took to set up, its PostgreSQL database
+    ("" without one)."""
 
     proc: subprocess.Popen[bytes]
     target: driver.Target
     command: str
     setup: list[str] = field(default_factory=list)
+    database: str = ""
     notes: dict[str, Any] = field(default_factory=dict)
 
 
@@ -417,7 +420,13 @@ class Bench:
                 for k, v in sorted(env.items())
                 if k.startswith("LTI_TOOL_") and k != "LTI_TOOL_SECRET_KEY"
             )
-            yield Served(proc, target, f"{shown_env} {shlex.join(['gunicorn', *cmd[1:]])}", setup)
+            yield Served(
+                proc,
+                target,
+                f"{shown_env} {shlex.join(['gunicorn', *cmd[1:]])}",
+                setup,
+                database=dbname if spec.db == "postgres" else "",
+            )
         finally:
             if proc is not None:
                 stop_process_group(proc)
@@ -476,7 +485,9 @@ class Bench:
                 score_url=score_url,
                 score_header=score_header,
             )
-            yield Served(proc, target, f"{shown_env} {shlex.join(['up.sh', *cmd[1:]])}", setup)
+            yield Served(
+                proc, target, f"{shown_env} {shlex.join(['up.sh', *cmd[1:]])}", setup, database=dbname
+            )
         finally:
             stop_process_group(proc)
             if dbname:
@@ -512,8 +523,10 @@ class Bench:
 
     def sampler(self, running: Running, idle: list[Running] | None = None) -> Callable[[], dict[str, float]]:
         """CPU counters around the measured launches: the measured target's process tree, the platform, the driver,
-        all PostgreSQL processes, the machine; with slices also the process trees of the other targets' servers,
-        idle meanwhile (their CPU should be near zero: it counts in no target's figures, only in 'other')."""
+        the PostgreSQL processes that work for the target's database (pgcpu.py; 0 without one), the machine;
+        with slices also the process trees of the other targets' servers, idle meanwhile (their CPU should be near
+        zero: it counts in no target's figures, only in 'other')."""
+        postgres = pgcpu.PostgresCpu(running.served.database or None)
 
         def sample() -> dict[str, float]:
             busy, _ = procinfo.system_cpu()
@@ -523,8 +536,8 @@ class Bench:
                 "tool_cpu": procinfo.cpu_seconds(procinfo.tree(running.root)),
                 "platform_cpu": procinfo.cpu_seconds([self.platform_pid]),
                 "driver_cpu": time.process_time() + _children_cpu(),
-                "postgres_cpu": procinfo.cpu_seconds(procinfo.pids_named("postgres")),
             }
+            values.update(postgres.sample())
             if idle is not None:
                 values["idle_servers_cpu"] = procinfo.cpu_seconds(
                     [pid for other in idle for pid in procinfo.tree(other.root)]
@@ -540,7 +553,7 @@ class Bench:
         ok = max(1, summary["ok"])
         sampled["tool_cpu_ms_per_launch"] = round(1000 * sampled["tool_cpu"] / ok, 2)
         # where the rest of the machine's CPU went, per launch: on a 2-core machine these decide launches/s too
-        for part in ("platform_cpu", "driver_cpu", "postgres_cpu"):
+        for part in ("platform_cpu", "driver_cpu", *pgcpu.KEYS):
             sampled[f"{part}_ms_per_launch"] = round(1000 * sampled[part] / ok, 2)
         sampled["other_cpu_cores"] = round(
             (
@@ -548,7 +561,7 @@ class Bench:
                 - sampled["tool_cpu"]
                 - sampled["platform_cpu"]
                 - sampled["driver_cpu"]
-                - (sampled["postgres_cpu"] if running.spec.db == "postgres" else 0.0)
+                - sampled["postgres_cpu"]
             )
             / max(sampled["wall"], 1e-9),
             2,
@@ -794,7 +807,7 @@ def report(args: argparse.Namespace, aggs: list[dict[str, Any]], command: str) -
         "hops = requests to the tool + to the platform per launch; JWKS = platform key-set fetches during the "
         "N measured launches (during warm-up); CPU ms/l = tool processes' CPU per measured launch "
         "(gunicorn master+workers or the node process; not PostgreSQL's); other = CPU cores busy with anything "
-        "but tool, platform, driver (and PostgreSQL for a PostgreSQL target) during the measured launches; "
+        "but tool, platform, driver and the target's PostgreSQL work (see below) during the measured launches; "
         "peak RSS = VmHWM, largest process / sum over master+workers (shared pages counted in each); "
         "steps = login / auth (platform) / launch POST / first page incl. redirects"
     )
@@ -865,8 +878,14 @@ def report(args: argparse.Namespace, aggs: list[dict[str, Any]], command: str) -
         out.append(table(rows, ["target", "ok/err", "p50 ms", "p95 ms", "token req/score"]))
     out.append("")
     out.append(
-        "every round: launches/s, p95 ms (other load in cores) cpu ms per launch tool/PostgreSQL (all its "
-        "processes, whatever the target)/platform/driver -- the machine may be shared, see 'other'"
+        "every round: launches/s, p95 ms (other load in cores) cpu ms per launch tool/PostgreSQL/platform/driver "
+        "-- the machine may be shared, see 'other'"
+    )
+    out.append(
+        "  PostgreSQL = the processes working for the target's own database (its backends, autovacuum and parallel "
+        "workers) + the shared ones (postmaster, checkpointer, background writer, walwriter, launchers) in "
+        "proportion to those backends' share of all backends' CPU; 0 without a PostgreSQL database; a backend that "
+        "exits before the launches end is read at their start only (what it used after that is lost)"
     )
     if sliced:
         out.append(

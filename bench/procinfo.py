@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,31 @@ def cpu_seconds(pids: list[int]) -> float:
         if fields:
             total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of stat)
     return total / CLK_TCK
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One process at one moment. pid and start together name the process: the kernel reuses pids."""
+
+    pid: int
+    start: int  # clock ticks after boot when it started
+    title: str  # the command line, arguments joined by spaces (PostgreSQL writes its process title there)
+    cpu: float  # user + system CPU seconds so far
+
+
+def readings(pids: list[int]) -> list[Reading]:
+    """The given processes now (those that exited meanwhile are left out)."""
+    out = []
+    for pid in pids:
+        fields = _stat_fields(pid)
+        try:
+            title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if fields:
+            cpu = (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime (fields 14, 15 of stat)
+            out.append(Reading(pid, int(fields[19]), title.strip(), cpu))  # starttime: field 22
+    return out
 
 
 def _status_kb(pid: int, key: str) -> int:
