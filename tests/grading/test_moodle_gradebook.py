@@ -32,13 +32,6 @@ COURSE_ITEM = "Grundlagenkurs Kommunales Nachhaltigkeitsmanagement"  # activity 
 
 
 @pytest.fixture
-def test_config(test_config: dict[str, Any]) -> dict[str, Any]:
-    """Browsers wait for the tool, which fetches the LMS's keys: timeouts that hold on a busy machine."""
-    test_config.update({"HTTP_CONNECT_TIMEOUT": 2.0, "HTTP_READ_TIMEOUT": 5.0, "GRADE_LEASE_SECONDS": 30})
-    return test_config
-
-
-@pytest.fixture
 def platform(app: Flask, lms: Lms) -> Lms:
     with session_scope(app, write=True) as s:
         add_platform(

@@ -147,9 +147,7 @@ def test_several_worker_processes_deliver_every_row_once(classroom: Classroom, l
     learners = 60 if TEST_DATABASE_URL else 30
     users = classroom.learners([*LEARNERS, *lms.add_learners(learners - len(LEARNERS))])
     lms.faults({"scores": {"delay": 0.01}})
-    # What is tested is the sharing: a read time-out (the grading tests' 1 s, reached by a 10 ms answer on a machine
-    # loaded by CI's two runs) would send a score again and see 409. Still below the 5 s lease.
-    workers = [spawn(GRADE_BATCH_SIZE=10, HTTP_READ_TIMEOUT=4) for _ in range(count)]
+    workers = [spawn(GRADE_BATCH_SIZE=10) for _ in range(count)]
 
     wait_until(lambda: heartbeats(classroom) == count, timeout=30)
     with session_scope(classroom.app, write=True) as s:  # all rows appear at once

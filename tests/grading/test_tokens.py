@@ -36,14 +36,6 @@ SCORE = [s for s in ALL_SCOPES if s.endswith("/score")]
 
 
 @pytest.fixture
-def test_config(test_config: dict[str, Any]) -> dict[str, Any]:
-    """No test here is about a slow platform: the token endpoint fetches the tool's key set from this process before
-    it answers, which took longer than the grading tests' 1 s read timeout on a loaded CI machine."""
-    test_config.update({"HTTP_CONNECT_TIMEOUT": 5.0, "HTTP_READ_TIMEOUT": 5.0})
-    return test_config
-
-
-@pytest.fixture
 def platform(app: Flask, lms: Lms) -> PlatformInfo:
     classroom = Classroom(app, lms)
     with session_scope(app) as s:
