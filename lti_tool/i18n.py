@@ -62,8 +62,11 @@ def translation_dirs() -> list[Path]:
 def compile_catalogs() -> None:
     for po in PACKAGE.rglob("translations/*/LC_MESSAGES/*.po"):
         mo = po.with_suffix(".mo")
-        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
-            continue
+        try:  # one stat, not exists() then stat(): the catalog may go in between (removed by a deploy or a test)
+            if mo.stat().st_mtime >= po.stat().st_mtime:
+                continue
+        except FileNotFoundError:
+            pass
         with po.open("rb") as f:
             catalog = read_po(f)
         # A temporary file of this process's own (a fixed name let two processes starting at once write into
